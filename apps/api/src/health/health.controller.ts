@@ -1,0 +1,68 @@
+import { Controller, Get, Inject, Optional } from '@nestjs/common';
+import { ApiOperation, ApiTags } from '@nestjs/swagger';
+import {
+  HealthCheck,
+  HealthCheckService,
+  HealthIndicatorService,
+  TypeOrmHealthIndicator,
+} from '@nestjs/terminus';
+import { REDIS_CLIENT } from '@app/platform';
+import { CODING_AGENT, CodingAgentPort } from '@app/session';
+import type Redis from 'ioredis';
+
+const PROBE_TIMEOUT_MS = 2_000;
+
+function withTimeout<T>(work: Promise<T>): Promise<T> {
+  return Promise.race([
+    work,
+    new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`no answer within ${PROBE_TIMEOUT_MS} ms`)), PROBE_TIMEOUT_MS).unref()),
+  ]);
+}
+
+@ApiTags('health')
+@Controller('health')
+export class HealthController {
+  constructor(
+    private readonly health: HealthCheckService,
+    private readonly indicators: HealthIndicatorService,
+    private readonly db: TypeOrmHealthIndicator,
+    @Inject(REDIS_CLIENT) private readonly redis: Redis,
+    /** Absent in an API-only process without OPENCODE_HOST: its workers manage OpenCode. */
+    @Optional() @Inject(CODING_AGENT) private readonly codingAgent?: CodingAgentPort,
+  ) {}
+
+  @Get('live')
+  @HealthCheck()
+  @ApiOperation({ summary: 'Liveness: the process answers' })
+  live() {
+    return this.health.check([]);
+  }
+
+  @Get('ready')
+  @HealthCheck()
+  @ApiOperation({ summary: 'Readiness: PostgreSQL, Redis and OpenCode answer (503 otherwise)' })
+  ready() {
+    return this.health.check([
+      () => this.db.pingCheck('postgres', { timeout: PROBE_TIMEOUT_MS }),
+      () => this.redisCheck(),
+      () => this.opencodeCheck(),
+    ]);
+  }
+
+  private async redisCheck() {
+    const check = this.indicators.check('redis');
+    try {
+      await withTimeout(this.redis.ping());
+      return check.up();
+    } catch (err) {
+      return check.down({ message: (err as Error).message });
+    }
+  }
+
+  private async opencodeCheck() {
+    const check = this.indicators.check('opencode');
+    if (!this.codingAgent) return check.up({ message: 'not used by this process: its workers manage OpenCode' });
+    const healthy = await withTimeout(this.codingAgent.isHealthy()).catch(() => false);
+    return healthy ? check.up() : check.down({ message: 'the OpenCode server does not answer its health check' });
+  }
+}

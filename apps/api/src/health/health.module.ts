@@ -1,0 +1,16 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { TerminusModule } from '@nestjs/terminus';
+import { CodingAgentModule } from '@app/session';
+import { HealthController } from './health.controller';
+
+@Module({})
+export class HealthModule {
+  /** checkOpencode: this process talks to OpenCode itself (it runs the worker or OPENCODE_HOST is set). */
+  static forRoot(options: { checkOpencode: boolean }): DynamicModule {
+    return {
+      module: HealthModule,
+      imports: [TerminusModule.forRoot({ logger: false }), ...(options.checkOpencode ? [CodingAgentModule] : [])],
+      controllers: [HealthController],
+    };
+  }
+}

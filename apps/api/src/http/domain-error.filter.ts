@@ -1,0 +1,73 @@
+import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
+import type { Response } from 'express';
+import { LockErrorCode } from '@app/locking';
+import { SessionErrorCode } from '@app/session';
+import { CommonErrorCode, DomainError } from '@app/shared';
+
+type KnownCode = SessionErrorCode | LockErrorCode | CommonErrorCode;
+
+/** Every code of every context, mapped once. A code missing here does not compile. */
+const STATUS_OF: Record<KnownCode, HttpStatus> = {
+  [SessionErrorCode.SESSION_NOT_FOUND]: HttpStatus.NOT_FOUND,
+  [SessionErrorCode.INVALID_TRANSITION]: HttpStatus.CONFLICT,
+  [SessionErrorCode.VERSION_CONFLICT]: HttpStatus.CONFLICT,
+  [SessionErrorCode.SESSION_RUNNING]: HttpStatus.CONFLICT,
+  [SessionErrorCode.WORKSPACE_INVALID]: HttpStatus.BAD_REQUEST,
+  [SessionErrorCode.INVALID_CURSOR]: HttpStatus.BAD_REQUEST,
+  [LockErrorCode.LOCK_TIMEOUT]: HttpStatus.CONFLICT,
+  [CommonErrorCode.VALIDATION_FAILED]: HttpStatus.BAD_REQUEST,
+  [CommonErrorCode.NOT_FOUND]: HttpStatus.NOT_FOUND,
+  [CommonErrorCode.UNAUTHORIZED]: HttpStatus.UNAUTHORIZED,
+  [CommonErrorCode.INTERNAL]: HttpStatus.INTERNAL_SERVER_ERROR,
+};
+
+const CODE_OF_HTTP_STATUS: Partial<Record<number, CommonErrorCode>> = {
+  [HttpStatus.BAD_REQUEST]: CommonErrorCode.VALIDATION_FAILED,
+  [HttpStatus.NOT_FOUND]: CommonErrorCode.NOT_FOUND,
+  [HttpStatus.UNAUTHORIZED]: CommonErrorCode.UNAUTHORIZED,
+};
+
+export interface ErrorBody {
+  statusCode: number;
+  code: string;
+  message: string;
+  details?: Record<string, unknown>;
+}
+
+/** Turns anything thrown into `{statusCode, code, message, details?}`; never a stack trace. */
+@Catch()
+export class DomainErrorFilter implements ExceptionFilter {
+  private readonly logger = new Logger('HTTP');
+
+  catch(exception: unknown, host: ArgumentsHost): void {
+    const response = host.switchToHttp().getResponse<Response>();
+    const body = this.toBody(exception);
+    if (exception instanceof DomainError && exception.retryAfterSeconds !== undefined) {
+      response.setHeader('Retry-After', String(exception.retryAfterSeconds));
+    }
+    if (body.statusCode >= 500) {
+      const stack = exception instanceof Error ? exception.stack : String(exception);
+      this.logger.error(`Unhandled error: ${stack}`);
+    }
+    response.status(body.statusCode).json(body);
+  }
+
+  private toBody(exception: unknown): ErrorBody {
+    if (exception instanceof DomainError) {
+      const statusCode = STATUS_OF[exception.code as KnownCode] ?? HttpStatus.INTERNAL_SERVER_ERROR;
+      const details = exception.retryable ? { ...exception.details, retryable: true } : exception.details;
+      return { statusCode, code: exception.code, message: exception.message, ...(details && { details }) };
+    }
+    if (exception instanceof HttpException) {
+      const statusCode = exception.getStatus();
+      const raw = exception.getResponse();
+      const payload = typeof raw === 'object' && raw !== null ? (raw as Record<string, unknown>) : { message: raw };
+      const code =
+        typeof payload.code === 'string' ? payload.code : (CODE_OF_HTTP_STATUS[statusCode] ?? `HTTP_${statusCode}`);
+      const message = Array.isArray(payload.message) ? payload.message.join('; ') : String(payload.message ?? exception.message);
+      const details = payload.details as Record<string, unknown> | undefined;
+      return { statusCode, code, message, ...(details && { details }) };
+    }
+    return { statusCode: 500, code: CommonErrorCode.INTERNAL, message: 'Internal error; see the server log' };
+  }
+}

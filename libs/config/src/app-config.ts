@@ -1,0 +1,61 @@
+import { isAbsolute, resolve } from 'node:path';
+import { EnvironmentSchema, validateEnvironment } from './env.schema';
+
+export interface OpencodeConfig {
+  /** Undefined: this process starts and supervises its own local `opencode serve`. */
+  host?: string;
+  port: number;
+  password?: string;
+  /** "provider/model"; undefined with a managed server means the offline rehearsal provider. */
+  model?: string;
+}
+
+/** Typed, grouped configuration, built once from a validated environment. */
+export class AppConfig {
+  readonly port: number;
+  readonly database: { host: string; port: number; user: string; password: string; name: string };
+  readonly redis: { host: string; port: number };
+  readonly queuePrefix: string;
+  readonly opencode: OpencodeConfig;
+  readonly maxConcurrentSessions: number;
+  readonly sessionTimeoutSeconds: number;
+  readonly apiKey?: string;
+  readonly workerLeaseSeconds: number;
+  readonly dataDir: string;
+  readonly logLevel: EnvironmentSchema['LOG_LEVEL'];
+
+  constructor(env: EnvironmentSchema) {
+    this.port = env.PORT;
+    this.database = {
+      host: env.DB_HOST,
+      port: env.DB_PORT,
+      user: env.DB_USER,
+      password: env.DB_PASSWORD,
+      name: env.DB_NAME,
+    };
+    this.redis = { host: env.REDIS_HOST, port: env.REDIS_PORT };
+    this.queuePrefix = env.QUEUE_PREFIX;
+    this.opencode = {
+      host: env.OPENCODE_HOST,
+      port: env.OPENCODE_PORT,
+      password: env.OPENCODE_PASSWORD,
+      model: env.OPENCODE_MODEL,
+    };
+    this.maxConcurrentSessions = env.MAX_CONCURRENT_SESSIONS;
+    this.sessionTimeoutSeconds = env.SESSION_TIMEOUT_SECONDS;
+    this.apiKey = env.API_KEY;
+    this.workerLeaseSeconds = env.WORKER_LEASE_SECONDS;
+    this.dataDir = isAbsolute(env.DATA_DIR) ? env.DATA_DIR : resolve(env.DATA_DIR);
+    this.logLevel = env.LOG_LEVEL;
+  }
+
+  /** Reads and validates an environment (process.env by default). */
+  static fromEnvironment(env: Record<string, string | undefined> = process.env): AppConfig {
+    return new AppConfig(validateEnvironment(env));
+  }
+
+  /** A copy with some raw variables changed; used by tests and tools. */
+  static with(overrides: Record<string, string | undefined>): AppConfig {
+    return AppConfig.fromEnvironment({ ...process.env, ...overrides });
+  }
+}

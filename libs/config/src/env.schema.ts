@@ -1,0 +1,75 @@
+import { plainToInstance, Transform } from 'class-transformer';
+import {
+  IsIn,
+  IsInt,
+  IsOptional,
+  IsString,
+  Matches,
+  Max,
+  Min,
+  MinLength,
+  validateSync,
+} from 'class-validator';
+
+const toInt = ({ value }: { value: unknown }) =>
+  value === undefined || value === '' ? undefined : /^-?\d+$/.test(String(value)) ? Number(value) : value;
+const emptyToUndefined = ({ value }: { value: unknown }) => (value === '' ? undefined : value);
+
+/**
+ * The environment the process accepts, with defaults. Validated once at start;
+ * nothing else in the code base reads process.env.
+ */
+export class EnvironmentSchema {
+  @Transform(toInt) @IsInt() @Min(0) @Max(65535) PORT = 3000;
+
+  @IsString() @MinLength(1) DB_HOST = '127.0.0.1';
+  @Transform(toInt) @IsInt() @Min(1) @Max(65535) DB_PORT = 5432;
+  @IsString() @MinLength(1) DB_USER = 'postgres';
+  @IsString() DB_PASSWORD = '';
+  @Matches(/^[A-Za-z_][A-Za-z0-9_]{0,62}$/, { message: 'DB_NAME must be a plain PostgreSQL identifier' })
+  DB_NAME = 'orchestrator';
+
+  @IsString() @MinLength(1) REDIS_HOST = '127.0.0.1';
+  @Transform(toInt) @IsInt() @Min(1) @Max(65535) REDIS_PORT = 6379;
+  @Matches(/^[A-Za-z0-9_-]{1,40}$/, { message: 'QUEUE_PREFIX must be 1-40 letters, digits, _ or -' })
+  QUEUE_PREFIX = 'orchestrator';
+
+  /** Unset: the process manages its own local `opencode serve`. */
+  @Transform(emptyToUndefined) @IsOptional() @IsString() OPENCODE_HOST?: string;
+  @Transform(toInt) @IsInt() @Min(0) @Max(65535) OPENCODE_PORT = 4096;
+  @Transform(emptyToUndefined) @IsOptional() @IsString() OPENCODE_PASSWORD?: string;
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @Matches(/^[^/\s]+\/\S+$/, { message: 'OPENCODE_MODEL must look like provider/model' })
+  OPENCODE_MODEL?: string;
+
+  @Transform(toInt) @IsInt() @Min(1) @Max(10000) MAX_CONCURRENT_SESSIONS = 25;
+  @Transform(toInt) @IsInt() @Min(1) @Max(86400) SESSION_TIMEOUT_SECONDS = 3600;
+  @Transform(emptyToUndefined) @IsOptional() @IsString() @MinLength(8) API_KEY?: string;
+
+  /** How long a worker may stay silent before its job counts as stalled (worker lost). */
+  @Transform(toInt) @IsInt() @Min(1) @Max(3600) WORKER_LEASE_SECONDS = 30;
+  /** Where the managed OpenCode server keeps its isolated home, config and data. */
+  @IsString() @MinLength(1) DATA_DIR = '.orchestrator';
+  @IsIn(['fatal', 'error', 'warn', 'log', 'debug', 'verbose']) LOG_LEVEL = 'log';
+}
+
+export class ConfigValidationError extends Error {}
+
+/** Parses and validates an environment; throws one error naming every bad variable. */
+export function validateEnvironment(env: Record<string, string | undefined>): EnvironmentSchema {
+  const known = Object.keys(new EnvironmentSchema());
+  const picked: Record<string, unknown> = {};
+  for (const key of [...known, 'OPENCODE_HOST', 'OPENCODE_PASSWORD', 'OPENCODE_MODEL', 'API_KEY']) {
+    if (env[key] !== undefined) picked[key] = env[key];
+  }
+  const parsed = plainToInstance(EnvironmentSchema, picked, { exposeDefaultValues: true });
+  const errors = validateSync(parsed, { whitelist: true });
+  if (errors.length > 0) {
+    const lines = errors.map(
+      (e) => `  ${e.property}=${JSON.stringify(e.value)}: ${Object.values(e.constraints ?? {}).join('; ')}`,
+    );
+    throw new ConfigValidationError(`Invalid environment configuration:\n${lines.join('\n')}`);
+  }
+  return parsed;
+}

@@ -1,0 +1,72 @@
+/** What the session worker needs from a coding agent server (OpenCode), and nothing more. */
+
+import type { TokenUsage } from '../../domain/session-run';
+
+export type { TokenUsage };
+
+export interface CodingTurnRequest {
+  /** Absolute path of the directory the agent works in. */
+  workspace: string;
+  title: string;
+  prompt: string;
+  /** OpenCode agent name, e.g. "build". */
+  agent: string;
+  /** "provider/model"; undefined means the server's configured default model. */
+  model?: string;
+  /** Extra system instructions sent with the prompt. */
+  system?: string;
+  /** Tools switched off for this turn. */
+  disabledTools?: string[];
+}
+
+/** Identifies one turn on the coding server; persisted before the prompt is sent. */
+export interface CodingTurnRef {
+  opencodeSessionId: string;
+  messageId: string;
+}
+
+export type CodingTurnStatus = 'completed' | 'failed' | 'aborted' | 'lost';
+
+export interface CodingTurnOutcome {
+  /**
+   * completed: the turn ended normally. failed: the provider or the server failed it.
+   * aborted: it was aborted through the signal. lost: the server no longer knows the
+   * session or the turn was interrupted (e.g. the server restarted mid-turn).
+   */
+  status: CodingTurnStatus;
+  /** Final assistant text (may be empty). */
+  summary: string;
+  /** Workspace-relative paths written during the turn. */
+  filesChanged: string[];
+  usage: TokenUsage;
+  /** Set unless completed. code examples: PROVIDER_ERROR, OPENCODE_ERROR, OPENCODE_UNAVAILABLE, OPENCODE_SESSION_LOST. */
+  error?: { code: string; message: string };
+}
+
+/** Live progress of a turn, for logs and (later) event streams. */
+export interface CodingTurnProgress {
+  kind: 'text' | 'tool' | 'status' | 'file';
+  detail: Record<string, unknown>;
+}
+
+export interface RunTurnOptions {
+  /** Aborting it aborts the turn on the server; runTurn then resolves with status 'aborted'. */
+  signal: AbortSignal;
+  /** True when this turn may already have been sent (a job resumed after a worker was lost). */
+  resume?: boolean;
+  onProgress?: (progress: CodingTurnProgress) => void;
+}
+
+export interface CodingAgentPort {
+  /** Creates the server-side session and picks the turn's message id; sends nothing yet. */
+  openTurn(request: CodingTurnRequest): Promise<CodingTurnRef>;
+  /**
+   * Sends the prompt (unless resume finds it was already sent) and follows the turn to its end.
+   * Never rejects for turn failures: they come back as an outcome. Rejects only on programming errors.
+   */
+  runTurn(ref: CodingTurnRef, request: CodingTurnRequest, options: RunTurnOptions): Promise<CodingTurnOutcome>;
+  /** Whether the server answers its health check. */
+  isHealthy(): Promise<boolean>;
+}
+
+export const CODING_AGENT = Symbol('CODING_AGENT');

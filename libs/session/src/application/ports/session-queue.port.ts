@@ -1,0 +1,17 @@
+/** The run queue, as the use cases see it. One job per (session, attempt). */
+export type RunJobState = 'waiting' | 'active' | 'delayed' | 'completed' | 'failed' | 'missing';
+
+export interface SessionRunJob {
+  sessionId: string;
+  attempt: number;
+}
+
+export interface SessionQueuePort {
+  /** Idempotent: enqueuing the same (session, attempt) twice adds one job. */
+  enqueue(job: SessionRunJob): Promise<void>;
+  /** Removes a job that has not started; an active job is left to notice the new status. */
+  remove(job: SessionRunJob): Promise<void>;
+  state(job: SessionRunJob): Promise<RunJobState>;
+}
+
+export const SESSION_QUEUE = Symbol('SESSION_QUEUE');

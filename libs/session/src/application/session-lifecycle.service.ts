@@ -1,0 +1,148 @@
+import { stat } from 'node:fs/promises';
+import { isAbsolute } from 'node:path';
+import { Inject, Injectable } from '@nestjs/common';
+import { AppConfig } from '@app/config';
+import { LOCK_PORT, LockPort } from '@app/locking';
+import { Session } from '../domain/session';
+import { SessionStatus } from '../domain/session-status';
+import { SessionError, SessionErrorCode } from '../domain/session.errors';
+import { SESSION_QUEUE, SessionQueuePort } from './ports/session-queue.port';
+import {
+  SESSION_REPOSITORY,
+  SessionEventRecord,
+  SessionPage,
+  SessionRepositoryPort,
+} from './ports/session.repository.port';
+import { SESSION_SIGNALS, SessionSignalsPort } from './ports/session-signals.port';
+
+export interface CreateSessionCommand {
+  title: string;
+  prompt: string;
+  workspace: string;
+  agent?: string;
+  model?: string;
+  timeoutSeconds?: number;
+  metadata?: Record<string, unknown>;
+}
+
+/** How long a lifecycle command may hold, and wait for, a session's lock. */
+export const SESSION_LOCK_TTL_MS = 30_000;
+export const SESSION_LOCK_WAIT_MS = 30_000;
+export const DEFAULT_OPENCODE_AGENT = 'build';
+
+/** Use cases of the API side: everything a user does to a session. */
+@Injectable()
+export class SessionLifecycleService {
+  constructor(
+    @Inject(SESSION_REPOSITORY) private readonly sessions: SessionRepositoryPort,
+    @Inject(SESSION_QUEUE) private readonly queue: SessionQueuePort,
+    @Inject(SESSION_SIGNALS) private readonly signals: SessionSignalsPort,
+    @Inject(LOCK_PORT) private readonly locks: LockPort,
+    private readonly config: AppConfig,
+  ) {}
+
+  async create(command: CreateSessionCommand): Promise<Session> {
+    await assertWorkspace(command.workspace);
+    const session = Session.create({
+      ...command,
+      agent: command.agent ?? DEFAULT_OPENCODE_AGENT,
+      timeoutSeconds: command.timeoutSeconds ?? this.config.sessionTimeoutSeconds,
+    });
+    await this.sessions.insert(session);
+    return session;
+  }
+
+  async get(id: string): Promise<Session> {
+    const session = await this.sessions.findById(id);
+    if (!session) throw SessionError.notFound(id);
+    return session;
+  }
+
+  list(query: { status?: SessionStatus; limit?: number; cursor?: string }): Promise<SessionPage> {
+    return this.sessions.list({ ...query, limit: query.limit ?? 50 });
+  }
+
+  async events(id: string): Promise<SessionEventRecord[]> {
+    await this.get(id);
+    return this.sessions.events(id);
+  }
+
+  /** PENDING → QUEUED and one run job. Concurrent starts: one wins, the others see QUEUED (409). */
+  start(id: string): Promise<Session> {
+    return this.withSessionLock(id, async (session) => {
+      session.queue();
+      await this.sessions.update(session);
+      // Saved before enqueued: a crash in between leaves a QUEUED session without a job,
+      // which the recovery sweep enqueues again (jobs are idempotent by session and attempt).
+      await this.queue.enqueue({ sessionId: id, attempt: session.attempt });
+      return session;
+    });
+  }
+
+  /** FAILED | TIMED_OUT | CANCELLED → QUEUED as attempt + 1. */
+  retry(id: string): Promise<Session> {
+    return this.withSessionLock(id, async (session) => {
+      session.retry();
+      await this.sessions.update(session);
+      await this.queue.enqueue({ sessionId: id, attempt: session.attempt });
+      return session;
+    });
+  }
+
+  /**
+   * A session that has not started is cancelled at once. A RUNNING one is marked and its
+   * worker is told; the worker aborts the OpenCode turn and records CANCELLED.
+   */
+  cancel(id: string): Promise<Session> {
+    return this.withSessionLock(id, async (session) => {
+      if (session.status === SessionStatus.RUNNING) {
+        session.requestCancel();
+        await this.sessions.update(session);
+        await this.signals.requestCancel(id);
+        return session;
+      }
+      session.cancel('cancelled by user');
+      await this.sessions.update(session);
+      await this.queue.remove({ sessionId: id, attempt: session.attempt });
+      return session;
+    });
+  }
+
+  async edit(id: string, version: number, changes: { title?: string; metadata?: Record<string, unknown> }) {
+    const session = await this.get(id);
+    if (session.version !== version) throw SessionError.versionConflict(id, version);
+    session.edit(changes);
+    await this.sessions.update(session);
+    return session;
+  }
+
+  async delete(id: string): Promise<void> {
+    await this.withSessionLock(id, async (session) => {
+      session.softDelete();
+      await this.sessions.update(session);
+      await this.queue.remove({ sessionId: id, attempt: session.attempt });
+    });
+  }
+
+  private async withSessionLock<T>(id: string, work: (session: Session) => Promise<T>): Promise<T> {
+    const lease = await this.locks.acquire(`session:${id}`, {
+      owner: 'api',
+      ttlMs: SESSION_LOCK_TTL_MS,
+      waitTimeoutMs: SESSION_LOCK_WAIT_MS,
+    });
+    try {
+      return await work(await this.get(id));
+    } finally {
+      await this.locks.release(lease);
+    }
+  }
+}
+
+async function assertWorkspace(workspace: string): Promise<void> {
+  const invalid = (reason: string) =>
+    new SessionError(SessionErrorCode.WORKSPACE_INVALID, `workspace ${reason}`, { field: 'workspace', workspace });
+  if (!isAbsolute(workspace)) throw invalid('must be an absolute path');
+  const info = await stat(workspace).catch(() => null);
+  if (!info) throw invalid('does not exist');
+  if (!info.isDirectory()) throw invalid('is not a directory');
+}

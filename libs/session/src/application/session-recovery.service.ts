@@ -1,0 +1,80 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { AppConfig } from '@app/config';
+import { SessionStatus } from '../domain/session-status';
+import { RunFailureCode, SessionError, SessionErrorCode } from '../domain/session.errors';
+import { SESSION_QUEUE, SessionQueuePort } from './ports/session-queue.port';
+import { SESSION_REPOSITORY, SessionRepositoryPort } from './ports/session.repository.port';
+
+export interface RecoveryReport {
+  requeued: string[];
+  failed: string[];
+}
+
+/**
+ * The safety net behind BullMQ's own stalled-job handling: finds sessions whose run can
+ * no longer progress and settles them, so that nothing stays QUEUED or RUNNING for ever.
+ * - QUEUED without a live job (lost between save and enqueue, or its job failed): enqueued again.
+ * - RUNNING without a live job (its worker died and the job gave up): FAILED with WORKER_LOST.
+ */
+@Injectable()
+export class SessionRecoveryService {
+  private readonly logger = new Logger(SessionRecoveryService.name);
+
+  constructor(
+    @Inject(SESSION_REPOSITORY) private readonly sessions: SessionRepositoryPort,
+    @Inject(SESSION_QUEUE) private readonly queue: SessionQueuePort,
+    private readonly config: AppConfig,
+  ) {}
+
+  /** Sessions younger than this are left alone: their job may simply not be visible yet. */
+  get graceMs(): number {
+    return this.config.workerLeaseSeconds * 1000;
+  }
+
+  async sweep(now = new Date()): Promise<RecoveryReport> {
+    const report: RecoveryReport = { requeued: [], failed: [] };
+    const before = new Date(now.getTime() - this.graceMs);
+    const stale = await this.sessions.findUnchangedSince([SessionStatus.QUEUED, SessionStatus.RUNNING], before, 200);
+    for (const candidate of stale) {
+      const job = { sessionId: candidate.id, attempt: candidate.attempt };
+      const state = await this.queue.state(job);
+      if (state === 'waiting' || state === 'active' || state === 'delayed') continue;
+      if (candidate.status === SessionStatus.QUEUED) {
+        await this.queue.remove(job);
+        await this.queue.enqueue(job);
+        report.requeued.push(candidate.id);
+        continue;
+      }
+      if (await this.failLostRun(candidate.id, candidate.attempt, state)) report.failed.push(candidate.id);
+    }
+    if (report.requeued.length || report.failed.length) {
+      this.logger.warn(`Recovery: requeued ${report.requeued.join(', ') || '-'}; failed ${report.failed.join(', ') || '-'}`);
+    }
+    return report;
+  }
+
+  /** Records WORKER_LOST for a RUNNING attempt whose job is gone or failed. */
+  async failLostRun(sessionId: string, attempt: number, jobState: string): Promise<boolean> {
+    const session = await this.sessions.findById(sessionId);
+    if (!session || session.attempt !== attempt || session.status !== SessionStatus.RUNNING) return false;
+    const usage = session.snapshot().usage;
+    if (session.cancelRequested) {
+      session.cancel(`cancelled by user; its worker stopped before confirming (run job ${jobState})`, usage);
+    } else {
+      session.fail(
+        {
+          code: RunFailureCode.WORKER_LOST,
+          message: `the worker running this session stopped (run job ${jobState}); the session did not finish`,
+        },
+        usage,
+      );
+    }
+    try {
+      await this.sessions.update(session);
+      return true;
+    } catch (err) {
+      if (err instanceof SessionError && err.code === SessionErrorCode.VERSION_CONFLICT) return false;
+      throw err;
+    }
+  }
+}

@@ -1,0 +1,41 @@
+export enum SessionStatus {
+  PENDING = 'PENDING',
+  QUEUED = 'QUEUED',
+  RUNNING = 'RUNNING',
+  COMPLETED = 'COMPLETED',
+  FAILED = 'FAILED',
+  TIMED_OUT = 'TIMED_OUT',
+  CANCELLED = 'CANCELLED',
+}
+
+/** The one table of allowed transitions. Everything else is INVALID_TRANSITION. */
+export const SESSION_TRANSITIONS: Readonly<Record<SessionStatus, readonly SessionStatus[]>> = {
+  [SessionStatus.PENDING]: [SessionStatus.QUEUED, SessionStatus.CANCELLED],
+  [SessionStatus.QUEUED]: [SessionStatus.RUNNING, SessionStatus.CANCELLED],
+  [SessionStatus.RUNNING]: [
+    SessionStatus.COMPLETED,
+    SessionStatus.FAILED,
+    SessionStatus.TIMED_OUT,
+    SessionStatus.CANCELLED,
+  ],
+  [SessionStatus.COMPLETED]: [],
+  [SessionStatus.FAILED]: [SessionStatus.QUEUED],
+  [SessionStatus.TIMED_OUT]: [SessionStatus.QUEUED],
+  [SessionStatus.CANCELLED]: [SessionStatus.QUEUED],
+};
+
+export function canTransition(from: SessionStatus, to: SessionStatus): boolean {
+  return SESSION_TRANSITIONS[from].includes(to);
+}
+
+/** Statuses a session never leaves on its own (only a retry re-queues the retryable ones). */
+export const FINAL_STATUSES: readonly SessionStatus[] = [
+  SessionStatus.COMPLETED,
+  SessionStatus.FAILED,
+  SessionStatus.TIMED_OUT,
+  SessionStatus.CANCELLED,
+];
+
+export function isFinal(status: SessionStatus): boolean {
+  return FINAL_STATUSES.includes(status);
+}

@@ -1,0 +1,46 @@
+import { DomainError } from '@app/shared';
+
+export enum SessionErrorCode {
+  SESSION_NOT_FOUND = 'SESSION_NOT_FOUND',
+  INVALID_TRANSITION = 'INVALID_TRANSITION',
+  VERSION_CONFLICT = 'VERSION_CONFLICT',
+  SESSION_RUNNING = 'SESSION_RUNNING',
+  WORKSPACE_INVALID = 'WORKSPACE_INVALID',
+  INVALID_CURSOR = 'INVALID_CURSOR',
+}
+
+export class SessionError extends DomainError<SessionErrorCode> {
+  constructor(
+    readonly code: SessionErrorCode,
+    message: string,
+    details?: Record<string, unknown>,
+    options?: { retryable?: boolean; retryAfterSeconds?: number },
+  ) {
+    super(message, details, options);
+  }
+
+  static notFound(id: string): SessionError {
+    return new SessionError(SessionErrorCode.SESSION_NOT_FOUND, `Session ${id} not found`, { id });
+  }
+
+  static versionConflict(id: string, expectedVersion: number): SessionError {
+    return new SessionError(
+      SessionErrorCode.VERSION_CONFLICT,
+      `Session ${id} was changed by someone else (expected version ${expectedVersion}); reload and retry`,
+      { id, expectedVersion },
+      { retryable: true },
+    );
+  }
+}
+
+/**
+ * Why a run ended other than COMPLETED; recorded in session.error.code.
+ * Codes coming from the coding agent (PROVIDER_ERROR, OPENCODE_ERROR, ...) are passed through as they are.
+ */
+export enum RunFailureCode {
+  WORKER_LOST = 'WORKER_LOST',
+  TIMED_OUT = 'TIMED_OUT',
+  CANCELLED = 'CANCELLED',
+  WORKSPACE_MISSING = 'WORKSPACE_MISSING',
+  OPENCODE_UNAVAILABLE = 'OPENCODE_UNAVAILABLE',
+}

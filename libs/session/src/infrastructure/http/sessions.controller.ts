@@ -1,0 +1,129 @@
+import {
+  Body,
+  Controller,
+  Delete,
+  Get,
+  HttpCode,
+  HttpStatus,
+  Param,
+  ParseUUIDPipe,
+  Patch,
+  Post,
+  Query,
+} from '@nestjs/common';
+import {
+  ApiAcceptedResponse,
+  ApiBadRequestResponse,
+  ApiBearerAuth,
+  ApiConflictResponse,
+  ApiCreatedResponse,
+  ApiNoContentResponse,
+  ApiNotFoundResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiTags,
+  ApiUnauthorizedResponse,
+} from '@nestjs/swagger';
+import { SessionLifecycleService } from '../../application/session-lifecycle.service';
+import {
+  CreateSessionDto,
+  ErrorResponseDto,
+  ListSessionsQueryDto,
+  SessionEventDto,
+  SessionPageDto,
+  SessionResponseDto,
+  UpdateSessionDto,
+} from './dto/session.dto';
+import { presentEvent, presentSession } from './session.presenter';
+
+const SessionId = () => Param('id', new ParseUUIDPipe());
+
+@ApiTags('sessions')
+@ApiBearerAuth()
+@ApiUnauthorizedResponse({ type: ErrorResponseDto, description: 'API_KEY is set and the bearer token is missing or wrong' })
+@ApiBadRequestResponse({ type: ErrorResponseDto, description: 'VALIDATION_FAILED: a field or parameter is wrong' })
+@Controller('api/v1/sessions')
+export class SessionsController {
+  constructor(private readonly lifecycle: SessionLifecycleService) {}
+
+  @Post()
+  @ApiOperation({ summary: 'Create a session (PENDING)' })
+  @ApiCreatedResponse({ type: SessionResponseDto })
+  async create(@Body() body: CreateSessionDto): Promise<SessionResponseDto> {
+    return presentSession(await this.lifecycle.create(body));
+  }
+
+  @Get()
+  @ApiOperation({ summary: 'List sessions, newest first, by cursor' })
+  @ApiOkResponse({ type: SessionPageDto })
+  async list(@Query() query: ListSessionsQueryDto): Promise<SessionPageDto> {
+    const page = await this.lifecycle.list(query);
+    return { items: page.items.map(presentSession), nextCursor: page.nextCursor };
+  }
+
+  @Get(':id')
+  @ApiOperation({ summary: 'Get a session with its result, usage and error' })
+  @ApiOkResponse({ type: SessionResponseDto })
+  @ApiNotFoundResponse({ type: ErrorResponseDto, description: 'SESSION_NOT_FOUND (unknown or deleted)' })
+  async get(@SessionId() id: string): Promise<SessionResponseDto> {
+    return presentSession(await this.lifecycle.get(id));
+  }
+
+  @Get(':id/events')
+  @ApiOperation({ summary: 'The transition history of a session, oldest first' })
+  @ApiOkResponse({ type: [SessionEventDto] })
+  @ApiNotFoundResponse({ type: ErrorResponseDto })
+  async events(@SessionId() id: string): Promise<SessionEventDto[]> {
+    return (await this.lifecycle.events(id)).map(presentEvent);
+  }
+
+  @Post(':id/start')
+  @HttpCode(HttpStatus.ACCEPTED)
+  @ApiOperation({ summary: 'Queue a PENDING session for a worker (QUEUED)' })
+  @ApiAcceptedResponse({ type: SessionResponseDto })
+  @ApiNotFoundResponse({ type: ErrorResponseDto })
+  @ApiConflictResponse({ type: ErrorResponseDto, description: 'INVALID_TRANSITION, or LOCK_TIMEOUT (retryable, Retry-After)' })
+  async start(@SessionId() id: string): Promise<SessionResponseDto> {
+    return presentSession(await this.lifecycle.start(id));
+  }
+
+  @Post(':id/cancel')
+  @HttpCode(HttpStatus.ACCEPTED)
+  @ApiOperation({ summary: 'Cancel: at once when not running; a RUNNING session is aborted by its worker within seconds' })
+  @ApiAcceptedResponse({ type: SessionResponseDto })
+  @ApiNotFoundResponse({ type: ErrorResponseDto })
+  @ApiConflictResponse({ type: ErrorResponseDto, description: 'INVALID_TRANSITION (already final) or LOCK_TIMEOUT' })
+  async cancel(@SessionId() id: string): Promise<SessionResponseDto> {
+    return presentSession(await this.lifecycle.cancel(id));
+  }
+
+  @Post(':id/retry')
+  @HttpCode(HttpStatus.ACCEPTED)
+  @ApiOperation({ summary: 'Run a FAILED, TIMED_OUT or CANCELLED session again as attempt + 1' })
+  @ApiAcceptedResponse({ type: SessionResponseDto })
+  @ApiNotFoundResponse({ type: ErrorResponseDto })
+  @ApiConflictResponse({ type: ErrorResponseDto, description: 'INVALID_TRANSITION or LOCK_TIMEOUT' })
+  async retry(@SessionId() id: string): Promise<SessionResponseDto> {
+    return presentSession(await this.lifecycle.retry(id));
+  }
+
+  @Patch(':id')
+  @ApiOperation({ summary: 'Change title or metadata, with the version you read' })
+  @ApiOkResponse({ type: SessionResponseDto })
+  @ApiNotFoundResponse({ type: ErrorResponseDto })
+  @ApiConflictResponse({ type: ErrorResponseDto, description: 'VERSION_CONFLICT: the session changed since you read it' })
+  async update(@SessionId() id: string, @Body() body: UpdateSessionDto): Promise<SessionResponseDto> {
+    const { version, ...changes } = body;
+    return presentSession(await this.lifecycle.edit(id, version, changes));
+  }
+
+  @Delete(':id')
+  @HttpCode(HttpStatus.NO_CONTENT)
+  @ApiOperation({ summary: 'Soft-delete a session (kept in the database, hidden from the API)' })
+  @ApiNoContentResponse()
+  @ApiNotFoundResponse({ type: ErrorResponseDto })
+  @ApiConflictResponse({ type: ErrorResponseDto, description: 'SESSION_RUNNING: cancel it first' })
+  async remove(@SessionId() id: string): Promise<void> {
+    await this.lifecycle.delete(id);
+  }
+}

@@ -1,0 +1,45 @@
+import { InjectQueue } from '@nestjs/bullmq';
+import { Injectable } from '@nestjs/common';
+import { Queue } from 'bullmq';
+import { RunJobState, SessionQueuePort, SessionRunJob } from '../../application/ports/session-queue.port';
+
+export const SESSION_RUN_QUEUE = 'session-runs';
+export const SESSION_RUN_JOB = 'run-session';
+
+/** One job per (session, attempt): BullMQ ignores an add whose job id already exists. */
+export function runJobId(job: SessionRunJob): string {
+  return `${job.sessionId}.${job.attempt}`;
+}
+
+@Injectable()
+export class BullmqSessionQueue implements SessionQueuePort {
+  constructor(@InjectQueue(SESSION_RUN_QUEUE) private readonly queue: Queue<SessionRunJob>) {}
+
+  async enqueue(job: SessionRunJob): Promise<void> {
+    await this.queue.add(SESSION_RUN_JOB, job, {
+      jobId: runJobId(job),
+      // A job that throws (e.g. the database was restarting) runs again; the run is idempotent.
+      attempts: 5,
+      backoff: { type: 'exponential', delay: 1000 },
+      removeOnComplete: { age: 24 * 3600, count: 10_000 },
+      removeOnFail: { age: 7 * 24 * 3600 },
+    });
+  }
+
+  async remove(job: SessionRunJob): Promise<void> {
+    const found = await this.queue.getJob(runJobId(job));
+    if (!found) return;
+    const state = await found.getState();
+    // An active job is locked by its worker; it will see the new status and stop.
+    if (state !== 'active') await found.remove().catch(() => undefined);
+  }
+
+  async state(job: SessionRunJob): Promise<RunJobState> {
+    const found = await this.queue.getJob(runJobId(job));
+    if (!found) return 'missing';
+    const state = await found.getState();
+    if (state === 'waiting-children' || state === 'prioritized' || state === 'waiting') return 'waiting';
+    if (state === 'unknown') return 'missing';
+    return state;
+  }
+}

@@ -1,0 +1,80 @@
+import { InjectQueue } from '@nestjs/bullmq';
+import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { AppConfig } from '@app/config';
+import { Job, Queue, Worker } from 'bullmq';
+import { SessionRunJob } from '../../application/ports/session-queue.port';
+import { SESSION_SIGNALS, SessionSignalsPort } from '../../application/ports/session-signals.port';
+import { SessionExecutionService } from '../../application/session-execution.service';
+import { SessionRecoveryService } from '../../application/session-recovery.service';
+import { SESSION_RUN_QUEUE } from './session-run.queue';
+
+/**
+ * The BullMQ worker that runs sessions: a thin adapter over SessionExecutionService.
+ * Built by hand rather than with @Processor so that concurrency and the stall lease come
+ * from the validated configuration.
+ */
+@Injectable()
+export class SessionRunWorker implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger(SessionRunWorker.name);
+  private worker?: Worker<SessionRunJob>;
+  private unsubscribe?: () => Promise<void>;
+  private sweeper?: NodeJS.Timeout;
+
+  constructor(
+    @InjectQueue(SESSION_RUN_QUEUE) private readonly queue: Queue<SessionRunJob>,
+    @Inject(SESSION_SIGNALS) private readonly signals: SessionSignalsPort,
+    private readonly execution: SessionExecutionService,
+    private readonly recovery: SessionRecoveryService,
+    private readonly config: AppConfig,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    const leaseMs = this.config.workerLeaseSeconds * 1000;
+    // The limit holds across every worker process, not only this one.
+    await this.queue.setGlobalConcurrency(this.config.maxConcurrentSessions);
+    this.unsubscribe = await this.signals.onCancelRequested((id) => this.execution.onCancelRequested(id));
+    this.worker = new Worker<SessionRunJob>(SESSION_RUN_QUEUE, (job) => this.process(job), {
+      connection: { host: this.config.redis.host, port: this.config.redis.port, maxRetriesPerRequest: null },
+      prefix: this.config.queuePrefix,
+      concurrency: this.config.maxConcurrentSessions,
+      // A worker that stops renewing its job lock for this long is presumed dead; its job
+      // is moved back to the queue once and resumed by another worker.
+      lockDuration: leaseMs,
+      stalledInterval: leaseMs,
+      maxStalledCount: 1,
+    });
+    this.worker.on('failed', (job, err) => void this.onJobFailed(job, err));
+    this.worker.on('error', (err) => this.logger.warn(`Worker: ${err.message}`));
+    this.sweeper = setInterval(() => void this.sweep(), leaseMs);
+    this.sweeper.unref();
+    this.logger.log(
+      `Session worker started: concurrency ${this.config.maxConcurrentSessions}, stall lease ${this.config.workerLeaseSeconds}s`,
+    );
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    clearInterval(this.sweeper);
+    await this.unsubscribe?.();
+    // Forced: running sessions are not waited for (they may take an hour). Their jobs stall
+    // and another worker resumes them from the OpenCode session's state.
+    await this.worker?.close(true);
+  }
+
+  private async process(job: Job<SessionRunJob>): Promise<void> {
+    await this.execution.run(job.data);
+  }
+
+  private async onJobFailed(job: Job<SessionRunJob> | undefined, err: Error): Promise<void> {
+    if (!job) return;
+    const exhausted = job.attemptsMade >= (job.opts.attempts ?? 1) || /stalled/i.test(err.message);
+    this.logger.error(`Run job ${job.id} failed (${exhausted ? 'final' : 'will retry'}): ${err.message}`);
+    if (!exhausted) return;
+    await this.recovery
+      .failLostRun(job.data.sessionId, job.data.attempt, `failed: ${err.message}`)
+      .catch((e: Error) => this.logger.error(`Could not record the lost run of ${job.data.sessionId}: ${e.message}`));
+  }
+
+  private async sweep(): Promise<void> {
+    await this.recovery.sweep().catch((err: Error) => this.logger.warn(`Recovery sweep: ${err.message}`));
+  }
+}

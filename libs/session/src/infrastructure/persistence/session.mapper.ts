@@ -1,0 +1,14 @@
+import { Session } from '../../domain/session';
+import { SessionStatus } from '../../domain/session-status';
+import { SessionOrmEntity } from './session.orm-entity';
+
+export const SessionMapper = {
+  toDomain(row: SessionOrmEntity): Session {
+    return Session.restore({ ...row, status: row.status as SessionStatus, metadata: row.metadata ?? {} });
+  },
+
+  toRow(session: Session): SessionOrmEntity {
+    const s = session.snapshot();
+    return Object.assign(new SessionOrmEntity(), s);
+  },
+};

@@ -1,0 +1,55 @@
+import {
+  Column,
+  CreateDateColumn,
+  DeleteDateColumn,
+  Entity,
+  Index,
+  PrimaryColumn,
+  PrimaryGeneratedColumn,
+  UpdateDateColumn,
+  VersionColumn,
+} from 'typeorm';
+import type { SessionFailure, SessionResult, TokenUsage } from '../../domain/session-run';
+
+@Entity({ name: 'sessions' })
+@Index('idx_sessions_created', ['createdAt', 'id'])
+@Index('idx_sessions_status_updated', ['status', 'updatedAt'])
+export class SessionOrmEntity {
+  @PrimaryColumn('uuid') id: string;
+  @Column('varchar', { length: 200 }) title: string;
+  @Column('text') prompt: string;
+  @Column('text') workspace: string;
+  @Column('varchar', { length: 100 }) agent: string;
+  @Column('varchar', { length: 200, nullable: true }) model: string | null;
+  @Column('integer', { name: 'timeout_seconds' }) timeoutSeconds: number;
+  @Column('jsonb', { default: () => "'{}'::jsonb" }) metadata: Record<string, unknown>;
+  @Column('varchar', { length: 20 }) status: string;
+  @Column('integer') attempt: number;
+  @Column('varchar', { name: 'opencode_session_id', length: 100, nullable: true }) opencodeSessionId: string | null;
+  @Column('varchar', { name: 'opencode_message_id', length: 100, nullable: true }) opencodeMessageId: string | null;
+  @Column('jsonb', { nullable: true }) result: SessionResult | null;
+  @Column('jsonb', { nullable: true }) usage: TokenUsage | null;
+  @Column('jsonb', { nullable: true }) error: SessionFailure | null;
+  @Column('timestamptz', { name: 'cancel_requested_at', nullable: true }) cancelRequestedAt: Date | null;
+  @Column('timestamptz', { name: 'queued_at', nullable: true }) queuedAt: Date | null;
+  @Column('timestamptz', { name: 'started_at', nullable: true }) startedAt: Date | null;
+  @Column('timestamptz', { name: 'finished_at', nullable: true }) finishedAt: Date | null;
+  @CreateDateColumn({ name: 'created_at', type: 'timestamptz' }) createdAt: Date;
+  @UpdateDateColumn({ name: 'updated_at', type: 'timestamptz' }) updatedAt: Date;
+  @DeleteDateColumn({ name: 'deleted_at', type: 'timestamptz' }) deletedAt: Date | null;
+  @VersionColumn() version: number;
+}
+
+/** Append-only history of transitions. */
+@Entity({ name: 'session_events' })
+@Index('idx_session_events_session', ['sessionId', 'at'])
+export class SessionEventOrmEntity {
+  /** Identity order is insertion order: the history reads back exactly as it was written. */
+  @PrimaryGeneratedColumn({ type: 'bigint' }) id: string;
+  @Column('uuid', { name: 'session_id' }) sessionId: string;
+  @Column('varchar', { name: 'from_status', length: 20, nullable: true }) from: string | null;
+  @Column('varchar', { name: 'to_status', length: 20 }) to: string;
+  @Column('text') reason: string;
+  @Column('integer') attempt: number;
+  @Column('timestamptz') at: Date;
+}

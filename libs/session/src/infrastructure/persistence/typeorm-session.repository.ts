@@ -1,0 +1,125 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource, EntityManager, In, IsNull, LessThan } from 'typeorm';
+import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
+import {
+  SessionEventRecord,
+  SessionListQuery,
+  SessionPage,
+  SessionRepositoryPort,
+} from '../../application/ports/session.repository.port';
+import { Session } from '../../domain/session';
+import { SessionStatus } from '../../domain/session-status';
+import { SessionError, SessionErrorCode } from '../../domain/session.errors';
+import { SessionMapper } from './session.mapper';
+import { SessionEventOrmEntity, SessionOrmEntity } from './session.orm-entity';
+
+/** Columns the version-checked update writes: everything but identity and bookkeeping. */
+type WritableColumns = Omit<SessionOrmEntity, 'id' | 'version' | 'createdAt' | 'updatedAt'>;
+
+@Injectable()
+export class TypeormSessionRepository implements SessionRepositoryPort {
+  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+
+  async insert(session: Session): Promise<void> {
+    await this.dataSource.transaction(async (em) => {
+      await em.insert(SessionOrmEntity, SessionMapper.toRow(session) as QueryDeepPartialEntity<SessionOrmEntity>);
+      await this.appendEvents(em, session);
+    });
+  }
+
+  async update(session: Session): Promise<void> {
+    const { id, version, createdAt: _c, updatedAt: _u, ...columns } = SessionMapper.toRow(session);
+    const newVersion = await this.dataSource.transaction(async (em) => {
+      // TypeORM's save() does not compare @VersionColumn: the WHERE clause does it here,
+      // and the update builder increments version itself.
+      const result = await em
+        .createQueryBuilder()
+        .update(SessionOrmEntity)
+        .set(columns as QueryDeepPartialEntity<WritableColumns>)
+        .where('id = :id AND version = :version AND deleted_at IS NULL', { id, version })
+        .returning(['version'])
+        .execute();
+      if (!result.affected) throw SessionError.versionConflict(id, version);
+      await this.appendEvents(em, session);
+      return Number((result.raw as Array<{ version: number }>)[0].version);
+    });
+    session.persisted(newVersion);
+  }
+
+  async findById(id: string, options: { includeDeleted?: boolean } = {}): Promise<Session | null> {
+    const row = await this.dataSource
+      .getRepository(SessionOrmEntity)
+      .findOne({ where: { id }, withDeleted: options.includeDeleted ?? false });
+    return row ? SessionMapper.toDomain(row) : null;
+  }
+
+  async list(query: SessionListQuery): Promise<SessionPage> {
+    const qb = this.dataSource
+      .getRepository(SessionOrmEntity)
+      .createQueryBuilder('s')
+      .orderBy('s.created_at', 'DESC')
+      .addOrderBy('s.id', 'DESC')
+      .limit(query.limit + 1);
+    if (query.status) qb.andWhere('s.status = :status', { status: query.status });
+    if (query.cursor) {
+      const { createdAt, id } = decodeCursor(query.cursor);
+      qb.andWhere('(s.created_at, s.id) < (:createdAt, :id)', { createdAt, id });
+    }
+    const rows = await qb.getMany();
+    const page = rows.slice(0, query.limit);
+    const last = page[page.length - 1];
+    return {
+      items: page.map(SessionMapper.toDomain),
+      nextCursor: rows.length > query.limit && last ? encodeCursor(last.createdAt, last.id) : null,
+    };
+  }
+
+  async events(sessionId: string): Promise<SessionEventRecord[]> {
+    const rows = await this.dataSource
+      .getRepository(SessionEventOrmEntity)
+      .find({ where: { sessionId }, order: { id: 'ASC' } });
+    return rows.map((r) => ({
+      id: String(r.id),
+      sessionId: r.sessionId,
+      from: r.from as SessionStatus | null,
+      to: r.to as SessionStatus,
+      reason: r.reason,
+      attempt: r.attempt,
+      at: r.at,
+    }));
+  }
+
+  async findUnchangedSince(statuses: SessionStatus[], before: Date, limit: number): Promise<Session[]> {
+    const rows = await this.dataSource.getRepository(SessionOrmEntity).find({
+      where: { status: In(statuses), updatedAt: LessThan(before), deletedAt: IsNull() },
+      order: { updatedAt: 'ASC' },
+      take: limit,
+    });
+    return rows.map(SessionMapper.toDomain);
+  }
+
+  private async appendEvents(em: EntityManager, session: Session): Promise<void> {
+    const transitions = session.pullTransitions();
+    if (transitions.length === 0) return;
+    await em.insert(
+      SessionEventOrmEntity,
+      transitions.map((t) => ({ sessionId: session.id, ...t })),
+    );
+  }
+}
+
+function encodeCursor(createdAt: Date, id: string): string {
+  return Buffer.from(`${createdAt.toISOString()}|${id}`).toString('base64url');
+}
+
+function decodeCursor(cursor: string): { createdAt: Date; id: string } {
+  const [iso, id] = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
+  const createdAt = new Date(iso ?? '');
+  if (!id || Number.isNaN(createdAt.getTime()) || !/^[0-9a-f-]{36}$/i.test(id)) {
+    throw new SessionError(SessionErrorCode.INVALID_CURSOR, 'cursor is not a cursor returned by this API', {
+      cursor,
+    });
+  }
+  return { createdAt, id };
+}

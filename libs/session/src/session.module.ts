@@ -1,0 +1,32 @@
+import { BullModule } from '@nestjs/bullmq';
+import { Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { LockingModule } from '@app/locking';
+import { SESSION_QUEUE } from './application/ports/session-queue.port';
+import { SESSION_REPOSITORY } from './application/ports/session.repository.port';
+import { SESSION_SIGNALS } from './application/ports/session-signals.port';
+import { SessionLifecycleService } from './application/session-lifecycle.service';
+import { SessionsController } from './infrastructure/http/sessions.controller';
+import { BullmqSessionQueue, SESSION_RUN_QUEUE } from './infrastructure/jobs/session-run.queue';
+import { SessionEventOrmEntity, SessionOrmEntity } from './infrastructure/persistence/session.orm-entity';
+import { TypeormSessionRepository } from './infrastructure/persistence/typeorm-session.repository';
+import { RedisSessionSignals } from './infrastructure/signals/redis-session-signals';
+
+const ports = [
+  { provide: SESSION_REPOSITORY, useClass: TypeormSessionRepository },
+  { provide: SESSION_QUEUE, useClass: BullmqSessionQueue },
+  { provide: SESSION_SIGNALS, useClass: RedisSessionSignals },
+];
+
+/** The session lifecycle: domain, persistence, the run queue and the REST API. */
+@Module({
+  imports: [
+    TypeOrmModule.forFeature([SessionOrmEntity, SessionEventOrmEntity]),
+    BullModule.registerQueue({ name: SESSION_RUN_QUEUE }),
+    LockingModule,
+  ],
+  controllers: [SessionsController],
+  providers: [...ports, SessionLifecycleService],
+  exports: [...ports.map((p) => p.provide), SessionLifecycleService, BullModule],
+})
+export class SessionModule {}
