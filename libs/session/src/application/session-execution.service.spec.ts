@@ -1,0 +1,157 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Session } from '../domain/session';
+import { SessionStatus } from '../domain/session-status';
+import { SessionExecutionService } from './session-execution.service';
+import { InMemorySessionRepository, outcome, ScriptedCodingAgent, untilAborted } from './testing/fakes';
+
+describe('SessionExecutionService', () => {
+  const workspace = mkdtempSync(join(tmpdir(), 'exec-spec-'));
+  let repo: InMemorySessionRepository;
+
+  async function queued(timeoutSeconds = 60): Promise<Session> {
+    const s = Session.create({ title: 't', prompt: 'p', workspace, agent: 'build', timeoutSeconds });
+    await repo.insert(s);
+    s.queue();
+    await repo.update(s);
+    return s;
+  }
+  /** A worker that claims the session, opens its turn and then stops responding. */
+  async function startAndLoseWorker(s: Session) {
+    const service = new SessionExecutionService(repo, new ScriptedCodingAgent(untilAborted));
+    const run = service.run(job(s));
+    await new Promise((r) => setTimeout(r, 20));
+    return {
+      end: async () => {
+        service.onCancelRequested(s.id);
+        await run;
+      },
+    };
+  }
+  const job = (s: Session) => ({ sessionId: s.id, attempt: s.attempt });
+  const stored = async (s: Session) => (await repo.findById(s.id, { includeDeleted: true }))!.snapshot();
+
+  beforeEach(() => {
+    repo = new InMemorySessionRepository();
+  });
+
+  it('runs a queued session to COMPLETED with the turn attached before the prompt', async () => {
+    const s = await queued();
+    const agent = new ScriptedCodingAgent(async () => {
+      expect((await stored(s)).opencodeSessionId).toBe('ses_1'); // persisted before runTurn
+      return outcome('completed', { summary: 'done', filesChanged: ['a.ts'] });
+    });
+    await new SessionExecutionService(repo, agent).run(job(s));
+    expect(await stored(s)).toMatchObject({
+      status: SessionStatus.COMPLETED,
+      result: { summary: 'done', filesChanged: ['a.ts'] },
+      opencodeSessionId: 'ses_1',
+      opencodeMessageId: 'msg_1',
+    });
+    expect(agent.runs[0].resume).toBe(false);
+  });
+
+  it('is idempotent: a job that runs again for a finished session does nothing', async () => {
+    const s = await queued();
+    const agent = new ScriptedCodingAgent(async () => outcome('completed'));
+    const service = new SessionExecutionService(repo, agent);
+    await service.run(job(s));
+    await service.run(job(s));
+    expect(agent.runs).toHaveLength(1);
+    expect((await repo.events(s.id)).filter((e) => e.to === SessionStatus.RUNNING)).toHaveLength(1);
+  });
+
+  it('ignores a job of a superseded attempt or a deleted session', async () => {
+    const s = await queued();
+    const agent = new ScriptedCodingAgent(async () => outcome('completed'));
+    await new SessionExecutionService(repo, agent).run({ sessionId: s.id, attempt: 7 });
+    await new SessionExecutionService(repo, agent).run({ sessionId: '00000000-0000-4000-8000-000000000000', attempt: 1 });
+    expect(agent.runs).toHaveLength(0);
+    expect((await stored(s)).status).toBe(SessionStatus.QUEUED);
+  });
+
+  it('resumes a RUNNING session whose worker was lost, without opening a new turn', async () => {
+    const s = await queued();
+    const lostWorker = await startAndLoseWorker(s);
+    expect((await stored(s)).status).toBe(SessionStatus.RUNNING);
+
+    const second = new ScriptedCodingAgent(async (_signal, resume) => outcome(resume ? 'completed' : 'failed'));
+    await new SessionExecutionService(repo, second).run(job(s));
+    expect(second.opened).toBe(0);
+    expect(second.runs[0]).toMatchObject({ resume: true, ref: { opencodeSessionId: 'ses_1', messageId: 'msg_1' } });
+    expect((await stored(s)).status).toBe(SessionStatus.COMPLETED);
+    await lostWorker.end();
+    expect((await stored(s)).status).toBe(SessionStatus.COMPLETED); // the late ex-worker changes nothing
+  });
+
+  it('fails with WORKER_LOST when a resumed turn cannot be found on the server', async () => {
+    const s = await queued();
+    const lostWorker = await startAndLoseWorker(s);
+    const lost = new ScriptedCodingAgent(async () =>
+      outcome('lost', { error: { code: 'OPENCODE_SESSION_LOST', message: 'unknown session ses_1' } }),
+    );
+    await new SessionExecutionService(repo, lost).run(job(s));
+    const after = await stored(s);
+    expect(after.status).toBe(SessionStatus.FAILED);
+    expect(after.error?.code).toBe('WORKER_LOST');
+    expect(after.error?.message).toContain('unknown session ses_1');
+    await lostWorker.end();
+  });
+
+  it('records the provider error as FAILED', async () => {
+    const s = await queued();
+    const agent = new ScriptedCodingAgent(async () =>
+      outcome('failed', { error: { code: 'PROVIDER_ERROR', message: 'rate limited' } }),
+    );
+    await new SessionExecutionService(repo, agent).run(job(s));
+    expect(await stored(s)).toMatchObject({ status: SessionStatus.FAILED, error: { code: 'PROVIDER_ERROR', message: 'rate limited' } });
+  });
+
+  it('fails with OPENCODE_UNAVAILABLE when no turn can be opened', async () => {
+    const s = await queued();
+    await new SessionExecutionService(repo, new ScriptedCodingAgent(async () => outcome('completed'), true)).run(job(s));
+    expect((await stored(s)).error?.code).toBe('OPENCODE_UNAVAILABLE');
+  });
+
+  it('aborts the turn and records TIMED_OUT after timeoutSeconds', async () => {
+    const s = await queued(1);
+    await new SessionExecutionService(repo, new ScriptedCodingAgent(untilAborted)).run(job(s));
+    expect(await stored(s)).toMatchObject({ status: SessionStatus.TIMED_OUT, error: { code: 'TIMED_OUT' } });
+  });
+
+  it('aborts the turn and records CANCELLED on a cancel signal', async () => {
+    const s = await queued();
+    const service = new SessionExecutionService(repo, new ScriptedCodingAgent(untilAborted));
+    const running = service.run(job(s));
+    await new Promise((r) => setTimeout(r, 20));
+    expect(service.activeSessionIds).toEqual([s.id]);
+    service.onCancelRequested(s.id);
+    await running;
+    expect(await stored(s)).toMatchObject({ status: SessionStatus.CANCELLED, usage: { inputTokens: 10 } });
+    expect(service.activeSessionIds).toEqual([]);
+  });
+
+  it('still records the outcome when the title was edited during the run (version conflict)', async () => {
+    const s = await queued();
+    const agent = new ScriptedCodingAgent(async () => {
+      const user = (await repo.findById(s.id))!;
+      user.edit({ title: 'renamed while running' });
+      await repo.update(user);
+      return outcome('completed');
+    });
+    await new SessionExecutionService(repo, agent).run(job(s));
+    expect(await stored(s)).toMatchObject({ status: SessionStatus.COMPLETED, title: 'renamed while running' });
+  });
+
+  it('fails with WORKSPACE_MISSING when the directory is gone', async () => {
+    const s = Session.create({ title: 't', prompt: 'p', workspace: '/no/such/dir', agent: 'build', timeoutSeconds: 5 });
+    await repo.insert(s);
+    s.queue();
+    await repo.update(s);
+    const agent = new ScriptedCodingAgent(async () => outcome('completed'));
+    await new SessionExecutionService(repo, agent).run(job(s));
+    expect((await stored(s)).error?.code).toBe('WORKSPACE_MISSING');
+    expect(agent.opened).toBe(0);
+  });
+});

@@ -1,0 +1,116 @@
+import { Session } from '../../domain/session';
+import { SessionStatus } from '../../domain/session-status';
+import { SessionError } from '../../domain/session.errors';
+import {
+  CodingAgentPort,
+  CodingTurnOutcome,
+  CodingTurnRef,
+  CodingTurnRequest,
+  RunTurnOptions,
+} from '../ports/coding-agent.port';
+import { RunJobState, SessionQueuePort, SessionRunJob } from '../ports/session-queue.port';
+import { SessionEventRecord, SessionPage, SessionRepositoryPort } from '../ports/session.repository.port';
+
+/** Unit-test double of the repository with the same version check as the real one. */
+export class InMemorySessionRepository implements SessionRepositoryPort {
+  readonly rows = new Map<string, ReturnType<Session['snapshot']>>();
+  readonly history: SessionEventRecord[] = [];
+
+  async insert(session: Session): Promise<void> {
+    this.rows.set(session.id, session.snapshot());
+    this.append(session);
+  }
+
+  async update(session: Session): Promise<void> {
+    const stored = this.rows.get(session.id);
+    if (!stored || stored.deletedAt || stored.version !== session.version) {
+      throw SessionError.versionConflict(session.id, session.version);
+    }
+    session.persisted(session.version + 1);
+    this.rows.set(session.id, session.snapshot());
+    this.append(session);
+  }
+
+  async findById(id: string, options: { includeDeleted?: boolean } = {}): Promise<Session | null> {
+    const row = this.rows.get(id);
+    if (!row || (row.deletedAt && !options.includeDeleted)) return null;
+    return Session.restore(row);
+  }
+
+  async list(): Promise<SessionPage> {
+    return { items: [...this.rows.values()].map((r) => Session.restore(r)), nextCursor: null };
+  }
+
+  async events(sessionId: string): Promise<SessionEventRecord[]> {
+    return this.history.filter((e) => e.sessionId === sessionId);
+  }
+
+  async findUnchangedSince(statuses: SessionStatus[], before: Date): Promise<Session[]> {
+    return [...this.rows.values()]
+      .filter((r) => statuses.includes(r.status) && r.updatedAt < before && !r.deletedAt)
+      .map((r) => Session.restore(r));
+  }
+
+  private append(session: Session): void {
+    for (const t of session.pullTransitions()) {
+      this.history.push({ ...t, id: String(this.history.length + 1), sessionId: session.id });
+    }
+  }
+}
+
+export class FakeQueue implements SessionQueuePort {
+  readonly jobs = new Map<string, RunJobState>();
+  enqueued: SessionRunJob[] = [];
+  async enqueue(job: SessionRunJob): Promise<void> {
+    const key = `${job.sessionId}.${job.attempt}`;
+    if (this.jobs.has(key)) return;
+    this.jobs.set(key, 'waiting');
+    this.enqueued.push(job);
+  }
+  async remove(job: SessionRunJob): Promise<void> {
+    this.jobs.delete(`${job.sessionId}.${job.attempt}`);
+  }
+  async state(job: SessionRunJob): Promise<RunJobState> {
+    return this.jobs.get(`${job.sessionId}.${job.attempt}`) ?? 'missing';
+  }
+}
+
+/** A scripted coding agent: each runTurn answers with the next scripted behaviour. */
+export class ScriptedCodingAgent implements CodingAgentPort {
+  opened = 0;
+  runs: Array<{ ref: CodingTurnRef; request: CodingTurnRequest; resume: boolean }> = [];
+  constructor(
+    private readonly behaviour: (signal: AbortSignal, resume: boolean) => Promise<CodingTurnOutcome>,
+    private readonly openFails = false,
+  ) {}
+
+  async openTurn(): Promise<CodingTurnRef> {
+    if (this.openFails) throw new Error('connect ECONNREFUSED 127.0.0.1:4096');
+    this.opened += 1;
+    return { opencodeSessionId: `ses_${this.opened}`, messageId: `msg_${this.opened}` };
+  }
+
+  async runTurn(ref: CodingTurnRef, request: CodingTurnRequest, options: RunTurnOptions): Promise<CodingTurnOutcome> {
+    this.runs.push({ ref, request, resume: options.resume ?? false });
+    return this.behaviour(options.signal, options.resume ?? false);
+  }
+
+  async isHealthy(): Promise<boolean> {
+    return true;
+  }
+}
+
+export const USAGE = { inputTokens: 10, outputTokens: 5, reasoningTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0, costUsd: 0.001 };
+
+export function outcome(status: CodingTurnOutcome['status'], extra: Partial<CodingTurnOutcome> = {}): CodingTurnOutcome {
+  return { status, summary: 'text', filesChanged: [], usage: USAGE, ...extra };
+}
+
+/** Resolves 'aborted' when the signal fires (a turn that never ends by itself). */
+export function untilAborted(signal: AbortSignal): Promise<CodingTurnOutcome> {
+  return new Promise((resolve) => {
+    const done = () => resolve(outcome('aborted'));
+    if (signal.aborted) done();
+    else signal.addEventListener('abort', done, { once: true });
+  });
+}

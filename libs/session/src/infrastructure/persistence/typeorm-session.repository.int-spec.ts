@@ -1,0 +1,131 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openTestDataSource } from '../../../../../test/support/database';
+import { DataSource } from 'typeorm';
+import { Session } from '../../domain/session';
+import { SessionStatus } from '../../domain/session-status';
+import { SessionError, SessionErrorCode } from '../../domain/session.errors';
+import { TypeormSessionRepository } from './typeorm-session.repository';
+
+describe('TypeormSessionRepository (real PostgreSQL)', () => {
+  let dataSource: DataSource;
+  let repo: TypeormSessionRepository;
+  const workspace = mkdtempSync(join(tmpdir(), 'repo-int-'));
+  const tag = `repo-int-${Date.now()}`;
+
+  const newSession = (title = 'a session') =>
+    Session.create({ title, prompt: 'p', workspace, agent: 'build', timeoutSeconds: 60, metadata: { tag } });
+
+  beforeAll(async () => {
+    dataSource = await openTestDataSource();
+    repo = new TypeormSessionRepository(dataSource);
+  });
+  afterAll(() => dataSource.destroy());
+
+  it('stores and reads a session with its creation event', async () => {
+    const s = newSession();
+    await repo.insert(s);
+    const loaded = await repo.findById(s.id);
+    expect(loaded?.snapshot()).toMatchObject({ id: s.id, status: SessionStatus.PENDING, version: 1, metadata: { tag } });
+    expect(await repo.events(s.id)).toEqual([expect.objectContaining({ from: null, to: SessionStatus.PENDING })]);
+  });
+
+  it('increments the version on every update and appends events in order', async () => {
+    const s = newSession();
+    await repo.insert(s);
+    s.queue();
+    await repo.update(s);
+    expect(s.version).toBe(2);
+    s.markRunning();
+    await repo.update(s);
+    expect(s.version).toBe(3);
+    expect((await repo.findById(s.id))?.version).toBe(3);
+    expect((await repo.events(s.id)).map((e) => e.to)).toEqual([
+      SessionStatus.PENDING,
+      SessionStatus.QUEUED,
+      SessionStatus.RUNNING,
+    ]);
+  });
+
+  it('lets exactly one of two concurrent writers of the same version win; the loser writes nothing', async () => {
+    const s = newSession();
+    await repo.insert(s);
+    const a = (await repo.findById(s.id))!;
+    const b = (await repo.findById(s.id))!;
+    a.queue();
+    b.cancel('by writer b');
+    const results = await Promise.allSettled([repo.update(a), repo.update(b)]);
+    const won = results.filter((r) => r.status === 'fulfilled');
+    const lost = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+    expect(won).toHaveLength(1);
+    expect(lost).toHaveLength(1);
+    expect(lost[0].reason).toBeInstanceOf(SessionError);
+    expect((lost[0].reason as SessionError).code).toBe(SessionErrorCode.VERSION_CONFLICT);
+    const stored = (await repo.findById(s.id))!;
+    expect(stored.version).toBe(2);
+    const events = await repo.events(s.id);
+    // Only the winner's transition was appended.
+    expect(events).toHaveLength(2);
+    expect(events[1].to).toBe(stored.status);
+  });
+
+  it('refuses a stale write made from an old read', async () => {
+    const s = newSession();
+    await repo.insert(s);
+    const stale = (await repo.findById(s.id))!;
+    s.edit({ title: 'fresh' });
+    await repo.update(s);
+    stale.edit({ title: 'stale' });
+    await expect(repo.update(stale)).rejects.toMatchObject({ code: SessionErrorCode.VERSION_CONFLICT });
+    expect((await repo.findById(s.id))?.snapshot().title).toBe('fresh');
+  });
+
+  it('soft-deletes: hidden from reads and lists, the row stays', async () => {
+    const s = newSession();
+    await repo.insert(s);
+    s.softDelete();
+    await repo.update(s);
+    expect(await repo.findById(s.id)).toBeNull();
+    expect((await repo.findById(s.id, { includeDeleted: true }))?.isDeleted).toBe(true);
+    const [row] = await dataSource.query('SELECT deleted_at FROM sessions WHERE id = $1', [s.id]);
+    expect(row.deleted_at).toBeInstanceOf(Date);
+    const page = await repo.list({ limit: 200 });
+    expect(page.items.map((x) => x.id)).not.toContain(s.id);
+    // A deleted session cannot be written again.
+    s.edit({ title: 'after delete' });
+    await expect(repo.update(s)).rejects.toMatchObject({ code: SessionErrorCode.VERSION_CONFLICT });
+  });
+
+  it('keeps session_events append-only at the database level', async () => {
+    const s = newSession();
+    await repo.insert(s);
+    await expect(dataSource.query('UPDATE session_events SET reason = $1 WHERE session_id = $2', ['x', s.id])).rejects.toThrow(
+      /append-only/,
+    );
+    await expect(dataSource.query('DELETE FROM session_events WHERE session_id = $1', [s.id])).rejects.toThrow(/append-only/);
+  });
+
+  it('pages newest first by cursor, filtered by status, without gaps or repeats', async () => {
+    const created: Session[] = [];
+    for (let i = 0; i < 5; i++) {
+      const s = newSession(`page ${i}`);
+      await repo.insert(s);
+      created.push(s);
+    }
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await repo.list({ limit: 2, cursor, status: SessionStatus.PENDING });
+      seen.push(...page.items.map((x) => x.id));
+      cursor = page.nextCursor ?? undefined;
+    } while (cursor);
+    const ours = seen.filter((id) => created.some((c) => c.id === id));
+    expect(ours).toEqual(created.map((c) => c.id).reverse());
+    expect(new Set(seen).size).toBe(seen.length);
+  });
+
+  it('refuses a forged cursor', async () => {
+    await expect(repo.list({ limit: 2, cursor: 'bm9wZQ' })).rejects.toMatchObject({ code: SessionErrorCode.INVALID_CURSOR });
+  });
+});
