@@ -1,0 +1,44 @@
+import { AppConfig } from './app-config';
+import { ConfigValidationError } from './env.schema';
+
+describe('AppConfig', () => {
+  it('applies the documented defaults', () => {
+    const c = AppConfig.fromEnvironment({});
+    expect(c).toMatchObject({
+      port: 3000,
+      database: { host: '127.0.0.1', port: 5432, user: 'postgres', password: '', name: 'orchestrator' },
+      redis: { host: '127.0.0.1', port: 6379 },
+      queuePrefix: 'orchestrator',
+      opencode: { host: undefined, port: 4096, password: undefined, model: undefined },
+      maxConcurrentSessions: 25,
+      sessionTimeoutSeconds: 3600,
+      apiKey: undefined,
+      workerLeaseSeconds: 30,
+    });
+  });
+
+  it('parses numbers and treats empty optional values as unset', () => {
+    const c = AppConfig.fromEnvironment({ PORT: '8080', MAX_CONCURRENT_SESSIONS: '4', OPENCODE_HOST: '', OPENCODE_MODEL: 'anthropic/claude' });
+    expect(c.port).toBe(8080);
+    expect(c.maxConcurrentSessions).toBe(4);
+    expect(c.opencode.host).toBeUndefined();
+    expect(c.opencode.model).toBe('anthropic/claude');
+  });
+
+  it.each([
+    ['PORT', 'abc'],
+    ['MAX_CONCURRENT_SESSIONS', '0'],
+    ['SESSION_TIMEOUT_SECONDS', '90000'],
+    ['DB_NAME', 'bad-name;drop'],
+    ['OPENCODE_MODEL', 'no-slash'],
+    ['API_KEY', 'short'],
+    ['QUEUE_PREFIX', 'has:colon'],
+  ])('stops with a message naming %s=%s', (name, value) => {
+    expect(() => AppConfig.fromEnvironment({ [name]: value })).toThrow(ConfigValidationError);
+    expect(() => AppConfig.fromEnvironment({ [name]: value })).toThrow(new RegExp(`${name}=`));
+  });
+
+  it('names every bad variable at once', () => {
+    expect(() => AppConfig.fromEnvironment({ PORT: 'x', REDIS_PORT: 'y' })).toThrow(/PORT=.*\n.*REDIS_PORT=/s);
+  });
+});
