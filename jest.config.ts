@@ -14,7 +14,7 @@ const common = { rootDir: __dirname, moduleNameMapper, transform, testEnvironmen
 // PostgreSQL, Redis and one `opencode serve` started by the global setup.
 const config: Config = {
   projects: [
-    { ...common, displayName: 'unit', testMatch: ['<rootDir>/{apps,libs,bench}/**/*.spec.ts'] },
+    { ...common, displayName: 'unit', testMatch: ['<rootDir>/{apps,libs,bench,infrastructure}/**/*.spec.ts'] },
     {
       ...common,
       displayName: 'integration',

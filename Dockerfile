@@ -1,0 +1,22 @@
+# syntax=docker/dockerfile:1
+# The orchestrator image. Runs the API (migrations first) by default; the worker service runs the
+# same image with `node dist/apps/worker/src/main.js`.
+
+FROM node:20-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci
+COPY . .
+RUN npm run build && npm prune --omit=dev
+
+FROM node:20-bookworm-slim
+ENV NODE_ENV=production
+WORKDIR /app
+COPY --from=build /app/package.json ./
+COPY --from=build /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
+# Writable only where the process writes: DATA_DIR (a managed OpenCode's home) and the workspaces.
+RUN mkdir -p /app/.orchestrator /workspaces && chown node:node /app/.orchestrator /workspaces
+USER node
+EXPOSE 3000
+CMD ["node", "dist/apps/api/src/main.js"]

@@ -1,0 +1,21 @@
+#!/bin/sh
+# Starts a headless `opencode serve` set up for unattended runs; the model comes from OPENCODE_MODEL.
+set -eu
+
+model="${OPENCODE_MODEL:-}"
+small_model="${OPENCODE_SMALL_MODEL:-$model}"
+for m in "$model" "$small_model"; do
+  # provider/model, and nothing that would need escaping inside the JSON below.
+  if ! printf '%s' "$m" | grep -Eq '^[A-Za-z0-9._-]+/[A-Za-z0-9._:@/-]+$'; then
+    echo "entrypoint: OPENCODE_MODEL (and OPENCODE_SMALL_MODEL) must look like provider/model, got '$m'" >&2
+    exit 64
+  fi
+done
+
+OPENCODE_CONFIG_CONTENT=$(printf '{"autoupdate":false,"share":"disabled","permission":{"*":"allow","question":"deny"},"model":"%s","small_model":"%s"}' "$model" "$small_model")
+export OPENCODE_CONFIG_CONTENT
+export OPENCODE_DISABLE_MODELS_FETCH=1
+# An empty password would still be "set"; no password means no auth (keep the port private then).
+if [ -z "${OPENCODE_SERVER_PASSWORD:-}" ]; then unset OPENCODE_SERVER_PASSWORD; fi
+
+exec opencode serve --port "${OPENCODE_PORT:-4096}" --hostname 0.0.0.0 "$@"
