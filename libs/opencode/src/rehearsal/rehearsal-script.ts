@@ -1,0 +1,173 @@
+import { isAbsolute, relative, resolve } from 'node:path';
+
+/**
+ * What the rehearsal provider answers, decided only by the request: markers in the latest
+ * user message script the reply. Pure functions, so the script is testable without a server.
+ *
+ *   [[write rel/path]]content[[/write]]   one `write` tool call per block, then "Wrote <paths>"
+ *   [[fail]] / [[fail: message]]          HTTP 400 (OpenCode fails the turn at once)
+ *   [[fail-retryable]]                    HTTP 500 (OpenCode retries for about a minute)
+ *   [[slow N]]                            text streamed over N seconds
+ *   [[expect-system text]]                HTTP 400 unless the system prompt contains text
+ */
+
+/** The subset of an OpenAI chat-completions request the script reads. */
+export interface ChatCompletionRequest {
+  model?: string;
+  stream?: boolean;
+  messages?: ChatMessage[];
+  tools?: Array<{ type?: string; function?: { name?: string } }>;
+  [key: string]: unknown;
+}
+
+export interface ChatMessage {
+  role: 'system' | 'user' | 'assistant' | 'tool' | string;
+  content?: string | Array<{ type?: string; text?: string }> | null;
+  tool_calls?: Array<{ id?: string; function?: { name?: string; arguments?: string } }>;
+  tool_call_id?: string;
+}
+
+export interface RehearsalWrite {
+  path: string;
+  content: string;
+}
+
+export interface RehearsalMarkers {
+  writes: RehearsalWrite[];
+  fail?: string;
+  failRetryable?: string;
+  slowSeconds?: number;
+  expectSystem: string[];
+}
+
+export interface RehearsalToolCall {
+  id: string;
+  name: string;
+  /** JSON text, as the protocol carries it. */
+  arguments: string;
+}
+
+export type RehearsalReply =
+  | { kind: 'error'; status: number; message: string }
+  | { kind: 'tool-calls'; calls: RehearsalToolCall[] }
+  | { kind: 'text'; text: string; slowSeconds?: number };
+
+export interface RehearsalUsage {
+  prompt_tokens: number;
+  completion_tokens: number;
+  total_tokens: number;
+}
+
+const WRITE_BLOCK = /\[\[write\s+([^\]\n]+?)\s*\]\]([\s\S]*?)\[\[\/write\]\]/g;
+const FAIL = /\[\[fail(?::\s*([^\]]*?))?\s*\]\]/;
+const FAIL_RETRYABLE = /\[\[fail-retryable(?::\s*([^\]]*?))?\s*\]\]/;
+const SLOW = /\[\[slow\s+(\d+(?:\.\d+)?)\s*\]\]/;
+const EXPECT_SYSTEM = /\[\[expect-system\s+([^\]]+?)\s*\]\]/g;
+const WORKING_DIRECTORY = /Working directory:\s*(\S.*?)\s*$/m;
+
+export const DEFAULT_FAIL_MESSAGE = 'rehearsal provider failure';
+export const DEFAULT_RETRYABLE_FAIL_MESSAGE = 'rehearsal provider temporary failure';
+
+export function parseRehearsalMarkers(text: string): RehearsalMarkers {
+  const writes = [...text.matchAll(WRITE_BLOCK)].map((m) => ({ path: m[1], content: m[2] }));
+  const fail = FAIL.exec(text);
+  const failRetryable = FAIL_RETRYABLE.exec(text);
+  const slow = SLOW.exec(text);
+  return {
+    writes,
+    fail: fail ? fail[1] || DEFAULT_FAIL_MESSAGE : undefined,
+    failRetryable: failRetryable ? failRetryable[1] || DEFAULT_RETRYABLE_FAIL_MESSAGE : undefined,
+    slowSeconds: slow ? Number(slow[1]) : undefined,
+    expectSystem: [...text.matchAll(EXPECT_SYSTEM)].map((m) => m[1]),
+  };
+}
+
+/** Decides the reply to one request. `callPrefix` keeps tool-call ids unique per request. */
+export function planRehearsalReply(request: ChatCompletionRequest, callPrefix = 'call'): RehearsalReply {
+  const messages = request.messages ?? [];
+  const lastUser = findLastIndex(messages, (m) => m.role === 'user');
+  const offeredTools = new Set((request.tools ?? []).map((t) => t.function?.name).filter(Boolean));
+  // Title generation, summaries and other side requests offer no tools: they are not the user's turn.
+  if (lastUser < 0 || offeredTools.size === 0) return { kind: 'text', text: 'Rehearsal session' };
+
+  const prompt = textOf(messages[lastUser]);
+  const afterPrompt = messages.slice(lastUser + 1);
+  const workingDirectory = workingDirectoryOf(messages);
+  if (afterPrompt.some((m) => m.role === 'tool')) {
+    return { kind: 'text', text: summariseToolRound(afterPrompt, workingDirectory) };
+  }
+
+  const markers = parseRehearsalMarkers(prompt);
+  const system = messages.filter((m) => m.role === 'system').map(textOf).join('\n');
+  const missing = markers.expectSystem.find((expected) => !system.includes(expected));
+  if (missing !== undefined) return { kind: 'error', status: 400, message: `expected system text not found: ${missing}` };
+  if (markers.fail !== undefined) return { kind: 'error', status: 400, message: markers.fail };
+  if (markers.failRetryable !== undefined) return { kind: 'error', status: 500, message: markers.failRetryable };
+
+  if (markers.writes.length > 0) {
+    if (!offeredTools.has('write')) return { kind: 'text', text: 'The write tool is not available in this turn.' };
+    if (!workingDirectory && markers.writes.some((w) => !isAbsolute(w.path))) {
+      return { kind: 'error', status: 400, message: 'no "Working directory:" line in the system prompt' };
+    }
+    const calls = markers.writes.map((write, i) => ({
+      id: `${callPrefix}_${i + 1}`,
+      name: 'write',
+      arguments: JSON.stringify({ filePath: resolve(workingDirectory ?? '/', write.path), content: write.content }),
+    }));
+    return { kind: 'tool-calls', calls };
+  }
+
+  const firstLine = prompt.split('\n').find((line) => line.trim().length > 0)?.trim() ?? '';
+  return { kind: 'text', text: `Rehearsal reply to: ${firstLine}`, slowSeconds: markers.slowSeconds };
+}
+
+/** Deterministic, non-zero token counts: about four characters a token. */
+export function rehearsalUsage(request: ChatCompletionRequest, completion: string): RehearsalUsage {
+  const promptChars = (request.messages ?? []).reduce(
+    (sum, m) => sum + textOf(m).length + (m.tool_calls ? JSON.stringify(m.tool_calls).length : 0),
+    0,
+  );
+  const prompt_tokens = Math.max(1, Math.ceil(promptChars / 4));
+  const completion_tokens = Math.max(1, Math.ceil(completion.length / 4));
+  return { prompt_tokens, completion_tokens, total_tokens: prompt_tokens + completion_tokens };
+}
+
+export function textOf(message: ChatMessage | undefined): string {
+  const content = message?.content;
+  if (typeof content === 'string') return content;
+  if (Array.isArray(content)) return content.map((part) => part.text ?? '').join('');
+  return '';
+}
+
+export function workingDirectoryOf(messages: ChatMessage[]): string | undefined {
+  for (const message of messages) {
+    if (message.role !== 'system') continue;
+    const match = WORKING_DIRECTORY.exec(textOf(message));
+    if (match) return match[1];
+  }
+  return undefined;
+}
+
+function summariseToolRound(afterPrompt: ChatMessage[], workingDirectory: string | undefined): string {
+  const written = afterPrompt
+    .flatMap((m) => m.tool_calls ?? [])
+    .filter((call) => call.function?.name === 'write')
+    .map((call) => filePathOf(call.function?.arguments))
+    .filter((path): path is string => path !== undefined)
+    .map((path) => (workingDirectory ? relative(workingDirectory, path) : path));
+  return written.length > 0 ? `Wrote ${written.join(', ')}` : 'Done.';
+}
+
+function filePathOf(args: string | undefined): string | undefined {
+  try {
+    const parsed = JSON.parse(args ?? '') as { filePath?: unknown };
+    return typeof parsed.filePath === 'string' ? parsed.filePath : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function findLastIndex<T>(items: T[], predicate: (item: T) => boolean): number {
+  for (let i = items.length - 1; i >= 0; i--) if (predicate(items[i])) return i;
+  return -1;
+}

@@ -1,0 +1,127 @@
+import { once } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { makeTempWorkspace, removeTempWorkspaces } from '@app/testing';
+import {
+  ManagedOpencodeServer,
+  ManagedServerRestart,
+  OpencodeHttpClient,
+  OpencodeTurnRunner,
+  REHEARSAL_MODEL,
+  TurnOutcome,
+  TurnRequest,
+} from '@app/opencode';
+
+jest.setTimeout(60_000);
+
+const quiet = { log: () => undefined, warn: () => undefined, error: () => undefined };
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Starts a slow turn and resolves once the model is streaming (wrapped: awaiting would flatten the outcome). */
+async function startSlowTurn(runner: OpencodeTurnRunner, request: TurnRequest): Promise<{ outcome: Promise<TurnOutcome> }> {
+  const ref = await runner.openTurn(request);
+  let streaming!: () => void;
+  const isStreaming = new Promise<void>((resolve) => (streaming = resolve));
+  const outcome = runner.runTurn(ref, request, {
+    signal: new AbortController().signal,
+    onProgress: (p) => p.kind === 'text' && streaming(),
+  });
+  await Promise.race([isStreaming, outcome]);
+  return { outcome };
+}
+
+/** Its own server (not the shared one): this spec kills and stops it. */
+describe('ManagedOpencodeServer', () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'orchestrator-managed-opencode-'));
+  const server = new ManagedOpencodeServer({
+    dataDir,
+    password: 'managed-spec',
+    healthIntervalMs: 500,
+    unhealthyAfterFailures: 2,
+    stopGraceMs: 1_000,
+    logger: quiet,
+  });
+  const client = new OpencodeHttpClient(server);
+  const slowRequest = (): TurnRequest => ({
+    workspace: makeTempWorkspace(),
+    title: 'managed server spec',
+    prompt: '[[slow 30]] keep talking',
+    agent: 'build',
+  });
+
+  beforeAll(() => server.start());
+  afterAll(async () => {
+    await server.stop();
+    removeTempWorkspaces();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('reports a server that cannot start, with its output', async () => {
+    const broken = new ManagedOpencodeServer({
+      dataDir: join(dataDir, 'broken'),
+      model: 'anthropic/claude-sonnet-4',
+      binaryPath: '/bin/sh',
+      logger: quiet,
+    });
+    // /bin/sh given "serve --port ..." fails at once and says why on stderr.
+    await expect(broken.start()).rejects.toThrow(/exited during startup[\s\S]*serve/);
+    expect(broken.rehearsal).toBeUndefined();
+  });
+
+  it('serves on the rehearsal model behind its password', async () => {
+    expect(server.defaultModel).toBe(REHEARSAL_MODEL);
+    expect(server.rehearsal?.baseUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/v1$/);
+    await expect(client.health()).resolves.toMatchObject({ healthy: true });
+    const { baseUrl } = server.endpoint();
+    const anonymous = new OpencodeHttpClient({ endpoint: () => ({ baseUrl }) });
+    await expect(anonymous.health()).rejects.toMatchObject({ status: 401 });
+    const refusedAt = Date.now();
+    await expect(anonymous.subscribe({ onEvent: () => undefined })).rejects.toMatchObject({ status: 401 });
+    expect(Date.now() - refusedAt).toBeLessThan(2_000);
+  });
+
+  it('restarts a killed server on the same port; the interrupted turn comes back lost', async () => {
+    const runner = new OpencodeTurnRunner(client, { reconcileIntervalMs: 500 });
+    const { outcome } = await startSlowTurn(runner, slowRequest());
+    const { baseUrl } = server.endpoint();
+    const killedPid = server.pid!;
+    const restarted = once(server, 'restarted') as Promise<[ManagedServerRestart]>;
+    const events = await client.subscribe({ onEvent: () => undefined });
+
+    process.kill(killedPid, 'SIGKILL');
+
+    const [restart] = await restarted;
+    expect(restart.restarts).toBe(1);
+    expect(server.restarts).toBe(1);
+    expect(server.pid).not.toBe(killedPid);
+    expect(isRunning(killedPid)).toBe(false);
+    expect(server.endpoint().baseUrl).toBe(baseUrl);
+    await expect(outcome).resolves.toMatchObject({ status: 'lost', error: { code: 'OPENCODE_SESSION_LOST' } });
+    // The event stream (here /global/event) came back by itself on the restarted server.
+    expect(events.reconnects).toBe(1);
+    expect(events.connected).toBe(true);
+    events.close();
+  });
+
+  it('fails a turn with OPENCODE_UNAVAILABLE when the server is gone, and stop() leaves no process behind', async () => {
+    const runner = new OpencodeTurnRunner(client, { reconcileIntervalMs: 500, unavailableAfterMs: 2_000 });
+    const { outcome } = await startSlowTurn(runner, slowRequest());
+    const pid = server.pid!;
+
+    await server.stop();
+
+    expect(isRunning(pid)).toBe(false);
+    const startedWaiting = Date.now();
+    await expect(outcome).resolves.toMatchObject({ status: 'failed', error: { code: 'OPENCODE_UNAVAILABLE' } });
+    expect(Date.now() - startedWaiting).toBeLessThan(10_000);
+  });
+});

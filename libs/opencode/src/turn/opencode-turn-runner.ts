@@ -1,0 +1,51 @@
+import { stat } from 'node:fs/promises';
+import { OpencodeError } from '../client/opencode-error';
+import type { OpencodeHttpClient } from '../client/opencode-http-client';
+import { newOpencodeMessageId } from '../client/opencode-message-id';
+import { DEFAULT_TURN_TIMINGS, TurnFollower, TurnRunnerTimings } from './turn-follower';
+import type { RunTurnOptions, TurnOutcome, TurnRef, TurnRequest } from './turn.types';
+
+/**
+ * One coding turn on an OpenCode server: open it (session + message id, nothing sent), then
+ * run it (send the prompt once, follow it to its end, read its outcome).
+ */
+export class OpencodeTurnRunner {
+  private readonly timings: TurnRunnerTimings;
+
+  constructor(
+    private readonly client: OpencodeHttpClient,
+    timings: Partial<TurnRunnerTimings> = {},
+  ) {
+    this.timings = { ...DEFAULT_TURN_TIMINGS, ...timings };
+  }
+
+  /**
+   * Creates the OpenCode session and picks the turn's message id. Rejects with an
+   * OpencodeError when the workspace is missing or the server refuses or does not answer.
+   */
+  async openTurn(request: TurnRequest): Promise<TurnRef> {
+    // OpenCode accepts a directory that does not exist, silently.
+    if (!(await stat(request.workspace).catch(() => null))?.isDirectory()) {
+      throw new OpencodeError(`workspace ${request.workspace} is not a directory`, 'WORKSPACE_MISSING');
+    }
+    // A title always: without one OpenCode spends a model call to invent it.
+    const session = await this.client.createSession(request.workspace, { title: request.title.trim() || 'Coding turn' });
+    return { opencodeSessionId: session.id, messageId: newOpencodeMessageId() };
+  }
+
+  /**
+   * Sends the prompt (unless `resume` finds it already sent) and follows the turn to its end.
+   * Never rejects for a failed turn: failures come back as an outcome.
+   */
+  runTurn(ref: TurnRef, request: TurnRequest, options: RunTurnOptions): Promise<TurnOutcome> {
+    return new TurnFollower(this.client, ref, request, options, this.timings).run();
+  }
+
+  async isHealthy(): Promise<boolean> {
+    try {
+      return (await this.client.health()).healthy === true;
+    } catch {
+      return false;
+    }
+  }
+}

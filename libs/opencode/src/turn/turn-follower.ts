@@ -1,0 +1,525 @@
+import { stat } from 'node:fs/promises';
+import { OpencodeError } from '../client/opencode-error';
+import type { OpencodeEventSubscription } from '../client/opencode-event-stream';
+import type { OpencodeHttpClient } from '../client/opencode-http-client';
+import type {
+  OpencodeErrorInfo,
+  OpencodeEvent,
+  OpencodeFileDiff,
+  OpencodePart,
+  OpencodePromptBody,
+  OpencodeSessionStatus,
+} from '../client/opencode.types';
+import {
+  answersTo,
+  classifyError,
+  errorOf,
+  filesFromParts,
+  finalTextOf,
+  hasUserMessage,
+  lastStepFinished,
+  TurnAnswer,
+  uniqueRelative,
+  usageOf,
+} from './turn-messages';
+import {
+  RunTurnOptions,
+  TurnErrorCode,
+  TurnOutcome,
+  TurnProgress,
+  TurnRef,
+  TurnRequest,
+  ZERO_USAGE,
+} from './turn.types';
+
+export interface TurnRunnerTimings {
+  /** How often the turn's state is re-read from OpenCode, whatever the event stream says. */
+  reconcileIntervalMs: number;
+  /** A server silent for this long fails the turn with OPENCODE_UNAVAILABLE. */
+  unavailableAfterMs: number;
+  /** After sending, how long OpenCode may show no sign of working on the prompt. */
+  notStartedGraceMs: number;
+  /** After an abort, how long to wait for the turn to settle before reporting it aborted anyway. */
+  abortSettleMs: number;
+  /** After `session.error`, how long to wait for the idle that usually follows (some failures send none). */
+  errorSettleMs: number;
+  /** Streamed text is forwarded to onProgress in pieces at most this often. */
+  textFlushMs: number;
+  /** OpenCode retries a failing provider by itself; past this many retries the turn is stopped. */
+  maxProviderRetries: number;
+}
+
+export const DEFAULT_TURN_TIMINGS: TurnRunnerTimings = {
+  reconcileIntervalMs: 3_000,
+  unavailableAfterMs: 30_000,
+  notStartedGraceMs: 20_000,
+  abortSettleMs: 5_000,
+  errorSettleMs: 1_500,
+  textFlushMs: 500,
+  maxProviderRetries: 8,
+};
+
+/** How following a turn ended, before its outcome is read from OpenCode. */
+type Ending =
+  /** OpenCode says the turn is over: its messages tell how. */
+  | { kind: 'settled' }
+  /** The abort did not settle in time: report what there is. */
+  | { kind: 'abort-timeout' }
+  /** Aborted before anything was sent. */
+  | { kind: 'aborted-unsent' }
+  | { kind: 'failed'; code: TurnErrorCode; message: string; readMessages: boolean }
+  | { kind: 'lost'; message: string; readMessages: boolean };
+
+const FILE_WRITING_TOOLS = new Set(['write', 'edit', 'multiedit']);
+
+/** Follows one turn from the prompt to its outcome. One instance per runTurn call. */
+export class TurnFollower {
+  private readonly directory: string;
+  private readonly sessionId: string;
+  private readonly messageId: string;
+  private subscription?: OpencodeEventSubscription;
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private ending?: Ending;
+  private resolveEnding!: (ending: Ending) => void;
+  private readonly ended = new Promise<Ending>((resolve) => (this.resolveEnding = resolve));
+
+  private sentAt = Date.now();
+  private lastContactAt = Date.now();
+  private sawBusy = false;
+  private eventError?: OpencodeErrorInfo;
+  private retryAttempt = 0;
+  private retries = 0;
+  private abortRequested = false;
+  private interruptedSightings = 0;
+  private reconcileInFlight = false;
+  private lastReportedStatus?: string;
+
+  private readonly partTypes = new Map<string, string>();
+  private readonly toolStatuses = new Map<string, string>();
+  private readonly reportedFiles = new Set<string>();
+  private readonly pendingText = new Map<string, { messageId: string; text: string }>();
+  private readonly partsWithDeltas = new Set<string>();
+  private textFlushTimer?: NodeJS.Timeout;
+
+  constructor(
+    private readonly client: OpencodeHttpClient,
+    ref: TurnRef,
+    private readonly request: TurnRequest,
+    private readonly options: RunTurnOptions,
+    private readonly timings: TurnRunnerTimings,
+  ) {
+    this.directory = request.workspace;
+    this.sessionId = ref.opencodeSessionId;
+    this.messageId = ref.messageId;
+  }
+
+  async run(): Promise<TurnOutcome> {
+    const { signal } = this.options;
+    const onAbort = () => void this.abort();
+    try {
+      if (!(await isDirectory(this.directory))) {
+        return failedOutcome(TurnErrorCode.WORKSPACE_MISSING, `workspace ${this.directory} is not a directory`);
+      }
+      if (signal.aborted && !this.options.resume) return this.outcomeOf({ kind: 'aborted-unsent' });
+      try {
+        // Before the prompt: OpenCode replays nothing.
+        this.subscription = await this.client.subscribe({
+          directory: this.directory,
+          onEvent: (event) => this.onEvent(event),
+          onReconnect: () => void this.reconcile(),
+          connectTimeoutMs: this.timings.unavailableAfterMs,
+        });
+      } catch (err) {
+        return this.outcomeOf(this.failureFrom(OpencodeError.from(err, 'subscribe to events')));
+      }
+      const early = await this.startTurn();
+      if (early) return await this.outcomeOf(early);
+      signal.addEventListener('abort', onAbort, { once: true });
+      if (signal.aborted) void this.abort();
+      this.every(this.timings.reconcileIntervalMs, () => void this.reconcile());
+      // A resumed turn may have ended while nobody watched.
+      if (this.options.resume) void this.reconcile();
+      return await this.outcomeOf(await this.ended);
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+      this.flushText();
+      for (const timer of this.timers) clearTimeout(timer);
+      this.timers.clear();
+      clearTimeout(this.textFlushTimer);
+      this.subscription?.close();
+    }
+  }
+
+  // ---- sending -------------------------------------------------------------------------
+
+  /** Sends the prompt unless a resumed turn already has it; returns an ending when it cannot go on. */
+  private async startTurn(): Promise<Ending | undefined> {
+    if (this.options.resume) {
+      const found = await this.findSentPrompt();
+      if (found !== 'not-sent') return found === 'sent' ? undefined : found;
+    }
+    if (this.options.signal.aborted) return { kind: 'aborted-unsent' };
+    return this.sendPrompt();
+  }
+
+  private async sendPrompt(): Promise<Ending | undefined> {
+    let body: OpencodePromptBody;
+    try {
+      body = this.promptBody();
+    } catch (err) {
+      return { kind: 'failed', code: TurnErrorCode.OPENCODE_ERROR, message: (err as Error).message, readMessages: false };
+    }
+    for (;;) {
+      try {
+        await this.client.promptAsync(this.directory, this.sessionId, body);
+        this.sentAt = this.lastContactAt = Date.now();
+        return undefined;
+      } catch (err) {
+        const error = OpencodeError.from(err, 'send the prompt');
+        if (error.isNotFound) return this.sessionLost();
+        if (!error.isUnavailable) {
+          return { kind: 'failed', code: TurnErrorCode.OPENCODE_ERROR, message: `OpenCode refused the prompt: ${error.message}`, readMessages: false };
+        }
+        if (this.silentTooLong()) return this.failureFrom(error);
+        await sleep(1_000);
+        // A timed-out request may still have arrived: look before sending it again (a reused id fails the turn).
+        const found = await this.findSentPrompt();
+        if (found === 'sent') return undefined;
+        if (found !== 'not-sent') return found;
+      }
+    }
+  }
+
+  /** Whether OpenCode already has the prompt: its user message, or the session already busy. */
+  private async findSentPrompt(): Promise<'sent' | 'not-sent' | Ending> {
+    for (;;) {
+      try {
+        const messages = await this.client.messages(this.directory, this.sessionId);
+        this.lastContactAt = Date.now();
+        if (hasUserMessage(messages, this.messageId)) return 'sent';
+        const status = (await this.client.sessionStatus(this.directory))[this.sessionId];
+        return status && status.type !== 'idle' ? 'sent' : 'not-sent';
+      } catch (err) {
+        const error = OpencodeError.from(err, 'look for the prompt');
+        if (error.isNotFound) return this.sessionLost();
+        if (!error.isUnavailable || this.silentTooLong()) return this.failureFrom(error);
+        await sleep(1_000);
+      }
+    }
+  }
+
+  private promptBody(): OpencodePromptBody {
+    const { agent, system, disabledTools, prompt } = this.request;
+    const model = parseModel(this.request.model ?? this.client.defaultModel);
+    const body: OpencodePromptBody = { messageID: this.messageId, agent, parts: [{ type: 'text', text: prompt }] };
+    // OpenCode remembers neither agent nor model between prompts: both go with every prompt.
+    if (model) body.model = model;
+    if (system) body.system = system;
+    if (disabledTools?.length) body.tools = Object.fromEntries(disabledTools.map((name) => [name, false]));
+    return body;
+  }
+
+  // ---- following -------------------------------------------------------------------------
+
+  private onEvent(event: OpencodeEvent): void {
+    if (this.ending || sessionIdOf(event) !== this.sessionId) return;
+    this.lastContactAt = Date.now();
+    const props = event.properties;
+    switch (event.type) {
+      case 'session.status':
+        return this.onStatus(props.status as OpencodeSessionStatus);
+      case 'session.idle':
+        return this.onIdle();
+      case 'session.error':
+        return this.onSessionError(props.error as OpencodeErrorInfo | undefined);
+      case 'message.part.updated':
+        return this.onPart(props.part as OpencodePart);
+      case 'message.part.delta':
+        return this.onDelta(props);
+      case 'session.diff':
+        return this.reportFiles(((props.diff as OpencodeFileDiff[] | undefined) ?? []).map((d) => d.file));
+    }
+  }
+
+  private onStatus(status: OpencodeSessionStatus | undefined): void {
+    if (!status) return;
+    if (status.type === 'idle') return this.onIdle();
+    this.sawBusy = true;
+    this.interruptedSightings = 0;
+    if (status.type === 'busy') return this.reportStatus('busy');
+    if (status.attempt === this.retryAttempt) return;
+    this.retryAttempt = status.attempt;
+    this.retries++;
+    this.reportStatus('retry', { attempt: status.attempt, message: status.message });
+    if (this.retries > this.timings.maxProviderRetries) this.giveUpRetrying(status.message);
+  }
+
+  private onIdle(): void {
+    // An idle before our prompt was picked up says nothing about our turn.
+    if (!this.sawBusy && !this.eventError && !this.abortRequested) return;
+    this.end({ kind: 'settled' });
+  }
+
+  private onSessionError(error: OpencodeErrorInfo | undefined): void {
+    this.eventError = error ?? { name: 'UnknownError', data: { message: 'session.error without details' } };
+    if (this.abortRequested) return;
+    // The idle usually follows at once; an early refusal (unknown agent) sends none.
+    this.after(this.timings.errorSettleMs, () => this.end({ kind: 'settled' }));
+  }
+
+  private giveUpRetrying(message: string): void {
+    void this.client.abort(this.directory, this.sessionId).catch(() => undefined);
+    this.end({
+      kind: 'failed',
+      code: TurnErrorCode.PROVIDER_ERROR,
+      message: `the model provider kept failing (${this.retries} retries): ${message}`,
+      readMessages: true,
+    });
+  }
+
+  private async abort(): Promise<void> {
+    if (this.ending || this.abortRequested) return;
+    this.abortRequested = true;
+    this.after(this.timings.abortSettleMs, () => this.end({ kind: 'abort-timeout' }));
+    await withTimeout(this.client.abort(this.directory, this.sessionId), this.timings.abortSettleMs).catch(() => undefined);
+    void this.reconcile();
+  }
+
+  /**
+   * The stream is a hint, OpenCode's state is the truth: re-read the session's status and the
+   * turn's messages (periodically, after a reconnect, after an abort).
+   */
+  private async reconcile(): Promise<void> {
+    if (this.ending || this.reconcileInFlight) return;
+    this.reconcileInFlight = true;
+    try {
+      const [statuses, messages] = await Promise.all([
+        this.client.sessionStatus(this.directory),
+        this.client.messages(this.directory, this.sessionId),
+      ]);
+      this.lastContactAt = Date.now();
+      if (this.ending) return;
+      const status = statuses[this.sessionId];
+      if (status && status.type !== 'idle') return this.onStatus(status);
+      if (this.abortRequested || this.eventError) return this.end({ kind: 'settled' });
+      const answers = answersTo(messages, this.messageId);
+      if (lastStepFinished(answers)) return this.end({ kind: 'settled' });
+      if (answers.length === 0 && !this.sawBusy && Date.now() - this.sentAt < this.timings.notStartedGraceMs) return;
+      // Going idle and completing the last step are separate writes: confirm on the next round.
+      if (++this.interruptedSightings < 2) return;
+      this.end({
+        kind: 'lost',
+        message: hasUserMessage(messages, this.messageId)
+          ? 'the turn is neither running nor finished on the OpenCode server: it was interrupted (e.g. the server restarted mid-turn)'
+          : 'OpenCode accepted the prompt but has no trace of it: the turn was lost (e.g. the server restarted)',
+        readMessages: true,
+      });
+    } catch (err) {
+      const error = OpencodeError.from(err, 'reconcile the turn');
+      if (error.isNotFound) return this.end(this.sessionLost());
+      if (this.silentTooLong()) this.end(this.failureFrom(error));
+    } finally {
+      this.reconcileInFlight = false;
+    }
+  }
+
+  private end(ending: Ending): void {
+    if (this.ending) return;
+    this.ending = ending;
+    this.resolveEnding(ending);
+  }
+
+  // ---- outcome ---------------------------------------------------------------------------
+
+  private async outcomeOf(ending: Ending): Promise<TurnOutcome> {
+    if (ending.kind === 'aborted-unsent') return abortedOutcome('', [], { ...ZERO_USAGE });
+    const readMessages = ending.kind === 'settled' || ending.kind === 'abort-timeout' || ending.readMessages;
+    let answers: TurnAnswer[] = [];
+    let messagesRead = false;
+    if (readMessages) {
+      try {
+        answers = answersTo(await this.client.messages(this.directory, this.sessionId), this.messageId);
+        messagesRead = true;
+      } catch {
+        // The outcome stands without usage details.
+      }
+    }
+    const summary = finalTextOf(answers);
+    const usage = usageOf(answers);
+    const filesChanged = readMessages ? await this.changedFiles(answers) : [];
+    this.reportStatus('idle');
+    const base = { summary, filesChanged, usage };
+
+    if (ending.kind === 'failed') return { ...base, status: 'failed', error: { code: ending.code, message: ending.message } };
+    if (ending.kind === 'lost') {
+      return { ...base, status: 'lost', error: { code: TurnErrorCode.OPENCODE_SESSION_LOST, message: ending.message } };
+    }
+    const error = errorOf(answers) ?? this.eventError;
+    if (!error && lastStepFinished(answers)) return { ...base, status: 'completed' };
+    if (this.abortRequested) return abortedOutcome(summary, filesChanged, usage);
+    if (error) return { ...base, status: 'failed', error: classifyError(error) };
+    if (messagesRead && answers.length === 0) {
+      return { ...base, status: 'failed', error: { code: TurnErrorCode.OPENCODE_ERROR, message: 'OpenCode ended the turn without any answer' } };
+    }
+    return { ...base, status: 'completed' };
+  }
+
+  /** The git diff of the turn when OpenCode has one (a git work tree), else what the tools wrote. */
+  private async changedFiles(answers: TurnAnswer[]): Promise<string[]> {
+    try {
+      const diffs = await this.client.diff(this.directory, this.sessionId, this.messageId);
+      if (diffs.length > 0) return uniqueRelative(diffs.map((d) => d.file), this.directory);
+    } catch {
+      // Fall back to the parts.
+    }
+    return filesFromParts(answers, this.directory);
+  }
+
+  private sessionLost(): Ending {
+    return { kind: 'lost', message: `OpenCode does not know session ${this.sessionId}`, readMessages: false };
+  }
+
+  private failureFrom(error: OpencodeError): Ending {
+    if (error.isUnavailable) {
+      const seconds = Math.round((Date.now() - this.lastContactAt) / 1000);
+      return {
+        kind: 'failed',
+        code: TurnErrorCode.OPENCODE_UNAVAILABLE,
+        message: `OpenCode did not answer for ${seconds} s: ${error.message}`,
+        readMessages: false,
+      };
+    }
+    return { kind: 'failed', code: TurnErrorCode.OPENCODE_ERROR, message: error.message, readMessages: false };
+  }
+
+  private silentTooLong(): boolean {
+    return Date.now() - this.lastContactAt >= this.timings.unavailableAfterMs;
+  }
+
+  // ---- progress --------------------------------------------------------------------------
+
+  private onPart(part: OpencodePart | undefined): void {
+    if (!part || part.messageID === this.messageId) return;
+    this.partTypes.set(part.id, part.type);
+    if (part.type === 'tool') {
+      const key = part.callID ?? part.id;
+      const status = part.state?.status ?? 'pending';
+      if (this.toolStatuses.get(key) !== status) {
+        this.toolStatuses.set(key, status);
+        this.emit({
+          kind: 'tool',
+          detail: { tool: part.tool, callId: key, status, title: part.state?.title, error: part.state?.error },
+        });
+      }
+      const path = part.state?.input?.filePath;
+      if (status === 'completed' && FILE_WRITING_TOOLS.has(part.tool ?? '') && typeof path === 'string') this.reportFiles([path]);
+    } else if (part.type === 'patch') {
+      this.reportFiles(part.files ?? []);
+    } else if (part.type === 'text' && part.time?.end && !this.partsWithDeltas.has(part.id) && part.text) {
+      // Deltas were missed (e.g. a reconnect): forward the finished text in one piece.
+      this.emit({ kind: 'text', detail: { messageId: part.messageID, partId: part.id, text: part.text } });
+    }
+  }
+
+  private onDelta(props: Record<string, unknown>): void {
+    const partId = props.partID as string | undefined;
+    const messageId = props.messageID as string | undefined;
+    const delta = props.delta;
+    if (!partId || !messageId || messageId === this.messageId || props.field !== 'text' || typeof delta !== 'string') return;
+    const type = this.partTypes.get(partId);
+    if (type !== undefined && type !== 'text') return;
+    this.partsWithDeltas.add(partId);
+    const pending = this.pendingText.get(partId);
+    if (pending) pending.text += delta;
+    else this.pendingText.set(partId, { messageId, text: delta });
+    this.textFlushTimer ??= setTimeout(() => this.flushText(), this.timings.textFlushMs);
+  }
+
+  private flushText(): void {
+    clearTimeout(this.textFlushTimer);
+    this.textFlushTimer = undefined;
+    for (const [partId, { messageId, text }] of this.pendingText) {
+      this.emit({ kind: 'text', detail: { messageId, partId, text } });
+    }
+    this.pendingText.clear();
+  }
+
+  private reportFiles(paths: string[]): void {
+    const fresh = uniqueRelative(paths, this.directory).filter((p) => !this.reportedFiles.has(p));
+    if (fresh.length === 0) return;
+    for (const p of fresh) this.reportedFiles.add(p);
+    this.emit({ kind: 'file', detail: { files: fresh } });
+  }
+
+  private reportStatus(status: string, extra: Record<string, unknown> = {}): void {
+    if (status === this.lastReportedStatus && status !== 'retry') return;
+    this.lastReportedStatus = status;
+    this.emit({ kind: 'status', detail: { status, ...extra } });
+  }
+
+  private emit(progress: TurnProgress): void {
+    try {
+      this.options.onProgress?.(progress);
+    } catch {
+      // A listener's failure must not break the turn.
+    }
+  }
+
+  // ---- timers ----------------------------------------------------------------------------
+
+  private every(ms: number, fn: () => void): void {
+    const timer = setInterval(fn, ms);
+    this.timers.add(timer);
+  }
+
+  private after(ms: number, fn: () => void): void {
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      fn();
+    }, ms);
+    this.timers.add(timer);
+  }
+}
+
+function abortedOutcome(summary: string, filesChanged: string[], usage: TurnOutcome['usage']): TurnOutcome {
+  return { status: 'aborted', summary, filesChanged, usage, error: { code: TurnErrorCode.ABORTED, message: 'the turn was aborted' } };
+}
+
+function failedOutcome(code: TurnErrorCode, message: string): TurnOutcome {
+  return { status: 'failed', summary: '', filesChanged: [], usage: { ...ZERO_USAGE }, error: { code, message } };
+}
+
+/** "provider/model"; the model part may itself contain slashes (openrouter/anthropic/claude-...). */
+export function parseModel(model: string | undefined): { providerID: string; modelID: string } | undefined {
+  if (!model) return undefined;
+  const slash = model.indexOf('/');
+  if (slash <= 0 || slash === model.length - 1) throw new Error(`model "${model}" is not of the form provider/model`);
+  return { providerID: model.slice(0, slash), modelID: model.slice(slash + 1) };
+}
+
+function sessionIdOf(event: OpencodeEvent): string | undefined {
+  const props = event.properties;
+  const nested = (props.info ?? props.part) as { sessionID?: unknown } | undefined;
+  const id = props.sessionID ?? nested?.sessionID;
+  return typeof id === 'string' ? id : undefined;
+}
+
+async function isDirectory(path: string): Promise<boolean> {
+  return (await stat(path).catch(() => null))?.isDirectory() ?? false;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms))),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
