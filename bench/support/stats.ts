@@ -1,10 +1,14 @@
-/** Runs task(0..count-1) with at most `concurrency` in flight. */
-export async function runPool(count: number, concurrency: number, task: (i: number) => Promise<void>): Promise<void> {
+/** Runs task(0..count-1) on `concurrency` lanes; each call also gets its lane number. */
+export async function runPool(
+  count: number,
+  concurrency: number,
+  task: (i: number, lane: number) => Promise<void>,
+): Promise<void> {
   let next = 0;
-  const lanes = Array.from({ length: Math.min(concurrency, count) }, async () => {
+  const lanes = Array.from({ length: Math.min(concurrency, count) }, async (_, lane) => {
     while (next < count) {
       const i = next++;
-      await task(i);
+      await task(i, lane);
     }
   });
   await Promise.all(lanes);

@@ -3,6 +3,7 @@ import axios, { AxiosInstance, AxiosRequestConfig } from 'axios';
 import type { OpencodeEndpointSource } from '../opencode-endpoint';
 import { OpencodeError } from './opencode-error';
 import { OpencodeEventStream, OpencodeEventSubscription, SubscribeOptions } from './opencode-event-stream';
+import { SharedEventHub } from './shared-event-hub';
 import type {
   OpencodeFileDiff,
   OpencodeHealth,
@@ -28,6 +29,7 @@ const BASIC_AUTH_USER = 'opencode';
 export class OpencodeHttpClient {
   private readonly http: AxiosInstance;
   private readonly healthTimeoutMs: number;
+  private readonly hub: SharedEventHub;
 
   constructor(
     private readonly server: OpencodeEndpointSource,
@@ -35,6 +37,7 @@ export class OpencodeHttpClient {
   ) {
     this.http = axios.create({ timeout: options.requestTimeoutMs ?? 15_000 });
     this.healthTimeoutMs = options.healthTimeoutMs ?? 5_000;
+    this.hub = new SharedEventHub((directory, signal) => this.openEventStream(directory, signal));
   }
 
   get defaultModel(): string | undefined {
@@ -95,6 +98,14 @@ export class OpencodeHttpClient {
    */
   subscribe(options: SubscribeOptions): Promise<OpencodeEventSubscription> {
     return OpencodeEventStream.subscribe((directory, signal) => this.openEventStream(directory, signal), options);
+  }
+
+  /**
+   * Like subscribe(), but on the one `/global/event` stream this client shares among all its
+   * subscribers: the listener sees every directory's events and must filter by session id.
+   */
+  subscribeShared(options: SubscribeOptions): Promise<OpencodeEventSubscription> {
+    return this.hub.subscribe(options);
   }
 
   private async openEventStream(directory: string | undefined, signal: AbortSignal): Promise<Readable> {

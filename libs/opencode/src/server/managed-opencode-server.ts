@@ -105,9 +105,11 @@ export class ManagedOpencodeServer extends EventEmitter implements OpencodeEndpo
       // Passing the parent's environment through is the point here (provider credentials).
       parentEnv: config.parentEnv ?? process.env,
       startupTimeoutMs: config.startupTimeoutMs ?? 30_000,
-      healthIntervalMs: config.healthIntervalMs ?? 5_000,
-      healthTimeoutMs: config.healthTimeoutMs ?? 5_000,
-      unhealthyAfterFailures: config.unhealthyAfterFailures ?? 3,
+      // A server busy with 25 turns on 2 cores can take seconds to answer; a restart kills every
+      // running turn. So only a server silent for about a minute is declared hung.
+      healthIntervalMs: config.healthIntervalMs ?? 10_000,
+      healthTimeoutMs: config.healthTimeoutMs ?? 10_000,
+      unhealthyAfterFailures: config.unhealthyAfterFailures ?? 6,
       stopGraceMs: config.stopGraceMs ?? 3_000,
       password: config.password,
       binaryPath: config.binaryPath,

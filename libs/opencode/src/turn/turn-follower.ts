@@ -85,6 +85,8 @@ export class TurnFollower {
 
   private sentAt = Date.now();
   private lastContactAt = Date.now();
+  /** Last event of our own session; the periodic reconcile runs only when the stream went quiet. */
+  private lastEventAt = 0;
   private sawBusy = false;
   private eventError?: OpencodeErrorInfo;
   private retryAttempt = 0;
@@ -123,7 +125,7 @@ export class TurnFollower {
       if (signal.aborted && !this.options.resume) return this.outcomeOf({ kind: 'aborted-unsent' });
       try {
         // Before the prompt: OpenCode replays nothing.
-        this.subscription = await this.client.subscribe({
+        this.subscription = await this.client.subscribeShared({
           directory: this.directory,
           onEvent: (event) => this.onEvent(event),
           onReconnect: () => void this.reconcile(),
@@ -136,7 +138,10 @@ export class TurnFollower {
       if (early) return await this.outcomeOf(early);
       signal.addEventListener('abort', onAbort, { once: true });
       if (signal.aborted) void this.abort();
-      this.every(this.timings.reconcileIntervalMs, () => void this.reconcile());
+      // Polling costs the (CPU-bound) OpenCode server: only when the stream went quiet for our session.
+      this.every(this.timings.reconcileIntervalMs, () => {
+        if (Date.now() - this.lastEventAt >= this.timings.reconcileIntervalMs) void this.reconcile();
+      });
       // A resumed turn may have ended while nobody watched.
       if (this.options.resume) void this.reconcile();
       return await this.outcomeOf(await this.ended);
@@ -223,7 +228,7 @@ export class TurnFollower {
 
   private onEvent(event: OpencodeEvent): void {
     if (this.ending || sessionIdOf(event) !== this.sessionId) return;
-    this.lastContactAt = Date.now();
+    this.lastContactAt = this.lastEventAt = Date.now();
     const props = event.properties;
     switch (event.type) {
       case 'session.status':
@@ -366,6 +371,10 @@ export class TurnFollower {
 
   /** The git diff of the turn when OpenCode has one (a git work tree), else what the tools wrote. */
   private async changedFiles(answers: TurnAnswer[]): Promise<string[]> {
+    // OpenCode snapshots (and so diffs) only git work trees, and then records `patch` parts:
+    // without one, the diff request would cost the server work for an empty answer.
+    const snapshotted = answers.some((a) => a.parts.some((p) => p.type === 'patch'));
+    if (!snapshotted) return filesFromParts(answers, this.directory);
     try {
       const diffs = await this.client.diff(this.directory, this.sessionId, this.messageId);
       if (diffs.length > 0) return uniqueRelative(diffs.map((d) => d.file), this.directory);

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Session } from '../domain/session';
 import { SessionStatus } from '../domain/session-status';
-import { SessionExecutionService } from './session-execution.service';
+import { CANCEL_POLL_MS, SessionExecutionService } from './session-execution.service';
 import { InMemorySessionRepository, outcome, ScriptedCodingAgent, untilAborted } from './testing/fakes';
 
 describe('SessionExecutionService', () => {
@@ -130,6 +130,24 @@ describe('SessionExecutionService', () => {
     await running;
     expect(await stored(s)).toMatchObject({ status: SessionStatus.CANCELLED, usage: { inputTokens: 10 } });
     expect(service.activeSessionIds).toEqual([]);
+  });
+
+  it('cancels by polling the row when the cancel signal was lost', async () => {
+    jest.useFakeTimers({ doNotFake: ['setTimeout', 'clearTimeout', 'setImmediate', 'nextTick', 'queueMicrotask', 'Date', 'performance'] });
+    try {
+      const s = await queued();
+      const service = new SessionExecutionService(repo, new ScriptedCodingAgent(untilAborted));
+      const running = service.run(job(s));
+      await new Promise((r) => setTimeout(r, 20));
+      const row = (await repo.findById(s.id))!;
+      row.requestCancel(); // stored, but no signal reaches the worker
+      await repo.update(row);
+      await jest.advanceTimersByTimeAsync(CANCEL_POLL_MS);
+      await running;
+      expect((await stored(s)).status).toBe(SessionStatus.CANCELLED);
+    } finally {
+      jest.useRealTimers();
+    }
   });
 
   it('still records the outcome when the title was edited during the run (version conflict)', async () => {

@@ -30,6 +30,7 @@ export class SessionExecutionService {
   private readonly logger = new Logger(SessionExecutionService.name);
   /** Sessions this process is running, so that a cancel signal can reach them. */
   private readonly running = new Map<string, AbortController>();
+  private cancelPoll?: NodeJS.Timeout;
 
   constructor(
     @Inject(SESSION_REPOSITORY) private readonly sessions: SessionRepositoryPort,
@@ -52,31 +53,33 @@ export class SessionExecutionService {
     const request = toTurnRequest(session);
 
     if (!(await isDirectory(request.workspace))) {
-      await this.finish(job, (s) =>
+      await this.mutate(job, session, (s) =>
         s.fail({ code: RunFailureCode.WORKSPACE_MISSING, message: `workspace ${request.workspace} is gone` }, null),
       );
       return;
     }
 
+    let current: Session | null = session;
     let ref = turnRefOf(session);
     let resumeTurn = resume && ref !== null;
     if (!ref) {
       try {
         ref = await this.codingAgent.openTurn(request);
       } catch (err) {
-        await this.finish(job, (s) =>
+        await this.mutate(job, current, (s) =>
           s.fail({ code: RunFailureCode.OPENCODE_UNAVAILABLE, message: `could not open a turn: ${message(err)}` }, null),
         );
         return;
       }
       const opened = ref;
       // Persisted before the prompt goes out, so that a resumed job finds the turn.
-      await this.mutate(job, (s) => s.attachTurn(opened.opencodeSessionId, opened.messageId));
+      current = await this.mutate(job, current, (s) => s.attachTurn(opened.opencodeSessionId, opened.messageId));
+      if (!current) return; // cancelled, deleted or retried meanwhile
       resumeTurn = false;
     }
 
-    const outcome = await this.follow(job, session, ref, request, resumeTurn);
-    await this.finish(job, (s) => applyOutcome(s, outcome.result, outcome.abortReason, resume));
+    const outcome = await this.follow(job, current, ref, request, resumeTurn);
+    await this.mutate(job, current, (s) => applyOutcome(s, outcome.result, outcome.abortReason, resume));
   }
 
   /** QUEUED → RUNNING, or picks up a RUNNING session whose worker was lost. */
@@ -112,7 +115,7 @@ export class SessionExecutionService {
     const { startedAt, timeoutSeconds } = session.snapshot();
     const deadline = (startedAt ?? new Date()).getTime() + timeoutSeconds * 1000;
     const timer = setTimeout(() => controller.abort('timeout' satisfies AbortReason), Math.max(0, deadline - Date.now()));
-    const poll = setInterval(() => void this.pollCancel(job, controller), CANCEL_POLL_MS);
+    this.ensureCancelPolling();
     if (session.cancelRequested) controller.abort('cancel' satisfies AbortReason);
     try {
       const result = await this.codingAgent.runTurn(ref, request, { signal: controller.signal, resume });
@@ -120,32 +123,47 @@ export class SessionExecutionService {
       return { result, abortReason };
     } finally {
       clearTimeout(timer);
-      clearInterval(poll);
       this.running.delete(job.sessionId);
     }
   }
 
-  private async pollCancel(job: SessionRunJob, controller: AbortController): Promise<void> {
-    const current = await this.sessions.findById(job.sessionId, { includeDeleted: true }).catch(() => null);
-    if (current?.cancelRequested && !controller.signal.aborted) controller.abort('cancel' satisfies AbortReason);
+  /**
+   * The safety net for lost cancel signals: while this process runs sessions, one query every
+   * few seconds asks which of them a user asked to cancel.
+   */
+  private ensureCancelPolling(): void {
+    if (this.cancelPoll) return;
+    this.cancelPoll = setInterval(() => void this.pollCancelRequests(), CANCEL_POLL_MS);
+    this.cancelPoll.unref();
   }
 
-  /** Applies a final transition to the current row, if this attempt is still RUNNING. */
-  private finish(job: SessionRunJob, change: (s: Session) => void): Promise<void> {
-    return this.mutate(job, change);
+  private async pollCancelRequests(): Promise<void> {
+    if (this.running.size === 0) {
+      clearInterval(this.cancelPoll);
+      this.cancelPoll = undefined;
+      return;
+    }
+    const ids = await this.sessions.findCancelRequested([...this.running.keys()]).catch(() => []);
+    for (const id of ids) this.onCancelRequested(id);
   }
 
-  /** Reload, change, version-checked write; reloads and reapplies on a concurrent edit. */
-  private async mutate(job: SessionRunJob, change: (s: Session) => void): Promise<void> {
+  /**
+   * Applies a change to this attempt while it is RUNNING and writes it version-checked. The
+   * first try uses the copy in hand; after a concurrent edit (VERSION_CONFLICT) it reloads and
+   * reapplies. Returns the written session, or null when the attempt is no longer RUNNING.
+   */
+  private async mutate(job: SessionRunJob, inHand: Session | null, change: (s: Session) => void): Promise<Session | null> {
+    let session = inHand;
     for (let i = 0; i < MAX_CONFLICT_RETRIES; i++) {
-      const session = await this.sessions.findById(job.sessionId, { includeDeleted: true });
-      if (!session || session.attempt !== job.attempt || session.status !== SessionStatus.RUNNING) return;
+      session ??= await this.sessions.findById(job.sessionId, { includeDeleted: true });
+      if (!session || session.attempt !== job.attempt || session.status !== SessionStatus.RUNNING) return null;
       change(session);
       try {
         await this.sessions.update(session);
-        return;
+        return session;
       } catch (err) {
         if (!isVersionConflict(err)) throw err;
+        session = null;
       }
     }
     throw new Error(`session ${job.sessionId}: too many concurrent changes while recording its run`);

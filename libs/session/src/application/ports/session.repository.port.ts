@@ -32,6 +32,8 @@ export interface SessionRepositoryPort {
   events(sessionId: string): Promise<SessionEventRecord[]>;
   /** Sessions in one of the given statuses whose row has not changed since `before`. */
   findUnchangedSince(statuses: SessionStatus[], before: Date, limit: number): Promise<Session[]>;
+  /** Which of these sessions a user asked to cancel. */
+  findCancelRequested(ids: string[]): Promise<string[]>;
 }
 
 export const SESSION_REPOSITORY = Symbol('SESSION_REPOSITORY');

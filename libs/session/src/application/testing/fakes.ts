@@ -51,6 +51,10 @@ export class InMemorySessionRepository implements SessionRepositoryPort {
       .map((r) => Session.restore(r));
   }
 
+  async findCancelRequested(ids: string[]): Promise<string[]> {
+    return ids.filter((id) => this.rows.get(id)?.cancelRequestedAt);
+  }
+
   private append(session: Session): void {
     for (const t of session.pullTransitions()) {
       this.history.push({ ...t, id: String(this.history.length + 1), sessionId: session.id });

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, EntityManager, In, IsNull, LessThan } from 'typeorm';
+import { DataSource, EntityManager, In, IsNull, LessThan, Not } from 'typeorm';
 import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
 import {
   SessionEventRecord,
@@ -97,6 +97,16 @@ export class TypeormSessionRepository implements SessionRepositoryPort {
       take: limit,
     });
     return rows.map(SessionMapper.toDomain);
+  }
+
+  async findCancelRequested(ids: string[]): Promise<string[]> {
+    if (ids.length === 0) return [];
+    const rows = await this.dataSource.getRepository(SessionOrmEntity).find({
+      select: { id: true },
+      where: { id: In(ids), cancelRequestedAt: Not(IsNull()) },
+      withDeleted: true,
+    });
+    return rows.map((r) => r.id);
   }
 
   private async appendEvents(em: EntityManager, session: Session): Promise<void> {
