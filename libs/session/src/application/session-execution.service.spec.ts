@@ -17,11 +17,18 @@ describe('SessionExecutionService', () => {
     await repo.update(s);
     return s;
   }
+  /** Waits until a worker stored the session's OpenCode turn (and, given the service, follows it). */
+  async function turnAttached(s: Session, service?: SessionExecutionService): Promise<void> {
+    const following = async () =>
+      (await stored(s)).opencodeSessionId !== null && (!service || service.activeSessionIds.includes(s.id));
+    for (let i = 0; i < 1000 && !(await following()); i++) await new Promise((r) => setTimeout(r, 5));
+  }
+
   /** A worker that claims the session, opens its turn and then stops responding. */
   async function startAndLoseWorker(s: Session) {
     const service = new SessionExecutionService(repo, new ScriptedCodingAgent(untilAborted));
     const run = service.run(job(s));
-    await new Promise((r) => setTimeout(r, 20));
+    await turnAttached(s, service);
     return {
       end: async () => {
         service.onCancelRequested(s.id);
@@ -124,7 +131,7 @@ describe('SessionExecutionService', () => {
     const s = await queued();
     const service = new SessionExecutionService(repo, new ScriptedCodingAgent(untilAborted));
     const running = service.run(job(s));
-    await new Promise((r) => setTimeout(r, 20));
+    await turnAttached(s, service);
     expect(service.activeSessionIds).toEqual([s.id]);
     service.onCancelRequested(s.id);
     await running;
@@ -138,7 +145,7 @@ describe('SessionExecutionService', () => {
       const s = await queued();
       const service = new SessionExecutionService(repo, new ScriptedCodingAgent(untilAborted));
       const running = service.run(job(s));
-      await new Promise((r) => setTimeout(r, 20));
+      await turnAttached(s, service);
       const row = (await repo.findById(s.id))!;
       row.requestCancel(); // stored, but no signal reaches the worker
       await repo.update(row);
