@@ -1,4 +1,5 @@
 import { stat } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { isAbsolute } from 'node:path';
 import { Inject, Injectable } from '@nestjs/common';
 import { AppConfig } from '@app/config';
@@ -29,6 +30,8 @@ export interface CreateSessionCommand {
 export const SESSION_LOCK_TTL_MS = 30_000;
 export const SESSION_LOCK_WAIT_MS = 30_000;
 export const DEFAULT_OPENCODE_AGENT = 'build';
+/** Who holds a session lock, for operators reading the lock keys. */
+const LOCK_OWNER = `api:${hostname()}:${process.pid}`;
 
 /** Use cases of the API side: everything a user does to a session. */
 @Injectable()
@@ -69,21 +72,20 @@ export class SessionLifecycleService {
 
   /** PENDING → QUEUED and one run job. Concurrent starts: one wins, the others see QUEUED (409). */
   start(id: string): Promise<Session> {
-    return this.withSessionLock(id, async (session) => {
-      session.queue();
-      await this.sessions.update(session);
-      // Saved before enqueued: a crash in between leaves a QUEUED session without a job,
-      // which the recovery sweep enqueues again (jobs are idempotent by session and attempt).
-      await this.queue.enqueue({ sessionId: id, attempt: session.attempt });
-      return session;
-    });
+    return this.queueRun(id, (session) => session.queue());
   }
 
   /** FAILED | TIMED_OUT | CANCELLED → QUEUED as attempt + 1. */
   retry(id: string): Promise<Session> {
+    return this.queueRun(id, (session) => session.retry());
+  }
+
+  private queueRun(id: string, toQueued: (session: Session) => void): Promise<Session> {
     return this.withSessionLock(id, async (session) => {
-      session.retry();
+      toQueued(session);
       await this.sessions.update(session);
+      // Saved before enqueued: a crash in between leaves a QUEUED session without a job,
+      // which the recovery sweep enqueues again (jobs are idempotent by session and attempt).
       await this.queue.enqueue({ sessionId: id, attempt: session.attempt });
       return session;
     });
@@ -126,7 +128,7 @@ export class SessionLifecycleService {
 
   private async withSessionLock<T>(id: string, work: (session: Session) => Promise<T>): Promise<T> {
     const lease = await this.locks.acquire(`session:${id}`, {
-      owner: 'api',
+      owner: LOCK_OWNER,
       ttlMs: SESSION_LOCK_TTL_MS,
       waitTimeoutMs: SESSION_LOCK_WAIT_MS,
     });
