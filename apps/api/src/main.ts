@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { AppConfig, ConfigValidationError } from '@app/config';
+import { loadConfigOrExit, logLevels } from '@app/config';
 import { runMigrations } from '../../../migrations/data-source';
 import { AppModule } from './app.module';
 import { configureHttp } from './http/configure-http';
@@ -25,26 +25,7 @@ async function bootstrap(): Promise<void> {
   logger.log(`API listening on http://127.0.0.1:${config.port} (docs at /docs, jobs at /queues)${withWorker ? ' with the session worker' : ''}`);
 }
 
-export function loadConfigOrExit(): AppConfig {
-  try {
-    return AppConfig.fromEnvironment();
-  } catch (err) {
-    if (err instanceof ConfigValidationError) {
-      console.error(err.message);
-      process.exit(1);
-    }
-    throw err;
-  }
-}
-
-export function logLevels(level: AppConfig['logLevel']) {
-  const order = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'] as const;
-  return order.slice(0, order.indexOf(level as (typeof order)[number]) + 1);
-}
-
-if (require.main === module) {
-  bootstrap().catch((err: Error) => {
-    console.error(`Start-up failed: ${err.stack ?? err.message}`);
-    process.exit(1);
-  });
-}
+bootstrap().catch((err: Error) => {
+  console.error(`Start-up failed: ${err.stack ?? err.message}`);
+  process.exit(1);
+});

@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { loadConfigOrExit, logLevels } from '../../api/src/main';
+import { loadConfigOrExit, logLevels } from '@app/config';
 import { runMigrations } from '../../../migrations/data-source';
 import { WorkerModule } from './worker.module';
 

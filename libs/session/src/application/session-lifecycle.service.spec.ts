@@ -98,6 +98,26 @@ describe('SessionLifecycleService', () => {
     expect(await queue.state({ sessionId: queued.id, attempt: 1 })).toBe('missing');
   });
 
+  it('cancel decides again when a worker claimed the session meanwhile (no 409 for the user)', async () => {
+    const s = await service.create({ title: 't', prompt: 'p', workspace });
+    await service.start(s.id);
+    const update = repo.update.bind(repo);
+    let raced = false;
+    jest.spyOn(repo, 'update').mockImplementation(async (session) => {
+      if (!raced) {
+        raced = true; // the worker's claim lands between our read and our write
+        const claimed = (await repo.findById(s.id))!;
+        claimed.markRunning();
+        await update(claimed);
+      }
+      return update(session);
+    });
+    const cancelled = await service.cancel(s.id);
+    expect(cancelled.status).toBe(SessionStatus.RUNNING);
+    expect(cancelled.cancelRequested).toBe(true);
+    expect(signals.cancels).toEqual([s.id]);
+  });
+
   it('edit checks the version the caller read', async () => {
     const s = await service.create({ title: 't', prompt: 'p', workspace });
     await service.edit(s.id, 1, { title: 'v2' });

@@ -97,17 +97,30 @@ export class SessionLifecycleService {
    */
   cancel(id: string): Promise<Session> {
     return this.withSessionLock(id, async (session) => {
-      if (session.status === SessionStatus.RUNNING) {
-        session.requestCancel();
-        await this.sessions.update(session);
-        await this.signals.requestCancel(id);
-        return session;
+      // A worker may claim the session (QUEUED → RUNNING) while we decide: the version check
+      // catches it, and the cancel is decided again on the fresh row rather than refused.
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await this.cancelNow(session);
+        } catch (err) {
+          if (attempt >= 3 || !(err instanceof SessionError) || err.code !== SessionErrorCode.VERSION_CONFLICT) throw err;
+          session = await this.get(id);
+        }
       }
-      session.cancel('cancelled by user');
-      await this.sessions.update(session);
-      await this.queue.remove({ sessionId: id, attempt: session.attempt });
-      return session;
     });
+  }
+
+  private async cancelNow(session: Session): Promise<Session> {
+    if (session.status === SessionStatus.RUNNING) {
+      session.requestCancel();
+      await this.sessions.update(session);
+      await this.signals.requestCancel(session.id);
+      return session;
+    }
+    session.cancel('cancelled by user');
+    await this.sessions.update(session);
+    await this.queue.remove({ sessionId: session.id, attempt: session.attempt });
+    return session;
   }
 
   async edit(id: string, version: number, changes: { title?: string; metadata?: Record<string, unknown> }) {

@@ -1,0 +1,23 @@
+import type { LogLevel } from '@nestjs/common';
+import { AppConfig } from './app-config';
+import { ConfigValidationError } from './env.schema';
+
+/** For entry points: the validated configuration, or a message naming each bad variable and exit 1. */
+export function loadConfigOrExit(): AppConfig {
+  try {
+    return AppConfig.fromEnvironment();
+  } catch (err) {
+    if (err instanceof ConfigValidationError) {
+      console.error(err.message);
+      process.exit(1);
+    }
+    throw err;
+  }
+}
+
+const LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'];
+
+/** Nest's logger levels at and above LOG_LEVEL. */
+export function logLevels(level: AppConfig['logLevel']): LogLevel[] {
+  return LEVELS.slice(0, LEVELS.indexOf(level as LogLevel) + 1);
+}
