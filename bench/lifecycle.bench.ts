@@ -130,7 +130,12 @@ async function orchestrated(api: AxiosInstance, root: string, count: number, tag
 
 async function main(): Promise<void> {
   const root = mkdtempSync(join(tmpdir(), 'bench-lifecycle-'));
-  const server = new ManagedOpencodeServer({ dataDir: join(root, 'opencode'), stopGraceMs: 1000, logger: quietLogger });
+  const server = new ManagedOpencodeServer({
+    dataDir: join(root, 'opencode'),
+    parentEnv: process.env,
+    stopGraceMs: 1000,
+    logger: quietLogger,
+  });
   let app: INestApplication | undefined;
   // Interrupted (Ctrl-C): stop the OpenCode server instead of leaving it running.
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {

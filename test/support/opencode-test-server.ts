@@ -26,6 +26,7 @@ export async function startSharedOpencodeServer(): Promise<void> {
     const dataDir = mkdtempSync(join(tmpdir(), 'orchestrator-tests-opencode-'));
     const server = new ManagedOpencodeServer({
       dataDir,
+      parentEnv: process.env,
       password: randomBytes(12).toString('hex'),
       stopGraceMs: 1_000,
       logger: {

@@ -38,6 +38,12 @@ describe('AppConfig', () => {
     expect(() => AppConfig.fromEnvironment({ [name]: value })).toThrow(new RegExp(`${name}=`));
   });
 
+  it('keeps the whole environment for child processes (provider credentials)', () => {
+    const c = AppConfig.fromEnvironment({ ANTHROPIC_API_KEY: 'sk-test', PORT: '3001' });
+    expect(c.processEnvironment).toMatchObject({ ANTHROPIC_API_KEY: 'sk-test', PORT: '3001' });
+    expect(Object.isFrozen(c.processEnvironment)).toBe(true);
+  });
+
   it('names every bad variable at once', () => {
     expect(() => AppConfig.fromEnvironment({ PORT: 'x', REDIS_PORT: 'y' })).toThrow(/PORT=.*\n.*REDIS_PORT=/s);
   });

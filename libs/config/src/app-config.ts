@@ -23,8 +23,13 @@ export class AppConfig {
   readonly workerLeaseSeconds: number;
   readonly dataDir: string;
   readonly logLevel: EnvironmentSchema['LOG_LEVEL'];
+  /**
+   * The whole environment the process was started with, for the child processes it starts (a
+   * managed OpenCode server reads provider credentials such as ANTHROPIC_API_KEY from it).
+   */
+  readonly processEnvironment: Readonly<Record<string, string | undefined>>;
 
-  constructor(env: EnvironmentSchema) {
+  constructor(env: EnvironmentSchema, processEnvironment: Record<string, string | undefined> = {}) {
     this.port = env.PORT;
     this.database = {
       host: env.DB_HOST,
@@ -47,11 +52,12 @@ export class AppConfig {
     this.workerLeaseSeconds = env.WORKER_LEASE_SECONDS;
     this.dataDir = isAbsolute(env.DATA_DIR) ? env.DATA_DIR : resolve(env.DATA_DIR);
     this.logLevel = env.LOG_LEVEL;
+    this.processEnvironment = Object.freeze({ ...processEnvironment });
   }
 
   /** Reads and validates an environment (process.env by default). */
   static fromEnvironment(env: Record<string, string | undefined> = process.env): AppConfig {
-    return new AppConfig(validateEnvironment(env));
+    return new AppConfig(validateEnvironment(env), env);
   }
 
   /** A copy with some raw variables changed; used by tests and tools. */

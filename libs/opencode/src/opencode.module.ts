@@ -17,6 +17,7 @@ export function opencodeEndpointFor(config: AppConfig): OpencodeEndpointSource {
   return new ManagedOpencodeServer({
     dataDir: join(config.dataDir, 'opencode'),
     model,
+    parentEnv: config.processEnvironment,
     // A local server still gets a password: anyone on the machine could drive it otherwise.
     password: password ?? randomBytes(18).toString('base64url'),
   });

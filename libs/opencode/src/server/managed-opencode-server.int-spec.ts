@@ -1,3 +1,4 @@
+import { AppConfig } from '@app/config';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -44,6 +45,7 @@ describe('ManagedOpencodeServer', () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'orchestrator-managed-opencode-'));
   const server = new ManagedOpencodeServer({
     dataDir,
+    parentEnv: AppConfig.fromEnvironment().processEnvironment,
     password: 'managed-spec',
     healthIntervalMs: 500,
     unhealthyAfterFailures: 2,
@@ -68,6 +70,7 @@ describe('ManagedOpencodeServer', () => {
   it('reports a server that cannot start, with its output', async () => {
     const broken = new ManagedOpencodeServer({
       dataDir: join(dataDir, 'broken'),
+      parentEnv: AppConfig.fromEnvironment().processEnvironment,
       model: 'anthropic/claude-sonnet-4',
       binaryPath: '/bin/sh',
       logger: quiet,

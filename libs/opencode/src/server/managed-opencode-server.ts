@@ -26,7 +26,10 @@ export interface ManagedOpencodeServerOptions {
   port?: number;
   hostname?: string;
   binaryPath?: string;
-  /** Environment the server inherits from (filtered, see opencode-server-environment.ts). Default process.env. */
+  /**
+   * Environment the server inherits from (filtered, see opencode-server-environment.ts): where
+   * provider credentials come from. The app passes AppConfig.processEnvironment; none: nothing.
+   */
   parentEnv?: NodeJS.ProcessEnv;
   startupTimeoutMs?: number;
   healthIntervalMs?: number;
@@ -102,8 +105,7 @@ export class ManagedOpencodeServer extends EventEmitter implements OpencodeEndpo
     this.options = {
       dataDir: config.dataDir,
       hostname: config.hostname ?? '127.0.0.1',
-      // Passing the parent's environment through is the point here (provider credentials).
-      parentEnv: config.parentEnv ?? process.env,
+      parentEnv: config.parentEnv ?? {},
       startupTimeoutMs: config.startupTimeoutMs ?? 30_000,
       // A server busy with 25 turns on 2 cores can take seconds to answer; a restart kills every
       // running turn. So only a server silent for about a minute is declared hung.
