@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { SessionFailure, SessionResult, TokenUsage } from './session-run';
 import { canTransition, SessionStatus } from './session-status';
-import { SessionError, SessionErrorCode } from './session.errors';
+import { RunFailureCode, SessionError, SessionErrorCode } from './session.errors';
 
 /** One recorded change of status; appended to session_events, never changed. */
 export interface SessionTransition {
@@ -182,13 +182,13 @@ export class Session {
   timeOut(usage: TokenUsage | null, now = new Date(), partial?: SessionResult): void {
     const message = `no result within ${this.props.timeoutSeconds}s; the OpenCode turn was aborted`;
     this.transition(SessionStatus.TIMED_OUT, message, now);
-    this.finish(now, { result: partial ?? null, usage, error: { code: 'TIMED_OUT', message } });
+    this.finish(now, { result: partial ?? null, usage, error: { code: RunFailureCode.TIMED_OUT, message } });
   }
 
   /** PENDING | QUEUED | RUNNING → CANCELLED. */
   cancel(reason: string, usage: TokenUsage | null = null, now = new Date(), partial?: SessionResult): void {
     this.transition(SessionStatus.CANCELLED, reason, now);
-    this.finish(now, { result: partial ?? null, usage, error: { code: 'CANCELLED', message: reason } });
+    this.finish(now, { result: partial ?? null, usage, error: { code: RunFailureCode.CANCELLED, message: reason } });
   }
 
   /** A RUNNING session is cancelled by its worker; this asks it to. Idempotent. */
