@@ -1,4 +1,5 @@
 export * from './application/ports/coding-agent.port';
+export * from './application/ports/run-heartbeat.port';
 export * from './application/ports/session-queue.port';
 export * from './application/ports/session-signals.port';
 export * from './application/ports/session.repository.port';

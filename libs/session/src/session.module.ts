@@ -2,6 +2,7 @@ import { BullModule } from '@nestjs/bullmq';
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { LockingModule } from '@app/locking';
+import { RUN_HEARTBEAT } from './application/ports/run-heartbeat.port';
 import { SESSION_QUEUE } from './application/ports/session-queue.port';
 import { SESSION_REPOSITORY } from './application/ports/session.repository.port';
 import { SESSION_SIGNALS } from './application/ports/session-signals.port';
@@ -10,12 +11,14 @@ import { SessionsController } from './infrastructure/http/sessions.controller';
 import { BullmqSessionQueue, SESSION_RUN_QUEUE } from './infrastructure/jobs/session-run.queue';
 import { SessionEventOrmEntity, SessionOrmEntity } from './infrastructure/persistence/session.orm-entity';
 import { TypeormSessionRepository } from './infrastructure/persistence/typeorm-session.repository';
+import { RedisRunHeartbeat } from './infrastructure/signals/redis-run-heartbeat';
 import { RedisSessionSignals } from './infrastructure/signals/redis-session-signals';
 
 const ports = [
   { provide: SESSION_REPOSITORY, useClass: TypeormSessionRepository },
   { provide: SESSION_QUEUE, useClass: BullmqSessionQueue },
   { provide: SESSION_SIGNALS, useClass: RedisSessionSignals },
+  { provide: RUN_HEARTBEAT, useClass: RedisRunHeartbeat },
 ];
 
 /** The session lifecycle: domain, persistence, the run queue and the REST API. */

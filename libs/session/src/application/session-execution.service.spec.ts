@@ -4,11 +4,12 @@ import { join } from 'node:path';
 import { Session } from '../domain/session';
 import { SessionStatus } from '../domain/session-status';
 import { CANCEL_POLL_MS, SessionExecutionService } from './session-execution.service';
-import { InMemorySessionRepository, outcome, ScriptedCodingAgent, untilAborted } from './testing/fakes';
+import { InMemoryHeartbeat, InMemorySessionRepository, outcome, ScriptedCodingAgent, untilAborted } from './testing/fakes';
 
 describe('SessionExecutionService', () => {
   const workspace = mkdtempSync(join(tmpdir(), 'exec-spec-'));
   let repo: InMemorySessionRepository;
+  let heartbeat: InMemoryHeartbeat;
 
   async function queued(timeoutSeconds = 60): Promise<Session> {
     const s = Session.create({ title: 't', prompt: 'p', workspace, agent: 'build', timeoutSeconds });
@@ -26,7 +27,7 @@ describe('SessionExecutionService', () => {
 
   /** A worker that claims the session, opens its turn and then stops responding. */
   async function startAndLoseWorker(s: Session) {
-    const service = new SessionExecutionService(repo, new ScriptedCodingAgent(untilAborted));
+    const service = new SessionExecutionService(repo, new ScriptedCodingAgent(untilAborted), heartbeat);
     const run = service.run(job(s));
     await turnAttached(s, service);
     return {
@@ -41,6 +42,7 @@ describe('SessionExecutionService', () => {
 
   beforeEach(() => {
     repo = new InMemorySessionRepository();
+    heartbeat = new InMemoryHeartbeat();
   });
 
   it('runs a queued session to COMPLETED with the turn attached before the prompt', async () => {
@@ -49,7 +51,7 @@ describe('SessionExecutionService', () => {
       expect((await stored(s)).opencodeSessionId).toBe('ses_1'); // persisted before runTurn
       return outcome('completed', { summary: 'done', filesChanged: ['a.ts'] });
     });
-    await new SessionExecutionService(repo, agent).run(job(s));
+    await new SessionExecutionService(repo, agent, heartbeat).run(job(s));
     expect(await stored(s)).toMatchObject({
       status: SessionStatus.COMPLETED,
       result: { summary: 'done', filesChanged: ['a.ts'] },
@@ -62,7 +64,7 @@ describe('SessionExecutionService', () => {
   it('is idempotent: a job that runs again for a finished session does nothing', async () => {
     const s = await queued();
     const agent = new ScriptedCodingAgent(async () => outcome('completed'));
-    const service = new SessionExecutionService(repo, agent);
+    const service = new SessionExecutionService(repo, agent, heartbeat);
     await service.run(job(s));
     await service.run(job(s));
     expect(agent.runs).toHaveLength(1);
@@ -72,8 +74,8 @@ describe('SessionExecutionService', () => {
   it('ignores a job of a superseded attempt or a deleted session', async () => {
     const s = await queued();
     const agent = new ScriptedCodingAgent(async () => outcome('completed'));
-    await new SessionExecutionService(repo, agent).run({ sessionId: s.id, attempt: 7 });
-    await new SessionExecutionService(repo, agent).run({ sessionId: '00000000-0000-4000-8000-000000000000', attempt: 1 });
+    await new SessionExecutionService(repo, agent, heartbeat).run({ sessionId: s.id, attempt: 7 });
+    await new SessionExecutionService(repo, agent, heartbeat).run({ sessionId: '00000000-0000-4000-8000-000000000000', attempt: 1 });
     expect(agent.runs).toHaveLength(0);
     expect((await stored(s)).status).toBe(SessionStatus.QUEUED);
   });
@@ -84,7 +86,7 @@ describe('SessionExecutionService', () => {
     expect((await stored(s)).status).toBe(SessionStatus.RUNNING);
 
     const second = new ScriptedCodingAgent(async (_signal, resume) => outcome(resume ? 'completed' : 'failed'));
-    await new SessionExecutionService(repo, second).run(job(s));
+    await new SessionExecutionService(repo, second, heartbeat).run(job(s));
     expect(second.opened).toBe(0);
     expect(second.runs[0]).toMatchObject({ resume: true, ref: { opencodeSessionId: 'ses_1', messageId: 'msg_1' } });
     expect((await stored(s)).status).toBe(SessionStatus.COMPLETED);
@@ -98,7 +100,7 @@ describe('SessionExecutionService', () => {
     const lost = new ScriptedCodingAgent(async () =>
       outcome('lost', { error: { code: 'OPENCODE_SESSION_LOST', message: 'unknown session ses_1' } }),
     );
-    await new SessionExecutionService(repo, lost).run(job(s));
+    await new SessionExecutionService(repo, lost, heartbeat).run(job(s));
     const after = await stored(s);
     expect(after.status).toBe(SessionStatus.FAILED);
     expect(after.error?.code).toBe('WORKER_LOST');
@@ -111,28 +113,29 @@ describe('SessionExecutionService', () => {
     const agent = new ScriptedCodingAgent(async () =>
       outcome('failed', { error: { code: 'PROVIDER_ERROR', message: 'rate limited' } }),
     );
-    await new SessionExecutionService(repo, agent).run(job(s));
+    await new SessionExecutionService(repo, agent, heartbeat).run(job(s));
     expect(await stored(s)).toMatchObject({ status: SessionStatus.FAILED, error: { code: 'PROVIDER_ERROR', message: 'rate limited' } });
   });
 
   it('fails with OPENCODE_UNAVAILABLE when no turn can be opened', async () => {
     const s = await queued();
-    await new SessionExecutionService(repo, new ScriptedCodingAgent(async () => outcome('completed'), true)).run(job(s));
+    await new SessionExecutionService(repo, new ScriptedCodingAgent(async () => outcome('completed'), true), heartbeat).run(job(s));
     expect((await stored(s)).error?.code).toBe('OPENCODE_UNAVAILABLE');
   });
 
   it('aborts the turn and records TIMED_OUT after timeoutSeconds', async () => {
     const s = await queued(1);
-    await new SessionExecutionService(repo, new ScriptedCodingAgent(untilAborted)).run(job(s));
+    await new SessionExecutionService(repo, new ScriptedCodingAgent(untilAborted), heartbeat).run(job(s));
     expect(await stored(s)).toMatchObject({ status: SessionStatus.TIMED_OUT, error: { code: 'TIMED_OUT' } });
   });
 
   it('aborts the turn and records CANCELLED on a cancel signal', async () => {
     const s = await queued();
-    const service = new SessionExecutionService(repo, new ScriptedCodingAgent(untilAborted));
+    const service = new SessionExecutionService(repo, new ScriptedCodingAgent(untilAborted), heartbeat);
     const running = service.run(job(s));
     await turnAttached(s, service);
     expect(service.activeSessionIds).toEqual([s.id]);
+    expect(await heartbeat.alive([s.id])).toEqual(new Set([s.id])); // recovery sees a live worker
     service.onCancelRequested(s.id);
     await running;
     expect(await stored(s)).toMatchObject({ status: SessionStatus.CANCELLED, usage: { inputTokens: 10 } });
@@ -143,7 +146,7 @@ describe('SessionExecutionService', () => {
     jest.useFakeTimers({ doNotFake: ['setTimeout', 'clearTimeout', 'setImmediate', 'nextTick', 'queueMicrotask', 'Date', 'performance'] });
     try {
       const s = await queued();
-      const service = new SessionExecutionService(repo, new ScriptedCodingAgent(untilAborted));
+      const service = new SessionExecutionService(repo, new ScriptedCodingAgent(untilAborted), heartbeat);
       const running = service.run(job(s));
       await turnAttached(s, service);
       const row = (await repo.findById(s.id))!;
@@ -165,7 +168,7 @@ describe('SessionExecutionService', () => {
       await repo.update(user);
       return outcome('completed');
     });
-    await new SessionExecutionService(repo, agent).run(job(s));
+    await new SessionExecutionService(repo, agent, heartbeat).run(job(s));
     expect(await stored(s)).toMatchObject({ status: SessionStatus.COMPLETED, title: 'renamed while running' });
   });
 
@@ -175,7 +178,7 @@ describe('SessionExecutionService', () => {
     s.queue();
     await repo.update(s);
     const agent = new ScriptedCodingAgent(async () => outcome('completed'));
-    await new SessionExecutionService(repo, agent).run(job(s));
+    await new SessionExecutionService(repo, agent, heartbeat).run(job(s));
     expect((await stored(s)).error?.code).toBe('WORKSPACE_MISSING');
     expect(agent.opened).toBe(0);
   });

@@ -10,11 +10,14 @@ import {
   CodingTurnRef,
   CodingTurnRequest,
 } from './ports/coding-agent.port';
+import { RUN_HEARTBEAT, RunHeartbeatPort } from './ports/run-heartbeat.port';
 import { SessionRunJob } from './ports/session-queue.port';
 import { SESSION_REPOSITORY, SessionRepositoryPort } from './ports/session.repository.port';
 
 /** How often a running session re-reads its row, in case a cancel signal was lost. */
 export const CANCEL_POLL_MS = 3_000;
+/** A running session's heartbeat outlives a few missed beats (Redis blips, a busy event loop). */
+export const HEARTBEAT_TTL_MS = 4 * CANCEL_POLL_MS;
 const MAX_CONFLICT_RETRIES = 8;
 
 type AbortReason = 'cancel' | 'timeout';
@@ -30,11 +33,12 @@ export class SessionExecutionService {
   private readonly logger = new Logger(SessionExecutionService.name);
   /** Sessions this process is running, so that a cancel signal can reach them. */
   private readonly running = new Map<string, AbortController>();
-  private cancelPoll?: NodeJS.Timeout;
+  private watch?: NodeJS.Timeout;
 
   constructor(
     @Inject(SESSION_REPOSITORY) private readonly sessions: SessionRepositoryPort,
     @Inject(CODING_AGENT) private readonly codingAgent: CodingAgentPort,
+    @Inject(RUN_HEARTBEAT) private readonly heartbeat: RunHeartbeatPort,
   ) {}
 
   /** Called for every cancel signal; only the process running the session acts on it. */
@@ -115,7 +119,8 @@ export class SessionExecutionService {
     const { startedAt, timeoutSeconds } = session.snapshot();
     const deadline = (startedAt ?? new Date()).getTime() + timeoutSeconds * 1000;
     const timer = setTimeout(() => controller.abort('timeout' satisfies AbortReason), Math.max(0, deadline - Date.now()));
-    this.ensureCancelPolling();
+    this.ensureWatching();
+    void this.heartbeat.beat([job.sessionId], HEARTBEAT_TTL_MS).catch(() => undefined);
     if (session.cancelRequested) controller.abort('cancel' satisfies AbortReason);
     try {
       const result = await this.codingAgent.runTurn(ref, request, { signal: controller.signal, resume });
@@ -128,23 +133,25 @@ export class SessionExecutionService {
   }
 
   /**
-   * The safety net for lost cancel signals: while this process runs sessions, one query every
-   * few seconds asks which of them a user asked to cancel.
+   * While this process runs sessions, every few seconds: one heartbeat for all of them (so that
+   * recovery knows a live worker has them), and one query for cancel requests whose signal was lost.
    */
-  private ensureCancelPolling(): void {
-    if (this.cancelPoll) return;
-    this.cancelPoll = setInterval(() => void this.pollCancelRequests(), CANCEL_POLL_MS);
-    this.cancelPoll.unref();
+  private ensureWatching(): void {
+    if (this.watch) return;
+    this.watch = setInterval(() => void this.watchRunning(), CANCEL_POLL_MS);
+    this.watch.unref();
   }
 
-  private async pollCancelRequests(): Promise<void> {
+  private async watchRunning(): Promise<void> {
     if (this.running.size === 0) {
-      clearInterval(this.cancelPoll);
-      this.cancelPoll = undefined;
+      clearInterval(this.watch);
+      this.watch = undefined;
       return;
     }
-    const ids = await this.sessions.findCancelRequested([...this.running.keys()]).catch(() => []);
-    for (const id of ids) this.onCancelRequested(id);
+    const ids = [...this.running.keys()];
+    await this.heartbeat.beat(ids, HEARTBEAT_TTL_MS).catch(() => undefined);
+    const cancelled = await this.sessions.findCancelRequested(ids).catch(() => []);
+    for (const id of cancelled) this.onCancelRequested(id);
   }
 
   /**

@@ -2,13 +2,14 @@ import { AppConfig } from '@app/config';
 import { Session } from '../domain/session';
 import { SessionStatus } from '../domain/session-status';
 import { SessionRecoveryService } from './session-recovery.service';
-import { FakeQueue, InMemorySessionRepository } from './testing/fakes';
+import { FakeQueue, InMemoryHeartbeat, InMemorySessionRepository } from './testing/fakes';
 
 describe('SessionRecoveryService', () => {
   const config = AppConfig.with({ WORKER_LEASE_SECONDS: '1' });
   let repo: InMemorySessionRepository;
   let queue: FakeQueue;
   let recovery: SessionRecoveryService;
+  let heartbeat: InMemoryHeartbeat;
   const later = () => new Date(Date.now() + 5_000);
 
   async function sessionIn(status: SessionStatus.QUEUED | SessionStatus.RUNNING, cancelRequested = false) {
@@ -24,7 +25,8 @@ describe('SessionRecoveryService', () => {
   beforeEach(() => {
     repo = new InMemorySessionRepository();
     queue = new FakeQueue();
-    recovery = new SessionRecoveryService(repo, queue, config);
+    heartbeat = new InMemoryHeartbeat();
+    recovery = new SessionRecoveryService(repo, queue, heartbeat, config);
   });
 
   it('enqueues again a QUEUED session whose job was lost', async () => {
@@ -42,6 +44,13 @@ describe('SessionRecoveryService', () => {
     const after = (await repo.findById(s.id))!.snapshot();
     expect(after.status).toBe(SessionStatus.FAILED);
     expect(after.error).toMatchObject({ code: 'WORKER_LOST', message: expect.stringContaining('run job failed') });
+  });
+
+  it('leaves a RUNNING session alone while its worker beats, even when the queue lost its job', async () => {
+    const s = await sessionIn(SessionStatus.RUNNING);
+    await heartbeat.beat([s.id], 60_000);
+    expect(await recovery.sweep(later())).toEqual({ requeued: [], failed: [] });
+    expect((await repo.findById(s.id))!.status).toBe(SessionStatus.RUNNING);
   });
 
   it('records CANCELLED when the lost session had been asked to cancel', async () => {

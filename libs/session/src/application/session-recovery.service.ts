@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { AppConfig } from '@app/config';
 import { SessionStatus } from '../domain/session-status';
 import { RunFailureCode, SessionError, SessionErrorCode } from '../domain/session.errors';
+import { RUN_HEARTBEAT, RunHeartbeatPort } from './ports/run-heartbeat.port';
 import { SESSION_QUEUE, SessionQueuePort } from './ports/session-queue.port';
 import { SESSION_REPOSITORY, SessionRepositoryPort } from './ports/session.repository.port';
 
@@ -14,7 +15,8 @@ export interface RecoveryReport {
  * The safety net behind BullMQ's own stalled-job handling: finds sessions whose run can
  * no longer progress and settles them, so that nothing stays QUEUED or RUNNING for ever.
  * - QUEUED without a live job (lost between save and enqueue, or its job failed): enqueued again.
- * - RUNNING without a live job (its worker died and the job gave up): FAILED with WORKER_LOST.
+ * - RUNNING without a live job and without a worker's heartbeat (its worker died and the job
+ *   gave up, or Redis lost both): FAILED with WORKER_LOST.
  */
 @Injectable()
 export class SessionRecoveryService {
@@ -23,6 +25,7 @@ export class SessionRecoveryService {
   constructor(
     @Inject(SESSION_REPOSITORY) private readonly sessions: SessionRepositoryPort,
     @Inject(SESSION_QUEUE) private readonly queue: SessionQueuePort,
+    @Inject(RUN_HEARTBEAT) private readonly heartbeat: RunHeartbeatPort,
     private readonly config: AppConfig,
   ) {}
 
@@ -35,7 +38,10 @@ export class SessionRecoveryService {
     const report: RecoveryReport = { requeued: [], failed: [] };
     const before = new Date(now.getTime() - this.graceMs);
     const stale = await this.sessions.findUnchangedSince([SessionStatus.QUEUED, SessionStatus.RUNNING], before, 200);
+    const alive = await this.heartbeat.alive(stale.filter((s) => s.status === SessionStatus.RUNNING).map((s) => s.id));
     for (const candidate of stale) {
+      // A live worker still runs it, whatever the queue says (Redis may have lost the job).
+      if (alive.has(candidate.id)) continue;
       const job = { sessionId: candidate.id, attempt: candidate.attempt };
       const state = await this.queue.state(job);
       if (state === 'waiting' || state === 'active' || state === 'delayed') continue;
@@ -57,6 +63,7 @@ export class SessionRecoveryService {
   async failLostRun(sessionId: string, attempt: number, jobState: string): Promise<boolean> {
     const session = await this.sessions.findById(sessionId);
     if (!session || session.attempt !== attempt || session.status !== SessionStatus.RUNNING) return false;
+    if ((await this.heartbeat.alive([sessionId])).has(sessionId)) return false; // its worker lives on
     const usage = session.snapshot().usage;
     if (session.cancelRequested) {
       session.cancel(`cancelled by user; its worker stopped before confirming (run job ${jobState})`, usage);

@@ -8,6 +8,7 @@ import {
   CodingTurnRequest,
   RunTurnOptions,
 } from '../ports/coding-agent.port';
+import { RunHeartbeatPort } from '../ports/run-heartbeat.port';
 import { RunJobState, SessionQueuePort, SessionRunJob } from '../ports/session-queue.port';
 import { SessionEventRecord, SessionPage, SessionRepositoryPort } from '../ports/session.repository.port';
 
@@ -59,6 +60,16 @@ export class InMemorySessionRepository implements SessionRepositoryPort {
     for (const t of session.pullTransitions()) {
       this.history.push({ ...t, id: String(this.history.length + 1), sessionId: session.id });
     }
+  }
+}
+
+export class InMemoryHeartbeat implements RunHeartbeatPort {
+  readonly until = new Map<string, number>();
+  async beat(ids: string[], ttlMs: number): Promise<void> {
+    for (const id of ids) this.until.set(id, Date.now() + ttlMs);
+  }
+  async alive(ids: string[]): Promise<Set<string>> {
+    return new Set(ids.filter((id) => (this.until.get(id) ?? 0) > Date.now()));
   }
 }
 
