@@ -54,6 +54,7 @@ describe('A worker killed mid-run', () => {
     );
 
     await doomed.kill('SIGKILL');
+    const killedAt = Date.now();
     rescuer = await createTestApp({ withWorker: true, env: shared });
 
     const done = await waitFor(
@@ -62,6 +63,7 @@ describe('A worker killed mid-run', () => {
       { timeoutMs: 60_000, what: 'the rescued session to finish' },
     );
     expect(done.status).toBe('COMPLETED');
+    expect(Date.parse(done.finishedAt)).toBeGreaterThan(killedAt); // killed mid-turn, finished by the rescuer
     expect(done.opencodeSessionId).toBe(running.opencodeSessionId);
     expect(readFileSync(join(workspace, 'done.txt'), 'utf8')).toBe('finished');
     const events = (await api.http.get(`/api/v1/sessions/${id}/events`)).body as Array<{ to: string }>;

@@ -75,6 +75,16 @@ describe('planRehearsalReply', () => {
     expect(planRehearsalReply(request)).toEqual({ kind: 'text', text: 'Wrote dir/a.txt' });
   });
 
+  it('writes at once and slows the closing answer when slow and write go together', () => {
+    const request = turn('[[slow 4]][[write a.txt]]A[[/write]]');
+    expect(planRehearsalReply(request)).toMatchObject({ kind: 'tool-calls' });
+    request.messages!.push(
+      { role: 'assistant', content: '', tool_calls: [{ id: 'c1', function: { name: 'write', arguments: '{"filePath":"/tmp/ws 1/a.txt","content":"A"}' } }] },
+      { role: 'tool', tool_call_id: 'c1', content: 'Wrote file successfully.' },
+    );
+    expect(planRehearsalReply(request)).toEqual({ kind: 'text', text: 'Wrote a.txt', slowSeconds: 4 });
+  });
+
   it('fails with 400 or 500', () => {
     expect(planRehearsalReply(turn('[[fail: boom]]'))).toEqual({ kind: 'error', status: 400, message: 'boom' });
     expect(planRehearsalReply(turn('[[fail-retryable]]'))).toMatchObject({ kind: 'error', status: 500 });

@@ -7,7 +7,7 @@ import { isAbsolute, relative, resolve } from 'node:path';
  *   [[write rel/path]]content[[/write]]   one `write` tool call per block, then "Wrote <paths>"
  *   [[fail]] / [[fail: message]]          HTTP 400 (OpenCode fails the turn at once)
  *   [[fail-retryable]]                    HTTP 500 (OpenCode retries for about a minute)
- *   [[slow N]]                            text streamed over N seconds
+ *   [[slow N]]                            the (closing) text streamed over N seconds
  *   [[expect-system text]]                HTTP 400 unless the system prompt contains text
  */
 
@@ -93,11 +93,12 @@ export function planRehearsalReply(request: ChatCompletionRequest, callPrefix = 
   const prompt = textOf(messages[lastUser]);
   const afterPrompt = messages.slice(lastUser + 1);
   const workingDirectory = workingDirectoryOf(messages);
+  const markers = parseRehearsalMarkers(prompt);
   if (afterPrompt.some((m) => m.role === 'tool')) {
-    return { kind: 'text', text: summariseToolRound(afterPrompt, workingDirectory) };
+    // [[slow N]] with writes: the files are written at once, the closing answer takes N seconds.
+    return { kind: 'text', text: summariseToolRound(afterPrompt, workingDirectory), slowSeconds: markers.slowSeconds };
   }
 
-  const markers = parseRehearsalMarkers(prompt);
   const system = messages.filter((m) => m.role === 'system').map(textOf).join('\n');
   const missing = markers.expectSystem.find((expected) => !system.includes(expected));
   if (missing !== undefined) return { kind: 'error', status: 400, message: `expected system text not found: ${missing}` };

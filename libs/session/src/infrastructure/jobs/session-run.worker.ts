@@ -1,6 +1,8 @@
 import { InjectQueue } from '@nestjs/bullmq';
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { AppConfig } from '@app/config';
+import { REDIS_CLIENT } from '@app/platform';
+import type Redis from 'ioredis';
 import { Job, Queue, Worker } from 'bullmq';
 import { SessionRunJob } from '../../application/ports/session-queue.port';
 import { SESSION_SIGNALS, SessionSignalsPort } from '../../application/ports/session-signals.port';
@@ -26,12 +28,15 @@ export class SessionRunWorker implements OnApplicationBootstrap, OnApplicationSh
     private readonly execution: SessionExecutionService,
     private readonly recovery: SessionRecoveryService,
     private readonly config: AppConfig,
+    @Inject(REDIS_CLIENT) private readonly redis: Redis,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
     const leaseMs = this.config.workerLeaseSeconds * 1000;
-    // The limit holds across every worker process, not only this one.
-    await this.queue.setGlobalConcurrency(this.config.maxConcurrentSessions);
+    // The limit holds across every worker process, not only this one. It lives in Redis, so it
+    // is set again whenever the connection comes back (a Redis restart may have lost it).
+    await this.applyGlobalConcurrency();
+    this.redis.on('ready', this.onRedisReady);
     this.unsubscribe = await this.signals.onCancelRequested((id) => this.execution.onCancelRequested(id));
     this.worker = new Worker<SessionRunJob>(SESSION_RUN_QUEUE, (job) => this.process(job), {
       connection: { host: this.config.redis.host, port: this.config.redis.port, maxRetriesPerRequest: null },
@@ -53,11 +58,18 @@ export class SessionRunWorker implements OnApplicationBootstrap, OnApplicationSh
   }
 
   async onApplicationShutdown(): Promise<void> {
+    this.redis.off('ready', this.onRedisReady);
     clearInterval(this.sweeper);
     await this.unsubscribe?.();
     // Forced: running sessions are not waited for (they may take an hour). Their jobs stall
     // and another worker resumes them from the OpenCode session's state.
     await this.worker?.close(true);
+  }
+
+  private readonly onRedisReady = () => void this.applyGlobalConcurrency().catch(() => undefined);
+
+  private async applyGlobalConcurrency(): Promise<void> {
+    await this.queue.setGlobalConcurrency(this.config.maxConcurrentSessions);
   }
 
   private async process(job: Job<SessionRunJob>): Promise<void> {
