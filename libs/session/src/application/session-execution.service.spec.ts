@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Session } from '../domain/session';
 import { SessionStatus } from '../domain/session-status';
-import { CANCEL_POLL_MS, SessionExecutionService } from './session-execution.service';
+import { WATCH_INTERVAL_MS, SessionExecutionService } from './session-execution.service';
 import { InMemoryHeartbeat, InMemorySessionRepository, outcome, ScriptedCodingAgent, untilAborted } from './testing/fakes';
 
 describe('SessionExecutionService', () => {
@@ -152,7 +152,7 @@ describe('SessionExecutionService', () => {
       const row = (await repo.findById(s.id))!;
       row.requestCancel(); // stored, but no signal reaches the worker
       await repo.update(row);
-      await jest.advanceTimersByTimeAsync(CANCEL_POLL_MS);
+      await jest.advanceTimersByTimeAsync(WATCH_INTERVAL_MS);
       await running;
       expect((await stored(s)).status).toBe(SessionStatus.CANCELLED);
     } finally {

@@ -14,10 +14,10 @@ import { RUN_HEARTBEAT, RunHeartbeatPort } from './ports/run-heartbeat.port';
 import { SessionRunJob } from './ports/session-queue.port';
 import { SESSION_REPOSITORY, SessionRepositoryPort } from './ports/session.repository.port';
 
-/** How often a running session re-reads its row, in case a cancel signal was lost. */
-export const CANCEL_POLL_MS = 3_000;
+/** How often a worker beats for its running sessions and looks for cancel requests whose signal was lost. */
+export const WATCH_INTERVAL_MS = 3_000;
 /** A running session's heartbeat outlives a few missed beats (Redis blips, a busy event loop). */
-export const HEARTBEAT_TTL_MS = 4 * CANCEL_POLL_MS;
+export const HEARTBEAT_TTL_MS = 4 * WATCH_INTERVAL_MS;
 const MAX_CONFLICT_RETRIES = 8;
 
 type AbortReason = 'cancel' | 'timeout';
@@ -138,7 +138,7 @@ export class SessionExecutionService {
    */
   private ensureWatching(): void {
     if (this.watch) return;
-    this.watch = setInterval(() => void this.watchRunning(), CANCEL_POLL_MS);
+    this.watch = setInterval(() => void this.watchRunning(), WATCH_INTERVAL_MS);
     this.watch.unref();
   }
 
