@@ -12,9 +12,10 @@ describe('MAX_CONCURRENT_SESSIONS', () => {
   afterAll(() => t.close());
 
   it('keeps extra sessions QUEUED until a running one finishes', async () => {
-    const workspace = mkdtempSync(join(tmpdir(), 'e2e-limit-'));
     const ids: string[] = [];
     for (const title of ['first', 'second']) {
+      // Two workspaces, so that only the concurrency limit (not the workspace lock) holds the second back.
+      const workspace = mkdtempSync(join(tmpdir(), 'e2e-limit-'));
       const res = await t.http.post('/api/v1/sessions').send({ title, workspace, prompt: '[[slow 3]]' }).expect(201);
       ids.push(res.body.id);
       await t.http.post(`/api/v1/sessions/${res.body.id}/start`).expect(202);

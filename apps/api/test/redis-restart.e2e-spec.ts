@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, realpathSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createTestApp, TestApp } from '../../../test/support/app';
@@ -9,8 +9,10 @@ const FINAL = ['COMPLETED', 'FAILED', 'TIMED_OUT', 'CANCELLED'];
 
 /**
  * Redis restarts mid-run and, keeping nothing on disk, loses the queue, the locks and the
- * job of the running session. The running session still completes (its worker lives and
- * records it), and the app keeps working afterwards.
+ * job of the running session. The running session's worker lives, but its workspace lock is
+ * gone (another session could be granted the workspace now), so it stops the OpenCode turn
+ * and records FAILED WORKSPACE_LOCK_LOST rather than write on unguarded. Retried, it completes;
+ * new sessions run as before.
  */
 describe('Redis restarted while a session runs', () => {
   let t: TestApp;
@@ -22,7 +24,7 @@ describe('Redis restarted while a session runs', () => {
     await t.close();
   });
 
-  it('completes the running session and serves new ones after the restart', async () => {
+  it('stops the running session with WORKSPACE_LOCK_LOST, and retries and new sessions run after the restart', async () => {
     const workspace = mkdtempSync(join(tmpdir(), 'e2e-redis-'));
     const get = async (id: string) => (await t.http.get(`/api/v1/sessions/${id}`)).body;
     const first = (await t.http.post('/api/v1/sessions').send({ title: 'through a restart', workspace, prompt: '[[slow 6]][[write a.txt]]a[[/write]]' }).expect(201)).body;
@@ -33,16 +35,27 @@ describe('Redis restarted while a session runs', () => {
     const restartedAt = Date.now();
     expect((await get(first.id)).status).toBe('RUNNING'); // the restart happened mid-turn
 
-    const done = await waitFor(() => get(first.id), (s) => FINAL.includes(s.status), { timeoutMs: 45_000, what: 'first finished' });
-    expect(done.status).toBe('COMPLETED');
-    expect(Date.parse(done.finishedAt)).toBeGreaterThan(restartedAt);
+    const stopped = await waitFor(() => get(first.id), (s) => FINAL.includes(s.status), { timeoutMs: 45_000, what: 'first stopped' });
+    expect(stopped.status).toBe('FAILED');
+    expect(stopped.error.code).toBe('WORKSPACE_LOCK_LOST');
+    expect(stopped.error.message).toContain(`workspace:${realpathSync(workspace)}`);
+    expect(Date.parse(stopped.finishedAt)).toBeGreaterThan(restartedAt);
+    // Stopped at once, not when the slow answer would have ended the turn.
+    expect(Date.parse(stopped.finishedAt) - restartedAt).toBeLessThan(5000);
+
+    await waitFor(async () => (await t.http.post(`/api/v1/sessions/${first.id}/retry`)).status, (code) => code === 202, {
+      what: 'retry accepted once Redis is back',
+    });
+    const retried = await waitFor(() => get(first.id), (s) => s.attempt === 2 && FINAL.includes(s.status), {
+      timeoutMs: 45_000,
+      what: 'first retried',
+    });
+    expect(retried.status).toBe('COMPLETED');
     expect(readFileSync(join(workspace, 'a.txt'), 'utf8')).toBe('a');
 
     const second = (await t.http.post('/api/v1/sessions').send({ title: 'after the restart', workspace, prompt: '[[write b.txt]]b[[/write]]' }).expect(201)).body;
-    await waitFor(async () => (await t.http.post(`/api/v1/sessions/${second.id}/start`)).status, (code) => code === 202, {
-      what: 'start accepted once Redis is back',
-    });
+    await t.http.post(`/api/v1/sessions/${second.id}/start`).expect(202);
     const after = await waitFor(() => get(second.id), (s) => FINAL.includes(s.status), { timeoutMs: 45_000, what: 'second finished' });
     expect(after.status).toBe('COMPLETED');
-  }, 120_000);
+  }, 150_000);
 });

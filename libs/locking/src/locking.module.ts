@@ -1,17 +1,47 @@
-import { Module } from '@nestjs/common';
+import { Inject, Injectable, Module, OnApplicationShutdown } from '@nestjs/common';
 import { AppConfig } from '@app/config';
-import { REDIS_CLIENT } from '@app/platform';
+import { createRedisConnection, REDIS_CLIENT } from '@app/platform';
 import type Redis from 'ioredis';
 import { LOCK_PORT } from './application/ports/lock.port';
-import { RedisSimpleLockAdapter } from './infrastructure/redis-simple-lock.adapter';
+import { LocksController } from './infrastructure/http/locks.controller';
+import { RedisFairLock } from './infrastructure/redis-fair-lock/redis-fair-lock';
 
+/** The connection on which a process's waiters hear about their grants (subscriber mode). */
+const LOCK_SUBSCRIBER = Symbol('LOCK_SUBSCRIBER');
+
+@Injectable()
+class LockingShutdown implements OnApplicationShutdown {
+  constructor(
+    @Inject(LOCK_PORT) private readonly locks: RedisFairLock,
+    @Inject(LOCK_SUBSCRIBER) private readonly subscriber: Redis,
+  ) {}
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.locks.close();
+    await this.subscriber.quit().catch(() => this.subscriber.disconnect());
+  }
+}
+
+/** The fair Redis lock queue behind LOCK_PORT, and GET /api/v1/locks for operators. */
 @Module({
+  controllers: [LocksController],
   providers: [
     {
-      provide: LOCK_PORT,
-      inject: [REDIS_CLIENT, AppConfig],
-      useFactory: (redis: Redis, config: AppConfig) => new RedisSimpleLockAdapter(redis, config.queuePrefix),
+      provide: LOCK_SUBSCRIBER,
+      inject: [AppConfig],
+      useFactory: (config: AppConfig) => {
+        const subscriber = createRedisConnection(config, 'lock-grants');
+        subscriber.on('error', () => undefined); // the command connection logs Redis outages
+        return subscriber;
+      },
     },
+    {
+      provide: LOCK_PORT,
+      inject: [REDIS_CLIENT, LOCK_SUBSCRIBER, AppConfig],
+      useFactory: (redis: Redis, subscriber: Redis, config: AppConfig) =>
+        new RedisFairLock(redis, subscriber, { prefix: config.queuePrefix }),
+    },
+    LockingShutdown,
   ],
   exports: [LOCK_PORT],
 })

@@ -30,6 +30,6 @@ const ports = [
   ],
   controllers: [SessionsController],
   providers: [...ports, SessionLifecycleService],
-  exports: [...ports.map((p) => p.provide), SessionLifecycleService, BullModule],
+  exports: [...ports.map((p) => p.provide), SessionLifecycleService, BullModule, LockingModule],
 })
 export class SessionModule {}

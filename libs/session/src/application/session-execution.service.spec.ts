@@ -1,15 +1,17 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { InMemoryLocks } from '@app/locking';
 import { Session } from '../domain/session';
 import { SessionStatus } from '../domain/session-status';
-import { WATCH_INTERVAL_MS, SessionExecutionService } from './session-execution.service';
+import { SessionExecutionService, WATCH_INTERVAL_MS, workspaceLockResource } from './session-execution.service';
 import { InMemoryHeartbeat, InMemorySessionRepository, outcome, ScriptedCodingAgent, untilAborted } from './testing/fakes';
 
 describe('SessionExecutionService', () => {
   const workspace = mkdtempSync(join(tmpdir(), 'exec-spec-'));
   let repo: InMemorySessionRepository;
   let heartbeat: InMemoryHeartbeat;
+  let locks: InMemoryLocks;
 
   async function queued(timeoutSeconds = 60): Promise<Session> {
     const s = Session.create({ title: 't', prompt: 'p', workspace, agent: 'build', timeoutSeconds });
@@ -27,9 +29,10 @@ describe('SessionExecutionService', () => {
 
   /** A worker that claims the session, opens its turn and then stops responding. */
   async function startAndLoseWorker(s: Session) {
-    const service = new SessionExecutionService(repo, new ScriptedCodingAgent(untilAborted), heartbeat);
+    const service = new SessionExecutionService(repo, new ScriptedCodingAgent(untilAborted), heartbeat, locks);
     const run = service.run(job(s));
     await turnAttached(s, service);
+    locks.expire(await workspaceLockResource(workspace)); // its lease runs out: it renews no more
     return {
       end: async () => {
         service.onCancelRequested(s.id);
@@ -43,6 +46,7 @@ describe('SessionExecutionService', () => {
   beforeEach(() => {
     repo = new InMemorySessionRepository();
     heartbeat = new InMemoryHeartbeat();
+    locks = new InMemoryLocks();
   });
 
   it('runs a queued session to COMPLETED with the turn attached before the prompt', async () => {
@@ -51,7 +55,7 @@ describe('SessionExecutionService', () => {
       expect((await stored(s)).opencodeSessionId).toBe('ses_1'); // persisted before runTurn
       return outcome('completed', { summary: 'done', filesChanged: ['a.ts'] });
     });
-    await new SessionExecutionService(repo, agent, heartbeat).run(job(s));
+    await new SessionExecutionService(repo, agent, heartbeat, locks).run(job(s));
     expect(await stored(s)).toMatchObject({
       status: SessionStatus.COMPLETED,
       result: { summary: 'done', filesChanged: ['a.ts'] },
@@ -64,7 +68,7 @@ describe('SessionExecutionService', () => {
   it('is idempotent: a job that runs again for a finished session does nothing', async () => {
     const s = await queued();
     const agent = new ScriptedCodingAgent(async () => outcome('completed'));
-    const service = new SessionExecutionService(repo, agent, heartbeat);
+    const service = new SessionExecutionService(repo, agent, heartbeat, locks);
     await service.run(job(s));
     await service.run(job(s));
     expect(agent.runs).toHaveLength(1);
@@ -74,8 +78,8 @@ describe('SessionExecutionService', () => {
   it('ignores a job of a superseded attempt or a deleted session', async () => {
     const s = await queued();
     const agent = new ScriptedCodingAgent(async () => outcome('completed'));
-    await new SessionExecutionService(repo, agent, heartbeat).run({ sessionId: s.id, attempt: 7 });
-    await new SessionExecutionService(repo, agent, heartbeat).run({ sessionId: '00000000-0000-4000-8000-000000000000', attempt: 1 });
+    await new SessionExecutionService(repo, agent, heartbeat, locks).run({ sessionId: s.id, attempt: 7 });
+    await new SessionExecutionService(repo, agent, heartbeat, locks).run({ sessionId: '00000000-0000-4000-8000-000000000000', attempt: 1 });
     expect(agent.runs).toHaveLength(0);
     expect((await stored(s)).status).toBe(SessionStatus.QUEUED);
   });
@@ -86,7 +90,7 @@ describe('SessionExecutionService', () => {
     expect((await stored(s)).status).toBe(SessionStatus.RUNNING);
 
     const second = new ScriptedCodingAgent(async (_signal, resume) => outcome(resume ? 'completed' : 'failed'));
-    await new SessionExecutionService(repo, second, heartbeat).run(job(s));
+    await new SessionExecutionService(repo, second, heartbeat, locks).run(job(s));
     expect(second.opened).toBe(0);
     expect(second.runs[0]).toMatchObject({ resume: true, ref: { opencodeSessionId: 'ses_1', messageId: 'msg_1' } });
     expect((await stored(s)).status).toBe(SessionStatus.COMPLETED);
@@ -100,7 +104,7 @@ describe('SessionExecutionService', () => {
     const lost = new ScriptedCodingAgent(async () =>
       outcome('lost', { error: { code: 'OPENCODE_SESSION_LOST', message: 'unknown session ses_1' } }),
     );
-    await new SessionExecutionService(repo, lost, heartbeat).run(job(s));
+    await new SessionExecutionService(repo, lost, heartbeat, locks).run(job(s));
     const after = await stored(s);
     expect(after.status).toBe(SessionStatus.FAILED);
     expect(after.error?.code).toBe('WORKER_LOST');
@@ -113,25 +117,25 @@ describe('SessionExecutionService', () => {
     const agent = new ScriptedCodingAgent(async () =>
       outcome('failed', { error: { code: 'PROVIDER_ERROR', message: 'rate limited' } }),
     );
-    await new SessionExecutionService(repo, agent, heartbeat).run(job(s));
+    await new SessionExecutionService(repo, agent, heartbeat, locks).run(job(s));
     expect(await stored(s)).toMatchObject({ status: SessionStatus.FAILED, error: { code: 'PROVIDER_ERROR', message: 'rate limited' } });
   });
 
   it('fails with OPENCODE_UNAVAILABLE when no turn can be opened', async () => {
     const s = await queued();
-    await new SessionExecutionService(repo, new ScriptedCodingAgent(async () => outcome('completed'), true), heartbeat).run(job(s));
+    await new SessionExecutionService(repo, new ScriptedCodingAgent(async () => outcome('completed'), true), heartbeat, locks).run(job(s));
     expect((await stored(s)).error?.code).toBe('OPENCODE_UNAVAILABLE');
   });
 
   it('aborts the turn and records TIMED_OUT after timeoutSeconds', async () => {
     const s = await queued(1);
-    await new SessionExecutionService(repo, new ScriptedCodingAgent(untilAborted), heartbeat).run(job(s));
+    await new SessionExecutionService(repo, new ScriptedCodingAgent(untilAborted), heartbeat, locks).run(job(s));
     expect(await stored(s)).toMatchObject({ status: SessionStatus.TIMED_OUT, error: { code: 'TIMED_OUT' } });
   });
 
   it('aborts the turn and records CANCELLED on a cancel signal', async () => {
     const s = await queued();
-    const service = new SessionExecutionService(repo, new ScriptedCodingAgent(untilAborted), heartbeat);
+    const service = new SessionExecutionService(repo, new ScriptedCodingAgent(untilAborted), heartbeat, locks);
     const running = service.run(job(s));
     await turnAttached(s, service);
     expect(service.activeSessionIds).toEqual([s.id]);
@@ -146,7 +150,7 @@ describe('SessionExecutionService', () => {
     jest.useFakeTimers({ doNotFake: ['setTimeout', 'clearTimeout', 'setImmediate', 'nextTick', 'queueMicrotask', 'Date', 'performance'] });
     try {
       const s = await queued();
-      const service = new SessionExecutionService(repo, new ScriptedCodingAgent(untilAborted), heartbeat);
+      const service = new SessionExecutionService(repo, new ScriptedCodingAgent(untilAborted), heartbeat, locks);
       const running = service.run(job(s));
       await turnAttached(s, service);
       const row = (await repo.findById(s.id))!;
@@ -168,7 +172,7 @@ describe('SessionExecutionService', () => {
       await repo.update(user);
       return outcome('completed');
     });
-    await new SessionExecutionService(repo, agent, heartbeat).run(job(s));
+    await new SessionExecutionService(repo, agent, heartbeat, locks).run(job(s));
     expect(await stored(s)).toMatchObject({ status: SessionStatus.COMPLETED, title: 'renamed while running' });
   });
 
@@ -178,8 +182,93 @@ describe('SessionExecutionService', () => {
     s.queue();
     await repo.update(s);
     const agent = new ScriptedCodingAgent(async () => outcome('completed'));
-    await new SessionExecutionService(repo, agent, heartbeat).run(job(s));
+    await new SessionExecutionService(repo, agent, heartbeat, locks).run(job(s));
     expect((await stored(s)).error?.code).toBe('WORKSPACE_MISSING');
     expect(agent.opened).toBe(0);
+  });
+  describe('workspace lock', () => {
+    const resource = () => workspaceLockResource(workspace);
+
+    it('holds workspace:<path> for the whole run and releases it after', async () => {
+      const s = await queued();
+      let heldDuringRun: unknown;
+      const agent = new ScriptedCodingAgent(async () => {
+        heldDuringRun = (await locks.list()).find((l) => l.resource === `workspace:${workspace}`)?.holder?.owner;
+        return outcome('completed');
+      });
+      await new SessionExecutionService(repo, agent, heartbeat, locks).run(job(s));
+      expect(heldDuringRun).toBe(`session:${s.id}`);
+      expect(await resource()).toBe(`workspace:${workspace}`);
+      expect(await locks.list()).toEqual([]);
+    });
+
+    it('runs two sessions on one workspace one after the other; the second waits QUEUED', async () => {
+      const first = await queued();
+      const second = await queued();
+      const spans: Record<string, { start: number; end: number }> = {};
+      const agentFor = (id: string) =>
+        new ScriptedCodingAgent(async () => {
+          spans[id] = { start: Date.now(), end: 0 };
+          await new Promise((r) => setTimeout(r, 50));
+          spans[id].end = Date.now();
+          return outcome('completed');
+        });
+      const service = new SessionExecutionService(repo, agentFor(first.id), heartbeat, locks);
+      const other = new SessionExecutionService(repo, agentFor(second.id), heartbeat, locks);
+      const a = service.run(job(first));
+      await turnAttached(first);
+      const b = other.run(job(second));
+      await new Promise((r) => setTimeout(r, 10));
+      expect((await stored(second)).status).toBe(SessionStatus.QUEUED);
+      expect(other.waitingSessionIds).toEqual([second.id]);
+      expect(await heartbeat.alive([second.id])).toEqual(new Set([second.id])); // recovery leaves it alone
+      await Promise.all([a, b]);
+      expect((await stored(first)).status).toBe(SessionStatus.COMPLETED);
+      expect((await stored(second)).status).toBe(SessionStatus.COMPLETED);
+      expect(spans[second.id].start).toBeGreaterThanOrEqual(spans[first.id].end);
+    });
+
+    it('stops the turn and records WORKSPACE_LOCK_LOST when the lease is lost mid-run', async () => {
+      const s = await queued();
+      const agent = new ScriptedCodingAgent(untilAborted);
+      const service = new SessionExecutionService(repo, agent, heartbeat, locks);
+      const running = service.run(job(s));
+      await turnAttached(s, service);
+      locks.lose(await resource());
+      await running;
+      const after = await stored(s);
+      expect(after.status).toBe(SessionStatus.FAILED);
+      expect(after.error?.code).toBe('WORKSPACE_LOCK_LOST');
+      expect(after.error?.message).toContain('taken away by the test');
+    });
+
+    it('ends TIMED_OUT with WORKSPACE_BUSY when the workspace stays locked for the whole timeout', async () => {
+      const s = await queued(1);
+      await locks.acquire(await resource(), { owner: 'another session', ttlMs: 60_000, waitTimeoutMs: 0 });
+      const agent = new ScriptedCodingAgent(async () => outcome('completed'));
+      await new SessionExecutionService(repo, agent, heartbeat, locks).run(job(s));
+      const after = await stored(s);
+      expect(after).toMatchObject({ status: SessionStatus.TIMED_OUT, error: { code: 'WORKSPACE_BUSY' } });
+      expect(after.startedAt).toBeNull();
+      expect(agent.opened).toBe(0);
+      expect((await locks.list())[0].waiters).toEqual([]);
+    });
+
+    it('stops waiting when the queued session is cancelled', async () => {
+      const s = await queued();
+      await locks.acquire(await resource(), { owner: 'another session', ttlMs: 60_000, waitTimeoutMs: 0 });
+      const agent = new ScriptedCodingAgent(async () => outcome('completed'));
+      const service = new SessionExecutionService(repo, agent, heartbeat, locks);
+      const waiting = service.run(job(s));
+      await new Promise((r) => setTimeout(r, 10));
+      const row = (await repo.findById(s.id))!;
+      row.cancel('cancelled by user');
+      await repo.update(row);
+      service.onCancelRequested(s.id);
+      await waiting;
+      expect((await stored(s)).status).toBe(SessionStatus.CANCELLED);
+      expect(agent.opened).toBe(0);
+      expect((await locks.list())[0].waiters).toEqual([]);
+    });
   });
 });

@@ -1,5 +1,7 @@
-import { stat } from 'node:fs/promises';
+import { realpath, stat } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Lease, LOCK_PORT, LockError, LockErrorCode, LockPort } from '@app/locking';
 import { Session } from '../domain/session';
 import { SessionStatus } from '../domain/session-status';
 import { RunFailureCode, SessionError, SessionErrorCode } from '../domain/session.errors';
@@ -18,9 +20,16 @@ import { SESSION_REPOSITORY, SessionRepositoryPort } from './ports/session.repos
 export const WATCH_INTERVAL_MS = 3_000;
 /** A running session's heartbeat outlives a few missed beats (Redis blips, a busy event loop). */
 export const HEARTBEAT_TTL_MS = 4 * WATCH_INTERVAL_MS;
+/** A run's workspace lease; renewed every third of it while the run lives, so a dead worker's lock passes on after this long. */
+export const WORKSPACE_LOCK_TTL_MS = 30_000;
 const MAX_CONFLICT_RETRIES = 8;
 
-type AbortReason = 'cancel' | 'timeout';
+type AbortReason = 'cancel' | 'timeout' | 'lock-lost';
+
+/** The lock a session holds on its workspace for its whole run (symlinks resolved: one directory, one lock). */
+export async function workspaceLockResource(workspace: string): Promise<string> {
+  return `workspace:${await realpath(workspace).catch(() => resolve(workspace))}`;
+}
 
 /**
  * The worker's use case: run one attempt of a session on the coding agent, from QUEUED to
@@ -33,24 +42,79 @@ export class SessionExecutionService {
   private readonly logger = new Logger(SessionExecutionService.name);
   /** Sessions this process is running, so that a cancel signal can reach them. */
   private readonly running = new Map<string, AbortController>();
+  /** Sessions this process holds QUEUED while they wait for their workspace. */
+  private readonly waiting = new Map<string, AbortController>();
   private watch?: NodeJS.Timeout;
 
   constructor(
     @Inject(SESSION_REPOSITORY) private readonly sessions: SessionRepositoryPort,
     @Inject(CODING_AGENT) private readonly codingAgent: CodingAgentPort,
     @Inject(RUN_HEARTBEAT) private readonly heartbeat: RunHeartbeatPort,
+    @Inject(LOCK_PORT) private readonly locks: LockPort,
   ) {}
 
-  /** Called for every cancel signal; only the process running the session acts on it. */
+  /** Called for every cancel signal; only the process running (or holding) the session acts on it. */
   onCancelRequested(sessionId: string): void {
     this.running.get(sessionId)?.abort('cancel' satisfies AbortReason);
+    this.waiting.get(sessionId)?.abort('the session was cancelled or settled while it waited');
   }
 
   get activeSessionIds(): string[] {
     return [...this.running.keys()];
   }
 
+  /** Sessions waiting QUEUED in this process for their workspace lock. */
+  get waitingSessionIds(): string[] {
+    return [...this.waiting.keys()];
+  }
+
   async run(job: SessionRunJob): Promise<void> {
+    const queued = await this.sessions.findById(job.sessionId);
+    if (!queued || queued.attempt !== job.attempt) return; // deleted or superseded by a retry
+    if (queued.status !== SessionStatus.QUEUED && queued.status !== SessionStatus.RUNNING) return;
+    const lease = await this.lockWorkspace(job, queued);
+    if (!lease) return;
+    try {
+      await this.runHoldingWorkspace(job, lease);
+    } finally {
+      await this.locks
+        .release(lease)
+        .catch((err: Error) => this.logger.warn(`Could not release ${lease.resource} (it expires on its own): ${err.message}`));
+    }
+  }
+
+  /**
+   * Waits, QUEUED and in arrival order, until no other session runs in this workspace. Gives up
+   * (TIMED_OUT, WORKSPACE_BUSY) after the session's own timeout, or when it is cancelled meanwhile.
+   */
+  private async lockWorkspace(job: SessionRunJob, session: Session): Promise<Lease | null> {
+    const { workspace, timeoutSeconds } = session.snapshot();
+    const resource = await workspaceLockResource(workspace);
+    const controller = new AbortController();
+    this.waiting.set(job.sessionId, controller);
+    this.ensureWatching();
+    void this.heartbeat.beat([job.sessionId], HEARTBEAT_TTL_MS).catch(() => undefined);
+    try {
+      return await this.locks.acquire(resource, {
+        owner: `session:${job.sessionId}`,
+        ttlMs: WORKSPACE_LOCK_TTL_MS,
+        waitTimeoutMs: timeoutSeconds * 1000,
+        signal: controller.signal,
+      });
+    } catch (err) {
+      if (!(err instanceof LockError)) throw err;
+      if (err.code === LockErrorCode.LOCK_ABORTED) return null;
+      if (err.code === LockErrorCode.LOCK_TIMEOUT) {
+        await this.mutate(job, session, (s) => s.timeOutWaiting(resource), SessionStatus.QUEUED);
+        return null;
+      }
+      throw err; // Redis unreachable: the job is retried
+    } finally {
+      this.waiting.delete(job.sessionId);
+    }
+  }
+
+  private async runHoldingWorkspace(job: SessionRunJob, lease: Lease): Promise<void> {
     const claimed = await this.claim(job);
     if (!claimed) return;
     const { session, resume } = claimed;
@@ -82,8 +146,8 @@ export class SessionExecutionService {
       resumeTurn = false;
     }
 
-    const outcome = await this.follow(job, current, ref, request, resumeTurn);
-    await this.mutate(job, current, (s) => applyOutcome(s, outcome.result, outcome.abortReason, resume));
+    const outcome = await this.follow(job, current, ref, request, resumeTurn, lease);
+    await this.mutate(job, current, (s) => applyOutcome(s, outcome.result, outcome.abortReason, resume, lease));
   }
 
   /** QUEUED → RUNNING, or picks up a RUNNING session whose worker was lost. */
@@ -113,9 +177,14 @@ export class SessionExecutionService {
     ref: CodingTurnRef,
     request: CodingTurnRequest,
     resume: boolean,
+    lease: Lease,
   ): Promise<{ result: CodingTurnOutcome; abortReason?: AbortReason }> {
     const controller = new AbortController();
     this.running.set(job.sessionId, controller);
+    // Lost workspace lock: stop OpenCode writing before another session may start there.
+    const onLeaseLost = () => controller.abort('lock-lost' satisfies AbortReason);
+    if (lease.signal.aborted) onLeaseLost();
+    lease.signal.addEventListener('abort', onLeaseLost, { once: true });
     const { startedAt, timeoutSeconds } = session.snapshot();
     const deadline = (startedAt ?? new Date()).getTime() + timeoutSeconds * 1000;
     const timer = setTimeout(() => controller.abort('timeout' satisfies AbortReason), Math.max(0, deadline - Date.now()));
@@ -128,6 +197,7 @@ export class SessionExecutionService {
       return { result, abortReason };
     } finally {
       clearTimeout(timer);
+      lease.signal.removeEventListener('abort', onLeaseLost);
       this.running.delete(job.sessionId);
     }
   }
@@ -143,15 +213,15 @@ export class SessionExecutionService {
   }
 
   private async watchRunning(): Promise<void> {
-    if (this.running.size === 0) {
+    if (this.running.size === 0 && this.waiting.size === 0) {
       clearInterval(this.watch);
       this.watch = undefined;
       return;
     }
-    const ids = [...this.running.keys()];
+    const ids = [...new Set([...this.running.keys(), ...this.waiting.keys()])];
     await this.heartbeat.beat(ids, HEARTBEAT_TTL_MS).catch(() => undefined);
-    const cancelled = await this.sessions.findCancelRequested(ids).catch(() => []);
-    for (const id of cancelled) this.onCancelRequested(id);
+    const toStop = await this.sessions.findToStop(ids).catch(() => []);
+    for (const id of toStop) this.onCancelRequested(id);
   }
 
   /**
@@ -159,11 +229,16 @@ export class SessionExecutionService {
    * first try uses the copy in hand; after a concurrent edit (VERSION_CONFLICT) it reloads and
    * reapplies. Returns the written session, or null when the attempt is no longer RUNNING.
    */
-  private async mutate(job: SessionRunJob, inHand: Session | null, change: (s: Session) => void): Promise<Session | null> {
+  private async mutate(
+    job: SessionRunJob,
+    inHand: Session | null,
+    change: (s: Session) => void,
+    expected = SessionStatus.RUNNING,
+  ): Promise<Session | null> {
     let session = inHand;
     for (let i = 0; i < MAX_CONFLICT_RETRIES; i++) {
       session ??= await this.sessions.findById(job.sessionId, { includeDeleted: true });
-      if (!session || session.attempt !== job.attempt || session.status !== SessionStatus.RUNNING) return null;
+      if (!session || session.attempt !== job.attempt || session.status !== expected) return null;
       change(session);
       try {
         await this.sessions.update(session);
@@ -177,9 +252,27 @@ export class SessionExecutionService {
   }
 }
 
-function applyOutcome(session: Session, outcome: CodingTurnOutcome, abortReason: AbortReason | undefined, resumed: boolean) {
+function applyOutcome(
+  session: Session,
+  outcome: CodingTurnOutcome,
+  abortReason: AbortReason | undefined,
+  resumed: boolean,
+  lease: Lease,
+) {
   const partial = { summary: outcome.summary, filesChanged: outcome.filesChanged };
   if (outcome.status === 'completed') return session.complete(partial, outcome.usage);
+  if (abortReason === 'lock-lost') {
+    const why = lease.signal.reason instanceof Error ? lease.signal.reason.message : `the lease on ${lease.resource} was lost`;
+    return session.fail(
+      {
+        code: RunFailureCode.WORKSPACE_LOCK_LOST,
+        message: `${why}; the OpenCode turn was stopped so that no other session writes to the workspace at the same time; retry the session`,
+      },
+      outcome.usage,
+      new Date(),
+      partial,
+    );
+  }
   if (outcome.status === 'aborted' || abortReason) {
     if (abortReason === 'timeout') return session.timeOut(outcome.usage, new Date(), partial);
     return session.cancel('cancelled by user', outcome.usage, new Date(), partial);

@@ -2,24 +2,12 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AppConfig } from '@app/config';
-import { AcquireOptions, Lease, LockError, LockPort } from '@app/locking';
+import { InMemoryLocks } from '@app/locking';
 import { SessionStatus } from '../domain/session-status';
 import { SessionErrorCode } from '../domain/session.errors';
 import { SessionSignalsPort } from './ports/session-signals.port';
-import { SessionLifecycleService } from './session-lifecycle.service';
+import { SESSION_LOCK_WAIT_MS, SessionLifecycleService } from './session-lifecycle.service';
 import { FakeQueue, InMemorySessionRepository } from './testing/fakes';
-
-class InProcessLocks implements LockPort {
-  held = new Set<string>();
-  async acquire(resource: string, options: AcquireOptions): Promise<Lease> {
-    if (this.held.has(resource)) throw LockError.timeout(resource, options.waitTimeoutMs);
-    this.held.add(resource);
-    return { resource, owner: options.owner, token: resource };
-  }
-  async release(lease: Lease): Promise<boolean> {
-    return this.held.delete(lease.resource);
-  }
-}
 
 class RecordingSignals implements SessionSignalsPort {
   cancels: string[] = [];
@@ -37,14 +25,14 @@ describe('SessionLifecycleService', () => {
   let repo: InMemorySessionRepository;
   let queue: FakeQueue;
   let signals: RecordingSignals;
-  let locks: InProcessLocks;
+  let locks: InMemoryLocks;
   let service: SessionLifecycleService;
 
   beforeEach(() => {
     repo = new InMemorySessionRepository();
     queue = new FakeQueue();
     signals = new RecordingSignals();
-    locks = new InProcessLocks();
+    locks = new InMemoryLocks();
     service = new SessionLifecycleService(repo, queue, signals, locks, config);
   });
 
@@ -68,19 +56,27 @@ describe('SessionLifecycleService', () => {
     const s = await service.create({ title: 't', prompt: 'p', workspace });
     await service.start(s.id);
     expect(queue.enqueued).toEqual([{ sessionId: s.id, attempt: 1 }]);
-    expect(locks.held.size).toBe(0);
+    expect(locks.holders.size).toBe(0);
     await expect(service.start(s.id)).rejects.toMatchObject({ code: SessionErrorCode.INVALID_TRANSITION });
-    expect(locks.held.size).toBe(0);
+    expect(locks.holders.size).toBe(0);
   });
 
   it('start refuses while another command holds the session lock (LOCK_TIMEOUT, retryable)', async () => {
     const s = await service.create({ title: 't', prompt: 'p', workspace });
-    locks.held.add(`session:${s.id}`);
-    await expect(service.start(s.id)).rejects.toMatchObject({ code: 'LOCK_TIMEOUT', retryable: true });
+    await locks.acquire(`session:${s.id}`, { owner: 'someone else', ttlMs: 60_000, waitTimeoutMs: 0 });
+    jest.useFakeTimers();
+    try {
+      const refused = expect(service.start(s.id)).rejects.toMatchObject({ code: 'LOCK_TIMEOUT', retryable: true });
+      await jest.advanceTimersByTimeAsync(SESSION_LOCK_WAIT_MS);
+      await refused;
+    } finally {
+      jest.useRealTimers();
+    }
     expect(queue.enqueued).toEqual([]);
+    expect((await locks.list())[0]).toMatchObject({ holder: { owner: 'someone else' }, waiters: [] });
   });
 
-  it('cancel of a RUNNING session marks it and signals its worker; of a queued one cancels and drops the job', async () => {
+  it('cancel of a RUNNING session marks it and signals its worker; of a queued one cancels, drops the job and signals a waiting worker', async () => {
     const running = await service.create({ title: 't', prompt: 'p', workspace });
     await service.start(running.id);
     const row = (await repo.findById(running.id))!;
@@ -96,6 +92,8 @@ describe('SessionLifecycleService', () => {
     const cancelled = await service.cancel(queued.id);
     expect(cancelled.status).toBe(SessionStatus.CANCELLED);
     expect(await queue.state({ sessionId: queued.id, attempt: 1 })).toBe('missing');
+    // A worker waiting for the queued session's workspace is told to stop waiting.
+    expect(signals.cancels).toEqual([running.id, queued.id]);
   });
 
   it('cancel decides again when a worker claimed the session meanwhile (no 409 for the user)', async () => {

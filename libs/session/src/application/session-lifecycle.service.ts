@@ -1,7 +1,8 @@
+import { randomUUID } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { isAbsolute } from 'node:path';
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { AppConfig } from '@app/config';
 import { LOCK_PORT, LockPort } from '@app/locking';
 import { Session } from '../domain/session';
@@ -30,12 +31,14 @@ export interface CreateSessionCommand {
 export const SESSION_LOCK_TTL_MS = 30_000;
 export const SESSION_LOCK_WAIT_MS = 30_000;
 export const DEFAULT_OPENCODE_AGENT = 'build';
-/** Who holds a session lock, for operators reading the lock keys. */
-const LOCK_OWNER = `api:${hostname()}:${process.pid}`;
+/** Who holds a session lock: this process and one operation (owners must not be shared, see LockPort). */
+const LOCK_OWNER_PREFIX = `api:${hostname()}:${process.pid}`;
 
 /** Use cases of the API side: everything a user does to a session. */
 @Injectable()
 export class SessionLifecycleService {
+  private readonly logger = new Logger(SessionLifecycleService.name);
+
   constructor(
     @Inject(SESSION_REPOSITORY) private readonly sessions: SessionRepositoryPort,
     @Inject(SESSION_QUEUE) private readonly queue: SessionQueuePort,
@@ -117,9 +120,12 @@ export class SessionLifecycleService {
       await this.signals.requestCancel(session.id);
       return session;
     }
+    const wasQueued = session.status === SessionStatus.QUEUED;
     session.cancel('cancelled by user');
     await this.sessions.update(session);
     await this.queue.remove({ sessionId: session.id, attempt: session.attempt });
+    // A worker may be waiting for the session's workspace lock: tell it to stop waiting.
+    if (wasQueued) await this.signals.requestCancel(session.id);
     return session;
   }
 
@@ -141,14 +147,15 @@ export class SessionLifecycleService {
 
   private async withSessionLock<T>(id: string, work: (session: Session) => Promise<T>): Promise<T> {
     const lease = await this.locks.acquire(`session:${id}`, {
-      owner: LOCK_OWNER,
+      owner: `${LOCK_OWNER_PREFIX}:${randomUUID()}`,
       ttlMs: SESSION_LOCK_TTL_MS,
       waitTimeoutMs: SESSION_LOCK_WAIT_MS,
     });
     try {
       return await work(await this.get(id));
     } finally {
-      await this.locks.release(lease);
+      // A release that cannot reach Redis is not the command's failure: the lease expires on its own.
+      await this.locks.release(lease).catch((err: Error) => this.logger.warn(`Could not release ${lease.resource}: ${err.message}`));
     }
   }
 }

@@ -38,9 +38,10 @@ export class SessionRecoveryService {
     const report: RecoveryReport = { requeued: [], failed: [] };
     const before = new Date(now.getTime() - this.graceMs);
     const stale = await this.sessions.findUnchangedSince([SessionStatus.QUEUED, SessionStatus.RUNNING], before, 200);
-    const alive = await this.heartbeat.alive(stale.filter((s) => s.status === SessionStatus.RUNNING).map((s) => s.id));
+    const alive = await this.heartbeat.alive(stale.map((s) => s.id));
     for (const candidate of stale) {
-      // A live worker still runs it, whatever the queue says (Redis may have lost the job).
+      // A live worker still runs it, or holds it QUEUED while it waits for its workspace,
+      // whatever the queue says (Redis may have lost the job).
       if (alive.has(candidate.id)) continue;
       const job = { sessionId: candidate.id, attempt: candidate.attempt };
       const state = await this.queue.state(job);

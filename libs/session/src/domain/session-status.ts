@@ -11,7 +11,8 @@ export enum SessionStatus {
 /** The one table of allowed transitions. Everything else is INVALID_TRANSITION. */
 export const SESSION_TRANSITIONS: Readonly<Record<SessionStatus, readonly SessionStatus[]>> = {
   [SessionStatus.PENDING]: [SessionStatus.QUEUED, SessionStatus.CANCELLED],
-  [SessionStatus.QUEUED]: [SessionStatus.RUNNING, SessionStatus.CANCELLED],
+  // QUEUED → TIMED_OUT: its workspace stayed locked by other sessions for its whole timeout.
+  [SessionStatus.QUEUED]: [SessionStatus.RUNNING, SessionStatus.CANCELLED, SessionStatus.TIMED_OUT],
   [SessionStatus.RUNNING]: [
     SessionStatus.COMPLETED,
     SessionStatus.FAILED,

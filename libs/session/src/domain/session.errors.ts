@@ -43,4 +43,8 @@ export enum RunFailureCode {
   CANCELLED = 'CANCELLED',
   WORKSPACE_MISSING = 'WORKSPACE_MISSING',
   OPENCODE_UNAVAILABLE = 'OPENCODE_UNAVAILABLE',
+  /** Other sessions held the session's workspace for its whole timeout; it never ran. */
+  WORKSPACE_BUSY = 'WORKSPACE_BUSY',
+  /** The run lost its workspace lock (Redis restart, long pause) and was stopped before another session could write there. */
+  WORKSPACE_LOCK_LOST = 'WORKSPACE_LOCK_LOST',
 }

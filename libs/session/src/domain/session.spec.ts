@@ -36,7 +36,7 @@ function moveTo(s: Session, to: SessionStatus): void {
     [SessionStatus.RUNNING]: () => s.markRunning(),
     [SessionStatus.COMPLETED]: () => s.complete({ summary: '', filesChanged: [] }, ZERO_USAGE),
     [SessionStatus.FAILED]: () => s.fail({ code: 'E', message: 'm' }, null),
-    [SessionStatus.TIMED_OUT]: () => s.timeOut(null),
+    [SessionStatus.TIMED_OUT]: () => (s.status === SessionStatus.QUEUED ? s.timeOutWaiting('workspace:/w') : s.timeOut(null)),
     [SessionStatus.CANCELLED]: () => s.cancel('by test'),
   };
   moves[to]();
@@ -68,9 +68,9 @@ describe('Session state machine', () => {
     expect(s.pullTransitions()).toEqual([]);
   });
 
-  it('covers all 49 pairs: 11 allowed, 38 refused', () => {
-    expect(cases.filter(([, , ok]) => ok)).toHaveLength(11);
-    expect(cases.filter(([, , ok]) => !ok)).toHaveLength(38);
+  it('covers all 49 pairs: 12 allowed, 37 refused', () => {
+    expect(cases.filter(([, , ok]) => ok)).toHaveLength(12);
+    expect(cases.filter(([, , ok]) => !ok)).toHaveLength(37);
   });
 
   it('records creation as the first transition', () => {
@@ -93,6 +93,18 @@ describe('Session state machine', () => {
     s.complete({ summary: 'done', filesChanged: ['a.txt'] }, usage);
     expect(s.snapshot()).toMatchObject({ result: { summary: 'done', filesChanged: ['a.txt'] }, usage, error: null });
     expect(s.snapshot().finishedAt).toBeInstanceOf(Date);
+  });
+
+  it('times out a QUEUED session that never got its workspace (WORKSPACE_BUSY), and only a QUEUED one', () => {
+    const s = sessionIn(SessionStatus.QUEUED);
+    s.timeOutWaiting('workspace:/repo');
+    expect(s.snapshot()).toMatchObject({
+      status: SessionStatus.TIMED_OUT,
+      startedAt: null,
+      error: { code: 'WORKSPACE_BUSY', message: expect.stringContaining('workspace:/repo stayed locked') },
+    });
+    expect(() => sessionIn(SessionStatus.RUNNING).timeOutWaiting('workspace:/repo')).toThrow(SessionError);
+    expect(() => sessionIn(SessionStatus.QUEUED).timeOut(null)).toThrow(SessionError);
   });
 
   it('asks a RUNNING session to cancel without changing its status', () => {

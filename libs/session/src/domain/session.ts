@@ -181,8 +181,15 @@ export class Session {
 
   timeOut(usage: TokenUsage | null, now = new Date(), partial?: SessionResult): void {
     const message = `no result within ${this.props.timeoutSeconds}s; the OpenCode turn was aborted`;
-    this.transition(SessionStatus.TIMED_OUT, message, now);
+    this.transition(SessionStatus.TIMED_OUT, message, now, [SessionStatus.RUNNING]);
     this.finish(now, { result: partial ?? null, usage, error: { code: RunFailureCode.TIMED_OUT, message } });
+  }
+
+  /** QUEUED → TIMED_OUT: it waited its whole timeout for a workspace that other sessions held. */
+  timeOutWaiting(waitedFor: string, now = new Date()): void {
+    const message = `${waitedFor} stayed locked by other sessions for ${this.props.timeoutSeconds}s; the session never ran`;
+    this.transition(SessionStatus.TIMED_OUT, message, now, [SessionStatus.QUEUED]);
+    this.finish(now, { result: null, usage: null, error: { code: RunFailureCode.WORKSPACE_BUSY, message } });
   }
 
   /** PENDING | QUEUED | RUNNING → CANCELLED. */

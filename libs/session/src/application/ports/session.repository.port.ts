@@ -32,8 +32,11 @@ export interface SessionRepositoryPort {
   events(sessionId: string): Promise<SessionEventRecord[]>;
   /** Sessions in one of the given statuses whose row has not changed since `before`. */
   findUnchangedSince(statuses: SessionStatus[], before: Date, limit: number): Promise<Session[]>;
-  /** Which of these sessions a user asked to cancel. */
-  findCancelRequested(ids: string[]): Promise<string[]>;
+  /**
+   * Which of these sessions their worker should stop on: a user asked to cancel, or the row
+   * is no longer QUEUED or RUNNING (cancelled while queued, settled by recovery) or was deleted.
+   */
+  findToStop(ids: string[]): Promise<string[]>;
 }
 
 export const SESSION_REPOSITORY = Symbol('SESSION_REPOSITORY');

@@ -52,8 +52,12 @@ export class InMemorySessionRepository implements SessionRepositoryPort {
       .map((r) => Session.restore(r));
   }
 
-  async findCancelRequested(ids: string[]): Promise<string[]> {
-    return ids.filter((id) => this.rows.get(id)?.cancelRequestedAt);
+  async findToStop(ids: string[]): Promise<string[]> {
+    const live: string[] = [SessionStatus.QUEUED, SessionStatus.RUNNING];
+    return ids.filter((id) => {
+      const row = this.rows.get(id);
+      return !row || row.cancelRequestedAt || !live.includes(row.status) || row.deletedAt;
+    });
   }
 
   private append(session: Session): void {

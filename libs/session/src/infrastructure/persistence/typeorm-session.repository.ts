@@ -99,11 +99,16 @@ export class TypeormSessionRepository implements SessionRepositoryPort {
     return rows.map(SessionMapper.toDomain);
   }
 
-  async findCancelRequested(ids: string[]): Promise<string[]> {
+  async findToStop(ids: string[]): Promise<string[]> {
     if (ids.length === 0) return [];
+    const live = [SessionStatus.QUEUED, SessionStatus.RUNNING];
     const rows = await this.dataSource.getRepository(SessionOrmEntity).find({
       select: { id: true },
-      where: { id: In(ids), cancelRequestedAt: Not(IsNull()) },
+      where: [
+        { id: In(ids), cancelRequestedAt: Not(IsNull()) },
+        { id: In(ids), status: Not(In(live)) },
+        { id: In(ids), deletedAt: Not(IsNull()) },
+      ],
       withDeleted: true,
     });
     return rows.map((r) => r.id);

@@ -129,9 +129,4 @@ export class SessionEventDto {
   @ApiProperty({ format: 'date-time' }) at: Date;
 }
 
-export class ErrorResponseDto {
-  @ApiProperty({ example: 409 }) statusCode: number;
-  @ApiProperty({ example: 'INVALID_TRANSITION' }) code: string;
-  @ApiProperty({ example: 'Session … cannot go from COMPLETED to QUEUED' }) message: string;
-  @ApiPropertyOptional({ type: 'object', additionalProperties: true }) details?: Record<string, unknown>;
-}
+export { ErrorResponseDto } from '@app/shared';

@@ -1,0 +1,301 @@
+/**
+ * The fair lock's Redis side: one Lua script per operation, so each is one round trip and
+ * atomic. Every key of a namespace `ns` (e.g. `orchestrator:{locks}`) carries the same
+ * Redis Cluster hash tag, so all of them live in one slot and the scripts may touch keys
+ * they compute (a waiter's record, another resource's holder during the cycle search).
+ *
+ *   ns:l:<resource>  hash  the grant: o owner, f fence, w grant id, t ttl, at granted at; PEXPIRE ttl
+ *   ns:q:<resource>  zset  waiting grant ids, scored by arrival (ns:seq), the FIFO queue
+ *   ns:w:<id>        hash  a waiter: o owner, r resource, s arrival, t ttl, c channel, at since,
+ *                          v deadlock cycle when it was chosen as a victim; PEXPIRE liveness
+ *   ns:ow:<owner>    set   the waiter ids of an owner (its out-edges in the wait-for graph)
+ *   ns:fence         str   the last fence handed out (max(Redis time in µs, last + 1))
+ *   ns:seq           str   arrival counter
+ *   ns:idx           set   resources that may have a holder or waiters (for listing)
+ *
+ * Expiry is judged by Redis alone: a grant is its hash key's PEXPIRE, a waiter's liveness
+ * is its record's PEXPIRE, timestamps come from TIME.
+ *
+ * A grant is handed over inside the script that frees the lock (release, a waiter leaving,
+ * or anyone noticing an expired holder): the head of the queue becomes the holder at once
+ * and is told on its process's channel ns:ch:<channel> ("g|<id>|<fence>"); a process that
+ * caused a grant to one of its own waiters learns it from the reply instead.
+ */
+
+const COMMON = `
+local ns = ARGV[1]
+local function key(kind, name) return ns .. ':' .. kind .. ':' .. name end
+
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+-- Strictly increasing, and still so after a Redis restart that lost every key, as long as
+-- Redis's clock does not go back: Redis time in microseconds, or the last fence + 1.
+local function next_fence()
+  local t = redis.call('TIME')
+  local us = tonumber(t[1]) * 1000000 + tonumber(t[2])
+  local last = tonumber(redis.call('GET', ns .. ':fence') or '0')
+  local f = string.format('%.0f', math.max(us, last + 1))
+  redis.call('SET', ns .. ':fence', f)
+  return f
+end
+
+local function grant(res, owner, id, ttl)
+  local f = next_fence()
+  local lk = key('l', res)
+  redis.call('HSET', lk, 'o', owner, 'f', f, 'w', id, 't', ttl, 'at', now_ms())
+  redis.call('PEXPIRE', lk, ttl)
+  return f
+end
+
+local function forget_waiter(id, owner)
+  redis.call('DEL', key('w', id))
+  if owner then redis.call('SREM', key('ow', owner), id) end
+end
+
+-- Hands a free lock to the oldest live waiter. Returns {id, fence, channel} or nil.
+-- Waiters whose record expired (their process died) are dropped on the way.
+local function grant_next(res, caller_channel)
+  local qk = key('q', res)
+  while true do
+    local head = redis.call('ZRANGE', qk, 0, 0)
+    if #head == 0 then return nil end
+    local id = head[1]
+    redis.call('ZREM', qk, id)
+    local w = redis.call('HMGET', key('w', id), 'o', 't', 'c', 'v')
+    if w[1] and not w[4] then
+      forget_waiter(id, w[1])
+      local f = grant(res, w[1], id, tonumber(w[2]))
+      if w[3] ~= caller_channel then redis.call('PUBLISH', key('ch', w[3]), 'g|' .. id .. '|' .. f) end
+      return {id, f, w[3]}
+    end
+  end
+end
+
+local function settle(res, caller_channel)
+  if redis.call('EXISTS', key('l', res)) == 1 then return nil end
+  local g = grant_next(res, caller_channel)
+  if not g and redis.call('ZCARD', key('q', res)) == 0 then redis.call('SREM', ns .. ':idx', res) end
+  return g
+end
+
+local function with_grant(reply, g)
+  if g then
+    reply[#reply + 1] = g[1]
+    reply[#reply + 1] = g[2]
+    reply[#reply + 1] = g[3]
+  end
+  return reply
+end
+`;
+
+/**
+ * KEYS: lock, queue. ARGV: ns, resource, owner, ttl, id, channel, liveness, enqueue (1/0).
+ * Reply: {1, fence} granted now; {0, pttl} not granted (and not queued when enqueue is 0);
+ * {2, pttl} queued; followed by a grant {id, fence, channel} when it handed the lock to
+ * an older waiter on the way.
+ */
+export const ACQUIRE = `${COMMON}
+local res, owner, ttl, id, channel = ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5], ARGV[6]
+local liveness, enqueue = tonumber(ARGV[7]), ARGV[8] == '1'
+local g = nil
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  if redis.call('ZCARD', KEYS[2]) == 0 then
+    redis.call('SADD', ns .. ':idx', res)
+    return {1, grant(res, owner, id, ttl)}
+  end
+  -- No barging: older waiters go first (the holder expired and nobody noticed yet).
+  g = grant_next(res, channel)
+  if not g then
+    redis.call('SADD', ns .. ':idx', res)
+    return {1, grant(res, owner, id, ttl)}
+  end
+end
+if not enqueue then return with_grant({0, redis.call('PTTL', KEYS[1])}, g) end
+local seq = redis.call('INCR', ns .. ':seq')
+redis.call('ZADD', KEYS[2], seq, id)
+local wk = key('w', id)
+redis.call('HSET', wk, 'o', owner, 'r', res, 's', seq, 't', ttl, 'c', channel, 'at', now_ms())
+redis.call('PEXPIRE', wk, liveness)
+redis.call('SADD', key('ow', owner), id)
+redis.call('PEXPIRE', key('ow', owner), liveness)
+redis.call('SADD', ns .. ':idx', res)
+return with_grant({2, redis.call('PTTL', KEYS[1])}, g)
+`;
+
+/**
+ * A waiter's periodic check: keeps its place alive, hands over a lock whose holder expired,
+ * and (when asked) searches the wait-for graph for a cycle through its owner.
+ * KEYS: lock, queue. ARGV: ns, resource, id, channel, liveness, check deadlock (1/0), max nodes.
+ * Reply (three fields, then a grant it caused, if any): {1, fence, 0} granted; {2, pttl, position}
+ * still waiting; {3, 0, 0} its place is gone (it must queue again); {4, cycle, 0} it is a
+ * deadlock victim (and out of the queue).
+ */
+export const RECHECK = `${COMMON}
+local res, id, channel, liveness = ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
+local check, max_nodes = ARGV[6] == '1', tonumber(ARGV[7])
+local held = redis.call('HMGET', KEYS[1], 'w', 'f')
+if held[1] == id then return {1, held[2], 0} end
+local wk = key('w', id)
+local me = redis.call('HMGET', wk, 'o', 'v', 's')
+if not me[1] then return {3, 0, 0} end
+if me[2] then
+  redis.call('ZREM', KEYS[2], id)
+  forget_waiter(id, me[1])
+  return {4, me[2], 0}
+end
+redis.call('PEXPIRE', wk, liveness)
+redis.call('PEXPIRE', key('ow', me[1]), liveness)
+local g = settle(res, channel)
+if g and g[1] == id then return {1, g[2], 0} end
+
+local function position()
+  local r = redis.call('ZRANK', KEYS[2], id)
+  return r and (r + 1) or 0
+end
+
+if not check then return with_grant({2, redis.call('PTTL', KEYS[1]), position()}, g) end
+
+-- Wait-for graph: an owner waiting in a queue waits for the live waiter just ahead of it
+-- (strict FIFO: that one is served first) or, at the head, for the holder.
+local function waits_of(owner)
+  local edges = {}
+  for _, wid in ipairs(redis.call('SMEMBERS', key('ow', owner))) do
+    local w = redis.call('HMGET', key('w', wid), 'r', 's', 'v')
+    if w[1] and not w[3] then
+      local qk = key('q', w[1])
+      local rank = redis.call('ZRANK', qk, wid)
+      if rank then
+        local target = nil
+        local i = rank - 1
+        while i >= 0 and not target do
+          local ahead = redis.call('ZRANGE', qk, i, i)[1]
+          local o = redis.call('HMGET', key('w', ahead), 'o', 'v')
+          if o[1] and not o[2] then target = o[1] end
+          i = i - 1
+        end
+        if not target then target = redis.call('HGET', key('l', w[1]), 'o') end
+        if target then edges[#edges + 1] = {target, wid, tonumber(w[2]), w[1]} end
+      end
+    end
+  end
+  return edges
+end
+
+local start = me[1]
+local visited, path, nodes = {}, {}, 0
+local function dfs(owner)
+  nodes = nodes + 1
+  if nodes > max_nodes then return false end
+  visited[owner] = true
+  for _, e in ipairs(waits_of(owner)) do
+    path[#path + 1] = {owner, e}
+    if e[1] == start then return true end
+    if not visited[e[1]] and dfs(e[1]) then return true end
+    path[#path] = nil
+  end
+  return false
+end
+
+if not dfs(start) then return with_grant({2, redis.call('PTTL', KEYS[1]), position()}, g) end
+
+-- A cycle: its youngest waiter (latest arrival) is the victim, so the older work proceeds.
+local victim, describe = nil, {}
+for _, step in ipairs(path) do
+  local e = step[2]
+  if not victim or e[3] > victim[3] then victim = e end
+  describe[#describe + 1] = step[1] .. ' waits for ' .. e[4] .. ' (held or queued by ' .. e[1] .. ')'
+end
+local cycle = table.concat(describe, '; ')
+if victim[2] == id then
+  redis.call('ZREM', KEYS[2], id)
+  forget_waiter(id, start)
+  return with_grant({4, cycle, 0}, g)
+end
+local vk = key('w', victim[2])
+redis.call('HSET', vk, 'v', cycle)
+redis.call('ZREM', key('q', victim[4]), victim[2])
+local vc = redis.call('HGET', vk, 'c')
+if vc ~= channel then redis.call('PUBLISH', key('ch', vc), 'd|' .. victim[2]) end
+return with_grant({2, redis.call('PTTL', KEYS[1]), position()}, g)
+`;
+
+/**
+ * A waiter leaves (timeout, abort): out of the queue; if it was granted meanwhile, the grant
+ * is released and handed on, never leaked. KEYS: lock, queue. ARGV: ns, resource, id, channel.
+ * Reply: {1} it had been granted and was released; {0} it left the queue; then a grant.
+ */
+export const LEAVE = `${COMMON}
+local res, id, channel = ARGV[2], ARGV[3], ARGV[4]
+if redis.call('HGET', KEYS[1], 'w') == id then
+  redis.call('DEL', KEYS[1])
+  return with_grant({1}, settle(res, channel))
+end
+redis.call('ZREM', KEYS[2], id)
+forget_waiter(id, redis.call('HGET', key('w', id), 'o'))
+return with_grant({0}, settle(res, channel))
+`;
+
+/**
+ * KEYS: lock, queue. ARGV: ns, resource, fence, channel.
+ * Reply: {1} released (then a grant to the next waiter, if any); {0} not the current grant.
+ */
+export const RELEASE = `${COMMON}
+local res, fence, channel = ARGV[2], ARGV[3], ARGV[4]
+if redis.call('HGET', KEYS[1], 'f') ~= fence then return {0} end
+redis.call('DEL', KEYS[1])
+return with_grant({1}, settle(res, channel))
+`;
+
+/**
+ * The watchdog's batch: KEYS are lock keys; ARGV: ns, then fence and ttl per key.
+ * Reply: 1 (renewed) or 0 (lost) per key.
+ */
+export const RENEW = `
+local out = {}
+for i, lk in ipairs(KEYS) do
+  local fence, ttl = ARGV[2 * i], ARGV[2 * i + 1]
+  if redis.call('HGET', lk, 'f') == fence then
+    redis.call('PEXPIRE', lk, ttl)
+    out[i] = 1
+  else
+    out[i] = 0
+  end
+end
+return out
+`;
+
+/**
+ * ARGV: ns. Reply: JSON {now, locks: [{resource, holder, waiters}]}. Tidies on the way: drops
+ * dead waiters, hands over locks whose holder expired, forgets resources with neither.
+ */
+export const LIST = `${COMMON}
+local now = now_ms()
+local locks = {}
+for _, res in ipairs(redis.call('SMEMBERS', ns .. ':idx')) do
+  settle(res, '')
+  local lk = key('l', res)
+  local h = redis.call('HMGET', lk, 'o', 'f', 'at')
+  local holder = cjson.null
+  if h[1] then
+    holder = {owner = h[1], fence = h[2], since = tonumber(h[3]), ttl = redis.call('PTTL', lk)}
+  end
+  local waiters = {}
+  for _, id in ipairs(redis.call('ZRANGE', key('q', res), 0, -1)) do
+    local w = redis.call('HMGET', key('w', id), 'o', 'at', 'v')
+    if w[1] and not w[3] then
+      waiters[#waiters + 1] = {owner = w[1], since = tonumber(w[2])}
+    else
+      redis.call('ZREM', key('q', res), id)
+    end
+  end
+  if holder == cjson.null and #waiters == 0 then
+    if redis.call('ZCARD', key('q', res)) == 0 then redis.call('SREM', ns .. ':idx', res) end
+  else
+    locks[#locks + 1] = {resource = res, holder = holder, waiters = waiters}
+  end
+end
+return cjson.encode({now = now, locks = locks})
+`;

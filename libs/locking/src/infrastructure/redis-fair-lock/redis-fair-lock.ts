@@ -1,0 +1,450 @@
+import { randomUUID } from 'node:crypto';
+import { Logger } from '@nestjs/common';
+import type Redis from 'ioredis';
+import { AcquireOptions, Lease, LockPort, LockView } from '../../application/ports/lock.port';
+import { canonicalLockOrder, LockError } from '../../domain/lock.errors';
+import { ACQUIRE, LEAVE, LIST, RECHECK, RELEASE, RENEW } from './fair-lock.scripts';
+
+export interface FairLockOptions {
+  /** The application's key prefix (QUEUE_PREFIX). */
+  prefix: string;
+  /** Keys are `<prefix>:{<namespace>}:...`: one Redis Cluster hash tag per namespace. */
+  namespace?: string;
+  /** A waiter checks its place this often, in case a grant message was lost (default 1000). */
+  recheckMs?: number;
+  /** A waiter blocked this long starts searching for deadlocks at each check (default 1000). */
+  deadlockCheckMs?: number;
+  /** A waiter that has not checked in for this long is presumed dead and skipped (default 3 x recheckMs, at least 3000). */
+  livenessMs?: number;
+  /** Held leases are renewed every ttl x this (default 1/3). */
+  renewFraction?: number;
+  /** The deadlock search gives up after visiting this many owners (default 10000). */
+  maxGraphNodes?: number;
+  /** How long one Redis call may take before the waiter treats it as failed (default 5000). */
+  callTimeoutMs?: number;
+}
+
+interface Waiter {
+  id: string;
+  /** Set when the grant arrives (message or reply). */
+  fence?: string;
+  wake: () => void;
+}
+
+interface Held {
+  lease: Lease;
+  ttlMs: number;
+  controller: AbortController;
+  /** Local time at which the last successful renewal was sent. */
+  renewedAt: number;
+}
+
+type Reply = (string | number)[];
+
+interface FairLockCommands {
+  fairLockAcquire(lock: string, queue: string, ...args: (string | number)[]): Promise<Reply>;
+  fairLockRecheck(lock: string, queue: string, ...args: (string | number)[]): Promise<Reply>;
+  fairLockLeave(lock: string, queue: string, ...args: (string | number)[]): Promise<Reply>;
+  fairLockRelease(lock: string, queue: string, ...args: (string | number)[]): Promise<Reply>;
+  fairLockRenew(numKeys: number, ...keysAndArgs: (string | number)[]): Promise<number[]>;
+  fairLockList(numKeys: number, ns: string): Promise<string>;
+}
+
+const GRANT_AT = { acquire: 2, recheck: 3, leave: 1, release: 1 } as const;
+
+/**
+ * The fair lock queue behind LockPort (see fair-lock.scripts.ts for the Redis side).
+ *
+ * Waiters queue in strict arrival order and are handed the lock directly by whoever frees
+ * it; they are woken by a message on their process's channel and check their place every
+ * `recheckMs` in case a message was lost. Held leases are renewed in one batched call per
+ * tick; a lease found lost aborts its signal. A waiter blocked past `deadlockCheckMs`
+ * searches the wait-for graph at each check; the youngest waiter of a cycle gets LOCK_DEADLOCK.
+ *
+ * Redis's ioredis client re-sends EVALSHA as EVAL after a script cache flush, so scripts
+ * survive SCRIPT FLUSH and Redis restarts.
+ */
+export class RedisFairLock implements LockPort {
+  private readonly logger = new Logger(RedisFairLock.name);
+  readonly ns: string;
+  private readonly channelId = randomUUID();
+  private readonly recheckMs: number;
+  private readonly deadlockCheckMs: number;
+  private readonly livenessMs: number;
+  private readonly renewFraction: number;
+  private readonly maxGraphNodes: number;
+  private readonly callTimeoutMs: number;
+  private readonly waiters = new Map<string, Waiter>();
+  private readonly held = new Map<string, Held>();
+  private subscribed?: Promise<void>;
+  private renewTimer?: NodeJS.Timeout;
+  private renewAt = Infinity;
+  private closed = false;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly subscriber: Redis,
+    options: FairLockOptions,
+  ) {
+    this.ns = `${options.prefix}:{${options.namespace ?? 'locks'}}`;
+    this.recheckMs = options.recheckMs ?? 1000;
+    this.deadlockCheckMs = options.deadlockCheckMs ?? 1000;
+    this.livenessMs = options.livenessMs ?? Math.max(3 * this.recheckMs, 3000);
+    this.renewFraction = options.renewFraction ?? 1 / 3;
+    this.maxGraphNodes = options.maxGraphNodes ?? 10_000;
+    this.callTimeoutMs = options.callTimeoutMs ?? 5000;
+    redis.defineCommand('fairLockAcquire', { numberOfKeys: 2, lua: ACQUIRE });
+    redis.defineCommand('fairLockRecheck', { numberOfKeys: 2, lua: RECHECK });
+    redis.defineCommand('fairLockLeave', { numberOfKeys: 2, lua: LEAVE });
+    redis.defineCommand('fairLockRelease', { numberOfKeys: 2, lua: RELEASE });
+    redis.defineCommand('fairLockRenew', { lua: RENEW });
+    redis.defineCommand('fairLockList', { lua: LIST });
+    subscriber.on('message', this.onMessage);
+    redis.on('ready', this.onReconnect);
+  }
+
+  /** The channel on which this instance's waiters are told about grants. */
+  get channel(): string {
+    return `${this.ns}:ch:${this.channelId}`;
+  }
+
+  /** Every key this lock uses for a resource and an owner (for tests and operators). */
+  keysOf(resource: string, owner = 'owner'): string[] {
+    return [
+      this.lockKey(resource),
+      this.queueKey(resource),
+      `${this.ns}:w:id`,
+      `${this.ns}:ow:${owner}`,
+      `${this.ns}:fence`,
+      `${this.ns}:seq`,
+      `${this.ns}:idx`,
+    ];
+  }
+
+  async acquire(resource: string, options: AcquireOptions): Promise<Lease> {
+    validate(resource, options);
+    const { owner, ttlMs, waitTimeoutMs, signal } = options;
+    if (signal?.aborted) throw LockError.aborted(resource, signal.reason);
+    const started = Date.now();
+    const deadline = started + waitTimeoutMs;
+    if (waitTimeoutMs > 0) await this.subscribe();
+    const id = randomUUID();
+    const waiter: Waiter = { id, wake: noop };
+    this.waiters.set(id, waiter);
+    try {
+      let reply: Reply;
+      try {
+        reply = await this.enqueue(resource, owner, ttlMs, id, waitTimeoutMs > 0, deadline);
+      } catch (err) {
+        await this.leave(resource, id); // runs after the unanswered call, whenever Redis answers
+        throw LockError.unavailable(resource, errorMessage(err));
+      }
+      if (reply[0] === 1) return this.hold(resource, owner, String(reply[1]), options);
+      if (reply[0] === 0) throw LockError.timeout(resource, waitTimeoutMs);
+      let pttl = Number(reply[1]);
+      let position: number | undefined;
+      for (;;) {
+        if (waiter.fence) return this.hold(resource, owner, waiter.fence, options);
+        const now = Date.now();
+        if (now >= deadline || signal?.aborted) {
+          await this.leave(resource, id);
+          if (signal?.aborted) throw LockError.aborted(resource, signal.reason);
+          throw LockError.timeout(resource, waitTimeoutMs, position);
+        }
+        const deadlockDue = started + this.deadlockCheckMs;
+        const holderExpires = pttl > 0 ? pttl + 2 : this.recheckMs;
+        const pause = Math.min(this.recheckMs, holderExpires, deadline - now, Math.max(deadlockDue - now, 0) || this.recheckMs);
+        await sleepUntilWoken(waiter, pause, signal);
+        if (waiter.fence || Date.now() >= deadline || signal?.aborted) continue;
+        try {
+          reply = await this.call(
+            this.commands.fairLockRecheck(
+              this.lockKey(resource),
+              this.queueKey(resource),
+              this.ns,
+              resource,
+              id,
+              this.channelId,
+              this.livenessMs,
+              Date.now() >= deadlockDue ? 1 : 0,
+              this.maxGraphNodes,
+            ),
+            deadline,
+          );
+        } catch (err) {
+          this.logger.debug(`Lock check for ${resource} failed: ${errorMessage(err)}`);
+          pttl = this.recheckMs;
+          continue;
+        }
+        this.noteGrant(reply, GRANT_AT.recheck);
+        switch (reply[0]) {
+          case 1:
+            waiter.fence = String(reply[1]);
+            break;
+          case 2:
+            pttl = Number(reply[1]);
+            position = Number(reply[2]);
+            break;
+          case 3: // its place expired (a long pause, or Redis lost it): queue again, at the back
+            reply = await this.enqueue(resource, owner, ttlMs, id, true, deadline).catch(() => [2, this.recheckMs]);
+            if (reply[0] === 1) waiter.fence = String(reply[1]);
+            else pttl = Number(reply[1]);
+            break;
+          case 4:
+            throw LockError.deadlock(resource, owner, String(reply[1]));
+        }
+      }
+    } finally {
+      this.waiters.delete(id);
+    }
+  }
+
+  async acquireAll(resources: readonly string[], options: AcquireOptions): Promise<Lease[]> {
+    const deadline = Date.now() + options.waitTimeoutMs;
+    const leases: Lease[] = [];
+    try {
+      for (const resource of canonicalLockOrder(resources)) {
+        const waitTimeoutMs = Math.max(0, deadline - Date.now());
+        leases.push(await this.acquire(resource, { ...options, waitTimeoutMs }));
+      }
+      return leases;
+    } catch (err) {
+      await Promise.all(leases.reverse().map((lease) => this.release(lease).catch(() => false)));
+      throw err;
+    }
+  }
+
+  async release(lease: Lease): Promise<boolean> {
+    this.forget(lease);
+    const reply = await this.commands.fairLockRelease(
+      this.lockKey(lease.resource),
+      this.queueKey(lease.resource),
+      this.ns,
+      lease.resource,
+      lease.token,
+      this.channelId,
+    );
+    this.noteGrant(reply, GRANT_AT.release);
+    return reply[0] === 1;
+  }
+
+  async list(): Promise<LockView[]> {
+    const raw = JSON.parse(await this.commands.fairLockList(0, this.ns)) as ListReply;
+    const locks = Array.isArray(raw.locks) ? raw.locks : [];
+    return locks
+      .map((lock) => ({
+        resource: lock.resource,
+        holder:
+          lock.holder && typeof lock.holder === 'object'
+            ? {
+                owner: lock.holder.owner,
+                fence: Number(lock.holder.fence),
+                heldForMs: Math.max(0, raw.now - lock.holder.since),
+                expiresInMs: Math.max(0, lock.holder.ttl),
+              }
+            : null,
+        waiters: (Array.isArray(lock.waiters) ? lock.waiters : []).map((w, i) => ({
+          owner: w.owner,
+          position: i + 1,
+          waitingMs: Math.max(0, raw.now - w.since),
+        })),
+      }))
+      .sort((a, b) => (a.resource < b.resource ? -1 : a.resource > b.resource ? 1 : 0));
+  }
+
+  /** Stops renewing and listening; held leases are left to expire. */
+  async close(): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.renewTimer);
+    this.subscriber.off('message', this.onMessage);
+    this.redis.off('ready', this.onReconnect);
+    for (const waiter of this.waiters.values()) waiter.wake();
+    if (this.subscribed) await this.subscriber.unsubscribe(this.channel).catch(() => undefined);
+  }
+
+  private get commands(): FairLockCommands {
+    return this.redis as unknown as FairLockCommands;
+  }
+
+  private lockKey(resource: string): string {
+    return `${this.ns}:l:${resource}`;
+  }
+
+  private queueKey(resource: string): string {
+    return `${this.ns}:q:${resource}`;
+  }
+
+  private subscribe(): Promise<void> {
+    this.subscribed ??= this.subscriber.subscribe(this.channel).then(() => undefined);
+    return this.subscribed;
+  }
+
+  /**
+   * The connection came back: Redis may have restarted and lost every lease, so check them
+   * now rather than at the next tick, before another process can be granted one of them.
+   */
+  private readonly onReconnect = (): void => {
+    if (this.held.size > 0) void this.renewAll();
+  };
+
+  private readonly onMessage = (channel: string, message: string): void => {
+    if (channel !== this.channel) return;
+    const [kind, id, fence] = message.split('|');
+    const waiter = this.waiters.get(id);
+    if (!waiter) return;
+    if (kind === 'g') waiter.fence = fence;
+    waiter.wake();
+  };
+
+  /** A grant that this process's call handed to one of its own waiters (no message is sent then). */
+  private noteGrant(reply: Reply, at: number): void {
+    if (reply.length < at + 3 || String(reply[at + 2]) !== this.channelId) return;
+    const waiter = this.waiters.get(String(reply[at]));
+    if (!waiter) return;
+    waiter.fence = String(reply[at + 1]);
+    waiter.wake();
+  }
+
+  private async enqueue(resource: string, owner: string, ttlMs: number, id: string, wait: boolean, deadline: number) {
+    const reply = await this.call(
+      this.commands.fairLockAcquire(
+        this.lockKey(resource),
+        this.queueKey(resource),
+        this.ns,
+        resource,
+        owner,
+        ttlMs,
+        id,
+        this.channelId,
+        this.livenessMs,
+        wait ? 1 : 0,
+      ),
+      deadline,
+    );
+    this.noteGrant(reply, GRANT_AT.acquire);
+    return reply;
+  }
+
+  /**
+   * Leaves the queue; a grant that raced with the timeout is released and handed on. When
+   * Redis cannot be reached, the call stays queued in the client and runs on reconnect.
+   */
+  private async leave(resource: string, id: string): Promise<void> {
+    const leaving = this.commands
+      .fairLockLeave(this.lockKey(resource), this.queueKey(resource), this.ns, resource, id, this.channelId)
+      .then((reply) => this.noteGrant(reply, GRANT_AT.leave));
+    await this.call(leaving, Date.now() + this.callTimeoutMs).catch((err) => {
+      this.logger.warn(`Could not leave the queue of ${resource} yet (${errorMessage(err)}); it will when Redis is back`);
+      leaving.catch(() => undefined);
+    });
+  }
+
+  /** Bounds a Redis call by the waiter's deadline (and callTimeoutMs). */
+  private call<T>(promise: Promise<T>, deadline: number): Promise<T> {
+    const ms = Math.max(50, Math.min(this.callTimeoutMs, deadline - Date.now() + 50));
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`Redis did not answer within ${ms} ms`)), ms);
+    });
+    return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+  }
+
+  private hold(resource: string, owner: string, token: string, options: AcquireOptions): Lease {
+    const controller = new AbortController();
+    const lease: Lease = { resource, owner, token, fence: Number(token), signal: controller.signal };
+    if (options.autoRenew !== false) {
+      this.held.set(heldKey(lease), { lease, ttlMs: options.ttlMs, controller, renewedAt: Date.now() });
+      this.scheduleRenewal(Date.now() + options.ttlMs * this.renewFraction);
+    }
+    return lease;
+  }
+
+  private forget(lease: Lease): void {
+    this.held.delete(heldKey(lease));
+  }
+
+  private scheduleRenewal(at: number): void {
+    if (this.closed || at >= this.renewAt) return;
+    clearTimeout(this.renewTimer);
+    this.renewAt = at;
+    this.renewTimer = setTimeout(() => void this.renewAll(), Math.max(0, at - Date.now()));
+    this.renewTimer.unref();
+  }
+
+  /** The watchdog's tick: every held lease in one call; lost ones abort their signal. */
+  private async renewAll(): Promise<void> {
+    this.renewAt = Infinity;
+    const batch = [...this.held.values()];
+    if (batch.length === 0) return;
+    const sentAt = Date.now();
+    const keys = batch.map((h) => this.lockKey(h.lease.resource));
+    const args = batch.flatMap((h) => [h.lease.token, h.ttlMs]);
+    const shortest = Math.min(...batch.map((h) => h.ttlMs));
+    try {
+      const renewed = await this.call(this.commands.fairLockRenew(keys.length, ...keys, this.ns, ...args), sentAt + shortest);
+      batch.forEach((h, i) => {
+        if (renewed[i] === 1) h.renewedAt = sentAt;
+        else this.lose(h, 'it expired or was taken over before it could be renewed');
+      });
+    } catch (err) {
+      for (const h of batch) {
+        if (Date.now() - h.renewedAt >= h.ttlMs) this.lose(h, `not renewed within its TTL: ${errorMessage(err)}`);
+      }
+    }
+    if (this.held.size > 0) {
+      const next = Math.min(...[...this.held.values()].map((h) => h.ttlMs * this.renewFraction));
+      this.scheduleRenewal(Date.now() + Math.max(10, next));
+    }
+  }
+
+  private lose(held: Held, why: string): void {
+    if (this.held.get(heldKey(held.lease)) !== held) return;
+    this.held.delete(heldKey(held.lease));
+    const error = LockError.lost(held.lease.resource, held.lease.fence, why);
+    this.logger.warn(error.message);
+    held.controller.abort(error);
+  }
+}
+
+interface ListReply {
+  now: number;
+  locks:
+    | {
+        resource: string;
+        holder: { owner: string; fence: string; since: number; ttl: number } | null;
+        waiters: { owner: string; since: number }[] | Record<string, never>;
+      }[]
+    | Record<string, never>;
+}
+
+function heldKey(lease: Lease): string {
+  return `${lease.resource}\u0000${lease.token}`;
+}
+
+function validate(resource: string, options: AcquireOptions): void {
+  if (!resource) throw new TypeError('a lock needs a resource name');
+  if (!options.owner) throw new TypeError(`lock ${resource}: an owner is required`);
+  if (!Number.isInteger(options.ttlMs) || options.ttlMs <= 0) throw new TypeError(`lock ${resource}: ttlMs must be a positive integer`);
+  if (!(options.waitTimeoutMs >= 0)) throw new TypeError(`lock ${resource}: waitTimeoutMs must be 0 or more`);
+}
+
+function sleepUntilWoken(waiter: Waiter, ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      waiter.wake = noop;
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, Math.max(0, ms));
+    waiter.wake = done;
+    signal?.addEventListener('abort', done, { once: true });
+    if (waiter.fence) done();
+  });
+}
+
+function noop(): void {}
+
+function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,0 +1,98 @@
+import { AcquireOptions, Lease, LockPort, LockView } from '../application/ports/lock.port';
+import { canonicalLockOrder, LockError } from '../domain/lock.errors';
+
+interface Waiting {
+  owner: string;
+  since: number;
+  grant: (fence: number) => void;
+}
+
+/**
+ * A FIFO lock in one process, for unit tests of code that uses LockPort: same errors and
+ * queueing rules as the Redis lock, without TTLs, renewal or deadlock detection.
+ */
+export class InMemoryLocks implements LockPort {
+  private fence = 0;
+  readonly holders = new Map<string, { owner: string; fence: number; since: number; controller: AbortController }>();
+  private readonly queues = new Map<string, Waiting[]>();
+
+  async acquire(resource: string, options: AcquireOptions): Promise<Lease> {
+    if (options.signal?.aborted) throw LockError.aborted(resource, options.signal.reason);
+    if (!this.holders.has(resource) && !this.queues.get(resource)?.length) return this.grant(resource, options.owner);
+    if (options.waitTimeoutMs <= 0) throw LockError.timeout(resource, options.waitTimeoutMs);
+    return new Promise<Lease>((resolve, reject) => {
+      const queue = this.queues.get(resource) ?? [];
+      this.queues.set(resource, queue);
+      const leave = (error: LockError) => {
+        clearTimeout(timer);
+        queue.splice(queue.indexOf(entry), 1);
+        reject(error);
+      };
+      const timer = setTimeout(() => leave(LockError.timeout(resource, options.waitTimeoutMs)), options.waitTimeoutMs);
+      const onAbort = () => leave(LockError.aborted(resource, options.signal?.reason));
+      options.signal?.addEventListener('abort', onAbort, { once: true });
+      const entry: Waiting = {
+        owner: options.owner,
+        since: Date.now(),
+        grant: () => {
+          clearTimeout(timer);
+          options.signal?.removeEventListener('abort', onAbort);
+          resolve(this.grant(resource, options.owner));
+        },
+      };
+      queue.push(entry);
+    });
+  }
+
+  async acquireAll(resources: readonly string[], options: AcquireOptions): Promise<Lease[]> {
+    const leases: Lease[] = [];
+    try {
+      for (const resource of canonicalLockOrder(resources)) leases.push(await this.acquire(resource, options));
+      return leases;
+    } catch (err) {
+      await Promise.all(leases.map((lease) => this.release(lease)));
+      throw err;
+    }
+  }
+
+  async release(lease: Lease): Promise<boolean> {
+    const holder = this.holders.get(lease.resource);
+    if (!holder || holder.fence !== lease.fence) return false;
+    this.holders.delete(lease.resource);
+    this.queues.get(lease.resource)?.shift()?.grant(0);
+    return true;
+  }
+
+  /** Takes a lease away from its holder, and tells it, as the watchdog does after a Redis restart. */
+  lose(resource: string): void {
+    const holder = this.holders.get(resource);
+    this.expire(resource);
+    holder?.controller.abort(LockError.lost(resource, holder.fence, 'taken away by the test'));
+  }
+
+  /** The lease runs out without its holder noticing (its process is dead or paused); the next waiter gets it. */
+  expire(resource: string): void {
+    if (!this.holders.delete(resource)) return;
+    this.queues.get(resource)?.shift()?.grant(0);
+  }
+
+  async list(): Promise<LockView[]> {
+    const now = Date.now();
+    const resources = new Set([...this.holders.keys(), ...[...this.queues].filter(([, q]) => q.length).map(([r]) => r)]);
+    return [...resources].sort().map((resource) => {
+      const holder = this.holders.get(resource);
+      return {
+        resource,
+        holder: holder ? { owner: holder.owner, fence: holder.fence, heldForMs: now - holder.since, expiresInMs: 0 } : null,
+        waiters: (this.queues.get(resource) ?? []).map((w, i) => ({ owner: w.owner, position: i + 1, waitingMs: now - w.since })),
+      };
+    });
+  }
+
+  private grant(resource: string, owner: string): Lease {
+    const fence = ++this.fence;
+    const controller = new AbortController();
+    this.holders.set(resource, { owner, fence, since: Date.now(), controller });
+    return { resource, owner, token: String(fence), fence, signal: controller.signal };
+  }
+}
