@@ -41,11 +41,18 @@ export class LockError extends DomainError<LockErrorCode> {
     );
   }
 
-  static lost(resource: string, fence: number, why: string): LockError {
+  /** takenOver: the same owner holds it again under a newer grant (see AcquireOptions.reclaim). */
+  static lost(resource: string, fence: number, why: string, takenOver = false): LockError {
     return new LockError(LockErrorCode.LOCK_LOST, `the lease on ${resource} (fence ${fence}) was lost: ${why}`, {
       resource,
       fence,
+      takenOver,
     });
+  }
+
+  /** Whether a LOCK_LOST means the same owner took the lock over (nobody else can write). */
+  static isTakeover(reason: unknown): boolean {
+    return reason instanceof LockError && reason.code === LockErrorCode.LOCK_LOST && reason.details?.takenOver === true;
   }
 
   static unavailable(resource: string, why: string): LockError {

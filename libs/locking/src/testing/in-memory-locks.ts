@@ -18,6 +18,12 @@ export class InMemoryLocks implements LockPort {
 
   async acquire(resource: string, options: AcquireOptions): Promise<Lease> {
     if (options.signal?.aborted) throw LockError.aborted(resource, options.signal.reason);
+    const previous = this.holders.get(resource);
+    if (options.reclaim && previous?.owner === options.owner) {
+      const lease = this.grant(resource, options.owner);
+      previous.controller.abort(LockError.lost(resource, previous.fence, 'reclaimed by its owner', true));
+      return lease;
+    }
     if (!this.holders.has(resource) && !this.queues.get(resource)?.length) return this.grant(resource, options.owner);
     if (options.waitTimeoutMs <= 0) throw LockError.timeout(resource, options.waitTimeoutMs);
     return new Promise<Lease>((resolve, reject) => {

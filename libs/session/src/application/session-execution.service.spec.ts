@@ -1,6 +1,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { AppConfig } from '@app/config';
 import { InMemoryLocks } from '@app/locking';
 import { Session } from '../domain/session';
 import { SessionStatus } from '../domain/session-status';
@@ -12,6 +13,7 @@ describe('SessionExecutionService', () => {
   let repo: InMemorySessionRepository;
   let heartbeat: InMemoryHeartbeat;
   let locks: InMemoryLocks;
+  const config = AppConfig.with({});
 
   async function queued(timeoutSeconds = 60): Promise<Session> {
     const s = Session.create({ title: 't', prompt: 'p', workspace, agent: 'build', timeoutSeconds });
@@ -29,10 +31,9 @@ describe('SessionExecutionService', () => {
 
   /** A worker that claims the session, opens its turn and then stops responding. */
   async function startAndLoseWorker(s: Session) {
-    const service = new SessionExecutionService(repo, new ScriptedCodingAgent(untilAborted), heartbeat, locks);
+    const service = new SessionExecutionService(repo, new ScriptedCodingAgent(untilAborted), heartbeat, locks, config);
     const run = service.run(job(s));
     await turnAttached(s, service);
-    locks.expire(await workspaceLockResource(workspace)); // its lease runs out: it renews no more
     return {
       end: async () => {
         service.onCancelRequested(s.id);
@@ -55,7 +56,7 @@ describe('SessionExecutionService', () => {
       expect((await stored(s)).opencodeSessionId).toBe('ses_1'); // persisted before runTurn
       return outcome('completed', { summary: 'done', filesChanged: ['a.ts'] });
     });
-    await new SessionExecutionService(repo, agent, heartbeat, locks).run(job(s));
+    await new SessionExecutionService(repo, agent, heartbeat, locks, config).run(job(s));
     expect(await stored(s)).toMatchObject({
       status: SessionStatus.COMPLETED,
       result: { summary: 'done', filesChanged: ['a.ts'] },
@@ -68,7 +69,7 @@ describe('SessionExecutionService', () => {
   it('is idempotent: a job that runs again for a finished session does nothing', async () => {
     const s = await queued();
     const agent = new ScriptedCodingAgent(async () => outcome('completed'));
-    const service = new SessionExecutionService(repo, agent, heartbeat, locks);
+    const service = new SessionExecutionService(repo, agent, heartbeat, locks, config);
     await service.run(job(s));
     await service.run(job(s));
     expect(agent.runs).toHaveLength(1);
@@ -78,8 +79,8 @@ describe('SessionExecutionService', () => {
   it('ignores a job of a superseded attempt or a deleted session', async () => {
     const s = await queued();
     const agent = new ScriptedCodingAgent(async () => outcome('completed'));
-    await new SessionExecutionService(repo, agent, heartbeat, locks).run({ sessionId: s.id, attempt: 7 });
-    await new SessionExecutionService(repo, agent, heartbeat, locks).run({ sessionId: '00000000-0000-4000-8000-000000000000', attempt: 1 });
+    await new SessionExecutionService(repo, agent, heartbeat, locks, config).run({ sessionId: s.id, attempt: 7 });
+    await new SessionExecutionService(repo, agent, heartbeat, locks, config).run({ sessionId: '00000000-0000-4000-8000-000000000000', attempt: 1 });
     expect(agent.runs).toHaveLength(0);
     expect((await stored(s)).status).toBe(SessionStatus.QUEUED);
   });
@@ -90,7 +91,7 @@ describe('SessionExecutionService', () => {
     expect((await stored(s)).status).toBe(SessionStatus.RUNNING);
 
     const second = new ScriptedCodingAgent(async (_signal, resume) => outcome(resume ? 'completed' : 'failed'));
-    await new SessionExecutionService(repo, second, heartbeat, locks).run(job(s));
+    await new SessionExecutionService(repo, second, heartbeat, locks, config).run(job(s));
     expect(second.opened).toBe(0);
     expect(second.runs[0]).toMatchObject({ resume: true, ref: { opencodeSessionId: 'ses_1', messageId: 'msg_1' } });
     expect((await stored(s)).status).toBe(SessionStatus.COMPLETED);
@@ -104,7 +105,7 @@ describe('SessionExecutionService', () => {
     const lost = new ScriptedCodingAgent(async () =>
       outcome('lost', { error: { code: 'OPENCODE_SESSION_LOST', message: 'unknown session ses_1' } }),
     );
-    await new SessionExecutionService(repo, lost, heartbeat, locks).run(job(s));
+    await new SessionExecutionService(repo, lost, heartbeat, locks, config).run(job(s));
     const after = await stored(s);
     expect(after.status).toBe(SessionStatus.FAILED);
     expect(after.error?.code).toBe('WORKER_LOST');
@@ -117,25 +118,25 @@ describe('SessionExecutionService', () => {
     const agent = new ScriptedCodingAgent(async () =>
       outcome('failed', { error: { code: 'PROVIDER_ERROR', message: 'rate limited' } }),
     );
-    await new SessionExecutionService(repo, agent, heartbeat, locks).run(job(s));
+    await new SessionExecutionService(repo, agent, heartbeat, locks, config).run(job(s));
     expect(await stored(s)).toMatchObject({ status: SessionStatus.FAILED, error: { code: 'PROVIDER_ERROR', message: 'rate limited' } });
   });
 
   it('fails with OPENCODE_UNAVAILABLE when no turn can be opened', async () => {
     const s = await queued();
-    await new SessionExecutionService(repo, new ScriptedCodingAgent(async () => outcome('completed'), true), heartbeat, locks).run(job(s));
+    await new SessionExecutionService(repo, new ScriptedCodingAgent(async () => outcome('completed'), true), heartbeat, locks, config).run(job(s));
     expect((await stored(s)).error?.code).toBe('OPENCODE_UNAVAILABLE');
   });
 
   it('aborts the turn and records TIMED_OUT after timeoutSeconds', async () => {
     const s = await queued(1);
-    await new SessionExecutionService(repo, new ScriptedCodingAgent(untilAborted), heartbeat, locks).run(job(s));
+    await new SessionExecutionService(repo, new ScriptedCodingAgent(untilAborted), heartbeat, locks, config).run(job(s));
     expect(await stored(s)).toMatchObject({ status: SessionStatus.TIMED_OUT, error: { code: 'TIMED_OUT' } });
   });
 
   it('aborts the turn and records CANCELLED on a cancel signal', async () => {
     const s = await queued();
-    const service = new SessionExecutionService(repo, new ScriptedCodingAgent(untilAborted), heartbeat, locks);
+    const service = new SessionExecutionService(repo, new ScriptedCodingAgent(untilAborted), heartbeat, locks, config);
     const running = service.run(job(s));
     await turnAttached(s, service);
     expect(service.activeSessionIds).toEqual([s.id]);
@@ -150,7 +151,7 @@ describe('SessionExecutionService', () => {
     jest.useFakeTimers({ doNotFake: ['setTimeout', 'clearTimeout', 'setImmediate', 'nextTick', 'queueMicrotask', 'Date', 'performance'] });
     try {
       const s = await queued();
-      const service = new SessionExecutionService(repo, new ScriptedCodingAgent(untilAborted), heartbeat, locks);
+      const service = new SessionExecutionService(repo, new ScriptedCodingAgent(untilAborted), heartbeat, locks, config);
       const running = service.run(job(s));
       await turnAttached(s, service);
       const row = (await repo.findById(s.id))!;
@@ -172,7 +173,7 @@ describe('SessionExecutionService', () => {
       await repo.update(user);
       return outcome('completed');
     });
-    await new SessionExecutionService(repo, agent, heartbeat, locks).run(job(s));
+    await new SessionExecutionService(repo, agent, heartbeat, locks, config).run(job(s));
     expect(await stored(s)).toMatchObject({ status: SessionStatus.COMPLETED, title: 'renamed while running' });
   });
 
@@ -182,7 +183,7 @@ describe('SessionExecutionService', () => {
     s.queue();
     await repo.update(s);
     const agent = new ScriptedCodingAgent(async () => outcome('completed'));
-    await new SessionExecutionService(repo, agent, heartbeat, locks).run(job(s));
+    await new SessionExecutionService(repo, agent, heartbeat, locks, config).run(job(s));
     expect((await stored(s)).error?.code).toBe('WORKSPACE_MISSING');
     expect(agent.opened).toBe(0);
   });
@@ -196,7 +197,7 @@ describe('SessionExecutionService', () => {
         heldDuringRun = (await locks.list()).find((l) => l.resource === `workspace:${workspace}`)?.holder?.owner;
         return outcome('completed');
       });
-      await new SessionExecutionService(repo, agent, heartbeat, locks).run(job(s));
+      await new SessionExecutionService(repo, agent, heartbeat, locks, config).run(job(s));
       expect(heldDuringRun).toBe(`session:${s.id}`);
       expect(await resource()).toBe(`workspace:${workspace}`);
       expect(await locks.list()).toEqual([]);
@@ -213,8 +214,8 @@ describe('SessionExecutionService', () => {
           spans[id].end = Date.now();
           return outcome('completed');
         });
-      const service = new SessionExecutionService(repo, agentFor(first.id), heartbeat, locks);
-      const other = new SessionExecutionService(repo, agentFor(second.id), heartbeat, locks);
+      const service = new SessionExecutionService(repo, agentFor(first.id), heartbeat, locks, config);
+      const other = new SessionExecutionService(repo, agentFor(second.id), heartbeat, locks, config);
       const a = service.run(job(first));
       await turnAttached(first);
       const b = other.run(job(second));
@@ -231,7 +232,7 @@ describe('SessionExecutionService', () => {
     it('stops the turn and records WORKSPACE_LOCK_LOST when the lease is lost mid-run', async () => {
       const s = await queued();
       const agent = new ScriptedCodingAgent(untilAborted);
-      const service = new SessionExecutionService(repo, agent, heartbeat, locks);
+      const service = new SessionExecutionService(repo, agent, heartbeat, locks, config);
       const running = service.run(job(s));
       await turnAttached(s, service);
       locks.lose(await resource());
@@ -246,7 +247,7 @@ describe('SessionExecutionService', () => {
       const s = await queued(1);
       await locks.acquire(await resource(), { owner: 'another session', ttlMs: 60_000, waitTimeoutMs: 0 });
       const agent = new ScriptedCodingAgent(async () => outcome('completed'));
-      await new SessionExecutionService(repo, agent, heartbeat, locks).run(job(s));
+      await new SessionExecutionService(repo, agent, heartbeat, locks, config).run(job(s));
       const after = await stored(s);
       expect(after).toMatchObject({ status: SessionStatus.TIMED_OUT, error: { code: 'WORKSPACE_BUSY' } });
       expect(after.startedAt).toBeNull();
@@ -258,7 +259,7 @@ describe('SessionExecutionService', () => {
       const s = await queued();
       await locks.acquire(await resource(), { owner: 'another session', ttlMs: 60_000, waitTimeoutMs: 0 });
       const agent = new ScriptedCodingAgent(async () => outcome('completed'));
-      const service = new SessionExecutionService(repo, agent, heartbeat, locks);
+      const service = new SessionExecutionService(repo, agent, heartbeat, locks, config);
       const waiting = service.run(job(s));
       await new Promise((r) => setTimeout(r, 10));
       const row = (await repo.findById(s.id))!;

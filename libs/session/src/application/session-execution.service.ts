@@ -1,6 +1,7 @@
 import { realpath, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { Inject, Injectable, Logger } from '@nestjs/common';
+import { AppConfig } from '@app/config';
 import { Lease, LOCK_PORT, LockError, LockErrorCode, LockPort } from '@app/locking';
 import { Session } from '../domain/session';
 import { SessionStatus } from '../domain/session-status';
@@ -20,8 +21,15 @@ import { SESSION_REPOSITORY, SessionRepositoryPort } from './ports/session.repos
 export const WATCH_INTERVAL_MS = 3_000;
 /** A running session's heartbeat outlives a few missed beats (Redis blips, a busy event loop). */
 export const HEARTBEAT_TTL_MS = 4 * WATCH_INTERVAL_MS;
-/** A run's workspace lease; renewed every third of it while the run lives, so a dead worker's lock passes on after this long. */
-export const WORKSPACE_LOCK_TTL_MS = 30_000;
+/**
+ * A run's workspace lease, renewed every third of it while the run lives. It outlives the time
+ * BullMQ takes to hand a dead worker's job to another worker (2 x WORKER_LEASE_SECONDS), so the
+ * resuming run takes the lease over (reclaim) before a waiting session could get the workspace
+ * while the dead worker's OpenCode turn may still be writing there.
+ */
+export function workspaceLockTtlMs(workerLeaseSeconds: number): number {
+  return Math.max(30_000, 3 * workerLeaseSeconds * 1000);
+}
 const MAX_CONFLICT_RETRIES = 8;
 
 type AbortReason = 'cancel' | 'timeout' | 'lock-lost';
@@ -51,6 +59,7 @@ export class SessionExecutionService {
     @Inject(CODING_AGENT) private readonly codingAgent: CodingAgentPort,
     @Inject(RUN_HEARTBEAT) private readonly heartbeat: RunHeartbeatPort,
     @Inject(LOCK_PORT) private readonly locks: LockPort,
+    private readonly config: AppConfig,
   ) {}
 
   /** Called for every cancel signal; only the process running (or holding) the session acts on it. */
@@ -97,9 +106,11 @@ export class SessionExecutionService {
     try {
       return await this.locks.acquire(resource, {
         owner: `session:${job.sessionId}`,
-        ttlMs: WORKSPACE_LOCK_TTL_MS,
+        ttlMs: workspaceLockTtlMs(this.config.workerLeaseSeconds),
         waitTimeoutMs: timeoutSeconds * 1000,
         signal: controller.signal,
+        // Resuming after a lost worker: take over the lease that worker still holds.
+        reclaim: session.status === SessionStatus.RUNNING,
       });
     } catch (err) {
       if (!(err instanceof LockError)) throw err;
@@ -181,8 +192,16 @@ export class SessionExecutionService {
   ): Promise<{ result: CodingTurnOutcome; abortReason?: AbortReason }> {
     const controller = new AbortController();
     this.running.set(job.sessionId, controller);
-    // Lost workspace lock: stop OpenCode writing before another session may start there.
-    const onLeaseLost = () => controller.abort('lock-lost' satisfies AbortReason);
+    // Lost workspace lock: stop OpenCode writing before another session may start there. Taken
+    // over by a newer run of this same session (this worker was presumed dead), the turn is the
+    // other run's now: keep following it without aborting it; the first to record the outcome wins.
+    const onLeaseLost = () => {
+      if (LockError.isTakeover(lease.signal.reason)) {
+        this.logger.warn(`Session ${job.sessionId}: another worker resumed this run; leaving the turn to it`);
+        return;
+      }
+      controller.abort('lock-lost' satisfies AbortReason);
+    };
     if (lease.signal.aborted) onLeaseLost();
     lease.signal.addEventListener('abort', onLeaseLost, { once: true });
     const { startedAt, timeoutSeconds } = session.snapshot();

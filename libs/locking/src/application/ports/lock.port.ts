@@ -27,6 +27,11 @@ export interface AcquireOptions {
   signal?: AbortSignal;
   /** Renew the lease in the background until it is released (default true). */
   autoRenew?: boolean;
+  /**
+   * When this owner already holds the resource (an earlier process of the same owner died
+   * holding it), take the grant over at once with a new fence instead of queueing behind it.
+   */
+  reclaim?: boolean;
 }
 
 export interface LockHolderView {

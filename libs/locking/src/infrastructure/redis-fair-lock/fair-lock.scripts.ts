@@ -92,7 +92,9 @@ end
 `;
 
 /**
- * KEYS: lock, queue. ARGV: ns, resource, owner, ttl, id, channel, liveness, enqueue (1/0).
+ * KEYS: lock, queue. ARGV: ns, resource, owner, ttl, id, channel, liveness, enqueue (1/0), reclaim (1/0).
+ * With reclaim, an owner that already holds the lock (an earlier run of it that died) takes
+ * the grant over at once with a new fence.
  * Reply: {1, fence} granted now; {0, pttl} not granted (and not queued when enqueue is 0);
  * {2, pttl} queued; followed by a grant {id, fence, channel} when it handed the lock to
  * an older waiter on the way.
@@ -101,6 +103,9 @@ export const ACQUIRE = `${COMMON}
 local res, owner, ttl, id, channel = ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5], ARGV[6]
 local liveness, enqueue = tonumber(ARGV[7]), ARGV[8] == '1'
 local g = nil
+if ARGV[9] == '1' and redis.call('HGET', KEYS[1], 'o') == owner then
+  return {1, grant(res, owner, id, ttl)}
+end
 if redis.call('EXISTS', KEYS[1]) == 0 then
   if redis.call('ZCARD', KEYS[2]) == 0 then
     redis.call('SADD', ns .. ':idx', res)
@@ -250,16 +255,19 @@ return with_grant({1}, settle(res, channel))
 `;
 
 /**
- * The watchdog's batch: KEYS are lock keys; ARGV: ns, then fence and ttl per key.
- * Reply: 1 (renewed) or 0 (lost) per key.
+ * The watchdog's batch: KEYS are lock keys; ARGV: ns, then fence, ttl and owner per key.
+ * Reply per key: 1 renewed; 0 lost; 2 lost to a newer grant of the same owner (reclaimed).
  */
 export const RENEW = `
 local out = {}
 for i, lk in ipairs(KEYS) do
-  local fence, ttl = ARGV[2 * i], ARGV[2 * i + 1]
-  if redis.call('HGET', lk, 'f') == fence then
+  local fence, ttl, owner = ARGV[3 * i - 1], ARGV[3 * i], ARGV[3 * i + 1]
+  local held = redis.call('HMGET', lk, 'f', 'o')
+  if held[1] == fence then
     redis.call('PEXPIRE', lk, ttl)
     out[i] = 1
+  elseif held[2] == owner then
+    out[i] = 2
   else
     out[i] = 0
   end

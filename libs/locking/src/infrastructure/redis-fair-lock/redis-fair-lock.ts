@@ -134,7 +134,7 @@ export class RedisFairLock implements LockPort {
     try {
       let reply: Reply;
       try {
-        reply = await this.enqueue(resource, owner, ttlMs, id, waitTimeoutMs > 0, deadline);
+        reply = await this.enqueue(resource, owner, ttlMs, id, waitTimeoutMs > 0, deadline, options.reclaim === true);
       } catch (err) {
         await this.leave(resource, id); // runs after the unanswered call, whenever Redis answers
         throw LockError.unavailable(resource, errorMessage(err));
@@ -305,7 +305,15 @@ export class RedisFairLock implements LockPort {
     waiter.wake();
   }
 
-  private async enqueue(resource: string, owner: string, ttlMs: number, id: string, wait: boolean, deadline: number) {
+  private async enqueue(
+    resource: string,
+    owner: string,
+    ttlMs: number,
+    id: string,
+    wait: boolean,
+    deadline: number,
+    reclaim = false,
+  ) {
     const reply = await this.call(
       this.commands.fairLockAcquire(
         this.lockKey(resource),
@@ -318,6 +326,7 @@ export class RedisFairLock implements LockPort {
         this.channelId,
         this.livenessMs,
         wait ? 1 : 0,
+        reclaim ? 1 : 0,
       ),
       deadline,
     );
@@ -378,12 +387,13 @@ export class RedisFairLock implements LockPort {
     if (batch.length === 0) return;
     const sentAt = Date.now();
     const keys = batch.map((h) => this.lockKey(h.lease.resource));
-    const args = batch.flatMap((h) => [h.lease.token, h.ttlMs]);
+    const args = batch.flatMap((h) => [h.lease.token, h.ttlMs, h.lease.owner]);
     const shortest = Math.min(...batch.map((h) => h.ttlMs));
     try {
       const renewed = await this.call(this.commands.fairLockRenew(keys.length, ...keys, this.ns, ...args), sentAt + shortest);
       batch.forEach((h, i) => {
         if (renewed[i] === 1) h.renewedAt = sentAt;
+        else if (renewed[i] === 2) this.lose(h, 'a newer run of the same owner took it over', true);
         else this.lose(h, 'it expired or was taken over before it could be renewed');
       });
     } catch (err) {
@@ -397,10 +407,10 @@ export class RedisFairLock implements LockPort {
     }
   }
 
-  private lose(held: Held, why: string): void {
+  private lose(held: Held, why: string, takenOver = false): void {
     if (this.held.get(heldKey(held.lease)) !== held) return;
     this.held.delete(heldKey(held.lease));
-    const error = LockError.lost(held.lease.resource, held.lease.fence, why);
+    const error = LockError.lost(held.lease.resource, held.lease.fence, why, takenOver);
     this.logger.warn(error.message);
     held.controller.abort(error);
   }
