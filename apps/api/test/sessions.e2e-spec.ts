@@ -233,6 +233,7 @@ describe('Sessions through HTTP, run by the worker on a real OpenCode server', (
         '/api/v1/sessions',
         '/api/v1/sessions/{id}',
         '/api/v1/sessions/{id}/events',
+        '/api/v1/locks',
         '/api/v1/sessions/{id}/start',
         '/api/v1/sessions/{id}/cancel',
         '/api/v1/sessions/{id}/retry',
