@@ -104,6 +104,17 @@ describe('planRehearsalReply', () => {
     expect(planRehearsalReply(turn('[[slow 3]] wait'))).toMatchObject({ kind: 'text', slowSeconds: 3 });
   });
 
+  it('answers exactly the [[reply]] text, also as the closing answer after writes', () => {
+    const verdict = 'VERDICT: APPROVE\nQUALITY: 8/10\n- tidy';
+    expect(planRehearsalReply(turn(`review this [[reply]]${verdict}[[/reply]]`))).toEqual({ kind: 'text', text: verdict });
+    const afterWrite = turn(`[[write a.txt]]x[[/write]][[reply]]done: ok[[/reply]]`);
+    afterWrite.messages!.push(
+      { role: 'assistant', tool_calls: [{ id: 'c1', function: { name: 'write', arguments: '{"filePath":"/tmp/ws 1/a.txt"}' } }] },
+      { role: 'tool', tool_call_id: 'c1', content: 'ok' },
+    );
+    expect(planRehearsalReply(afterWrite)).toMatchObject({ kind: 'text', text: 'done: ok' });
+  });
+
   it('reads user content given as parts', () => {
     const request = turn('');
     request.messages![1].content = [{ type: 'text', text: '[[fail: ' }, { type: 'text', text: 'parts]]' }];

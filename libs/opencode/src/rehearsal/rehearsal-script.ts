@@ -9,6 +9,7 @@ import { isAbsolute, relative, resolve } from 'node:path';
  *   [[fail-retryable]]                    HTTP 500 (OpenCode retries for about a minute)
  *   [[slow N]]                            the (closing) text streamed over N seconds
  *   [[expect-system text]]                HTTP 400 unless the system prompt contains text
+ *   [[reply]]text[[/reply]]               the (closing) answer is exactly text (e.g. a review verdict)
  */
 
 /** The subset of an OpenAI chat-completions request the script reads. */
@@ -38,6 +39,7 @@ export interface RehearsalMarkers {
   failRetryable?: string;
   slowSeconds?: number;
   expectSystem: string[];
+  reply?: string;
 }
 
 export interface RehearsalToolCall {
@@ -64,6 +66,7 @@ const FAIL_RETRYABLE = /\[\[fail-retryable(?::\s*([^\]]*?))?\s*\]\]/;
 const SLOW = /\[\[slow\s+(\d+(?:\.\d+)?)\s*\]\]/;
 const EXPECT_SYSTEM = /\[\[expect-system\s+([^\]]+?)\s*\]\]/g;
 const WORKING_DIRECTORY = /Working directory:\s*(\S.*?)\s*$/m;
+const REPLY = /\[\[reply\]\]([\s\S]*?)\[\[\/reply\]\]/;
 
 export const DEFAULT_FAIL_MESSAGE = 'rehearsal provider failure';
 export const DEFAULT_RETRYABLE_FAIL_MESSAGE = 'rehearsal provider temporary failure';
@@ -73,12 +76,14 @@ export function parseRehearsalMarkers(text: string): RehearsalMarkers {
   const fail = FAIL.exec(text);
   const failRetryable = FAIL_RETRYABLE.exec(text);
   const slow = SLOW.exec(text);
+  const reply = REPLY.exec(text);
   return {
     writes,
     fail: fail ? fail[1] || DEFAULT_FAIL_MESSAGE : undefined,
     failRetryable: failRetryable ? failRetryable[1] || DEFAULT_RETRYABLE_FAIL_MESSAGE : undefined,
     slowSeconds: slow ? Number(slow[1]) : undefined,
     expectSystem: [...text.matchAll(EXPECT_SYSTEM)].map((m) => m[1]),
+    reply: reply ? reply[1] : undefined,
   };
 }
 
@@ -96,7 +101,8 @@ export function planRehearsalReply(request: ChatCompletionRequest, callPrefix = 
   const markers = parseRehearsalMarkers(prompt);
   if (afterPrompt.some((m) => m.role === 'tool')) {
     // [[slow N]] with writes: the files are written at once, the closing answer takes N seconds.
-    return { kind: 'text', text: summariseToolRound(afterPrompt, workingDirectory), slowSeconds: markers.slowSeconds };
+    const text = markers.reply ?? summariseToolRound(afterPrompt, workingDirectory);
+    return { kind: 'text', text, slowSeconds: markers.slowSeconds };
   }
 
   const system = messages.filter((m) => m.role === 'system').map(textOf).join('\n');
@@ -118,6 +124,7 @@ export function planRehearsalReply(request: ChatCompletionRequest, callPrefix = 
     return { kind: 'tool-calls', calls };
   }
 
+  if (markers.reply !== undefined) return { kind: 'text', text: markers.reply, slowSeconds: markers.slowSeconds };
   const firstLine = prompt.split('\n').find((line) => line.trim().length > 0)?.trim() ?? '';
   return { kind: 'text', text: `Rehearsal reply to: ${firstLine}`, slowSeconds: markers.slowSeconds };
 }
