@@ -223,7 +223,8 @@ local vk = key('w', victim[2])
 redis.call('HSET', vk, 'v', cycle)
 redis.call('ZREM', key('q', victim[4]), victim[2])
 local vc = redis.call('HGET', vk, 'c')
-if vc ~= channel then redis.call('PUBLISH', key('ch', vc), 'd|' .. victim[2]) end
+-- Also when the victim waits in this caller's process: the reply does not carry it.
+if vc then redis.call('PUBLISH', key('ch', vc), 'd|' .. victim[2]) end
 return with_grant({2, redis.call('PTTL', KEYS[1]), position()}, g)
 `;
 

@@ -125,25 +125,41 @@ export class RedisFairLock implements LockPort {
     validate(resource, options);
     const { owner, ttlMs, waitTimeoutMs, signal } = options;
     if (signal?.aborted) throw LockError.aborted(resource, signal.reason);
+    if (this.closed) throw LockError.aborted(resource, CLOSED);
     const started = Date.now();
     const deadline = started + waitTimeoutMs;
-    if (waitTimeoutMs > 0) await this.subscribe();
+    if (waitTimeoutMs > 0) {
+      try {
+        await this.call(this.subscribe(), Date.now() + this.callTimeoutMs);
+      } catch (err) {
+        throw LockError.unavailable(resource, errorMessage(err));
+      }
+    }
     const id = randomUUID();
     const waiter: Waiter = { id, wake: noop };
     this.waiters.set(id, waiter);
     try {
       let reply: Reply;
       try {
-        reply = await this.enqueue(resource, owner, ttlMs, id, waitTimeoutMs > 0, deadline, options.reclaim === true);
+        // The first call gets callTimeoutMs whatever the wait: a slow answer is not a missing one
+        // (a try-once acquire would otherwise fail after 50 ms on a cold connection or a busy loop).
+        const answerBy = Date.now() + this.callTimeoutMs;
+        reply = await this.enqueue(resource, owner, ttlMs, id, waitTimeoutMs > 0, answerBy, options.reclaim === true);
       } catch (err) {
         await this.leave(resource, id); // runs after the unanswered call, whenever Redis answers
         throw LockError.unavailable(resource, errorMessage(err));
       }
-      if (reply[0] === 1) return this.hold(resource, owner, String(reply[1]), options);
+      if (reply[0] === 1 && !this.closed) return this.hold(resource, owner, String(reply[1]), options);
       if (reply[0] === 0) throw LockError.timeout(resource, waitTimeoutMs);
       let pttl = Number(reply[1]);
       let position: number | undefined;
       for (;;) {
+        if (this.closed) {
+          // Nothing would renew a lease granted now, nor hear a grant message: give the place
+          // (or a grant that arrived meanwhile) back.
+          await this.leave(resource, id);
+          throw LockError.aborted(resource, CLOSED);
+        }
         if (waiter.fence) return this.hold(resource, owner, waiter.fence, options);
         const now = Date.now();
         if (now >= deadline || signal?.aborted) {
@@ -252,14 +268,20 @@ export class RedisFairLock implements LockPort {
       .sort((a, b) => (a.resource < b.resource ? -1 : a.resource > b.resource ? 1 : 0));
   }
 
-  /** Stops renewing and listening; held leases are left to expire. */
+  /**
+   * Stops renewing and listening; held leases are left to expire. Pending acquires leave
+   * their queue and fail with LOCK_ABORTED.
+   */
   async close(): Promise<void> {
     this.closed = true;
     clearTimeout(this.renewTimer);
     this.subscriber.off('message', this.onMessage);
     this.redis.off('ready', this.onReconnect);
     for (const waiter of this.waiters.values()) waiter.wake();
-    if (this.subscribed) await this.subscriber.unsubscribe(this.channel).catch(() => undefined);
+    if (this.subscribed) {
+      // Bounded: with Redis down the command would wait in the client's offline queue forever.
+      await this.call(this.subscriber.unsubscribe(this.channel), Date.now() + this.callTimeoutMs).catch(() => undefined);
+    }
   }
 
   private get commands(): FairLockCommands {
@@ -274,8 +296,15 @@ export class RedisFairLock implements LockPort {
     return `${this.ns}:q:${resource}`;
   }
 
+  /** Subscribes once; a failed attempt is forgotten so that the next acquire tries again. */
   private subscribe(): Promise<void> {
-    this.subscribed ??= this.subscriber.subscribe(this.channel).then(() => undefined);
+    this.subscribed ??= this.subscriber.subscribe(this.channel).then(
+      () => undefined,
+      (err: unknown) => {
+        this.subscribed = undefined;
+        throw err;
+      },
+    );
     return this.subscribed;
   }
 
@@ -454,6 +483,8 @@ function sleepUntilWoken(waiter: Waiter, ms: number, signal?: AbortSignal): Prom
 }
 
 function noop(): void {}
+
+const CLOSED = new Error('the lock client was closed');
 
 function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
