@@ -4,14 +4,16 @@
  * Redis Cluster hash tag, so all of them live in one slot and the scripts may touch keys
  * they compute (a waiter's record, another resource's holder during the cycle search).
  *
- *   ns:l:<resource>  hash  the grant: o owner, f fence, w grant id, t ttl, at granted at; PEXPIRE ttl
+ *   ns:l:<resource>  hash  the grant: o owner, f fence, w grant id, at granted at; PEXPIRE ttl
  *   ns:q:<resource>  zset  waiting grant ids, scored by arrival (ns:seq), the FIFO queue
  *   ns:w:<id>        hash  a waiter: o owner, r resource, s arrival, t ttl, c channel, at since,
  *                          v deadlock cycle when it was chosen as a victim; PEXPIRE liveness
  *   ns:ow:<owner>    set   the waiter ids of an owner (its out-edges in the wait-for graph)
- *   ns:fence         str   the last fence handed out (max(Redis time in µs, last + 1))
+ *   ns:fence         str   the last fence handed out (a counter seeded from Redis time in µs)
  *   ns:seq           str   arrival counter
- *   ns:idx           set   resources that may have a holder or waiters (for listing)
+ *
+ * Listing (an operator's call) scans for ns:l:* and ns:q:* keys instead of keeping an index,
+ * so that the uncontended acquire and release touch nothing but the lock's own keys.
  *
  * Expiry is judged by Redis alone: a grant is its hash key's PEXPIRE, a waiter's liveness
  * is its record's PEXPIRE, timestamps come from TIME.
@@ -31,21 +33,25 @@ local function now_ms()
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 
--- Strictly increasing, and still so after a Redis restart that lost every key, as long as
--- Redis's clock does not go back: Redis time in microseconds, or the last fence + 1.
+-- Strictly increasing, and still so after a Redis restart that lost every key: a counter,
+-- seeded from Redis time in microseconds whenever it is missing. The counter stays below the
+-- clock (it would need a million grants a second to catch up), so a reseed after a loss
+-- starts above every fence handed out before, as long as Redis's clock does not go back.
 local function next_fence()
-  local t = redis.call('TIME')
-  local us = tonumber(t[1]) * 1000000 + tonumber(t[2])
-  local last = tonumber(redis.call('GET', ns .. ':fence') or '0')
-  local f = string.format('%.0f', math.max(us, last + 1))
-  redis.call('SET', ns .. ':fence', f)
-  return f
+  local fk = ns .. ':fence'
+  local f = redis.call('INCR', fk)
+  if f == 1 then
+    local t = redis.call('TIME')
+    f = tonumber(t[1]) * 1000000 + tonumber(t[2])
+    redis.call('SET', fk, string.format('%.0f', f))
+  end
+  return string.format('%.0f', f)
 end
 
 local function grant(res, owner, id, ttl)
   local f = next_fence()
   local lk = key('l', res)
-  redis.call('HSET', lk, 'o', owner, 'f', f, 'w', id, 't', ttl, 'at', now_ms())
+  redis.call('HSET', lk, 'o', owner, 'f', f, 'w', id, 'at', now_ms())
   redis.call('PEXPIRE', lk, ttl)
   return f
 end
@@ -76,9 +82,7 @@ end
 
 local function settle(res, caller_channel)
   if redis.call('EXISTS', key('l', res)) == 1 then return nil end
-  local g = grant_next(res, caller_channel)
-  if not g and redis.call('ZCARD', key('q', res)) == 0 then redis.call('SREM', ns .. ':idx', res) end
-  return g
+  return grant_next(res, caller_channel)
 end
 
 local function with_grant(reply, g)
@@ -107,16 +111,10 @@ if ARGV[9] == '1' and redis.call('HGET', KEYS[1], 'o') == owner then
   return {1, grant(res, owner, id, ttl)}
 end
 if redis.call('EXISTS', KEYS[1]) == 0 then
-  if redis.call('ZCARD', KEYS[2]) == 0 then
-    redis.call('SADD', ns .. ':idx', res)
-    return {1, grant(res, owner, id, ttl)}
-  end
+  if redis.call('ZCARD', KEYS[2]) == 0 then return {1, grant(res, owner, id, ttl)} end
   -- No barging: older waiters go first (the holder expired and nobody noticed yet).
   g = grant_next(res, channel)
-  if not g then
-    redis.call('SADD', ns .. ':idx', res)
-    return {1, grant(res, owner, id, ttl)}
-  end
+  if not g then return {1, grant(res, owner, id, ttl)} end
 end
 if not enqueue then return with_grant({0, redis.call('PTTL', KEYS[1])}, g) end
 local seq = redis.call('INCR', ns .. ':seq')
@@ -126,7 +124,6 @@ redis.call('HSET', wk, 'o', owner, 'r', res, 's', seq, 't', ttl, 'c', channel, '
 redis.call('PEXPIRE', wk, liveness)
 redis.call('SADD', key('ow', owner), id)
 redis.call('PEXPIRE', key('ow', owner), liveness)
-redis.call('SADD', ns .. ':idx', res)
 return with_grant({2, redis.call('PTTL', KEYS[1])}, g)
 `;
 
@@ -252,7 +249,7 @@ export const RELEASE = `${COMMON}
 local res, fence, channel = ARGV[2], ARGV[3], ARGV[4]
 if redis.call('HGET', KEYS[1], 'f') ~= fence then return {0} end
 redis.call('DEL', KEYS[1])
-return with_grant({1}, settle(res, channel))
+return with_grant({1}, grant_next(res, channel))
 `;
 
 /**
@@ -277,13 +274,15 @@ return out
 `;
 
 /**
- * ARGV: ns. Reply: JSON {now, locks: [{resource, holder, waiters}]}. Tidies on the way: drops
- * dead waiters, hands over locks whose holder expired, forgets resources with neither.
+ * ARGV: ns, then the resources to report (found by the client's SCAN). Reply: JSON
+ * {now, locks: [{resource, holder, waiters}]}. Tidies on the way: drops dead waiters and hands
+ * over locks whose holder expired.
  */
 export const LIST = `${COMMON}
 local now = now_ms()
 local locks = {}
-for _, res in ipairs(redis.call('SMEMBERS', ns .. ':idx')) do
+for i = 2, #ARGV do
+  local res = ARGV[i]
   settle(res, '')
   local lk = key('l', res)
   local h = redis.call('HMGET', lk, 'o', 'f', 'at')
@@ -300,9 +299,7 @@ for _, res in ipairs(redis.call('SMEMBERS', ns .. ':idx')) do
       redis.call('ZREM', key('q', res), id)
     end
   end
-  if holder == cjson.null and #waiters == 0 then
-    if redis.call('ZCARD', key('q', res)) == 0 then redis.call('SREM', ns .. ':idx', res) end
-  else
+  if holder ~= cjson.null or #waiters > 0 then
     locks[#locks + 1] = {resource = res, holder = holder, waiters = waiters}
   end
 end

@@ -31,10 +31,33 @@ interface Waiter {
   wake: () => void;
 }
 
+/** A granted lease; its AbortController is made only when someone asks for the signal. */
+class FairLease implements Lease {
+  private controller?: AbortController;
+  private lostWith?: LockError;
+
+  constructor(
+    readonly resource: string,
+    readonly owner: string,
+    readonly token: string,
+    readonly fence: number,
+  ) {}
+
+  get signal(): AbortSignal {
+    this.controller ??= new AbortController();
+    if (this.lostWith && !this.controller.signal.aborted) this.controller.abort(this.lostWith);
+    return this.controller.signal;
+  }
+
+  lose(error: LockError): void {
+    this.lostWith = error;
+    this.controller?.abort(error);
+  }
+}
+
 interface Held {
-  lease: Lease;
+  lease: FairLease;
   ttlMs: number;
-  controller: AbortController;
   /** Local time at which the last successful renewal was sent. */
   renewedAt: number;
 }
@@ -47,7 +70,7 @@ interface FairLockCommands {
   fairLockLeave(lock: string, queue: string, ...args: (string | number)[]): Promise<Reply>;
   fairLockRelease(lock: string, queue: string, ...args: (string | number)[]): Promise<Reply>;
   fairLockRenew(numKeys: number, ...keysAndArgs: (string | number)[]): Promise<number[]>;
-  fairLockList(numKeys: number, ns: string): Promise<string>;
+  fairLockList(numKeys: number, ns: string, ...resources: string[]): Promise<string>;
 }
 
 const GRANT_AT = { acquire: 2, recheck: 3, leave: 1, release: 1 } as const;
@@ -67,7 +90,10 @@ const GRANT_AT = { acquire: 2, recheck: 3, leave: 1, release: 1 } as const;
 export class RedisFairLock implements LockPort {
   private readonly logger = new Logger(RedisFairLock.name);
   readonly ns: string;
-  private readonly channelId = randomUUID();
+  /** Identifies this instance: its grant channel, and the prefix of its waiter ids. */
+  private readonly channelId = randomUUID().replace(/-/g, '').slice(0, 16);
+  private nextId = 0;
+  private isSubscribed = false;
   private readonly recheckMs: number;
   private readonly deadlockCheckMs: number;
   private readonly livenessMs: number;
@@ -117,7 +143,6 @@ export class RedisFairLock implements LockPort {
       `${this.ns}:ow:${owner}`,
       `${this.ns}:fence`,
       `${this.ns}:seq`,
-      `${this.ns}:idx`,
     ];
   }
 
@@ -128,14 +153,14 @@ export class RedisFairLock implements LockPort {
     if (this.closed) throw LockError.aborted(resource, CLOSED);
     const started = Date.now();
     const deadline = started + waitTimeoutMs;
-    if (waitTimeoutMs > 0) {
+    if (waitTimeoutMs > 0 && !this.isSubscribed) {
       try {
         await this.call(this.subscribe(), Date.now() + this.callTimeoutMs);
       } catch (err) {
         throw LockError.unavailable(resource, errorMessage(err));
       }
     }
-    const id = randomUUID();
+    const id = `${this.channelId}.${(this.nextId++).toString(36)}`;
     const waiter: Waiter = { id, wake: noop };
     this.waiters.set(id, waiter);
     try {
@@ -244,29 +269,23 @@ export class RedisFairLock implements LockPort {
     return reply[0] === 1;
   }
 
+  /** Scans for the namespace's lock and queue keys (no index is kept), then reads them in batches. */
   async list(): Promise<LockView[]> {
-    const raw = JSON.parse(await this.commands.fairLockList(0, this.ns)) as ListReply;
-    const locks = Array.isArray(raw.locks) ? raw.locks : [];
-    return locks
-      .map((lock) => ({
-        resource: lock.resource,
-        holder:
-          lock.holder && typeof lock.holder === 'object'
-            ? {
-                owner: lock.holder.owner,
-                fence: Number(lock.holder.fence),
-                heldForMs: Math.max(0, raw.now - lock.holder.since),
-                expiresInMs: Math.max(0, lock.holder.ttl),
-              }
-            : null,
-        waiters: (Array.isArray(lock.waiters) ? lock.waiters : []).map((w, i) => ({
-          owner: w.owner,
-          position: i + 1,
-          waitingMs: Math.max(0, raw.now - w.since),
-        })),
-      }))
-      .sort((a, b) => (a.resource < b.resource ? -1 : a.resource > b.resource ? 1 : 0));
+    const resources = new Set<string>();
+    for (const kind of ['l', 'q']) {
+      const prefix = `${this.ns}:${kind}:`;
+      const stream = this.redis.scanStream({ match: `${escapeGlob(prefix)}*`, count: 1000 });
+      for await (const keys of stream as AsyncIterable<string[]>) keys.forEach((k) => resources.add(k.slice(prefix.length)));
+    }
+    const all = [...resources];
+    const views: LockView[] = [];
+    for (let i = 0; i < all.length; i += LIST_BATCH) {
+      const batch = all.slice(i, i + LIST_BATCH);
+      views.push(...toViews(JSON.parse(await this.commands.fairLockList(0, this.ns, ...batch)) as ListReply));
+    }
+    return views.sort((a, b) => (a.resource < b.resource ? -1 : a.resource > b.resource ? 1 : 0));
   }
+
 
   /**
    * Stops renewing and listening; held leases are left to expire. Pending acquires leave
@@ -299,7 +318,9 @@ export class RedisFairLock implements LockPort {
   /** Subscribes once; a failed attempt is forgotten so that the next acquire tries again. */
   private subscribe(): Promise<void> {
     this.subscribed ??= this.subscriber.subscribe(this.channel).then(
-      () => undefined,
+      () => {
+        this.isSubscribed = true;
+      },
       (err: unknown) => {
         this.subscribed = undefined;
         throw err;
@@ -388,17 +409,18 @@ export class RedisFairLock implements LockPort {
   }
 
   private hold(resource: string, owner: string, token: string, options: AcquireOptions): Lease {
-    const controller = new AbortController();
-    const lease: Lease = { resource, owner, token, fence: Number(token), signal: controller.signal };
+    const lease = new FairLease(resource, owner, token, Number(token));
     if (options.autoRenew !== false) {
-      this.held.set(heldKey(lease), { lease, ttlMs: options.ttlMs, controller, renewedAt: Date.now() });
-      this.scheduleRenewal(Date.now() + options.ttlMs * this.renewFraction);
+      const now = Date.now();
+      this.held.set(token, { lease, ttlMs: options.ttlMs, renewedAt: now });
+      this.scheduleRenewal(now + options.ttlMs * this.renewFraction);
     }
     return lease;
   }
 
+  /** Fences are unique in a namespace, so the token alone identifies a held lease. */
   private forget(lease: Lease): void {
-    this.held.delete(heldKey(lease));
+    this.held.delete(lease.token);
   }
 
   private scheduleRenewal(at: number): void {
@@ -437,11 +459,11 @@ export class RedisFairLock implements LockPort {
   }
 
   private lose(held: Held, why: string, takenOver = false): void {
-    if (this.held.get(heldKey(held.lease)) !== held) return;
-    this.held.delete(heldKey(held.lease));
+    if (this.held.get(held.lease.token) !== held) return;
+    this.held.delete(held.lease.token);
     const error = LockError.lost(held.lease.resource, held.lease.fence, why, takenOver);
     this.logger.warn(error.message);
-    held.controller.abort(error);
+    held.lease.lose(error);
   }
 }
 
@@ -456,9 +478,32 @@ interface ListReply {
     | Record<string, never>;
 }
 
-function heldKey(lease: Lease): string {
-  return `${lease.resource}\u0000${lease.token}`;
+function toViews(raw: ListReply): LockView[] {
+  const locks = Array.isArray(raw.locks) ? raw.locks : [];
+  return locks.map((lock) => ({
+      resource: lock.resource,
+      holder:
+        lock.holder && typeof lock.holder === 'object'
+          ? {
+              owner: lock.holder.owner,
+              fence: Number(lock.holder.fence),
+              heldForMs: Math.max(0, raw.now - lock.holder.since),
+              expiresInMs: Math.max(0, lock.holder.ttl),
+            }
+          : null,
+      waiters: (Array.isArray(lock.waiters) ? lock.waiters : []).map((w, i) => ({
+        owner: w.owner,
+        position: i + 1,
+        waitingMs: Math.max(0, raw.now - w.since),
+      })),
+    }));
 }
+
+function escapeGlob(text: string): string {
+  return text.replace(/[*?[\]\\]/g, '\\$&');
+}
+
+const LIST_BATCH = 500;
 
 function validate(resource: string, options: AcquireOptions): void {
   if (!resource) throw new TypeError('a lock needs a resource name');
