@@ -1,0 +1,51 @@
+/**
+ * Every metric the orchestrator exports, by name: the one list that the metrics code, the
+ * Prometheus alert rules and the Grafana dashboard share (tests check all three against it,
+ * and the dashboard against a live /metrics).
+ */
+export const METRIC = {
+  /** counter {from, to}: every session status change. */
+  sessionTransitions: 'orchestrator_session_transitions_total',
+  /** histogram {status}: RUNNING → final status, seconds (buckets up to 4 h). */
+  sessionDuration: 'orchestrator_session_duration_seconds',
+  /** histogram: QUEUED → RUNNING, seconds (buckets up to 4 h). */
+  sessionQueueWait: 'orchestrator_session_queue_wait_seconds',
+  /** gauge {status}: sessions by status (not deleted). */
+  sessions: 'orchestrator_sessions',
+  /** gauge {state}: run jobs waiting, active, delayed, failed, completed. */
+  queueJobs: 'orchestrator_queue_jobs',
+  /** histogram {route, method, status}: OpenCode HTTP requests, seconds. */
+  opencodeRequestDuration: 'orchestrator_opencode_request_duration_seconds',
+  /** counter {route, kind}: OpenCode requests that failed (kind: http, network, timeout). */
+  opencodeRequestErrors: 'orchestrator_opencode_request_errors_total',
+  /** counter: restarts of the managed OpenCode server. */
+  opencodeServerRestarts: 'orchestrator_opencode_server_restarts_total',
+  /** gauge: 1 when the OpenCode server answers its health check, else 0. */
+  opencodeUp: 'orchestrator_opencode_up',
+  /** counter {agent, role, model, kind}: tokens of finished runs (kind: input, output, reasoning, cache_read, cache_write). */
+  tokens: 'orchestrator_tokens_total',
+  /** counter {agent, role, model}: cost of finished runs, USD. */
+  cost: 'orchestrator_cost_usd_total',
+  /** counter {agent, role, outcome}: finished runs per agent. */
+  agentRuns: 'orchestrator_agent_runs_total',
+  /** histogram {kind, outcome}: time from asking for a lock to the answer (kind: session, workspace, other; outcome: granted, timeout, deadlock, aborted, unavailable). */
+  lockWait: 'orchestrator_lock_wait_seconds',
+  /** counter {kind}: acquires that had to wait behind a holder. */
+  lockContention: 'orchestrator_lock_contention_total',
+  /** counter: waiters chosen as deadlock victims. */
+  lockDeadlocks: 'orchestrator_lock_deadlocks_total',
+  /** counter {kind}: held leases lost before release. */
+  lockLost: 'orchestrator_lock_lost_total',
+  /** gauge {status}: plans by status. */
+  plans: 'orchestrator_plans',
+  /** gauge {status}: tasks of unfinished plans by status. */
+  planTasks: 'orchestrator_plan_tasks',
+  /** histogram {method, route, status}: HTTP requests served by the API, seconds. */
+  httpRequestDuration: 'orchestrator_http_request_duration_seconds',
+} as const;
+
+export type MetricName = (typeof METRIC)[keyof typeof METRIC];
+export const METRIC_NAMES: readonly MetricName[] = Object.values(METRIC);
+
+/** Scrape ports: the API serves /metrics on its HTTP port; a worker on WORKER_METRICS_PORT. */
+export const DEFAULT_WORKER_METRICS_PORT = 9465;
