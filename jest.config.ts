@@ -4,7 +4,7 @@ import type { Config } from 'jest';
 
 // Path aliases mirror tsconfig.json "paths".
 const moduleNameMapper = {
-  '^@app/(shared|config|locking|opencode|platform|session)$': '<rootDir>/libs/$1/src',
+  '^@app/(shared|config|locking|opencode|platform|session|agent)$': '<rootDir>/libs/$1/src',
   '^@app/testing$': '<rootDir>/test/support',
 };
 const transform = { '^.+\\.ts$': ['@swc/jest'] as [string] };
@@ -18,7 +18,7 @@ const config: Config = {
     {
       ...common,
       displayName: 'integration',
-      testMatch: ['<rootDir>/libs/**/*.int-spec.ts', '<rootDir>/migrations/**/*.int-spec.ts'],
+      testMatch: ['<rootDir>/libs/**/*.int-spec.ts', '<rootDir>/migrations/**/*.int-spec.ts', '<rootDir>/infrastructure/**/*.int-spec.ts'],
       globalSetup: '<rootDir>/test/support/global-setup.ts',
       globalTeardown: '<rootDir>/test/support/global-teardown.ts',
     },
