@@ -2,14 +2,21 @@ import 'reflect-metadata';
 import { AppConfig } from '@app/config';
 import { Client } from 'pg';
 import { DataSource, DataSourceOptions } from 'typeorm';
+import {
+  AgentOrmEntity,
+  AgentRunOrmEntity,
+  AgentStatsOrmEntity,
+} from '../libs/agent/src/infrastructure/persistence/agent.orm-entity';
 import { SessionEventOrmEntity, SessionOrmEntity } from '../libs/session/src/infrastructure/persistence/session.orm-entity';
 import { CreateSessions1764000000000 } from './1764000000000-create-sessions';
+import { CreateAgents1765000000000 } from './1765000000000-create-agents';
+import { SessionAgentAssignment1765000000001 } from './1765000000001-session-agent-assignment';
 
-export const ENTITIES = [SessionOrmEntity, SessionEventOrmEntity];
+export const ENTITIES = [SessionOrmEntity, SessionEventOrmEntity, AgentOrmEntity, AgentRunOrmEntity, AgentStatsOrmEntity];
 /** Arbitrary constant shared by every process of this app. */
 const MIGRATION_LOCK_KEY = 7_264_001;
 
-export const MIGRATIONS = [CreateSessions1764000000000];
+export const MIGRATIONS = [CreateSessions1764000000000, CreateAgents1765000000000, SessionAgentAssignment1765000000001];
 
 /** The one description of the database, shared by the app, the migration CLI and the tests. */
 export function dataSourceOptions(config: AppConfig): DataSourceOptions {

@@ -2,6 +2,7 @@ import { BullBoardModule } from '@bull-board/nestjs';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
 import { DynamicModule, Module } from '@nestjs/common';
+import { AgentModule } from '@app/agent';
 import { AppConfig, ConfigModule } from '@app/config';
 import { PlatformModule } from '@app/platform';
 import { SESSION_RUN_QUEUE, SessionModule, SessionWorkerModule } from '@app/session';
@@ -23,6 +24,7 @@ export class AppModule {
         ConfigModule.forRoot(config),
         PlatformModule,
         SessionModule,
+        AgentModule,
         ...(withWorker ? [SessionWorkerModule] : []),
         HealthModule.forRoot({ checkOpencode: withWorker || config.opencode.host !== undefined }),
         BullBoardModule.forRoot({ route: '/queues', adapter: ExpressAdapter }),

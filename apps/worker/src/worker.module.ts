@@ -1,4 +1,5 @@
 import { DynamicModule, Module } from '@nestjs/common';
+import { AgentModule } from '@app/agent';
 import { AppConfig, ConfigModule } from '@app/config';
 import { PlatformModule } from '@app/platform';
 import { SessionWorkerModule } from '@app/session';
@@ -7,6 +8,6 @@ import { SessionWorkerModule } from '@app/session';
 @Module({})
 export class WorkerModule {
   static forRoot(config: AppConfig): DynamicModule {
-    return { module: WorkerModule, imports: [ConfigModule.forRoot(config), PlatformModule, SessionWorkerModule] };
+    return { module: WorkerModule, imports: [ConfigModule.forRoot(config), PlatformModule, SessionWorkerModule, AgentModule] };
   }
 }

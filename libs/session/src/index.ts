@@ -7,6 +7,7 @@ export * from './application/session-execution.service';
 export * from './application/session-lifecycle.service';
 export * from './application/session-recovery.service';
 export * from './domain/session';
+export * from './domain/session-agent';
 export * from './domain/session-run';
 export * from './domain/session-status';
 export * from './domain/session.errors';

@@ -1,10 +1,11 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
 import type { Response } from 'express';
+import { AgentErrorCode } from '@app/agent';
 import { LockErrorCode } from '@app/locking';
 import { SessionErrorCode } from '@app/session';
 import { CommonErrorCode, DomainError } from '@app/shared';
 
-type KnownCode = SessionErrorCode | LockErrorCode | CommonErrorCode;
+type KnownCode = SessionErrorCode | AgentErrorCode | LockErrorCode | CommonErrorCode;
 
 /** Every code of every context, mapped once. A code missing here does not compile. */
 const STATUS_OF: Record<KnownCode, HttpStatus> = {
@@ -14,6 +15,13 @@ const STATUS_OF: Record<KnownCode, HttpStatus> = {
   [SessionErrorCode.SESSION_RUNNING]: HttpStatus.CONFLICT,
   [SessionErrorCode.WORKSPACE_INVALID]: HttpStatus.BAD_REQUEST,
   [SessionErrorCode.INVALID_CURSOR]: HttpStatus.BAD_REQUEST,
+  [SessionErrorCode.AGENT_CHOICE_CONFLICT]: HttpStatus.BAD_REQUEST,
+  [AgentErrorCode.AGENT_NOT_FOUND]: HttpStatus.NOT_FOUND,
+  [AgentErrorCode.AGENT_VERSION_CONFLICT]: HttpStatus.CONFLICT,
+  [AgentErrorCode.AGENT_NAME_TAKEN]: HttpStatus.CONFLICT,
+  [AgentErrorCode.AGENT_INVALID]: HttpStatus.BAD_REQUEST,
+  [AgentErrorCode.NO_ELIGIBLE_AGENT]: HttpStatus.CONFLICT,
+  [AgentErrorCode.AGENT_DISABLED]: HttpStatus.CONFLICT,
   [LockErrorCode.LOCK_TIMEOUT]: HttpStatus.CONFLICT,
   [LockErrorCode.LOCK_DEADLOCK]: HttpStatus.CONFLICT,
   [LockErrorCode.LOCK_LOST]: HttpStatus.CONFLICT,

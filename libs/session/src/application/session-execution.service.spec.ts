@@ -6,13 +6,22 @@ import { InMemoryLocks } from '@app/locking';
 import { Session } from '../domain/session';
 import { SessionStatus } from '../domain/session-status';
 import { SessionExecutionService, WATCH_INTERVAL_MS, workspaceLockResource } from './session-execution.service';
-import { InMemoryHeartbeat, InMemorySessionRepository, outcome, ScriptedCodingAgent, untilAborted } from './testing/fakes';
+import {
+  FakeAgentDirectory,
+  InMemoryHeartbeat,
+  InMemorySessionRepository,
+  outcome,
+  REVIEWER_CHOICE,
+  ScriptedCodingAgent,
+  untilAborted,
+} from './testing/fakes';
 
 describe('SessionExecutionService', () => {
   const workspace = mkdtempSync(join(tmpdir(), 'exec-spec-'));
   let repo: InMemorySessionRepository;
   let heartbeat: InMemoryHeartbeat;
   let locks: InMemoryLocks;
+  let agents: FakeAgentDirectory;
   const config = AppConfig.with({});
 
   async function queued(timeoutSeconds = 60): Promise<Session> {
@@ -31,7 +40,7 @@ describe('SessionExecutionService', () => {
 
   /** A worker that claims the session, opens its turn and then stops responding. */
   async function startAndLoseWorker(s: Session) {
-    const service = new SessionExecutionService(repo, new ScriptedCodingAgent(untilAborted), heartbeat, locks, config);
+    const service = new SessionExecutionService(repo, new ScriptedCodingAgent(untilAborted), heartbeat, locks, config, agents);
     const run = service.run(job(s));
     await turnAttached(s, service);
     return {
@@ -48,6 +57,7 @@ describe('SessionExecutionService', () => {
     repo = new InMemorySessionRepository();
     heartbeat = new InMemoryHeartbeat();
     locks = new InMemoryLocks();
+    agents = new FakeAgentDirectory();
   });
 
   it('runs a queued session to COMPLETED with the turn attached before the prompt', async () => {
@@ -56,7 +66,7 @@ describe('SessionExecutionService', () => {
       expect((await stored(s)).opencodeSessionId).toBe('ses_1'); // persisted before runTurn
       return outcome('completed', { summary: 'done', filesChanged: ['a.ts'] });
     });
-    await new SessionExecutionService(repo, agent, heartbeat, locks, config).run(job(s));
+    await new SessionExecutionService(repo, agent, heartbeat, locks, config, agents).run(job(s));
     expect(await stored(s)).toMatchObject({
       status: SessionStatus.COMPLETED,
       result: { summary: 'done', filesChanged: ['a.ts'] },
@@ -69,7 +79,7 @@ describe('SessionExecutionService', () => {
   it('is idempotent: a job that runs again for a finished session does nothing', async () => {
     const s = await queued();
     const agent = new ScriptedCodingAgent(async () => outcome('completed'));
-    const service = new SessionExecutionService(repo, agent, heartbeat, locks, config);
+    const service = new SessionExecutionService(repo, agent, heartbeat, locks, config, agents);
     await service.run(job(s));
     await service.run(job(s));
     expect(agent.runs).toHaveLength(1);
@@ -79,8 +89,8 @@ describe('SessionExecutionService', () => {
   it('ignores a job of a superseded attempt or a deleted session', async () => {
     const s = await queued();
     const agent = new ScriptedCodingAgent(async () => outcome('completed'));
-    await new SessionExecutionService(repo, agent, heartbeat, locks, config).run({ sessionId: s.id, attempt: 7 });
-    await new SessionExecutionService(repo, agent, heartbeat, locks, config).run({ sessionId: '00000000-0000-4000-8000-000000000000', attempt: 1 });
+    await new SessionExecutionService(repo, agent, heartbeat, locks, config, agents).run({ sessionId: s.id, attempt: 7 });
+    await new SessionExecutionService(repo, agent, heartbeat, locks, config, agents).run({ sessionId: '00000000-0000-4000-8000-000000000000', attempt: 1 });
     expect(agent.runs).toHaveLength(0);
     expect((await stored(s)).status).toBe(SessionStatus.QUEUED);
   });
@@ -91,7 +101,7 @@ describe('SessionExecutionService', () => {
     expect((await stored(s)).status).toBe(SessionStatus.RUNNING);
 
     const second = new ScriptedCodingAgent(async (_signal, resume) => outcome(resume ? 'completed' : 'failed'));
-    await new SessionExecutionService(repo, second, heartbeat, locks, config).run(job(s));
+    await new SessionExecutionService(repo, second, heartbeat, locks, config, agents).run(job(s));
     expect(second.opened).toBe(0);
     expect(second.runs[0]).toMatchObject({ resume: true, ref: { opencodeSessionId: 'ses_1', messageId: 'msg_1' } });
     expect((await stored(s)).status).toBe(SessionStatus.COMPLETED);
@@ -105,7 +115,7 @@ describe('SessionExecutionService', () => {
     const lost = new ScriptedCodingAgent(async () =>
       outcome('lost', { error: { code: 'OPENCODE_SESSION_LOST', message: 'unknown session ses_1' } }),
     );
-    await new SessionExecutionService(repo, lost, heartbeat, locks, config).run(job(s));
+    await new SessionExecutionService(repo, lost, heartbeat, locks, config, agents).run(job(s));
     const after = await stored(s);
     expect(after.status).toBe(SessionStatus.FAILED);
     expect(after.error?.code).toBe('WORKER_LOST');
@@ -118,25 +128,25 @@ describe('SessionExecutionService', () => {
     const agent = new ScriptedCodingAgent(async () =>
       outcome('failed', { error: { code: 'PROVIDER_ERROR', message: 'rate limited' } }),
     );
-    await new SessionExecutionService(repo, agent, heartbeat, locks, config).run(job(s));
+    await new SessionExecutionService(repo, agent, heartbeat, locks, config, agents).run(job(s));
     expect(await stored(s)).toMatchObject({ status: SessionStatus.FAILED, error: { code: 'PROVIDER_ERROR', message: 'rate limited' } });
   });
 
   it('fails with OPENCODE_UNAVAILABLE when no turn can be opened', async () => {
     const s = await queued();
-    await new SessionExecutionService(repo, new ScriptedCodingAgent(async () => outcome('completed'), true), heartbeat, locks, config).run(job(s));
+    await new SessionExecutionService(repo, new ScriptedCodingAgent(async () => outcome('completed'), true), heartbeat, locks, config, agents).run(job(s));
     expect((await stored(s)).error?.code).toBe('OPENCODE_UNAVAILABLE');
   });
 
   it('aborts the turn and records TIMED_OUT after timeoutSeconds', async () => {
     const s = await queued(1);
-    await new SessionExecutionService(repo, new ScriptedCodingAgent(untilAborted), heartbeat, locks, config).run(job(s));
+    await new SessionExecutionService(repo, new ScriptedCodingAgent(untilAborted), heartbeat, locks, config, agents).run(job(s));
     expect(await stored(s)).toMatchObject({ status: SessionStatus.TIMED_OUT, error: { code: 'TIMED_OUT' } });
   });
 
   it('aborts the turn and records CANCELLED on a cancel signal', async () => {
     const s = await queued();
-    const service = new SessionExecutionService(repo, new ScriptedCodingAgent(untilAborted), heartbeat, locks, config);
+    const service = new SessionExecutionService(repo, new ScriptedCodingAgent(untilAborted), heartbeat, locks, config, agents);
     const running = service.run(job(s));
     await turnAttached(s, service);
     expect(service.activeSessionIds).toEqual([s.id]);
@@ -151,7 +161,7 @@ describe('SessionExecutionService', () => {
     jest.useFakeTimers({ doNotFake: ['setTimeout', 'clearTimeout', 'setImmediate', 'nextTick', 'queueMicrotask', 'Date', 'performance'] });
     try {
       const s = await queued();
-      const service = new SessionExecutionService(repo, new ScriptedCodingAgent(untilAborted), heartbeat, locks, config);
+      const service = new SessionExecutionService(repo, new ScriptedCodingAgent(untilAborted), heartbeat, locks, config, agents);
       const running = service.run(job(s));
       await turnAttached(s, service);
       const row = (await repo.findById(s.id))!;
@@ -173,7 +183,7 @@ describe('SessionExecutionService', () => {
       await repo.update(user);
       return outcome('completed');
     });
-    await new SessionExecutionService(repo, agent, heartbeat, locks, config).run(job(s));
+    await new SessionExecutionService(repo, agent, heartbeat, locks, config, agents).run(job(s));
     expect(await stored(s)).toMatchObject({ status: SessionStatus.COMPLETED, title: 'renamed while running' });
   });
 
@@ -183,10 +193,73 @@ describe('SessionExecutionService', () => {
     s.queue();
     await repo.update(s);
     const agent = new ScriptedCodingAgent(async () => outcome('completed'));
-    await new SessionExecutionService(repo, agent, heartbeat, locks, config).run(job(s));
+    await new SessionExecutionService(repo, agent, heartbeat, locks, config, agents).run(job(s));
     expect((await stored(s)).error?.code).toBe('WORKSPACE_MISSING');
     expect(agent.opened).toBe(0);
   });
+  describe('agents', () => {
+    async function assigned(reviewOf: string | null = null): Promise<Session> {
+      const s = Session.create({
+        title: 't',
+        prompt: 'p',
+        workspace,
+        agent: 'plan',
+        timeoutSeconds: 60,
+        assignment: {
+          agentId: REVIEWER_CHOICE.agentId,
+          agentName: 'reviewer',
+          role: 'REVIEWER',
+          systemInstructions: 'Answer with VERDICT first.',
+          disabledTools: ['bash', 'write'],
+          routing: { requestedRole: 'REVIEWER', skills: [], complexity: 5, score: 0.7 },
+          reviewOf,
+        },
+      });
+      await repo.insert(s);
+      s.queue();
+      await repo.update(s);
+      return s;
+    }
+
+    it("sends the agent's system instructions and switched-off tools, and reports the finished run", async () => {
+      const reviewed = await queued();
+      const s = await assigned(reviewed.id);
+      const agent = new ScriptedCodingAgent(async () => outcome('completed', { summary: 'VERDICT: APPROVE\nQUALITY: 9/10' }));
+      await new SessionExecutionService(repo, agent, heartbeat, locks, config, agents).run(job(s));
+      expect(agent.runs[0].request).toMatchObject({ agent: 'plan', system: 'Answer with VERDICT first.', disabledTools: ['bash', 'write'] });
+      const after = await stored(s);
+      expect(agents.runs).toEqual([
+        {
+          agentId: REVIEWER_CHOICE.agentId,
+          sessionId: s.id,
+          attempt: 1,
+          outcome: 'COMPLETED',
+          durationMs: after.finishedAt!.getTime() - after.startedAt!.getTime(),
+          inputTokens: 10,
+          outputTokens: expect.any(Number),
+          costUsd: expect.any(Number),
+          finishedAt: after.finishedAt,
+          resultText: 'VERDICT: APPROVE\nQUALITY: 9/10',
+          reviewOf: reviewed.id,
+        },
+      ]);
+    });
+
+    it('reports failures and timeouts, but not runs the infrastructure ended or plain sessions', async () => {
+      const failing = await assigned();
+      await new SessionExecutionService(repo, new ScriptedCodingAgent(async () => outcome('failed')), heartbeat, locks, config, agents).run(job(failing));
+      const lockLost = await assigned();
+      const service = new SessionExecutionService(repo, new ScriptedCodingAgent(untilAborted), heartbeat, locks, config, agents);
+      const running = service.run(job(lockLost));
+      await turnAttached(lockLost, service);
+      locks.lose(await workspaceLockResource(workspace));
+      await running;
+      const plain = await queued();
+      await new SessionExecutionService(repo, new ScriptedCodingAgent(async () => outcome('completed')), heartbeat, locks, config, agents).run(job(plain));
+      expect(agents.runs.map((r) => [r.sessionId, r.outcome])).toEqual([[failing.id, 'FAILED']]);
+    });
+  });
+
   describe('workspace lock', () => {
     const resource = () => workspaceLockResource(workspace);
 
@@ -197,7 +270,7 @@ describe('SessionExecutionService', () => {
         heldDuringRun = (await locks.list()).find((l) => l.resource === `workspace:${workspace}`)?.holder?.owner;
         return outcome('completed');
       });
-      await new SessionExecutionService(repo, agent, heartbeat, locks, config).run(job(s));
+      await new SessionExecutionService(repo, agent, heartbeat, locks, config, agents).run(job(s));
       expect(heldDuringRun).toBe(`session:${s.id}`);
       expect(await resource()).toBe(`workspace:${workspace}`);
       expect(await locks.list()).toEqual([]);
@@ -214,8 +287,8 @@ describe('SessionExecutionService', () => {
           spans[id].end = Date.now();
           return outcome('completed');
         });
-      const service = new SessionExecutionService(repo, agentFor(first.id), heartbeat, locks, config);
-      const other = new SessionExecutionService(repo, agentFor(second.id), heartbeat, locks, config);
+      const service = new SessionExecutionService(repo, agentFor(first.id), heartbeat, locks, config, agents);
+      const other = new SessionExecutionService(repo, agentFor(second.id), heartbeat, locks, config, agents);
       const a = service.run(job(first));
       await turnAttached(first);
       const b = other.run(job(second));
@@ -232,7 +305,7 @@ describe('SessionExecutionService', () => {
     it('stops the turn and records WORKSPACE_LOCK_LOST when the lease is lost mid-run', async () => {
       const s = await queued();
       const agent = new ScriptedCodingAgent(untilAborted);
-      const service = new SessionExecutionService(repo, agent, heartbeat, locks, config);
+      const service = new SessionExecutionService(repo, agent, heartbeat, locks, config, agents);
       const running = service.run(job(s));
       await turnAttached(s, service);
       locks.lose(await resource());
@@ -247,7 +320,7 @@ describe('SessionExecutionService', () => {
       const s = await queued(1);
       await locks.acquire(await resource(), { owner: 'another session', ttlMs: 60_000, waitTimeoutMs: 0 });
       const agent = new ScriptedCodingAgent(async () => outcome('completed'));
-      await new SessionExecutionService(repo, agent, heartbeat, locks, config).run(job(s));
+      await new SessionExecutionService(repo, agent, heartbeat, locks, config, agents).run(job(s));
       const after = await stored(s);
       expect(after).toMatchObject({ status: SessionStatus.TIMED_OUT, error: { code: 'WORKSPACE_BUSY' } });
       expect(after.startedAt).toBeNull();
@@ -259,7 +332,7 @@ describe('SessionExecutionService', () => {
       const s = await queued();
       await locks.acquire(await resource(), { owner: 'another session', ttlMs: 60_000, waitTimeoutMs: 0 });
       const agent = new ScriptedCodingAgent(async () => outcome('completed'));
-      const service = new SessionExecutionService(repo, agent, heartbeat, locks, config);
+      const service = new SessionExecutionService(repo, agent, heartbeat, locks, config, agents);
       const waiting = service.run(job(s));
       await new Promise((r) => setTimeout(r, 10));
       const row = (await repo.findById(s.id))!;

@@ -13,6 +13,7 @@ import {
   CodingTurnRef,
   CodingTurnRequest,
 } from './ports/coding-agent.port';
+import { AGENT_DIRECTORY, AgentDirectoryPort } from './ports/agent-directory.port';
 import { RUN_HEARTBEAT, RunHeartbeatPort } from './ports/run-heartbeat.port';
 import { SessionRunJob } from './ports/session-queue.port';
 import { SESSION_REPOSITORY, SessionRepositoryPort } from './ports/session.repository.port';
@@ -60,6 +61,7 @@ export class SessionExecutionService {
     @Inject(RUN_HEARTBEAT) private readonly heartbeat: RunHeartbeatPort,
     @Inject(LOCK_PORT) private readonly locks: LockPort,
     private readonly config: AppConfig,
+    @Inject(AGENT_DIRECTORY) private readonly agents: AgentDirectoryPort,
   ) {}
 
   /** Called for every cancel signal; only the process running (or holding) the session acts on it. */
@@ -114,7 +116,9 @@ export class SessionExecutionService {
       });
     } catch (err) {
       if (!(err instanceof LockError)) throw err;
-      if (err.code === LockErrorCode.LOCK_ABORTED) return null;
+      // Cancelled or settled meanwhile: nothing to do. (Aborted because the process is shutting
+      // down, the error goes on: the job is retried elsewhere.)
+      if (err.code === LockErrorCode.LOCK_ABORTED && controller.signal.aborted) return null;
       if (err.code === LockErrorCode.LOCK_TIMEOUT) {
         await this.mutate(job, session, (s) => s.timeOutWaiting(resource), SessionStatus.QUEUED);
         return null;
@@ -158,7 +162,35 @@ export class SessionExecutionService {
     }
 
     const outcome = await this.follow(job, current, ref, request, resumeTurn, lease);
-    await this.mutate(job, current, (s) => applyOutcome(s, outcome.result, outcome.abortReason, resume, lease));
+    const finished = await this.mutate(job, current, (s) => applyOutcome(s, outcome.result, outcome.abortReason, resume, lease));
+    if (finished) await this.reportRun(finished);
+  }
+
+  /**
+   * Adds the run to its agent's performance figures. Runs ended by the infrastructure (a lost
+   * worker or workspace lock) say nothing about the agent and are left out. Best effort: a
+   * failure here is logged, never turned into a failed session.
+   */
+  private async reportRun(session: Session): Promise<void> {
+    const s = session.snapshot();
+    if (!s.assignment || !s.startedAt || !s.finishedAt) return;
+    if (s.error?.code === RunFailureCode.WORKSPACE_LOCK_LOST || s.error?.code === RunFailureCode.WORKER_LOST) return;
+    const outcome = s.status as 'COMPLETED' | 'FAILED' | 'TIMED_OUT' | 'CANCELLED';
+    await this.agents
+      .recordRun({
+        agentId: s.assignment.agentId,
+        sessionId: s.id,
+        attempt: s.attempt,
+        outcome,
+        durationMs: s.finishedAt.getTime() - s.startedAt.getTime(),
+        inputTokens: s.usage?.inputTokens ?? 0,
+        outputTokens: s.usage?.outputTokens ?? 0,
+        costUsd: s.usage?.costUsd ?? 0,
+        finishedAt: s.finishedAt,
+        resultText: s.result?.summary ?? null,
+        reviewOf: s.assignment.reviewOf,
+      })
+      .catch((err: Error) => this.logger.warn(`Could not record the run of session ${s.id} for agent ${s.assignment?.agentName}: ${err.message}`));
   }
 
   /** QUEUED → RUNNING, or picks up a RUNNING session whose worker was lost. */
@@ -310,7 +342,15 @@ function applyOutcome(
 
 function toTurnRequest(session: Session): CodingTurnRequest {
   const s = session.snapshot();
-  return { workspace: s.workspace, title: s.title, prompt: s.prompt, agent: s.agent, model: s.model ?? undefined };
+  return {
+    workspace: s.workspace,
+    title: s.title,
+    prompt: s.prompt,
+    agent: s.agent,
+    model: s.model ?? undefined,
+    system: s.assignment?.systemInstructions || undefined,
+    disabledTools: s.assignment?.disabledTools,
+  };
 }
 
 function turnRefOf(session: Session): CodingTurnRef | null {

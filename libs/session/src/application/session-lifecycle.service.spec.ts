@@ -7,7 +7,7 @@ import { SessionStatus } from '../domain/session-status';
 import { SessionErrorCode } from '../domain/session.errors';
 import { SessionSignalsPort } from './ports/session-signals.port';
 import { SESSION_LOCK_WAIT_MS, SessionLifecycleService } from './session-lifecycle.service';
-import { FakeQueue, InMemorySessionRepository } from './testing/fakes';
+import { FakeAgentDirectory, FakeQueue, InMemorySessionRepository, REVIEWER_CHOICE } from './testing/fakes';
 
 class RecordingSignals implements SessionSignalsPort {
   cancels: string[] = [];
@@ -26,6 +26,7 @@ describe('SessionLifecycleService', () => {
   let queue: FakeQueue;
   let signals: RecordingSignals;
   let locks: InMemoryLocks;
+  let agents: FakeAgentDirectory;
   let service: SessionLifecycleService;
 
   beforeEach(() => {
@@ -33,7 +34,8 @@ describe('SessionLifecycleService', () => {
     queue = new FakeQueue();
     signals = new RecordingSignals();
     locks = new InMemoryLocks();
-    service = new SessionLifecycleService(repo, queue, signals, locks, config);
+    agents = new FakeAgentDirectory([REVIEWER_CHOICE]);
+    service = new SessionLifecycleService(repo, queue, signals, locks, config, agents);
   });
 
   it('creates a PENDING session with the defaults', async () => {
@@ -49,6 +51,52 @@ describe('SessionLifecycleService', () => {
     await expect(service.create({ title: 't', prompt: 'p', workspace: bad })).rejects.toMatchObject({
       code: SessionErrorCode.WORKSPACE_INVALID,
       message: expect.stringContaining(why),
+    });
+  });
+
+  describe('agent assignment', () => {
+    it('routes by role and snapshots the binding: OpenCode agent, system, tools, and why', async () => {
+      const s = await service.create({ title: 't', prompt: 'p', workspace, role: 'REVIEWER', skills: ['security'], complexity: 7 });
+      expect(agents.requests).toEqual([{ agentId: undefined, role: 'REVIEWER', skills: ['security'], complexity: 7 }]);
+      expect(s.snapshot()).toMatchObject({
+        agent: 'plan',
+        model: null,
+        agentId: REVIEWER_CHOICE.agentId,
+        assignment: {
+          agentName: 'reviewer',
+          role: 'REVIEWER',
+          systemInstructions: REVIEWER_CHOICE.systemInstructions,
+          disabledTools: ['bash', 'edit', 'write'],
+          routing: { requestedRole: 'REVIEWER', skills: ['security'], complexity: 7, score: 0.5 },
+          reviewOf: null,
+        },
+      });
+    });
+
+    it('takes a named agent (no routing score), and an explicit model wins over the binding', async () => {
+      const s = await service.create({ title: 't', prompt: 'p', workspace, agentId: REVIEWER_CHOICE.agentId, model: 'p/m' });
+      expect(s.snapshot()).toMatchObject({ model: 'p/m', assignment: { routing: { requestedRole: null, complexity: 5, score: null } } });
+    });
+
+    it('a review of another session goes to a REVIEWER and remembers what it reviews', async () => {
+      const reviewed = await service.create({ title: 't', prompt: 'p', workspace });
+      const review = await service.create({ title: 'review', prompt: 'p', workspace, reviewOf: reviewed.id });
+      expect(review.snapshot().assignment).toMatchObject({ role: 'REVIEWER', reviewOf: reviewed.id });
+      await expect(service.create({ title: 'r', prompt: 'p', workspace, reviewOf: '00000000-0000-4000-8000-000000000009' })).rejects.toMatchObject({
+        code: SessionErrorCode.SESSION_NOT_FOUND,
+      });
+    });
+
+    it('refuses two different choices with AGENT_CHOICE_CONFLICT, and leaves plain sessions alone', async () => {
+      await expect(service.create({ title: 't', prompt: 'p', workspace, agentId: REVIEWER_CHOICE.agentId, role: 'REVIEWER' })).rejects.toMatchObject({
+        code: SessionErrorCode.AGENT_CHOICE_CONFLICT,
+      });
+      await expect(service.create({ title: 't', prompt: 'p', workspace, role: 'REVIEWER', agent: 'build' })).rejects.toMatchObject({
+        code: SessionErrorCode.AGENT_CHOICE_CONFLICT,
+      });
+      const plain = await service.create({ title: 't', prompt: 'p', workspace, agent: 'build' });
+      expect(plain.snapshot()).toMatchObject({ agent: 'build', agentId: null, assignment: null });
+      expect(agents.requests).toEqual([]);
     });
   });
 

@@ -6,6 +6,8 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { AppConfig } from '@app/config';
 import { LOCK_PORT, LockPort } from '@app/locking';
 import { Session } from '../domain/session';
+import { SessionAgentAssignment } from '../domain/session-agent';
+import { AGENT_DIRECTORY, AgentDirectoryPort } from './ports/agent-directory.port';
 import { SessionStatus } from '../domain/session-status';
 import { SessionError, SessionErrorCode } from '../domain/session.errors';
 import { SESSION_QUEUE, SessionQueuePort } from './ports/session-queue.port';
@@ -25,7 +27,15 @@ export interface CreateSessionCommand {
   model?: string;
   timeoutSeconds?: number;
   metadata?: Record<string, unknown>;
+  /** An orchestrator agent by id, or routing by role and skills (see AgentDirectoryPort). */
+  agentId?: string;
+  role?: string;
+  skills?: string[];
+  complexity?: number;
+  reviewOf?: string;
 }
+
+export const DEFAULT_COMPLEXITY = 5;
 
 /** How long a lifecycle command may hold, and wait for, a session's lock. */
 export const SESSION_LOCK_TTL_MS = 30_000;
@@ -45,17 +55,60 @@ export class SessionLifecycleService {
     @Inject(SESSION_SIGNALS) private readonly signals: SessionSignalsPort,
     @Inject(LOCK_PORT) private readonly locks: LockPort,
     private readonly config: AppConfig,
+    @Inject(AGENT_DIRECTORY) private readonly agents: AgentDirectoryPort,
   ) {}
 
   async create(command: CreateSessionCommand): Promise<Session> {
     await assertWorkspace(command.workspace);
+    const assignment = await this.assignAgent(command);
     const session = Session.create({
-      ...command,
-      agent: command.agent ?? DEFAULT_OPENCODE_AGENT,
+      title: command.title,
+      prompt: command.prompt,
+      workspace: command.workspace,
+      metadata: command.metadata,
+      agent: assignment?.opencodeAgent ?? command.agent ?? DEFAULT_OPENCODE_AGENT,
+      model: command.model ?? assignment?.model ?? null,
+      assignment: assignment?.snapshot ?? null,
       timeoutSeconds: command.timeoutSeconds ?? this.config.sessionTimeoutSeconds,
     });
     await this.sessions.insert(session);
     return session;
+  }
+
+  /**
+   * A session names an agent (agentId), asks for one (role, skills, or a review: reviewOf), or
+   * neither (a plain OpenCode session with the given OpenCode agent). The chosen agent's binding
+   * decides the OpenCode agent, system instructions and tools; an explicit model still wins.
+   */
+  private async assignAgent(command: CreateSessionCommand) {
+    const wanted = command.agentId ?? command.role ?? command.reviewOf ?? (command.skills?.length ? 'skills' : undefined);
+    if (!wanted) return null;
+    const conflict = (message: string) =>
+      new SessionError(SessionErrorCode.AGENT_CHOICE_CONFLICT, message, { agentId: command.agentId, role: command.role, agent: command.agent });
+    if (command.agentId && command.role) throw conflict('give agentId or role, not both');
+    if (command.agent) throw conflict('agent (the OpenCode agent) is decided by the orchestrator agent\'s binding; leave it out with agentId, role, skills or reviewOf');
+    if (command.reviewOf) await this.get(command.reviewOf);
+    const routing = {
+      requestedRole: command.role ?? (command.reviewOf && !command.agentId ? 'REVIEWER' : null),
+      skills: command.skills ?? [],
+      complexity: command.complexity ?? DEFAULT_COMPLEXITY,
+    };
+    const choice = await this.agents.choose({
+      agentId: command.agentId,
+      role: routing.requestedRole ?? undefined,
+      skills: routing.skills,
+      complexity: routing.complexity,
+    });
+    const snapshot: SessionAgentAssignment = {
+      agentId: choice.agentId,
+      agentName: choice.agentName,
+      role: choice.role,
+      systemInstructions: choice.systemInstructions,
+      disabledTools: choice.disabledTools,
+      routing: { ...routing, score: choice.score },
+      reviewOf: command.reviewOf ?? null,
+    };
+    return { opencodeAgent: choice.opencodeAgent, model: choice.model, snapshot };
   }
 
   async get(id: string): Promise<Session> {

@@ -7,6 +7,8 @@ export enum SessionErrorCode {
   SESSION_RUNNING = 'SESSION_RUNNING',
   WORKSPACE_INVALID = 'WORKSPACE_INVALID',
   INVALID_CURSOR = 'INVALID_CURSOR',
+  /** agentId, role and agent were combined in a way that names two different choices. */
+  AGENT_CHOICE_CONFLICT = 'AGENT_CHOICE_CONFLICT',
 }
 
 export class SessionError extends DomainError<SessionErrorCode> {

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { SessionAgentAssignment } from './session-agent';
 import { SessionFailure, SessionResult, TokenUsage } from './session-run';
 import { canTransition, SessionStatus } from './session-status';
 import { RunFailureCode, SessionError, SessionErrorCode } from './session.errors';
@@ -17,8 +18,12 @@ export interface SessionProps {
   title: string;
   prompt: string;
   workspace: string;
+  /** The OpenCode agent the prompt is sent to. */
   agent: string;
   model: string | null;
+  /** The orchestrator agent that runs it (null: a plain OpenCode session). */
+  agentId: string | null;
+  assignment: SessionAgentAssignment | null;
   timeoutSeconds: number;
   metadata: Record<string, unknown>;
   status: SessionStatus;
@@ -44,6 +49,7 @@ export interface CreateSessionInput {
   workspace: string;
   agent: string;
   model?: string | null;
+  assignment?: SessionAgentAssignment | null;
   timeoutSeconds: number;
   metadata?: Record<string, unknown>;
 }
@@ -65,6 +71,8 @@ export class Session {
       workspace: input.workspace,
       agent: input.agent,
       model: input.model ?? null,
+      agentId: input.assignment?.agentId ?? null,
+      assignment: input.assignment ?? null,
       timeoutSeconds: input.timeoutSeconds,
       metadata: input.metadata ?? {},
       status: SessionStatus.PENDING,

@@ -8,6 +8,7 @@ import {
   CodingTurnRequest,
   RunTurnOptions,
 } from '../ports/coding-agent.port';
+import { AgentChoice, AgentChoiceRequest, AgentDirectoryPort, AgentRunReport } from '../ports/agent-directory.port';
 import { RunHeartbeatPort } from '../ports/run-heartbeat.port';
 import { RunJobState, SessionQueuePort, SessionRunJob } from '../ports/session-queue.port';
 import { SessionEventRecord, SessionPage, SessionRepositoryPort } from '../ports/session.repository.port';
@@ -93,6 +94,37 @@ export class FakeQueue implements SessionQueuePort {
     return this.jobs.get(`${job.sessionId}.${job.attempt}`) ?? 'missing';
   }
 }
+
+/** Agents by id and by role (the first of a role wins); records every reported run. */
+export class FakeAgentDirectory implements AgentDirectoryPort {
+  readonly requests: AgentChoiceRequest[] = [];
+  readonly runs: AgentRunReport[] = [];
+  constructor(readonly agents: AgentChoice[] = []) {}
+
+  async choose(request: AgentChoiceRequest): Promise<AgentChoice> {
+    this.requests.push(request);
+    const found = request.agentId
+      ? this.agents.find((a) => a.agentId === request.agentId)
+      : this.agents.find((a) => !request.role || a.role === request.role);
+    if (!found) throw new Error(`no agent for ${JSON.stringify(request)}`);
+    return { ...found, score: request.agentId ? null : 0.5 };
+  }
+
+  async recordRun(report: AgentRunReport): Promise<void> {
+    this.runs.push(report);
+  }
+}
+
+export const REVIEWER_CHOICE: AgentChoice = {
+  agentId: '00000000-0000-4000-a000-000000000003',
+  agentName: 'reviewer',
+  role: 'REVIEWER',
+  opencodeAgent: 'plan',
+  model: null,
+  systemInstructions: 'Answer VERDICT: and QUALITY: lines first.',
+  disabledTools: ['bash', 'edit', 'write'],
+  score: null,
+};
 
 /** A scripted coding agent: each runTurn answers with the next scripted behaviour. */
 export class ScriptedCodingAgent implements CodingAgentPort {

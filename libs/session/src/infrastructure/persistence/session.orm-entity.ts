@@ -9,6 +9,7 @@ import {
   UpdateDateColumn,
   VersionColumn,
 } from 'typeorm';
+import type { SessionAgentAssignment } from '../../domain/session-agent';
 import type { SessionFailure, SessionResult, TokenUsage } from '../../domain/session-run';
 
 @Entity({ name: 'sessions' })
@@ -21,6 +22,8 @@ export class SessionOrmEntity {
   @Column('text') workspace: string;
   @Column('varchar', { length: 100 }) agent: string;
   @Column('varchar', { length: 200, nullable: true }) model: string | null;
+  @Column('uuid', { name: 'agent_id', nullable: true }) agentId: string | null;
+  @Column('jsonb', { name: 'agent_assignment', nullable: true }) assignment: SessionAgentAssignment | null;
   @Column('integer', { name: 'timeout_seconds' }) timeoutSeconds: number;
   @Column('jsonb', { default: () => "'{}'::jsonb" }) metadata: Record<string, unknown>;
   @Column('varchar', { length: 20 }) status: string;

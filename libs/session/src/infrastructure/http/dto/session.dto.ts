@@ -1,7 +1,10 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import {
+  ArrayMaxSize,
+  IsArray,
   IsIn,
+  IsUUID,
   IsInt,
   IsNotEmpty,
   IsObject,
@@ -13,6 +16,9 @@ import {
   Min,
 } from 'class-validator';
 import { SessionStatus } from '../../../domain/session-status';
+
+/** The orchestrator agent roles (the agent context's AgentRole values). */
+export const SESSION_AGENT_ROLES = ['ARCHITECT', 'IMPLEMENTER', 'REVIEWER', 'DEBUGGER'];
 
 export class CreateSessionDto {
   @ApiProperty({ example: 'Add a health endpoint', maxLength: 200 })
@@ -42,6 +48,26 @@ export class CreateSessionDto {
   @ApiPropertyOptional({ type: 'object', additionalProperties: true, example: { ticket: 'BILL-42' } })
   @IsOptional() @IsObject()
   metadata?: Record<string, unknown>;
+
+  @ApiPropertyOptional({ format: 'uuid', description: 'Run it on this orchestrator agent (its binding decides the OpenCode agent, model, system instructions and tools)' })
+  @IsOptional() @IsUUID()
+  agentId?: string;
+
+  @ApiPropertyOptional({ enum: SESSION_AGENT_ROLES, description: 'Route it to the best agent of this role (by skills and past results)' })
+  @IsOptional() @IsIn(SESSION_AGENT_ROLES)
+  role?: string;
+
+  @ApiPropertyOptional({ type: [String], example: ['typescript', 'sql'], description: 'Skills the work needs (routing input)' })
+  @IsOptional() @IsArray() @ArrayMaxSize(50) @Matches(/^[a-z0-9][a-z0-9+#._-]{0,39}$/, { each: true, message: 'each skill must be a lowercase tag such as typescript or c++' })
+  skills?: string[];
+
+  @ApiPropertyOptional({ minimum: 1, maximum: 10, default: 5, description: 'How hard the work is; sets the skill level routing asks for' })
+  @IsOptional() @IsInt() @Min(1) @Max(10)
+  complexity?: number;
+
+  @ApiPropertyOptional({ format: 'uuid', description: "The session whose work this one reviews: the review's QUALITY score is credited to that session's agent" })
+  @IsOptional() @IsUUID()
+  reviewOf?: string;
 }
 
 export class UpdateSessionDto {
@@ -86,6 +112,23 @@ class ResultDto {
   @ApiProperty({ type: [String] }) filesChanged: string[];
 }
 
+class RoutingDto {
+  @ApiProperty({ nullable: true, type: String, example: 'REVIEWER' }) requestedRole: string | null;
+  @ApiProperty({ type: [String] }) skills: string[];
+  @ApiProperty() complexity: number;
+  @ApiProperty({ nullable: true, type: Number, description: 'Routing score (null when the agent was named)' }) score: number | null;
+}
+
+class AssignmentDto {
+  @ApiProperty({ format: 'uuid' }) agentId: string;
+  @ApiProperty({ example: 'reviewer' }) agentName: string;
+  @ApiProperty({ example: 'REVIEWER' }) role: string;
+  @ApiProperty() systemInstructions: string;
+  @ApiProperty({ type: [String] }) disabledTools: string[];
+  @ApiProperty({ type: RoutingDto }) routing: RoutingDto;
+  @ApiProperty({ nullable: true, type: String, format: 'uuid' }) reviewOf: string | null;
+}
+
 class FailureDto {
   @ApiProperty({ example: 'PROVIDER_ERROR' }) code: string;
   @ApiProperty() message: string;
@@ -98,6 +141,8 @@ export class SessionResponseDto {
   @ApiProperty() workspace: string;
   @ApiProperty() agent: string;
   @ApiProperty({ nullable: true, type: String }) model: string | null;
+  @ApiProperty({ nullable: true, type: String, format: 'uuid', description: 'The orchestrator agent that runs it' }) agentId: string | null;
+  @ApiProperty({ nullable: true, type: AssignmentDto }) assignment: AssignmentDto | null;
   @ApiProperty() timeoutSeconds: number;
   @ApiProperty({ type: 'object', additionalProperties: true }) metadata: Record<string, unknown>;
   @ApiProperty({ enum: SessionStatus }) status: SessionStatus;

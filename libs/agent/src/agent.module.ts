@@ -1,0 +1,23 @@
+import { Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { AgentService } from './application/agent.service';
+import { AGENT_PERFORMANCE } from './application/ports/agent-performance.port';
+import { AGENT_REPOSITORY } from './application/ports/agent.repository.port';
+import { AgentsController } from './infrastructure/http/agents.controller';
+import { AgentOrmEntity, AgentRunOrmEntity, AgentStatsOrmEntity } from './infrastructure/persistence/agent.orm-entity';
+import { TypeormAgentPerformanceRepository } from './infrastructure/persistence/typeorm-agent-performance.repository';
+import { TypeormAgentRepository } from './infrastructure/persistence/typeorm-agent.repository';
+
+const ports = [
+  { provide: AGENT_REPOSITORY, useClass: TypeormAgentRepository },
+  { provide: AGENT_PERFORMANCE, useClass: TypeormAgentPerformanceRepository },
+];
+
+/** Agents: the catalogue, their performance figures, routing, and the REST API. */
+@Module({
+  imports: [TypeOrmModule.forFeature([AgentOrmEntity, AgentRunOrmEntity, AgentStatsOrmEntity])],
+  controllers: [AgentsController],
+  providers: [...ports, AgentService],
+  exports: [...ports.map((p) => p.provide), AgentService],
+})
+export class AgentModule {}

@@ -1,0 +1,157 @@
+import { randomUUID } from 'node:crypto';
+import { AgentRole, AGENT_ROLES } from './agent-role';
+import { AgentError } from './agent.errors';
+import { Capability, normaliseCapabilities } from './capability';
+
+/** How OpenCode is driven for this agent. */
+export interface AgentBinding {
+  /** The OpenCode agent the prompt is sent to (e.g. build, plan). */
+  opencodeAgent: string;
+  /** "provider/model", or null for the server's default. */
+  model: string | null;
+  /** Extra system instructions sent with every prompt. */
+  systemInstructions: string;
+  /** OpenCode tools switched off for this agent's turns. */
+  disabledTools: string[];
+}
+
+export interface AgentProps {
+  id: string;
+  name: string;
+  role: AgentRole;
+  capabilities: Capability[];
+  maxConcurrentSessions: number;
+  enabled: boolean;
+  binding: AgentBinding;
+  version: number;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export type AgentChanges = Partial<Pick<AgentProps, 'name' | 'role' | 'capabilities' | 'maxConcurrentSessions' | 'enabled'>> & {
+  binding?: Partial<AgentBinding>;
+};
+
+/**
+ * The tools that change files (or can: bash, subagents). Roles that must not write files
+ * (Architect, Reviewer) always have them switched off, whatever their binding says.
+ */
+export const WRITING_TOOLS = ['write', 'edit', 'patch', 'multiedit', 'bash', 'task'] as const;
+export const READ_ONLY_ROLES: readonly AgentRole[] = [AgentRole.ARCHITECT, AgentRole.REVIEWER];
+
+export const MODEL_PATTERN = /^[^/\s]+\/\S+$/;
+export const TOOL_PATTERN = /^[a-z][a-z0-9_-]{0,63}$/;
+export const MAX_CONCURRENT_LIMIT = 1000;
+
+export class Agent {
+  private constructor(private props: AgentProps) {}
+
+  static create(input: Omit<AgentProps, 'id' | 'version' | 'createdAt' | 'updatedAt' | 'enabled'> & { enabled?: boolean; id?: string }, now = new Date()): Agent {
+    const agent = new Agent({
+      id: input.id ?? randomUUID(),
+      name: '',
+      role: AgentRole.IMPLEMENTER,
+      capabilities: [],
+      maxConcurrentSessions: 1,
+      enabled: true,
+      binding: { opencodeAgent: 'build', model: null, systemInstructions: '', disabledTools: [] },
+      version: 1,
+      createdAt: now,
+      updatedAt: now,
+    });
+    agent.apply({ ...input, enabled: input.enabled ?? true }, now);
+    return agent;
+  }
+
+  static restore(props: AgentProps): Agent {
+    return new Agent({ ...props, capabilities: [...props.capabilities], binding: { ...props.binding } });
+  }
+
+  get id(): string {
+    return this.props.id;
+  }
+  get name(): string {
+    return this.props.name;
+  }
+  get role(): AgentRole {
+    return this.props.role;
+  }
+  get enabled(): boolean {
+    return this.props.enabled;
+  }
+  get version(): number {
+    return this.props.version;
+  }
+  get maxConcurrentSessions(): number {
+    return this.props.maxConcurrentSessions;
+  }
+  get capabilities(): readonly Capability[] {
+    return this.props.capabilities;
+  }
+  get binding(): Readonly<AgentBinding> {
+    return this.props.binding;
+  }
+
+  /** The level of a skill, 0 when the agent does not have it. */
+  levelOf(skill: string): number {
+    return this.props.capabilities.find((c) => c.skill === skill)?.level ?? 0;
+  }
+
+  snapshot(): Readonly<AgentProps> {
+    return { ...this.props, capabilities: [...this.props.capabilities], binding: { ...this.props.binding } };
+  }
+
+  /** Changes any editable field; every invariant is checked before anything changes. */
+  update(changes: AgentChanges, now = new Date()): void {
+    this.apply(changes, now);
+  }
+
+  /** Called by the repository after a successful version-checked write. */
+  persisted(version: number, updatedAt?: Date): void {
+    this.props.version = version;
+    if (updatedAt) this.props.updatedAt = updatedAt;
+  }
+
+  private apply(changes: AgentChanges, now: Date): void {
+    // An explicit undefined (e.g. an absent DTO field) means "unchanged", never "clear".
+    const binding = Object.fromEntries(Object.entries(changes.binding ?? {}).filter(([, v]) => v !== undefined));
+    const next: AgentProps = { ...this.props, binding: { ...this.props.binding, ...binding } };
+    if (changes.name !== undefined) next.name = changes.name.trim();
+    if (changes.role !== undefined) next.role = changes.role;
+    if (changes.capabilities !== undefined) next.capabilities = normaliseCapabilities(changes.capabilities);
+    if (changes.maxConcurrentSessions !== undefined) next.maxConcurrentSessions = changes.maxConcurrentSessions;
+    if (changes.enabled !== undefined) next.enabled = changes.enabled;
+    validate(next);
+    // Leaving a read-only role gives the writing tools back, unless the change names the tools itself.
+    const leavesReadOnly = READ_ONLY_ROLES.includes(this.props.role) && !READ_ONLY_ROLES.includes(next.role);
+    if (leavesReadOnly && changes.binding?.disabledTools === undefined) {
+      next.binding.disabledTools = next.binding.disabledTools.filter((t) => !(WRITING_TOOLS as readonly string[]).includes(t));
+    }
+    next.binding.disabledTools = disabledToolsFor(next.role, next.binding.disabledTools);
+    next.updatedAt = now;
+    this.props = next;
+  }
+}
+
+function validate(p: AgentProps): void {
+  if (!p.name || p.name.length > 100) throw AgentError.invalid('name', 'must be 1 to 100 characters', p.name);
+  if (!AGENT_ROLES.includes(p.role)) throw AgentError.invalid('role', `must be one of ${AGENT_ROLES.join(', ')}`, p.role);
+  if (!Number.isInteger(p.maxConcurrentSessions) || p.maxConcurrentSessions < 1 || p.maxConcurrentSessions > MAX_CONCURRENT_LIMIT) {
+    throw AgentError.invalid('maxConcurrentSessions', `must be an integer from 1 to ${MAX_CONCURRENT_LIMIT}`, p.maxConcurrentSessions);
+  }
+  const b = p.binding;
+  if (!b.opencodeAgent || !TOOL_PATTERN.test(b.opencodeAgent)) {
+    throw AgentError.invalid('binding.opencodeAgent', 'must be an OpenCode agent name (e.g. build, plan)', b.opencodeAgent);
+  }
+  if (b.model !== null && !MODEL_PATTERN.test(b.model)) throw AgentError.invalid('binding.model', 'must be "provider/model"', b.model);
+  if (b.systemInstructions.length > 20_000) throw AgentError.invalid('binding.systemInstructions', 'must be at most 20000 characters');
+  b.disabledTools.forEach((t, i) => {
+    if (!TOOL_PATTERN.test(t)) throw AgentError.invalid(`binding.disabledTools[${i}]`, `"${t}" is not a tool name`, t);
+  });
+}
+
+function disabledToolsFor(role: AgentRole, requested: readonly string[]): string[] {
+  const tools = new Set(requested);
+  if (READ_ONLY_ROLES.includes(role)) WRITING_TOOLS.forEach((t) => tools.add(t));
+  return [...tools].sort();
+}

@@ -1,0 +1,174 @@
+import { AgentRole } from './agent-role';
+import { Capability } from './capability';
+import { PerformanceSummary, PerformanceTier, tierOf } from './performance';
+
+/** A piece of work to route: an optional role, the skills it needs, and how hard it is (1-10). */
+export interface WorkRequest {
+  role?: AgentRole;
+  skills: readonly string[];
+  complexity: number;
+}
+
+export interface RoutingCandidate {
+  agent: {
+    id: string;
+    name: string;
+    role: AgentRole;
+    enabled: boolean;
+    maxConcurrentSessions: number;
+    capabilities: readonly Capability[];
+  };
+  /** Figures over the agent's recent runs. */
+  recent: PerformanceSummary;
+  /** Its sessions QUEUED or RUNNING now. */
+  activeSessions: number;
+}
+
+export type ScorePartName = 'skill' | 'successRate' | 'quality' | 'tier' | 'cost' | 'load';
+
+export interface ScorePart {
+  /** 0 to 1. */
+  value: number;
+  weight: number;
+  /** value x weight: what this part adds to the score. */
+  contribution: number;
+  why: string;
+}
+
+export interface RankedAgent {
+  agentId: string;
+  name: string;
+  role: AgentRole;
+  tier: PerformanceTier;
+  /** 0 to 1: the sum of the parts' contributions. */
+  score: number;
+  parts: Record<ScorePartName, ScorePart>;
+}
+
+export type SkipReason = 'DISABLED' | 'ROLE_MISMATCH' | 'SATURATED' | 'NO_SKILL_MATCH';
+
+export interface SkippedAgent {
+  agentId: string;
+  name: string;
+  reason: SkipReason;
+  why: string;
+}
+
+export interface RoutingDecision {
+  ranked: RankedAgent[];
+  skipped: SkippedAgent[];
+}
+
+/** The weights of the score's parts; they sum to 1. */
+export const ROUTING_WEIGHTS: Readonly<Record<ScorePartName, number>> = {
+  skill: 0.35,
+  successRate: 0.2,
+  quality: 0.15,
+  tier: 0.1,
+  cost: 0.1,
+  load: 0.1,
+};
+
+export const TIER_VALUE: Readonly<Record<PerformanceTier, number>> = {
+  [PerformanceTier.PLATINUM]: 1,
+  [PerformanceTier.GOLD]: 0.75,
+  [PerformanceTier.SILVER]: 0.5,
+  [PerformanceTier.BRONZE]: 0.25,
+};
+
+/**
+ * Few runs say little: success rate and quality are pulled toward a prior as if the agent had
+ * PRIOR_RUNS more runs at the prior (a new agent is neither best nor worst).
+ */
+export const PRIOR_RUNS = 5;
+export const PRIOR_SUCCESS_RATE = 0.8;
+export const PRIOR_QUALITY = 7;
+
+/** The skill level that work of this complexity needs: 1-2 → 1, ..., 9-10 → 5. */
+export function requiredLevel(complexity: number): number {
+  return Math.min(5, Math.max(1, Math.ceil(complexity / 2)));
+}
+
+/**
+ * Ranks the eligible agents for a piece of work, best first, each with the parts of its score;
+ * lists the others with the reason they were skipped. Deterministic: equal scores are ordered
+ * by name, then id.
+ */
+export function rankAgents(work: WorkRequest, candidates: readonly RoutingCandidate[]): RoutingDecision {
+  const need = requiredLevel(work.complexity);
+  const skipped: SkippedAgent[] = [];
+  const eligible: { c: RoutingCandidate; skill: ScorePart }[] = [];
+  for (const c of candidates) {
+    const a = c.agent;
+    const skip = (reason: SkipReason, why: string) => skipped.push({ agentId: a.id, name: a.name, reason, why });
+    if (!a.enabled) skip('DISABLED', 'the agent is disabled');
+    else if (work.role && a.role !== work.role) skip('ROLE_MISMATCH', `its role is ${a.role}, the work needs ${work.role}`);
+    else if (c.activeSessions >= a.maxConcurrentSessions) {
+      skip('SATURATED', `${c.activeSessions} active sessions of at most ${a.maxConcurrentSessions}`);
+    } else {
+      const skill = skillPart(a.capabilities, work.skills, need);
+      if (skill.value === 0) skip('NO_SKILL_MATCH', `has none of ${work.skills.join(', ')}`);
+      else eligible.push({ c, skill });
+    }
+  }
+  const referenceCost = median(eligible.map((e) => e.c.recent.costPerSuccessUsd).filter((x): x is number => x !== null && x > 0));
+  const ranked = eligible.map(({ c, skill }) => score(c, skill, referenceCost));
+  ranked.sort(
+    (x, y) => y.score - x.score || (x.name < y.name ? -1 : x.name > y.name ? 1 : 0) || (x.agentId < y.agentId ? -1 : 1),
+  );
+  skipped.sort((x, y) => (x.name < y.name ? -1 : x.name > y.name ? 1 : x.agentId < y.agentId ? -1 : 1));
+  return { ranked, skipped };
+}
+
+function score(c: RoutingCandidate, skill: ScorePart, referenceCost: number | null): RankedAgent {
+  const r = c.recent;
+  const tier = tierOf(r);
+  const successRate = (r.successes + PRIOR_SUCCESS_RATE * PRIOR_RUNS) / (r.runs + PRIOR_RUNS);
+  const quality = ((r.meanQuality ?? 0) * r.scoredRuns + PRIOR_QUALITY * PRIOR_RUNS) / (r.scoredRuns + PRIOR_RUNS) / 10;
+  const cps = r.costPerSuccessUsd;
+  const cost = cps === null || referenceCost === null ? 0.5 : referenceCost / (referenceCost + cps);
+  const load = 1 - c.activeSessions / c.agent.maxConcurrentSessions;
+  const parts: Record<ScorePartName, ScorePart> = {
+    skill,
+    successRate: part('successRate', successRate, `${r.successes} of ${r.runs} recent runs succeeded (smoothed toward ${PRIOR_SUCCESS_RATE})`),
+    quality: part(
+      'quality',
+      quality,
+      r.scoredRuns ? `mean review score ${round(r.meanQuality ?? 0)}/10 over ${r.scoredRuns} runs (smoothed toward ${PRIOR_QUALITY})` : `no review scores yet (prior ${PRIOR_QUALITY}/10)`,
+    ),
+    tier: part('tier', TIER_VALUE[tier], `tier ${tier}`),
+    cost: part(
+      'cost',
+      cost,
+      cps === null ? 'no cost per success yet (neutral)' : `$${round(cps, 4)} per success against the candidates' median $${round(referenceCost ?? 0, 4)}`,
+    ),
+    load: part('load', load, `${c.activeSessions} of ${c.agent.maxConcurrentSessions} session slots in use`),
+  };
+  const total = Object.values(parts).reduce((sum, p) => sum + p.contribution, 0);
+  return { agentId: c.agent.id, name: c.agent.name, role: c.agent.role, tier, score: round(total, 6), parts };
+}
+
+function skillPart(capabilities: readonly Capability[], skills: readonly string[], need: number): ScorePart {
+  if (skills.length === 0) return part('skill', 1, 'no skills asked for');
+  const levels = skills.map((s) => capabilities.find((c) => c.skill === s)?.level ?? 0);
+  const value = levels.reduce((sum, l) => sum + Math.min(l, need) / need, 0) / skills.length;
+  const detail = skills.map((s, i) => `${s}:${levels[i]}`).join(', ');
+  return part('skill', value, `${detail} against level ${need} needed`);
+}
+
+function part(name: ScorePartName, value: number, why: string): ScorePart {
+  const weight = ROUTING_WEIGHTS[name];
+  return { value: round(value, 6), weight, contribution: round(value * weight, 6), why };
+}
+
+function median(values: number[]): number | null {
+  if (values.length === 0) return null;
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+function round(x: number, digits = 2): number {
+  const f = 10 ** digits;
+  return Math.round(x * f) / f;
+}
