@@ -5,6 +5,7 @@ export * from './application/ports/session-signals.port';
 export * from './application/ports/session.repository.port';
 export * from './application/session-execution.service';
 export * from './application/session-lifecycle.service';
+export * from './application/session-observers';
 export * from './application/session-recovery.service';
 export * from './domain/session';
 export * from './domain/session-agent';

@@ -9,6 +9,7 @@ import { SESSION_QUEUE } from './application/ports/session-queue.port';
 import { SESSION_REPOSITORY } from './application/ports/session.repository.port';
 import { SESSION_SIGNALS } from './application/ports/session-signals.port';
 import { SessionLifecycleService } from './application/session-lifecycle.service';
+import { SessionObservers } from './application/session-observers';
 import { SessionsController } from './infrastructure/http/sessions.controller';
 import { AgentServiceDirectory } from './infrastructure/clients/agent-directory.adapter';
 import { BullmqSessionQueue, SESSION_RUN_QUEUE } from './infrastructure/jobs/session-run.queue';
@@ -34,7 +35,7 @@ const ports = [
     AgentModule,
   ],
   controllers: [SessionsController],
-  providers: [...ports, SessionLifecycleService],
-  exports: [...ports.map((p) => p.provide), SessionLifecycleService, BullModule, LockingModule],
+  providers: [...ports, SessionLifecycleService, SessionObservers],
+  exports: [...ports.map((p) => p.provide), SessionLifecycleService, SessionObservers, BullModule, LockingModule],
 })
 export class SessionModule {}

@@ -6,6 +6,7 @@ import { DataSource } from 'typeorm';
 import { Session } from '../../domain/session';
 import { SessionStatus } from '../../domain/session-status';
 import { SessionError, SessionErrorCode } from '../../domain/session.errors';
+import { SessionObservers } from '../../application/session-observers';
 import { TypeormSessionRepository } from './typeorm-session.repository';
 
 describe('TypeormSessionRepository (real PostgreSQL)', () => {
@@ -45,6 +46,29 @@ describe('TypeormSessionRepository (real PostgreSQL)', () => {
       SessionStatus.PENDING,
       SessionStatus.QUEUED,
       SessionStatus.RUNNING,
+    ]);
+  });
+
+  it('tells observers about committed transitions only, after the write', async () => {
+    const observers = new SessionObservers();
+    const seen: Array<[string, string[], number]> = [];
+    observers.register({ transitioned: (s, ts) => seen.push([s.id, ts.map((t) => t.to), s.version]) });
+    const observed = new TypeormSessionRepository(dataSource, observers);
+    const s = newSession();
+    await observed.insert(s);
+    s.queue();
+    await observed.update(s);
+    s.edit({ title: 'no transition' });
+    await observed.update(s);
+    const stale = (await observed.findById(s.id))!;
+    s.markRunning();
+    await observed.update(s);
+    stale.cancel('too late');
+    await expect(observed.update(stale)).rejects.toMatchObject({ code: SessionErrorCode.VERSION_CONFLICT });
+    expect(seen).toEqual([
+      [s.id, [SessionStatus.PENDING], 1],
+      [s.id, [SessionStatus.QUEUED], 2],
+      [s.id, [SessionStatus.RUNNING], 4],
     ]);
   });
 

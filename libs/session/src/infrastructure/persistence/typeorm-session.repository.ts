@@ -1,4 +1,4 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Optional } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager, In, IsNull, LessThan, Not } from 'typeorm';
 import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
@@ -8,7 +8,8 @@ import {
   SessionPage,
   SessionRepositoryPort,
 } from '../../application/ports/session.repository.port';
-import { Session } from '../../domain/session';
+import { SessionObservers } from '../../application/session-observers';
+import { Session, SessionTransition } from '../../domain/session';
 import { SessionStatus } from '../../domain/session-status';
 import { SessionError, SessionErrorCode } from '../../domain/session.errors';
 import { SessionMapper } from './session.mapper';
@@ -19,18 +20,22 @@ type WritableColumns = Omit<SessionOrmEntity, 'id' | 'version' | 'createdAt' | '
 
 @Injectable()
 export class TypeormSessionRepository implements SessionRepositoryPort {
-  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    @Optional() private readonly observers: SessionObservers = new SessionObservers(),
+  ) {}
 
   async insert(session: Session): Promise<void> {
-    await this.dataSource.transaction(async (em) => {
+    const transitions = await this.dataSource.transaction(async (em) => {
       await em.insert(SessionOrmEntity, SessionMapper.toRow(session) as QueryDeepPartialEntity<SessionOrmEntity>);
-      await this.appendEvents(em, session);
+      return this.appendEvents(em, session);
     });
+    this.observers.transitioned(session.snapshot(), transitions);
   }
 
   async update(session: Session): Promise<void> {
     const { id, version, createdAt: _c, updatedAt: _u, ...columns } = SessionMapper.toRow(session);
-    const newVersion = await this.dataSource.transaction(async (em) => {
+    const { newVersion, transitions } = await this.dataSource.transaction(async (em) => {
       // TypeORM's save() does not compare @VersionColumn: the WHERE clause does it here,
       // and the update builder increments version itself.
       const result = await em
@@ -41,10 +46,11 @@ export class TypeormSessionRepository implements SessionRepositoryPort {
         .returning(['version'])
         .execute();
       if (!result.affected) throw SessionError.versionConflict(id, version);
-      await this.appendEvents(em, session);
-      return Number((result.raw as Array<{ version: number }>)[0].version);
+      const recorded = await this.appendEvents(em, session);
+      return { newVersion: Number((result.raw as Array<{ version: number }>)[0].version), transitions: recorded };
     });
     session.persisted(newVersion);
+    this.observers.transitioned(session.snapshot(), transitions);
   }
 
   async findById(id: string, options: { includeDeleted?: boolean } = {}): Promise<Session | null> {
@@ -114,13 +120,14 @@ export class TypeormSessionRepository implements SessionRepositoryPort {
     return rows.map((r) => r.id);
   }
 
-  private async appendEvents(em: EntityManager, session: Session): Promise<void> {
+  private async appendEvents(em: EntityManager, session: Session): Promise<SessionTransition[]> {
     const transitions = session.pullTransitions();
-    if (transitions.length === 0) return;
+    if (transitions.length === 0) return transitions;
     await em.insert(
       SessionEventOrmEntity,
       transitions.map((t) => ({ sessionId: session.id, ...t })),
     );
+    return transitions;
   }
 }
 
