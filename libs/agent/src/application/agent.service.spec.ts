@@ -3,7 +3,7 @@ import { WRITING_TOOLS } from '../domain/agent';
 import { AgentRole } from '../domain/agent-role';
 import { AgentErrorCode } from '../domain/agent.errors';
 import { AgentRun, PerformanceTier, TIER_THRESHOLDS } from '../domain/performance';
-import { AgentService, ROUTING_SNAPSHOT_TTL_MS } from './agent.service';
+import { AgentService, ROUTING_LOAD_TTL_MS, ROUTING_SNAPSHOT_TTL_MS } from './agent.service';
 import { InMemoryAgentPerformance, InMemoryAgentRepository } from './testing/fakes';
 
 const implementer = (name: string, extra: Record<string, unknown> = {}) => ({
@@ -142,8 +142,9 @@ describe('AgentService', () => {
       await expect(none.pick({ skills: [], complexity: 1 })).rejects.toThrow(/there are no agents/);
     });
 
-    it('reuses the snapshot for a second, reads the load every time, and forgets it on any write or run', async () => {
-      jest.useFakeTimers({ now: new Date('2030-01-01T00:00:00Z') });
+    it('reuses the snapshot and the load, refreshes them in the background when old, and rereads agents after agent writes', async () => {
+      jest.useFakeTimers({ now: new Date('2030-01-01T00:00:00Z'), doNotFake: ['nextTick', 'setImmediate', 'queueMicrotask'] });
+      const settle = () => new Promise((r) => setImmediate(r));
       const a = await service.create(implementer('a'));
       const work = { skills: ['typescript'], complexity: 3 };
       const activeReads = jest.spyOn(perf, 'activeSessions');
@@ -151,27 +152,37 @@ describe('AgentService', () => {
       await service.route(work);
       await service.route(work);
       expect(perf.snapshotReads).toBe(1);
-      expect(activeReads).toHaveBeenCalledTimes(2);
+      expect(activeReads).toHaveBeenCalledTimes(1);
 
-      // The load is fresh: a saturated agent is skipped at once.
+      // The load is refreshed in the background once older than ROUTING_LOAD_TTL_MS.
       perf.active.set(a.id, 5);
+      jest.advanceTimersByTime(ROUTING_LOAD_TTL_MS);
+      expect((await service.route(work)).skipped).toEqual([]); // served at once, from the old load
+      await settle();
       expect((await service.route(work)).skipped.map((s) => s.reason)).toEqual(['SATURATED']);
       perf.active.clear();
 
       jest.advanceTimersByTime(ROUTING_SNAPSHOT_TTL_MS);
       await service.route(work);
+      await settle();
       expect(perf.snapshotReads).toBe(2);
 
-      const writes: Array<() => Promise<unknown>> = [
+      // Agent writes: the next decision waits for a fresh read.
+      for (const write of [
         () => service.update(a.id, a.version, {}).then((x) => (a.persisted(x.version), x)),
         () => service.create(implementer(`b${randomUUID().slice(0, 4)}`)),
-        () => service.recordRun(run(a.id, 'FAILED', 1)),
-        () => service.recordQuality(randomUUID(), 5),
-      ];
-      for (const write of writes) {
+      ]) {
         const before = perf.snapshotReads;
         await write();
         await service.route(work);
+        expect(perf.snapshotReads).toBe(before + 1);
+      }
+      // Recorded runs and scores: refreshed in the background, no decision waits.
+      for (const write of [() => service.recordRun(run(a.id, 'FAILED', 1)), () => service.recordQuality(randomUUID(), 5)]) {
+        const before = perf.snapshotReads;
+        await write();
+        await service.route(work);
+        await settle();
         expect(perf.snapshotReads).toBe(before + 1);
       }
       // A disable takes effect at the next route, not a second later.

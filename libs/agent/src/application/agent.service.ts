@@ -4,9 +4,10 @@ import { AgentRole, AGENT_ROLES } from '../domain/agent-role';
 import { AgentError, AgentErrorCode } from '../domain/agent.errors';
 import { assertSkill, Capability } from '../domain/capability';
 import { AgentRun, PerformanceSummary, PerformanceTier, RECENT_RUNS, TIER_THRESHOLDS, tierOf } from '../domain/performance';
-import { rankAgents, RoutingDecision, WorkRequest } from '../domain/routing';
+import { RankedAgent, RankOptions, rankAgents, RoutingDecision, WorkRequest } from '../domain/routing';
 import { AGENT_PERFORMANCE, AgentPerformancePort, AgentStanding } from './ports/agent-performance.port';
 import { AGENT_REPOSITORY, AgentListFilter, AgentRepositoryPort } from './ports/agent.repository.port';
+import { RefreshingValue } from './refreshing-value';
 
 export interface CreateAgentCommand {
   name: string;
@@ -30,20 +31,28 @@ export interface AgentPerformance {
 export const DEFAULT_MAX_CONCURRENT_SESSIONS = 5;
 export const MAX_PERFORMANCE_WINDOW = 1000;
 /**
- * How long the routing snapshot (agents + their recent figures) is reused. Writes through this
- * process clear it at once; another process's writes are seen within this time.
+ * How long the routing snapshot (agents + their recent figures) is reused before it is refreshed
+ * in the background. Agent writes through this process clear it at once; recorded runs and
+ * scores only mark it stale (figures at most about this old); other processes' changes are seen
+ * within this time.
  */
 export const ROUTING_SNAPSHOT_TTL_MS = 1000;
+/** The load (QUEUED + RUNNING sessions per agent) is at most about this old when routing reads it. */
+export const ROUTING_LOAD_TTL_MS = 250;
 
 /** Use cases of the agent context: the catalogue of agents, their figures, and routing work to them. */
 @Injectable()
 export class AgentService {
-  private snapshot: { takenAt: number; standings: Promise<AgentStanding[]> } | null = null;
+  private readonly snapshot: RefreshingValue<AgentStanding[]>;
+  private readonly load: RefreshingValue<Map<string, number>>;
 
   constructor(
     @Inject(AGENT_REPOSITORY) private readonly agents: AgentRepositoryPort,
     @Inject(AGENT_PERFORMANCE) private readonly performanceFigures: AgentPerformancePort,
-  ) {}
+  ) {
+    this.snapshot = new RefreshingValue(() => this.performanceFigures.routingSnapshot(), ROUTING_SNAPSHOT_TTL_MS);
+    this.load = new RefreshingValue(() => this.performanceFigures.activeSessions(), ROUTING_LOAD_TTL_MS);
+  }
 
   async create(command: CreateAgentCommand): Promise<Agent> {
     const readOnly = READ_ONLY_ROLES.includes(command.role);
@@ -114,9 +123,15 @@ export class AgentService {
 
   /** The best agent for the work, or NO_ELIGIBLE_AGENT saying why each agent was skipped. */
   async pick(work: WorkRequest): Promise<Agent> {
-    const { decision, standings } = await this.decide(work);
-    const best = decision.ranked[0];
+    return (await this.pickRanked(work)).agent;
+  }
+
+  /** The routing decision: the best agent and its explained score (only that one is explained). */
+  async pickRanked(work: WorkRequest): Promise<{ agent: Agent; ranked: RankedAgent }> {
+    const { decision: quick, standings } = await this.decide(work, { explain: 'best' });
+    const best = quick.ranked[0];
     if (!best) {
+      const { decision } = await this.decide(work); // every skipped agent, with its reason
       const asked = `${work.role ? `role ${work.role}, ` : ''}skills ${work.skills.length ? work.skills.join(', ') : '(none)'}`;
       const reasons = decision.skipped.length
         ? decision.skipped.map((s) => `${s.name}: ${s.reason} (${s.why})`).join('; ')
@@ -130,14 +145,14 @@ export class AgentService {
     }
     const standing = standings.find((s) => s.agent.id === best.agentId)!;
     // A copy: the cached snapshot is shared by every caller.
-    return Agent.restore(standing.agent.snapshot());
+    return { agent: Agent.restore(standing.agent.snapshot()), ranked: best };
   }
 
   /** Records a finished run (idempotent by session and attempt); true when it was new. */
   async recordRun(run: AgentRun): Promise<boolean> {
     assertRun(run);
     const inserted = await this.performanceFigures.recordRun(run);
-    this.invalidateRoutingSnapshot();
+    this.figuresChanged();
     return inserted;
   }
 
@@ -145,37 +160,32 @@ export class AgentService {
   async recordQuality(sessionId: string, qualityScore: number): Promise<boolean> {
     if (!(qualityScore >= 0 && qualityScore <= 10)) throw AgentError.invalid('qualityScore', 'must be from 0 to 10', qualityScore);
     const updated = await this.performanceFigures.recordQuality(sessionId, qualityScore);
-    this.invalidateRoutingSnapshot();
+    this.figuresChanged();
     return updated;
   }
 
-  /** The load is read fresh on every call; the agents and their figures come from the snapshot. */
-  private async decide(work: WorkRequest): Promise<{ decision: RoutingDecision; standings: AgentStanding[] }> {
+  /** The agents, their figures and their load come from the refreshing snapshots: no request waits for a reload. */
+  private async decide(work: WorkRequest, options?: RankOptions): Promise<{ decision: RoutingDecision; standings: AgentStanding[] }> {
     assertWork(work);
-    const [standings, active] = await Promise.all([this.standings(), this.performanceFigures.activeSessions()]);
+    const [standings, active] = await Promise.all([this.snapshot.get(), this.load.get()]);
     const decision = rankAgents(
       work,
       standings.map((s) => ({ agent: s.agent, recent: s.recent, activeSessions: active.get(s.agent.id) ?? 0 })),
+      options,
     );
     return { decision, standings };
   }
 
-  private standings(): Promise<AgentStanding[]> {
-    const now = Date.now();
-    if (!this.snapshot || now - this.snapshot.takenAt >= ROUTING_SNAPSHOT_TTL_MS) {
-      const standings = this.performanceFigures.routingSnapshot();
-      const entry = { takenAt: now, standings };
-      this.snapshot = entry;
-      // A failed read is not cached.
-      standings.catch(() => {
-        if (this.snapshot === entry) this.snapshot = null;
-      });
-    }
-    return this.snapshot.standings;
+  /** The set of agents or their settings changed: the next decision reads them again. */
+  private invalidateRoutingSnapshot(): void {
+    this.snapshot.clear();
+    this.load.markStale();
   }
 
-  private invalidateRoutingSnapshot(): void {
-    this.snapshot = null;
+  /** A run or score was recorded: figures and load are refreshed in the background. */
+  private figuresChanged(): void {
+    this.snapshot.markStale();
+    this.load.markStale();
   }
 }
 

@@ -100,4 +100,28 @@ describe('rankAgents', () => {
     expect(ranked.parts.quality.value).toBe(0.7);
     expect(ranked.parts.cost.value).toBe(0.5);
   });
+
+  it("explain 'best' picks exactly the first of the full ranking, over many random cases", () => {
+    let seed = 42;
+    const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const roles = Object.values(AgentRole);
+    const skills = ['typescript', 'sql', 'security', 'react', 'go'];
+    for (let round = 0; round < 200; round++) {
+      const candidates = Array.from({ length: 30 }, (_, i) =>
+        candidate(`a${Math.floor(rnd() * 10)}`, {
+          role: roles[Math.floor(rnd() * roles.length)],
+          skills: Object.fromEntries(skills.filter(() => rnd() < 0.5).map((s) => [s, 1 + Math.floor(rnd() * 5)])),
+          recent: { runs: Math.floor(rnd() * 30), successes: 0, scoredRuns: Math.floor(rnd() * 5), meanQuality: rnd() * 10, costPerSuccessUsd: rnd() < 0.3 ? null : rnd() },
+          active: Math.floor(rnd() * 3),
+          max: 1 + Math.floor(rnd() * 3),
+          enabled: rnd() < 0.9,
+        }),
+      ).map((c, i) => ({ ...c, agent: { ...c.agent, id: `id-${i}` }, recent: { ...c.recent, successes: Math.floor(c.recent.runs * rnd()) } }));
+      const work = { role: rnd() < 0.5 ? roles[Math.floor(rnd() * roles.length)] : undefined, skills: skills.filter(() => rnd() < 0.4), complexity: 1 + Math.floor(rnd() * 10) };
+      const full = rankAgents(work, candidates);
+      const best = rankAgents(work, candidates, { explain: 'best' });
+      expect(best.skipped).toEqual([]);
+      expect(best.ranked).toEqual(full.ranked.slice(0, 1));
+    }
+  });
 });

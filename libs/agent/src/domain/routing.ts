@@ -89,30 +89,60 @@ export function requiredLevel(complexity: number): number {
   return Math.min(5, Math.max(1, Math.ceil(complexity / 2)));
 }
 
+export interface RankOptions {
+  /**
+   * 'all' (default): every ranked and skipped agent with its explanation. 'best': only the
+   * decision: the best agent, fully explained, and nothing else (what a session's routing needs;
+   * it allocates a fraction of 'all' at a thousand agents).
+   */
+  explain?: 'all' | 'best';
+}
+
 /**
  * Ranks the eligible agents for a piece of work, best first, each with the parts of its score;
  * lists the others with the reason they were skipped. Deterministic: equal scores are ordered
  * by name, then id.
  */
-export function rankAgents(work: WorkRequest, candidates: readonly RoutingCandidate[]): RoutingDecision {
+export function rankAgents(work: WorkRequest, candidates: readonly RoutingCandidate[], options: RankOptions = {}): RoutingDecision {
+  const all = options.explain !== 'best';
   const need = requiredLevel(work.complexity);
   const skipped: SkippedAgent[] = [];
-  const eligible: { c: RoutingCandidate; skill: ScorePart }[] = [];
+  const eligible: RoutingCandidate[] = [];
+  const skillValues: number[] = [];
   for (const c of candidates) {
     const a = c.agent;
-    const skip = (reason: SkipReason, why: string) => skipped.push({ agentId: a.id, name: a.name, reason, why });
-    if (!a.enabled) skip('DISABLED', 'the agent is disabled');
-    else if (work.role && a.role !== work.role) skip('ROLE_MISMATCH', `its role is ${a.role}, the work needs ${work.role}`);
-    else if (c.activeSessions >= a.maxConcurrentSessions) {
-      skip('SATURATED', `${c.activeSessions} active sessions of at most ${a.maxConcurrentSessions}`);
-    } else {
-      const skill = skillPart(a.capabilities, work.skills, need);
-      if (skill.value === 0) skip('NO_SKILL_MATCH', `has none of ${work.skills.join(', ')}`);
-      else eligible.push({ c, skill });
+    let reason: SkipReason | null = null;
+    let value = 0;
+    if (!a.enabled) reason = 'DISABLED';
+    else if (work.role && a.role !== work.role) reason = 'ROLE_MISMATCH';
+    else if (c.activeSessions >= a.maxConcurrentSessions) reason = 'SATURATED';
+    else {
+      value = skillValue(a.capabilities, work.skills, need);
+      if (value === 0) reason = 'NO_SKILL_MATCH';
+    }
+    if (reason === null) {
+      eligible.push(c);
+      skillValues.push(value);
+    } else if (all) {
+      skipped.push({ agentId: a.id, name: a.name, reason, why: skipWhy(reason, c, work) });
     }
   }
-  const referenceCost = median(eligible.map((e) => e.c.recent.costPerSuccessUsd).filter((x): x is number => x !== null && x > 0));
-  const ranked = eligible.map(({ c, skill }) => score(c, skill, referenceCost));
+  const referenceCost = median(eligible.map((c) => c.recent.costPerSuccessUsd).filter((x): x is number => x !== null && x > 0));
+  if (!all) {
+    // Only the best is wanted: find it by the score alone, then explain that one.
+    let best = -1;
+    let bestScore = -1;
+    for (let i = 0; i < eligible.length; i++) {
+      const s = totalScore(eligible[i], skillValues[i], referenceCost);
+      if (best < 0 || s > bestScore || (s === bestScore && before(eligible[i].agent, eligible[best].agent))) {
+        best = i;
+        bestScore = s;
+      }
+    }
+    const ranked = best < 0 ? [] : [score(eligible[best], skillPart(eligible[best].agent.capabilities, work.skills, need), referenceCost)];
+    return { ranked, skipped };
+  }
+  const ranked = eligible.map((c) => score(c, skillPart(c.agent.capabilities, work.skills, need), referenceCost));
   ranked.sort(
     (x, y) => y.score - x.score || (x.name < y.name ? -1 : x.name > y.name ? 1 : 0) || (x.agentId < y.agentId ? -1 : 1),
   );
@@ -120,14 +150,56 @@ export function rankAgents(work: WorkRequest, candidates: readonly RoutingCandid
   return { ranked, skipped };
 }
 
+function before(a: { name: string; id: string }, b: { name: string; id: string }): boolean {
+  return a.name < b.name || (a.name === b.name && a.id < b.id);
+}
+
+function skipWhy(reason: SkipReason, c: RoutingCandidate, work: WorkRequest): string {
+  switch (reason) {
+    case 'DISABLED':
+      return 'the agent is disabled';
+    case 'ROLE_MISMATCH':
+      return `its role is ${c.agent.role}, the work needs ${work.role}`;
+    case 'SATURATED':
+      return `${c.activeSessions} active sessions of at most ${c.agent.maxConcurrentSessions}`;
+    case 'NO_SKILL_MATCH':
+      return `has none of ${work.skills.join(', ')}`;
+  }
+}
+
+/** The score without its explanation: the same arithmetic as score(), rounded the same way. */
+function totalScore(c: RoutingCandidate, skill: number, referenceCost: number | null): number {
+  const v = values(c, referenceCost);
+  const w = ROUTING_WEIGHTS;
+  return round(
+    0 +
+      round(skill * w.skill, 6) +
+      round(v.successRate * w.successRate, 6) +
+      round(v.quality * w.quality, 6) +
+      round(v.tier * w.tier, 6) +
+      round(v.cost * w.cost, 6) +
+      round(v.load * w.load, 6),
+    6,
+  );
+}
+
+function values(c: RoutingCandidate, referenceCost: number | null) {
+  const r = c.recent;
+  const cps = r.costPerSuccessUsd;
+  return {
+    tier: TIER_VALUE[tierOf(r)],
+    successRate: (r.successes + PRIOR_SUCCESS_RATE * PRIOR_RUNS) / (r.runs + PRIOR_RUNS),
+    quality: ((r.meanQuality ?? 0) * r.scoredRuns + PRIOR_QUALITY * PRIOR_RUNS) / (r.scoredRuns + PRIOR_RUNS) / 10,
+    cost: cps === null || referenceCost === null ? 0.5 : referenceCost / (referenceCost + cps),
+    load: 1 - c.activeSessions / c.agent.maxConcurrentSessions,
+  };
+}
+
 function score(c: RoutingCandidate, skill: ScorePart, referenceCost: number | null): RankedAgent {
   const r = c.recent;
   const tier = tierOf(r);
-  const successRate = (r.successes + PRIOR_SUCCESS_RATE * PRIOR_RUNS) / (r.runs + PRIOR_RUNS);
-  const quality = ((r.meanQuality ?? 0) * r.scoredRuns + PRIOR_QUALITY * PRIOR_RUNS) / (r.scoredRuns + PRIOR_RUNS) / 10;
+  const { successRate, quality, cost, load } = values(c, referenceCost);
   const cps = r.costPerSuccessUsd;
-  const cost = cps === null || referenceCost === null ? 0.5 : referenceCost / (referenceCost + cps);
-  const load = 1 - c.activeSessions / c.agent.maxConcurrentSessions;
   const parts: Record<ScorePartName, ScorePart> = {
     skill,
     successRate: part('successRate', successRate, `${r.successes} of ${r.runs} recent runs succeeded (smoothed toward ${PRIOR_SUCCESS_RATE})`),
@@ -150,10 +222,21 @@ function score(c: RoutingCandidate, skill: ScorePart, referenceCost: number | nu
 
 function skillPart(capabilities: readonly Capability[], skills: readonly string[], need: number): ScorePart {
   if (skills.length === 0) return part('skill', 1, 'no skills asked for');
-  const levels = skills.map((s) => capabilities.find((c) => c.skill === s)?.level ?? 0);
-  const value = levels.reduce((sum, l) => sum + Math.min(l, need) / need, 0) / skills.length;
-  const detail = skills.map((s, i) => `${s}:${levels[i]}`).join(', ');
+  const value = skillValue(capabilities, skills, need);
+  const detail = skills.map((s) => `${s}:${levelOf(capabilities, s)}`).join(', ');
   return part('skill', value, `${detail} against level ${need} needed`);
+}
+
+function skillValue(capabilities: readonly Capability[], skills: readonly string[], need: number): number {
+  if (skills.length === 0) return 1;
+  let sum = 0;
+  for (const s of skills) sum += Math.min(levelOf(capabilities, s), need) / need;
+  return sum / skills.length;
+}
+
+function levelOf(capabilities: readonly Capability[], skill: string): number {
+  for (const c of capabilities) if (c.skill === skill) return c.level;
+  return 0;
 }
 
 function part(name: ScorePartName, value: number, why: string): ScorePart {

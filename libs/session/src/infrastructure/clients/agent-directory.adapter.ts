@@ -17,10 +17,8 @@ export class AgentServiceDirectory implements AgentDirectoryPort {
   async choose(request: AgentChoiceRequest): Promise<AgentChoice> {
     if (request.agentId) return toChoice(await this.agents.getEnabled(request.agentId), null);
     const work = { role: request.role as AgentRole | undefined, skills: request.skills, complexity: request.complexity };
-    const decision = await this.agents.route(work);
-    const best = decision.ranked[0];
-    if (!best) throw await this.agents.pick(work).then(() => new Error('routing changed while choosing'), (err: unknown) => err);
-    return toChoice(await this.agents.get(best.agentId), best.score);
+    const { agent, ranked } = await this.agents.pickRanked(work);
+    return toChoice(agent, ranked.score);
   }
 
   async recordRun(report: AgentRunReport): Promise<void> {
