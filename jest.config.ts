@@ -4,7 +4,7 @@ import type { Config } from 'jest';
 
 // Path aliases mirror tsconfig.json "paths".
 const moduleNameMapper = {
-  '^@app/(shared|config|locking|opencode|platform|session|agent)$': '<rootDir>/libs/$1/src',
+  '^@app/(shared|config|locking|opencode|platform|session|agent|task)$': '<rootDir>/libs/$1/src',
   '^@app/testing$': '<rootDir>/test/support',
 };
 const transform = { '^.+\\.ts$': ['@swc/jest'] as [string] };

@@ -11,12 +11,14 @@ import { SessionEventOrmEntity, SessionOrmEntity } from '../libs/session/src/inf
 import { CreateSessions1764000000000 } from './1764000000000-create-sessions';
 import { CreateAgents1765000000000 } from './1765000000000-create-agents';
 import { SessionAgentAssignment1765000000001 } from './1765000000001-session-agent-assignment';
+import { PlanOrmEntity, PlanTaskOrmEntity } from '../libs/task/src/infrastructure/persistence/plan.orm-entity';
+import { CreatePlans1766000000000 } from './1766000000000-create-plans';
 
-export const ENTITIES = [SessionOrmEntity, SessionEventOrmEntity, AgentOrmEntity, AgentRunOrmEntity, AgentStatsOrmEntity];
+export const ENTITIES = [SessionOrmEntity, SessionEventOrmEntity, AgentOrmEntity, AgentRunOrmEntity, AgentStatsOrmEntity, PlanOrmEntity, PlanTaskOrmEntity];
 /** Arbitrary constant shared by every process of this app. */
 const MIGRATION_LOCK_KEY = 7_264_001;
 
-export const MIGRATIONS = [CreateSessions1764000000000, CreateAgents1765000000000, SessionAgentAssignment1765000000001];
+export const MIGRATIONS = [CreateSessions1764000000000, CreateAgents1765000000000, SessionAgentAssignment1765000000001, CreatePlans1766000000000];
 
 /** The one description of the database, shared by the app, the migration CLI and the tests. */
 export function dataSourceOptions(config: AppConfig): DataSourceOptions {

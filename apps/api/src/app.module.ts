@@ -6,6 +6,7 @@ import { AgentModule } from '@app/agent';
 import { AppConfig, ConfigModule } from '@app/config';
 import { PlatformModule } from '@app/platform';
 import { SESSION_RUN_QUEUE, SessionModule, SessionWorkerModule } from '@app/session';
+import { TaskModule } from '@app/task';
 import { HealthModule } from './health/health.module';
 
 export interface AppModuleOptions {
@@ -26,6 +27,7 @@ export class AppModule {
         SessionModule,
         AgentModule,
         ...(withWorker ? [SessionWorkerModule] : []),
+        TaskModule.forRoot({ scheduler: withWorker }),
         HealthModule.forRoot({ checkOpencode: withWorker || config.opencode.host !== undefined }),
         BullBoardModule.forRoot({ route: '/queues', adapter: ExpressAdapter }),
         BullBoardModule.forFeature({ name: SESSION_RUN_QUEUE, adapter: BullMQAdapter }),

@@ -4,8 +4,9 @@ import { AgentErrorCode } from '@app/agent';
 import { LockErrorCode } from '@app/locking';
 import { SessionErrorCode } from '@app/session';
 import { CommonErrorCode, DomainError } from '@app/shared';
+import { PlanErrorCode, TaskErrorCode } from '@app/task';
 
-type KnownCode = SessionErrorCode | AgentErrorCode | LockErrorCode | CommonErrorCode;
+type KnownCode = SessionErrorCode | AgentErrorCode | LockErrorCode | CommonErrorCode | PlanErrorCode | TaskErrorCode;
 
 /** Every code of every context, mapped once. A code missing here does not compile. */
 const STATUS_OF: Record<KnownCode, HttpStatus> = {
@@ -27,6 +28,11 @@ const STATUS_OF: Record<KnownCode, HttpStatus> = {
   [LockErrorCode.LOCK_LOST]: HttpStatus.CONFLICT,
   [LockErrorCode.LOCK_ABORTED]: HttpStatus.CONFLICT,
   [LockErrorCode.LOCK_UNAVAILABLE]: HttpStatus.SERVICE_UNAVAILABLE,
+  [PlanErrorCode.PLAN_NOT_FOUND]: HttpStatus.NOT_FOUND,
+  [PlanErrorCode.PLAN_VERSION_CONFLICT]: HttpStatus.CONFLICT,
+  [PlanErrorCode.PLAN_INVALID_STATE]: HttpStatus.CONFLICT,
+  [TaskErrorCode.PLAN_INVALID]: HttpStatus.BAD_REQUEST,
+  [TaskErrorCode.REQUIREMENT_INVALID]: HttpStatus.BAD_REQUEST,
   [CommonErrorCode.VALIDATION_FAILED]: HttpStatus.BAD_REQUEST,
   [CommonErrorCode.NOT_FOUND]: HttpStatus.NOT_FOUND,
   [CommonErrorCode.UNAUTHORIZED]: HttpStatus.UNAUTHORIZED,

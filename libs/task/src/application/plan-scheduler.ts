@@ -1,0 +1,305 @@
+import { randomUUID } from 'node:crypto';
+import { stat } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
+import { AppConfig } from '@app/config';
+import { LOCK_PORT, LockError, LockErrorCode, LockPort } from '@app/locking';
+import { DomainError } from '@app/shared';
+import { pickReady } from '../domain/scheduling';
+import { Failure, Plan, PlanTask } from './plan';
+import { ACTIVE_TASK_STATUSES, BLOCKING_TASK_STATUSES, isFinalTask, PlanStatus, TaskStatus } from './plan-status';
+import { PLAN_REPOSITORY, PlanRepositoryPort } from './ports/plan.repository.port';
+import {
+  FINAL_SESSION_STATUSES,
+  INFRASTRUCTURE_ATTEMPTS,
+  INFRASTRUCTURE_FAILURES,
+  TASK_SESSIONS,
+  TaskSessionsPort,
+  TaskSessionView,
+} from './ports/task-sessions.port';
+import { debugPrompt, taskPrompt } from './task-prompts';
+
+/** A scheduler tick holds `plan:<id>` this long at most (renewed while it works). */
+export const PLAN_LOCK_TTL_MS = 15_000;
+
+export const PLAN_CANCELLED: Failure = { code: 'PLAN_CANCELLED', message: 'the plan was cancelled' };
+
+export interface PlanSchedulerOptions {
+  now?: () => Date;
+  workspaceExists?: (path: string) => Promise<boolean>;
+}
+
+export const PLAN_SCHEDULER_OPTIONS = Symbol('PLAN_SCHEDULER_OPTIONS');
+
+export type AdvanceOutcome = 'busy' | 'missing' | 'idle' | 'advanced' | 'finished';
+
+async function isDirectory(path: string): Promise<boolean> {
+  const info = await stat(path).catch(() => null);
+  return info?.isDirectory() ?? false;
+}
+
+/**
+ * Moves one plan forward from its stored state and its sessions' real statuses: settles tasks
+ * whose session ended (retrying a failure once on a DEBUGGER), blocks the dependents of what
+ * failed, starts ready tasks within MAX_CONCURRENT_SESSIONS (least slack first) and finishes the
+ * plan. Every step is idempotent, so a tick may be repeated, or resumed by another process
+ * after a crash, without starting anything twice: a task's session id is stored on the task
+ * before that session is started, and a stored session still PENDING is started by the next tick.
+ */
+@Injectable()
+export class PlanScheduler {
+  private readonly logger = new Logger(PlanScheduler.name);
+  private readonly now: () => Date;
+  private readonly workspaceExists: (path: string) => Promise<boolean>;
+  private readonly owner = `plan-scheduler:${hostname()}:${process.pid}`;
+
+  constructor(
+    @Inject(PLAN_REPOSITORY) private readonly plans: PlanRepositoryPort,
+    @Inject(TASK_SESSIONS) private readonly sessions: TaskSessionsPort,
+    @Inject(LOCK_PORT) private readonly locks: LockPort,
+    private readonly config: AppConfig,
+    @Optional() @Inject(PLAN_SCHEDULER_OPTIONS) options: PlanSchedulerOptions = {},
+  ) {
+    this.now = options.now ?? (() => new Date());
+    this.workspaceExists = options.workspaceExists ?? isDirectory;
+  }
+
+  /** One tick for one plan, under `plan:<id>`; a plan another tick or command holds is skipped ('busy'). */
+  async advance(planId: string): Promise<AdvanceOutcome> {
+    let lease;
+    try {
+      lease = await this.locks.acquire(`plan:${planId}`, { owner: `${this.owner}:${randomUUID()}`, ttlMs: PLAN_LOCK_TTL_MS, waitTimeoutMs: 0 });
+    } catch (err) {
+      if (err instanceof LockError && err.code === LockErrorCode.LOCK_TIMEOUT) return 'busy';
+      throw err;
+    }
+    try {
+      return await this.advanceLocked(planId);
+    } finally {
+      await this.locks.release(lease).catch((err: Error) => this.logger.warn(`Could not release plan:${planId}: ${err.message}`));
+    }
+  }
+
+  /** The tick's work; the caller holds `plan:<id>`. */
+  async advanceLocked(planId: string): Promise<AdvanceOutcome> {
+    const plan = await this.plans.findById(planId);
+    if (!plan) return 'missing';
+    const tasks = await this.plans.tasksOf(planId);
+    if (plan.status === PlanStatus.CANCELLED) {
+      // A cancel that stopped half-way (a crash): finish it.
+      await this.cancelTasks(tasks, PLAN_CANCELLED);
+      return 'finished';
+    }
+    if (plan.status !== PlanStatus.RUNNING) return 'idle';
+
+    if (!(await this.workspaceExists(plan.workspace))) {
+      const error = { code: 'WORKSPACE_MISSING', message: `the plan's workspace ${plan.workspace} no longer exists or is not a directory` };
+      await this.cancelTasks(tasks, error);
+      plan.finish(PlanStatus.FAILED, error, this.now());
+      await this.plans.updatePlan(plan);
+      return 'finished';
+    }
+
+    const byKey = new Map(tasks.map((t) => [t.key, t]));
+    for (const task of tasks) {
+      if (ACTIVE_TASK_STATUSES.includes(task.status)) await this.settle(plan, task, byKey);
+    }
+    await this.block(plan, byKey);
+    await this.startReady(plan, tasks, byKey);
+    await this.block(plan, byKey);
+
+    if (!tasks.every((t) => isFinalTask(t.status))) return 'advanced';
+    const notDone = tasks.filter((t) => t.status !== TaskStatus.COMPLETED);
+    if (notDone.length === 0) {
+      plan.finish(PlanStatus.COMPLETED, null, this.now());
+    } else {
+      const names = (status: TaskStatus) => notDone.filter((t) => t.status === status).map((t) => t.key);
+      const parts = [
+        [TaskStatus.FAILED, 'failed'],
+        [TaskStatus.CANCELLED, 'cancelled'],
+        [TaskStatus.BLOCKED, 'blocked'],
+      ] as const;
+      const message = parts
+        .map(([status, word]) => [word, names(status)] as const)
+        .filter(([, keys]) => keys.length > 0)
+        .map(([word, keys]) => `${word}: ${keys.join(', ')}`)
+        .join('; ');
+      plan.finish(PlanStatus.FAILED, { code: 'TASKS_FAILED', message: `${notDone.length} of ${tasks.length} tasks did not complete (${message})` }, this.now());
+    }
+    await this.plans.updatePlan(plan);
+    return 'finished';
+  }
+
+  /**
+   * Cancels every task not in a final status: its session is cancelled when still live (a task
+   * whose session completed meanwhile is recorded COMPLETED instead).
+   */
+  async cancelTasks(tasks: readonly PlanTask[], reason: Failure): Promise<void> {
+    for (const task of tasks) {
+      if (isFinalTask(task.status)) continue;
+      if (ACTIVE_TASK_STATUSES.includes(task.status) && task.sessionId) {
+        const session = await this.sessions.get(task.sessionId);
+        if (session?.status === 'COMPLETED') {
+          task.complete(session.result, session.usage, this.now());
+          await this.plans.updateTask(task);
+          continue;
+        }
+        if (session && !FINAL_SESSION_STATUSES.includes(session.status)) await this.sessions.cancel(session.id);
+        else task.addUsage(session?.usage ?? null);
+      }
+      task.end(TaskStatus.CANCELLED, reason, this.now());
+      await this.plans.updateTask(task);
+    }
+  }
+
+  /** A task whose session ended: completed, retried once on the Debugger, failed or cancelled. */
+  private async settle(plan: Plan, task: PlanTask, byKey: Map<string, PlanTask>): Promise<void> {
+    const session = task.sessionId ? await this.sessions.get(task.sessionId) : null;
+    if (!session) {
+      task.end(TaskStatus.FAILED, { code: 'SESSION_MISSING', message: `the task's session ${task.sessionId} no longer exists (deleted)` }, this.now());
+      await this.plans.updateTask(task);
+      return;
+    }
+    switch (session.status) {
+      case 'PENDING':
+        // Created and stored on the task, but the process stopped before starting it.
+        await this.sessions.start(session.id).catch((err: Error) => this.logger.warn(`Task ${task.key}: could not start session ${session.id} yet: ${err.message}`));
+        return;
+      case 'QUEUED':
+      case 'RUNNING':
+        return;
+      case 'COMPLETED':
+        task.complete(session.result, session.usage, this.now());
+        await this.plans.updateTask(task);
+        return;
+      case 'CANCELLED':
+        task.addUsage(session.usage);
+        task.end(TaskStatus.CANCELLED, { code: 'SESSION_CANCELLED', message: `its session ${session.id} was cancelled outside the plan` }, this.now());
+        await this.plans.updateTask(task);
+        return;
+      case 'FAILED':
+      case 'TIMED_OUT': {
+        const failure = session.error ?? { code: session.status, message: `the session ended ${session.status}` };
+        if (INFRASTRUCTURE_FAILURES.includes(failure.code) && session.attempt < INFRASTRUCTURE_ATTEMPTS) {
+          this.logger.warn(`Plan ${plan.id} task ${task.key}: session ${session.id} ended ${failure.code}; running it again`);
+          await this.sessions.retry(session.id);
+          return;
+        }
+        if (task.status === TaskStatus.RUNNING) {
+          await this.retryOnDebugger(plan, task, session, failure, byKey);
+          return;
+        }
+        task.addUsage(session.usage);
+        task.end(TaskStatus.FAILED, { code: failure.code, message: `the Debugger's retry failed too: ${failure.message}` }, this.now());
+        await this.plans.updateTask(task);
+        return;
+      }
+    }
+  }
+
+  private async retryOnDebugger(plan: Plan, task: PlanTask, failed: TaskSessionView, failure: Failure, byKey: Map<string, PlanTask>): Promise<void> {
+    const deps = task.dependsOn.map((k) => byKey.get(k)!);
+    let outcome;
+    try {
+      outcome = await this.sessions.create({
+        title: `${task.key} (Debugger retry): ${task.spec.title}`.slice(0, 200),
+        prompt: debugPrompt(task, plan.requirement, deps, failure, failed.result),
+        workspace: plan.workspace,
+        role: 'DEBUGGER',
+        skills: task.spec.skills,
+        complexity: task.spec.complexity,
+        metadata: { planId: plan.id, taskKey: task.key, attempt: 2, retryOf: failed.id },
+      });
+    } catch (err) {
+      if (!(err instanceof DomainError)) throw err;
+      task.addUsage(failed.usage);
+      task.end(TaskStatus.FAILED, { code: failure.code, message: `${failure.message}; no Debugger retry: ${err.code}: ${err.message}` }, this.now());
+      await this.plans.updateTask(task);
+      return;
+    }
+    if ('waiting' in outcome) {
+      this.logger.debug(`Plan ${plan.id} task ${task.key}: Debugger retry waits for an agent (${outcome.waiting})`);
+      return;
+    }
+    task.recordPartial(failed.result, failure);
+    task.addUsage(failed.usage);
+    await this.attachAndStart(task, outcome.session, 'DEBUG_RETRY');
+  }
+
+  /** PENDING tasks with a failed, cancelled or blocked dependency, in dependency order (so it is transitive). */
+  private async block(plan: Plan, byKey: Map<string, PlanTask>): Promise<void> {
+    for (const key of plan.analysis.order) {
+      const task = byKey.get(key);
+      if (!task || task.status !== TaskStatus.PENDING) continue;
+      const blocker = task.dependsOn.map((k) => byKey.get(k)!).find((d) => BLOCKING_TASK_STATUSES.includes(d.status));
+      if (!blocker) continue;
+      task.end(TaskStatus.BLOCKED, { code: 'DEPENDENCY_NOT_COMPLETED', message: `its dependency ${blocker.key} is ${blocker.status}` }, this.now());
+      await this.plans.updateTask(task);
+    }
+  }
+
+  /** Ready tasks (every dependency COMPLETED), least slack first, into the free slots. */
+  private async startReady(plan: Plan, tasks: readonly PlanTask[], byKey: Map<string, PlanTask>): Promise<void> {
+    const active = tasks.filter((t) => ACTIVE_TASK_STATUSES.includes(t.status)).length;
+    let free = this.config.maxConcurrentSessions - active;
+    if (free <= 0) return;
+    const ready = tasks
+      .filter((t) => t.status === TaskStatus.PENDING && t.dependsOn.every((k) => byKey.get(k)?.status === TaskStatus.COMPLETED))
+      .map((t) => t.key);
+    const slack: Record<string, number> = {};
+    for (const [key, s] of Object.entries(plan.analysis.schedule)) slack[key] = s.slack;
+    // The whole ready list in pickReady's order: a task that must wait for an agent leaves its slot to the next one.
+    for (const key of pickReady(ready, slack, ready.length)) {
+      if (free <= 0) break;
+      if (await this.startTask(plan, byKey.get(key)!, byKey)) free--;
+    }
+  }
+
+  private async startTask(plan: Plan, task: PlanTask, byKey: Map<string, PlanTask>): Promise<boolean> {
+    const spec = task.spec;
+    let outcome;
+    try {
+      outcome = await this.sessions.create({
+        title: `${task.key}: ${spec.title}`.slice(0, 200),
+        prompt: taskPrompt(task, plan.requirement, spec.dependsOn.map((k) => byKey.get(k)!)),
+        workspace: plan.workspace,
+        role: spec.role,
+        skills: spec.skills,
+        complexity: spec.complexity,
+        metadata: { planId: plan.id, taskKey: task.key, attempt: 1 },
+      });
+    } catch (err) {
+      if (!(err instanceof DomainError)) throw err;
+      task.end(TaskStatus.FAILED, { code: err.code, message: `no session could be made for it: ${err.message}` }, this.now());
+      await this.plans.updateTask(task);
+      return false;
+    }
+    if ('waiting' in outcome) {
+      this.logger.debug(`Plan ${plan.id} task ${task.key} waits for an agent (${outcome.waiting})`);
+      return false;
+    }
+    await this.attachAndStart(task, outcome.session, 'TASK');
+    return true;
+  }
+
+  /** The session id is stored on the task (version-checked) before the session is started. */
+  private async attachAndStart(task: PlanTask, session: TaskSessionView, kind: 'TASK' | 'DEBUG_RETRY'): Promise<void> {
+    task.attachSession(
+      { sessionId: session.id, kind, role: kind === 'TASK' ? task.spec.role : 'DEBUGGER', agentId: session.agentId, createdAt: this.now() },
+      this.now(),
+    );
+    try {
+      await this.plans.updateTask(task);
+    } catch (err) {
+      // Not recorded on the task: nobody would ever start or watch it.
+      await this.sessions.cancel(session.id).catch(() => undefined);
+      throw err;
+    }
+    try {
+      await this.sessions.start(session.id);
+    } catch (err) {
+      // Recorded: the next tick finds it PENDING and starts it.
+      this.logger.warn(`Task ${task.key}: could not start session ${session.id} yet: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+}

@@ -1,0 +1,185 @@
+import { randomUUID } from 'node:crypto';
+import { stat } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { isAbsolute } from 'node:path';
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { AppConfig } from '@app/config';
+import { LOCK_PORT, LockPort } from '@app/locking';
+import { SessionError, SessionErrorCode } from '@app/session';
+import { analyseComplexity, ComplexityAnalysis } from '../domain/complexity';
+import { analysePlan } from '../domain/dag';
+import { decompose, MAX_REQUIREMENT_LENGTH } from '../domain/decompose';
+import { TaskError } from '../domain/task.errors';
+import { TaskSpec } from '../domain/task-spec';
+import { TemplateName } from '../domain/templates';
+import { Plan, PlanTask } from './plan';
+import { PlanError } from './plan.errors';
+import { PlanKicker } from './plan-kicker';
+import { PLAN_CANCELLED, PlanScheduler } from './plan-scheduler';
+import { PlanStatus } from './plan-status';
+import { PLAN_REPOSITORY, PlanRepositoryPort } from './ports/plan.repository.port';
+import { TASK_SESSIONS, TaskSessionsPort, TaskSessionView } from './ports/task-sessions.port';
+
+export interface CreatePlanCommand {
+  requirement: string;
+  workspace: string;
+  template?: TemplateName;
+  /** The user's own graph; validated as given (missing skills, dependsOn, complexity, estimateMinutes take defaults). */
+  tasks?: unknown[];
+}
+
+export interface PlanDetail {
+  plan: Plan;
+  tasks: PlanTask[];
+  /** Every session of every task, as they are now (absent: deleted). */
+  sessions: Map<string, TaskSessionView>;
+}
+
+/** Defaults of a user task's optional fields. */
+export const TASK_DEFAULTS = { skills: [] as string[], dependsOn: [] as string[], complexity: 5, estimateMinutes: 30 };
+
+/** Lifecycle commands wait this long for a scheduler tick that holds the plan. */
+export const PLAN_COMMAND_LOCK_WAIT_MS = 30_000;
+const LOCK_OWNER_PREFIX = `plan-api:${hostname()}:${process.pid}`;
+
+/** Use cases of plans: create (decompose or validate), run, cancel, read, delete. */
+@Injectable()
+export class PlanService {
+  private readonly logger = new Logger(PlanService.name);
+
+  constructor(
+    @Inject(PLAN_REPOSITORY) private readonly plans: PlanRepositoryPort,
+    @Inject(TASK_SESSIONS) private readonly sessions: TaskSessionsPort,
+    @Inject(LOCK_PORT) private readonly locks: LockPort,
+    private readonly scheduler: PlanScheduler,
+    private readonly kicker: PlanKicker,
+    private readonly config: AppConfig,
+  ) {}
+
+  /** A DRAFT plan: decomposed from the requirement, or the user's tasks validated as given. */
+  async create(command: CreatePlanCommand): Promise<PlanDetail> {
+    await assertWorkspace(command.workspace);
+    let specs: TaskSpec[];
+    let template: string | null;
+    let chosenBecause: string;
+    let complexity: ComplexityAnalysis;
+    if (command.tasks !== undefined) {
+      assertRequirement(command.requirement);
+      specs = command.tasks.map(withDefaults);
+      template = null;
+      chosenBecause = 'the tasks were given with the request';
+      complexity = analyseComplexity(command.requirement);
+    } else {
+      const decomposition = decompose(command.requirement, { template: command.template });
+      ({ template, chosenBecause, complexity, tasks: specs } = decomposition);
+    }
+    const agents = this.config.maxConcurrentSessions;
+    const analysis = analysePlan(specs, { agents }); // validates: PLAN_INVALID naming the tasks
+    const plan = Plan.create({
+      requirement: command.requirement,
+      workspace: command.workspace,
+      template,
+      chosenBecause,
+      complexity,
+      analysis,
+      maxConcurrentSessions: agents,
+    });
+    const tasks = specs.map((spec, i) => PlanTask.create(plan.id, spec, i));
+    await this.plans.insert(plan, tasks);
+    return { plan, tasks, sessions: new Map() };
+  }
+
+  async get(id: string): Promise<PlanDetail> {
+    const plan = await this.plans.findById(id);
+    if (!plan) throw PlanError.notFound(id);
+    const tasks = await this.plans.tasksOf(id);
+    const ids = tasks.flatMap((t) => t.snapshot().sessions.map((s) => s.sessionId));
+    const views = await Promise.all(ids.map((sid) => this.sessions.get(sid)));
+    const sessions = new Map<string, TaskSessionView>();
+    views.forEach((v) => v && sessions.set(v.id, v));
+    return { plan, tasks, sessions };
+  }
+
+  list(query: { status?: PlanStatus; limit?: number }): Promise<Plan[]> {
+    return this.plans.list({ status: query.status, limit: query.limit ?? 20 });
+  }
+
+  /** DRAFT → RUNNING; the scheduler starts its first tasks at once when it runs in this process, else at its next tick. */
+  async run(id: string): Promise<PlanDetail> {
+    await this.withPlanLock(id, async (plan) => {
+      if (plan.status !== PlanStatus.DRAFT) throw PlanError.invalidState(id, plan.status, 'run');
+      plan.start();
+      await this.plans.updatePlan(plan);
+    });
+    this.kicker.kick(id);
+    return this.get(id);
+  }
+
+  /** DRAFT | RUNNING → CANCELLED: running task sessions are cancelled, pending tasks CANCELLED, nothing more starts. */
+  async cancel(id: string): Promise<PlanDetail> {
+    await this.withPlanLock(id, async (plan) => {
+      plan.cancel(); // PLAN_INVALID_STATE when already final
+      await this.plans.updatePlan(plan);
+      // Recorded first: should this stop half-way, the scheduler finishes the cancel.
+      await this.scheduler.cancelTasks(await this.plans.tasksOf(id), PLAN_CANCELLED);
+    });
+    return this.get(id);
+  }
+
+  /** Soft delete (the rows stay); a RUNNING plan must be cancelled first. */
+  async delete(id: string): Promise<void> {
+    await this.withPlanLock(id, async (plan) => {
+      plan.softDelete();
+      await this.plans.updatePlan(plan);
+    });
+  }
+
+  /** The same lock as the scheduler's ticks, so a command never interleaves with one. */
+  private async withPlanLock(id: string, work: (plan: Plan) => Promise<void>): Promise<void> {
+    if (!(await this.plans.findById(id))) throw PlanError.notFound(id);
+    const lease = await this.locks.acquire(`plan:${id}`, {
+      owner: `${LOCK_OWNER_PREFIX}:${randomUUID()}`,
+      ttlMs: PLAN_COMMAND_LOCK_WAIT_MS,
+      waitTimeoutMs: PLAN_COMMAND_LOCK_WAIT_MS,
+    });
+    try {
+      const plan = await this.plans.findById(id);
+      if (!plan) throw PlanError.notFound(id);
+      await work(plan);
+    } finally {
+      await this.locks.release(lease).catch((err: Error) => this.logger.warn(`Could not release ${lease.resource}: ${err.message}`));
+    }
+  }
+}
+
+function withDefaults(raw: unknown): TaskSpec {
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return raw as TaskSpec; // validatePlan names it
+  const t = raw as Record<string, unknown>;
+  const or = <T>(value: unknown, fallback: T) => (value === undefined ? fallback : value) as T;
+  return {
+    key: t.key as string,
+    title: t.title as string,
+    instructions: t.instructions as string,
+    role: t.role as TaskSpec['role'],
+    skills: or(t.skills, [...TASK_DEFAULTS.skills]),
+    complexity: or(t.complexity, TASK_DEFAULTS.complexity),
+    estimateMinutes: or(t.estimateMinutes, TASK_DEFAULTS.estimateMinutes),
+    dependsOn: or(t.dependsOn, [...TASK_DEFAULTS.dependsOn]),
+  };
+}
+
+function assertRequirement(requirement: string): void {
+  if (typeof requirement !== 'string' || requirement.trim() === '') throw TaskError.requirementInvalid('requirement', 'must not be empty');
+  if (requirement.length > MAX_REQUIREMENT_LENGTH) {
+    throw TaskError.requirementInvalid('requirement', `must be at most ${MAX_REQUIREMENT_LENGTH} characters (got ${requirement.length})`);
+  }
+}
+
+/** The same rule and error as a session's workspace. */
+async function assertWorkspace(workspace: string): Promise<void> {
+  const invalid = (reason: string) => new SessionError(SessionErrorCode.WORKSPACE_INVALID, `workspace ${reason}`, { field: 'workspace', workspace });
+  if (!isAbsolute(workspace)) throw invalid('must be an absolute path');
+  const info = await stat(workspace).catch(() => null);
+  if (!info) throw invalid('does not exist');
+  if (!info.isDirectory()) throw invalid('is not a directory');
+}

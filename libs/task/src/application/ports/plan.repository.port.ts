@@ -1,0 +1,31 @@
+import { Plan, PlanTask } from '../plan';
+import { PlanStatus } from '../plan-status';
+
+export interface PlanListQuery {
+  status?: PlanStatus;
+  limit: number;
+}
+
+export interface PlanRepositoryPort {
+  /** The plan and its tasks, in one transaction. */
+  insert(plan: Plan, tasks: readonly PlanTask[]): Promise<void>;
+  /**
+   * Version-checked writes (`WHERE id AND version`): PLAN_VERSION_CONFLICT when the stored row
+   * changed since it was read (or the plan was deleted); nothing is written then.
+   */
+  updatePlan(plan: Plan): Promise<void>;
+  updateTask(task: PlanTask): Promise<void>;
+  /** Deleted plans are invisible unless includeDeleted. */
+  findById(id: string, options?: { includeDeleted?: boolean }): Promise<Plan | null>;
+  /** The plan's tasks in their input order. */
+  tasksOf(planId: string): Promise<PlanTask[]>;
+  /** Newest first. */
+  list(query: PlanListQuery): Promise<Plan[]>;
+  /**
+   * Plans the scheduler has work on: RUNNING ones, and CANCELLED ones that still have a task
+   * not in a final status (a cancel interrupted half-way), oldest first.
+   */
+  activePlanIds(): Promise<string[]>;
+}
+
+export const PLAN_REPOSITORY = Symbol('PLAN_REPOSITORY');

@@ -1,0 +1,61 @@
+import type { TaskRole } from '../../domain/task-spec';
+import type { Failure, TaskResult, TaskUsage } from '../plan';
+
+/** The session statuses (the session context's SessionStatus values). */
+export type TaskSessionStatus = 'PENDING' | 'QUEUED' | 'RUNNING' | 'COMPLETED' | 'FAILED' | 'TIMED_OUT' | 'CANCELLED';
+
+/** What the scheduler reads of a task's session. */
+export interface TaskSessionView {
+  id: string;
+  status: TaskSessionStatus;
+  /** The session's run attempt (1, then + 1 per retry). */
+  attempt: number;
+  agentId: string | null;
+  prompt: string;
+  result: TaskResult | null;
+  usage: TaskUsage | null;
+  error: Failure | null;
+  startedAt: Date | null;
+  finishedAt: Date | null;
+}
+
+export interface CreateTaskSession {
+  title: string;
+  prompt: string;
+  workspace: string;
+  role: TaskRole;
+  skills: string[];
+  complexity: number;
+  metadata: Record<string, unknown>;
+}
+
+/**
+ * `waiting`: no agent can take it now (every agent of the role is at its maxConcurrentSessions);
+ * the scheduler tries again at a later tick. Any other reason it cannot be made is thrown.
+ */
+export type CreateTaskSessionOutcome = { session: TaskSessionView } | { waiting: string };
+
+/** What the task context needs from the session context. */
+export interface TaskSessionsPort {
+  /** A PENDING session routed to an agent by role and skills. */
+  create(command: CreateTaskSession): Promise<CreateTaskSessionOutcome>;
+  /** PENDING → QUEUED; no-op when the session is past PENDING already. */
+  start(sessionId: string): Promise<void>;
+  /** Cancels a session that is not final yet; no-op otherwise. */
+  cancel(sessionId: string): Promise<void>;
+  /** Runs a FAILED or TIMED_OUT session again as its next attempt (QUEUED). */
+  retry(sessionId: string): Promise<void>;
+  /** Null when it does not exist (or was deleted). */
+  get(sessionId: string): Promise<TaskSessionView | null>;
+}
+
+export const TASK_SESSIONS = Symbol('TASK_SESSIONS');
+
+/**
+ * Failures of the infrastructure, not of the work: the same session is simply run again (up to
+ * INFRASTRUCTURE_ATTEMPTS attempts) rather than spending the task's Debugger retry on them.
+ */
+export const INFRASTRUCTURE_FAILURES: readonly string[] = ['WORKER_LOST', 'WORKSPACE_LOCK_LOST', 'OPENCODE_UNAVAILABLE'];
+export const INFRASTRUCTURE_ATTEMPTS = 3;
+
+export const FINAL_SESSION_STATUSES: readonly TaskSessionStatus[] = ['COMPLETED', 'FAILED', 'TIMED_OUT', 'CANCELLED'];

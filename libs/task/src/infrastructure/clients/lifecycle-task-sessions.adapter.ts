@@ -1,0 +1,104 @@
+import { Injectable } from '@nestjs/common';
+import { AgentError, AgentErrorCode, SkippedAgent } from '@app/agent';
+import { Session, SessionError, SessionErrorCode, SessionLifecycleService } from '@app/session';
+import {
+  CreateTaskSession,
+  CreateTaskSessionOutcome,
+  TaskSessionsPort,
+  TaskSessionStatus,
+  TaskSessionView,
+} from '../../application/ports/task-sessions.port';
+
+/**
+ * Task sessions through the session context's use cases, routed by role and skills like any
+ * session. When no agent of the role has any of the task's skills, the task goes to the best agent
+ * of its role (a plan must not stall on a skill tag); when every agent of the role is busy
+ * (SATURATED), the task waits for a later tick.
+ */
+@Injectable()
+export class LifecycleTaskSessions implements TaskSessionsPort {
+  constructor(private readonly lifecycle: SessionLifecycleService) {}
+
+  async create(command: CreateTaskSession): Promise<CreateTaskSessionOutcome> {
+    const attempt = (skills: string[]) =>
+      this.lifecycle.create({
+        title: command.title,
+        prompt: command.prompt,
+        workspace: command.workspace,
+        role: command.role,
+        skills,
+        complexity: command.complexity,
+        metadata: command.metadata,
+      });
+    try {
+      return { session: toView(await attempt(command.skills)) };
+    } catch (err) {
+      let skipped = skippedOf(err);
+      if (!skipped) throw err;
+      if (command.skills.length > 0 && skipped.some((s) => s.reason === 'NO_SKILL_MATCH')) {
+        try {
+          return { session: toView(await attempt([])) };
+        } catch (again) {
+          skipped = skippedOf(again);
+          if (!skipped) throw again;
+          err = again;
+        }
+      }
+      if (skipped.some((s) => s.reason === 'SATURATED')) return { waiting: (err as Error).message };
+      throw err;
+    }
+  }
+
+  async start(sessionId: string): Promise<void> {
+    try {
+      await this.lifecycle.start(sessionId);
+    } catch (err) {
+      // Started already (by an earlier tick that stopped before it could tell): nothing to do.
+      if (err instanceof SessionError && err.code === SessionErrorCode.INVALID_TRANSITION) return;
+      throw err;
+    }
+  }
+
+  async cancel(sessionId: string): Promise<void> {
+    try {
+      await this.lifecycle.cancel(sessionId);
+    } catch (err) {
+      if (err instanceof SessionError && (err.code === SessionErrorCode.INVALID_TRANSITION || err.code === SessionErrorCode.SESSION_NOT_FOUND)) return;
+      throw err;
+    }
+  }
+
+  async retry(sessionId: string): Promise<void> {
+    await this.lifecycle.retry(sessionId);
+  }
+
+  async get(sessionId: string): Promise<TaskSessionView | null> {
+    try {
+      return toView(await this.lifecycle.get(sessionId));
+    } catch (err) {
+      if (err instanceof SessionError && err.code === SessionErrorCode.SESSION_NOT_FOUND) return null;
+      throw err;
+    }
+  }
+}
+
+function skippedOf(err: unknown): SkippedAgent[] | null {
+  if (!(err instanceof AgentError) || err.code !== AgentErrorCode.NO_ELIGIBLE_AGENT) return null;
+  return ((err.details?.skipped as SkippedAgent[] | undefined) ?? []).filter((s) => s.reason !== 'ROLE_MISMATCH');
+}
+
+function toView(session: Session): TaskSessionView {
+  const s = session.snapshot();
+  return {
+    id: s.id,
+    status: s.status as TaskSessionStatus,
+    attempt: s.attempt,
+    agentId: s.agentId,
+    prompt: s.prompt,
+    result: s.result,
+    usage: s.usage,
+    error: s.error,
+    startedAt: s.startedAt,
+    finishedAt: s.finishedAt,
+  };
+}

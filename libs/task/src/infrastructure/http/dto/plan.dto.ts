@@ -1,0 +1,133 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Type } from 'class-transformer';
+import { ArrayMaxSize, IsArray, IsIn, IsInt, IsNotEmpty, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
+import { PlanStatus, TaskStatus } from '../../../application/plan-status';
+
+export const PLAN_TEMPLATES = ['MICROSERVICE', 'CRUD', 'SECURITY'] as const;
+export const MAX_PLAN_TASKS = 500;
+
+export class TaskSpecDto {
+  @ApiProperty({ example: 'implA', description: 'Unique in the plan: letters, digits and . _ -, at most 64' }) key: string;
+  @ApiProperty({ example: 'Implement part A' }) title: string;
+  @ApiProperty({ example: 'Write a.ts exporting a(). [[write a.ts]]export const a = 1;[[/write]]' }) instructions: string;
+  @ApiProperty({ enum: ['ARCHITECT', 'IMPLEMENTER', 'REVIEWER', 'DEBUGGER'] }) role: string;
+  @ApiPropertyOptional({ type: [String], default: [], example: ['typescript'] }) skills?: string[];
+  @ApiPropertyOptional({ minimum: 1, maximum: 10, default: 5 }) complexity?: number;
+  @ApiPropertyOptional({ minimum: 1, default: 30 }) estimateMinutes?: number;
+  @ApiPropertyOptional({ type: [String], default: [], example: ['design'] }) dependsOn?: string[];
+}
+
+export class CreatePlanDto {
+  @ApiProperty({ example: 'Add a CRUD REST API for orders with PostgreSQL', maxLength: 10_000 })
+  @IsString() @IsNotEmpty() @MaxLength(10_000)
+  requirement: string;
+
+  @ApiProperty({ example: '/srv/repos/shop', description: 'Absolute path of an existing directory; every task of the plan works in it' })
+  @IsString() @IsNotEmpty() @MaxLength(4096)
+  workspace: string;
+
+  @ApiPropertyOptional({ enum: PLAN_TEMPLATES, description: 'Decompose with this template (default: chosen from the text); ignored with tasks' })
+  @IsOptional() @IsIn(PLAN_TEMPLATES)
+  template?: (typeof PLAN_TEMPLATES)[number];
+
+  @ApiPropertyOptional({
+    type: [TaskSpecDto],
+    description: 'Your own task graph instead of a decomposition. Checked as a whole: 400 PLAN_INVALID lists every problem with the tasks it names (cycle, missing dependency, duplicate key, self-dependency, bad field)',
+  })
+  @IsOptional() @IsArray() @ArrayMaxSize(MAX_PLAN_TASKS)
+  tasks?: unknown[];
+}
+
+export class ListPlansQueryDto {
+  @ApiPropertyOptional({ enum: PlanStatus })
+  @IsOptional() @IsIn(Object.values(PlanStatus))
+  status?: PlanStatus;
+
+  @ApiPropertyOptional({ minimum: 1, maximum: 100, default: 20 })
+  @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(100)
+  limit?: number;
+}
+
+export class UsageDto {
+  @ApiProperty() inputTokens: number;
+  @ApiProperty() outputTokens: number;
+  @ApiProperty() reasoningTokens: number;
+  @ApiProperty() cacheReadTokens: number;
+  @ApiProperty() cacheWriteTokens: number;
+  @ApiProperty({ description: 'inputTokens + outputTokens + reasoningTokens' }) totalTokens: number;
+  @ApiProperty() costUsd: number;
+}
+
+export class FailureDto {
+  @ApiProperty() code: string;
+  @ApiProperty() message: string;
+}
+
+export class TaskSessionDto {
+  @ApiProperty({ format: 'uuid' }) id: string;
+  @ApiProperty({ enum: ['TASK', 'DEBUG_RETRY'] }) kind: string;
+  @ApiProperty() role: string;
+  @ApiProperty({ nullable: true, type: String }) agentId: string | null;
+  @ApiProperty({ description: 'The session status now; "DELETED" when the session was deleted' }) status: string;
+  @ApiProperty({ nullable: true, type: String, format: 'date-time' }) startedAt: Date | null;
+  @ApiProperty({ nullable: true, type: String, format: 'date-time' }) finishedAt: Date | null;
+  @ApiProperty({ nullable: true, type: UsageDto }) usage: UsageDto | null;
+  @ApiProperty({ nullable: true, type: FailureDto }) error: FailureDto | null;
+}
+
+export class PlanTaskDto {
+  @ApiProperty() key: string;
+  @ApiProperty() title: string;
+  @ApiProperty() instructions: string;
+  @ApiProperty() role: string;
+  @ApiProperty({ type: [String] }) skills: string[];
+  @ApiProperty() complexity: number;
+  @ApiProperty() estimateMinutes: number;
+  @ApiProperty({ type: [String] }) dependsOn: string[];
+  @ApiProperty({ enum: TaskStatus }) status: TaskStatus;
+  @ApiProperty({ description: '0 not started, 1 its own session, 2 the Debugger retry' }) attempt: number;
+  @ApiProperty({ nullable: true, type: String, description: 'The session of the current attempt' }) sessionId: string | null;
+  @ApiProperty({ type: [String] }) sessionIds: string[];
+  @ApiProperty({ type: [TaskSessionDto] }) sessions: TaskSessionDto[];
+  @ApiProperty({ nullable: true, type: String }) agentId: string | null;
+  @ApiProperty({ type: UsageDto, description: 'Summed over its sessions' }) usage: UsageDto;
+  @ApiProperty({ nullable: true, type: Object }) result: { summary: string; filesChanged: string[] } | null;
+  @ApiProperty({ nullable: true, type: FailureDto }) error: FailureDto | null;
+  @ApiProperty({ description: 'Minutes it may slip without delaying the plan (by estimates)' }) slack: number;
+  @ApiProperty() critical: boolean;
+  @ApiProperty({ nullable: true, type: String, format: 'date-time' }) startedAt: Date | null;
+  @ApiProperty({ nullable: true, type: String, format: 'date-time' }) finishedAt: Date | null;
+  @ApiProperty() version: number;
+}
+
+export class PlanProgressDto {
+  @ApiProperty() total: number;
+  @ApiProperty({ type: 'object', additionalProperties: { type: 'number' }, description: 'Tasks by status (every status, 0 included)' })
+  byStatus: Record<string, number>;
+  @ApiProperty({ description: 'Tasks in a final status, in percent (0-100, rounded down)' }) percent: number;
+}
+
+export class PlanSummaryDto {
+  @ApiProperty({ format: 'uuid' }) id: string;
+  @ApiProperty() requirement: string;
+  @ApiProperty() workspace: string;
+  @ApiProperty({ nullable: true, type: String, description: 'The decomposition template; null when the tasks were given' }) template: string | null;
+  @ApiProperty({ enum: PlanStatus }) status: PlanStatus;
+  @ApiProperty({ nullable: true, type: FailureDto }) error: FailureDto | null;
+  @ApiProperty() version: number;
+  @ApiProperty({ type: String, format: 'date-time' }) createdAt: Date;
+  @ApiProperty({ nullable: true, type: String, format: 'date-time' }) startedAt: Date | null;
+  @ApiProperty({ nullable: true, type: String, format: 'date-time' }) finishedAt: Date | null;
+}
+
+export class PlanResponseDto extends PlanSummaryDto {
+  @ApiProperty() chosenBecause: string;
+  @ApiProperty({ type: Object, description: '{score 1-10, signals[{name, weight, detail}]}' }) complexity: object;
+  @ApiProperty({ type: Object, description: 'order, levels, criticalPath, minimumMinutes, agents, minimumMinutesWithAgents, totalMinutes, maxParallelism, schedule' })
+  analysis: object;
+  @ApiProperty({ type: [String] }) criticalPath: string[];
+  @ApiProperty() maxConcurrentSessions: number;
+  @ApiProperty({ type: PlanProgressDto }) progress: PlanProgressDto;
+  @ApiProperty({ type: UsageDto }) totals: UsageDto;
+  @ApiProperty({ type: [PlanTaskDto] }) tasks: PlanTaskDto[];
+}

@@ -1,0 +1,91 @@
+import { addUsage, Plan, TaskUsage } from '../../application/plan';
+import { PlanDetail } from '../../application/plan.service';
+import { isFinalTask, TaskStatus } from '../../application/plan-status';
+import { PlanResponseDto, PlanSummaryDto, PlanTaskDto, UsageDto } from './dto/plan.dto';
+
+function usageDto(usage: TaskUsage | null): UsageDto {
+  const u = addUsage(usage, null);
+  return { ...u, totalTokens: u.inputTokens + u.outputTokens + u.reasoningTokens };
+}
+
+export function presentPlanSummary(plan: Plan): PlanSummaryDto {
+  const p = plan.snapshot();
+  return {
+    id: p.id,
+    requirement: p.requirement,
+    workspace: p.workspace,
+    template: p.template,
+    status: p.status,
+    error: p.error,
+    version: p.version,
+    createdAt: p.createdAt,
+    startedAt: p.startedAt,
+    finishedAt: p.finishedAt,
+  };
+}
+
+export function presentPlan({ plan, tasks, sessions }: PlanDetail): PlanResponseDto {
+  const p = plan.snapshot();
+  const byStatus = Object.fromEntries(Object.values(TaskStatus).map((s) => [s, 0])) as Record<string, number>;
+  let totals: TaskUsage | null = null;
+  const taskDtos: PlanTaskDto[] = tasks.map((task) => {
+    const t = task.snapshot();
+    byStatus[t.status]++;
+    let usage: TaskUsage | null = null;
+    const sessionDtos = t.sessions.map((ref) => {
+      const s = sessions.get(ref.sessionId);
+      usage = addUsage(usage, s?.usage ?? null);
+      return {
+        id: ref.sessionId,
+        kind: ref.kind,
+        role: ref.role,
+        agentId: s?.agentId ?? ref.agentId,
+        status: s?.status ?? 'DELETED',
+        startedAt: s?.startedAt ?? null,
+        finishedAt: s?.finishedAt ?? null,
+        usage: s?.usage ? usageDto(s.usage) : null,
+        error: s?.error ?? null,
+      };
+    });
+    // A deleted session's usage is gone from the sessions: keep what the task recorded.
+    if (sessionDtos.some((s) => s.status === 'DELETED')) usage = t.usage;
+    totals = addUsage(totals, usage);
+    const schedule = p.analysis.schedule[t.key];
+    return {
+      key: t.key,
+      title: t.title,
+      instructions: t.instructions,
+      role: t.role,
+      skills: t.skills,
+      complexity: t.complexity,
+      estimateMinutes: t.estimateMinutes,
+      dependsOn: t.dependsOn,
+      status: t.status,
+      attempt: t.attempt,
+      sessionId: t.sessionId,
+      sessionIds: t.sessions.map((s) => s.sessionId),
+      sessions: sessionDtos,
+      agentId: t.agentId,
+      usage: usageDto(usage),
+      result: t.result,
+      error: t.error,
+      slack: schedule?.slack ?? 0,
+      critical: schedule?.critical ?? false,
+      startedAt: t.startedAt,
+      finishedAt: t.finishedAt,
+      version: t.version,
+    };
+  });
+  const settled = tasks.filter((t) => isFinalTask(t.status)).length;
+  return {
+    ...presentPlanSummary(plan),
+    chosenBecause: p.chosenBecause,
+    complexity: p.complexity,
+    analysis: p.analysis,
+    criticalPath: p.analysis.criticalPath,
+    maxConcurrentSessions: p.maxConcurrentSessions,
+    progress: { total: tasks.length, byStatus, percent: tasks.length ? Math.floor((100 * settled) / tasks.length) : 100 },
+    totals: usageDto(totals),
+    tasks: taskDtos,
+  };
+}

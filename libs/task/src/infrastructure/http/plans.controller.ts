@@ -1,0 +1,82 @@
+import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Param, ParseUUIDPipe, Post, Query } from '@nestjs/common';
+import {
+  ApiAcceptedResponse,
+  ApiBadRequestResponse,
+  ApiBearerAuth,
+  ApiConflictResponse,
+  ApiCreatedResponse,
+  ApiNoContentResponse,
+  ApiNotFoundResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiTags,
+  ApiUnauthorizedResponse,
+} from '@nestjs/swagger';
+import { ErrorResponseDto } from '@app/shared';
+import { PlanService } from '../../application/plan.service';
+import { CreatePlanDto, ListPlansQueryDto, PlanResponseDto, PlanSummaryDto } from './dto/plan.dto';
+import { presentPlan, presentPlanSummary } from './plan.presenter';
+
+const PlanId = () => Param('id', new ParseUUIDPipe());
+
+@ApiTags('plans')
+@ApiBearerAuth()
+@ApiUnauthorizedResponse({ type: ErrorResponseDto, description: 'API_KEY is set and the bearer token is missing or wrong' })
+@ApiBadRequestResponse({ type: ErrorResponseDto, description: 'VALIDATION_FAILED: a field or parameter is wrong' })
+@Controller('api/v1/plans')
+export class PlansController {
+  constructor(private readonly plans: PlanService) {}
+
+  @Post()
+  @ApiOperation({ summary: 'Create a plan (DRAFT): decompose the requirement, or validate the tasks given' })
+  @ApiCreatedResponse({ type: PlanResponseDto })
+  @ApiBadRequestResponse({ type: ErrorResponseDto, description: 'PLAN_INVALID (details.problems name the tasks), REQUIREMENT_INVALID, WORKSPACE_INVALID, VALIDATION_FAILED' })
+  async create(@Body() body: CreatePlanDto): Promise<PlanResponseDto> {
+    return presentPlan(await this.plans.create(body));
+  }
+
+  @Get()
+  @ApiOperation({ summary: 'List plans, newest first' })
+  @ApiOkResponse({ type: [PlanSummaryDto] })
+  async list(@Query() query: ListPlansQueryDto): Promise<{ items: PlanSummaryDto[] }> {
+    return { items: (await this.plans.list(query)).map(presentPlanSummary) };
+  }
+
+  @Get(':id')
+  @ApiOperation({ summary: 'A plan with its tasks, their sessions, usage, progress, critical path and totals' })
+  @ApiOkResponse({ type: PlanResponseDto })
+  @ApiNotFoundResponse({ type: ErrorResponseDto, description: 'PLAN_NOT_FOUND (unknown or deleted)' })
+  async get(@PlanId() id: string): Promise<PlanResponseDto> {
+    return presentPlan(await this.plans.get(id));
+  }
+
+  @Post(':id/run')
+  @HttpCode(HttpStatus.ACCEPTED)
+  @ApiOperation({ summary: 'Run a DRAFT plan (RUNNING): tasks start as their dependencies complete' })
+  @ApiAcceptedResponse({ type: PlanResponseDto })
+  @ApiNotFoundResponse({ type: ErrorResponseDto })
+  @ApiConflictResponse({ type: ErrorResponseDto, description: 'PLAN_INVALID_STATE (not DRAFT), LOCK_TIMEOUT' })
+  async run(@PlanId() id: string): Promise<PlanResponseDto> {
+    return presentPlan(await this.plans.run(id));
+  }
+
+  @Post(':id/cancel')
+  @HttpCode(HttpStatus.ACCEPTED)
+  @ApiOperation({ summary: 'Cancel a DRAFT or RUNNING plan: its running sessions are cancelled, nothing more starts' })
+  @ApiAcceptedResponse({ type: PlanResponseDto })
+  @ApiNotFoundResponse({ type: ErrorResponseDto })
+  @ApiConflictResponse({ type: ErrorResponseDto, description: 'PLAN_INVALID_STATE (already finished), LOCK_TIMEOUT' })
+  async cancel(@PlanId() id: string): Promise<PlanResponseDto> {
+    return presentPlan(await this.plans.cancel(id));
+  }
+
+  @Delete(':id')
+  @HttpCode(HttpStatus.NO_CONTENT)
+  @ApiOperation({ summary: 'Soft-delete a plan that is not RUNNING (kept in the database, hidden from the API)' })
+  @ApiNoContentResponse()
+  @ApiNotFoundResponse({ type: ErrorResponseDto })
+  @ApiConflictResponse({ type: ErrorResponseDto, description: 'PLAN_INVALID_STATE: cancel it first' })
+  async remove(@PlanId() id: string): Promise<void> {
+    await this.plans.delete(id);
+  }
+}

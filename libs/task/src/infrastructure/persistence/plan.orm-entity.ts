@@ -1,0 +1,54 @@
+import { Column, CreateDateColumn, DeleteDateColumn, Entity, Index, PrimaryColumn, UpdateDateColumn, VersionColumn } from 'typeorm';
+import type { ComplexityAnalysis } from '../../domain/complexity';
+import type { PlanAnalysis } from '../../domain/dag';
+import type { Failure, TaskResult, TaskSessionRef, TaskUsage } from '../../application/plan';
+
+@Entity({ name: 'plans' })
+@Index('idx_plans_created', ['createdAt', 'id'])
+export class PlanOrmEntity {
+  @PrimaryColumn('uuid') id: string;
+  @Column('text') requirement: string;
+  @Column('text') workspace: string;
+  @Column('varchar', { length: 20, nullable: true }) template: string | null;
+  @Column('text', { name: 'chosen_because' }) chosenBecause: string;
+  @Column('jsonb') complexity: ComplexityAnalysis;
+  @Column('jsonb') analysis: PlanAnalysis;
+  @Column('integer', { name: 'max_concurrent_sessions' }) maxConcurrentSessions: number;
+  @Column('varchar', { length: 20 }) status: string;
+  @Column('jsonb', { nullable: true }) error: Failure | null;
+  @Column('timestamptz', { name: 'started_at', nullable: true }) startedAt: Date | null;
+  @Column('timestamptz', { name: 'finished_at', nullable: true }) finishedAt: Date | null;
+  @CreateDateColumn({ name: 'created_at', type: 'timestamptz' }) createdAt: Date;
+  @UpdateDateColumn({ name: 'updated_at', type: 'timestamptz' }) updatedAt: Date;
+  @DeleteDateColumn({ name: 'deleted_at', type: 'timestamptz' }) deletedAt: Date | null;
+  @VersionColumn() version: number;
+}
+
+@Entity({ name: 'plan_tasks' })
+@Index('ux_plan_tasks_plan_key', ['planId', 'key'], { unique: true })
+export class PlanTaskOrmEntity {
+  @PrimaryColumn('uuid') id: string;
+  @Column('uuid', { name: 'plan_id' }) planId: string;
+  @Column('varchar', { length: 64 }) key: string;
+  @Column('integer') position: number;
+  @Column('varchar', { length: 200 }) title: string;
+  @Column('text') instructions: string;
+  @Column('varchar', { length: 20 }) role: string;
+  @Column('jsonb') skills: string[];
+  @Column('integer') complexity: number;
+  @Column('integer', { name: 'estimate_minutes' }) estimateMinutes: number;
+  @Column('jsonb', { name: 'depends_on' }) dependsOn: string[];
+  @Column('varchar', { length: 20 }) status: string;
+  @Column('uuid', { name: 'session_id', nullable: true }) sessionId: string | null;
+  @Column('jsonb') sessions: Array<Omit<TaskSessionRef, 'createdAt'> & { createdAt: string }>;
+  @Column('integer') attempt: number;
+  @Column('uuid', { name: 'agent_id', nullable: true }) agentId: string | null;
+  @Column('jsonb', { nullable: true }) result: TaskResult | null;
+  @Column('jsonb', { nullable: true }) usage: TaskUsage | null;
+  @Column('jsonb', { nullable: true }) error: Failure | null;
+  @Column('timestamptz', { name: 'started_at', nullable: true }) startedAt: Date | null;
+  @Column('timestamptz', { name: 'finished_at', nullable: true }) finishedAt: Date | null;
+  @CreateDateColumn({ name: 'created_at', type: 'timestamptz' }) createdAt: Date;
+  @UpdateDateColumn({ name: 'updated_at', type: 'timestamptz' }) updatedAt: Date;
+  @VersionColumn() version: number;
+}

@@ -1,0 +1,117 @@
+import { tmpdir } from 'node:os';
+import { DataSource } from 'typeorm';
+import { openTestDataSource } from '../../../../../test/support/database';
+import { analyseComplexity } from '../../domain/complexity';
+import { analysePlan } from '../../domain/dag';
+import type { TaskSpec } from '../../domain/task-spec';
+import { Plan, PlanTask } from '../../application/plan';
+import { PlanStatus, TaskStatus } from '../../application/plan-status';
+import { TypeormPlanRepository } from './typeorm-plan.repository';
+
+const spec = (key: string, dependsOn: string[] = []): TaskSpec => ({
+  key,
+  title: `do ${key}`,
+  instructions: `instructions of ${key}`,
+  role: 'IMPLEMENTER',
+  skills: ['typescript'],
+  complexity: 3,
+  estimateMinutes: 10,
+  dependsOn,
+});
+
+describe('TypeormPlanRepository (real PostgreSQL)', () => {
+  let dataSource: DataSource;
+  let repo: TypeormPlanRepository;
+
+  const newPlan = () => {
+    const specs = [spec('a'), spec('b', ['a'])];
+    const plan = Plan.create({
+      requirement: 'integration',
+      workspace: tmpdir(),
+      template: null,
+      chosenBecause: 'given',
+      complexity: analyseComplexity('integration'),
+      analysis: analysePlan(specs, { agents: 2 }),
+      maxConcurrentSessions: 2,
+    });
+    return { plan, tasks: specs.map((s, i) => PlanTask.create(plan.id, s, i)) };
+  };
+
+  beforeAll(async () => {
+    dataSource = await openTestDataSource();
+    repo = new TypeormPlanRepository(dataSource);
+  });
+  afterAll(() => dataSource.destroy());
+
+  it('stores a plan with its tasks and reads them back in order', async () => {
+    const { plan, tasks } = newPlan();
+    await repo.insert(plan, tasks);
+    const loaded = (await repo.findById(plan.id))!.snapshot();
+    expect(loaded).toMatchObject({ id: plan.id, status: PlanStatus.DRAFT, version: 1, template: null, maxConcurrentSessions: 2 });
+    expect(loaded.analysis.criticalPath).toEqual(['a', 'b']);
+    const stored = await repo.tasksOf(plan.id);
+    expect(stored.map((t) => [t.key, t.status, t.version, t.dependsOn])).toEqual([
+      ['a', TaskStatus.PENDING, 1, []],
+      ['b', TaskStatus.PENDING, 1, ['a']],
+    ]);
+  });
+
+  it('checks versions of plans and tasks: a stale writer gets PLAN_VERSION_CONFLICT and writes nothing', async () => {
+    const { plan, tasks } = newPlan();
+    await repo.insert(plan, tasks);
+    const first = (await repo.findById(plan.id))!;
+    const second = (await repo.findById(plan.id))!;
+    first.start();
+    await repo.updatePlan(first);
+    expect(first.version).toBe(2);
+    second.cancel();
+    await expect(repo.updatePlan(second)).rejects.toMatchObject({ code: 'PLAN_VERSION_CONFLICT' });
+    expect((await repo.findById(plan.id))!.status).toBe(PlanStatus.RUNNING);
+
+    const [a1] = await repo.tasksOf(plan.id);
+    const [a2] = await repo.tasksOf(plan.id);
+    a1.attachSession({ sessionId: '00000000-0000-4000-8000-000000000001', kind: 'TASK', role: 'IMPLEMENTER', agentId: null, createdAt: new Date() });
+    await repo.updateTask(a1);
+    expect(a1.version).toBe(2);
+    a2.end(TaskStatus.CANCELLED, { code: 'X', message: 'x' });
+    await expect(repo.updateTask(a2)).rejects.toMatchObject({ code: 'PLAN_VERSION_CONFLICT' });
+    const [stored] = await repo.tasksOf(plan.id);
+    expect(stored.snapshot()).toMatchObject({ status: TaskStatus.RUNNING, sessionId: '00000000-0000-4000-8000-000000000001', attempt: 1, version: 2 });
+    expect(stored.snapshot().sessions[0].createdAt).toBeInstanceOf(Date);
+  });
+
+  it('lists newest first, finds active plans, and soft-deletes', async () => {
+    const one = newPlan();
+    await repo.insert(one.plan, one.tasks);
+    const two = newPlan();
+    await repo.insert(two.plan, two.tasks);
+    const listed = (await repo.list({ limit: 50 })).map((p) => p.id);
+    expect(listed.indexOf(two.plan.id)).toBeLessThan(listed.indexOf(one.plan.id));
+
+    const running = (await repo.findById(two.plan.id))!;
+    running.start();
+    await repo.updatePlan(running);
+    expect(await repo.activePlanIds()).toContain(two.plan.id);
+    expect(await repo.activePlanIds()).not.toContain(one.plan.id);
+    expect((await repo.list({ limit: 50, status: PlanStatus.RUNNING })).map((p) => p.id)).toContain(two.plan.id);
+
+    // A cancel that stopped before its tasks were cancelled stays active for the scheduler.
+    running.cancel();
+    await repo.updatePlan(running);
+    expect(await repo.activePlanIds()).toContain(two.plan.id);
+
+    const gone = (await repo.findById(one.plan.id))!;
+    gone.softDelete();
+    await repo.updatePlan(gone);
+    expect(await repo.findById(one.plan.id)).toBeNull();
+    expect((await repo.findById(one.plan.id, { includeDeleted: true }))?.snapshot().deletedAt).toBeInstanceOf(Date);
+    expect((await repo.list({ limit: 50 })).map((p) => p.id)).not.toContain(one.plan.id);
+    // A deleted plan takes no more writes.
+    await expect(repo.updatePlan(gone)).rejects.toMatchObject({ code: 'PLAN_VERSION_CONFLICT' });
+    // A RUNNING plan cannot be deleted.
+    const r = newPlan();
+    await repo.insert(r.plan, r.tasks);
+    r.plan.start();
+    expect(() => r.plan.softDelete()).toThrow(/cancel it first/);
+  });
+});

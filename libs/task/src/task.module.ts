@@ -1,0 +1,37 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { SessionModule } from '@app/session';
+import { PlanKicker } from './application/plan-kicker';
+import { PlanScheduler } from './application/plan-scheduler';
+import { PlanService } from './application/plan.service';
+import { PLAN_REPOSITORY } from './application/ports/plan.repository.port';
+import { TASK_SESSIONS } from './application/ports/task-sessions.port';
+import { LifecycleTaskSessions } from './infrastructure/clients/lifecycle-task-sessions.adapter';
+import { PlansController } from './infrastructure/http/plans.controller';
+import { PlanSchedulerLoop } from './infrastructure/jobs/plan-scheduler.loop';
+import { PlanOrmEntity, PlanTaskOrmEntity } from './infrastructure/persistence/plan.orm-entity';
+import { TypeormPlanRepository } from './infrastructure/persistence/typeorm-plan.repository';
+
+const ports = [
+  { provide: PLAN_REPOSITORY, useClass: TypeormPlanRepository },
+  { provide: TASK_SESSIONS, useClass: LifecycleTaskSessions },
+];
+
+export interface TaskModuleOptions {
+  /** Run the plan scheduler loop in this process: where the session worker runs. */
+  scheduler: boolean;
+}
+
+/** Plans: decomposition or the user's graph, /api/v1/plans, and (with `scheduler`) their execution. */
+@Module({})
+export class TaskModule {
+  static forRoot(options: TaskModuleOptions): DynamicModule {
+    return {
+      module: TaskModule,
+      imports: [TypeOrmModule.forFeature([PlanOrmEntity, PlanTaskOrmEntity]), SessionModule],
+      controllers: [PlansController],
+      providers: [...ports, PlanKicker, PlanScheduler, PlanService, ...(options.scheduler ? [PlanSchedulerLoop] : [])],
+      exports: [PlanService, PlanScheduler, PLAN_REPOSITORY],
+    };
+  }
+}
