@@ -4,34 +4,45 @@ import { ExpressAdapter } from '@bull-board/express';
 import { DynamicModule, Module } from '@nestjs/common';
 import { AgentModule } from '@app/agent';
 import { AppConfig, ConfigModule } from '@app/config';
+import { ObservabilityModule } from '@app/observability';
+import { InstrumentationModule } from '@app/observability/instrumentation';
 import { PlatformModule } from '@app/platform';
 import { SESSION_RUN_QUEUE, SessionModule, SessionWorkerModule } from '@app/session';
 import { TaskModule } from '@app/task';
+import type { Logger as Pino } from 'pino';
 import { HealthModule } from './health/health.module';
+import { MetricsController } from './metrics/metrics.controller';
 
 export interface AppModuleOptions {
   config: AppConfig;
   /** Run the session worker in this process too (`npm start`). */
   withWorker: boolean;
+  /** The process's root logger (default: JSON on stdout at LOG_LEVEL). */
+  logger?: Pino;
 }
 
-/** The HTTP application: REST API, Swagger, health probes and the job dashboard. */
+/** The HTTP application: REST API, Swagger, health probes, metrics and the job dashboard. */
 @Module({})
 export class AppModule {
-  static forRoot({ config, withWorker }: AppModuleOptions): DynamicModule {
+  static forRoot({ config, withWorker, logger }: AppModuleOptions): DynamicModule {
+    // The same condition as the health check's: this process talks to OpenCode itself.
+    const usesOpencode = withWorker || config.opencode.host !== undefined;
     return {
       module: AppModule,
       imports: [
         ConfigModule.forRoot(config),
+        ObservabilityModule.forRoot({ logger }),
         PlatformModule,
         SessionModule,
         AgentModule,
         ...(withWorker ? [SessionWorkerModule] : []),
         TaskModule.forRoot({ scheduler: withWorker }),
-        HealthModule.forRoot({ checkOpencode: withWorker || config.opencode.host !== undefined }),
+        InstrumentationModule.forRoot({ opencode: usesOpencode }),
+        HealthModule.forRoot({ checkOpencode: usesOpencode }),
         BullBoardModule.forRoot({ route: '/queues', adapter: ExpressAdapter }),
         BullBoardModule.forFeature({ name: SESSION_RUN_QUEUE, adapter: BullMQAdapter }),
       ],
+      controllers: [MetricsController],
     };
   }
 }

@@ -1,14 +1,35 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { AgentModule } from '@app/agent';
 import { AppConfig, ConfigModule } from '@app/config';
+import { ObservabilityModule } from '@app/observability';
+import { InstrumentationModule } from '@app/observability/instrumentation';
 import { PlatformModule } from '@app/platform';
 import { SessionWorkerModule } from '@app/session';
 import { TaskModule } from '@app/task';
+import type { Logger as Pino } from 'pino';
+import { WorkerMetricsServer } from './worker-metrics.server';
 
-/** A worker process: the same modules as the API's worker side, no HTTP. */
+export interface WorkerModuleOptions {
+  /** The process's root logger (default: JSON on stdout at LOG_LEVEL). */
+  logger?: Pino;
+}
+
+/** A worker process: the same modules as the API's worker side, no HTTP but its metrics server. */
 @Module({})
 export class WorkerModule {
-  static forRoot(config: AppConfig): DynamicModule {
-    return { module: WorkerModule, imports: [ConfigModule.forRoot(config), PlatformModule, SessionWorkerModule, TaskModule.forRoot({ scheduler: true }), AgentModule] };
+  static forRoot(config: AppConfig, options: WorkerModuleOptions = {}): DynamicModule {
+    return {
+      module: WorkerModule,
+      imports: [
+        ConfigModule.forRoot(config),
+        ObservabilityModule.forRoot({ logger: options.logger }),
+        PlatformModule,
+        SessionWorkerModule,
+        TaskModule.forRoot({ scheduler: true }),
+        AgentModule,
+        InstrumentationModule.forRoot({ opencode: true }),
+      ],
+      providers: [WorkerMetricsServer],
+    };
   }
 }

@@ -14,7 +14,13 @@ describe('AppConfig', () => {
       sessionTimeoutSeconds: 3600,
       apiKey: undefined,
       workerLeaseSeconds: 30,
+      workerMetricsPort: 9465,
     });
+  });
+
+  it('reads WORKER_METRICS_PORT, 0 turning the worker metrics server off', () => {
+    expect(AppConfig.fromEnvironment({ WORKER_METRICS_PORT: '9100' }).workerMetricsPort).toBe(9100);
+    expect(AppConfig.fromEnvironment({ WORKER_METRICS_PORT: '0' }).workerMetricsPort).toBe(0);
   });
 
   it('parses numbers and treats empty optional values as unset', () => {
@@ -33,6 +39,7 @@ describe('AppConfig', () => {
     ['OPENCODE_MODEL', 'no-slash'],
     ['API_KEY', 'short'],
     ['QUEUE_PREFIX', 'has:colon'],
+    ['WORKER_METRICS_PORT', '70000'],
   ])('stops with a message naming %s=%s', (name, value) => {
     expect(() => AppConfig.fromEnvironment({ [name]: value })).toThrow(ConfigValidationError);
     expect(() => AppConfig.fromEnvironment({ [name]: value })).toThrow(new RegExp(`${name}=`));

@@ -23,6 +23,8 @@ export class AppConfig {
   readonly workerLeaseSeconds: number;
   readonly dataDir: string;
   readonly logLevel: EnvironmentSchema['LOG_LEVEL'];
+  /** Port of a worker process's /metrics and /health server; 0: none. */
+  readonly workerMetricsPort: number;
   /**
    * The whole environment the process was started with, for the child processes it starts (a
    * managed OpenCode server reads provider credentials such as ANTHROPIC_API_KEY from it).
@@ -52,6 +54,7 @@ export class AppConfig {
     this.workerLeaseSeconds = env.WORKER_LEASE_SECONDS;
     this.dataDir = isAbsolute(env.DATA_DIR) ? env.DATA_DIR : resolve(env.DATA_DIR);
     this.logLevel = env.LOG_LEVEL;
+    this.workerMetricsPort = env.WORKER_METRICS_PORT;
     this.processEnvironment = Object.freeze({ ...processEnvironment });
   }
 

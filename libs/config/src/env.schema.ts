@@ -52,6 +52,11 @@ export class EnvironmentSchema {
   /** Where the managed OpenCode server keeps its isolated home, config and data. */
   @IsString() @MinLength(1) DATA_DIR = '.orchestrator';
   @IsIn(['fatal', 'error', 'warn', 'log', 'debug', 'verbose']) LOG_LEVEL = 'log';
+  /**
+   * A worker process (apps/worker) serves GET /metrics and GET /health on this port; 0: none.
+   * The API serves /metrics on PORT instead. Default: DEFAULT_WORKER_METRICS_PORT of libs/observability.
+   */
+  @Transform(toInt) @IsInt() @Min(0) @Max(65535) WORKER_METRICS_PORT = 9465;
 }
 
 export class ConfigValidationError extends Error {}

@@ -1,5 +1,6 @@
 import { Inject, Injectable, Module, OnApplicationShutdown } from '@nestjs/common';
 import { AppConfig } from '@app/config';
+import { Metrics } from '@app/observability';
 import { createRedisConnection, REDIS_CLIENT } from '@app/platform';
 import type Redis from 'ioredis';
 import { LOCK_PORT } from './application/ports/lock.port';
@@ -37,9 +38,10 @@ class LockingShutdown implements OnApplicationShutdown {
     },
     {
       provide: LOCK_PORT,
-      inject: [REDIS_CLIENT, LOCK_SUBSCRIBER, AppConfig],
-      useFactory: (redis: Redis, subscriber: Redis, config: AppConfig) =>
-        new RedisFairLock(redis, subscriber, { prefix: config.queuePrefix }),
+      // Metrics (lock waits, contention, deadlocks, lost leases) when the process has them.
+      inject: [REDIS_CLIENT, LOCK_SUBSCRIBER, AppConfig, { token: Metrics, optional: true }],
+      useFactory: (redis: Redis, subscriber: Redis, config: AppConfig, metrics?: Metrics) =>
+        new RedisFairLock(redis, subscriber, { prefix: config.queuePrefix, observer: metrics?.lockObserver() }),
     },
     LockingShutdown,
   ],

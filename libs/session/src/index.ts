@@ -1,5 +1,6 @@
 export * from './application/ports/coding-agent.port';
 export * from './application/ports/run-heartbeat.port';
+export * from './application/ports/session-events.port';
 export * from './application/ports/session-queue.port';
 export * from './application/ports/session-signals.port';
 export * from './application/ports/session.repository.port';
@@ -12,7 +13,9 @@ export * from './domain/session-agent';
 export * from './domain/session-run';
 export * from './domain/session-status';
 export * from './domain/session.errors';
+export * from './infrastructure/events/in-memory-session-events';
 export * from './infrastructure/http/dto/session.dto';
+export * from './infrastructure/http/dto/session-stream.dto';
 export * from './infrastructure/jobs/session-run.queue';
 export * from './coding-agent.module';
 export * from './session-worker.module';

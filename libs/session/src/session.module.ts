@@ -8,8 +8,13 @@ import { RUN_HEARTBEAT } from './application/ports/run-heartbeat.port';
 import { SESSION_QUEUE } from './application/ports/session-queue.port';
 import { SESSION_REPOSITORY } from './application/ports/session.repository.port';
 import { SESSION_SIGNALS } from './application/ports/session-signals.port';
+import { SESSION_EVENTS } from './application/ports/session-events.port';
 import { SessionLifecycleService } from './application/session-lifecycle.service';
 import { SessionObservers } from './application/session-observers';
+import { RedisSessionEvents } from './infrastructure/events/redis-session-events';
+import { SessionEventStreams } from './infrastructure/events/session-event-streams';
+import { SessionTransitionPublisher } from './infrastructure/events/session-transition-publisher';
+import { SessionEventsController } from './infrastructure/http/session-events.controller';
 import { SessionsController } from './infrastructure/http/sessions.controller';
 import { AgentServiceDirectory } from './infrastructure/clients/agent-directory.adapter';
 import { BullmqSessionQueue, SESSION_RUN_QUEUE } from './infrastructure/jobs/session-run.queue';
@@ -22,11 +27,15 @@ const ports = [
   { provide: SESSION_REPOSITORY, useClass: TypeormSessionRepository },
   { provide: SESSION_QUEUE, useClass: BullmqSessionQueue },
   { provide: SESSION_SIGNALS, useClass: RedisSessionSignals },
+  { provide: SESSION_EVENTS, useClass: RedisSessionEvents },
   { provide: RUN_HEARTBEAT, useClass: RedisRunHeartbeat },
   { provide: AGENT_DIRECTORY, useClass: AgentServiceDirectory },
 ];
 
-/** The session lifecycle: domain, persistence, the run queue and the REST API. */
+/**
+ * The session lifecycle: domain, persistence, the run queue, live events (transitions are
+ * published by whichever process commits them) and the REST API with its event streams.
+ */
 @Module({
   imports: [
     TypeOrmModule.forFeature([SessionOrmEntity, SessionEventOrmEntity]),
@@ -34,8 +43,8 @@ const ports = [
     LockingModule,
     AgentModule,
   ],
-  controllers: [SessionsController],
-  providers: [...ports, SessionLifecycleService, SessionObservers],
+  controllers: [SessionsController, SessionEventsController],
+  providers: [...ports, SessionLifecycleService, SessionObservers, SessionTransitionPublisher, SessionEventStreams],
   exports: [...ports.map((p) => p.provide), SessionLifecycleService, SessionObservers, BullModule, LockingModule],
 })
 export class SessionModule {}

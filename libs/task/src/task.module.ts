@@ -10,6 +10,7 @@ import { LifecycleTaskSessions } from './infrastructure/clients/lifecycle-task-s
 import { PlansController } from './infrastructure/http/plans.controller';
 import { PlanSchedulerLoop } from './infrastructure/jobs/plan-scheduler.loop';
 import { PlanOrmEntity, PlanTaskOrmEntity } from './infrastructure/persistence/plan.orm-entity';
+import { PlanGauges } from './infrastructure/persistence/plan-gauges';
 import { TypeormPlanRepository } from './infrastructure/persistence/typeorm-plan.repository';
 
 const ports = [
@@ -30,7 +31,7 @@ export class TaskModule {
       module: TaskModule,
       imports: [TypeOrmModule.forFeature([PlanOrmEntity, PlanTaskOrmEntity]), SessionModule],
       controllers: [PlansController],
-      providers: [...ports, PlanKicker, PlanScheduler, PlanService, ...(options.scheduler ? [PlanSchedulerLoop] : [])],
+      providers: [...ports, PlanKicker, PlanScheduler, PlanService, PlanGauges, ...(options.scheduler ? [PlanSchedulerLoop] : [])],
       exports: [PlanService, PlanScheduler, PLAN_REPOSITORY],
     };
   }

@@ -1,5 +1,7 @@
+import { AsyncResource } from 'node:async_hooks';
+import { performance } from 'node:perf_hooks';
 import type { Readable } from 'node:stream';
-import axios, { AxiosInstance, AxiosRequestConfig } from 'axios';
+import axios, { AxiosError, AxiosInstance, AxiosRequestConfig, AxiosResponse, InternalAxiosRequestConfig } from 'axios';
 import type { OpencodeEndpointSource } from '../opencode-endpoint';
 import { OpencodeError } from './opencode-error';
 import { OpencodeEventStream, OpencodeEventSubscription, SubscribeOptions } from './opencode-event-stream';
@@ -21,6 +23,50 @@ export interface OpencodeHttpClientOptions {
 }
 
 const BASIC_AUTH_USER = 'opencode';
+
+/** One finished request, for metrics. */
+export interface OpencodeRequestRecord {
+  method: string;
+  /** The path with ids replaced by :id, e.g. /session/:id/message (see opencodeRouteTemplate). */
+  route: string;
+  /** The HTTP status; undefined when no answer came. */
+  status?: number;
+  /** Set when the request failed: an error status (http), no answer (network), or none in time (timeout). */
+  error?: 'http' | 'network' | 'timeout';
+  durationMs: number;
+}
+
+export interface OpencodeRequestObserver {
+  /**
+   * Once per request that got an answer or failed (the event stream: once its headers came);
+   * never for requests this process cancelled. Must be quick and must not throw.
+   */
+  finished(request: OpencodeRequestRecord): void;
+}
+
+const STARTED_AT = '__opencodeStartedAt';
+/** OpenCode ids (ses_…, msg_…), UUIDs, numbers: any segment with a digit, or a prefix_ and a long tail. */
+const ID_SEGMENT = /\d|^[a-z]{2,5}_[A-Za-z0-9]{8,}$|%/;
+/** Segments after /session/ that are not ids. */
+const SESSION_WORDS = new Set(['status']);
+
+/**
+ * The route template of a request path: ids become `:id`, so that a metric label has a
+ * bounded set of values (`/session/ses_4fz…/message` → `/session/:id/message`).
+ */
+export function opencodeRouteTemplate(path: string): string {
+  const segments = path.split('?')[0].split('/');
+  return segments
+    .map((segment, i) => {
+      if (!segment) return segment;
+      const afterSession = segments[i - 1] === 'session' && i === 2 && !SESSION_WORDS.has(segment);
+      return afterSession || ID_SEGMENT.test(segment) ? ':id' : segment;
+    })
+    .join('/');
+}
+
+/** Made at load time, outside any unit of work (see subscribeShared). */
+const DETACHED = new AsyncResource('OpencodeSharedEventStream');
 
 /**
  * The OpenCode HTTP API, as far as this orchestrator uses it. Every call is scoped to a
@@ -105,7 +151,51 @@ export class OpencodeHttpClient {
    * subscribers: the listener sees every directory's events and must filter by session id.
    */
   subscribeShared(options: SubscribeOptions): Promise<OpencodeEventSubscription> {
-    return this.hub.subscribe(options);
+    // The first subscriber opens the stream that then serves every run of the process: opened in
+    // no caller's async context, so that its callbacks do not log with that caller's correlation id.
+    return DETACHED.runInAsyncScope(() => this.hub.subscribe(options));
+  }
+
+  /** Tells `observer` about every request of this client (axios interceptors). Returns the undo. */
+  observe(observer: OpencodeRequestObserver): () => void {
+    const stamp = (config: InternalAxiosRequestConfig) => {
+      (config as unknown as Record<string, number>)[STARTED_AT] = performance.now();
+      return config;
+    };
+    const report = (config: AxiosRequestConfig | undefined, status: number | undefined, error?: OpencodeRequestRecord['error']) => {
+      const startedAt = (config as Record<string, number> | undefined)?.[STARTED_AT];
+      if (!config || startedAt === undefined) return;
+      try {
+        observer.finished({
+          method: (config.method ?? 'get').toUpperCase(),
+          route: opencodeRouteTemplate(pathOf(config.url ?? '/')),
+          status,
+          error,
+          durationMs: performance.now() - startedAt,
+        });
+      } catch {
+        // Metrics must never fail a request.
+      }
+    };
+    const onRequest = this.http.interceptors.request.use(stamp);
+    const onResponse = this.http.interceptors.response.use(
+      (response: AxiosResponse) => {
+        report(response.config, response.status);
+        return response;
+      },
+      (err: unknown) => {
+        if (err instanceof AxiosError && err.code !== AxiosError.ERR_CANCELED) {
+          const status = err.response?.status;
+          const kind = status !== undefined ? 'http' : err.code === 'ECONNABORTED' || err.code === 'ETIMEDOUT' ? 'timeout' : 'network';
+          report(err.config, status, kind);
+        }
+        return Promise.reject(err);
+      },
+    );
+    return () => {
+      this.http.interceptors.request.eject(onRequest);
+      this.http.interceptors.response.eject(onResponse);
+    };
   }
 
   private async openEventStream(directory: string | undefined, signal: AbortSignal): Promise<Readable> {
@@ -138,6 +228,14 @@ export class OpencodeHttpClient {
       params: directory === undefined ? params : { ...params, directory },
       auth: password ? { username: BASIC_AUTH_USER, password } : undefined,
     };
+  }
+}
+
+function pathOf(url: string): string {
+  try {
+    return new URL(url, 'http://opencode').pathname;
+  } catch {
+    return '/';
   }
 }
 

@@ -42,12 +42,20 @@ describe('OpencodeTurnRunner on a real OpenCode server (rehearsal provider)', ()
     expect(outcome.usage.inputTokens).toBeGreaterThan(0);
     expect(outcome.usage.outputTokens).toBeGreaterThan(0);
     expect(outcome.usage.costUsd).toBeGreaterThan(0);
-    expect(progress).toContainEqual({ kind: 'tool', detail: expect.objectContaining({ tool: 'write', status: 'completed' }) });
-    expect(progress.filter((p) => p.kind === 'file').flatMap((p) => p.detail.files as string[]).sort()).toEqual([
-      'notes.md',
-      'src/hello.txt',
-    ]);
-    expect(progress.some((p) => p.kind === 'text')).toBe(true);
+    expect(progress).toContainEqual({
+      kind: 'tool',
+      detail: expect.objectContaining({ tool: 'write', status: 'completed', input: 'src/hello.txt', title: expect.any(String) }),
+    });
+    const files = progress.flatMap((p) => (p.kind === 'files' ? [p.detail] : []));
+    expect(files.flatMap((f) => f.latest).sort()).toEqual(['notes.md', 'src/hello.txt']);
+    expect(files.at(-1)?.files).toEqual(['notes.md', 'src/hello.txt']);
+    const text = progress.flatMap((p) => (p.kind === 'text' ? [p.detail.delta] : [])).join('');
+    expect(text).toBe(outcome.summary);
+    // A tool call is reported at each change of status, ending completed.
+    const tools = progress.flatMap((p) => (p.kind === 'tool' ? [p.detail] : []));
+    const notes = tools.find((t) => t.input === 'notes.md')!;
+    expect(tools.filter((t) => t.callId === notes.callId).map((t) => t.status)).toEqual(['pending', 'running', 'completed']);
+    expect(progress.at(-1)).toEqual({ kind: 'activity', detail: { state: 'idle' } });
   });
 
   it('reports written files from the tool parts when the workspace is not a git work tree', async () => {
@@ -72,7 +80,7 @@ describe('OpencodeTurnRunner on a real OpenCode server (rehearsal provider)', ()
 
     expect(outcome.status).toBe('failed');
     expect(outcome.error).toEqual({ code: 'PROVIDER_ERROR', message: expect.stringContaining('overloaded') });
-    expect(progress).toContainEqual({ kind: 'status', detail: expect.objectContaining({ status: 'retry', attempt: 1 }) });
+    expect(progress).toContainEqual({ kind: 'activity', detail: expect.objectContaining({ state: 'retry', retryAttempt: 1 }) });
     await waitFor(() => client.sessionStatus(request.workspace), (statuses) => !statuses[ref.opencodeSessionId], {
       timeoutMs: 5_000,
       what: 'the session to stop retrying',

@@ -5,8 +5,6 @@ import type { OpencodeHttpClient } from '../client/opencode-http-client';
 import type {
   OpencodeErrorInfo,
   OpencodeEvent,
-  OpencodeFileDiff,
-  OpencodePart,
   OpencodePromptBody,
   OpencodeSessionStatus,
 } from '../client/opencode.types';
@@ -22,15 +20,8 @@ import {
   uniqueRelative,
   usageOf,
 } from './turn-messages';
-import {
-  RunTurnOptions,
-  TurnErrorCode,
-  TurnOutcome,
-  TurnProgress,
-  TurnRef,
-  TurnRequest,
-  ZERO_USAGE,
-} from './turn.types';
+import { TurnProgressTracker } from './turn-progress';
+import { RunTurnOptions, TurnErrorCode, TurnOutcome, TurnRef, TurnRequest, ZERO_USAGE } from './turn.types';
 
 export interface TurnRunnerTimings {
   /** How often the turn's state is re-read from OpenCode, whatever the event stream says. */
@@ -43,7 +34,7 @@ export interface TurnRunnerTimings {
   abortSettleMs: number;
   /** After `session.error`, how long to wait for the idle that usually follows (some failures send none). */
   errorSettleMs: number;
-  /** Streamed text is forwarded to onProgress in pieces at most this often. */
+  /** Streamed text is forwarded to onProgress at most this often per part (deltas in between are joined). */
   textFlushMs: number;
   /** OpenCode retries a failing provider by itself; past this many retries the turn is stopped. */
   maxProviderRetries: number;
@@ -55,7 +46,7 @@ export const DEFAULT_TURN_TIMINGS: TurnRunnerTimings = {
   notStartedGraceMs: 20_000,
   abortSettleMs: 5_000,
   errorSettleMs: 1_500,
-  textFlushMs: 500,
+  textFlushMs: 200,
   maxProviderRetries: 8,
 };
 
@@ -69,8 +60,6 @@ type Ending =
   | { kind: 'aborted-unsent' }
   | { kind: 'failed'; code: TurnErrorCode; message: string; readMessages: boolean }
   | { kind: 'lost'; message: string; readMessages: boolean };
-
-const FILE_WRITING_TOOLS = new Set(['write', 'edit', 'multiedit']);
 
 /** Follows one turn from the prompt to its outcome. One instance per runTurn call. */
 export class TurnFollower {
@@ -94,14 +83,7 @@ export class TurnFollower {
   private abortRequested = false;
   private interruptedSightings = 0;
   private reconcileInFlight = false;
-  private lastReportedStatus?: string;
-
-  private readonly partTypes = new Map<string, string>();
-  private readonly toolStatuses = new Map<string, string>();
-  private readonly reportedFiles = new Set<string>();
-  private readonly pendingText = new Map<string, { messageId: string; text: string }>();
-  private readonly partsWithDeltas = new Set<string>();
-  private textFlushTimer?: NodeJS.Timeout;
+  private readonly progress: TurnProgressTracker;
 
   constructor(
     private readonly client: OpencodeHttpClient,
@@ -113,6 +95,12 @@ export class TurnFollower {
     this.directory = request.workspace;
     this.sessionId = ref.opencodeSessionId;
     this.messageId = ref.messageId;
+    this.progress = new TurnProgressTracker({
+      directory: this.directory,
+      userMessageId: this.messageId,
+      textFlushMs: timings.textFlushMs,
+      emit: (progress) => this.options.onProgress?.(progress),
+    });
   }
 
   async run(): Promise<TurnOutcome> {
@@ -147,10 +135,10 @@ export class TurnFollower {
       return await this.outcomeOf(await this.ended);
     } finally {
       signal.removeEventListener('abort', onAbort);
-      this.flushText();
+      // Every progress is reported before runTurn resolves (the session's final transition comes after it).
+      this.progress.close();
       for (const timer of this.timers) clearTimeout(timer);
       this.timers.clear();
-      clearTimeout(this.textFlushTimer);
       this.subscription?.close();
     }
   }
@@ -237,12 +225,8 @@ export class TurnFollower {
         return this.onIdle();
       case 'session.error':
         return this.onSessionError(props.error as OpencodeErrorInfo | undefined);
-      case 'message.part.updated':
-        return this.onPart(props.part as OpencodePart);
-      case 'message.part.delta':
-        return this.onDelta(props);
-      case 'session.diff':
-        return this.reportFiles(((props.diff as OpencodeFileDiff[] | undefined) ?? []).map((d) => d.file));
+      default:
+        return this.progress.onEvent(event);
     }
   }
 
@@ -251,11 +235,11 @@ export class TurnFollower {
     if (status.type === 'idle') return this.onIdle();
     this.sawBusy = true;
     this.interruptedSightings = 0;
-    if (status.type === 'busy') return this.reportStatus('busy');
+    if (status.type === 'busy') return this.progress.activity('busy');
     if (status.attempt === this.retryAttempt) return;
     this.retryAttempt = status.attempt;
     this.retries++;
-    this.reportStatus('retry', { attempt: status.attempt, message: status.message });
+    this.progress.activity('retry', { retryAttempt: status.attempt, message: status.message });
     if (this.retries > this.timings.maxProviderRetries) this.giveUpRetrying(status.message);
   }
 
@@ -352,7 +336,7 @@ export class TurnFollower {
     const summary = finalTextOf(answers);
     const usage = usageOf(answers);
     const filesChanged = readMessages ? await this.changedFiles(answers) : [];
-    this.reportStatus('idle');
+    this.progress.activity('idle');
     const base = { summary, filesChanged, usage };
 
     if (ending.kind === 'failed') return { ...base, status: 'failed', error: { code: ending.code, message: ending.message } };
@@ -403,75 +387,6 @@ export class TurnFollower {
 
   private silentTooLong(): boolean {
     return Date.now() - this.lastContactAt >= this.timings.unavailableAfterMs;
-  }
-
-  // ---- progress --------------------------------------------------------------------------
-
-  private onPart(part: OpencodePart | undefined): void {
-    if (!part || part.messageID === this.messageId) return;
-    this.partTypes.set(part.id, part.type);
-    if (part.type === 'tool') {
-      const key = part.callID ?? part.id;
-      const status = part.state?.status ?? 'pending';
-      if (this.toolStatuses.get(key) !== status) {
-        this.toolStatuses.set(key, status);
-        this.emit({
-          kind: 'tool',
-          detail: { tool: part.tool, callId: key, status, title: part.state?.title, error: part.state?.error },
-        });
-      }
-      const path = part.state?.input?.filePath;
-      if (status === 'completed' && FILE_WRITING_TOOLS.has(part.tool ?? '') && typeof path === 'string') this.reportFiles([path]);
-    } else if (part.type === 'patch') {
-      this.reportFiles(part.files ?? []);
-    } else if (part.type === 'text' && part.time?.end && !this.partsWithDeltas.has(part.id) && part.text) {
-      // Deltas were missed (e.g. a reconnect): forward the finished text in one piece.
-      this.emit({ kind: 'text', detail: { messageId: part.messageID, partId: part.id, text: part.text } });
-    }
-  }
-
-  private onDelta(props: Record<string, unknown>): void {
-    const partId = props.partID as string | undefined;
-    const messageId = props.messageID as string | undefined;
-    const delta = props.delta;
-    if (!partId || !messageId || messageId === this.messageId || props.field !== 'text' || typeof delta !== 'string') return;
-    const type = this.partTypes.get(partId);
-    if (type !== undefined && type !== 'text') return;
-    this.partsWithDeltas.add(partId);
-    const pending = this.pendingText.get(partId);
-    if (pending) pending.text += delta;
-    else this.pendingText.set(partId, { messageId, text: delta });
-    this.textFlushTimer ??= setTimeout(() => this.flushText(), this.timings.textFlushMs);
-  }
-
-  private flushText(): void {
-    clearTimeout(this.textFlushTimer);
-    this.textFlushTimer = undefined;
-    for (const [partId, { messageId, text }] of this.pendingText) {
-      this.emit({ kind: 'text', detail: { messageId, partId, text } });
-    }
-    this.pendingText.clear();
-  }
-
-  private reportFiles(paths: string[]): void {
-    const fresh = uniqueRelative(paths, this.directory).filter((p) => !this.reportedFiles.has(p));
-    if (fresh.length === 0) return;
-    for (const p of fresh) this.reportedFiles.add(p);
-    this.emit({ kind: 'file', detail: { files: fresh } });
-  }
-
-  private reportStatus(status: string, extra: Record<string, unknown> = {}): void {
-    if (status === this.lastReportedStatus && status !== 'retry') return;
-    this.lastReportedStatus = status;
-    this.emit({ kind: 'status', detail: { status, ...extra } });
-  }
-
-  private emit(progress: TurnProgress): void {
-    try {
-      this.options.onProgress?.(progress);
-    } catch {
-      // A listener's failure must not break the turn.
-    }
   }
 
   // ---- timers ----------------------------------------------------------------------------

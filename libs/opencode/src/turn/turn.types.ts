@@ -40,14 +40,55 @@ export interface TurnOutcome {
   error?: { code: string; message: string };
 }
 
-export interface TurnProgress {
-  kind: 'text' | 'tool' | 'status' | 'file';
-  detail: Record<string, unknown>;
+/** Streamed answer text: `delta` is what the part gained since its previous text progress. */
+export interface TurnTextProgress {
+  messageId: string;
+  partId: string;
+  delta: string;
 }
+
+export type TurnToolStatus = 'pending' | 'running' | 'completed' | 'error';
+
+/** A tool call changed status. `input` is a one-line summary (e.g. the file path), never file contents. */
+export interface TurnToolProgress {
+  messageId: string;
+  partId: string;
+  callId: string;
+  tool: string;
+  status: TurnToolStatus;
+  title?: string;
+  input?: string;
+  error?: string;
+}
+
+/** Files the turn changed: `latest` newly seen, `files` all so far (workspace-relative, sorted). */
+export interface TurnFilesProgress {
+  files: string[];
+  latest: string[];
+}
+
+/** What OpenCode is doing with the session: busy, retrying a failing provider, or idle (the turn is over). */
+export interface TurnActivityProgress {
+  state: 'busy' | 'retry' | 'idle';
+  /** retry only: OpenCode's retry counter and the provider's message. */
+  retryAttempt?: number;
+  message?: string;
+}
+
+/** Live progress of a turn, reported in the order OpenCode showed it. */
+export type TurnProgress =
+  | { kind: 'text'; detail: TurnTextProgress }
+  | { kind: 'tool'; detail: TurnToolProgress }
+  | { kind: 'files'; detail: TurnFilesProgress }
+  | { kind: 'activity'; detail: TurnActivityProgress };
 
 export interface RunTurnOptions {
   signal: AbortSignal;
   resume?: boolean;
+  /**
+   * Called synchronously, in order, from the events the turn follower receives (text coalesced);
+   * every call happens before runTurn resolves. A throwing listener is ignored.
+   */
   onProgress?: (progress: TurnProgress) => void;
 }
 

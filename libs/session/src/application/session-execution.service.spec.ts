@@ -5,6 +5,8 @@ import { AppConfig } from '@app/config';
 import { InMemoryLocks } from '@app/locking';
 import { Session } from '../domain/session';
 import { SessionStatus } from '../domain/session-status';
+import { CodingAgentPort, CodingTurnOutcome, RunTurnOptions } from './ports/coding-agent.port';
+import { SessionEventsPort, SessionLiveEvent, transitionEvents } from './ports/session-events.port';
 import { SessionExecutionService, WATCH_INTERVAL_MS, workspaceLockResource } from './session-execution.service';
 import {
   FakeAgentDirectory,
@@ -185,6 +187,52 @@ describe('SessionExecutionService', () => {
     });
     await new SessionExecutionService(repo, agent, heartbeat, locks, config, agents).run(job(s));
     expect(await stored(s)).toMatchObject({ status: SessionStatus.COMPLETED, title: 'renamed while running' });
+  });
+
+  it('publishes the run\'s progress as it comes, all of it before the final transition is committed', async () => {
+    const s = await queued();
+    const published: SessionLiveEvent[] = [];
+    const events: SessionEventsPort = { publish: async (e) => void published.push(e), subscribe: async () => () => undefined };
+    // The repository's observers publish transitions right after each commit: modelled here.
+    const publishing = new (class extends InMemorySessionRepository {
+      override async update(session: Session): Promise<void> {
+        const pending = session.pullTransitions();
+        await super.update(session);
+        for (const e of transitionEvents(session.snapshot(), pending)) void events.publish(e);
+      }
+    })();
+    publishing.rows.set(s.id, (await stored(s)));
+    const talking: CodingAgentPort = {
+      openTurn: async () => ({ opencodeSessionId: 'ses_1', messageId: 'msg_1' }),
+      isHealthy: async () => true,
+      runTurn: async (_ref, _request, options: RunTurnOptions): Promise<CodingTurnOutcome> => {
+        options.onProgress?.({ kind: 'tool', detail: { messageId: 'm', partId: 'p1', callId: 'c1', tool: 'write', status: 'completed', input: 'a.txt' } });
+        options.onProgress?.({ kind: 'files', detail: { files: ['a.txt'], latest: ['a.txt'] } });
+        await new Promise((r) => setTimeout(r, 5));
+        options.onProgress?.({ kind: 'text', detail: { messageId: 'm', partId: 'p2', delta: 'Wrote a.txt' } });
+        return outcome('completed', { summary: 'Wrote a.txt', filesChanged: ['a.txt'] });
+      },
+    };
+    await new SessionExecutionService(publishing, talking, heartbeat, locks, config, agents, events).run(job(s));
+
+    const label = (e: SessionLiveEvent) => (e.type === 'transition' ? e.data.to : e.type);
+    expect(published.map(label)).toEqual([SessionStatus.RUNNING, 'tool', 'files', 'text', SessionStatus.COMPLETED]);
+    expect(published.filter((e) => e.type !== 'transition').every((e) => e.sessionId === s.id && e.data.attempt === 1)).toBe(true);
+  });
+
+  it('runs without an event publisher, and a failing one does not fail the run', async () => {
+    const s = await queued();
+    const failing = { publish: () => Promise.reject(new Error('Redis is down')), subscribe: async () => () => undefined };
+    const agent: CodingAgentPort = {
+      openTurn: async () => ({ opencodeSessionId: 'ses_1', messageId: 'msg_1' }),
+      isHealthy: async () => true,
+      runTurn: async (_ref, _request, options) => {
+        options.onProgress?.({ kind: 'activity', detail: { state: 'busy' } });
+        return outcome('completed');
+      },
+    };
+    await new SessionExecutionService(repo, agent, heartbeat, locks, config, agents, failing).run(job(s));
+    expect((await stored(s)).status).toBe(SessionStatus.COMPLETED);
   });
 
   it('fails with WORKSPACE_MISSING when the directory is gone', async () => {

@@ -1,6 +1,6 @@
 import { realpath, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { AppConfig } from '@app/config';
 import { Lease, LOCK_PORT, LockError, LockErrorCode, LockPort } from '@app/locking';
 import { Session } from '../domain/session';
@@ -10,11 +10,13 @@ import {
   CODING_AGENT,
   CodingAgentPort,
   CodingTurnOutcome,
+  CodingTurnProgress,
   CodingTurnRef,
   CodingTurnRequest,
 } from './ports/coding-agent.port';
 import { AGENT_DIRECTORY, AgentDirectoryPort } from './ports/agent-directory.port';
 import { RUN_HEARTBEAT, RunHeartbeatPort } from './ports/run-heartbeat.port';
+import { progressEvent, SESSION_EVENTS, SessionEventsPort } from './ports/session-events.port';
 import { SessionRunJob } from './ports/session-queue.port';
 import { SESSION_REPOSITORY, SessionRepositoryPort } from './ports/session.repository.port';
 
@@ -62,6 +64,7 @@ export class SessionExecutionService {
     @Inject(LOCK_PORT) private readonly locks: LockPort,
     private readonly config: AppConfig,
     @Inject(AGENT_DIRECTORY) private readonly agents: AgentDirectoryPort,
+    @Optional() @Inject(SESSION_EVENTS) private readonly events: SessionEventsPort | null = null,
   ) {}
 
   /** Called for every cancel signal; only the process running (or holding) the session acts on it. */
@@ -243,7 +246,14 @@ export class SessionExecutionService {
     void this.heartbeat.beat([job.sessionId], HEARTBEAT_TTL_MS).catch(() => undefined);
     if (session.cancelRequested) controller.abort('cancel' satisfies AbortReason);
     try {
-      const result = await this.codingAgent.runTurn(ref, request, { signal: controller.signal, resume });
+      // Progress is published as it comes, before runTurn resolves, and so before the final
+      // transition, which this process publishes after it commits it: a stream client gets the
+      // last progress of the run before the run's final status.
+      const result = await this.codingAgent.runTurn(ref, request, {
+        signal: controller.signal,
+        resume,
+        onProgress: (progress) => this.publishProgress(job, progress),
+      });
       const abortReason = controller.signal.aborted ? (controller.signal.reason as AbortReason) : undefined;
       return { result, abortReason };
     } finally {
@@ -251,6 +261,14 @@ export class SessionExecutionService {
       lease.signal.removeEventListener('abort', onLeaseLost);
       this.running.delete(job.sessionId);
     }
+  }
+
+  /** Best effort: a lost progress event costs a stream client some detail, never the run. */
+  private publishProgress(job: SessionRunJob, progress: CodingTurnProgress): void {
+    if (!this.events) return;
+    this.events
+      .publish(progressEvent(job.sessionId, job.attempt, progress))
+      .catch((err: Error) => this.logger.debug(`Could not publish the progress of session ${job.sessionId}: ${err.message}`));
   }
 
   /**

@@ -1,8 +1,10 @@
+import { AsyncResource } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import { Logger } from '@nestjs/common';
 import type Redis from 'ioredis';
 import { AcquireOptions, Lease, LockPort, LockView } from '../../application/ports/lock.port';
-import { canonicalLockOrder, LockError } from '../../domain/lock.errors';
+import { canonicalLockOrder, LockError, LockErrorCode } from '../../domain/lock.errors';
 import { ACQUIRE, LEAVE, LIST, RECHECK, RELEASE, RENEW } from './fair-lock.scripts';
 
 export interface FairLockOptions {
@@ -22,6 +24,33 @@ export interface FairLockOptions {
   maxGraphNodes?: number;
   /** How long one Redis call may take before the waiter treats it as failed (default 5000). */
   callTimeoutMs?: number;
+  /** Told about every answer to an acquire and every lost lease (metrics); must be quick and not throw. */
+  observer?: FairLockObserver;
+}
+
+/** How an acquire ended. */
+export type LockAcquireOutcome = 'granted' | 'timeout' | 'deadlock' | 'aborted' | 'unavailable';
+
+export interface FairLockObserver {
+  /**
+   * Once per acquire that got an answer: how long it took, how it ended, and whether it found
+   * the lock held (it queued behind the holder, or was refused at once).
+   */
+  acquired(resource: string, waitedMs: number, outcome: LockAcquireOutcome, contended: boolean): void;
+  /** A held lease was lost before it was released (not: taken over by its own owner). */
+  lost(resource: string): void;
+}
+
+const OUTCOME_OF: Partial<Record<LockErrorCode, LockAcquireOutcome>> = {
+  [LockErrorCode.LOCK_TIMEOUT]: 'timeout',
+  [LockErrorCode.LOCK_DEADLOCK]: 'deadlock',
+  [LockErrorCode.LOCK_ABORTED]: 'aborted',
+  [LockErrorCode.LOCK_UNAVAILABLE]: 'unavailable',
+};
+
+/** What one acquire learnt on its way, for the observer. */
+interface AcquireTrace {
+  contended: boolean;
 }
 
 interface Waiter {
@@ -100,6 +129,7 @@ export class RedisFairLock implements LockPort {
   private readonly renewFraction: number;
   private readonly maxGraphNodes: number;
   private readonly callTimeoutMs: number;
+  private readonly observer?: FairLockObserver;
   private readonly waiters = new Map<string, Waiter>();
   private readonly held = new Map<string, Held>();
   private subscribed?: Promise<void>;
@@ -119,6 +149,7 @@ export class RedisFairLock implements LockPort {
     this.renewFraction = options.renewFraction ?? 1 / 3;
     this.maxGraphNodes = options.maxGraphNodes ?? 10_000;
     this.callTimeoutMs = options.callTimeoutMs ?? 5000;
+    this.observer = options.observer;
     redis.defineCommand('fairLockAcquire', { numberOfKeys: 2, lua: ACQUIRE });
     redis.defineCommand('fairLockRecheck', { numberOfKeys: 2, lua: RECHECK });
     redis.defineCommand('fairLockLeave', { numberOfKeys: 2, lua: LEAVE });
@@ -146,7 +177,27 @@ export class RedisFairLock implements LockPort {
     ];
   }
 
-  async acquire(resource: string, options: AcquireOptions): Promise<Lease> {
+  acquire(resource: string, options: AcquireOptions): Promise<Lease> {
+    return this.observer ? this.acquireObserved(resource, options, this.observer) : this.acquireOnce(resource, options);
+  }
+
+  private async acquireObserved(resource: string, options: AcquireOptions, observer: FairLockObserver): Promise<Lease> {
+    const started = performance.now();
+    const trace: AcquireTrace = { contended: false };
+    let outcome: LockAcquireOutcome | undefined;
+    try {
+      const lease = await this.acquireOnce(resource, options, trace);
+      outcome = 'granted';
+      return lease;
+    } catch (err) {
+      outcome = err instanceof LockError ? OUTCOME_OF[err.code] : undefined; // a TypeError is a caller's bug, not an answer
+      throw err;
+    } finally {
+      if (outcome) this.tell(() => observer.acquired(resource, performance.now() - started, outcome!, trace.contended));
+    }
+  }
+
+  private async acquireOnce(resource: string, options: AcquireOptions, trace?: AcquireTrace): Promise<Lease> {
     validate(resource, options);
     const { owner, ttlMs, waitTimeoutMs, signal } = options;
     if (signal?.aborted) throw LockError.aborted(resource, signal.reason);
@@ -175,6 +226,7 @@ export class RedisFairLock implements LockPort {
         throw LockError.unavailable(resource, errorMessage(err));
       }
       if (reply[0] === 1 && !this.closed) return this.hold(resource, owner, String(reply[1]), options);
+      if (trace && reply[0] !== 1) trace.contended = true;
       if (reply[0] === 0) throw LockError.timeout(resource, waitTimeoutMs);
       let pttl = Number(reply[1]);
       let position: number | undefined;
@@ -427,7 +479,9 @@ export class RedisFairLock implements LockPort {
     if (this.closed || at >= this.renewAt) return;
     clearTimeout(this.renewTimer);
     this.renewAt = at;
-    this.renewTimer = setTimeout(() => void this.renewAll(), Math.max(0, at - Date.now()));
+    // The watchdog renews every lease of the process: its timer must not carry the async context
+    // (e.g. a request's correlation id, for logs) of whichever acquire happened to schedule it.
+    this.renewTimer = DETACHED.runInAsyncScope(() => setTimeout(() => void this.renewAll(), Math.max(0, at - Date.now())));
     this.renewTimer.unref();
   }
 
@@ -463,7 +517,18 @@ export class RedisFairLock implements LockPort {
     this.held.delete(held.lease.token);
     const error = LockError.lost(held.lease.resource, held.lease.fence, why, takenOver);
     this.logger.warn(error.message);
+    // A takeover by the same owner (a resumed run) is not a loss anyone else could write through.
+    if (this.observer && !takenOver) this.tell(() => this.observer!.lost(held.lease.resource));
     held.lease.lose(error);
+  }
+
+  /** An observer's failure must never change a lock's answer. */
+  private tell(notify: () => void): void {
+    try {
+      notify();
+    } catch (err) {
+      this.logger.debug(`Lock observer failed: ${errorMessage(err)}`);
+    }
   }
 }
 
@@ -530,6 +595,9 @@ function sleepUntilWoken(waiter: Waiter, ms: number, signal?: AbortSignal): Prom
 function noop(): void {}
 
 const CLOSED = new Error('the lock client was closed');
+
+/** Made at load time, outside any request: the async context of the renewal watchdog. */
+const DETACHED = new AsyncResource('FairLockWatchdog');
 
 function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);

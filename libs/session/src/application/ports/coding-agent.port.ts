@@ -43,17 +43,56 @@ export interface CodingTurnOutcome {
   error?: { code: string; message: string };
 }
 
-/** Live progress of a turn, for logs and (later) event streams. */
-export interface CodingTurnProgress {
-  kind: 'text' | 'tool' | 'status' | 'file';
-  detail: Record<string, unknown>;
+/** Streamed answer text: `delta` is what the part gained since its previous text progress. */
+export interface CodingTextProgress {
+  messageId: string;
+  partId: string;
+  delta: string;
 }
+
+export type CodingToolStatus = 'pending' | 'running' | 'completed' | 'error';
+
+/** A tool call changed status; `input` is a one-line summary (a file path, a command), never file contents. */
+export interface CodingToolProgress {
+  messageId: string;
+  partId: string;
+  callId: string;
+  tool: string;
+  status: CodingToolStatus;
+  title?: string;
+  input?: string;
+  error?: string;
+}
+
+/** Files changed so far (`files`) and those first seen now (`latest`), workspace-relative. */
+export interface CodingFilesProgress {
+  files: string[];
+  latest: string[];
+}
+
+/** What the agent server does with the session: busy, retrying a failing provider (its retry counter, message), or idle. */
+export interface CodingActivityProgress {
+  state: 'busy' | 'retry' | 'idle';
+  retryAttempt?: number;
+  message?: string;
+}
+
+/** Live progress of a turn, in the order the server showed it (text coalesced). */
+export type CodingTurnProgress =
+  | { kind: 'text'; detail: CodingTextProgress }
+  | { kind: 'tool'; detail: CodingToolProgress }
+  | { kind: 'files'; detail: CodingFilesProgress }
+  | { kind: 'activity'; detail: CodingActivityProgress };
 
 export interface RunTurnOptions {
   /** Aborting it aborts the turn on the server; runTurn then resolves with status 'aborted'. */
   signal: AbortSignal;
   /** True when this turn may already have been sent (a job resumed after a worker was lost). */
   resume?: boolean;
+  /**
+   * Live progress, called synchronously and in order; every call happens before runTurn
+   * resolves, so whatever the callback publishes goes out before the outcome is recorded.
+   */
   onProgress?: (progress: CodingTurnProgress) => void;
 }
 

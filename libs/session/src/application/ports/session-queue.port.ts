@@ -4,6 +4,11 @@ export type RunJobState = 'waiting' | 'active' | 'delayed' | 'completed' | 'fail
 export interface SessionRunJob {
   sessionId: string;
   attempt: number;
+  /**
+   * The id of the request that queued the run (x-request-id), so that the worker's log lines
+   * for the run carry it too. Absent on runs the recovery sweep queued again.
+   */
+  correlationId?: string;
 }
 
 export interface SessionQueuePort {

@@ -3,6 +3,7 @@ import {
   Controller,
   Delete,
   Get,
+  Headers,
   HttpCode,
   HttpStatus,
   Param,
@@ -10,21 +11,29 @@ import {
   Patch,
   Post,
   Query,
+  Res,
 } from '@nestjs/common';
+import type { Response } from 'express';
 import {
   ApiAcceptedResponse,
   ApiBadRequestResponse,
   ApiBearerAuth,
   ApiConflictResponse,
   ApiCreatedResponse,
+  ApiExtraModels,
+  ApiHeader,
   ApiNoContentResponse,
   ApiNotFoundResponse,
   ApiOkResponse,
   ApiOperation,
+  ApiProduces,
+  ApiServiceUnavailableResponse,
   ApiTags,
   ApiUnauthorizedResponse,
+  getSchemaPath,
 } from '@nestjs/swagger';
 import { SessionLifecycleService } from '../../application/session-lifecycle.service';
+import { SessionEventStreams } from '../events/session-event-streams';
 import {
   CreateSessionDto,
   ErrorResponseDto,
@@ -34,6 +43,7 @@ import {
   SessionResponseDto,
   UpdateSessionDto,
 } from './dto/session.dto';
+import { SessionStreamEventDto } from './dto/session-stream.dto';
 import { presentEvent, presentSession } from './session.presenter';
 
 const SessionId = () => Param('id', new ParseUUIDPipe());
@@ -42,9 +52,13 @@ const SessionId = () => Param('id', new ParseUUIDPipe());
 @ApiBearerAuth()
 @ApiUnauthorizedResponse({ type: ErrorResponseDto, description: 'API_KEY is set and the bearer token is missing or wrong' })
 @ApiBadRequestResponse({ type: ErrorResponseDto, description: 'VALIDATION_FAILED: a field or parameter is wrong' })
+@ApiExtraModels(SessionStreamEventDto)
 @Controller('api/v1/sessions')
 export class SessionsController {
-  constructor(private readonly lifecycle: SessionLifecycleService) {}
+  constructor(
+    private readonly lifecycle: SessionLifecycleService,
+    private readonly streams: SessionEventStreams,
+  ) {}
 
   @Post()
   @ApiOperation({ summary: 'Create a session (PENDING)' })
@@ -75,6 +89,39 @@ export class SessionsController {
   @ApiNotFoundResponse({ type: ErrorResponseDto })
   async events(@SessionId() id: string): Promise<SessionEventDto[]> {
     return (await this.lifecycle.events(id)).map(presentEvent);
+  }
+
+  @Get(':id/stream')
+  @ApiOperation({
+    summary: 'Live events of a session (server-sent events), from its current state to its final status',
+    description:
+      'First a `snapshot` event (the session as GET returns it), then transitions and the running turn\'s progress ' +
+      '(text, tool, files, activity) in order; after the transition to a final status an `end` event, and the server ' +
+      'closes the stream. A comment line every 15 s keeps proxies from closing it. See docs/streams.md.',
+  })
+  @ApiProduces('text/event-stream')
+  @ApiHeader({ name: 'Last-Event-ID', required: false, description: '"end" (sent by a reconnecting EventSource after the end event): 204, stop' })
+  @ApiOkResponse({
+    description: 'text/event-stream: `id:`, `event:` (the type) and `data:` (one JSON object) per event',
+    content: { 'text/event-stream': { schema: { $ref: getSchemaPath(SessionStreamEventDto) } } },
+  })
+  @ApiNoContentResponse({ description: 'Last-Event-ID was "end": the client already saw the end' })
+  @ApiNotFoundResponse({ type: ErrorResponseDto, description: 'SESSION_NOT_FOUND (JSON, before the stream starts)' })
+  @ApiServiceUnavailableResponse({ type: ErrorResponseDto, description: 'EVENTS_UNAVAILABLE: Redis does not answer (retryable)' })
+  async stream(
+    @SessionId() id: string,
+    @Res() res: Response,
+    @Headers('last-event-id') lastEventId?: string,
+  ): Promise<void> {
+    await this.streams.streamSession(
+      id,
+      async () => {
+        const session = await this.lifecycle.get(id);
+        return { version: session.version, status: session.status, attempt: session.attempt, body: presentSession(session) };
+      },
+      res,
+      lastEventId,
+    );
   }
 
   @Post(':id/start')

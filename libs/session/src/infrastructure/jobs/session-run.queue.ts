@@ -1,6 +1,7 @@
 import { InjectQueue } from '@nestjs/bullmq';
 import { Injectable } from '@nestjs/common';
 import { Queue } from 'bullmq';
+import { currentCorrelationId } from '@app/observability';
 import { RunJobState, SessionQueuePort, SessionRunJob } from '../../application/ports/session-queue.port';
 
 export const SESSION_RUN_QUEUE = 'session-runs';
@@ -16,7 +17,9 @@ export class BullmqSessionQueue implements SessionQueuePort {
   constructor(@InjectQueue(SESSION_RUN_QUEUE) private readonly queue: Queue<SessionRunJob>) {}
 
   async enqueue(job: SessionRunJob): Promise<void> {
-    await this.queue.add(SESSION_RUN_JOB, job, {
+    // The request being served (if any) travels with the job, for the worker's logs.
+    const correlationId = job.correlationId ?? currentCorrelationId();
+    await this.queue.add(SESSION_RUN_JOB, correlationId ? { ...job, correlationId } : job, {
       jobId: runJobId(job),
       // A job that throws (e.g. the database was restarting) runs again; the run is idempotent.
       attempts: 5,

@@ -1,6 +1,7 @@
 import { InjectQueue } from '@nestjs/bullmq';
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { AppConfig } from '@app/config';
+import { runWithLogContext } from '@app/observability';
 import { REDIS_CLIENT } from '@app/platform';
 import type Redis from 'ioredis';
 import { Job, Queue, Worker } from 'bullmq';
@@ -72,8 +73,15 @@ export class SessionRunWorker implements OnApplicationBootstrap, OnApplicationSh
     await this.queue.setGlobalConcurrency(this.config.maxConcurrentSessions);
   }
 
-  private async process(job: Job<SessionRunJob>): Promise<void> {
-    await this.execution.run(job.data);
+  /** Every log line of the run carries the correlation id of the request that queued it (or the job id). */
+  private process(job: Job<SessionRunJob>): Promise<void> {
+    const { sessionId, attempt, correlationId } = job.data;
+    return runWithLogContext({ correlationId: correlationId ?? `job:${job.id}`, sessionId }, async () => {
+      const started = Date.now();
+      this.logger.log(`Run of session ${sessionId} (attempt ${attempt}) started, job ${job.id}`);
+      await this.execution.run(job.data);
+      this.logger.log(`Run of session ${sessionId} (attempt ${attempt}) ended after ${Date.now() - started} ms`);
+    });
   }
 
   private async onJobFailed(job: Job<SessionRunJob> | undefined, err: Error): Promise<void> {

@@ -1,0 +1,180 @@
+import {
+  clock,
+  EventRenderer,
+  formatCost,
+  formatDuration,
+  formatOutcome,
+  formatPerformance,
+  formatPlan,
+  formatSessionsTable,
+  makeStyle,
+  table,
+  truncate,
+} from './format';
+import { AgentPerformance, PlanView, SessionView, StreamEnvelope } from './views';
+
+const T0 = new Date(2025, 0, 31, 14, 3, 7).toISOString(); // local 14:03:07
+const ev = (type: string, data: Record<string, unknown>, at = T0): StreamEnvelope => ({ sessionId: 's1', type, at, data });
+
+const session = (over: Partial<SessionView> = {}): SessionView => ({
+  id: '11111111-1111-4111-8111-111111111111',
+  title: 'demo',
+  status: 'COMPLETED',
+  attempt: 1,
+  version: 4,
+  agentId: null,
+  agent: 'build',
+  result: { summary: 'Wrote a.txt', filesChanged: ['a.txt'] },
+  usage: { inputTokens: 120, outputTokens: 30, costUsd: 0.0012 },
+  error: null,
+  queuedAt: T0,
+  startedAt: T0,
+  finishedAt: new Date(new Date(T0).getTime() + 2_345).toISOString(),
+  createdAt: T0,
+  ...over,
+});
+
+describe('small formatters', () => {
+  it('formats durations, costs, clock times and truncation', () => {
+    expect([formatDuration(null), formatDuration(250), formatDuration(2_345), formatDuration(125_000), formatDuration(2 * 3_600_000 + 5 * 60_000)]).toEqual([
+      '-', '250ms', '2.3s', '2m05s', '2h05m',
+    ]);
+    expect([formatCost(null), formatCost(0), formatCost(0.0012), formatCost(1.5)]).toEqual(['-', '$0', '$0.0012', '$1.50']);
+    expect(clock(T0)).toBe('14:03:07');
+    expect(truncate('a  b\nc', 10)).toBe('a b c');
+    expect(truncate('abcdefghijkl', 8)).toBe('abcde...');
+  });
+
+  it('pads table columns to the widest cell, ignoring colour codes, without trailing blanks', () => {
+    const style = makeStyle(true);
+    const out = table(['ID', 'STATUS', 'TITLE'], [['1', style.green('COMPLETED'), 'x'], ['22', 'QUEUED', 'longer title']]);
+    expect(out.replace(/\u001b\[[0-9;]*m/g, '').split('\n')).toEqual([
+      'ID  STATUS     TITLE',
+      '1   COMPLETED  x',
+      '22  QUEUED     longer title',
+    ]);
+  });
+
+  it('has no colour codes unless asked', () => {
+    expect(makeStyle(false).red('x')).toBe('x');
+    expect(makeStyle(true).red('x')).toBe('\u001b[31mx\u001b[39m');
+  });
+});
+
+describe('sessions', () => {
+  it('lists sessions in a table with a cursor hint', () => {
+    const out = formatSessionsTable({ items: [session(), session({ id: '2', status: 'RUNNING', finishedAt: null, title: 'second' })], nextCursor: 'abc' });
+    const lines = out.split('\n');
+    expect(lines[0]).toMatch(/^ID\s+STATUS\s+TRY\s+AGENT\s+CREATED\s+RAN\s+TITLE$/);
+    expect(lines[1]).toMatch(/^11111111-1111-4111-8111-111111111111\s+COMPLETED\s+1\s+build\s+2025-01-31 14:03:07\s+2\.3s\s+demo$/);
+    expect(lines[2]).toMatch(/^2\s+RUNNING\s+1\s+build\s+\S+ \S+\s+-\s+second$/);
+    expect(lines[3]).toBe('more: --cursor abc');
+    expect(formatSessionsTable({ items: [], nextCursor: null })).toBe('No sessions.');
+  });
+
+  it('sums up an outcome: duration, files, usage; the error on its own line', () => {
+    expect(formatOutcome(session())).toBe('COMPLETED in 2.3s | files changed: a.txt | 120 in / 30 out tokens, $0.0012');
+    expect(formatOutcome(session({ status: 'FAILED', result: null, error: { code: 'PROVIDER_ERROR', message: 'boom' } }))).toBe(
+      'FAILED in 2.3s | 120 in / 30 out tokens, $0.0012\nPROVIDER_ERROR: boom',
+    );
+  });
+});
+
+describe('EventRenderer', () => {
+  it('renders a run compactly: transitions, tool calls once per status, files, streamed text by line', () => {
+    const r = new EventRenderer();
+    const lines = [
+      ev('snapshot', { ...session({ status: 'PENDING', assignment: { agentName: 'implementer', role: 'IMPLEMENTER' } }) }),
+      ev('transition', { from: 'PENDING', to: 'QUEUED', attempt: 1, session: { status: 'QUEUED' } }),
+      ev('transition', { from: 'QUEUED', to: 'RUNNING', attempt: 1, session: { status: 'RUNNING', agentId: 'a1' } }),
+      ev('activity', { state: 'busy' }),
+      ev('tool', { callId: 'c1', tool: 'write', status: 'pending', input: 'a.txt' }),
+      ev('tool', { callId: 'c1', tool: 'write', status: 'running', input: 'a.txt' }),
+      ev('tool', { callId: 'c1', tool: 'write', status: 'running', input: 'a.txt' }),
+      ev('tool', { callId: 'c1', tool: 'write', status: 'completed', input: 'a.txt' }),
+      ev('files', { files: ['a.txt'], latest: ['a.txt'] }),
+      ev('files', { files: ['a.txt'], latest: [] }),
+      ev('text', { delta: 'Wrote ' }),
+      ev('text', { delta: 'a.txt.\n\nAll ' }),
+      ev('text', { delta: 'done' }),
+      ev('activity', { state: 'retry', retryAttempt: 2, message: 'rate limited' }),
+      ev('transition', { from: 'RUNNING', to: 'COMPLETED', attempt: 1, session: session() }),
+      ev('end', { status: 'COMPLETED' }),
+    ].flatMap((e) => r.render(e));
+    expect([...lines, ...r.flush()]).toEqual([
+      '14:03:07  session 11111111-1111-4111-8111-111111111111 "demo": PENDING',
+      '14:03:07  QUEUED',
+      '14:03:07  RUNNING (attempt 1, agent implementer)',
+      '14:03:07    tool write a.txt: running',
+      '14:03:07    tool write a.txt: completed',
+      '14:03:07    files changed: a.txt',
+      '14:03:07    | Wrote a.txt.',
+      '14:03:07    | All done',
+      '14:03:07    provider retry 2: rate limited',
+      '14:03:07  COMPLETED in 2.3s | files changed: a.txt | 120 in / 30 out tokens, $0.0012',
+    ]);
+    expect(r.status).toBe('COMPLETED');
+  });
+
+  it('shows a tool error with its message', () => {
+    const r = new EventRenderer();
+    expect(r.render(ev('tool', { callId: 'c', tool: 'bash', status: 'error', input: 'npm test', error: 'exit 1' }))).toEqual([
+      '14:03:07    tool bash npm test: error exit 1',
+    ]);
+  });
+
+  it('a late join to a finished session prints its state and outcome; a repeated snapshot (reconnect) prints nothing', () => {
+    const r = new EventRenderer();
+    const failed = session({ status: 'FAILED', result: null, error: { code: 'PROVIDER_ERROR', message: 'boom' } });
+    expect(r.render(ev('snapshot', failed as unknown as Record<string, unknown>))).toEqual([
+      '14:03:07  session 11111111-1111-4111-8111-111111111111 "demo": FAILED',
+      '14:03:07  FAILED in 2.3s | 120 in / 30 out tokens, $0.0012\nPROVIDER_ERROR: boom',
+    ]);
+    const running = new EventRenderer();
+    running.render(ev('snapshot', { ...session({ status: 'RUNNING' }) }));
+    expect(running.render(ev('snapshot', { ...session({ status: 'RUNNING' }) }))).toEqual([]);
+  });
+});
+
+describe('plans and agents', () => {
+  it('shows a plan\'s progress and task table with agent names', () => {
+    const plan: PlanView = {
+      id: 'p1',
+      requirement: 'Add a health endpoint',
+      workspace: '/w',
+      template: null,
+      status: 'RUNNING',
+      error: null,
+      createdAt: T0,
+      startedAt: T0,
+      finishedAt: null,
+      progress: { total: 2, byStatus: { COMPLETED: 1, RUNNING: 1, PENDING: 0 }, percent: 50 },
+      totals: { inputTokens: 10, outputTokens: 5, costUsd: 0.5 },
+      criticalPath: ['design', 'build'],
+      tasks: [
+        { key: 'design', title: 'Design', role: 'ARCHITECT', status: 'COMPLETED', attempt: 1, sessionId: 's1', agentId: 'a1', dependsOn: [], critical: true, usage: { inputTokens: 1, outputTokens: 1, costUsd: 0.25 }, error: null },
+        { key: 'build', title: 'Build', role: 'IMPLEMENTER', status: 'RUNNING', attempt: 1, sessionId: 's2', agentId: 'a2', dependsOn: ['design'], critical: true, usage: { inputTokens: 1, outputTokens: 1, costUsd: 0.25 }, error: null },
+      ],
+    };
+    const out = formatPlan(plan, new Map([['a1', 'architect']]));
+    expect(out).toContain('progress   [#####.....] 50% of 2 tasks (1 COMPLETED, 1 RUNNING)');
+    expect(out).toContain('critical   design -> build');
+    expect(out).toMatch(/TASK\s+STATUS\s+ROLE\s+AGENT\s+SESSION\s+AFTER\s+COST\s+TITLE/);
+    expect(out).toMatch(/design\*\s+COMPLETED\s+ARCHITECT\s+architect\s+s1\s+-\s+\$0\.25\s+Design/);
+    expect(out).toMatch(/build\*\s+RUNNING\s+IMPLEMENTER\s+a2\s+s2\s+design\s+\$0\.25\s+Build/);
+  });
+
+  it('shows an agent\'s performance: recent against all time, and its tier', () => {
+    const summary = { runs: 10, successes: 9, successRate: 0.9, meanQuality: 7.5, scoredRuns: 4, meanCostUsd: 0.02, costPerSuccessUsd: 0.0222, p50DurationMs: 1200, p95DurationMs: 65_000 };
+    const perf: AgentPerformance = { agentId: 'a1', tier: 'GOLD', lastN: 10, recent: summary, allTime: { ...summary, runs: 12 } };
+    const out = formatPerformance(perf, { id: 'a1', name: 'implementer', role: 'IMPLEMENTER', capabilities: [], maxConcurrentSessions: 5, enabled: true });
+    expect(out.split('\n').slice(0, 2)).toEqual(['implementer (IMPLEMENTER, a1)', 'tier: GOLD (from the last 50 counted runs)']);
+    expect(out).toMatch(/LAST 10\s+ALL TIME/);
+    expect(out).toMatch(/runs\s+10\s+12/);
+    expect(out).toMatch(/success rate\s+90\.0%\s+90\.0%/);
+    expect(out).toMatch(/mean quality\s+7\.5\/10 \(4 scored\)/);
+    expect(out).toMatch(/cost\/success\s+\$0\.02/);
+    expect(out).toMatch(/p50 duration\s+1\.2s/);
+    expect(out).toMatch(/p95 duration\s+1m05s/);
+  });
+});

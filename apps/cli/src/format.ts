@@ -1,0 +1,358 @@
+import {
+  AgentPerformance,
+  AgentView,
+  isFinal,
+  PerformanceSummary,
+  PlanSummary,
+  PlanView,
+  SessionPage,
+  SessionView,
+  StreamEnvelope,
+  TransitionRecord,
+  Usage,
+} from './views';
+
+/** ANSI styling, or none (not a terminal, NO_COLOR, --json). */
+export interface Style {
+  bold(s: string): string;
+  dim(s: string): string;
+  green(s: string): string;
+  red(s: string): string;
+  yellow(s: string): string;
+  cyan(s: string): string;
+}
+
+export function makeStyle(enabled: boolean): Style {
+  const wrap = (open: number, close: number) => (s: string) => (enabled ? `\u001b[${open}m${s}\u001b[${close}m` : s);
+  return { bold: wrap(1, 22), dim: wrap(2, 22), green: wrap(32, 39), red: wrap(31, 39), yellow: wrap(33, 39), cyan: wrap(36, 39) };
+}
+
+export const PLAIN: Style = makeStyle(false);
+
+export function colourStatus(status: string, style: Style): string {
+  if (status === 'COMPLETED') return style.green(status);
+  if (status === 'FAILED' || status === 'TIMED_OUT') return style.red(status);
+  if (status === 'CANCELLED') return style.yellow(status);
+  if (status === 'RUNNING') return style.cyan(status);
+  return status;
+}
+
+// ---------- small helpers ----------
+
+const ANSI = /\u001b\[[0-9;]*m/g;
+const visibleLength = (s: string) => s.replace(ANSI, '').length;
+
+export function truncate(text: string, max: number): string {
+  const oneLine = text.replace(/\s+/g, ' ').trim();
+  return oneLine.length <= max ? oneLine : `${oneLine.slice(0, Math.max(0, max - 3))}...`;
+}
+
+export function formatDuration(ms: number | null | undefined): string {
+  if (ms === null || ms === undefined || !Number.isFinite(ms)) return '-';
+  if (ms < 1000) return `${Math.round(ms)}ms`;
+  if (ms < 60_000) return `${(ms / 1000).toFixed(1)}s`;
+  const minutes = Math.floor(ms / 60_000);
+  if (minutes < 60) return `${minutes}m${String(Math.round((ms % 60_000) / 1000)).padStart(2, '0')}s`;
+  return `${Math.floor(minutes / 60)}h${String(minutes % 60).padStart(2, '0')}m`;
+}
+
+export function between(start: string | null | undefined, end: string | null | undefined): number | null {
+  if (!start || !end) return null;
+  return new Date(end).getTime() - new Date(start).getTime();
+}
+
+export function formatCost(usd: number | null | undefined): string {
+  if (usd === null || usd === undefined) return '-';
+  if (usd === 0) return '$0';
+  return usd < 0.01 ? `$${usd.toFixed(4)}` : `$${usd.toFixed(2)}`;
+}
+
+export function formatPercent(ratio: number | null | undefined): string {
+  return ratio === null || ratio === undefined ? '-' : `${(ratio * 100).toFixed(1)}%`;
+}
+
+export function formatUsage(usage: Usage | null | undefined): string {
+  if (!usage) return '-';
+  return `${usage.inputTokens} in / ${usage.outputTokens} out tokens, ${formatCost(usage.costUsd)}`;
+}
+
+/** Local wall-clock time HH:MM:SS of an ISO instant. */
+export function clock(at: string | Date | undefined): string {
+  const d = at ? new Date(at) : new Date();
+  if (Number.isNaN(d.getTime())) return '--:--:--';
+  return [d.getHours(), d.getMinutes(), d.getSeconds()].map((n) => String(n).padStart(2, '0')).join(':');
+}
+
+/** Date and time, local, to the second: 2025-01-31 14:03:07. */
+export function dateTime(at: string | null | undefined): string {
+  if (!at) return '-';
+  const d = new Date(at);
+  if (Number.isNaN(d.getTime())) return '-';
+  const p = (n: number) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${clock(d)}`;
+}
+
+/** A plain-text table: columns padded to their widest cell, two spaces apart, no trailing blanks. */
+export function table(headers: string[], rows: string[][], style: Style = PLAIN): string {
+  const widths = headers.map((h, i) => Math.max(visibleLength(h), ...rows.map((r) => visibleLength(r[i] ?? ''))));
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (i === cells.length - 1 ? c : c + ' '.repeat(widths[i] - visibleLength(c))))
+      .join('  ')
+      .trimEnd();
+  return [style.bold(line(headers)), ...rows.map(line)].join('\n');
+}
+
+// ---------- sessions ----------
+
+export function formatSessionsTable(page: SessionPage, style: Style = PLAIN): string {
+  if (page.items.length === 0) return 'No sessions.';
+  const rows = page.items.map((s) => [
+    s.id,
+    colourStatus(s.status, style),
+    String(s.attempt),
+    s.assignment?.agentName ?? s.agent ?? '-',
+    dateTime(s.createdAt),
+    formatDuration(between(s.startedAt, s.finishedAt)),
+    truncate(s.title, 48),
+  ]);
+  const out = table(['ID', 'STATUS', 'TRY', 'AGENT', 'CREATED', 'RAN', 'TITLE'], rows, style);
+  return page.nextCursor ? `${out}\n${style.dim(`more: --cursor ${page.nextCursor}`)}` : out;
+}
+
+export function formatSession(s: SessionView, history: TransitionRecord[], style: Style = PLAIN): string {
+  const fields: Array<[string, string]> = [
+    ['id', s.id],
+    ['title', s.title],
+    ['status', `${colourStatus(s.status, style)} (attempt ${s.attempt}, version ${s.version})`],
+    ['workspace', s.workspace ?? '-'],
+    ['agent', s.assignment ? `${s.assignment.agentName} (${s.assignment.role}, ${s.agentId})` : `OpenCode agent ${s.agent ?? '-'}`],
+    ['model', s.model ?? 'default'],
+    ['timeout', s.timeoutSeconds ? `${s.timeoutSeconds}s` : '-'],
+    ['created', dateTime(s.createdAt)],
+    ['started', dateTime(s.startedAt)],
+    ['finished', dateTime(s.finishedAt)],
+    ['ran for', formatDuration(between(s.startedAt, s.finishedAt))],
+    ['usage', formatUsage(s.usage)],
+  ];
+  if (s.opencodeSessionId) fields.push(['opencode', s.opencodeSessionId]);
+  if (s.error) fields.push(['error', style.red(`${s.error.code}: ${s.error.message}`)]);
+  if (s.result) fields.push(['files', s.result.filesChanged.length ? s.result.filesChanged.join(', ') : '(none)']);
+  const width = Math.max(...fields.map(([k]) => k.length));
+  const lines = fields.map(([k, v]) => `${style.dim(k.padEnd(width))}  ${v}`);
+  if (s.prompt !== undefined) lines.push('', style.bold('prompt'), indent(s.prompt.trimEnd()));
+  if (s.result?.summary) lines.push('', style.bold('result'), indent(s.result.summary.trimEnd()));
+  if (history.length) {
+    lines.push('', style.bold('history'));
+    for (const h of history) {
+      const to = colourStatus(h.to, style) + ' '.repeat(Math.max(0, 9 - h.to.length));
+      lines.push(`  ${dateTime(h.at)}  ${(h.from ?? '-').padEnd(9)} -> ${h.reason ? `${to}  ${style.dim(h.reason)}` : colourStatus(h.to, style)}`);
+    }
+  }
+  return lines.join('\n');
+}
+
+function indent(text: string, by = '  '): string {
+  return text.split('\n').map((l) => `${by}${l}`).join('\n');
+}
+
+/** The one line that ends a followed run: its outcome, duration, files, usage or error. */
+export function formatOutcome(s: Pick<SessionView, 'status' | 'startedAt' | 'finishedAt' | 'result' | 'usage' | 'error'>, style: Style = PLAIN): string {
+  const parts = [colourStatus(s.status, style)];
+  const ran = between(s.startedAt, s.finishedAt);
+  if (ran !== null) parts[0] += ` in ${formatDuration(ran)}`;
+  if (s.status === 'COMPLETED') {
+    const files = s.result?.filesChanged ?? [];
+    parts.push(files.length ? `files changed: ${files.join(', ')}` : 'no files changed');
+  }
+  if (s.usage) parts.push(formatUsage(s.usage));
+  const line = parts.join(' | ');
+  return s.error && s.status !== 'COMPLETED' ? `${line}\n${style.red(`${s.error.code}: ${s.error.message}`)}` : line;
+}
+
+// ---------- live events ----------
+
+/**
+ * Turns the live events of one session into compact terminal lines: transitions, tool calls
+ * with their status, files changed, provider retries, and the answer text as it streams (whole
+ * lines, the unfinished one when something else happens).
+ */
+export class EventRenderer {
+  private partial = '';
+  private partialAt = '';
+  private lastStatus: string | undefined;
+  private readonly toolStatus = new Map<string, string>();
+  private lastFiles = '';
+  private agentName: string | undefined;
+
+  constructor(private readonly style: Style = PLAIN) {}
+
+  get status(): string | undefined {
+    return this.lastStatus;
+  }
+
+  render(e: StreamEnvelope): string[] {
+    const out = e.type === 'text' ? [] : this.flush();
+    const at = this.style.dim(clock(e.at));
+    const d = e.data ?? {};
+    switch (e.type) {
+      case 'snapshot': {
+        // A reconnect re-reads a snapshot: say nothing unless the state moved meanwhile.
+        if (d.status === this.lastStatus) break;
+        const first = this.lastStatus === undefined;
+        this.lastStatus = d.status;
+        this.agentName = d.assignment?.agentName ?? this.agentName;
+        if (first) out.push(`${at}  session ${d.id} ${this.style.bold(JSON.stringify(truncate(String(d.title ?? ''), 60)))}: ${colourStatus(d.status, this.style)}${d.status === 'RUNNING' ? ` (attempt ${d.attempt})` : ''}`);
+        else out.push(`${at}  ${colourStatus(d.status, this.style)}`);
+        if (isFinal(d.status)) out.push(`${at}  ${formatOutcome(d as SessionView, this.style)}`);
+        break;
+      }
+      case 'transition': {
+        this.lastStatus = d.to;
+        if (isFinal(d.to)) out.push(`${at}  ${formatOutcome(d.session ?? { status: d.to }, this.style)}`);
+        else {
+          const agent = d.session?.agentId ? `, agent ${this.agentName ?? d.session.agentId}` : '';
+          out.push(`${at}  ${colourStatus(d.to, this.style)}${d.to === 'RUNNING' ? ` (attempt ${d.attempt}${agent})` : ''}`);
+        }
+        break;
+      }
+      case 'tool': {
+        const key = String(d.callId ?? d.partId ?? '');
+        // pending says nothing a running/completed line will not; repeated statuses are noise.
+        if (d.status === 'pending' || this.toolStatus.get(key) === d.status) break;
+        this.toolStatus.set(key, d.status);
+        const what = d.input || d.title ? ` ${d.input ?? d.title}` : '';
+        const status = d.status === 'completed' ? this.style.green('completed') : d.status === 'error' ? this.style.red('error') : d.status;
+        out.push(`${at}    tool ${this.style.bold(String(d.tool))}${what}: ${status}${d.error ? ` ${truncate(String(d.error), 160)}` : ''}`);
+        break;
+      }
+      case 'files': {
+        const files = (d.files as string[] | undefined) ?? [];
+        const key = files.join('\n');
+        if (key === this.lastFiles || files.length === 0) break;
+        this.lastFiles = key;
+        out.push(`${at}    files changed: ${files.join(', ')}`);
+        break;
+      }
+      case 'activity':
+        if (d.state === 'retry') out.push(`${at}    ${this.style.yellow('provider retry')}${d.retryAttempt ? ` ${d.retryAttempt}` : ''}${d.message ? `: ${truncate(String(d.message), 160)}` : ''}`);
+        break;
+      case 'text':
+        return this.text(String(d.delta ?? ''), e.at);
+      case 'gap':
+        out.push(`${at}    ${this.style.yellow('(some events may have been lost)')}`);
+        break;
+      default:
+        break; // end, and types this CLI does not know yet
+    }
+    return out;
+  }
+
+  /** The unfinished line of answer text, if any. */
+  flush(): string[] {
+    if (!this.partial.trim()) {
+      this.partial = '';
+      return [];
+    }
+    const line = this.textLine(this.partial, this.partialAt);
+    this.partial = '';
+    return [line];
+  }
+
+  private text(delta: string, at: string): string[] {
+    if (!this.partial) this.partialAt = at;
+    this.partial += delta;
+    const pieces = this.partial.split(/\r?\n/);
+    this.partial = pieces.pop() ?? '';
+    const lines = pieces.filter((p) => p.trim()).map((p) => this.textLine(p, this.partialAt));
+    if (pieces.length) this.partialAt = at;
+    return lines;
+  }
+
+  private textLine(text: string, at: string): string {
+    return `${this.style.dim(clock(at))}    ${this.style.dim('|')} ${text.trimEnd()}`;
+  }
+}
+
+// ---------- plans ----------
+
+export function formatPlansTable(items: PlanSummary[], style: Style = PLAIN): string {
+  if (items.length === 0) return 'No plans.';
+  const rows = items.map((p) => [p.id, colourStatus(p.status, style), dateTime(p.createdAt), formatDuration(between(p.startedAt, p.finishedAt)), truncate(p.requirement, 60)]);
+  return table(['ID', 'STATUS', 'CREATED', 'RAN', 'REQUIREMENT'], rows, style);
+}
+
+export function formatPlan(plan: PlanView, agentNames: Map<string, string>, style: Style = PLAIN): string {
+  const settled = Object.entries(plan.progress.byStatus)
+    .filter(([, n]) => n > 0)
+    .map(([s, n]) => `${n} ${s}`)
+    .join(', ');
+  const width = 10;
+  const bar = '#'.repeat(Math.round((plan.progress.percent / 100) * width)).padEnd(width, '.');
+  const lines = [
+    `${style.dim('plan'.padEnd(9))}  ${plan.id}`,
+    `${style.dim('status'.padEnd(9))}  ${colourStatus(plan.status, style)}${plan.error ? ` ${style.red(`${plan.error.code}: ${plan.error.message}`)}` : ''}`,
+    `${style.dim('progress'.padEnd(9))}  [${bar}] ${plan.progress.percent}% of ${plan.progress.total} tasks${settled ? ` (${settled})` : ''}`,
+    `${style.dim('totals'.padEnd(9))}  ${formatUsage(plan.totals)}`,
+    `${style.dim('workspace'.padEnd(9))}  ${plan.workspace}`,
+    `${style.dim('critical'.padEnd(9))}  ${plan.criticalPath.length ? plan.criticalPath.join(' -> ') : '-'}`,
+    `${style.dim('ran for'.padEnd(9))}  ${formatDuration(between(plan.startedAt, plan.finishedAt))}`,
+    `${style.dim('asked'.padEnd(9))}  ${truncate(plan.requirement, 200)}`,
+    '',
+  ];
+  if (plan.tasks.length === 0) return [...lines, 'No tasks.'].join('\n');
+  const rows = plan.tasks.map((t) => [
+    `${t.key}${t.critical ? '*' : ''}`,
+    colourStatus(t.status, style),
+    t.role,
+    t.agentId ? (agentNames.get(t.agentId) ?? t.agentId) : '-',
+    t.sessionId ?? '-',
+    t.dependsOn.length ? t.dependsOn.join(',') : '-',
+    t.usage ? formatCost(t.usage.costUsd) : '-',
+    truncate(t.title, 40) + (t.error ? ` ${style.red(`[${t.error.code}]`)}` : ''),
+  ]);
+  lines.push(table(['TASK', 'STATUS', 'ROLE', 'AGENT', 'SESSION', 'AFTER', 'COST', 'TITLE'], rows, style));
+  lines.push(style.dim('* on the critical path'));
+  return lines.join('\n');
+}
+
+// ---------- agents ----------
+
+export function formatAgentsTable(agents: AgentView[], tiers: Map<string, string>, style: Style = PLAIN): string {
+  if (agents.length === 0) return 'No agents.';
+  const rows = agents.map((a) => [
+    a.id,
+    a.name,
+    a.role,
+    tiers.get(a.id) ?? '-',
+    a.enabled ? 'yes' : style.yellow('no'),
+    String(a.maxConcurrentSessions),
+    truncate(a.capabilities.map((c) => `${c.skill}:${c.level}`).join(' '), 60),
+  ]);
+  return table(['ID', 'NAME', 'ROLE', 'TIER', 'ENABLED', 'MAX', 'SKILLS'], rows, style);
+}
+
+export function formatPerformance(perf: AgentPerformance, agent: AgentView | undefined, style: Style = PLAIN): string {
+  const header = agent ? `${style.bold(agent.name)} (${agent.role}, ${perf.agentId})` : perf.agentId;
+  const row = (label: string, f: (s: PerformanceSummary) => string) => [label, f(perf.recent), f(perf.allTime)];
+  const rows = [
+    row('runs', (s) => String(s.runs)),
+    row('successes', (s) => String(s.successes)),
+    row('success rate', (s) => formatPercent(s.successRate)),
+    row('mean quality', (s) => (s.meanQuality === null ? '-' : `${s.meanQuality.toFixed(1)}/10 (${s.scoredRuns} scored)`)),
+    row('mean cost', (s) => formatCost(s.meanCostUsd)),
+    row('cost/success', (s) => formatCost(s.costPerSuccessUsd)),
+    row('p50 duration', (s) => formatDuration(s.p50DurationMs)),
+    row('p95 duration', (s) => formatDuration(s.p95DurationMs)),
+  ];
+  const lines = [
+    header,
+    `tier: ${style.bold(perf.tier)} ${style.dim('(from the last 50 counted runs)')}`,
+    '',
+    table(['', `LAST ${perf.lastN}`, 'ALL TIME'], rows, style),
+  ];
+  if (perf.thresholds?.length) {
+    lines.push('', style.dim(`tiers: ${perf.thresholds.map((t) => `${t.tier} >= ${t.minRuns} runs, ${formatPercent(t.minSuccessRate)}, quality ${t.minQuality}`).join('; ')}; BRONZE otherwise (SILVER under 5 runs)`));
+  }
+  return lines.join('\n');
+}

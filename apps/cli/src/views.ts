@@ -1,0 +1,124 @@
+/** The shapes of the API's answers the CLI reads (a subset; see Swagger at /docs). */
+
+export const FINAL_STATUSES = ['COMPLETED', 'FAILED', 'TIMED_OUT', 'CANCELLED'] as const;
+export const isFinal = (status: string): boolean => (FINAL_STATUSES as readonly string[]).includes(status);
+
+export interface Usage {
+  inputTokens: number;
+  outputTokens: number;
+  reasoningTokens?: number;
+  cacheReadTokens?: number;
+  cacheWriteTokens?: number;
+  costUsd: number;
+}
+
+export interface SessionView {
+  id: string;
+  title: string;
+  prompt?: string;
+  workspace?: string;
+  agent?: string;
+  model?: string | null;
+  status: string;
+  attempt: number;
+  version: number;
+  agentId: string | null;
+  assignment?: { agentName: string; role: string; routing?: { score: number | null } } | null;
+  timeoutSeconds?: number;
+  opencodeSessionId?: string | null;
+  result: { summary: string; filesChanged: string[] } | null;
+  usage: Usage | null;
+  error: { code: string; message: string } | null;
+  cancelRequestedAt?: string | null;
+  queuedAt: string | null;
+  startedAt: string | null;
+  finishedAt: string | null;
+  createdAt?: string;
+  updatedAt?: string;
+}
+
+export interface SessionPage {
+  items: SessionView[];
+  nextCursor: string | null;
+}
+
+export interface TransitionRecord {
+  from: string | null;
+  to: string;
+  reason: string;
+  attempt: number;
+  at: string;
+}
+
+/** One live event (the `data:` JSON of the session and fleet streams, docs/streams.md). */
+export interface StreamEnvelope {
+  sessionId: string;
+  type: string;
+  seq?: number;
+  at: string;
+  data: Record<string, any>;
+}
+
+export interface AgentView {
+  id: string;
+  name: string;
+  role: string;
+  capabilities: Array<{ skill: string; level: number }>;
+  maxConcurrentSessions: number;
+  enabled: boolean;
+  binding?: { opencodeAgent: string; model: string | null };
+}
+
+export interface PerformanceSummary {
+  runs: number;
+  successes: number;
+  successRate: number | null;
+  meanQuality: number | null;
+  scoredRuns: number;
+  meanCostUsd: number | null;
+  costPerSuccessUsd: number | null;
+  p50DurationMs: number | null;
+  p95DurationMs: number | null;
+}
+
+export interface AgentPerformance {
+  agentId: string;
+  tier: string;
+  lastN: number;
+  recent: PerformanceSummary;
+  allTime: PerformanceSummary;
+  thresholds?: Array<{ tier: string; minRuns: number; minSuccessRate: number; minQuality: number }>;
+}
+
+export interface PlanSummary {
+  id: string;
+  requirement: string;
+  workspace: string;
+  template: string | null;
+  status: string;
+  error: { code: string; message: string } | null;
+  createdAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+}
+
+export interface PlanTask {
+  key: string;
+  title: string;
+  role: string;
+  status: string;
+  attempt: number;
+  sessionId: string | null;
+  agentId: string | null;
+  dependsOn: string[];
+  critical: boolean;
+  usage: Usage & { totalTokens?: number };
+  error: { code: string; message: string } | null;
+}
+
+export interface PlanView extends PlanSummary {
+  progress: { total: number; byStatus: Record<string, number>; percent: number };
+  totals: Usage & { totalTokens?: number };
+  criticalPath: string[];
+  tasks: PlanTask[];
+}

@@ -1,0 +1,200 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createTestApp, TestApp } from '../../../test/support/app';
+import { waitFor } from '../../../test/support/wait';
+
+const ROOT = join(__dirname, '..', '..', '..');
+const LAUNCHER = join(ROOT, 'bin', 'orchestrator.js');
+const REVIEWER_ID = '00000000-0000-4000-a000-000000000003';
+
+interface CliRun {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+interface RunningCli {
+  /** Resolves when the process exits. */
+  done: Promise<CliRun>;
+  output(): string;
+  kill(signal: NodeJS.Signals): void;
+}
+
+/**
+ * The CLI as a user runs it: `bin/orchestrator.js` in its own process (from the TypeScript
+ * source, whatever dist holds), asynchronously, so that the app in this process keeps serving.
+ */
+function startCli(args: string[], env: Record<string, string> = {}): RunningCli {
+  const child = spawn(process.execPath, [LAUNCHER, ...args], {
+    cwd: ROOT,
+    env: { ...process.env, ORCHESTRATOR_CLI_FROM_SOURCE: '1', NO_COLOR: '1', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
+  child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
+  const done = new Promise<CliRun>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
+  });
+  return { done, output: () => stdout + stderr, kill: (signal) => child.kill(signal) };
+}
+
+describe('orchestrator CLI against the real app (API + worker + rehearsal OpenCode)', () => {
+  let t: TestApp;
+  let url: string;
+  const cli = (...args: string[]) => startCli(['--url', url, ...args]).done;
+
+  beforeAll(async () => {
+    t = await createTestApp();
+    await t.app.listen(0, '127.0.0.1');
+    url = `http://127.0.0.1:${(t.app.getHttpServer().address() as AddressInfo).port}`;
+  });
+  afterAll(() => t.close());
+
+  it('runs a session that writes a file to COMPLETED, showing its progress', async () => {
+    const workspace = mkdtempSync(join(tmpdir(), 'e2e-cli-'));
+    const r = await cli('run', '--workspace', workspace, '--prompt', 'Write it. [[write a.txt]]x[[/write]]', '--title', 'cli write');
+    expect(r.stderr).toMatch(/created session [0-9a-f-]{36}/);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/QUEUED/);
+    expect(r.stdout).toMatch(/RUNNING \(attempt 1\)/);
+    expect(r.stdout).toMatch(/tool write a\.txt: completed/);
+    expect(r.stdout).toMatch(/files changed: a\.txt/);
+    expect(r.stdout).toMatch(/COMPLETED in [\d.]+m?s \| files changed: a\.txt \| \d+ in \/ \d+ out tokens/);
+    // The answer text streams as it comes.
+    expect(r.stdout).toMatch(/\| .*a\.txt/);
+    expect(readFileSync(join(workspace, 'a.txt'), 'utf8')).toBe('x');
+    // Order: transitions and progress as they happened.
+    const at = (re: RegExp) => r.stdout.search(re);
+    expect(at(/RUNNING/)).toBeLessThan(at(/tool write/));
+    expect(at(/tool write/)).toBeLessThan(at(/COMPLETED/));
+  }, 60_000);
+
+  it('exits 1 with the error code and message when the session fails', async () => {
+    const workspace = mkdtempSync(join(tmpdir(), 'e2e-cli-'));
+    const r = await cli('run', '--workspace', workspace, '--prompt', '[[fail: boom]]');
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/FAILED/);
+    expect(r.stdout).toMatch(/PROVIDER_ERROR: .*boom/);
+  }, 60_000);
+
+  it('emits one JSON event per line with --json, ending with the final transition', async () => {
+    const workspace = mkdtempSync(join(tmpdir(), 'e2e-cli-'));
+    const r = await cli('--json', 'run', '--workspace', workspace, '--prompt', 'plain answer');
+    expect(r.code).toBe(0);
+    const events = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    expect(events[0]).toMatchObject({ type: 'snapshot', data: { status: 'PENDING' } });
+    const transitions = events.filter((e) => e.type === 'transition').map((e) => e.data.to);
+    expect(transitions).toEqual(['QUEUED', 'RUNNING', 'COMPLETED']);
+  }, 60_000);
+
+  it('starts without following, then follows the running session (late join), lists and shows it', async () => {
+    const workspace = mkdtempSync(join(tmpdir(), 'e2e-cli-'));
+    const started = await cli('run', '--no-follow', '--workspace', workspace, '--prompt', '[[slow 2]][[write b.txt]]b[[/write]]', '--title', 'cli late join');
+    expect(started.code).toBe(0);
+    const id = /session ([0-9a-f-]{36}) started: (QUEUED|RUNNING)/.exec(started.stdout)?.[1];
+    expect(id).toBeDefined();
+
+    const followed = await cli('follow', id!);
+    expect(followed.code).toBe(0);
+    expect(followed.stdout).toMatch(new RegExp(`session ${id} "cli late join": (QUEUED|RUNNING)`));
+    expect(followed.stdout).toMatch(/COMPLETED in .*files changed: b\.txt/);
+
+    // A finished session: its snapshot and outcome at once.
+    const again = await cli('follow', id!);
+    expect(again.code).toBe(0);
+    expect(again.stdout).toMatch(/: COMPLETED\n.*COMPLETED in/);
+
+    const list = await cli('sessions', '--limit', '10');
+    expect(list.code).toBe(0);
+    expect(list.stdout.split('\n')[0]).toMatch(/^ID\s+STATUS\s+TRY\s+AGENT\s+CREATED\s+RAN\s+TITLE$/);
+    expect(list.stdout).toMatch(new RegExp(`${id}\\s+COMPLETED\\s+1\\s+.*cli late join`));
+    const completedOnly = await cli('sessions', '--status', 'completed', '--json');
+    expect(JSON.parse(completedOnly.stdout).items.every((s: { status: string }) => s.status === 'COMPLETED')).toBe(true);
+
+    const shown = await cli('show', id!);
+    expect(shown.code).toBe(0);
+    expect(shown.stdout).toMatch(/status\s+COMPLETED \(attempt 1, version \d+\)/);
+    expect(shown.stdout).toMatch(/files\s+b\.txt/);
+    expect(shown.stdout).toMatch(/RUNNING\s+-> COMPLETED/);
+  }, 60_000);
+
+  it('cancels its session on Ctrl-C and exits 130', async () => {
+    const workspace = mkdtempSync(join(tmpdir(), 'e2e-cli-'));
+    const running = startCli(['--url', url, 'run', '--workspace', workspace, '--prompt', 'Think slowly. [[slow 60]]']);
+    await waitFor(async () => running.output(), (o) => /RUNNING/.test(o), { what: 'RUNNING in the output', timeoutMs: 30_000 });
+    const id = /created session ([0-9a-f-]{36})/.exec(running.output())![1];
+    running.kill('SIGINT');
+    const r = await running.done;
+    expect(r.code).toBe(130);
+    expect(r.stderr).toMatch(/cancel requested: session .* is RUNNING/);
+    await waitFor(async () => (await t.http.get(`/api/v1/sessions/${id}`)).body.status, (s) => s === 'CANCELLED', { what: 'CANCELLED', timeoutMs: 15_000 });
+  }, 60_000);
+
+  it('cancels a session with the cancel command, and reports API errors as code: message', async () => {
+    const workspace = mkdtempSync(join(tmpdir(), 'e2e-cli-'));
+    const created = await t.http.post('/api/v1/sessions').send({ title: 'to cancel', workspace, prompt: 'never runs' }).expect(201);
+    const cancelled = await cli('cancel', created.body.id);
+    expect(cancelled.code).toBe(0);
+    expect(cancelled.stdout).toContain(`session ${created.body.id} is CANCELLED`);
+
+    const again = await cli('cancel', created.body.id);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(/^INVALID_TRANSITION: /);
+
+    const unknown = await cli('show', '00000000-0000-4000-8000-000000000000');
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toMatch(/^SESSION_NOT_FOUND: /);
+
+    const badWorkspace = await cli('run', '--workspace', '/definitely/not/here', '--prompt', 'x');
+    expect(badWorkspace.code).toBe(2);
+    expect(badWorkspace.stderr).toMatch(/^WORKSPACE_INVALID: /);
+
+    const badArgs = await cli('sessions', '--limit', 'many');
+    expect(badArgs.code).toBe(2);
+    expect(badArgs.stderr).toMatch(/^USAGE: --limit must be a whole number/);
+  }, 60_000);
+
+  it('shows the agents and an agent\'s performance with its tier', async () => {
+    const agents = await cli('agents');
+    expect(agents.code).toBe(0);
+    expect(agents.stdout).toMatch(new RegExp(`${REVIEWER_ID}\\s+reviewer\\s+REVIEWER\\s+(PLATINUM|GOLD|SILVER|BRONZE)`));
+
+    const perf = await cli('agent-performance', REVIEWER_ID, '--last', '10');
+    expect(perf.code).toBe(0);
+    expect(perf.stdout).toMatch(/^reviewer \(REVIEWER/);
+    expect(perf.stdout).toMatch(/tier: (PLATINUM|GOLD|SILVER|BRONZE)/);
+    expect(perf.stdout).toMatch(/LAST 10\s+ALL TIME/);
+    expect(perf.stdout).toMatch(/success rate/);
+    expect(perf.stdout).toMatch(/p95 duration/);
+
+    const byName = await cli('--json', 'agent-performance', 'reviewer');
+    expect(JSON.parse(byName.stdout)).toMatchObject({ agentId: REVIEWER_ID, name: 'reviewer', tier: expect.any(String) });
+  }, 60_000);
+
+  it('lists plans and shows one with its tasks', async () => {
+    const workspace = mkdtempSync(join(tmpdir(), 'e2e-cli-'));
+    const tasks = [
+      { key: 'design', title: 'design it', instructions: 'design', role: 'ARCHITECT', dependsOn: [], estimateMinutes: 10 },
+      { key: 'build', title: 'build it', instructions: 'build', role: 'IMPLEMENTER', dependsOn: ['design'], estimateMinutes: 10 },
+    ];
+    const created = await t.http.post('/api/v1/plans').send({ requirement: 'A CLI demo plan', workspace, tasks }).expect(201);
+
+    const list = await cli('plans', '--limit', '5');
+    expect(list.code).toBe(0);
+    expect(list.stdout).toMatch(new RegExp(`${created.body.id}\\s+DRAFT\\s+.*A CLI demo plan`));
+
+    const shown = await cli('plan', created.body.id);
+    expect(shown.code).toBe(0);
+    expect(shown.stdout).toMatch(/progress\s+\[\.+\] 0% of 2 tasks/);
+    expect(shown.stdout).toMatch(/TASK\s+STATUS\s+ROLE\s+AGENT\s+SESSION/);
+    expect(shown.stdout).toMatch(/design\*?\s+\S+\s+ARCHITECT/);
+    expect(shown.stdout).toMatch(/build\*?\s+\S+\s+IMPLEMENTER\s+-\s+-\s+design/);
+  }, 60_000);
+});

@@ -1,0 +1,269 @@
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { METRIC } from './metric-names';
+
+/** Run and wait durations: seconds up to 4 h (a session may run for hours). */
+export const LONG_DURATION_BUCKETS = [1, 5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, 14400];
+/** HTTP and OpenCode request latencies: 5 ms to 30 s. */
+export const REQUEST_DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+/** Lock waits: 1 ms to 60 s (a session lock waits up to 30 s). */
+export const LOCK_WAIT_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+
+/** The `kind` of a lock: the part of its resource name before the first ':'. */
+export const LOCK_KINDS = ['session', 'workspace', 'other'] as const;
+export type LockKind = (typeof LOCK_KINDS)[number];
+export const LOCK_OUTCOMES = ['granted', 'timeout', 'deadlock', 'aborted', 'unavailable'] as const;
+export type LockOutcome = (typeof LOCK_OUTCOMES)[number];
+
+/** Why an OpenCode request failed: an error answer, no answer, or no answer in time. */
+export type OpencodeErrorKind = 'http' | 'network' | 'timeout';
+
+export type TokenKind = 'input' | 'output' | 'reasoning' | 'cache_read' | 'cache_write';
+
+/** Gauges whose values are read from their source at scrape time. */
+export type ScrapedGauge = 'sessions' | 'queueJobs' | 'plans' | 'planTasks';
+
+/** Label value → value, as a scrape-time source answers it. */
+export type GaugeCounts = Readonly<Record<string, number>>;
+
+export interface ScrapeSource {
+  read(): Promise<GaugeCounts>;
+  /** Label values shown as 0 when the source does not name them. */
+  known?: readonly string[];
+}
+
+export interface MetricsOptions {
+  /** prom-client's process and Node.js metrics (CPU, memory, event loop lag...). Default true. */
+  defaultMetrics?: boolean;
+  /** How long a scrape-time source may take before its gauge is left empty for that scrape. Default 2000. */
+  sourceTimeoutMs?: number;
+}
+
+/**
+ * Every metric of metric-names.ts, in one prom-client Registry per process (the API with
+ * --with-worker serves the worker's metrics too). Instruments are public for the few callers
+ * that record them; the methods below hold the label rules (normalised, bounded values).
+ */
+export class Metrics {
+  readonly registry = new Registry();
+
+  readonly sessionTransitions = new Counter({
+    name: METRIC.sessionTransitions,
+    help: 'Session status changes committed by this process (from NONE: created).',
+    labelNames: ['from', 'to'] as const,
+    registers: [this.registry],
+  });
+  readonly sessionDuration = new Histogram({
+    name: METRIC.sessionDuration,
+    help: 'Time from RUNNING to a final status (startedAt to finishedAt), seconds.',
+    labelNames: ['status'] as const,
+    buckets: LONG_DURATION_BUCKETS,
+    registers: [this.registry],
+  });
+  readonly sessionQueueWait = new Histogram({
+    name: METRIC.sessionQueueWait,
+    help: 'Time from QUEUED to RUNNING (queuedAt to startedAt), seconds.',
+    buckets: LONG_DURATION_BUCKETS,
+    registers: [this.registry],
+  });
+  readonly sessions = this.scrapedGauge('sessions', METRIC.sessions, 'Sessions by status (deleted ones excluded), read at scrape time.', 'status');
+  readonly queueJobs = this.scrapedGauge('queueJobs', METRIC.queueJobs, 'Run jobs of the session-runs queue by state, read at scrape time.', 'state');
+
+  readonly opencodeRequestDuration = new Histogram({
+    name: METRIC.opencodeRequestDuration,
+    help: 'OpenCode HTTP requests by route template, seconds (the event stream: until its headers).',
+    labelNames: ['route', 'method', 'status'] as const,
+    buckets: REQUEST_DURATION_BUCKETS,
+    registers: [this.registry],
+  });
+  readonly opencodeRequestErrors = new Counter({
+    name: METRIC.opencodeRequestErrors,
+    help: 'OpenCode requests that failed, by route template and kind (http, network, timeout).',
+    labelNames: ['route', 'kind'] as const,
+    registers: [this.registry],
+  });
+  readonly opencodeServerRestarts = new Counter({
+    name: METRIC.opencodeServerRestarts,
+    help: 'Restarts of the OpenCode server this process manages.',
+    registers: [this.registry],
+  });
+  readonly opencodeUp = new Gauge({
+    name: METRIC.opencodeUp,
+    help: '1 when the OpenCode server of this process answers its health check, else 0 (absent: this process does not use OpenCode).',
+    registers: [this.registry],
+  });
+
+  readonly tokens = new Counter({
+    name: METRIC.tokens,
+    help: 'Tokens of finished runs by agent, role, model and kind.',
+    labelNames: ['agent', 'role', 'model', 'kind'] as const,
+    registers: [this.registry],
+  });
+  readonly cost = new Counter({
+    name: METRIC.cost,
+    help: 'Cost of finished runs by agent, role and model, USD.',
+    labelNames: ['agent', 'role', 'model'] as const,
+    registers: [this.registry],
+  });
+  readonly agentRuns = new Counter({
+    name: METRIC.agentRuns,
+    help: 'Finished runs (RUNNING to a final status) by agent, role and outcome (the final status).',
+    labelNames: ['agent', 'role', 'outcome'] as const,
+    registers: [this.registry],
+  });
+
+  readonly lockWait = new Histogram({
+    name: METRIC.lockWait,
+    help: 'Time from asking for a lock to the answer, by kind and outcome, seconds.',
+    labelNames: ['kind', 'outcome'] as const,
+    buckets: LOCK_WAIT_BUCKETS,
+    registers: [this.registry],
+  });
+  readonly lockContention = new Counter({
+    name: METRIC.lockContention,
+    help: 'Acquires that found the lock held (queued behind the holder, or refused at once).',
+    labelNames: ['kind'] as const,
+    registers: [this.registry],
+  });
+  readonly lockDeadlocks = new Counter({
+    name: METRIC.lockDeadlocks,
+    help: 'Waiters of this process chosen as deadlock victims.',
+    registers: [this.registry],
+  });
+  readonly lockLost = new Counter({
+    name: METRIC.lockLost,
+    help: 'Held leases lost before release, by kind.',
+    labelNames: ['kind'] as const,
+    registers: [this.registry],
+  });
+
+  readonly plans = this.scrapedGauge('plans', METRIC.plans, 'Plans by status.', 'status');
+  readonly planTasks = this.scrapedGauge('planTasks', METRIC.planTasks, 'Tasks of unfinished plans by status.', 'status');
+
+  readonly httpRequestDuration = new Histogram({
+    name: METRIC.httpRequestDuration,
+    help: 'HTTP requests served by the API by method, route pattern and status code, seconds.',
+    labelNames: ['method', 'route', 'status'] as const,
+    buckets: REQUEST_DURATION_BUCKETS,
+    registers: [this.registry],
+  });
+
+  private readonly sources = new Map<ScrapedGauge, ScrapeSource>();
+  private readonly sourceTimeoutMs: number;
+  /** Children per (kind, outcome): the lock's hot path skips prom-client's label hashing. */
+  private readonly lockWaitChildren = new Map<string, { observe(seconds: number): void }>();
+
+  constructor(options: MetricsOptions = {}) {
+    this.sourceTimeoutMs = options.sourceTimeoutMs ?? 2000;
+    if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
+    // Absent until a health check says otherwise: a process that never talks to OpenCode
+    // must not report it down.
+    this.opencodeUp.remove();
+    // Known label values start at 0, so that increase() sees the first event.
+    for (const kind of LOCK_KINDS) {
+      this.lockLost.labels(kind).inc(0);
+      this.lockContention.labels(kind).inc(0);
+    }
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  /** The Prometheus text exposition of every metric of this process. */
+  scrape(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  /**
+   * Reads a gauge from `source` at each scrape (sessions, queue jobs, plans). Returns the undo.
+   * A source that fails or answers too late leaves its gauge empty for that scrape, rather
+   * than stale or failing the whole scrape.
+   */
+  collectAtScrape(gauge: ScrapedGauge, source: ScrapeSource): () => void {
+    this.sources.set(gauge, source);
+    return () => {
+      if (this.sources.get(gauge) === source) this.sources.delete(gauge);
+    };
+  }
+
+  /** For the plans module: plans and tasks of unfinished plans by status (replaces the last values). */
+  setPlanGauges(counts: { plans: GaugeCounts; tasks: GaugeCounts }): void {
+    setAll(this.plans, 'status', counts.plans);
+    setAll(this.planTasks, 'status', counts.tasks);
+  }
+
+  /** One answer of the fair lock (see FairLockObserver in @app/locking). */
+  lockAcquired(resource: string, waitedMs: number, outcome: LockOutcome, contended: boolean): void {
+    const kind = lockKind(resource);
+    const key = `${kind}|${outcome}`;
+    let child = this.lockWaitChildren.get(key);
+    if (!child) this.lockWaitChildren.set(key, (child = this.lockWait.labels(kind, outcome)));
+    child.observe(waitedMs / 1000);
+    if (contended) this.lockContention.labels(kind).inc();
+    if (outcome === 'deadlock') this.lockDeadlocks.inc();
+  }
+
+  lockLeaseLost(resource: string): void {
+    this.lockLost.labels(lockKind(resource)).inc();
+  }
+
+  /** An observer for RedisFairLock's `observer` option. */
+  lockObserver() {
+    return {
+      acquired: (resource: string, waitedMs: number, outcome: LockOutcome, contended: boolean) =>
+        this.lockAcquired(resource, waitedMs, outcome, contended),
+      lost: (resource: string) => this.lockLeaseLost(resource),
+    };
+  }
+
+  /** One OpenCode request; `status` is the HTTP status, or the error kind when no answer came. */
+  opencodeRequest(request: { route: string; method: string; status?: number; error?: OpencodeErrorKind; durationMs: number }): void {
+    const status = request.status !== undefined ? String(request.status) : (request.error ?? 'network');
+    this.opencodeRequestDuration.labels(request.route, request.method.toUpperCase(), status).observe(request.durationMs / 1000);
+    if (request.error) this.opencodeRequestErrors.labels(request.route, request.error).inc();
+  }
+
+  httpRequest(method: string, route: string, status: number, seconds: number): void {
+    this.httpRequestDuration.labels(method.toUpperCase(), route, String(status)).observe(seconds);
+  }
+
+  private scrapedGauge<L extends string>(gauge: ScrapedGauge, name: string, help: string, label: L) {
+    const metrics = this;
+    return new Gauge<L>({
+      name,
+      help,
+      labelNames: [label],
+      registers: [this.registry],
+      async collect() {
+        const source = metrics.sources.get(gauge);
+        if (!source) return;
+        this.reset();
+        const counts = await withTimeout(source.read(), metrics.sourceTimeoutMs).catch(() => null);
+        if (!counts) return;
+        setAll(this, label, counts, source.known);
+      },
+    });
+  }
+}
+
+/** `session:<id>` → session, `workspace:<path>` → workspace, anything else → other. */
+export function lockKind(resource: string): LockKind {
+  const colon = resource.indexOf(':');
+  const prefix = colon < 0 ? resource : resource.slice(0, colon);
+  return prefix === 'session' || prefix === 'workspace' ? prefix : 'other';
+}
+
+function setAll<L extends string>(gauge: Gauge<L>, label: L, counts: GaugeCounts, known: readonly string[] = []): void {
+  gauge.reset();
+  const labels = (value: string) => ({ [label]: value }) as Record<L, string>;
+  for (const value of known) gauge.set(labels(value), 0);
+  for (const [value, count] of Object.entries(counts)) gauge.set(labels(value), count);
+}
+
+function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+}

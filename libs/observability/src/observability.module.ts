@@ -1,0 +1,43 @@
+import { DynamicModule, Global, Module } from '@nestjs/common';
+import { AppConfig } from '@app/config';
+import { Logger as NestPinoLogger } from 'nestjs-pino';
+import type { Logger as Pino } from 'pino';
+import { createNestLogger, createRootLogger } from './logging/root-logger';
+import { Metrics } from './metrics';
+
+/** The process's root pino logger (a pino.Logger). */
+export const ROOT_LOGGER = Symbol('ROOT_LOGGER');
+
+export interface ObservabilityOptions {
+  /**
+   * The process's root logger. Entry points create it before the application (so that start-up
+   * lines are JSON too) and pass it here; tests pass one that writes where they read.
+   * Default: JSON lines on stdout at LOG_LEVEL.
+   */
+  logger?: Pino;
+}
+
+/**
+ * One metrics registry (Metrics, with Node.js process metrics) and one root logger per process,
+ * for every module. `app.useLogger(app.get(Logger))` (Logger of nestjs-pino) routes Nest's
+ * logging through the root logger.
+ */
+@Global()
+@Module({})
+export class ObservabilityModule {
+  static forRoot(options: ObservabilityOptions = {}): DynamicModule {
+    return {
+      module: ObservabilityModule,
+      providers: [
+        { provide: Metrics, useFactory: () => new Metrics() },
+        {
+          provide: ROOT_LOGGER,
+          inject: [AppConfig],
+          useFactory: (config: AppConfig) => options.logger ?? createRootLogger({ level: config.logLevel }),
+        },
+        { provide: NestPinoLogger, inject: [ROOT_LOGGER], useFactory: createNestLogger },
+      ],
+      exports: [Metrics, ROOT_LOGGER, NestPinoLogger],
+    };
+  }
+}

@@ -1,0 +1,172 @@
+/**
+ * Live session events, across processes: transitions (published by whichever process commits
+ * them) and a running turn's progress (published by the worker that runs it). Nothing is stored:
+ * a subscriber sees what is published while it listens (GET /api/v1/sessions/:id/events keeps
+ * the transition history).
+ */
+
+import type { SessionProps, SessionTransition } from '../../domain/session';
+import { SessionStatus } from '../../domain/session-status';
+import type {
+  CodingActivityProgress,
+  CodingFilesProgress,
+  CodingTextProgress,
+  CodingToolProgress,
+  CodingTurnProgress,
+} from './coding-agent.port';
+
+export const SESSION_EVENT_TYPES = ['transition', 'text', 'tool', 'files', 'activity'] as const;
+export type SessionEventType = (typeof SESSION_EVENT_TYPES)[number];
+
+interface EventEnvelope<T extends SessionEventType, D> {
+  sessionId: string;
+  type: T;
+  /** Transitions only: the session's version once the transition was committed (increases per session). */
+  seq?: number;
+  /** ISO time: of the transition, or when the worker saw the progress. */
+  at: string;
+  data: D;
+}
+
+/** The session as it stands after a transition: what a fleet view needs, without the prompt. */
+export interface SessionStateSummary {
+  id: string;
+  title: string;
+  status: SessionStatus;
+  attempt: number;
+  version: number;
+  agentId: string | null;
+  opencodeSessionId: string | null;
+  result: SessionProps['result'];
+  usage: SessionProps['usage'];
+  error: SessionProps['error'];
+  cancelRequestedAt: string | null;
+  queuedAt: string | null;
+  startedAt: string | null;
+  finishedAt: string | null;
+  updatedAt: string;
+}
+
+export interface TransitionEventData {
+  from: SessionStatus | null;
+  to: SessionStatus;
+  reason: string;
+  attempt: number;
+  session: SessionStateSummary;
+}
+
+/** Progress of a run carries the attempt it belongs to. */
+type OfAttempt<D> = D & { attempt: number };
+
+export type SessionTransitionEvent = EventEnvelope<'transition', TransitionEventData> & { seq: number };
+export type SessionTextEvent = EventEnvelope<'text', OfAttempt<CodingTextProgress>>;
+export type SessionToolEvent = EventEnvelope<'tool', OfAttempt<CodingToolProgress>>;
+export type SessionFilesEvent = EventEnvelope<'files', OfAttempt<CodingFilesProgress>>;
+export type SessionActivityEvent = EventEnvelope<'activity', OfAttempt<CodingActivityProgress>>;
+export type SessionProgressEvent = SessionTextEvent | SessionToolEvent | SessionFilesEvent | SessionActivityEvent;
+
+/** One live event of one session, as published and as sent to stream clients. */
+export type SessionLiveEvent = SessionTransitionEvent | SessionProgressEvent;
+
+/** Which events a subscriber wants; an empty or missing list means all. */
+export interface SessionEventFilter {
+  sessionIds?: readonly string[];
+  types?: readonly SessionEventType[];
+}
+
+export type SessionEventListener = (event: SessionLiveEvent) => void;
+
+export interface SessionEventSubscribeOptions {
+  /**
+   * Events may have been lost (the subscriber connection dropped and came back): a listener
+   * that keeps state should re-read it.
+   */
+  onGap?: () => void;
+}
+
+export interface SessionEventsPort {
+  /**
+   * Publishes to every subscriber of every process. Events published from one process reach
+   * each subscriber in the order of the publish calls (so a caller need not await one before
+   * the next). Rejects when the transport fails; callers treat events as best effort.
+   */
+  publish(event: SessionLiveEvent): Promise<void>;
+  /**
+   * Resolves once the listener is live: every event published after that reaches it (until a
+   * gap). Returns the function that unsubscribes. Rejects with SessionEventsUnavailableError
+   * when the transport cannot subscribe.
+   */
+  subscribe(filter: SessionEventFilter, listener: SessionEventListener, options?: SessionEventSubscribeOptions): Promise<() => void>;
+}
+
+export const SESSION_EVENTS = Symbol('SESSION_EVENTS');
+
+/** The event transport cannot subscribe (e.g. Redis does not answer); retrying later may work. */
+export class SessionEventsUnavailableError extends Error {
+  override readonly name = 'SessionEventsUnavailableError';
+}
+
+export function matchesFilter(event: SessionLiveEvent, filter: SessionEventFilter): boolean {
+  if (filter.sessionIds?.length && !filter.sessionIds.includes(event.sessionId)) return false;
+  if (filter.types?.length && !filter.types.includes(event.type)) return false;
+  return true;
+}
+
+/** The events of transitions just committed; `session` is the state after the write (its version included). */
+export function transitionEvents(
+  session: Readonly<SessionProps>,
+  transitions: readonly SessionTransition[],
+): SessionTransitionEvent[] {
+  const summary = summarize(session);
+  return transitions.map((t) => ({
+    sessionId: session.id,
+    type: 'transition',
+    seq: session.version,
+    at: t.at.toISOString(),
+    data: { from: t.from, to: t.to, reason: t.reason, attempt: t.attempt, session: summary },
+  }));
+}
+
+/** The event of one piece of a run's progress. */
+export function progressEvent(
+  sessionId: string,
+  attempt: number,
+  progress: CodingTurnProgress,
+  at = new Date(),
+): SessionProgressEvent {
+  const base = { sessionId, at: at.toISOString() };
+  switch (progress.kind) {
+    case 'text':
+      return { ...base, type: 'text', data: { ...progress.detail, attempt } };
+    case 'tool':
+      return { ...base, type: 'tool', data: { ...progress.detail, attempt } };
+    case 'files':
+      return { ...base, type: 'files', data: { ...progress.detail, attempt } };
+    case 'activity':
+      return { ...base, type: 'activity', data: { ...progress.detail, attempt } };
+  }
+}
+
+function summarize(s: Readonly<SessionProps>): SessionStateSummary {
+  return {
+    id: s.id,
+    title: s.title,
+    status: s.status,
+    attempt: s.attempt,
+    version: s.version,
+    agentId: s.agentId,
+    opencodeSessionId: s.opencodeSessionId,
+    result: s.result,
+    usage: s.usage,
+    error: s.error,
+    cancelRequestedAt: iso(s.cancelRequestedAt),
+    queuedAt: iso(s.queuedAt),
+    startedAt: iso(s.startedAt),
+    finishedAt: iso(s.finishedAt),
+    updatedAt: s.updatedAt.toISOString(),
+  };
+}
+
+function iso(date: Date | null): string | null {
+  return date ? date.toISOString() : null;
+}

@@ -1,0 +1,46 @@
+import { Controller, Get, Query, Res } from '@nestjs/common';
+import {
+  ApiBadRequestResponse,
+  ApiBearerAuth,
+  ApiExtraModels,
+  ApiOkResponse,
+  ApiOperation,
+  ApiProduces,
+  ApiServiceUnavailableResponse,
+  ApiTags,
+  ApiUnauthorizedResponse,
+  getSchemaPath,
+} from '@nestjs/swagger';
+import type { Response } from 'express';
+import { SessionEventStreams } from '../events/session-event-streams';
+import { ErrorResponseDto } from './dto/session.dto';
+import { SessionStreamEventDto, StreamEventsQueryDto } from './dto/session-stream.dto';
+
+/** The fleet view: live events of every session (or of some), as server-sent events. */
+@ApiTags('sessions')
+@ApiBearerAuth()
+@ApiExtraModels(SessionStreamEventDto)
+@ApiUnauthorizedResponse({ type: ErrorResponseDto, description: 'API_KEY is set and the bearer token is missing or wrong' })
+@Controller('api/v1/events')
+export class SessionEventsController {
+  constructor(private readonly streams: SessionEventStreams) {}
+
+  @Get()
+  @ApiOperation({
+    summary: 'Live events of all sessions (server-sent events), optionally filtered',
+    description:
+      "Transitions and running turns' progress of every session as they happen (no snapshot, no replay), until the " +
+      'client disconnects. A comment line `: subscribed` once the subscription is live, then a comment every 15 s. ' +
+      'A `gap` event says events may have been lost (the event bus reconnected). See docs/streams.md.',
+  })
+  @ApiProduces('text/event-stream')
+  @ApiOkResponse({
+    description: 'text/event-stream: `id:`, `event:` (the type) and `data:` (one JSON object) per event',
+    content: { 'text/event-stream': { schema: { $ref: getSchemaPath(SessionStreamEventDto) } } },
+  })
+  @ApiBadRequestResponse({ type: ErrorResponseDto, description: 'VALIDATION_FAILED: a sessionId is not a UUID, or an unknown type' })
+  @ApiServiceUnavailableResponse({ type: ErrorResponseDto, description: 'EVENTS_UNAVAILABLE: Redis does not answer (retryable)' })
+  async stream(@Query() query: StreamEventsQueryDto, @Res() res: Response): Promise<void> {
+    await this.streams.streamAll({ sessionIds: query.sessionId, types: query.types }, res);
+  }
+}

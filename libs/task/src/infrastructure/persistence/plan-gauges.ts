@@ -1,0 +1,46 @@
+import { Injectable, OnModuleDestroy, OnModuleInit, Optional } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { GaugeCounts, Metrics } from '@app/observability';
+import { DataSource } from 'typeorm';
+import { PlanStatus, TaskStatus } from '../../application/plan-status';
+
+/**
+ * The plans gauges, read at scrape time: plans by status, and the tasks of unfinished plans
+ * (DRAFT or RUNNING) by status. Each one GROUP BY; skipped when the process has no Metrics.
+ */
+@Injectable()
+export class PlanGauges implements OnModuleInit, OnModuleDestroy {
+  private readonly unregister: Array<() => void> = [];
+
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    @Optional() private readonly metrics?: Metrics,
+  ) {}
+
+  onModuleInit(): void {
+    if (!this.metrics) return;
+    this.unregister.push(
+      this.metrics.collectAtScrape('plans', {
+        read: () => this.count(`SELECT status, count(*)::int AS n FROM plans WHERE deleted_at IS NULL GROUP BY status`),
+        known: Object.values(PlanStatus),
+      }),
+      this.metrics.collectAtScrape('planTasks', {
+        read: () =>
+          this.count(
+            `SELECT t.status, count(*)::int AS n FROM plan_tasks t JOIN plans p ON p.id = t.plan_id
+             WHERE p.deleted_at IS NULL AND p.status IN ('${PlanStatus.DRAFT}', '${PlanStatus.RUNNING}') GROUP BY t.status`,
+          ),
+        known: Object.values(TaskStatus),
+      }),
+    );
+  }
+
+  onModuleDestroy(): void {
+    this.unregister.forEach((off) => off());
+  }
+
+  private async count(sql: string): Promise<GaugeCounts> {
+    const rows: Array<{ status: string; n: number }> = await this.dataSource.query(sql);
+    return Object.fromEntries(rows.map((r) => [r.status, r.n]));
+  }
+}
