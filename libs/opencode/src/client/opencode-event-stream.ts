@@ -101,9 +101,18 @@ export class OpencodeEventStream implements OpencodeEventSubscription {
     if (this.closed) return;
     const controller = new AbortController();
     this.connection = controller;
+    // A server that is still starting may accept the connection and never answer: give each
+    // attempt a deadline for its headers, so the stream retries rather than waits for ever.
+    const headersDeadline = setTimeout(() => controller.abort(), this.options.connectTimeoutMs ?? 10_000);
     this.open(this.options.directory, controller.signal).then(
-      (body) => this.attach(body, controller),
-      (err: unknown) => this.dropped(controller, OpencodeError.from(err, 'event stream'), attempt),
+      (body) => {
+        clearTimeout(headersDeadline);
+        this.attach(body, controller);
+      },
+      (err: unknown) => {
+        clearTimeout(headersDeadline);
+        this.dropped(controller, OpencodeError.from(err, 'event stream'), attempt);
+      },
     );
   }
 
