@@ -30,7 +30,7 @@ export function requestContextMiddleware(root: Pino) {
         root[level](
           {
             correlationId: id,
-            req: { method: req.method, url: req.originalUrl ?? req.url },
+            req: { method: req.method, url: redactToken(req.originalUrl ?? req.url) },
             res: { statusCode: res.statusCode },
             responseTime: Math.round(performance.now() - started),
           },
@@ -40,4 +40,9 @@ export function requestContextMiddleware(root: Pino) {
     }
     runWithLogContext({ correlationId: id }, next);
   };
+}
+
+/** An event stream's `?access_token=` (see the API-key middleware) never reaches the logs. */
+export function redactToken(url: string): string {
+  return url.replace(/([?&]access_token=)[^&#]*/gi, '$1[redacted]');
 }
