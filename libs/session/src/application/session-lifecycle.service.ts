@@ -213,7 +213,8 @@ export class SessionLifecycleService {
   }
 }
 
-async function assertWorkspace(workspace: string): Promise<void> {
+/** A workspace must be an absolute path of an existing directory (WORKSPACE_INVALID otherwise); plans use the same rule. */
+export async function assertWorkspace(workspace: string): Promise<void> {
   const invalid = (reason: string) =>
     new SessionError(SessionErrorCode.WORKSPACE_INVALID, `workspace ${reason}`, { field: 'workspace', workspace });
   if (!isAbsolute(workspace)) throw invalid('must be an absolute path');

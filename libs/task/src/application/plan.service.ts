@@ -1,11 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { isAbsolute } from 'node:path';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { AppConfig } from '@app/config';
 import { LOCK_PORT, LockPort } from '@app/locking';
-import { SessionError, SessionErrorCode } from '@app/session';
+import { assertWorkspace } from '@app/session';
 import { analyseComplexity, ComplexityAnalysis } from '../domain/complexity';
 import { analysePlan } from '../domain/dag';
 import { decompose, MAX_REQUIREMENT_LENGTH } from '../domain/decompose';
@@ -173,13 +171,4 @@ function assertRequirement(requirement: string): void {
   if (requirement.length > MAX_REQUIREMENT_LENGTH) {
     throw TaskError.requirementInvalid('requirement', `must be at most ${MAX_REQUIREMENT_LENGTH} characters (got ${requirement.length})`);
   }
-}
-
-/** The same rule and error as a session's workspace. */
-async function assertWorkspace(workspace: string): Promise<void> {
-  const invalid = (reason: string) => new SessionError(SessionErrorCode.WORKSPACE_INVALID, `workspace ${reason}`, { field: 'workspace', workspace });
-  if (!isAbsolute(workspace)) throw invalid('must be an absolute path');
-  const info = await stat(workspace).catch(() => null);
-  if (!info) throw invalid('does not exist');
-  if (!info.isDirectory()) throw invalid('is not a directory');
 }
