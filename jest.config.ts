@@ -4,7 +4,8 @@ import type { Config } from 'jest';
 
 // Path aliases mirror tsconfig.json "paths".
 const moduleNameMapper = {
-  '^@app/(shared|config|locking|observability|opencode|platform|session|agent|task)$': '<rootDir>/libs/$1/src',
+  '^@app/(shared|config|locking|observability|opencode|platform|session|agent|task|auth|workspace|approval)$': '<rootDir>/libs/$1/src',
+  '^@app/(workspace)/testing$': '<rootDir>/libs/$1/src/testing',
   '^@app/observability/instrumentation$': '<rootDir>/libs/observability/src/instrumentation',
   '^@app/testing$': '<rootDir>/test/support',
 };

@@ -9,7 +9,7 @@ import { DEFAULT_WORKER_METRICS_PORT } from '../libs/observability/src/metric-na
 // Neither Debian's docker-compose 1.29 nor the compose-spec schema on npm (2021) knows the
 // top-level `name`, so the structure is checked here against the Compose Specification's keys.
 const ROOT = resolve(__dirname, '..');
-const OPTIONAL_VARIABLES = ['OPENCODE_HOST', 'OPENCODE_PASSWORD', 'OPENCODE_MODEL', 'API_KEY'];
+const OPTIONAL_VARIABLES = ['OPENCODE_HOST', 'OPENCODE_PASSWORD', 'OPENCODE_MODEL', 'API_KEY', 'REDIS_PASSWORD', 'WORKSPACE_ROOTS', 'OPENCODE_PASS_ENV'];
 // Set in compose ahead of the environment schema, which gains it with the metrics code; harmless
 // once it is there (the expected list is a set).
 const ORCHESTRATOR_SERVICES = ['api', 'worker'];
@@ -37,9 +37,19 @@ function loadCompose(): Compose {
   return parse(readFileSync(join(ROOT, 'docker-compose.yml'), 'utf8'), { merge: true });
 }
 
-/** Compose's `${VAR:-default}` / `${VAR-default}` / `${VAR}` with nothing set on the host. */
+/** A value for each required variable (`${VAR:?message}`), as an operator would set it. */
+const REQUIRED_SAMPLE = 'required-value-set-by-the-operator';
+
+/** Compose's `${VAR:-default}` / `${VAR-default}` / `${VAR}` with nothing set on the host; `${VAR:?m}` set. */
 function withDefaults(value: string): string {
-  return String(value).replace(/\$\{(\w+)(?::?-([^}]*))?\}/g, (_, _name: string, fallback?: string) => fallback ?? '');
+  return String(value)
+    .replace(/\$\{(\w+):\?[^}]*\}/g, REQUIRED_SAMPLE)
+    .replace(/\$\{(\w+)(?::?-([^}]*))?\}/g, (_, _name: string, fallback?: string) => fallback ?? '');
+}
+
+/** The variables a file requires the operator to set (`${VAR:?message}`). */
+function requiredVariables(value: unknown): string[] {
+  return [...JSON.stringify(value).matchAll(/\$\{(\w+):\?/g)].map((m) => m[1]);
 }
 
 describe('docker-compose.yml', () => {
@@ -126,11 +136,36 @@ describe('docker-compose.yml', () => {
     );
   });
 
-  it('keeps the Grafana admin password out of the file, with a default', () => {
-    expect(services.grafana.environment?.GF_SECURITY_ADMIN_PASSWORD).toBe('${GRAFANA_ADMIN_PASSWORD:-admin}');
+  it('has no default secrets: API_KEY, REDIS_PASSWORD and the Grafana admin password are required', () => {
+    expect(requiredVariables(services.grafana.environment)).toEqual(['GRAFANA_ADMIN_PASSWORD']);
+    for (const name of ORCHESTRATOR_SERVICES) {
+      expect(requiredVariables(services[name].environment).sort()).toEqual(['API_KEY', 'REDIS_PASSWORD']);
+      // Listening on every interface of its container is what publishing needs; the key guards it.
+      expect(services[name].environment?.HOST).toBe('0.0.0.0');
+    }
+    expect(requiredVariables(services.redis.environment)).toEqual(['REDIS_PASSWORD']);
+    expect(services.redis.command?.join(' ')).toContain('--requirepass "$$REDIS_PASSWORD"');
+    expect(String(services.redis.healthcheck?.test)).toContain('REDISCLI_AUTH');
     expect(services.grafana.ports).toEqual(['3001:3000']);
     // Prometheus has no login: loopback only.
     expect(services.prometheus.ports).toEqual(['127.0.0.1:9090:9090']);
+  });
+
+  it('keeps the OpenCode server off the network of PostgreSQL and Redis', () => {
+    const networksOf = (name: string) => (services[name] as { networks?: string[] }).networks ?? [];
+    for (const name of ['postgres', 'redis']) expect(networksOf(name)).toEqual(['backend']);
+    expect(networksOf('opencode-server')).toEqual(['agents']);
+    for (const name of ORCHESTRATOR_SERVICES) expect(networksOf(name).sort()).toEqual(['agents', 'backend']);
+    // Every service names its networks: none falls back to a default network shared with OpenCode.
+    for (const [name, service] of Object.entries(services)) {
+      expect({ name, networks: (service as { networks?: string[] }).networks?.length ?? 0 }).not.toEqual({ name, networks: 0 });
+    }
+  });
+
+  it('confines sessions to the shared workspaces volume', () => {
+    for (const name of ORCHESTRATOR_SERVICES) expect(services[name].environment?.WORKSPACE_ROOTS).toBe('/workspaces');
+    const entrypoint = readFileSync(join(ROOT, 'infrastructure/opencode/entrypoint.sh'), 'utf8');
+    expect(entrypoint).toContain('"external_directory":"deny"');
   });
 
   it('mounts one workspaces volume at /workspaces in the api, the worker and the OpenCode server', () => {

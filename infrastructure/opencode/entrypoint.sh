@@ -1,5 +1,7 @@
 #!/bin/sh
 # Starts a headless `opencode serve` set up for unattended runs; the model comes from OPENCODE_MODEL.
+# Nothing outside a session's directory (external_directory denied) and no questions to a human;
+# the orchestrator sends each session's own rules (its ceiling) when it creates it.
 set -eu
 
 model="${OPENCODE_MODEL:-}"
@@ -12,7 +14,7 @@ for m in "$model" "$small_model"; do
   fi
 done
 
-OPENCODE_CONFIG_CONTENT=$(printf '{"autoupdate":false,"share":"disabled","permission":{"*":"allow","question":"deny"},"model":"%s","small_model":"%s"}' "$model" "$small_model")
+OPENCODE_CONFIG_CONTENT=$(printf '{"autoupdate":false,"share":"disabled","permission":{"*":"allow","external_directory":"deny","question":"deny"},"model":"%s","small_model":"%s"}' "$model" "$small_model")
 export OPENCODE_CONFIG_CONTENT
 export OPENCODE_DISABLE_MODELS_FETCH=1
 # An empty password would still be "set"; no password means no auth (keep the port private then).

@@ -1,4 +1,6 @@
-import { isAbsolute, resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { EnvironmentSchema, validateEnvironment } from './env.schema';
 
 export interface OpencodeConfig {
@@ -13,8 +15,10 @@ export interface OpencodeConfig {
 /** Typed, grouped configuration, built once from a validated environment. */
 export class AppConfig {
   readonly port: number;
+  /** Interface the API listens on (HOST). */
+  readonly host: string;
   readonly database: { host: string; port: number; user: string; password: string; name: string };
-  readonly redis: { host: string; port: number };
+  readonly redis: { host: string; port: number; password?: string };
   readonly queuePrefix: string;
   readonly opencode: OpencodeConfig;
   readonly maxConcurrentSessions: number;
@@ -25,6 +29,15 @@ export class AppConfig {
   readonly logLevel: EnvironmentSchema['LOG_LEVEL'];
   /** Port of a worker process's /metrics and /health server; 0: none. */
   readonly workerMetricsPort: number;
+  /** Absolute directories every workspace must resolve into (not yet realpath'd: WorkspacePort does that). */
+  readonly workspaceRoots: readonly string[];
+  /** The orchestrator's own installation (the directory of its package.json): never a workspace. */
+  readonly orchestratorHome: string;
+  /** OS sandbox of a managed OpenCode server. */
+  readonly opencodeSandbox: 'auto' | 'bwrap' | 'none';
+  /** Variable names passed to a managed OpenCode server besides the built-in allow-list. */
+  readonly opencodePassEnv: readonly string[];
+  readonly approvalTimeoutSeconds: number;
   /**
    * The whole environment the process was started with, for the child processes it starts (a
    * managed OpenCode server reads provider credentials such as ANTHROPIC_API_KEY from it).
@@ -33,6 +46,7 @@ export class AppConfig {
 
   constructor(env: EnvironmentSchema, processEnvironment: Record<string, string | undefined> = {}) {
     this.port = env.PORT;
+    this.host = env.HOST;
     this.database = {
       host: env.DB_HOST,
       port: env.DB_PORT,
@@ -40,7 +54,7 @@ export class AppConfig {
       password: env.DB_PASSWORD,
       name: env.DB_NAME,
     };
-    this.redis = { host: env.REDIS_HOST, port: env.REDIS_PORT };
+    this.redis = { host: env.REDIS_HOST, port: env.REDIS_PORT, password: env.REDIS_PASSWORD };
     this.queuePrefix = env.QUEUE_PREFIX;
     this.opencode = {
       host: env.OPENCODE_HOST,
@@ -55,6 +69,13 @@ export class AppConfig {
     this.dataDir = isAbsolute(env.DATA_DIR) ? env.DATA_DIR : resolve(env.DATA_DIR);
     this.logLevel = env.LOG_LEVEL;
     this.workerMetricsPort = env.WORKER_METRICS_PORT;
+    this.workspaceRoots = env.WORKSPACE_ROOTS
+      ? [...new Set(env.WORKSPACE_ROOTS.split(',').map((root) => resolve(root.trim())))]
+      : [tmpdir()];
+    this.orchestratorHome = findPackageRoot(__dirname);
+    this.opencodeSandbox = env.OPENCODE_SANDBOX as AppConfig['opencodeSandbox'];
+    this.opencodePassEnv = env.OPENCODE_PASS_ENV ? env.OPENCODE_PASS_ENV.split(',').map((name) => name.trim()) : [];
+    this.approvalTimeoutSeconds = env.APPROVAL_TIMEOUT_SECONDS;
     this.processEnvironment = Object.freeze({ ...processEnvironment });
   }
 
@@ -66,5 +87,13 @@ export class AppConfig {
   /** A copy with some raw variables changed; used by tests and tools. */
   static with(overrides: Record<string, string | undefined>): AppConfig {
     return AppConfig.fromEnvironment({ ...process.env, ...overrides });
+  }
+}
+
+/** The nearest directory above `from` with a package.json (the repository, whether run from src or dist). */
+function findPackageRoot(from: string): string {
+  for (let dir = from; ; dir = dirname(dir)) {
+    if (existsSync(join(dir, 'package.json'))) return dir;
+    if (dirname(dir) === dir) return process.cwd();
   }
 }

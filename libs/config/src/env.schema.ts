@@ -21,6 +21,8 @@ const emptyToUndefined = ({ value }: { value: unknown }) => (value === '' ? unde
  */
 export class EnvironmentSchema {
   @Transform(toInt) @IsInt() @Min(0) @Max(65535) PORT = 3000;
+  /** Interface the API listens on. Not loopback without API_KEY: the process refuses to start. */
+  @IsString() @MinLength(1) HOST = '127.0.0.1';
 
   @IsString() @MinLength(1) DB_HOST = '127.0.0.1';
   @Transform(toInt) @IsInt() @Min(1) @Max(65535) DB_PORT = 5432;
@@ -31,6 +33,7 @@ export class EnvironmentSchema {
 
   @IsString() @MinLength(1) REDIS_HOST = '127.0.0.1';
   @Transform(toInt) @IsInt() @Min(1) @Max(65535) REDIS_PORT = 6379;
+  @Transform(emptyToUndefined) @IsOptional() @IsString() REDIS_PASSWORD?: string;
   @Matches(/^[A-Za-z0-9_-]{1,40}$/, { message: 'QUEUE_PREFIX must be 1-40 letters, digits, _ or -' })
   QUEUE_PREFIX = 'orchestrator';
 
@@ -52,6 +55,24 @@ export class EnvironmentSchema {
   /** Where the managed OpenCode server keeps its isolated home, config and data. */
   @IsString() @MinLength(1) DATA_DIR = '.orchestrator';
   @IsIn(['fatal', 'error', 'warn', 'log', 'debug', 'verbose']) LOG_LEVEL = 'log';
+
+  /**
+   * Comma-separated absolute directories every workspace must resolve into. Unset: the system's
+   * temporary directory (os.tmpdir()), which keeps the README's first-session demo working.
+   */
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @Matches(/^\/[^,]*(,\s*\/[^,]*)*$/, { message: 'WORKSPACE_ROOTS must be a comma-separated list of absolute paths' })
+  WORKSPACE_ROOTS?: string;
+  /** OS sandbox of a managed OpenCode server: auto (bubblewrap when `bwrap` is installed), bwrap, none. */
+  @IsIn(['auto', 'bwrap', 'none']) OPENCODE_SANDBOX = 'auto';
+  /** Extra variable names (comma-separated) passed to a managed OpenCode server besides the allow-list. */
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @Matches(/^[A-Za-z_][A-Za-z0-9_]*(,\s*[A-Za-z_][A-Za-z0-9_]*)*$/, { message: 'OPENCODE_PASS_ENV must be comma-separated variable names' })
+  OPENCODE_PASS_ENV?: string;
+  /** An OpenCode permission request not answered within this many seconds is denied. */
+  @Transform(toInt) @IsInt() @Min(1) @Max(86400) APPROVAL_TIMEOUT_SECONDS = 900;
   /**
    * A worker process (apps/worker) serves GET /metrics and GET /health on this port; 0: none.
    * The API serves /metrics on PORT instead. Default: DEFAULT_WORKER_METRICS_PORT of libs/observability.
@@ -61,19 +82,32 @@ export class EnvironmentSchema {
 
 export class ConfigValidationError extends Error {}
 
+/** 127.0.0.0/8, ::1 and localhost: only processes of this machine can connect. */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.trim().toLowerCase().replace(/^\[|\]$/g, '');
+  return h === 'localhost' || h === '::1' || /^127(\.\d{1,3}){3}$/.test(h) || h === '::ffff:127.0.0.1';
+}
+
 /** Parses and validates an environment; throws one error naming every bad variable. */
 export function validateEnvironment(env: Record<string, string | undefined>): EnvironmentSchema {
   const known = Object.keys(new EnvironmentSchema());
   const picked: Record<string, unknown> = {};
-  for (const key of [...known, 'OPENCODE_HOST', 'OPENCODE_PASSWORD', 'OPENCODE_MODEL', 'API_KEY']) {
+  const optional = ['OPENCODE_HOST', 'OPENCODE_PASSWORD', 'OPENCODE_MODEL', 'API_KEY', 'REDIS_PASSWORD', 'WORKSPACE_ROOTS', 'OPENCODE_PASS_ENV'];
+  for (const key of [...known, ...optional]) {
     if (env[key] !== undefined) picked[key] = env[key];
   }
   const parsed = plainToInstance(EnvironmentSchema, picked, { exposeDefaultValues: true });
   const errors = validateSync(parsed, { whitelist: true });
-  if (errors.length > 0) {
-    const lines = errors.map(
-      (e) => `  ${e.property}=${JSON.stringify(e.value)}: ${Object.values(e.constraints ?? {}).join('; ')}`,
+  const lines = errors.map(
+    (e) => `  ${e.property}=${JSON.stringify(e.value)}: ${Object.values(e.constraints ?? {}).join('; ')}`,
+  );
+  if (errors.length === 0 && !isLoopbackHost(parsed.HOST) && !parsed.API_KEY) {
+    lines.push(
+      `  API_KEY is not set while HOST=${JSON.stringify(parsed.HOST)} is not a loopback address: ` +
+        'anyone who can reach the port could run commands through the agents. Set API_KEY (8+ characters) or HOST=127.0.0.1',
     );
+  }
+  if (lines.length > 0) {
     throw new ConfigValidationError(`Invalid environment configuration:\n${lines.join('\n')}`);
   }
   return parsed;

@@ -17,7 +17,7 @@ import { RedisModule } from './redis.module';
     BullModule.forRootAsync({
       inject: [AppConfig],
       useFactory: (config: AppConfig) => ({
-        connection: { host: config.redis.host, port: config.redis.port, maxRetriesPerRequest: null },
+        connection: { host: config.redis.host, port: config.redis.port, password: config.redis.password, maxRetriesPerRequest: null },
         prefix: config.queuePrefix,
       }),
     }),

@@ -9,6 +9,7 @@ export function createRedisConnection(config: AppConfig, name: string): Redis {
   return new Redis({
     host: config.redis.host,
     port: config.redis.port,
+    password: config.redis.password,
     connectionName: `${config.queuePrefix}:${name}`,
     maxRetriesPerRequest: null,
     retryStrategy: (times) => Math.min(times * 200, 2000),

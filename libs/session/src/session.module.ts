@@ -3,6 +3,7 @@ import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { AgentModule } from '@app/agent';
 import { LockingModule } from '@app/locking';
+import { WorkspaceModule } from '@app/workspace';
 import { AGENT_DIRECTORY } from './application/ports/agent-directory.port';
 import { RUN_HEARTBEAT } from './application/ports/run-heartbeat.port';
 import { SESSION_QUEUE } from './application/ports/session-queue.port';
@@ -42,6 +43,7 @@ const ports = [
     BullModule.registerQueue({ name: SESSION_RUN_QUEUE }),
     LockingModule,
     AgentModule,
+    WorkspaceModule,
   ],
   controllers: [SessionsController, SessionEventsController],
   providers: [...ports, SessionLifecycleService, SessionObservers, SessionTransitionPublisher, SessionEventStreams],

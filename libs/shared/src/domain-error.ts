@@ -27,5 +27,7 @@ export enum CommonErrorCode {
   VALIDATION_FAILED = 'VALIDATION_FAILED',
   NOT_FOUND = 'NOT_FOUND',
   UNAUTHORIZED = 'UNAUTHORIZED',
+  /** The key is valid but its role is below the route's (the message names the role needed). */
+  FORBIDDEN = 'FORBIDDEN',
   INTERNAL = 'INTERNAL',
 }

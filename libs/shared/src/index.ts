@@ -1,2 +1,4 @@
 export * from './domain-error';
+export * from './access';
 export * from './http/error-response.dto';
+export * from './http/access.decorators';

@@ -1,6 +1,7 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { SessionModule } from '@app/session';
+import { WorkspaceModule } from '@app/workspace';
 import { PlanKicker } from './application/plan-kicker';
 import { PlanScheduler } from './application/plan-scheduler';
 import { PlanService } from './application/plan.service';
@@ -29,7 +30,7 @@ export class TaskModule {
   static forRoot(options: TaskModuleOptions): DynamicModule {
     return {
       module: TaskModule,
-      imports: [TypeOrmModule.forFeature([PlanOrmEntity, PlanTaskOrmEntity]), SessionModule],
+      imports: [TypeOrmModule.forFeature([PlanOrmEntity, PlanTaskOrmEntity]), SessionModule, WorkspaceModule],
       controllers: [PlansController],
       providers: [...ports, PlanKicker, PlanScheduler, PlanService, PlanGauges, ...(options.scheduler ? [PlanSchedulerLoop] : [])],
       exports: [PlanService, PlanScheduler, PLAN_REPOSITORY],

@@ -5,8 +5,9 @@ import { LockErrorCode } from '@app/locking';
 import { SessionErrorCode } from '@app/session';
 import { CommonErrorCode, DomainError } from '@app/shared';
 import { PlanErrorCode, TaskErrorCode } from '@app/task';
+import { WorkspaceErrorCode } from '@app/workspace';
 
-type KnownCode = SessionErrorCode | AgentErrorCode | LockErrorCode | CommonErrorCode | PlanErrorCode | TaskErrorCode;
+type KnownCode = SessionErrorCode | AgentErrorCode | LockErrorCode | CommonErrorCode | PlanErrorCode | TaskErrorCode | WorkspaceErrorCode;
 
 /** Every code of every context, mapped once. A code missing here does not compile. */
 const STATUS_OF: Record<KnownCode, HttpStatus> = {
@@ -14,7 +15,6 @@ const STATUS_OF: Record<KnownCode, HttpStatus> = {
   [SessionErrorCode.INVALID_TRANSITION]: HttpStatus.CONFLICT,
   [SessionErrorCode.VERSION_CONFLICT]: HttpStatus.CONFLICT,
   [SessionErrorCode.SESSION_RUNNING]: HttpStatus.CONFLICT,
-  [SessionErrorCode.WORKSPACE_INVALID]: HttpStatus.BAD_REQUEST,
   [SessionErrorCode.INVALID_CURSOR]: HttpStatus.BAD_REQUEST,
   [SessionErrorCode.AGENT_CHOICE_CONFLICT]: HttpStatus.BAD_REQUEST,
   [AgentErrorCode.AGENT_NOT_FOUND]: HttpStatus.NOT_FOUND,
@@ -33,9 +33,12 @@ const STATUS_OF: Record<KnownCode, HttpStatus> = {
   [PlanErrorCode.PLAN_INVALID_STATE]: HttpStatus.CONFLICT,
   [TaskErrorCode.PLAN_INVALID]: HttpStatus.BAD_REQUEST,
   [TaskErrorCode.REQUIREMENT_INVALID]: HttpStatus.BAD_REQUEST,
+  [WorkspaceErrorCode.WORKSPACE_INVALID]: HttpStatus.BAD_REQUEST,
+  [WorkspaceErrorCode.WORKSPACE_OUTSIDE_ROOTS]: HttpStatus.BAD_REQUEST,
   [CommonErrorCode.VALIDATION_FAILED]: HttpStatus.BAD_REQUEST,
   [CommonErrorCode.NOT_FOUND]: HttpStatus.NOT_FOUND,
   [CommonErrorCode.UNAUTHORIZED]: HttpStatus.UNAUTHORIZED,
+  [CommonErrorCode.FORBIDDEN]: HttpStatus.FORBIDDEN,
   [CommonErrorCode.INTERNAL]: HttpStatus.INTERNAL_SERVER_ERROR,
 };
 
@@ -43,6 +46,7 @@ const CODE_OF_HTTP_STATUS: Partial<Record<number, CommonErrorCode>> = {
   [HttpStatus.BAD_REQUEST]: CommonErrorCode.VALIDATION_FAILED,
   [HttpStatus.NOT_FOUND]: CommonErrorCode.NOT_FOUND,
   [HttpStatus.UNAUTHORIZED]: CommonErrorCode.UNAUTHORIZED,
+  [HttpStatus.FORBIDDEN]: CommonErrorCode.FORBIDDEN,
 };
 
 export interface ErrorBody {

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AppConfig } from '@app/config';
 import { InMemoryLocks } from '@app/locking';
+import { testWorkspaces } from '@app/workspace/testing';
 import { Session } from '../domain/session';
 import { SessionStatus } from '../domain/session-status';
 import { CodingAgentPort, CodingTurnOutcome, RunTurnOptions } from './ports/coding-agent.port';
@@ -20,6 +21,7 @@ import {
 
 describe('SessionExecutionService', () => {
   const workspace = mkdtempSync(join(tmpdir(), 'exec-spec-'));
+  const workspaces = testWorkspaces();
   let repo: InMemorySessionRepository;
   let heartbeat: InMemoryHeartbeat;
   let locks: InMemoryLocks;
@@ -42,7 +44,7 @@ describe('SessionExecutionService', () => {
 
   /** A worker that claims the session, opens its turn and then stops responding. */
   async function startAndLoseWorker(s: Session) {
-    const service = new SessionExecutionService(repo, new ScriptedCodingAgent(untilAborted), heartbeat, locks, config, agents);
+    const service = new SessionExecutionService(repo, new ScriptedCodingAgent(untilAborted), heartbeat, locks, config, agents, workspaces);
     const run = service.run(job(s));
     await turnAttached(s, service);
     return {
@@ -68,7 +70,7 @@ describe('SessionExecutionService', () => {
       expect((await stored(s)).opencodeSessionId).toBe('ses_1'); // persisted before runTurn
       return outcome('completed', { summary: 'done', filesChanged: ['a.ts'] });
     });
-    await new SessionExecutionService(repo, agent, heartbeat, locks, config, agents).run(job(s));
+    await new SessionExecutionService(repo, agent, heartbeat, locks, config, agents, workspaces).run(job(s));
     expect(await stored(s)).toMatchObject({
       status: SessionStatus.COMPLETED,
       result: { summary: 'done', filesChanged: ['a.ts'] },
@@ -81,7 +83,7 @@ describe('SessionExecutionService', () => {
   it('is idempotent: a job that runs again for a finished session does nothing', async () => {
     const s = await queued();
     const agent = new ScriptedCodingAgent(async () => outcome('completed'));
-    const service = new SessionExecutionService(repo, agent, heartbeat, locks, config, agents);
+    const service = new SessionExecutionService(repo, agent, heartbeat, locks, config, agents, workspaces);
     await service.run(job(s));
     await service.run(job(s));
     expect(agent.runs).toHaveLength(1);
@@ -91,8 +93,8 @@ describe('SessionExecutionService', () => {
   it('ignores a job of a superseded attempt or a deleted session', async () => {
     const s = await queued();
     const agent = new ScriptedCodingAgent(async () => outcome('completed'));
-    await new SessionExecutionService(repo, agent, heartbeat, locks, config, agents).run({ sessionId: s.id, attempt: 7 });
-    await new SessionExecutionService(repo, agent, heartbeat, locks, config, agents).run({ sessionId: '00000000-0000-4000-8000-000000000000', attempt: 1 });
+    await new SessionExecutionService(repo, agent, heartbeat, locks, config, agents, workspaces).run({ sessionId: s.id, attempt: 7 });
+    await new SessionExecutionService(repo, agent, heartbeat, locks, config, agents, workspaces).run({ sessionId: '00000000-0000-4000-8000-000000000000', attempt: 1 });
     expect(agent.runs).toHaveLength(0);
     expect((await stored(s)).status).toBe(SessionStatus.QUEUED);
   });
@@ -103,7 +105,7 @@ describe('SessionExecutionService', () => {
     expect((await stored(s)).status).toBe(SessionStatus.RUNNING);
 
     const second = new ScriptedCodingAgent(async (_signal, resume) => outcome(resume ? 'completed' : 'failed'));
-    await new SessionExecutionService(repo, second, heartbeat, locks, config, agents).run(job(s));
+    await new SessionExecutionService(repo, second, heartbeat, locks, config, agents, workspaces).run(job(s));
     expect(second.opened).toBe(0);
     expect(second.runs[0]).toMatchObject({ resume: true, ref: { opencodeSessionId: 'ses_1', messageId: 'msg_1' } });
     expect((await stored(s)).status).toBe(SessionStatus.COMPLETED);
@@ -117,7 +119,7 @@ describe('SessionExecutionService', () => {
     const lost = new ScriptedCodingAgent(async () =>
       outcome('lost', { error: { code: 'OPENCODE_SESSION_LOST', message: 'unknown session ses_1' } }),
     );
-    await new SessionExecutionService(repo, lost, heartbeat, locks, config, agents).run(job(s));
+    await new SessionExecutionService(repo, lost, heartbeat, locks, config, agents, workspaces).run(job(s));
     const after = await stored(s);
     expect(after.status).toBe(SessionStatus.FAILED);
     expect(after.error?.code).toBe('WORKER_LOST');
@@ -130,25 +132,25 @@ describe('SessionExecutionService', () => {
     const agent = new ScriptedCodingAgent(async () =>
       outcome('failed', { error: { code: 'PROVIDER_ERROR', message: 'rate limited' } }),
     );
-    await new SessionExecutionService(repo, agent, heartbeat, locks, config, agents).run(job(s));
+    await new SessionExecutionService(repo, agent, heartbeat, locks, config, agents, workspaces).run(job(s));
     expect(await stored(s)).toMatchObject({ status: SessionStatus.FAILED, error: { code: 'PROVIDER_ERROR', message: 'rate limited' } });
   });
 
   it('fails with OPENCODE_UNAVAILABLE when no turn can be opened', async () => {
     const s = await queued();
-    await new SessionExecutionService(repo, new ScriptedCodingAgent(async () => outcome('completed'), true), heartbeat, locks, config, agents).run(job(s));
+    await new SessionExecutionService(repo, new ScriptedCodingAgent(async () => outcome('completed'), true), heartbeat, locks, config, agents, workspaces).run(job(s));
     expect((await stored(s)).error?.code).toBe('OPENCODE_UNAVAILABLE');
   });
 
   it('aborts the turn and records TIMED_OUT after timeoutSeconds', async () => {
     const s = await queued(1);
-    await new SessionExecutionService(repo, new ScriptedCodingAgent(untilAborted), heartbeat, locks, config, agents).run(job(s));
+    await new SessionExecutionService(repo, new ScriptedCodingAgent(untilAborted), heartbeat, locks, config, agents, workspaces).run(job(s));
     expect(await stored(s)).toMatchObject({ status: SessionStatus.TIMED_OUT, error: { code: 'TIMED_OUT' } });
   });
 
   it('aborts the turn and records CANCELLED on a cancel signal', async () => {
     const s = await queued();
-    const service = new SessionExecutionService(repo, new ScriptedCodingAgent(untilAborted), heartbeat, locks, config, agents);
+    const service = new SessionExecutionService(repo, new ScriptedCodingAgent(untilAborted), heartbeat, locks, config, agents, workspaces);
     const running = service.run(job(s));
     await turnAttached(s, service);
     expect(service.activeSessionIds).toEqual([s.id]);
@@ -163,7 +165,7 @@ describe('SessionExecutionService', () => {
     jest.useFakeTimers({ doNotFake: ['setTimeout', 'clearTimeout', 'setImmediate', 'nextTick', 'queueMicrotask', 'Date', 'performance'] });
     try {
       const s = await queued();
-      const service = new SessionExecutionService(repo, new ScriptedCodingAgent(untilAborted), heartbeat, locks, config, agents);
+      const service = new SessionExecutionService(repo, new ScriptedCodingAgent(untilAborted), heartbeat, locks, config, agents, workspaces);
       const running = service.run(job(s));
       await turnAttached(s, service);
       const row = (await repo.findById(s.id))!;
@@ -185,7 +187,7 @@ describe('SessionExecutionService', () => {
       await repo.update(user);
       return outcome('completed');
     });
-    await new SessionExecutionService(repo, agent, heartbeat, locks, config, agents).run(job(s));
+    await new SessionExecutionService(repo, agent, heartbeat, locks, config, agents, workspaces).run(job(s));
     expect(await stored(s)).toMatchObject({ status: SessionStatus.COMPLETED, title: 'renamed while running' });
   });
 
@@ -213,7 +215,7 @@ describe('SessionExecutionService', () => {
         return outcome('completed', { summary: 'Wrote a.txt', filesChanged: ['a.txt'] });
       },
     };
-    await new SessionExecutionService(publishing, talking, heartbeat, locks, config, agents, events).run(job(s));
+    await new SessionExecutionService(publishing, talking, heartbeat, locks, config, agents, workspaces, events).run(job(s));
 
     const label = (e: SessionLiveEvent) => (e.type === 'transition' ? e.data.to : e.type);
     expect(published.map(label)).toEqual([SessionStatus.RUNNING, 'tool', 'files', 'text', SessionStatus.COMPLETED]);
@@ -231,7 +233,7 @@ describe('SessionExecutionService', () => {
         return outcome('completed');
       },
     };
-    await new SessionExecutionService(repo, agent, heartbeat, locks, config, agents, failing).run(job(s));
+    await new SessionExecutionService(repo, agent, heartbeat, locks, config, agents, workspaces, failing).run(job(s));
     expect((await stored(s)).status).toBe(SessionStatus.COMPLETED);
   });
 
@@ -241,7 +243,7 @@ describe('SessionExecutionService', () => {
     s.queue();
     await repo.update(s);
     const agent = new ScriptedCodingAgent(async () => outcome('completed'));
-    await new SessionExecutionService(repo, agent, heartbeat, locks, config, agents).run(job(s));
+    await new SessionExecutionService(repo, agent, heartbeat, locks, config, agents, workspaces).run(job(s));
     expect((await stored(s)).error?.code).toBe('WORKSPACE_MISSING');
     expect(agent.opened).toBe(0);
   });
@@ -273,7 +275,7 @@ describe('SessionExecutionService', () => {
       const reviewed = await queued();
       const s = await assigned(reviewed.id);
       const agent = new ScriptedCodingAgent(async () => outcome('completed', { summary: 'VERDICT: APPROVE\nQUALITY: 9/10' }));
-      await new SessionExecutionService(repo, agent, heartbeat, locks, config, agents).run(job(s));
+      await new SessionExecutionService(repo, agent, heartbeat, locks, config, agents, workspaces).run(job(s));
       expect(agent.runs[0].request).toMatchObject({ agent: 'plan', system: 'Answer with VERDICT first.', disabledTools: ['bash', 'write'] });
       const after = await stored(s);
       expect(agents.runs).toEqual([
@@ -295,15 +297,15 @@ describe('SessionExecutionService', () => {
 
     it('reports failures and timeouts, but not runs the infrastructure ended or plain sessions', async () => {
       const failing = await assigned();
-      await new SessionExecutionService(repo, new ScriptedCodingAgent(async () => outcome('failed')), heartbeat, locks, config, agents).run(job(failing));
+      await new SessionExecutionService(repo, new ScriptedCodingAgent(async () => outcome('failed')), heartbeat, locks, config, agents, workspaces).run(job(failing));
       const lockLost = await assigned();
-      const service = new SessionExecutionService(repo, new ScriptedCodingAgent(untilAborted), heartbeat, locks, config, agents);
+      const service = new SessionExecutionService(repo, new ScriptedCodingAgent(untilAborted), heartbeat, locks, config, agents, workspaces);
       const running = service.run(job(lockLost));
       await turnAttached(lockLost, service);
       locks.lose(await workspaceLockResource(workspace));
       await running;
       const plain = await queued();
-      await new SessionExecutionService(repo, new ScriptedCodingAgent(async () => outcome('completed')), heartbeat, locks, config, agents).run(job(plain));
+      await new SessionExecutionService(repo, new ScriptedCodingAgent(async () => outcome('completed')), heartbeat, locks, config, agents, workspaces).run(job(plain));
       expect(agents.runs.map((r) => [r.sessionId, r.outcome])).toEqual([[failing.id, 'FAILED']]);
     });
   });
@@ -318,7 +320,7 @@ describe('SessionExecutionService', () => {
         heldDuringRun = (await locks.list()).find((l) => l.resource === `workspace:${workspace}`)?.holder?.owner;
         return outcome('completed');
       });
-      await new SessionExecutionService(repo, agent, heartbeat, locks, config, agents).run(job(s));
+      await new SessionExecutionService(repo, agent, heartbeat, locks, config, agents, workspaces).run(job(s));
       expect(heldDuringRun).toBe(`session:${s.id}`);
       expect(await resource()).toBe(`workspace:${workspace}`);
       expect(await locks.list()).toEqual([]);
@@ -335,8 +337,8 @@ describe('SessionExecutionService', () => {
           spans[id].end = Date.now();
           return outcome('completed');
         });
-      const service = new SessionExecutionService(repo, agentFor(first.id), heartbeat, locks, config, agents);
-      const other = new SessionExecutionService(repo, agentFor(second.id), heartbeat, locks, config, agents);
+      const service = new SessionExecutionService(repo, agentFor(first.id), heartbeat, locks, config, agents, workspaces);
+      const other = new SessionExecutionService(repo, agentFor(second.id), heartbeat, locks, config, agents, workspaces);
       const a = service.run(job(first));
       await turnAttached(first);
       const b = other.run(job(second));
@@ -353,7 +355,7 @@ describe('SessionExecutionService', () => {
     it('stops the turn and records WORKSPACE_LOCK_LOST when the lease is lost mid-run', async () => {
       const s = await queued();
       const agent = new ScriptedCodingAgent(untilAborted);
-      const service = new SessionExecutionService(repo, agent, heartbeat, locks, config, agents);
+      const service = new SessionExecutionService(repo, agent, heartbeat, locks, config, agents, workspaces);
       const running = service.run(job(s));
       await turnAttached(s, service);
       locks.lose(await resource());
@@ -368,7 +370,7 @@ describe('SessionExecutionService', () => {
       const s = await queued(1);
       await locks.acquire(await resource(), { owner: 'another session', ttlMs: 60_000, waitTimeoutMs: 0 });
       const agent = new ScriptedCodingAgent(async () => outcome('completed'));
-      await new SessionExecutionService(repo, agent, heartbeat, locks, config, agents).run(job(s));
+      await new SessionExecutionService(repo, agent, heartbeat, locks, config, agents, workspaces).run(job(s));
       const after = await stored(s);
       expect(after).toMatchObject({ status: SessionStatus.TIMED_OUT, error: { code: 'WORKSPACE_BUSY' } });
       expect(after.startedAt).toBeNull();
@@ -380,7 +382,7 @@ describe('SessionExecutionService', () => {
       const s = await queued();
       await locks.acquire(await resource(), { owner: 'another session', ttlMs: 60_000, waitTimeoutMs: 0 });
       const agent = new ScriptedCodingAgent(async () => outcome('completed'));
-      const service = new SessionExecutionService(repo, agent, heartbeat, locks, config, agents);
+      const service = new SessionExecutionService(repo, agent, heartbeat, locks, config, agents, workspaces);
       const waiting = service.run(job(s));
       await new Promise((r) => setTimeout(r, 10));
       const row = (await repo.findById(s.id))!;

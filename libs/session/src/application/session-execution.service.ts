@@ -1,8 +1,7 @@
-import { realpath, stat } from 'node:fs/promises';
-import { resolve } from 'node:path';
 import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { AppConfig } from '@app/config';
 import { Lease, LOCK_PORT, LockError, LockErrorCode, LockPort } from '@app/locking';
+import { WORKSPACE_PORT, WorkspaceError, WorkspaceErrorCode, WorkspacePort } from '@app/workspace';
 import { Session } from '../domain/session';
 import { SessionStatus } from '../domain/session-status';
 import { RunFailureCode, SessionError, SessionErrorCode } from '../domain/session.errors';
@@ -38,8 +37,8 @@ const MAX_CONFLICT_RETRIES = 8;
 type AbortReason = 'cancel' | 'timeout' | 'lock-lost';
 
 /** The lock a session holds on its workspace for its whole run (symlinks resolved: one directory, one lock). */
-export async function workspaceLockResource(workspace: string): Promise<string> {
-  return `workspace:${await realpath(workspace).catch(() => resolve(workspace))}`;
+export function workspaceLockResource(canonicalWorkspace: string): string {
+  return `workspace:${canonicalWorkspace}`;
 }
 
 /**
@@ -64,6 +63,7 @@ export class SessionExecutionService {
     @Inject(LOCK_PORT) private readonly locks: LockPort,
     private readonly config: AppConfig,
     @Inject(AGENT_DIRECTORY) private readonly agents: AgentDirectoryPort,
+    @Inject(WORKSPACE_PORT) private readonly workspaces: WorkspacePort,
     @Optional() @Inject(SESSION_EVENTS) private readonly events: SessionEventsPort | null = null,
   ) {}
 
@@ -103,7 +103,7 @@ export class SessionExecutionService {
    */
   private async lockWorkspace(job: SessionRunJob, session: Session): Promise<Lease | null> {
     const { workspace, timeoutSeconds } = session.snapshot();
-    const resource = await workspaceLockResource(workspace);
+    const resource = workspaceLockResource(await this.workspaces.canonical(workspace));
     const controller = new AbortController();
     this.waiting.set(job.sessionId, controller);
     this.ensureWatching();
@@ -138,10 +138,15 @@ export class SessionExecutionService {
     const { session, resume } = claimed;
     const request = toTurnRequest(session);
 
-    if (!(await isDirectory(request.workspace))) {
-      await this.mutate(job, session, (s) =>
-        s.fail({ code: RunFailureCode.WORKSPACE_MISSING, message: `workspace ${request.workspace} is gone` }, null),
-      );
+    // Checked again right before the agent starts: a symlink may have been swapped since creation.
+    try {
+      request.workspace = await this.workspaces.recheck(request.workspace);
+    } catch (err) {
+      const outside = err instanceof WorkspaceError && err.code === WorkspaceErrorCode.WORKSPACE_OUTSIDE_ROOTS;
+      const failure = outside
+        ? { code: RunFailureCode.WORKSPACE_OUTSIDE_ROOTS, message: `${message(err)}; the run was refused` }
+        : { code: RunFailureCode.WORKSPACE_MISSING, message: `workspace ${request.workspace} is gone` };
+      await this.mutate(job, session, (s) => s.fail(failure, null));
       return;
     }
 
@@ -380,9 +385,6 @@ function isVersionConflict(err: unknown): boolean {
   return err instanceof SessionError && err.code === SessionErrorCode.VERSION_CONFLICT;
 }
 
-async function isDirectory(path: string): Promise<boolean> {
-  return (await stat(path).catch(() => null))?.isDirectory() ?? false;
-}
 
 function message(err: unknown): string {
   return err instanceof Error ? err.message : String(err);

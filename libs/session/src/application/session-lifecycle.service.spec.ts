@@ -3,7 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AppConfig } from '@app/config';
 import { InMemoryLocks } from '@app/locking';
+import { testWorkspaces } from '@app/workspace/testing';
 import { SessionStatus } from '../domain/session-status';
+import { WorkspaceErrorCode } from '@app/workspace';
 import { SessionErrorCode } from '../domain/session.errors';
 import { SessionSignalsPort } from './ports/session-signals.port';
 import { SESSION_LOCK_WAIT_MS, SessionLifecycleService } from './session-lifecycle.service';
@@ -35,7 +37,7 @@ describe('SessionLifecycleService', () => {
     signals = new RecordingSignals();
     locks = new InMemoryLocks();
     agents = new FakeAgentDirectory([REVIEWER_CHOICE]);
-    service = new SessionLifecycleService(repo, queue, signals, locks, config, agents);
+    service = new SessionLifecycleService(repo, queue, signals, locks, config, agents, testWorkspaces());
   });
 
   it('creates a PENDING session with the defaults', async () => {
@@ -49,7 +51,7 @@ describe('SessionLifecycleService', () => {
     [__filename, 'is not a directory'],
   ])('refuses workspace %s', async (bad, why) => {
     await expect(service.create({ title: 't', prompt: 'p', workspace: bad })).rejects.toMatchObject({
-      code: SessionErrorCode.WORKSPACE_INVALID,
+      code: WorkspaceErrorCode.WORKSPACE_INVALID,
       message: expect.stringContaining(why),
     });
   });

@@ -1,10 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { isAbsolute } from 'node:path';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { AppConfig } from '@app/config';
 import { LOCK_PORT, LockPort } from '@app/locking';
+import { WORKSPACE_PORT, WorkspacePort } from '@app/workspace';
 import { Session } from '../domain/session';
 import { SessionAgentAssignment } from '../domain/session-agent';
 import { AGENT_DIRECTORY, AgentDirectoryPort } from './ports/agent-directory.port';
@@ -23,6 +22,8 @@ export interface CreateSessionCommand {
   title: string;
   prompt: string;
   workspace: string;
+  /** The caller's API key roots: the workspace must resolve inside one of them too. */
+  workspaceRoots?: readonly string[] | null;
   agent?: string;
   model?: string;
   timeoutSeconds?: number;
@@ -56,15 +57,17 @@ export class SessionLifecycleService {
     @Inject(LOCK_PORT) private readonly locks: LockPort,
     private readonly config: AppConfig,
     @Inject(AGENT_DIRECTORY) private readonly agents: AgentDirectoryPort,
+    @Inject(WORKSPACE_PORT) private readonly workspaces: WorkspacePort,
   ) {}
 
   async create(command: CreateSessionCommand): Promise<Session> {
-    await assertWorkspace(command.workspace);
+    // Stored resolved: the run, its lock and every later check use what the path really is.
+    const workspace = await this.workspaces.resolve(command.workspace, command.workspaceRoots);
     const assignment = await this.assignAgent(command);
     const session = Session.create({
       title: command.title,
       prompt: command.prompt,
-      workspace: command.workspace,
+      workspace,
       metadata: command.metadata,
       agent: assignment?.opencodeAgent ?? command.agent ?? DEFAULT_OPENCODE_AGENT,
       model: command.model ?? assignment?.model ?? null,
@@ -211,14 +214,4 @@ export class SessionLifecycleService {
       await this.locks.release(lease).catch((err: Error) => this.logger.warn(`Could not release ${lease.resource}: ${err.message}`));
     }
   }
-}
-
-/** A workspace must be an absolute path of an existing directory (WORKSPACE_INVALID otherwise); plans use the same rule. */
-export async function assertWorkspace(workspace: string): Promise<void> {
-  const invalid = (reason: string) =>
-    new SessionError(SessionErrorCode.WORKSPACE_INVALID, `workspace ${reason}`, { field: 'workspace', workspace });
-  if (!isAbsolute(workspace)) throw invalid('must be an absolute path');
-  const info = await stat(workspace).catch(() => null);
-  if (!info) throw invalid('does not exist');
-  if (!info.isDirectory()) throw invalid('is not a directory');
 }

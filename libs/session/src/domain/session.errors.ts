@@ -5,7 +5,6 @@ export enum SessionErrorCode {
   INVALID_TRANSITION = 'INVALID_TRANSITION',
   VERSION_CONFLICT = 'VERSION_CONFLICT',
   SESSION_RUNNING = 'SESSION_RUNNING',
-  WORKSPACE_INVALID = 'WORKSPACE_INVALID',
   INVALID_CURSOR = 'INVALID_CURSOR',
   /** agentId, role and agent were combined in a way that names two different choices. */
   AGENT_CHOICE_CONFLICT = 'AGENT_CHOICE_CONFLICT',
@@ -44,6 +43,8 @@ export enum RunFailureCode {
   TIMED_OUT = 'TIMED_OUT',
   CANCELLED = 'CANCELLED',
   WORKSPACE_MISSING = 'WORKSPACE_MISSING',
+  /** At run time the workspace resolved outside WORKSPACE_ROOTS (e.g. a symlink swapped after creation). */
+  WORKSPACE_OUTSIDE_ROOTS = 'WORKSPACE_OUTSIDE_ROOTS',
   OPENCODE_UNAVAILABLE = 'OPENCODE_UNAVAILABLE',
   /** Other sessions held the session's workspace for its whole timeout; it never ran. */
   WORKSPACE_BUSY = 'WORKSPACE_BUSY',

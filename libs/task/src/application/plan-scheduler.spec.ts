@@ -1,6 +1,7 @@
 import { tmpdir } from 'node:os';
 import { AppConfig } from '@app/config';
 import { InMemoryLocks } from '@app/locking';
+import { testWorkspaces } from '@app/workspace/testing';
 import type { TaskSpec } from '../domain/task-spec';
 import { PlanKicker } from './plan-kicker';
 import { PlanScheduler, PlanSchedulerOptions } from './plan-scheduler';
@@ -25,8 +26,8 @@ function setup(maxConcurrentSessions = 4, options: PlanSchedulerOptions = {}) {
   const sessions = new FakeTaskSessions();
   const locks = new InMemoryLocks();
   const config = { maxConcurrentSessions } as AppConfig;
-  const scheduler = new PlanScheduler(repo, sessions, locks, config, { workspaceExists: async () => true, ...options });
-  const service = new PlanService(repo, sessions, locks, scheduler, new PlanKicker(), config);
+  const scheduler = new PlanScheduler(repo, sessions, locks, config, testWorkspaces(), { workspaceExists: async () => true, ...options });
+  const service = new PlanService(repo, sessions, locks, scheduler, new PlanKicker(), config, testWorkspaces());
   const runPlan = async (tasks: TaskSpec[]) => {
     const { plan } = await service.create({ requirement: 'build the thing', workspace: tmpdir(), tasks });
     await service.run(plan.id);
@@ -193,7 +194,7 @@ describe('PlanScheduler', () => {
     const t = setup();
     const id = await t.runPlan([task('a'), task('b'), task('c', ['a', 'b'])]);
     // The first process created and recorded a's session, then died before starting it; b was started.
-    const crashing = new PlanScheduler(t.repo, t.sessions, t.locks, t.config, { workspaceExists: async () => true });
+    const crashing = new PlanScheduler(t.repo, t.sessions, t.locks, t.config, testWorkspaces(), { workspaceExists: async () => true });
     const realStart = t.sessions.start.bind(t.sessions);
     let starts = 0;
     t.sessions.start = async (sid) => {
@@ -209,7 +210,7 @@ describe('PlanScheduler', () => {
     // While it was down, b's session completed.
     t.complete('b');
 
-    const restarted = new PlanScheduler(t.repo, t.sessions, t.locks, t.config, { workspaceExists: async () => true });
+    const restarted = new PlanScheduler(t.repo, t.sessions, t.locks, t.config, testWorkspaces(), { workspaceExists: async () => true });
     expect(await t.repo.activePlanIds()).toEqual([id]);
     await restarted.advance(id);
     await restarted.advance(id);

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { AppConfig } from '@app/config';
+import { WORKSPACE_PORT, WorkspacePort } from '@app/workspace';
 import { LOCK_PORT, LockError, LockErrorCode, LockPort } from '@app/locking';
 import { DomainError } from '@app/shared';
 import { pickReady } from '../domain/scheduling';
@@ -33,11 +33,6 @@ export const PLAN_SCHEDULER_OPTIONS = Symbol('PLAN_SCHEDULER_OPTIONS');
 
 export type AdvanceOutcome = 'busy' | 'missing' | 'idle' | 'advanced' | 'finished';
 
-async function isDirectory(path: string): Promise<boolean> {
-  const info = await stat(path).catch(() => null);
-  return info?.isDirectory() ?? false;
-}
-
 /**
  * Moves one plan forward from its stored state and its sessions' real statuses: settles tasks
  * whose session ended (retrying a failure once on a DEBUGGER), blocks the dependents of what
@@ -58,10 +53,11 @@ export class PlanScheduler {
     @Inject(TASK_SESSIONS) private readonly sessions: TaskSessionsPort,
     @Inject(LOCK_PORT) private readonly locks: LockPort,
     private readonly config: AppConfig,
+    @Inject(WORKSPACE_PORT) workspaces: WorkspacePort,
     @Optional() @Inject(PLAN_SCHEDULER_OPTIONS) options: PlanSchedulerOptions = {},
   ) {
     this.now = options.now ?? (() => new Date());
-    this.workspaceExists = options.workspaceExists ?? isDirectory;
+    this.workspaceExists = options.workspaceExists ?? ((path) => workspaces.isDirectory(path));
   }
 
   /** One tick for one plan, under `plan:<id>`; a plan another tick or command holds is skipped ('busy'). */

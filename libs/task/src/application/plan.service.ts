@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { AppConfig } from '@app/config';
 import { LOCK_PORT, LockPort } from '@app/locking';
-import { assertWorkspace } from '@app/session';
+import { WORKSPACE_PORT, WorkspacePort } from '@app/workspace';
 import { analyseComplexity, ComplexityAnalysis } from '../domain/complexity';
 import { analysePlan } from '../domain/dag';
 import { decompose, MAX_REQUIREMENT_LENGTH } from '../domain/decompose';
@@ -21,6 +21,8 @@ import { TASK_SESSIONS, TaskSessionsPort, TaskSessionView } from './ports/task-s
 export interface CreatePlanCommand {
   requirement: string;
   workspace: string;
+  /** The caller's API key roots: the workspace must resolve inside one of them too. */
+  workspaceRoots?: readonly string[] | null;
   template?: TemplateName;
   /** The user's own graph; validated as given (missing skills, dependsOn, complexity, estimateMinutes take defaults). */
   tasks?: unknown[];
@@ -52,11 +54,12 @@ export class PlanService {
     private readonly scheduler: PlanScheduler,
     private readonly kicker: PlanKicker,
     private readonly config: AppConfig,
+    @Inject(WORKSPACE_PORT) private readonly workspaces: WorkspacePort,
   ) {}
 
   /** A DRAFT plan: decomposed from the requirement, or the user's tasks validated as given. */
   async create(command: CreatePlanCommand): Promise<PlanDetail> {
-    await assertWorkspace(command.workspace);
+    const workspace = await this.workspaces.resolve(command.workspace, command.workspaceRoots);
     let specs: TaskSpec[];
     let template: string | null;
     let chosenBecause: string;
@@ -75,7 +78,7 @@ export class PlanService {
     const analysis = analysePlan(specs, { agents }); // validates: PLAN_INVALID naming the tasks
     const plan = Plan.create({
       requirement: command.requirement,
-      workspace: command.workspace,
+      workspace,
       template,
       chosenBecause,
       complexity,

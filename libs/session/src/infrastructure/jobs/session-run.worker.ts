@@ -40,7 +40,7 @@ export class SessionRunWorker implements OnApplicationBootstrap, OnApplicationSh
     this.redis.on('ready', this.onRedisReady);
     this.unsubscribe = await this.signals.onCancelRequested((id) => this.execution.onCancelRequested(id));
     this.worker = new Worker<SessionRunJob>(SESSION_RUN_QUEUE, (job) => this.process(job), {
-      connection: { host: this.config.redis.host, port: this.config.redis.port, maxRetriesPerRequest: null },
+      connection: { host: this.config.redis.host, port: this.config.redis.port, password: this.config.redis.password, maxRetriesPerRequest: null },
       prefix: this.config.queuePrefix,
       concurrency: this.config.maxConcurrentSessions,
       // A worker that stops renewing its job lock for this long is presumed dead; its job

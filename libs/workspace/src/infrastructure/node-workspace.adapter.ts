@@ -1,0 +1,107 @@
+import { realpath, stat } from 'node:fs/promises';
+import { isAbsolute, resolve } from 'node:path';
+import { Logger } from '@nestjs/common';
+import { assertWithinBoundary, WorkspaceBoundary } from '../domain/workspace-policy';
+import { WorkspaceError, WorkspaceErrorCode } from '../domain/workspace.errors';
+import type { WorkspacePort } from '../application/workspace.port';
+
+export interface WorkspaceSettings {
+  /** WORKSPACE_ROOTS, absolute (not yet realpath'd). */
+  roots: readonly string[];
+  /** DATA_DIR: the orchestrator's state, never a workspace. */
+  dataDir: string;
+  /** The orchestrator's own installation, never a workspace. */
+  orchestratorHome: string;
+}
+
+/** WorkspacePort on the local filesystem (node:fs). */
+export class NodeWorkspaceAdapter implements WorkspacePort {
+  private readonly logger = new Logger('Workspaces');
+  private boundary?: Promise<WorkspaceBoundary>;
+
+  constructor(private readonly settings: WorkspaceSettings) {}
+
+  async resolve(path: string, keyRoots?: readonly string[] | null): Promise<string> {
+    const real = await this.realDirectory(path);
+    const ownRoots = keyRoots ? await Promise.all(keyRoots.map((root) => realOrSelf(root))) : null;
+    assertWithinBoundary(real, await this.loadBoundary(), ownRoots, path);
+    return real;
+  }
+
+  async resolveRoots(roots: readonly string[]): Promise<string[]> {
+    const resolved: string[] = [];
+    for (const root of roots) {
+      const real = await this.realDirectory(root, 'workspaceRoots');
+      const boundary = await this.loadBoundary();
+      try {
+        assertWithinBoundary(real, boundary, null, root);
+      } catch (err) {
+        if (err instanceof WorkspaceError) {
+          throw new WorkspaceError(err.code, err.message.replace(/^workspace /, 'workspace root '), { ...err.details, field: 'workspaceRoots' });
+        }
+        throw err;
+      }
+      if (!resolved.includes(real)) resolved.push(real);
+    }
+    return resolved;
+  }
+
+  recheck(path: string): Promise<string> {
+    return this.resolve(path);
+  }
+
+  canonical(path: string): Promise<string> {
+    return realOrSelf(path);
+  }
+
+  async isDirectory(path: string): Promise<boolean> {
+    return (await stat(path).catch(() => null))?.isDirectory() ?? false;
+  }
+
+  async roots(): Promise<string[]> {
+    return [...(await this.loadBoundary()).roots];
+  }
+
+  private async realDirectory(path: string, field = 'workspace'): Promise<string> {
+    const invalid = (reason: string) =>
+      new WorkspaceError(WorkspaceErrorCode.WORKSPACE_INVALID, `${field === 'workspace' ? 'workspace' : 'workspace root'} ${path} ${reason}`, {
+        field,
+        workspace: path,
+      });
+    if (typeof path !== 'string' || !isAbsolute(path)) throw invalid('must be an absolute path');
+    if (path.includes('\0')) throw invalid('contains a NUL character');
+    const real = await realpath(path).catch(() => null);
+    if (!real) throw invalid('does not exist');
+    if (!(await this.isDirectory(real))) throw invalid('is not a directory');
+    return real;
+  }
+
+  /** Roots and forbidden directories, resolved once (a root missing at start is skipped with a warning). */
+  private loadBoundary(): Promise<WorkspaceBoundary> {
+    this.boundary ??= (async () => {
+      const roots: string[] = [];
+      for (const root of this.settings.roots) {
+        const real = await realpath(root).catch(() => null);
+        if (real && (await this.isDirectory(real))) {
+          if (!roots.includes(real)) roots.push(real);
+        } else {
+          this.logger.warn(`WORKSPACE_ROOTS: ${root} is not an existing directory; no workspace can be there`);
+        }
+      }
+      if (roots.length === 0) this.logger.warn('WORKSPACE_ROOTS names no existing directory: every workspace will be refused');
+      return {
+        roots,
+        forbidden: [
+          { path: await realOrSelf(this.settings.dataDir), what: 'DATA_DIR' },
+          { path: await realOrSelf(this.settings.orchestratorHome), what: "the orchestrator's own directory" },
+        ],
+      };
+    })();
+    return this.boundary;
+  }
+}
+
+/** A directory that may not exist yet (DATA_DIR before the first start) is compared as written. */
+async function realOrSelf(path: string): Promise<string> {
+  return realpath(path).catch(() => resolve(path));
+}

@@ -1,0 +1,12 @@
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { NodeWorkspaceAdapter } from '../infrastructure/node-workspace.adapter';
+
+/**
+ * The real filesystem adapter for specs: workspaces under `roots` (default the system's temporary
+ * directory, where specs make theirs), and forbidden directories that exist nowhere.
+ */
+export function testWorkspaces(roots: readonly string[] = [tmpdir()]): NodeWorkspaceAdapter {
+  const nowhere = join('/nonexistent', `orchestrator-spec-${process.pid}`);
+  return new NodeWorkspaceAdapter({ roots, dataDir: join(nowhere, 'data'), orchestratorHome: join(nowhere, 'home') });
+}
