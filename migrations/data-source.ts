@@ -13,12 +13,17 @@ import { CreateAgents1765000000000 } from './1765000000000-create-agents';
 import { SessionAgentAssignment1765000000001 } from './1765000000001-session-agent-assignment';
 import { PlanOrmEntity, PlanTaskOrmEntity } from '../libs/task/src/infrastructure/persistence/plan.orm-entity';
 import { CreatePlans1766000000000 } from './1766000000000-create-plans';
+import { ApiKeyOrmEntity } from '../libs/auth/src/infrastructure/persistence/api-key.orm-entity';
+import { CreateApiKeys1767000000000 } from './1767000000000-create-api-keys';
+import { AgentBindingPermissions1767000000001 } from './1767000000001-agent-binding-permissions';
+import { ApprovalOrmEntity } from '../libs/approval/src/infrastructure/persistence/approval.orm-entity';
+import { CreateApprovals1767000000002 } from './1767000000002-create-approvals';
 
-export const ENTITIES = [SessionOrmEntity, SessionEventOrmEntity, AgentOrmEntity, AgentRunOrmEntity, AgentStatsOrmEntity, PlanOrmEntity, PlanTaskOrmEntity];
+export const ENTITIES = [SessionOrmEntity, SessionEventOrmEntity, AgentOrmEntity, AgentRunOrmEntity, AgentStatsOrmEntity, PlanOrmEntity, PlanTaskOrmEntity, ApiKeyOrmEntity, ApprovalOrmEntity];
 /** Arbitrary constant shared by every process of this app. */
 const MIGRATION_LOCK_KEY = 7_264_001;
 
-export const MIGRATIONS = [CreateSessions1764000000000, CreateAgents1765000000000, SessionAgentAssignment1765000000001, CreatePlans1766000000000];
+export const MIGRATIONS = [CreateSessions1764000000000, CreateAgents1765000000000, SessionAgentAssignment1765000000001, CreatePlans1766000000000, CreateApiKeys1767000000000, AgentBindingPermissions1767000000001, CreateApprovals1767000000002];
 
 /** The one description of the database, shared by the app, the migration CLI and the tests. */
 export function dataSourceOptions(config: AppConfig): DataSourceOptions {

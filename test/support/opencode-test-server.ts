@@ -18,7 +18,9 @@ type WithShared = typeof globalThis & { [SHARED]?: SharedOpencode };
 /**
  * Starts ONE `opencode serve` on the rehearsal provider for the whole jest run and hands
  * it to the test workers through the environment (OPENCODE_HOST, OPENCODE_PORT,
- * OPENCODE_PASSWORD, OPENCODE_MODEL, REHEARSAL_PROVIDER_URL).
+ * OPENCODE_PASSWORD, OPENCODE_MODEL, REHEARSAL_PROVIDER_URL). Sandboxed like the app's own
+ * server (bubblewrap when installed), with the test workspaces' root (os.tmpdir(), the default
+ * WORKSPACE_ROOTS) writable and this repository read-only.
  */
 export async function startSharedOpencodeServer(): Promise<void> {
   const shared = globalThis as WithShared;
@@ -27,6 +29,9 @@ export async function startSharedOpencodeServer(): Promise<void> {
     const server = new ManagedOpencodeServer({
       dataDir,
       parentEnv: process.env,
+      sandbox: 'auto',
+      writableRoots: [tmpdir()],
+      protectedDirs: [join(__dirname, '..', '..')],
       password: randomBytes(12).toString('hex'),
       stopGraceMs: 1_000,
       logger: {

@@ -3,6 +3,7 @@ import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
 import { DynamicModule, Module } from '@nestjs/common';
 import { AgentModule } from '@app/agent';
+import { AuthModule } from '@app/auth';
 import { AppConfig, ConfigModule } from '@app/config';
 import { ObservabilityModule } from '@app/observability';
 import { InstrumentationModule } from '@app/observability/instrumentation';
@@ -33,6 +34,7 @@ export class AppModule {
         ConfigModule.forRoot(config),
         ObservabilityModule.forRoot({ logger }),
         PlatformModule,
+        AuthModule,
         SessionModule,
         AgentModule,
         ...(withWorker ? [SessionWorkerModule] : []),

@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import type { AddressInfo } from 'node:net';
 import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { AppConfig, loadConfigOrExit } from '@app/config';
@@ -23,11 +24,26 @@ async function bootstrap(config: AppConfig, root: Pino): Promise<void> {
   const app = await NestFactory.create(AppModule.forRoot({ config, withWorker, logger: root }));
   app.useLogger(app.get(NestPinoLogger));
   configureHttp(app, config);
-  await app.listen(config.port);
+  await app.listen(config.port, config.host);
+  const url = listeningUrl(app.getHttpServer().address());
   logger.log(
-    `API listening on http://127.0.0.1:${config.port} (docs at /docs, jobs at /queues, metrics at /metrics)` +
+    `API listening on ${url} (docs at /docs, jobs at /queues, metrics at /metrics)` +
       (withWorker ? ' with the session worker' : ''),
   );
+  if (!config.apiKey) {
+    // The config refuses a non-loopback HOST without API_KEY, so only this machine can connect.
+    logger.warn(
+      `API_KEY is not set: authentication is off, and every local user and process that can reach ${url} ` +
+        'acts as admin (sessions run commands through the agents). Set API_KEY to require keys.',
+    );
+  }
+}
+
+/** The address the server really bound (IPv6 in brackets). */
+function listeningUrl(address: string | AddressInfo | null): string {
+  if (!address || typeof address === 'string') return String(address);
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  return `http://${host}:${address.port}`;
 }
 
 const config = loadConfigOrExit();

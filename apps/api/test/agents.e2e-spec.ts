@@ -58,7 +58,14 @@ describe('Agents through HTTP', () => {
       .send({ version: 1, role: 'IMPLEMENTER', maxConcurrentSessions: 2, binding: { model: 'anthropic/claude-sonnet-4' } });
     expect(patched.status).toBe(200);
     expect(patched.body).toMatchObject({ version: 2, role: 'IMPLEMENTER', maxConcurrentSessions: 2 });
-    expect(patched.body.binding).toEqual({ opencodeAgent: 'plan', model: 'anthropic/claude-sonnet-4', systemInstructions: '', disabledTools: ['webfetch'] });
+    expect(patched.body.binding).toEqual({
+      opencodeAgent: 'plan',
+      model: 'anthropic/claude-sonnet-4',
+      systemInstructions: '',
+      disabledTools: ['webfetch'],
+      permissions: {},
+    });
+    expect(patched.body.readOnly).toBe(false);
 
     const stale = await t.http.patch(`/api/v1/agents/${created.id}`).send({ version: 1, enabled: false });
     expect(stale.status).toBe(409);
@@ -82,11 +89,29 @@ describe('Agents through HTTP', () => {
     ['a bad skill tag', agent('x', { capabilities: [{ skill: 'Type Script', level: 3 }] }), 'capabilities.0.skill'],
     ['an unknown field', agent('x', { colour: 'blue' }), 'colour'],
     ['a model without a provider', agent('x', { binding: { model: 'gpt' } }), 'binding.model'],
+    ['a permission that is not allow, ask or deny', agent('x', { binding: { permissions: { bash: 'sometimes' } } }), 'binding.permissions'],
+    ['a permission name that is not an identifier', agent('x', { binding: { permissions: { 'Web Fetch': 'deny' } } }), 'binding.permissions'],
+    ['external_directory allowed', agent('x', { binding: { permissions: { external_directory: 'allow' } } }), 'binding.permissions'],
   ])('refuses %s with 400 VALIDATION_FAILED naming the field', async (_what, body, field) => {
     const res = await t.http.post('/api/v1/agents').send(body);
     expect(res.status).toBe(400);
     expect(res.body.code).toBe('VALIDATION_FAILED');
     expect(Object.keys(res.body.details.fields)).toContain(field);
+  });
+
+  it('shows, replaces and snapshots binding.permissions', async () => {
+    const created = await t.http.post('/api/v1/agents').send(agent('perms', { binding: { permissions: { webfetch: 'deny', bash: 'ask' } } }));
+    expect(created.status).toBe(201);
+    expect(created.body.binding.permissions).toEqual({ bash: 'ask', webfetch: 'deny' });
+    const patched = await t.http
+      .patch(`/api/v1/agents/${created.body.id}`)
+      .send({ version: created.body.version, binding: { permissions: { edit: 'deny', external_directory: 'deny' } } });
+    expect(patched.status).toBe(200);
+    expect(patched.body.binding.permissions).toEqual({ edit: 'deny', external_directory: 'deny' });
+    const refused = await t.http.patch(`/api/v1/agents/${created.body.id}`).send({ version: patched.body.version, binding: { permissions: { question: 'ask' } } });
+    expect(refused.status).toBe(400);
+    expect(refused.body.message).toContain('binding.permissions.question is always denied by the orchestrator');
+    expect((await t.http.get(`/api/v1/agents/${created.body.id}`)).body.binding.permissions).toEqual({ edit: 'deny', external_directory: 'deny' });
   });
 
   it('refuses bad route and query input with 400', async () => {

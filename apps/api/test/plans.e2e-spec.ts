@@ -106,7 +106,7 @@ describe('Plans (e2e)', () => {
     ]);
     const retry = (await t.http.get(`/api/v1/sessions/${broken.sessions[1].id}`).expect(200)).body;
     expect(retry.assignment.role).toBe('DEBUGGER');
-    expect(retry.prompt).toContain('PROVIDER_ERROR: boom');
+    expect(retry.prompt).toMatch(/The failure \(code PROVIDER_ERROR\):\n<untrusted-output-[0-9a-f]+ source="error message of the failed run">\nboom/);
     expect(retry.prompt).toContain('Do it.');
     expect(taskOf(plan, 'after')).toMatchObject({ status: 'BLOCKED', sessions: [] });
     expect(taskOf(plan, 'later')).toMatchObject({ status: 'BLOCKED', sessions: [] });

@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import { ApiClient, ApiError } from './api-client';
+import { ApprovalPrompter, Terminal } from './approval-prompt';
 import { GlobalOptions, OptionValue, UsageError } from './args';
 import { FinalSession, followSession } from './follow';
 import {
@@ -13,7 +14,17 @@ import {
   Style,
   truncate,
 } from './format';
-import { AgentPerformance, AgentView, PlanSummary, PlanView, SessionPage, SessionView, StreamEnvelope, TransitionRecord } from './views';
+import {
+  AgentPerformance,
+  AgentView,
+  ApprovalView,
+  PlanSummary,
+  PlanView,
+  SessionPage,
+  SessionView,
+  StreamEnvelope,
+  TransitionRecord,
+} from './views';
 
 /** Where a command writes, and how it learns of Ctrl-C. */
 export interface CliIo {
@@ -23,6 +34,8 @@ export interface CliIo {
   onInterrupt(handler: () => void): () => void;
   readStdin(): Promise<string>;
   cwd: string;
+  /** Set when standard input and output are both a terminal: run and follow may ask y/n questions. */
+  terminal?: Terminal;
 }
 
 export interface CommandContext {
@@ -123,6 +136,15 @@ async function followWithInterrupt(
   onInterrupt: () => Promise<void>,
 ): Promise<number> {
   const renderer = new EventRenderer(ctx.style);
+  // In a terminal, approvals the session waits on are asked about; elsewhere they are only printed.
+  const prompter =
+    ctx.io.terminal && !ctx.global.json
+      ? new ApprovalPrompter(
+          ctx.io.terminal,
+          (approvalId, decision) => ctx.api.post<ApprovalView>(`/api/v1/approvals/${enc(approvalId)}`, { decision }),
+          (line) => ctx.io.stderr(line),
+        )
+      : undefined;
   const aborter = new AbortController();
   let interrupted = false;
   const remove = ctx.io.onInterrupt(() => {
@@ -131,6 +153,7 @@ async function followWithInterrupt(
     aborter.abort(new Error('interrupted'));
   });
   const onEvent = (event: StreamEnvelope) => {
+    prompter?.onEvent(event);
     if (ctx.global.json) ctx.io.stdout(JSON.stringify(event));
     else for (const line of renderer.render(event)) ctx.io.stdout(line);
   };
@@ -149,6 +172,7 @@ async function followWithInterrupt(
     return EXIT.INTERRUPTED;
   } finally {
     remove();
+    prompter?.close();
   }
   for (const line of renderer.flush()) ctx.io.stdout(line);
   return final.status === 'COMPLETED' ? EXIT.OK : EXIT.FAILED;

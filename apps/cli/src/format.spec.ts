@@ -6,6 +6,7 @@ import {
   formatOutcome,
   formatPerformance,
   formatPlan,
+  formatSession,
   formatSessionsTable,
   makeStyle,
   table,
@@ -176,5 +177,43 @@ describe('plans and agents', () => {
     expect(out).toMatch(/cost\/success\s+\$0\.02/);
     expect(out).toMatch(/p50 duration\s+1\.2s/);
     expect(out).toMatch(/p95 duration\s+1m05s/);
+  });
+});
+
+describe('EventRenderer: approvals', () => {
+  const ID = '22222222-2222-4222-8222-222222222222';
+  const T1 = new Date(new Date(T0).getTime() + 900_000).toISOString(); // 14:18:07
+  const approval = (data: Record<string, unknown>) => ev('approval', { approvalId: ID, title: 'edit a.txt', permission: 'edit', patterns: ['a.txt'], expiresAt: T1, attempt: 1, ...data });
+
+  it('says what the session waits on and how to answer, then how it was decided, each once', () => {
+    const r = new EventRenderer();
+    expect(r.render(approval({ status: 'PENDING' }))).toEqual([
+      `14:03:07    approval needed: edit a.txt (until 14:18:07; answer with POST /api/v1/approvals/${ID})`,
+    ]);
+    // A late join's snapshot lists it again: nothing new.
+    expect(r.render(ev('snapshot', { ...session({ status: 'RUNNING' }), awaitingApproval: [{ id: ID, title: 'edit a.txt', permission: 'edit', patterns: ['a.txt'], expiresAt: T1 }] }))).toEqual([
+      '14:03:07  session 11111111-1111-4111-8111-111111111111 "demo": RUNNING (attempt 1)',
+    ]);
+    expect(r.render(approval({ status: 'ALLOWED', decidedBy: 'key', answeredByKeyId: 'k-1' }))).toEqual(['14:03:07    approval edit a.txt: ALLOWED (by key k-1)']);
+    expect(r.render(approval({ status: 'ALLOWED', decidedBy: 'key', answeredByKeyId: 'k-1' }))).toEqual([]);
+  });
+
+  it('names each way of being decided', () => {
+    const line = (data: Record<string, unknown>) => new EventRenderer().render(approval(data))[0].replace(/^\S+\s+/, '');
+    expect(line({ status: 'DENIED', decidedBy: 'key', answeredByKeyId: null })).toBe('approval edit a.txt: DENIED (by an API caller)');
+    expect(line({ status: 'EXPIRED', decidedBy: 'timeout' })).toBe('approval edit a.txt: EXPIRED (nobody answered in time)');
+    expect(line({ status: 'CANCELLED', decidedBy: 'session-ended' })).toBe('approval edit a.txt: CANCELLED (the turn ended first)');
+    expect(line({ status: 'ALLOWED', decidedBy: 'opencode' })).toBe('approval edit a.txt: ALLOWED (settled by OpenCode (an earlier answer covered it))');
+  });
+
+  it('shows in `show` what a running session waits on', () => {
+    const out = formatSession({ ...session({ status: 'RUNNING', finishedAt: null }), awaitingApproval: [{ id: ID, title: 'edit a.txt', permission: 'edit', patterns: ['a.txt'], expiresAt: T1 }] }, []);
+    expect(out).toMatch(new RegExp(`waits on\\s+edit a\\.txt until .+ \\(approval ${ID}\\)`));
+  });
+
+  it('shows the pending approvals of a session it joins late', () => {
+    const r = new EventRenderer();
+    const lines = r.render(ev('snapshot', { ...session({ status: 'RUNNING' }), awaitingApproval: [{ id: ID, title: 'bash npm test', permission: 'bash', patterns: ['npm test'], expiresAt: T1 }] }));
+    expect(lines[1]).toBe(`14:03:07    approval needed: bash npm test (until 14:18:07; answer with POST /api/v1/approvals/${ID})`);
   });
 });

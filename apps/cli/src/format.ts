@@ -1,6 +1,7 @@
 import {
   AgentPerformance,
   AgentView,
+  AwaitingApproval,
   isFinal,
   PerformanceSummary,
   PlanSummary,
@@ -136,6 +137,9 @@ export function formatSession(s: SessionView, history: TransitionRecord[], style
     ['usage', formatUsage(s.usage)],
   ];
   if (s.opencodeSessionId) fields.push(['opencode', s.opencodeSessionId]);
+  for (const a of s.awaitingApproval ?? []) {
+    fields.push(['waits on', `${style.yellow(a.title)} until ${dateTime(a.expiresAt)} (approval ${a.id})`]);
+  }
   if (s.error) fields.push(['error', style.red(`${s.error.code}: ${s.error.message}`)]);
   if (s.result) fields.push(['files', s.result.filesChanged.length ? s.result.filesChanged.join(', ') : '(none)']);
   const width = Math.max(...fields.map(([k]) => k.length));
@@ -184,6 +188,8 @@ export class EventRenderer {
   private readonly toolStatus = new Map<string, string>();
   private lastFiles = '';
   private agentName: string | undefined;
+  /** Approval id → the last status shown: a reconnect's snapshot or a repeated event says nothing new. */
+  private readonly approvals = new Map<string, string>();
 
   constructor(private readonly style: Style = PLAIN) {}
 
@@ -205,6 +211,9 @@ export class EventRenderer {
         if (first) out.push(`${at}  session ${d.id} ${this.style.bold(JSON.stringify(truncate(String(d.title ?? ''), 60)))}: ${colourStatus(d.status, this.style)}${d.status === 'RUNNING' ? ` (attempt ${d.attempt})` : ''}`);
         else out.push(`${at}  ${colourStatus(d.status, this.style)}`);
         if (isFinal(d.status)) out.push(`${at}  ${formatOutcome(d as SessionView, this.style)}`);
+        for (const a of (d.awaitingApproval as AwaitingApproval[] | undefined) ?? []) {
+          out.push(...this.approval(at, { approvalId: a.id, title: a.title, permission: a.permission, status: 'PENDING', expiresAt: a.expiresAt }));
+        }
         break;
       }
       case 'transition': {
@@ -237,6 +246,9 @@ export class EventRenderer {
       case 'activity':
         if (d.state === 'retry') out.push(`${at}    ${this.style.yellow('provider retry')}${d.retryAttempt ? ` ${d.retryAttempt}` : ''}${d.message ? `: ${truncate(String(d.message), 160)}` : ''}`);
         break;
+      case 'approval':
+        out.push(...this.approval(at, d as ApprovalEventData));
+        break;
       case 'text':
         return this.text(String(d.delta ?? ''), e.at);
       case 'gap':
@@ -246,6 +258,12 @@ export class EventRenderer {
         break; // end, and types this CLI does not know yet
     }
     return out;
+  }
+
+  private approval(at: string, a: ApprovalEventData): string[] {
+    if (this.approvals.get(a.approvalId) === a.status) return [];
+    this.approvals.set(a.approvalId, a.status);
+    return [`${at}    ${formatApproval(a, this.style)}`];
   }
 
   /** The unfinished line of answer text, if any. */
@@ -272,6 +290,39 @@ export class EventRenderer {
   private textLine(text: string, at: string): string {
     return `${this.style.dim(clock(at))}    ${this.style.dim('|')} ${text.trimEnd()}`;
   }
+}
+
+// ---------- approvals ----------
+
+/** The data of an `approval` stream event (docs/streams.md). */
+export interface ApprovalEventData {
+  approvalId: string;
+  title: string;
+  permission: string;
+  patterns?: string[];
+  status: string;
+  expiresAt: string;
+  decidedBy?: string;
+  answeredByKeyId?: string | null;
+}
+
+/** "approval needed: edit a.txt (until 14:18:07, id …)" or how it was decided. */
+export function formatApproval(a: ApprovalEventData, style: Style = PLAIN): string {
+  if (a.status === 'PENDING') {
+    return `${style.yellow('approval needed')}: ${a.title} (until ${clock(a.expiresAt)}; answer with POST /api/v1/approvals/${a.approvalId})`;
+  }
+  const how =
+    a.decidedBy === 'key'
+      ? `by ${a.answeredByKeyId ? `key ${a.answeredByKeyId}` : 'an API caller'}`
+      : a.decidedBy === 'timeout'
+        ? 'nobody answered in time'
+        : a.decidedBy === 'session-ended'
+          ? 'the turn ended first'
+          : a.decidedBy === 'opencode'
+            ? 'settled by OpenCode (an earlier answer covered it)'
+            : (a.decidedBy ?? '');
+  const status = a.status === 'ALLOWED' ? style.green(a.status) : a.status === 'CANCELLED' ? a.status : style.red(a.status);
+  return `approval ${a.title}: ${status}${how ? ` (${how})` : ''}`;
 }
 
 // ---------- plans ----------

@@ -19,6 +19,8 @@ const io: CliIo = {
     return Buffer.concat(chunks).toString('utf8');
   },
   cwd: process.cwd(),
+  // Both a terminal: a person is there to answer approval questions (run, follow).
+  terminal: process.stdin.isTTY && process.stdout.isTTY ? { input: process.stdin, output: process.stdout } : undefined,
 };
 
 // A closed pipe (e.g. `orchestrator sessions | head`) is not an error worth a stack trace.

@@ -35,6 +35,24 @@ export interface SessionView {
   finishedAt: string | null;
   createdAt?: string;
   updatedAt?: string;
+  /** What the running session waits for (answer with POST /api/v1/approvals/:id). */
+  awaitingApproval?: AwaitingApproval[];
+}
+
+export interface AwaitingApproval {
+  id: string;
+  permission: string;
+  patterns: string[];
+  title: string;
+  expiresAt: string;
+}
+
+/** An approval as POST /api/v1/approvals/:id answers it (a subset). */
+export interface ApprovalView {
+  id: string;
+  status: string;
+  decidedBy: string | null;
+  answeredByKeyId: string | null;
 }
 
 export interface SessionPage {

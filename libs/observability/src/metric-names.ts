@@ -40,6 +40,8 @@ export const METRIC = {
   plans: 'orchestrator_plans',
   /** gauge {status}: tasks of unfinished plans by status. */
   planTasks: 'orchestrator_plan_tasks',
+  /** counter {outcome}: approvals decided (outcome: allowed, denied, expired, cancelled). */
+  approvals: 'orchestrator_approvals_total',
   /** histogram {method, route, status}: HTTP requests served by the API, seconds. */
   httpRequestDuration: 'orchestrator_http_request_duration_seconds',
 } as const;

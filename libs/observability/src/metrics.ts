@@ -139,6 +139,13 @@ export class Metrics {
   readonly plans = this.scrapedGauge('plans', METRIC.plans, 'Plans by status.', 'status');
   readonly planTasks = this.scrapedGauge('planTasks', METRIC.planTasks, 'Tasks of unfinished plans by status.', 'status');
 
+  readonly approvals = new Counter({
+    name: METRIC.approvals,
+    help: 'Approvals (OpenCode permission requests waiting for a person) decided by this process, by outcome.',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+
   readonly httpRequestDuration = new Histogram({
     name: METRIC.httpRequestDuration,
     help: 'HTTP requests served by the API by method, route pattern and status code, seconds.',

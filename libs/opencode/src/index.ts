@@ -13,7 +13,26 @@ export { OpencodeTurnRunner } from './turn/opencode-turn-runner';
 export { DEFAULT_TURN_TIMINGS } from './turn/turn-follower';
 export type { TurnRunnerTimings } from './turn/turn-follower';
 export { TurnErrorCode, ZERO_USAGE } from './turn/turn.types';
-export type { RunTurnOptions, TurnOutcome, TurnProgress, TurnRef, TurnRequest, TurnStatus, TurnUsage } from './turn/turn.types';
+export {
+  buildSessionRuleset,
+  DEFAULT_TURN_POLICY,
+  HARD_DENIED_PERMISSIONS,
+  PERMISSION_ACTIONS,
+  READ_ONLY_PERMISSIONS,
+} from './turn/permission-ruleset';
+export type { OpencodePermissionRule, PermissionAction, TurnPolicy } from './turn/permission-ruleset';
+export type {
+  RunTurnOptions,
+  TurnOutcome,
+  TurnPermissionReply,
+  TurnPermissionRequest,
+  TurnPermissionWithdrawal,
+  TurnProgress,
+  TurnRef,
+  TurnRequest,
+  TurnStatus,
+  TurnUsage,
+} from './turn/turn.types';
 
 export { ManagedOpencodeServer } from './server/managed-opencode-server';
 export type { ManagedOpencodeServerOptions, ManagedServerLogger, ManagedServerRestart } from './server/managed-opencode-server';

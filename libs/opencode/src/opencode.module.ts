@@ -8,8 +8,10 @@ import { ManagedOpencodeServer } from './server/managed-opencode-server';
 import { OpencodeTurnRunner } from './turn/opencode-turn-runner';
 
 /**
- * OPENCODE_HOST set: the server someone else runs. Unset: a local `opencode serve` this
- * process starts and supervises under <DATA_DIR>/opencode, on a free port.
+ * OPENCODE_HOST set: the server someone else runs (confined by the session rulesets only).
+ * Unset: a local `opencode serve` this process starts and supervises under <DATA_DIR>/opencode,
+ * on a free port, in an OS sandbox (OPENCODE_SANDBOX) where only the workspace roots and its
+ * data dir are writable.
  */
 export function opencodeEndpointFor(config: AppConfig): OpencodeEndpointSource {
   const { host, port, password, model } = config.opencode;
@@ -18,6 +20,10 @@ export function opencodeEndpointFor(config: AppConfig): OpencodeEndpointSource {
     dataDir: join(config.dataDir, 'opencode'),
     model,
     parentEnv: config.processEnvironment,
+    passEnv: config.opencodePassEnv,
+    sandbox: config.opencodeSandbox,
+    writableRoots: config.workspaceRoots,
+    protectedDirs: [config.orchestratorHome],
     // A local server still gets a password: anyone on the machine could drive it otherwise.
     password: password ?? randomBytes(18).toString('base64url'),
   });

@@ -1,3 +1,4 @@
+export * from './application/ports/approval-gate.port';
 export * from './application/ports/coding-agent.port';
 export * from './application/ports/run-heartbeat.port';
 export * from './application/ports/session-events.port';

@@ -25,3 +25,13 @@ export interface Principal {
 
 /** With API_KEY unset the API is open to local callers: every request acts as this admin. */
 export const ANONYMOUS_PRINCIPAL: Principal = Object.freeze({ keyId: null, name: 'anonymous', role: 'admin', workspaceRoots: null });
+
+/**
+ * Whether a key may act on what lives in `workspace` (a stored, resolved path): any workspace when
+ * the key has no roots, else one inside a root. Creation is checked by WorkspacePort.resolve; this
+ * is for commands on sessions and plans that exist already (start, retry, cancel, edit, delete).
+ */
+export function principalReaches(principal: Principal, workspace: string): boolean {
+  if (!principal.workspaceRoots) return true;
+  return principal.workspaceRoots.some((root) => root === '/' || workspace === root || workspace.startsWith(`${root}/`));
+}

@@ -8,6 +8,7 @@ import {
 } from '@nestjs/terminus';
 import { REDIS_CLIENT } from '@app/platform';
 import { CODING_AGENT, CodingAgentPort } from '@app/session';
+import { Public } from '@app/shared';
 import type Redis from 'ioredis';
 
 const PROBE_TIMEOUT_MS = 2_000;
@@ -19,6 +20,8 @@ function withTimeout<T>(work: Promise<T>): Promise<T> {
   ]);
 }
 
+/** Probes for orchestrators and load balancers: public (no key). */
+@Public()
 @ApiTags('health')
 @Controller('health')
 export class HealthController {

@@ -1,9 +1,9 @@
 import { INestApplication } from '@nestjs/common';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { HttpAccessMiddleware } from '@app/auth';
 import { AppConfig } from '@app/config';
 import { Metrics, ROOT_LOGGER } from '@app/observability';
 import { ErrorResponseDto } from '@app/session';
-import { apiKeyMiddleware } from './api-key.middleware';
 import { DomainErrorFilter } from './domain-error.filter';
 import { httpMetricsMiddleware } from './http-metrics.middleware';
 import { requestContextMiddleware } from './request-context.middleware';
@@ -14,7 +14,9 @@ export function configureHttp(app: INestApplication, config: AppConfig): void {
   // First, so that every response (401s included) has a correlation id, a log line and a sample.
   app.use(requestContextMiddleware(app.get(ROOT_LOGGER)));
   app.use(httpMetricsMiddleware(app.get(Metrics)));
-  app.use(apiKeyMiddleware(config.apiKey));
+  // Before anything that serves: Bull Board, Swagger's files and every route are behind it (the
+  // global AccessGuard then checks each Nest route's role). Authentication is off without API_KEY.
+  app.use(app.get(HttpAccessMiddleware).handle);
   app.useGlobalPipes(createValidationPipe());
   app.useGlobalFilters(new DomainErrorFilter());
   app.enableShutdownHooks();
@@ -25,7 +27,9 @@ export function configureHttp(app: INestApplication, config: AppConfig): void {
       .setTitle('OpenCode Industrial Orchestrator')
       .setDescription(
         'Plans, runs, watches and recovers autonomous coding sessions on OpenCode servers. ' +
-          'Every error is {statusCode, code, message, details?}. When API_KEY is set, /api and /queues need a bearer token. ' +
+          'Every error is {statusCode, code, message, details?}. When API_KEY is set, every route but /health/live, /health/ready, ' +
+          '/docs, /docs-json and /metrics needs a key (Authorization: Bearer <key>): 401 UNAUTHORIZED without a valid one, ' +
+          '403 FORBIDDEN when its role (viewer < operator < admin) is below the route\'s. ' +
           'Every response carries x-request-id (the one sent, or a new one); Prometheus metrics at GET /metrics.',
       )
       .setVersion('1')

@@ -1,13 +1,15 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
 import type { Response } from 'express';
 import { AgentErrorCode } from '@app/agent';
+import { ApprovalErrorCode } from '@app/approval';
+import { AuthErrorCode } from '@app/auth';
 import { LockErrorCode } from '@app/locking';
 import { SessionErrorCode } from '@app/session';
 import { CommonErrorCode, DomainError } from '@app/shared';
 import { PlanErrorCode, TaskErrorCode } from '@app/task';
 import { WorkspaceErrorCode } from '@app/workspace';
 
-type KnownCode = SessionErrorCode | AgentErrorCode | LockErrorCode | CommonErrorCode | PlanErrorCode | TaskErrorCode | WorkspaceErrorCode;
+type KnownCode = SessionErrorCode | AgentErrorCode | LockErrorCode | CommonErrorCode | PlanErrorCode | TaskErrorCode | WorkspaceErrorCode | AuthErrorCode | ApprovalErrorCode;
 
 /** Every code of every context, mapped once. A code missing here does not compile. */
 const STATUS_OF: Record<KnownCode, HttpStatus> = {
@@ -35,6 +37,12 @@ const STATUS_OF: Record<KnownCode, HttpStatus> = {
   [TaskErrorCode.REQUIREMENT_INVALID]: HttpStatus.BAD_REQUEST,
   [WorkspaceErrorCode.WORKSPACE_INVALID]: HttpStatus.BAD_REQUEST,
   [WorkspaceErrorCode.WORKSPACE_OUTSIDE_ROOTS]: HttpStatus.BAD_REQUEST,
+  [AuthErrorCode.KEY_NOT_FOUND]: HttpStatus.NOT_FOUND,
+  [AuthErrorCode.KEY_INVALID]: HttpStatus.BAD_REQUEST,
+  [AuthErrorCode.KEY_VERSION_CONFLICT]: HttpStatus.CONFLICT,
+  [ApprovalErrorCode.APPROVAL_NOT_FOUND]: HttpStatus.NOT_FOUND,
+  [ApprovalErrorCode.APPROVAL_ALREADY_DECIDED]: HttpStatus.CONFLICT,
+  [ApprovalErrorCode.APPROVAL_VERSION_CONFLICT]: HttpStatus.CONFLICT,
   [CommonErrorCode.VALIDATION_FAILED]: HttpStatus.BAD_REQUEST,
   [CommonErrorCode.NOT_FOUND]: HttpStatus.NOT_FOUND,
   [CommonErrorCode.UNAUTHORIZED]: HttpStatus.UNAUTHORIZED,

@@ -1,13 +1,15 @@
 import { Controller, Get, Res } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
 import { Metrics } from '@app/observability';
+import { Public } from '@app/shared';
 import type { Response } from 'express';
 
 /**
  * GET /metrics: every metric of this process (and of its worker with --with-worker) in the
- * Prometheus text format. Outside /api, so API_KEY does not apply: keep the port off the
- * internet, or put a proxy in front of it.
+ * Prometheus text format. Public (no key), for scrapers: keep the port off the internet, or put a
+ * proxy in front of it.
  */
+@Public()
 @ApiExcludeController()
 @Controller('metrics')
 export class MetricsController {

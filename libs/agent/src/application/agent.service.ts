@@ -67,6 +67,7 @@ export class AgentService {
         model: command.binding?.model ?? null,
         systemInstructions: command.binding?.systemInstructions ?? '',
         disabledTools: command.binding?.disabledTools ?? [],
+        permissions: command.binding?.permissions ?? {},
       },
     });
     await this.agents.insert(agent);

@@ -37,6 +37,32 @@ describe('Agent', () => {
     expect(a.binding.disabledTools).toEqual(['bash', 'webfetch']);
   });
 
+  it('keeps binding permissions sorted by name, replaced as a whole by an update', () => {
+    const a = Agent.create({ ...base, binding: { ...base.binding, permissions: { webfetch: 'deny', bash: 'ask' } } });
+    expect(Object.entries(a.binding.permissions)).toEqual([
+      ['bash', 'ask'],
+      ['webfetch', 'deny'],
+    ]);
+    a.update({ binding: { permissions: { external_directory: 'deny', edit: 'allow' } } });
+    expect(a.binding.permissions).toEqual({ edit: 'allow', external_directory: 'deny' });
+    a.update({ binding: { systemInstructions: 'other' } });
+    expect(a.binding.permissions).toEqual({ edit: 'allow', external_directory: 'deny' });
+    expect(Agent.create(base).binding.permissions).toEqual({});
+  });
+
+  it('does not share its permissions with a snapshot', () => {
+    const a = Agent.create({ ...base, binding: { ...base.binding, permissions: { bash: 'deny' } } });
+    (a.snapshot().binding.permissions as Record<string, string>).bash = 'allow';
+    expect(a.binding.permissions).toEqual({ bash: 'deny' });
+  });
+
+  it('is read-only as ARCHITECT or REVIEWER', () => {
+    const a = Agent.create(base);
+    expect(a.readOnly).toBe(false);
+    a.update({ role: AgentRole.REVIEWER });
+    expect(a.readOnly).toBe(true);
+  });
+
   it('reads an undefined binding field as unchanged', () => {
     const a = Agent.create(base);
     a.update({ binding: { model: undefined, opencodeAgent: undefined, systemInstructions: 'new' } });
@@ -52,6 +78,12 @@ describe('Agent', () => {
     ['maxConcurrentSessions', { maxConcurrentSessions: 0 }],
     ['binding.model', { binding: { model: 'no-slash' } }],
     ['binding.disabledTools[0]', { binding: { disabledTools: ['Bad Tool'] } }],
+    ['binding.permissions.bash', { binding: { permissions: { bash: 'sometimes' } } }],
+    ['binding.permissions', { binding: { permissions: { 'Bad Name': 'deny' } } }],
+    ['binding.permissions', { binding: { permissions: { '*': 'allow' } } }],
+    ['binding.permissions', { binding: { permissions: ['bash'] } }],
+    ['binding.permissions.external_directory', { binding: { permissions: { external_directory: 'allow' } } }],
+    ['binding.permissions.question', { binding: { permissions: { question: 'ask' } } }],
     ['name', { name: '  ' }],
   ])('refuses a bad %s and changes nothing', (field, changes) => {
     const a = Agent.create(base);

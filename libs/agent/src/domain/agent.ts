@@ -3,6 +3,10 @@ import { AgentRole, AGENT_ROLES } from './agent-role';
 import { AgentError } from './agent.errors';
 import { Capability, normaliseCapabilities } from './capability';
 
+/** What OpenCode does when a tool asks for a permission: run it, ask a human (an approval), or refuse it. */
+export type PermissionAction = 'allow' | 'ask' | 'deny';
+export const PERMISSION_ACTIONS: readonly PermissionAction[] = ['allow', 'ask', 'deny'];
+
 /** How OpenCode is driven for this agent. */
 export interface AgentBinding {
   /** The OpenCode agent the prompt is sent to (e.g. build, plan). */
@@ -13,6 +17,12 @@ export interface AgentBinding {
   systemInstructions: string;
   /** OpenCode tools switched off for this agent's turns. */
   disabledTools: string[];
+  /**
+   * OpenCode permission (edit, bash, webfetch, task, read, ...) → action, applied to every session
+   * of the agent after OpenCode's own rules (so a workspace cannot loosen them). For read-only
+   * roles only what tightens takes effect (a deny, or an ask on a read tool).
+   */
+  permissions: Readonly<Record<string, PermissionAction>>;
 }
 
 export interface AgentProps {
@@ -28,6 +38,13 @@ export interface AgentProps {
   updatedAt: Date;
 }
 
+/** What Agent.create needs; a binding without permissions has none ({}). */
+export type NewAgent = Omit<AgentProps, 'id' | 'version' | 'createdAt' | 'updatedAt' | 'enabled' | 'binding'> & {
+  enabled?: boolean;
+  id?: string;
+  binding: Omit<AgentBinding, 'permissions'> & Partial<Pick<AgentBinding, 'permissions'>>;
+};
+
 export type AgentChanges = Partial<Pick<AgentProps, 'name' | 'role' | 'capabilities' | 'maxConcurrentSessions' | 'enabled'>> & {
   binding?: Partial<AgentBinding>;
 };
@@ -41,12 +58,21 @@ export const READ_ONLY_ROLES: readonly AgentRole[] = [AgentRole.ARCHITECT, Agent
 
 export const MODEL_PATTERN = /^[^/\s]+\/\S+$/;
 export const TOOL_PATTERN = /^[a-z][a-z0-9_-]{0,63}$/;
+/** An OpenCode permission name: a lowercase identifier (edit, bash, external_directory, ...). */
+export const PERMISSION_NAME_PATTERN = /^[a-z][a-z0-9_]{0,63}$/;
+export const MAX_PERMISSIONS = 64;
+/**
+ * Permissions the orchestrator always denies, whatever a binding says (the session's last rules):
+ * external_directory (nothing outside the session's workspace) and question (no human to answer).
+ * A binding may only repeat the deny.
+ */
+export const ORCHESTRATOR_DENIED_PERMISSIONS: readonly string[] = ['external_directory', 'question'];
 export const MAX_CONCURRENT_LIMIT = 1000;
 
 export class Agent {
   private constructor(private props: AgentProps) {}
 
-  static create(input: Omit<AgentProps, 'id' | 'version' | 'createdAt' | 'updatedAt' | 'enabled'> & { enabled?: boolean; id?: string }, now = new Date()): Agent {
+  static create(input: NewAgent, now = new Date()): Agent {
     const agent = new Agent({
       id: input.id ?? randomUUID(),
       name: '',
@@ -54,7 +80,7 @@ export class Agent {
       capabilities: [],
       maxConcurrentSessions: 1,
       enabled: true,
-      binding: { opencodeAgent: 'build', model: null, systemInstructions: '', disabledTools: [] },
+      binding: { opencodeAgent: 'build', model: null, systemInstructions: '', disabledTools: [], permissions: {} },
       version: 1,
       createdAt: now,
       updatedAt: now,
@@ -64,7 +90,7 @@ export class Agent {
   }
 
   static restore(props: AgentProps): Agent {
-    return new Agent({ ...props, capabilities: [...props.capabilities], binding: { ...props.binding } });
+    return new Agent({ ...props, capabilities: [...props.capabilities], binding: copyBinding(props.binding) });
   }
 
   get id(): string {
@@ -91,6 +117,10 @@ export class Agent {
   get binding(): Readonly<AgentBinding> {
     return this.props.binding;
   }
+  /** ARCHITECT and REVIEWER: read and search tools only, whatever the binding's OpenCode agent. */
+  get readOnly(): boolean {
+    return READ_ONLY_ROLES.includes(this.props.role);
+  }
 
   /** The level of a skill, 0 when the agent does not have it. */
   levelOf(skill: string): number {
@@ -98,7 +128,7 @@ export class Agent {
   }
 
   snapshot(): Readonly<AgentProps> {
-    return { ...this.props, capabilities: [...this.props.capabilities], binding: { ...this.props.binding } };
+    return { ...this.props, capabilities: [...this.props.capabilities], binding: copyBinding(this.props.binding) };
   }
 
   /** Changes any editable field; every invariant is checked before anything changes. */
@@ -128,6 +158,7 @@ export class Agent {
       next.binding.disabledTools = next.binding.disabledTools.filter((t) => !(WRITING_TOOLS as readonly string[]).includes(t));
     }
     next.binding.disabledTools = disabledToolsFor(next.role, next.binding.disabledTools);
+    next.binding.permissions = sortedByName(next.binding.permissions);
     next.updatedAt = now;
     this.props = next;
   }
@@ -148,6 +179,33 @@ function validate(p: AgentProps): void {
   b.disabledTools.forEach((t, i) => {
     if (!TOOL_PATTERN.test(t)) throw AgentError.invalid(`binding.disabledTools[${i}]`, `"${t}" is not a tool name`, t);
   });
+  validatePermissions(b.permissions);
+}
+
+function validatePermissions(permissions: unknown): void {
+  if (typeof permissions !== 'object' || permissions === null || Array.isArray(permissions)) {
+    throw AgentError.invalid('binding.permissions', 'must be an object of OpenCode permission name → allow, ask or deny', permissions);
+  }
+  const entries = Object.entries(permissions);
+  if (entries.length > MAX_PERMISSIONS) throw AgentError.invalid('binding.permissions', `must have at most ${MAX_PERMISSIONS} entries`);
+  for (const [name, action] of entries) {
+    const field = `binding.permissions.${name}`;
+    if (!PERMISSION_NAME_PATTERN.test(name)) {
+      throw AgentError.invalid('binding.permissions', `has "${name}", which is not an OpenCode permission name (a lowercase identifier, e.g. bash)`, name);
+    }
+    if (!PERMISSION_ACTIONS.includes(action as PermissionAction)) throw AgentError.invalid(field, 'must be allow, ask or deny', action);
+    if (ORCHESTRATOR_DENIED_PERMISSIONS.includes(name) && action !== 'deny') {
+      throw AgentError.invalid(field, 'is always denied by the orchestrator, whatever a binding says; only "deny" may be given', action);
+    }
+  }
+}
+
+function sortedByName(permissions: Readonly<Record<string, PermissionAction>>): Record<string, PermissionAction> {
+  return Object.fromEntries(Object.entries(permissions).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
+function copyBinding(binding: AgentBinding): AgentBinding {
+  return { ...binding, disabledTools: [...binding.disabledTools], permissions: { ...binding.permissions } };
 }
 
 function disabledToolsFor(role: AgentRole, requested: readonly string[]): string[] {

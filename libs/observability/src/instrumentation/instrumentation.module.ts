@@ -1,6 +1,8 @@
 import { DynamicModule, Module } from '@nestjs/common';
+import { ApprovalModule } from '@app/approval';
 import { OpencodeModule } from '@app/opencode';
 import { SessionModule } from '@app/session';
+import { ApprovalMetrics } from './approval-metrics';
 import { OpencodeMetrics } from './opencode-metrics';
 import { SessionMetrics } from './session-metrics';
 
@@ -11,7 +13,7 @@ export interface InstrumentationOptions {
 
 /**
  * Where the numbers come from, besides the fair lock (wired in LockingModule) and HTTP (the
- * API's middleware): session transitions and gauges, and OpenCode requests and health. Needs
+ * API's middleware): session transitions and gauges, approval outcomes, and OpenCode requests and health. Needs
  * ObservabilityModule. OpenCode is only instrumented where it is used: importing OpencodeModule
  * elsewhere would start a managed server nobody needs.
  */
@@ -20,8 +22,8 @@ export class InstrumentationModule {
   static forRoot(options: InstrumentationOptions): DynamicModule {
     return {
       module: InstrumentationModule,
-      imports: [SessionModule, ...(options.opencode ? [OpencodeModule] : [])],
-      providers: [SessionMetrics, ...(options.opencode ? [OpencodeMetrics] : [])],
+      imports: [SessionModule, ApprovalModule, ...(options.opencode ? [OpencodeModule] : [])],
+      providers: [SessionMetrics, ApprovalMetrics, ...(options.opencode ? [OpencodeMetrics] : [])],
     };
   }
 }

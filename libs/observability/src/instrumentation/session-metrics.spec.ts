@@ -20,6 +20,8 @@ const ASSIGNMENT: SessionAgentAssignment = {
   role: 'IMPLEMENTER',
   systemInstructions: '',
   disabledTools: [],
+  readOnly: false,
+  permissions: {},
   routing: { requestedRole: 'IMPLEMENTER', skills: [], complexity: 5, score: 0.9 },
   reviewOf: null,
 };

@@ -10,8 +10,11 @@ import type {
   OpencodeFileDiff,
   OpencodeHealth,
   OpencodeMessage,
+  OpencodePermissionReply,
+  OpencodePermissionRequest,
   OpencodePromptBody,
   OpencodeSessionInfo,
+  OpencodeSessionPermissionRule,
   OpencodeSessionStatus,
 } from './opencode.types';
 
@@ -94,9 +97,11 @@ export class OpencodeHttpClient {
     return this.request('health check', { method: 'GET', url: '/global/health', timeout: this.healthTimeoutMs });
   }
 
-  createSession(directory: string, options: { title: string }): Promise<OpencodeSessionInfo> {
+  /** `permission`: the session's ruleset, evaluated after every agent and config rule (the ceiling). */
+  createSession(directory: string, options: { title: string; permission?: OpencodeSessionPermissionRule[] }): Promise<OpencodeSessionInfo> {
     // Always with a title: without one OpenCode spends a model call to invent it.
-    return this.request('create session', { method: 'POST', url: '/session', data: { title: options.title } }, directory);
+    const data = { title: options.title, ...(options.permission ? { permission: options.permission } : {}) };
+    return this.request('create session', { method: 'POST', url: '/session', data }, directory);
   }
 
   getSession(directory: string, sessionId: string): Promise<OpencodeSessionInfo> {
@@ -134,6 +139,20 @@ export class OpencodeHttpClient {
     return this.request(
       `diff of session ${sessionId}`,
       { method: 'GET', url: `/session/${enc(sessionId)}/diff`, params: { messageID: messageId } },
+      directory,
+    );
+  }
+
+  /** Permission requests waiting for an answer in one directory (measured: without it the list is empty). */
+  pendingPermissions(directory: string): Promise<OpencodePermissionRequest[]> {
+    return this.request('pending permissions', { method: 'GET', url: '/permission' }, directory);
+  }
+
+  /** Answers a permission request; an OpencodeError with status 404 when it is no longer pending. */
+  async replyPermission(directory: string, requestId: string, reply: OpencodePermissionReply): Promise<void> {
+    await this.request(
+      `reply to permission ${requestId}`,
+      { method: 'POST', url: `/permission/${enc(requestId)}/reply`, data: { reply } },
       directory,
     );
   }

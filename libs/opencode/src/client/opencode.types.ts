@@ -13,7 +13,16 @@ export interface OpencodeSessionInfo {
   title: string;
   directory: string;
   parentID?: string;
+  /** The session's own permission rules (evaluated after the agent's: the last matching rule wins). */
+  permission?: OpencodeSessionPermissionRule[];
   time: { created: number; updated: number };
+}
+
+/** One rule of a session's permission ruleset (OpenAPI schema PermissionRule). */
+export interface OpencodeSessionPermissionRule {
+  permission: string;
+  pattern: string;
+  action: 'allow' | 'ask' | 'deny';
 }
 
 export interface OpencodeTokens {
@@ -128,3 +137,27 @@ export interface OpencodePromptBody {
   tools?: Record<string, boolean>;
   parts: Array<{ type: 'text'; text: string }>;
 }
+
+/**
+ * A permission request OpenCode waits on (event `permission.asked`, `GET /permission`): a tool
+ * call whose permission resolved to `ask`. Answered with `POST /permission/{id}/reply`.
+ */
+export interface OpencodePermissionRequest {
+  /** per_… */
+  id: string;
+  /** The session whose tool asks: the turn's own, or a subagent's (child) session. */
+  sessionID: string;
+  /** edit, bash, webfetch, external_directory, … */
+  permission: string;
+  /** What the call touches, as OpenCode matches rules (paths relative to the work tree root, commands). */
+  patterns: string[];
+  /** Tool details (e.g. filepath and diff for edit; may be large). */
+  metadata?: Record<string, unknown>;
+  /** The patterns an `always` reply would allow from then on. */
+  always?: string[];
+  tool?: { messageID: string; callID: string };
+}
+
+/** once: this call; always: this call and later ones matching `always`; reject: refuse (OpenCode stops the turn). */
+export type OpencodePermissionReply = 'once' | 'always' | 'reject';
+

@@ -46,7 +46,21 @@ describe('parseRehearsalMarkers', () => {
   });
 
   it('finds nothing in a plain prompt', () => {
-    expect(parseRehearsalMarkers('just do it')).toEqual({ writes: [], expectSystem: [] });
+    expect(parseRehearsalMarkers('just do it')).toEqual({ writes: [], commands: [], subtasks: [], expectSystem: [] });
+  });
+
+  it('reads bash blocks, trimmed, skipping empty ones', () => {
+    expect(parseRehearsalMarkers('[[bash]] echo hi > a.txt [[/bash]] x [[bash]]  [[/bash]][[bash]]ls\npwd[[/bash]]').commands).toEqual([
+      'echo hi > a.txt',
+      'ls\npwd',
+    ]);
+  });
+
+  it("keeps a subtask's markers out of this turn's", () => {
+    const markers = parseRehearsalMarkers('[[task]][[bash]]touch x[[/bash]][[write a]]A[[/write]][[/task]] [[bash]]ls[[/bash]]');
+    expect(markers.subtasks).toEqual(['[[bash]]touch x[[/bash]][[write a]]A[[/write]]']);
+    expect(markers.commands).toEqual(['ls']);
+    expect(markers.writes).toEqual([]);
   });
 });
 
@@ -60,6 +74,75 @@ describe('planRehearsalReply', () => {
         { id: 'call_7_2', name: 'write', arguments: JSON.stringify({ filePath: '/abs/b.txt', content: 'B' }) },
       ],
     });
+  });
+
+  it('answers bash blocks with bash tool calls after the writes, in one step', () => {
+    const reply = planRehearsalReply(turn('[[bash]]touch /outside/x[[/bash]][[write a.txt]]A[[/write]]'), 'c');
+    expect(reply).toEqual({
+      kind: 'tool-calls',
+      calls: [
+        { id: 'c_1', name: 'write', arguments: JSON.stringify({ filePath: '/tmp/ws 1/a.txt', content: 'A' }) },
+        { id: 'c_2', name: 'bash', arguments: JSON.stringify({ command: 'touch /outside/x', description: 'Rehearsal command 1' }) },
+      ],
+    });
+  });
+
+  it('answers task blocks with task tool calls to the general subagent', () => {
+    const reply = planRehearsalReply(turn('[[task]][[bash]]ls[[/bash]][[/task]]', { tools: [...TOOLS, { function: { name: 'task' } }] }), 'c');
+    expect(reply).toEqual({
+      kind: 'tool-calls',
+      calls: [
+        {
+          id: 'c_1',
+          name: 'task',
+          arguments: JSON.stringify({ description: 'Rehearsal subtask 1', prompt: '[[bash]]ls[[/bash]]', subagent_type: 'general' }),
+        },
+      ],
+    });
+  });
+
+  it('says which tool the turn does not offer instead of calling it', () => {
+    expect(planRehearsalReply(turn('[[bash]]ls[[/bash]]', { tools: [{ function: { name: 'read' } }] }))).toEqual({
+      kind: 'text',
+      text: 'The bash tool is not available in this turn.',
+    });
+    expect(planRehearsalReply(turn('[[task]]x[[/task]]'))).toEqual({ kind: 'text', text: 'The task tool is not available in this turn.' });
+  });
+
+  it('counts the commands and subtasks of the tool round in the closing answer', () => {
+    const request = turn('[[write a.txt]]A[[/write]][[bash]]ls[[/bash]][[bash]]pwd[[/bash]]');
+    request.messages!.push(
+      {
+        role: 'assistant',
+        tool_calls: [
+          { id: 'c1', function: { name: 'write', arguments: '{"filePath":"/tmp/ws 1/a.txt","content":"A"}' } },
+          { id: 'c2', function: { name: 'bash', arguments: '{"command":"ls"}' } },
+          { id: 'c3', function: { name: 'bash', arguments: '{"command":"pwd"}' } },
+          { id: 'c4', function: { name: 'task', arguments: '{"prompt":"x"}' } },
+        ],
+      },
+      { role: 'tool', tool_call_id: 'c1', content: 'ok' },
+    );
+    expect(planRehearsalReply(request)).toEqual({ kind: 'text', text: 'Wrote a.txt\nRan 2 commands\nDelegated 1 subtask' });
+  });
+
+  it('sums up the calls OpenCode refused apart from those it ran', () => {
+    const request = turn('[[write /etc/x]]A[[/write]][[write a.txt]]B[[/write]][[bash]]touch /etc/y[[/bash]]');
+    const denied = 'The user has specified a rule which prevents you from using this specific tool call. Here are some of the relevant rules [...]';
+    request.messages!.push(
+      {
+        role: 'assistant',
+        tool_calls: [
+          { id: 'c1', function: { name: 'write', arguments: '{"filePath":"/etc/x","content":"A"}' } },
+          { id: 'c2', function: { name: 'write', arguments: '{"filePath":"/tmp/ws 1/a.txt","content":"B"}' } },
+          { id: 'c3', function: { name: 'bash', arguments: '{"command":"touch /etc/y"}' } },
+        ],
+      },
+      { role: 'tool', tool_call_id: 'c1', content: denied },
+      { role: 'tool', tool_call_id: 'c2', content: 'Wrote file successfully.' },
+      { role: 'tool', tool_call_id: 'c3', content: denied },
+    );
+    expect(planRehearsalReply(request)).toEqual({ kind: 'text', text: 'Wrote a.txt\nRefused: write, bash' });
   });
 
   it('answers the tool results with the written paths', () => {

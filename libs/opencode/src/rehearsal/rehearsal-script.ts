@@ -4,7 +4,14 @@ import { isAbsolute, relative, resolve } from 'node:path';
  * What the rehearsal provider answers, decided only by the request: markers in the latest
  * user message script the reply. Pure functions, so the script is testable without a server.
  *
- *   [[write rel/path]]content[[/write]]   one `write` tool call per block, then "Wrote <paths>"
+ *   [[write rel/path]]content[[/write]]   one `write` tool call per block, then "Wrote <paths>"; an
+ *                                         absolute path is written as given (e.g. outside the workspace);
+ *                                         calls OpenCode refused are summed up as "Refused: <tools>"
+ *   [[bash]]command[[/bash]]              one `bash` tool call ({command, description}) per block, after
+ *                                         the writes, in the same step; then "Ran N command(s)"
+ *   [[task]]prompt[[/task]]               one `task` tool call (subagent "general") per block, whose prompt
+ *                                         may hold markers of its own: they script the subagent's turn,
+ *                                         not this one
  *   [[fail]] / [[fail: message]]          HTTP 400 (OpenCode fails the turn at once)
  *   [[fail-retryable]]                    HTTP 500 (OpenCode retries for about a minute)
  *   [[slow N]]                            the (closing) text streamed over N seconds
@@ -35,6 +42,9 @@ export interface RehearsalWrite {
 
 export interface RehearsalMarkers {
   writes: RehearsalWrite[];
+  commands: string[];
+  /** Prompts of subagent (task tool) calls. */
+  subtasks: string[];
   fail?: string;
   failRetryable?: string;
   slowSeconds?: number;
@@ -61,6 +71,8 @@ export interface RehearsalUsage {
 }
 
 const WRITE_BLOCK = /\[\[write\s+([^\]\n]+?)\s*\]\]([\s\S]*?)\[\[\/write\]\]/g;
+const BASH_BLOCK = /\[\[bash\]\]([\s\S]*?)\[\[\/bash\]\]/g;
+const TASK_BLOCK = /\[\[task\]\]([\s\S]*?)\[\[\/task\]\]/g;
 const FAIL = /\[\[fail(?::\s*([^\]]*?))?\s*\]\]/;
 const FAIL_RETRYABLE = /\[\[fail-retryable(?::\s*([^\]]*?))?\s*\]\]/;
 const SLOW = /\[\[slow\s+(\d+(?:\.\d+)?)\s*\]\]/;
@@ -71,7 +83,10 @@ const REPLY = /\[\[reply\]\]([\s\S]*?)\[\[\/reply\]\]/;
 export const DEFAULT_FAIL_MESSAGE = 'rehearsal provider failure';
 export const DEFAULT_RETRYABLE_FAIL_MESSAGE = 'rehearsal provider temporary failure';
 
-export function parseRehearsalMarkers(text: string): RehearsalMarkers {
+export function parseRehearsalMarkers(prompt: string): RehearsalMarkers {
+  const subtasks = [...prompt.matchAll(TASK_BLOCK)].map((m) => m[1]);
+  // A subtask's own markers are the subagent's script, not this turn's.
+  const text = prompt.replace(TASK_BLOCK, ' ');
   const writes = [...text.matchAll(WRITE_BLOCK)].map((m) => ({ path: m[1], content: m[2] }));
   const fail = FAIL.exec(text);
   const failRetryable = FAIL_RETRYABLE.exec(text);
@@ -79,6 +94,8 @@ export function parseRehearsalMarkers(text: string): RehearsalMarkers {
   const reply = REPLY.exec(text);
   return {
     writes,
+    commands: [...text.matchAll(BASH_BLOCK)].map((m) => m[1].trim()).filter((command) => command.length > 0),
+    subtasks,
     fail: fail ? fail[1] || DEFAULT_FAIL_MESSAGE : undefined,
     failRetryable: failRetryable ? failRetryable[1] || DEFAULT_RETRYABLE_FAIL_MESSAGE : undefined,
     slowSeconds: slow ? Number(slow[1]) : undefined,
@@ -111,16 +128,31 @@ export function planRehearsalReply(request: ChatCompletionRequest, callPrefix = 
   if (markers.fail !== undefined) return { kind: 'error', status: 400, message: markers.fail };
   if (markers.failRetryable !== undefined) return { kind: 'error', status: 500, message: markers.failRetryable };
 
-  if (markers.writes.length > 0) {
-    if (!offeredTools.has('write')) return { kind: 'text', text: 'The write tool is not available in this turn.' };
+  const wanted = [
+    ...(markers.writes.length > 0 ? ['write'] : []),
+    ...(markers.commands.length > 0 ? ['bash'] : []),
+    ...(markers.subtasks.length > 0 ? ['task'] : []),
+  ];
+  if (wanted.length > 0) {
+    // A tool the turn does not offer is not called: the model could not call it either.
+    const missingTool = wanted.find((name) => !offeredTools.has(name));
+    if (missingTool) return { kind: 'text', text: `The ${missingTool} tool is not available in this turn.` };
     if (!workingDirectory && markers.writes.some((w) => !isAbsolute(w.path))) {
       return { kind: 'error', status: 400, message: 'no "Working directory:" line in the system prompt' };
     }
-    const calls = markers.writes.map((write, i) => ({
-      id: `${callPrefix}_${i + 1}`,
+    const writes = markers.writes.map((write) => ({
       name: 'write',
       arguments: JSON.stringify({ filePath: resolve(workingDirectory ?? '/', write.path), content: write.content }),
     }));
+    const commands = markers.commands.map((command, i) => ({
+      name: 'bash',
+      arguments: JSON.stringify({ command, description: `Rehearsal command ${i + 1}` }),
+    }));
+    const subtasks = markers.subtasks.map((prompt, i) => ({
+      name: 'task',
+      arguments: JSON.stringify({ description: `Rehearsal subtask ${i + 1}`, prompt, subagent_type: 'general' }),
+    }));
+    const calls = [...writes, ...commands, ...subtasks].map((call, i) => ({ id: `${callPrefix}_${i + 1}`, ...call }));
     return { kind: 'tool-calls', calls };
   }
 
@@ -156,14 +188,29 @@ export function workingDirectoryOf(messages: ChatMessage[]): string | undefined 
   return undefined;
 }
 
+/** How OpenCode answers a tool call its permission rules denied, or a human rejected. */
+const REFUSED_TOOL_RESULT = /prevents you from using this specific tool call|rejected permission to use this specific tool call/;
+
 function summariseToolRound(afterPrompt: ChatMessage[], workingDirectory: string | undefined): string {
-  const written = afterPrompt
-    .flatMap((m) => m.tool_calls ?? [])
+  const results = new Map(afterPrompt.filter((m) => m.role === 'tool').map((m) => [m.tool_call_id, textOf(m)]));
+  const calls = afterPrompt.flatMap((m) => m.tool_calls ?? []);
+  const refused = calls.filter((call) => REFUSED_TOOL_RESULT.test(results.get(call.id) ?? ''));
+  const done = calls.filter((call) => !refused.includes(call));
+  const shown = (path: string) => (workingDirectory ? relative(workingDirectory, path) : path);
+  const written = done
     .filter((call) => call.function?.name === 'write')
     .map((call) => filePathOf(call.function?.arguments))
     .filter((path): path is string => path !== undefined)
-    .map((path) => (workingDirectory ? relative(workingDirectory, path) : path));
-  return written.length > 0 ? `Wrote ${written.join(', ')}` : 'Done.';
+    .map(shown);
+  const count = (tool: string) => done.filter((call) => call.function?.name === tool).length;
+  const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+  const lines = [
+    written.length > 0 ? `Wrote ${written.join(', ')}` : '',
+    count('bash') > 0 ? `Ran ${plural(count('bash'), 'command')}` : '',
+    count('task') > 0 ? `Delegated ${plural(count('task'), 'subtask')}` : '',
+    refused.length > 0 ? `Refused: ${refused.map((call) => call.function?.name ?? 'tool').join(', ')}` : '',
+  ].filter(Boolean);
+  return lines.length > 0 ? lines.join('\n') : 'Done.';
 }
 
 function filePathOf(args: string | undefined): string | undefined {

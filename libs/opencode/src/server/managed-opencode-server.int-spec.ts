@@ -1,6 +1,7 @@
 import { AppConfig } from '@app/config';
+import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makeTempWorkspace, removeTempWorkspaces, waitFor } from '@app/testing';
@@ -27,6 +28,22 @@ function isRunning(pid: number): boolean {
   }
 }
 
+/** Pids of the processes whose command line contains `needle` (reads /proc: Linux only). */
+function processesWith(needle: string): number[] {
+  return readdirSync('/proc')
+    .filter((entry) => /^\d+$/.test(entry))
+    .filter((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(needle);
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
+
+const hasBwrap = spawnSync('bwrap', ['--version']).status === 0;
+
 /** Starts a slow turn and resolves once the model is streaming (wrapped: awaiting would flatten the outcome). */
 async function startSlowTurn(runner: OpencodeTurnRunner, request: TurnRequest): Promise<{ outcome: Promise<TurnOutcome> }> {
   const ref = await runner.openTurn(request);
@@ -46,6 +63,7 @@ describe('ManagedOpencodeServer', () => {
   const server = new ManagedOpencodeServer({
     dataDir,
     parentEnv: AppConfig.fromEnvironment().processEnvironment,
+    writableRoots: [tmpdir()],
     password: 'managed-spec',
     healthIntervalMs: 500,
     unhealthyAfterFailures: 2,
@@ -78,6 +96,49 @@ describe('ManagedOpencodeServer', () => {
     // /bin/sh given "serve --port ..." fails at once and says why on stderr.
     await expect(broken.start()).rejects.toThrow(/exited during startup[\s\S]*serve/);
     expect(broken.rehearsal).toBeUndefined();
+  });
+
+  it('refuses to start in bwrap mode when bubblewrap is not on PATH', async () => {
+    const unsandboxable = new ManagedOpencodeServer({
+      dataDir: join(dataDir, 'no-bwrap'),
+      parentEnv: { PATH: '/nonexistent' },
+      sandbox: 'bwrap',
+      logger: quiet,
+    });
+    await expect(unsandboxable.start()).rejects.toThrow(/OPENCODE_SANDBOX=bwrap but no `bwrap` executable is on PATH/);
+  });
+
+  (hasBwrap ? it : it.skip)('runs in the bubblewrap sandbox when bwrap is installed (sandbox auto)', () => {
+    expect(server.isSandboxed).toBe(true);
+    expect(readFileSync(`/proc/${server.pid}/cmdline`, 'utf8').split('\0')[0]).toMatch(/bwrap$/);
+  });
+
+  (hasBwrap ? it : it.skip)('kills a sandboxed leftover of a crashed run, and everything in its sandbox, on start', async () => {
+    const crashedDir = mkdtempSync(join(tmpdir(), 'orchestrator-managed-leftover-'));
+    const marker = `leftover-${process.pid}-${Date.now()}`;
+    // A "server" of a run that died: a bwrap sandbox (its group leader) with a process inside it.
+    const leftover = spawn('bwrap', ['--ro-bind', '/', '/', '--dev', '/dev', '--proc', '/proc', '--unshare-pid', '--die-with-parent', '--new-session', 'sh', '-c', 'sleep 300; true', 'opencode', marker], {
+      detached: true,
+      stdio: 'ignore',
+    });
+    const deadOwner = spawnSync('true').pid;
+    // No need for a real server here: /bin/sh fails at once, after the leftover was dealt with.
+    const restarted = new ManagedOpencodeServer({ dataDir: crashedDir, parentEnv: { PATH: process.env.PATH }, binaryPath: '/bin/sh', model: 'a/b', logger: quiet });
+    try {
+      // bwrap, bwrap as PID 1 of the namespace, and the shell inside it.
+      await waitFor(async () => processesWith(marker).length, (n) => n === 3, { what: 'the leftover sandbox to start' });
+      writeFileSync(join(crashedDir, 'opencode-server.pid'), JSON.stringify({ pid: leftover.pid, ownerPid: deadOwner, port: 1 }));
+      await expect(restarted.start()).rejects.toThrow(/exited during startup/);
+      await waitFor(async () => processesWith(marker).length, (n) => n === 0, { what: 'the leftover sandbox to be killed' });
+    } finally {
+      await restarted.stop();
+      try {
+        process.kill(-leftover.pid!, 'SIGKILL');
+      } catch {
+        // Killed by start(), as expected.
+      }
+      rmSync(crashedDir, { recursive: true, force: true });
+    }
   });
 
   it('serves on the rehearsal model behind its password', async () => {
@@ -126,10 +187,14 @@ describe('ManagedOpencodeServer', () => {
     const runner = new OpencodeTurnRunner(client, { reconcileIntervalMs: 500, unavailableAfterMs: 2_000 });
     const { outcome } = await startSlowTurn(runner, slowRequest());
     const pid = server.pid!;
+    const serving = `--port\0${new URL(server.endpoint().baseUrl).port}\0`;
+    expect(processesWith(serving).length).toBeGreaterThanOrEqual(1);
 
     await server.stop();
 
     expect(isRunning(pid)).toBe(false);
+    // Nothing of it is left: with bwrap, neither bwrap nor the server inside its PID namespace.
+    await waitFor(async () => processesWith(serving), (pids) => pids.length === 0, { what: 'every server process to exit' });
     const startedWaiting = Date.now();
     await expect(outcome).resolves.toMatchObject({ status: 'failed', error: { code: 'OPENCODE_UNAVAILABLE' } });
     expect(Date.now() - startedWaiting).toBeLessThan(10_000);

@@ -1,6 +1,20 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import { createWriteStream, mkdirSync, readFileSync, rmSync, WriteStream, writeFileSync } from 'node:fs';
+import {
+  accessSync,
+  constants,
+  createWriteStream,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  statSync,
+  WriteStream,
+  writeFileSync,
+} from 'node:fs';
+import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { Logger } from '@nestjs/common';
 import { OpencodeHttpClient } from '../client/opencode-http-client';
@@ -8,9 +22,12 @@ import type { OpencodeEndpoint, OpencodeEndpointSource } from '../opencode-endpo
 import { RehearsalProvider } from '../rehearsal/rehearsal-provider';
 import { findFreePort, isPortFree } from './free-port';
 import { resolveOpencodeBinary } from './opencode-binary';
+import { bwrapArguments, chooseSandbox, findOnPath, OpencodeSandboxMode, SandboxLayout } from './opencode-sandbox';
 import {
   buildOpencodeConfig,
   buildOpencodeEnvironment,
+  OpencodeServerDirectories,
+  referencedPathsOf,
   REHEARSAL_MODEL,
   serverDirectories,
 } from './opencode-server-environment';
@@ -31,6 +48,17 @@ export interface ManagedOpencodeServerOptions {
    * provider credentials come from. The app passes AppConfig.processEnvironment; none: nothing.
    */
   parentEnv?: NodeJS.ProcessEnv;
+  /** OPENCODE_PASS_ENV: more variables to pass from parentEnv (never the orchestrator's own). */
+  passEnv?: readonly string[];
+  /**
+   * OS sandbox (see opencode-sandbox.ts). auto (default): bubblewrap when `bwrap` is on
+   * parentEnv's PATH; bwrap: refuse to start without it; none: no sandbox (logged as a warning).
+   */
+  sandbox?: OpencodeSandboxMode;
+  /** Writable in the sandbox besides the data dir: the workspace roots (realpath'd at start; missing ones skipped). */
+  writableRoots?: readonly string[];
+  /** Read-only in the sandbox even inside a writable root, their .env files hidden: the orchestrator's own directory. */
+  protectedDirs?: readonly string[];
   startupTimeoutMs?: number;
   healthIntervalMs?: number;
   healthTimeoutMs?: number;
@@ -78,6 +106,8 @@ export class ManagedOpencodeServer extends EventEmitter implements OpencodeEndpo
     Omit<ManagedOpencodeServerOptions, 'model' | 'password' | 'port' | 'binaryPath' | 'logger'>
   > &
     Pick<ManagedOpencodeServerOptions, 'password' | 'binaryPath'>;
+  /** Set when the server runs in a bubblewrap sandbox. */
+  private sandboxed?: { bwrap: string; layout: SandboxLayout };
   private readonly logger: ManagedServerLogger;
   private readonly health: OpencodeHttpClient;
   private provider?: RehearsalProvider;
@@ -106,6 +136,10 @@ export class ManagedOpencodeServer extends EventEmitter implements OpencodeEndpo
       dataDir: config.dataDir,
       hostname: config.hostname ?? '127.0.0.1',
       parentEnv: config.parentEnv ?? {},
+      passEnv: config.passEnv ?? [],
+      sandbox: config.sandbox ?? 'auto',
+      writableRoots: config.writableRoots ?? [],
+      protectedDirs: config.protectedDirs ?? [],
       startupTimeoutMs: config.startupTimeoutMs ?? 30_000,
       // A server busy with 25 turns on 2 cores can take seconds to answer; a restart kills every
       // running turn. So only a server silent for about a minute is declared hung.
@@ -127,8 +161,14 @@ export class ManagedOpencodeServer extends EventEmitter implements OpencodeEndpo
     return this.restartCount;
   }
 
+  /** The supervised process: `bwrap` when sandboxed (its process group holds the server and its tools). */
   get pid(): number | undefined {
     return this.child?.pid;
+  }
+
+  /** Whether the running server is in a bubblewrap sandbox. */
+  get isSandboxed(): boolean {
+    return this.sandboxed !== undefined;
   }
 
   /** The rehearsal provider this server started (no real model configured), if any. */
@@ -139,6 +179,8 @@ export class ManagedOpencodeServer extends EventEmitter implements OpencodeEndpo
   async start(): Promise<void> {
     if (this.running) return;
     const binary = this.options.binaryPath ?? resolveOpencodeBinary();
+    // Before anything starts: OPENCODE_SANDBOX=bwrap without bubblewrap refuses to start.
+    const { bwrap } = chooseSandbox(this.options.sandbox, findOnPath('bwrap', this.options.parentEnv.PATH, isExecutableFile));
     mkdirSync(this.options.dataDir, { recursive: true });
     this.killLeftoverFromCrashedRun();
     let rehearsalBaseUrl: string | undefined;
@@ -157,7 +199,10 @@ export class ManagedOpencodeServer extends EventEmitter implements OpencodeEndpo
       directories,
       config: buildOpencodeConfig({ model: this.defaultModel, rehearsalBaseUrl }),
       password: this.options.password,
+      passEnv: this.options.passEnv,
     });
+    this.sandboxed = bwrap ? { bwrap, layout: this.sandboxLayout(directories, env) } : undefined;
+    this.logSandbox();
     this.logFile = createWriteStream(join(this.options.dataDir, 'opencode-server.log'), { flags: 'a' });
     this.port = this.config.port || (await findFreePort(this.options.hostname));
     this.spawnArgs = { binary, env, cwd: directories.home };
@@ -170,7 +215,10 @@ export class ManagedOpencodeServer extends EventEmitter implements OpencodeEndpo
     }
     this.healthTimer = setInterval(() => void this.checkHealth(), this.options.healthIntervalMs);
     this.healthTimer.unref();
-    this.logger.log(`OpenCode server ${this.endpoint().baseUrl} is up (pid ${this.child?.pid}, model ${this.defaultModel})`);
+    this.logger.log(
+      `OpenCode server ${this.endpoint().baseUrl} is up (pid ${this.child?.pid}, model ${this.defaultModel}, ` +
+        `${this.sandboxed ? 'bubblewrap sandbox' : 'NO sandbox'})`,
+    );
   }
 
   /** SIGTERM, then SIGKILL after stopGraceMs; stops the rehearsal provider. Idempotent. */
@@ -198,11 +246,14 @@ export class ManagedOpencodeServer extends EventEmitter implements OpencodeEndpo
       this.port = await findFreePort(this.options.hostname);
       this.logger.warn(`Port ${taken} is taken: the OpenCode server uses port ${this.port}`);
     }
-    const child = spawn(binary, ['serve', '--port', String(this.port), '--hostname', this.options.hostname], {
+    const serve = [binary, 'serve', '--port', String(this.port), '--hostname', this.options.hostname];
+    const [command, ...args] = this.sandboxed ? [this.sandboxed.bwrap, ...bwrapArguments(this.sandboxed.layout, serve)] : serve;
+    const child = spawn(command, args, {
       cwd,
       env,
       stdio: ['ignore', 'pipe', 'pipe'],
       // Its own process group: stopping it also stops the tools it started (shells, language servers).
+      // Sandboxed, the group is bwrap's: the sandbox dies with it (--die-with-parent, PID namespace).
       detached: true,
     });
     killOnProcessExit(child);
@@ -220,6 +271,50 @@ export class ManagedOpencodeServer extends EventEmitter implements OpencodeEndpo
       throw err;
     }
     this.writePidFile(child);
+  }
+
+  /**
+   * What the sandbox shows: the system read-only; writable the data dir and the workspace roots
+   * (realpaths; a missing root is skipped); the orchestrator's directory read-only with its .env
+   * files hidden; the orchestrator user's home hidden, except the credential and config files the
+   * passed variables name; a private /tmp.
+   */
+  private sandboxLayout(directories: OpencodeServerDirectories, env: NodeJS.ProcessEnv): SandboxLayout {
+    const writableRoots = this.options.writableRoots.flatMap((root) => {
+      const real = realDirectory(root);
+      if (!real) this.logger.warn(`Workspace root ${root} is not an existing directory: it is not writable in the OpenCode sandbox`);
+      return real ? [real] : [];
+    });
+    const protectedDirs = this.options.protectedDirs.flatMap((dir) => realDirectory(dir) ?? []);
+    const home = realDirectory(this.options.parentEnv.HOME ?? homedir());
+    return {
+      dataDir: realpathSync(this.options.dataDir),
+      writableRoots,
+      readOnlyDirs: protectedDirs,
+      hiddenDirs: home && home !== '/' ? [home] : [],
+      hiddenFiles: protectedDirs.flatMap(dotenvFilesIn),
+      readablePaths: referencedPathsOf(env).filter((path) => existsSync(path)),
+      cwd: directories.home,
+    };
+  }
+
+  private logSandbox(): void {
+    const sandbox = this.sandboxed;
+    if (!sandbox) {
+      this.logger.warn(
+        `OpenCode runs WITHOUT an OS sandbox (OPENCODE_SANDBOX=${this.options.sandbox}` +
+          `${this.options.sandbox === 'auto' ? ', no bwrap executable on PATH' : ''}): the agents' shell commands can write ` +
+          'wherever this user can and see its other processes; only OpenCode\'s permission rules confine them. ' +
+          'Install bubblewrap (apt-get install bubblewrap) to sandbox it.',
+      );
+      return;
+    }
+    const { writableRoots, dataDir, readOnlyDirs, hiddenDirs } = sandbox.layout;
+    this.logger.log(
+      `OpenCode runs in a bubblewrap sandbox (${sandbox.bwrap}): system read-only, private /tmp and PID namespace; ` +
+        `writable: ${[...writableRoots, dataDir].join(', ')}; read-only: ${readOnlyDirs.join(', ') || '(none)'}; ` +
+        `hidden: ${hiddenDirs.join(', ') || '(none)'}`,
+    );
   }
 
   private async waitUntilHealthy(child: ChildProcess): Promise<void> {
@@ -388,6 +483,35 @@ function killGroup(pid: number, signal: NodeJS.Signals): void {
     } catch {
       // Already gone.
     }
+  }
+}
+
+function isExecutableFile(path: string): boolean {
+  try {
+    accessSync(path, constants.X_OK);
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
+}
+
+function realDirectory(path: string): string | undefined {
+  try {
+    const real = realpathSync(path);
+    return statSync(real).isDirectory() ? real : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** `.env`, `.env.local`, ... at the top of a directory: secrets a sandboxed agent must not read. */
+function dotenvFilesIn(dir: string): string[] {
+  try {
+    return readdirSync(dir, { withFileTypes: true })
+      .filter((entry) => /^\.env(\..+)?$/.test(entry.name) && (entry.isFile() || entry.isSymbolicLink()))
+      .map((entry) => join(dir, entry.name));
+  } catch {
+    return [];
   }
 }
 

@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { EnvironmentSchema } from '@app/config';
 import { REHEARSAL_MODEL_ID, REHEARSAL_PROVIDER_ID } from '../rehearsal/rehearsal-provider';
 
 export const REHEARSAL_MODEL = `${REHEARSAL_PROVIDER_ID}/${REHEARSAL_MODEL_ID}`;
@@ -26,15 +27,18 @@ export function serverDirectories(dataDir: string): OpencodeServerDirectories {
 }
 
 /**
- * The config of an unattended server (OPENCODE_CONFIG_CONTENT): nothing asks a human, nothing
- * updates itself, nothing is shared. `model` and `small_model` are both set, else OpenCode asks
- * a model to choose or fetches the model catalogue.
+ * The config of an unattended server (OPENCODE_CONFIG_CONTENT): nothing updates itself, nothing
+ * is shared, every tool is allowed by default (the turn's session ruleset narrows that: it is
+ * evaluated last), but no path outside the session's directory and no question to a human, as
+ * defence in depth should a session come without its ruleset. `model` and `small_model` are both
+ * set, else OpenCode asks a model to choose or fetches the model catalogue.
  */
 export function buildOpencodeConfig(options: { model: string; rehearsalBaseUrl?: string }): Record<string, unknown> {
   const config: Record<string, unknown> = {
     autoupdate: false,
     share: 'disabled',
-    permission: { '*': 'allow', question: 'deny' },
+    // Key order matters: OpenCode turns this object into rules in order, and the last match wins.
+    permission: { '*': 'allow', external_directory: 'deny', question: 'deny' },
     model: options.model,
     small_model: options.model,
   };
@@ -59,46 +63,114 @@ export function buildOpencodeConfig(options: { model: string; rehearsalBaseUrl?:
 }
 
 /**
- * Variables never passed from the orchestrator to the server: the isolated directories, and
- * the orchestrator's own settings and secrets (see libs/config/src/env.schema.ts), which the
- * agent's shell commands would otherwise see.
+ * The environment given to OpenCode is an allow-list: whatever the server has, the agent's shell
+ * has (OpenCode's bash tool spawns with the server's whole environment). Passed, when set:
+ * - the basics of a working shell: PATH, locale, terminal, time zone, user and shell names;
+ * - the network settings: proxies (both cases) and extra CA certificates;
+ * - the model providers' credentials and settings, by documented name and pattern;
+ * - OPENCODE_CONFIG (a config file of your own, e.g. to declare a custom provider);
+ * - whatever OPENCODE_PASS_ENV names.
+ * Never, even if listed: the orchestrator's own settings and secrets (libs/config/src/env.schema.ts:
+ * API_KEY, DB_*, REDIS_*, OPENCODE_PASSWORD, ...), the directories replaced per server (HOME, XDG_*),
+ * and OpenCode's own OPENCODE_* variables, which the adapter sets itself.
  */
-const ISOLATED_VARIABLES = ['HOME', 'XDG_CONFIG_HOME', 'XDG_DATA_HOME', 'XDG_STATE_HOME', 'XDG_CACHE_HOME'];
-const ORCHESTRATOR_VARIABLES = [
-  'PORT',
-  'QUEUE_PREFIX',
-  'MAX_CONCURRENT_SESSIONS',
-  'SESSION_TIMEOUT_SECONDS',
-  'API_KEY',
-  'WORKER_LEASE_SECONDS',
-  'DATA_DIR',
-  'LOG_LEVEL',
+const SHELL_VARIABLES = ['PATH', 'LANG', 'LANGUAGE', 'TERM', 'COLORTERM', 'TZ', 'USER', 'LOGNAME', 'SHELL'];
+const SHELL_PREFIXES = ['LC_'];
+const NETWORK_VARIABLES = [
+  'HTTP_PROXY',
+  'HTTPS_PROXY',
+  'NO_PROXY',
+  'ALL_PROXY',
+  'http_proxy',
+  'https_proxy',
+  'no_proxy',
+  'all_proxy',
+  'SSL_CERT_FILE',
+  'SSL_CERT_DIR',
+  'NODE_EXTRA_CA_CERTS',
 ];
-const ORCHESTRATOR_PREFIXES = ['DB_', 'REDIS_'];
-/** OPENCODE_* is OpenCode's own (and our OPENCODE_HOST/PORT/PASSWORD/MODEL): set explicitly below. */
+/** Provider credentials and settings (OpenCode's providers docs, models.dev `env` fields). */
+const PROVIDER_VARIABLES = [
+  'GOOGLE_APPLICATION_CREDENTIALS',
+  'GOOGLE_CLOUD_PROJECT',
+  'GOOGLE_CLOUD_LOCATION',
+  'GCLOUD_PROJECT',
+  'VERTEXAI_PROJECT',
+  'VERTEXAI_LOCATION',
+  'OLLAMA_HOST',
+];
+const PROVIDER_PREFIXES = [
+  'ANTHROPIC_',
+  'OPENAI_',
+  'OPENROUTER_',
+  'AWS_',
+  'AZURE_',
+  'VERTEX_',
+  'GOOGLE_VERTEX_',
+  'GOOGLE_GENERATIVE_AI_',
+  'GEMINI_',
+];
+/** `*_API_KEY`: the documented shape of nearly every provider's key (GROQ_API_KEY, XAI_API_KEY, ...). */
+const PROVIDER_SUFFIXES = ['_API_KEY'];
 const PASSED_OPENCODE_VARIABLES = ['OPENCODE_CONFIG'];
 
-export function isPassedThrough(name: string): boolean {
-  if (ISOLATED_VARIABLES.includes(name) || ORCHESTRATOR_VARIABLES.includes(name)) return false;
-  if (ORCHESTRATOR_PREFIXES.some((prefix) => name.startsWith(prefix))) return false;
+/** Replaced by the server's own directories. */
+const ISOLATED_VARIABLES = ['HOME', 'XDG_CONFIG_HOME', 'XDG_DATA_HOME', 'XDG_STATE_HOME', 'XDG_CACHE_HOME'];
+/** The orchestrator's settings that have no default (so are not keys of `new EnvironmentSchema()`). */
+const ORCHESTRATOR_OPTIONAL_VARIABLES = ['API_KEY', 'OPENCODE_HOST', 'OPENCODE_PASSWORD', 'OPENCODE_MODEL', 'REDIS_PASSWORD', 'WORKSPACE_ROOTS', 'OPENCODE_PASS_ENV'];
+const ORCHESTRATOR_PREFIXES = ['DB_', 'REDIS_'];
+let orchestratorVariables: Set<string> | undefined;
+
+/** True for the orchestrator's own variables: never given to OpenCode. */
+export function isOrchestratorVariable(name: string): boolean {
+  orchestratorVariables ??= new Set([...Object.keys(new EnvironmentSchema()), ...ORCHESTRATOR_OPTIONAL_VARIABLES]);
+  return orchestratorVariables.has(name) || ORCHESTRATOR_PREFIXES.some((prefix) => name.startsWith(prefix));
+}
+
+/** Whether the orchestrator passes this variable to a managed OpenCode server (`extra`: OPENCODE_PASS_ENV). */
+export function isPassedThrough(name: string, extra: readonly string[] = []): boolean {
+  if (isOrchestratorVariable(name) || ISOLATED_VARIABLES.includes(name)) return false;
   if (name.startsWith('OPENCODE_')) return PASSED_OPENCODE_VARIABLES.includes(name);
-  return true;
+  if (extra.includes(name)) return true;
+  return (
+    SHELL_VARIABLES.includes(name) ||
+    NETWORK_VARIABLES.includes(name) ||
+    PROVIDER_VARIABLES.includes(name) ||
+    [...SHELL_PREFIXES, ...PROVIDER_PREFIXES].some((prefix) => name.startsWith(prefix)) ||
+    PROVIDER_SUFFIXES.some((suffix) => name.endsWith(suffix) && name.length > suffix.length)
+  );
+}
+
+/** Variables whose value is a file or directory OpenCode reads (credentials, its config, CA certificates). */
+const PATH_VARIABLES = ['GOOGLE_APPLICATION_CREDENTIALS', 'OPENCODE_CONFIG', 'SSL_CERT_FILE', 'SSL_CERT_DIR', 'NODE_EXTRA_CA_CERTS'];
+
+/**
+ * The absolute paths that the given (already filtered) variables point at, e.g. a credentials
+ * file under the user's home: a sandbox that hides the home must still show them, read-only.
+ */
+export function referencedPathsOf(env: NodeJS.ProcessEnv): string[] {
+  return Object.entries(env)
+    .filter(([name]) => PATH_VARIABLES.includes(name) || /^AWS_[A-Z_]*_FILE$/.test(name))
+    .map(([, value]) => value ?? '')
+    .filter((value) => value.startsWith('/'));
 }
 
 /**
- * The server's environment: the parent's (so provider credentials such as ANTHROPIC_API_KEY,
- * OPENAI_API_KEY, AWS_* reach it, and PATH for the agent's tools) minus what isPassedThrough
- * keeps out, plus the isolated directories and the inline config.
+ * The server's environment: the parent's variables that isPassedThrough allows (PATH, locale,
+ * proxies, provider credentials, OPENCODE_PASS_ENV), plus the isolated directories and the
+ * inline config.
  */
 export function buildOpencodeEnvironment(options: {
   parentEnv: NodeJS.ProcessEnv;
   directories: OpencodeServerDirectories;
   config: Record<string, unknown>;
   password?: string;
+  /** OPENCODE_PASS_ENV: more variable names to pass (never the orchestrator's own). */
+  passEnv?: readonly string[];
 }): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [name, value] of Object.entries(options.parentEnv)) {
-    if (value !== undefined && isPassedThrough(name)) env[name] = value;
+    if (value !== undefined && isPassedThrough(name, options.passEnv)) env[name] = value;
   }
   const { home, config, data, state, cache } = options.directories;
   Object.assign(env, {

@@ -2,6 +2,7 @@ import { stat } from 'node:fs/promises';
 import { OpencodeError } from '../client/opencode-error';
 import type { OpencodeHttpClient } from '../client/opencode-http-client';
 import { newOpencodeMessageId } from '../client/opencode-message-id';
+import { buildSessionRuleset } from './permission-ruleset';
 import { DEFAULT_TURN_TIMINGS, TurnFollower, TurnRunnerTimings } from './turn-follower';
 import type { RunTurnOptions, TurnOutcome, TurnRef, TurnRequest } from './turn.types';
 
@@ -20,8 +21,9 @@ export class OpencodeTurnRunner {
   }
 
   /**
-   * Creates the OpenCode session and picks the turn's message id. Rejects with an
-   * OpencodeError when the workspace is missing or the server refuses or does not answer.
+   * Creates the OpenCode session, with the turn's policy as its permission ruleset, and picks
+   * the turn's message id. Rejects with an OpencodeError when the workspace is missing or the
+   * server refuses or does not answer.
    */
   async openTurn(request: TurnRequest): Promise<TurnRef> {
     // OpenCode accepts a directory that does not exist, silently.
@@ -29,7 +31,11 @@ export class OpencodeTurnRunner {
       throw new OpencodeError(`workspace ${request.workspace} is not a directory`, 'WORKSPACE_MISSING');
     }
     // A title always: without one OpenCode spends a model call to invent it.
-    const session = await this.client.createSession(request.workspace, { title: request.title.trim() || 'Coding turn' });
+    const session = await this.client.createSession(request.workspace, {
+      title: request.title.trim() || 'Coding turn',
+      // Sent with the session, not the prompt: OpenCode evaluates session rules last (the ceiling).
+      permission: buildSessionRuleset(request.policy),
+    });
     return { opencodeSessionId: session.id, messageId: newOpencodeMessageId() };
   }
 

@@ -1,11 +1,14 @@
 import { stat } from 'node:fs/promises';
+import { isAbsolute, relative } from 'node:path';
 import { OpencodeError } from '../client/opencode-error';
 import type { OpencodeEventSubscription } from '../client/opencode-event-stream';
 import type { OpencodeHttpClient } from '../client/opencode-http-client';
 import type {
   OpencodeErrorInfo,
   OpencodeEvent,
+  OpencodePermissionRequest,
   OpencodePromptBody,
+  OpencodeSessionInfo,
   OpencodeSessionStatus,
 } from '../client/opencode.types';
 import {
@@ -21,7 +24,17 @@ import {
   usageOf,
 } from './turn-messages';
 import { TurnProgressTracker } from './turn-progress';
-import { RunTurnOptions, TurnErrorCode, TurnOutcome, TurnRef, TurnRequest, ZERO_USAGE } from './turn.types';
+import {
+  RunTurnOptions,
+  TurnErrorCode,
+  TurnOutcome,
+  TurnPermissionReply,
+  TurnPermissionRequest,
+  TurnPermissionWithdrawal,
+  TurnRef,
+  TurnRequest,
+  ZERO_USAGE,
+} from './turn.types';
 
 export interface TurnRunnerTimings {
   /** How often the turn's state is re-read from OpenCode, whatever the event stream says. */
@@ -61,6 +74,22 @@ type Ending =
   | { kind: 'failed'; code: TurnErrorCode; message: string; readMessages: boolean }
   | { kind: 'lost'; message: string; readMessages: boolean };
 
+/** One permission request of the turn, from the moment it is seen to OpenCode having the answer. */
+interface PermissionHandling {
+  request: TurnPermissionRequest;
+  /** Aborted (with a TurnPermissionWithdrawal) when the answer is no longer wanted. */
+  withdrawal: AbortController;
+  seenAt: number;
+  /** The answer, once decided. */
+  reply?: TurnPermissionReply;
+  sending: boolean;
+  /** OpenCode has the answer (or no longer waits for one). */
+  settled: boolean;
+}
+
+/** How far up a session's parents to look for the turn's session (a subagent of a subagent...). */
+const MAX_SUBAGENT_DEPTH = 4;
+
 /** Follows one turn from the prompt to its outcome. One instance per runTurn call. */
 export class TurnFollower {
   private readonly directory: string;
@@ -84,6 +113,13 @@ export class TurnFollower {
   private interruptedSightings = 0;
   private reconcileInFlight = false;
   private readonly progress: TurnProgressTracker;
+  /** The turn's session and its subagents' (child) sessions: their permission requests are the turn's. */
+  private readonly turnSessions = new Set<string>();
+  /** Sessions of the directory known not to belong to the turn. */
+  private readonly otherSessions = new Set<string>();
+  private readonly permissions = new Map<string, PermissionHandling>();
+  /** The last request this turn refused (a refusal stops OpenCode's turn). */
+  private refused?: TurnPermissionRequest;
 
   constructor(
     private readonly client: OpencodeHttpClient,
@@ -95,6 +131,7 @@ export class TurnFollower {
     this.directory = request.workspace;
     this.sessionId = ref.opencodeSessionId;
     this.messageId = ref.messageId;
+    this.turnSessions.add(this.sessionId);
     this.progress = new TurnProgressTracker({
       directory: this.directory,
       userMessageId: this.messageId,
@@ -135,6 +172,7 @@ export class TurnFollower {
       return await this.outcomeOf(await this.ended);
     } finally {
       signal.removeEventListener('abort', onAbort);
+      this.withdrawPermissions();
       // Every progress is reported before runTurn resolves (the session's final transition comes after it).
       this.progress.close();
       for (const timer of this.timers) clearTimeout(timer);
@@ -215,8 +253,23 @@ export class TurnFollower {
   // ---- following -------------------------------------------------------------------------
 
   private onEvent(event: OpencodeEvent): void {
-    if (this.ending || sessionIdOf(event) !== this.sessionId) return;
-    this.lastContactAt = this.lastEventAt = Date.now();
+    if (this.ending) return;
+    if (event.type === 'session.created' || event.type === 'session.updated') this.noteSubagent(event);
+    const sessionId = sessionIdOf(event);
+    if (!sessionId) return;
+    if (!this.turnSessions.has(sessionId)) {
+      // A subagent that started while nobody followed the turn (resumed) is found by its parents.
+      if (event.type === 'permission.asked' && (event.directory ?? this.directory) === this.directory) {
+        void this.onPermissionAsked(event.properties, true);
+      }
+      return;
+    }
+    this.lastContactAt = Date.now();
+    if (event.type === 'permission.asked') return void this.onPermissionAsked(event.properties, false);
+    if (event.type === 'permission.replied') return this.onPermissionReplied(event.properties);
+    // A subagent's own progress and status are not the turn's.
+    if (sessionId !== this.sessionId) return;
+    this.lastEventAt = Date.now();
     const props = event.properties;
     switch (event.type) {
       case 'session.status':
@@ -266,6 +319,145 @@ export class TurnFollower {
     });
   }
 
+  // ---- permissions -----------------------------------------------------------------------
+
+  /** A session whose parent is one of the turn's is a subagent of the turn. */
+  private noteSubagent(event: OpencodeEvent): void {
+    const info = event.properties.info as Partial<OpencodeSessionInfo> | undefined;
+    if (typeof info?.id === 'string' && typeof info.parentID === 'string' && this.turnSessions.has(info.parentID)) {
+      this.turnSessions.add(info.id);
+      this.otherSessions.delete(info.id);
+    }
+  }
+
+  private async onPermissionAsked(props: Record<string, unknown>, checkSession: boolean): Promise<void> {
+    const request = asPermissionRequest(props);
+    if (!request) return;
+    if (checkSession && !(await this.isTurnSession(request.sessionID))) return;
+    await this.handlePermission(request);
+  }
+
+  /** OpenCode settled a request: by our answer, or without it (an earlier `always`, another follower's answer). */
+  private onPermissionReplied(props: Record<string, unknown>): void {
+    const handling = typeof props.requestID === 'string' ? this.permissions.get(props.requestID) : undefined;
+    if (!handling || handling.settled) return;
+    handling.settled = true;
+    if (handling.reply) return;
+    const reply = isPermissionReply(props.reply) ? props.reply : 'reject';
+    handling.withdrawal.abort({ kind: 'settled', reply } satisfies TurnPermissionWithdrawal);
+  }
+
+  /** Asks onPermission once per request (without one: reject at once), then answers OpenCode. */
+  private async handlePermission(raw: OpencodePermissionRequest): Promise<void> {
+    if (this.ending || this.permissions.has(raw.id)) return;
+    const handling: PermissionHandling = {
+      request: toTurnPermission(raw, this.directory),
+      withdrawal: new AbortController(),
+      seenAt: Date.now(),
+      sending: false,
+      settled: false,
+    };
+    this.permissions.set(raw.id, handling);
+    let reply: TurnPermissionReply = 'reject';
+    if (this.options.onPermission) {
+      try {
+        reply = await this.options.onPermission(handling.request, handling.withdrawal.signal);
+      } catch {
+        reply = 'reject'; // a handler that fails must not leave OpenCode waiting
+      }
+    }
+    if (handling.withdrawal.signal.aborted) return;
+    handling.reply = isPermissionReply(reply) ? reply : 'reject';
+    if (handling.reply === 'reject') this.refused = handling.request;
+    await this.sendReply(handling);
+  }
+
+  /** Best effort: a reply that does not arrive is sent again by the next reconcile, which still sees the request. */
+  private async sendReply(handling: PermissionHandling): Promise<void> {
+    if (!handling.reply || handling.sending || handling.settled) return;
+    handling.sending = true;
+    try {
+      await this.client.replyPermission(this.directory, handling.request.requestId, handling.reply);
+      handling.settled = true;
+      this.lastContactAt = Date.now();
+    } catch (err) {
+      // 404: OpenCode no longer waits for it (answered already, or its turn is over).
+      if (OpencodeError.from(err, 'answer a permission request').isNotFound) handling.settled = true;
+    } finally {
+      handling.sending = false;
+    }
+  }
+
+  /**
+   * Requests pending on OpenCode, whatever the stream said: one asked while nobody followed the
+   * turn (resumed), an answer that did not arrive, a request OpenCode dropped (its turn is gone).
+   */
+  private async reconcilePermissions(): Promise<void> {
+    const listedAt = Date.now();
+    const pending = await this.client.pendingPermissions(this.directory);
+    const pendingIds = new Set(pending.map((p) => p.id));
+    for (const request of pending) {
+      const handling = this.permissions.get(request.id);
+      if (!handling) {
+        if (await this.isTurnSession(request.sessionID)) void this.handlePermission(request);
+      } else if (handling.reply && !handling.sending) {
+        handling.settled = false;
+        void this.sendReply(handling);
+      }
+    }
+    for (const handling of this.permissions.values()) {
+      if (handling.settled || handling.reply || handling.seenAt >= listedAt || pendingIds.has(handling.request.requestId)) continue;
+      // OpenCode no longer waits for it (its turn was interrupted): nobody needs to decide it.
+      handling.settled = true;
+      handling.withdrawal.abort({ kind: 'turn-ended' } satisfies TurnPermissionWithdrawal);
+    }
+  }
+
+  /** Whether a session is the turn's or, through its parents, a subagent of it. */
+  private async isTurnSession(id: string): Promise<boolean> {
+    if (this.turnSessions.has(id)) return true;
+    if (this.otherSessions.has(id)) return false;
+    const chain = [id];
+    for (let depth = 0; depth < MAX_SUBAGENT_DEPTH; depth++) {
+      let info: OpencodeSessionInfo;
+      try {
+        info = await this.client.getSession(this.directory, chain[chain.length - 1]);
+      } catch {
+        return false; // unknown for now; the next reconcile asks again
+      }
+      if (!info.parentID) break;
+      if (this.turnSessions.has(info.parentID)) {
+        chain.forEach((child) => this.turnSessions.add(child));
+        return true;
+      }
+      chain.push(info.parentID);
+    }
+    this.otherSessions.add(id);
+    return false;
+  }
+
+  /** A request waits for a decision (a human's, through onPermission). */
+  private awaitingDecision(): boolean {
+    for (const handling of this.permissions.values()) if (!handling.reply && !handling.settled) return true;
+    return false;
+  }
+
+  /**
+   * The turn is over for this follower: pending decisions are withdrawn, and OpenCode, which
+   * keeps an unanswered request pending even after the session was aborted, gets a refusal.
+   */
+  private withdrawPermissions(): void {
+    for (const handling of this.permissions.values()) {
+      if (handling.settled) continue;
+      handling.withdrawal.abort({ kind: 'turn-ended' } satisfies TurnPermissionWithdrawal);
+      if (handling.sending) continue;
+      handling.settled = true;
+      void withTimeout(this.client.replyPermission(this.directory, handling.request.requestId, 'reject'), this.timings.abortSettleMs).catch(
+        () => undefined,
+      );
+    }
+  }
+
   private async abort(): Promise<void> {
     if (this.ending || this.abortRequested) return;
     this.abortRequested = true;
@@ -288,12 +480,16 @@ export class TurnFollower {
       ]);
       this.lastContactAt = Date.now();
       if (this.ending) return;
+      await this.reconcilePermissions().catch(() => undefined);
+      if (this.ending) return;
       const status = statuses[this.sessionId];
       if (status && status.type !== 'idle') return this.onStatus(status);
       if (this.abortRequested || this.eventError) return this.end({ kind: 'settled' });
       const answers = answersTo(messages, this.messageId);
       if (lastStepFinished(answers)) return this.end({ kind: 'settled' });
       if (answers.length === 0 && !this.sawBusy && Date.now() - this.sentAt < this.timings.notStartedGraceMs) return;
+      // Waiting for a human is not silence: OpenCode still holds the request (reconcilePermissions checked).
+      if (this.awaitingDecision()) return;
       // Going idle and completing the last step are separate writes: confirm on the next round.
       if (++this.interruptedSightings < 2) return;
       this.end({
@@ -344,6 +540,10 @@ export class TurnFollower {
       return { ...base, status: 'lost', error: { code: TurnErrorCode.OPENCODE_SESSION_LOST, message: ending.message } };
     }
     const error = errorOf(answers) ?? this.eventError;
+    // A refused permission stops OpenCode's turn after that step: it did not do what it was asked.
+    if (!error && this.refused && !this.abortRequested && answers.at(-1)?.info.finish === 'tool-calls') {
+      return { ...base, status: 'failed', error: { code: TurnErrorCode.PERMISSION_DENIED, message: refusalMessage(this.refused) } };
+    }
     if (!error && lastStepFinished(answers)) return { ...base, status: 'completed' };
     if (this.abortRequested) return abortedOutcome(summary, filesChanged, usage);
     if (error) return { ...base, status: 'failed', error: classifyError(error) };
@@ -419,6 +619,67 @@ export function parseModel(model: string | undefined): { providerID: string; mod
   const slash = model.indexOf('/');
   if (slash <= 0 || slash === model.length - 1) throw new Error(`model "${model}" is not of the form provider/model`);
   return { providerID: model.slice(0, slash), modelID: model.slice(slash + 1) };
+}
+
+/** Permission metadata kept for the caller: small values only. */
+const METADATA_MAX_KEYS = 16;
+const METADATA_MAX_STRING = 2_000;
+const TITLE_MAX = 300;
+
+function asPermissionRequest(props: Record<string, unknown>): OpencodePermissionRequest | undefined {
+  const { id, sessionID, permission, patterns } = props;
+  if (typeof id !== 'string' || typeof sessionID !== 'string' || typeof permission !== 'string') return undefined;
+  return {
+    ...(props as unknown as OpencodePermissionRequest),
+    patterns: Array.isArray(patterns) ? patterns.filter((p): p is string => typeof p === 'string') : [],
+  };
+}
+
+function isPermissionReply(value: unknown): value is TurnPermissionReply {
+  return value === 'once' || value === 'always' || value === 'reject';
+}
+
+export function toTurnPermission(raw: OpencodePermissionRequest, workspace: string): TurnPermissionRequest {
+  return {
+    requestId: raw.id,
+    opencodeSessionId: raw.sessionID,
+    permission: raw.permission,
+    patterns: raw.patterns ?? [],
+    title: permissionTitle(raw, workspace),
+    metadata: smallMetadata(raw.metadata ?? {}),
+  };
+}
+
+/** e.g. "edit src/a.ts", "bash npm test", "webfetch https://…": the permission and what it touches. */
+export function permissionTitle(raw: Pick<OpencodePermissionRequest, 'permission' | 'patterns' | 'metadata'>, workspace: string): string {
+  const m = raw.metadata ?? {};
+  const path = [m.filepath, m.filePath, m.path].find((v): v is string => typeof v === 'string' && v.length > 0);
+  const shown =
+    (path && workspaceRelative(path, workspace)) ??
+    [m.command, m.url].find((v): v is string => typeof v === 'string' && v.length > 0) ??
+    (raw.patterns ?? []).join(' ');
+  const title = `${raw.permission} ${shown.replace(/\s+/g, ' ')}`.trim();
+  return title.length > TITLE_MAX ? `${title.slice(0, TITLE_MAX - 1)}…` : title;
+}
+
+function workspaceRelative(path: string, workspace: string): string {
+  if (!isAbsolute(path)) return path;
+  const inside = relative(workspace, path);
+  return inside && !inside.startsWith('..') && !isAbsolute(inside) ? inside : path;
+}
+
+function smallMetadata(metadata: Record<string, unknown>): Record<string, unknown> {
+  const small: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(metadata)) {
+    if (Object.keys(small).length >= METADATA_MAX_KEYS) break;
+    if (typeof value === 'string') small[key] = value.length > METADATA_MAX_STRING ? `${value.slice(0, METADATA_MAX_STRING)}…` : value;
+    else if (typeof value === 'number' || typeof value === 'boolean') small[key] = value;
+  }
+  return small;
+}
+
+function refusalMessage(request: TurnPermissionRequest): string {
+  return `permission refused: ${request.title}; OpenCode stopped the turn there`;
 }
 
 function sessionIdOf(event: OpencodeEvent): string | undefined {

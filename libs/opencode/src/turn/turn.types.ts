@@ -4,6 +4,10 @@
  * here so that this library does not depend on the context that uses it.
  */
 
+import type { TurnPolicy } from './permission-ruleset';
+
+export type { PermissionAction, TurnPolicy } from './permission-ruleset';
+
 export interface TurnUsage {
   inputTokens: number;
   outputTokens: number;
@@ -23,6 +27,11 @@ export interface TurnRequest {
   model?: string;
   system?: string;
   disabledTools?: string[];
+  /**
+   * What the orchestrator allows the turn, sent as the OpenCode session's permission ruleset
+   * (see permission-ruleset.ts). Undefined: a writing turn, still without external directories.
+   */
+  policy?: TurnPolicy;
 }
 
 export interface TurnRef {
@@ -82,6 +91,32 @@ export type TurnProgress =
   | { kind: 'files'; detail: TurnFilesProgress }
   | { kind: 'activity'; detail: TurnActivityProgress };
 
+/** A permission OpenCode waits on during the turn (asked by the turn's session or by a subagent's). */
+export interface TurnPermissionRequest {
+  /** OpenCode's request id (per_…): the same request is never handed over twice by one follower. */
+  requestId: string;
+  /** The OpenCode session that asks: the turn's own, or a subagent's (child) session. */
+  opencodeSessionId: string;
+  /** edit, bash, webfetch, external_directory, … */
+  permission: string;
+  /** What the call touches, as OpenCode matches its rules. */
+  patterns: string[];
+  /** One line for a human: the permission and what it touches (a workspace-relative path, a command, a URL). */
+  title: string;
+  /** OpenCode's details of the call, small values only (long strings cut, nested objects left out). */
+  metadata: Record<string, unknown>;
+}
+
+/** once: this call only; always: also later calls OpenCode matches to it in this session; reject: refuse. */
+export type TurnPermissionReply = 'once' | 'always' | 'reject';
+
+/**
+ * The reason of the signal given to onPermission when the follower stops waiting for its answer:
+ * the turn ended (completed, failed, aborted), or OpenCode settled the request without it (an
+ * earlier `always` covered it, or another answer reached OpenCode first).
+ */
+export type TurnPermissionWithdrawal = { kind: 'turn-ended' } | { kind: 'settled'; reply: TurnPermissionReply };
+
 export interface RunTurnOptions {
   signal: AbortSignal;
   resume?: boolean;
@@ -90,6 +125,13 @@ export interface RunTurnOptions {
    * every call happens before runTurn resolves. A throwing listener is ignored.
    */
   onProgress?: (progress: TurnProgress) => void;
+  /**
+   * Decides a permission request; the follower sends the answer to OpenCode. Called once per
+   * request (also for one asked while nobody followed the turn, found on resume). Without it,
+   * or when it throws, the request is rejected at once: nothing ever waits on a human unseen.
+   * `signal` aborts (reason: TurnPermissionWithdrawal) when the answer is no longer wanted.
+   */
+  onPermission?: (request: TurnPermissionRequest, signal: AbortSignal) => Promise<TurnPermissionReply>;
 }
 
 /** Codes of a turn that did not complete. */
@@ -106,6 +148,8 @@ export const TurnErrorCode = {
   WORKSPACE_MISSING: 'WORKSPACE_MISSING',
   /** Aborted through the caller's signal. */
   ABORTED: 'ABORTED',
+  /** A permission the turn needed was refused (rejected or unanswered), and OpenCode stopped the turn. */
+  PERMISSION_DENIED: 'PERMISSION_DENIED',
 } as const;
 export type TurnErrorCode = (typeof TurnErrorCode)[keyof typeof TurnErrorCode];
 

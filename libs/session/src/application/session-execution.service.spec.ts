@@ -261,6 +261,8 @@ describe('SessionExecutionService', () => {
           role: 'REVIEWER',
           systemInstructions: 'Answer with VERDICT first.',
           disabledTools: ['bash', 'write'],
+          readOnly: true,
+          permissions: { webfetch: 'deny' },
           routing: { requestedRole: 'REVIEWER', skills: [], complexity: 5, score: 0.7 },
           reviewOf,
         },
@@ -276,7 +278,12 @@ describe('SessionExecutionService', () => {
       const s = await assigned(reviewed.id);
       const agent = new ScriptedCodingAgent(async () => outcome('completed', { summary: 'VERDICT: APPROVE\nQUALITY: 9/10' }));
       await new SessionExecutionService(repo, agent, heartbeat, locks, config, agents, workspaces).run(job(s));
-      expect(agent.runs[0].request).toMatchObject({ agent: 'plan', system: 'Answer with VERDICT first.', disabledTools: ['bash', 'write'] });
+      expect(agent.runs[0].request).toMatchObject({
+        agent: 'plan',
+        system: 'Answer with VERDICT first.',
+        disabledTools: ['bash', 'write'],
+        policy: { readOnly: true, permissions: { webfetch: 'deny' } },
+      });
       const after = await stored(s);
       expect(agents.runs).toEqual([
         {

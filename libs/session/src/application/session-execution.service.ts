@@ -3,6 +3,7 @@ import { AppConfig } from '@app/config';
 import { Lease, LOCK_PORT, LockError, LockErrorCode, LockPort } from '@app/locking';
 import { WORKSPACE_PORT, WorkspaceError, WorkspaceErrorCode, WorkspacePort } from '@app/workspace';
 import { Session } from '../domain/session';
+import { turnPolicyOf } from '../domain/session-agent';
 import { SessionStatus } from '../domain/session-status';
 import { RunFailureCode, SessionError, SessionErrorCode } from '../domain/session.errors';
 import {
@@ -14,6 +15,8 @@ import {
   CodingTurnRequest,
 } from './ports/coding-agent.port';
 import { AGENT_DIRECTORY, AgentDirectoryPort } from './ports/agent-directory.port';
+import { APPROVAL_GATE, ApprovalGatePort } from './ports/approval-gate.port';
+import { PermissionDecider } from './permission-decider';
 import { RUN_HEARTBEAT, RunHeartbeatPort } from './ports/run-heartbeat.port';
 import { progressEvent, SESSION_EVENTS, SessionEventsPort } from './ports/session-events.port';
 import { SessionRunJob } from './ports/session-queue.port';
@@ -33,6 +36,8 @@ export function workspaceLockTtlMs(workerLeaseSeconds: number): number {
   return Math.max(30_000, 3 * workerLeaseSeconds * 1000);
 }
 const MAX_CONFLICT_RETRIES = 8;
+/** After the turn, how long its approval decisions may take to be recorded and announced. */
+const APPROVALS_SETTLE_MS = 5_000;
 
 type AbortReason = 'cancel' | 'timeout' | 'lock-lost';
 
@@ -65,6 +70,8 @@ export class SessionExecutionService {
     @Inject(AGENT_DIRECTORY) private readonly agents: AgentDirectoryPort,
     @Inject(WORKSPACE_PORT) private readonly workspaces: WorkspacePort,
     @Optional() @Inject(SESSION_EVENTS) private readonly events: SessionEventsPort | null = null,
+    /** Without it a permission request is refused at once (nothing waits on a person nobody asked). */
+    @Optional() @Inject(APPROVAL_GATE) private readonly approvals: ApprovalGatePort | null = null,
   ) {}
 
   /** Called for every cancel signal; only the process running (or holding) the session acts on it. */
@@ -250,6 +257,9 @@ export class SessionExecutionService {
     this.ensureWatching();
     void this.heartbeat.beat([job.sessionId], HEARTBEAT_TTL_MS).catch(() => undefined);
     if (session.cancelRequested) controller.abort('cancel' satisfies AbortReason);
+    const permissions = this.approvals
+      ? new PermissionDecider(this.approvals, this.events, { sessionId: job.sessionId, attempt: job.attempt }, this.config.approvalTimeoutSeconds)
+      : undefined;
     try {
       // Progress is published as it comes, before runTurn resolves, and so before the final
       // transition, which this process publishes after it commits it: a stream client gets the
@@ -258,9 +268,11 @@ export class SessionExecutionService {
         signal: controller.signal,
         resume,
         onProgress: (progress) => this.publishProgress(job, progress),
+        onPermission: permissions?.decide,
       });
+      await permissions?.finish(APPROVALS_SETTLE_MS);
       const abortReason = controller.signal.aborted ? (controller.signal.reason as AbortReason) : undefined;
-      return { result, abortReason };
+      return { result: permissions ? permissions.explain(result) : result, abortReason };
     } finally {
       clearTimeout(timer);
       lease.signal.removeEventListener('abort', onLeaseLost);
@@ -373,6 +385,7 @@ function toTurnRequest(session: Session): CodingTurnRequest {
     model: s.model ?? undefined,
     system: s.assignment?.systemInstructions || undefined,
     disabledTools: s.assignment?.disabledTools,
+    policy: turnPolicyOf(s.assignment),
   };
 }
 

@@ -69,6 +69,8 @@ describe('SessionLifecycleService', () => {
           role: 'REVIEWER',
           systemInstructions: REVIEWER_CHOICE.systemInstructions,
           disabledTools: ['bash', 'edit', 'write'],
+          readOnly: true,
+          permissions: { webfetch: 'deny' },
           routing: { requestedRole: 'REVIEWER', skills: ['security'], complexity: 7, score: 0.5 },
           reviewOf: null,
         },

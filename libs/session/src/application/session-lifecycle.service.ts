@@ -24,6 +24,8 @@ export interface CreateSessionCommand {
   workspace: string;
   /** The caller's API key roots: the workspace must resolve inside one of them too. */
   workspaceRoots?: readonly string[] | null;
+  /** The caller's API key id, recorded on the session. */
+  createdByKeyId?: string | null;
   agent?: string;
   model?: string;
   timeoutSeconds?: number;
@@ -69,6 +71,7 @@ export class SessionLifecycleService {
       prompt: command.prompt,
       workspace,
       metadata: command.metadata,
+      createdByKeyId: command.createdByKeyId ?? null,
       agent: assignment?.opencodeAgent ?? command.agent ?? DEFAULT_OPENCODE_AGENT,
       model: command.model ?? assignment?.model ?? null,
       assignment: assignment?.snapshot ?? null,
@@ -108,6 +111,8 @@ export class SessionLifecycleService {
       role: choice.role,
       systemInstructions: choice.systemInstructions,
       disabledTools: choice.disabledTools,
+      readOnly: choice.readOnly,
+      permissions: choice.permissions,
       routing: { ...routing, score: choice.score },
       reviewOf: command.reviewOf ?? null,
     };

@@ -1,7 +1,8 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { AppConfig } from '@app/config';
 import { SessionStatus } from '../domain/session-status';
 import { RunFailureCode, SessionError, SessionErrorCode } from '../domain/session.errors';
+import { APPROVAL_GATE, ApprovalGatePort } from './ports/approval-gate.port';
 import { RUN_HEARTBEAT, RunHeartbeatPort } from './ports/run-heartbeat.port';
 import { SESSION_QUEUE, SessionQueuePort } from './ports/session-queue.port';
 import { SESSION_REPOSITORY, SessionRepositoryPort } from './ports/session.repository.port';
@@ -16,7 +17,8 @@ export interface RecoveryReport {
  * no longer progress and settles them, so that nothing stays QUEUED or RUNNING for ever.
  * - QUEUED without a live job (lost between save and enqueue, or its job failed): enqueued again.
  * - RUNNING without a live job and without a worker's heartbeat (its worker died and the job
- *   gave up, or Redis lost both): FAILED with WORKER_LOST.
+ *   gave up, or Redis lost both): FAILED with WORKER_LOST; approvals its run left PENDING are cancelled.
+ * - Approvals PENDING past their expiry (the worker that would have expired them died): EXPIRED.
  */
 @Injectable()
 export class SessionRecoveryService {
@@ -27,6 +29,7 @@ export class SessionRecoveryService {
     @Inject(SESSION_QUEUE) private readonly queue: SessionQueuePort,
     @Inject(RUN_HEARTBEAT) private readonly heartbeat: RunHeartbeatPort,
     private readonly config: AppConfig,
+    @Optional() @Inject(APPROVAL_GATE) private readonly approvals: ApprovalGatePort | null = null,
   ) {}
 
   /** Sessions younger than this are left alone: their job may simply not be visible yet. */
@@ -54,6 +57,8 @@ export class SessionRecoveryService {
       }
       if (await this.failLostRun(candidate.id, candidate.attempt, state)) report.failed.push(candidate.id);
     }
+    // A live worker expires its own approvals at their expiry; these nobody waits for any more.
+    await this.approvals?.expireOverdue().catch((err: Error) => this.logger.warn(`Recovery: could not expire overdue approvals: ${err.message}`));
     if (report.requeued.length || report.failed.length) {
       this.logger.warn(`Recovery: requeued ${report.requeued.join(', ') || '-'}; failed ${report.failed.join(', ') || '-'}`);
     }
@@ -79,10 +84,13 @@ export class SessionRecoveryService {
     }
     try {
       await this.sessions.update(session);
-      return true;
     } catch (err) {
       if (err instanceof SessionError && err.code === SessionErrorCode.VERSION_CONFLICT) return false;
       throw err;
     }
+    await this.approvals
+      ?.cancelPending(sessionId, attempt)
+      .catch((err: Error) => this.logger.warn(`Recovery: could not cancel the pending approvals of session ${sessionId}: ${err.message}`));
+    return true;
   }
 }

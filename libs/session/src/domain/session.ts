@@ -26,6 +26,8 @@ export interface SessionProps {
   assignment: SessionAgentAssignment | null;
   timeoutSeconds: number;
   metadata: Record<string, unknown>;
+  /** The API key that made it (BOOTSTRAP_KEY_ID for API_KEY; null with authentication off). */
+  createdByKeyId: string | null;
   status: SessionStatus;
   attempt: number;
   version: number;
@@ -52,6 +54,7 @@ export interface CreateSessionInput {
   assignment?: SessionAgentAssignment | null;
   timeoutSeconds: number;
   metadata?: Record<string, unknown>;
+  createdByKeyId?: string | null;
 }
 
 /**
@@ -75,6 +78,7 @@ export class Session {
       assignment: input.assignment ?? null,
       timeoutSeconds: input.timeoutSeconds,
       metadata: input.metadata ?? {},
+      createdByKeyId: input.createdByKeyId ?? null,
       status: SessionStatus.PENDING,
       attempt: 1,
       version: 1,

@@ -1,5 +1,6 @@
-import { createParamDecorator, ExecutionContext, SetMetadata } from '@nestjs/common';
-import { ANONYMOUS_PRINCIPAL, Principal, Role } from '../access';
+import { createParamDecorator, ExecutionContext, SetMetadata, UnauthorizedException } from '@nestjs/common';
+import { CommonErrorCode } from '../domain-error';
+import { Principal, Role } from '../access';
 
 /** Metadata key of the role a route needs (see RequireRole). */
 export const REQUIRED_ROLE = 'access:requiredRole';
@@ -15,8 +16,15 @@ export const RequireRole = (role: Role) => SetMetadata(REQUIRED_ROLE, role);
 /** A route that needs no key (health probes, metrics). Keep the list short: it is the README's. */
 export const Public = () => SetMetadata(PUBLIC_ROUTE, true);
 
-/** The request's caller, as the guard put it on the request. */
+/**
+ * The request's caller, as the guard put it on the request (the anonymous admin when API_KEY is
+ * unset). Fails closed: a handler that asks for a caller the guard never established (a @Public()
+ * route) gets 401, never an admin by default.
+ */
 export const CurrentPrincipal = createParamDecorator((_data: unknown, context: ExecutionContext): Principal => {
   const request = context.switchToHttp().getRequest<{ principal?: Principal }>();
-  return request.principal ?? ANONYMOUS_PRINCIPAL;
+  if (!request.principal) {
+    throw new UnauthorizedException({ code: CommonErrorCode.UNAUTHORIZED, message: 'This needs an API key: send Authorization: Bearer <key>' });
+  }
+  return request.principal;
 });

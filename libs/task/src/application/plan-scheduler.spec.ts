@@ -141,6 +141,20 @@ describe('PlanScheduler', () => {
     expect(t.sessions.of('a2')).toEqual([]);
   });
 
+  it("makes every task session, the Debugger's retry included, on behalf of the plan's key", async () => {
+    const t = setup();
+    const { plan } = await t.service.create({ requirement: 'build it', workspace: tmpdir(), tasks: [task('a')], createdByKeyId: 'key-of-the-plan' });
+    expect(plan.createdByKeyId).toBe('key-of-the-plan');
+    await t.service.run(plan.id);
+    await t.scheduler.advance(plan.id);
+    const [first] = t.sessions.of('a');
+    expect(first.command.createdByKeyId).toBe('key-of-the-plan');
+    t.sessions.finish(first.id, 'FAILED', { error: { code: 'PROVIDER_ERROR', message: 'no' } });
+    await t.scheduler.advance(plan.id);
+    const [retry] = t.sessions.of('a'); // newest first
+    expect(retry.command).toMatchObject({ role: 'DEBUGGER', createdByKeyId: 'key-of-the-plan' });
+  });
+
   it('runs a session the infrastructure failed again (same session, next attempt), keeping the Debugger retry for real failures', async () => {
     const t = setup();
     const id = await t.runPlan([task('a')]);

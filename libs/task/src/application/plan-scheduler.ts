@@ -205,6 +205,7 @@ export class PlanScheduler {
         skills: task.spec.skills,
         complexity: task.spec.complexity,
         metadata: { planId: plan.id, taskKey: task.key, attempt: 2, retryOf: failed.id },
+        createdByKeyId: plan.createdByKeyId,
       });
     } catch (err) {
       if (!(err instanceof DomainError)) throw err;
@@ -263,6 +264,7 @@ export class PlanScheduler {
         skills: spec.skills,
         complexity: spec.complexity,
         metadata: { planId: plan.id, taskKey: task.key, attempt: 1 },
+        createdByKeyId: plan.createdByKeyId,
       });
     } catch (err) {
       if (!(err instanceof DomainError)) throw err;

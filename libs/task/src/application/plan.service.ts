@@ -23,6 +23,8 @@ export interface CreatePlanCommand {
   workspace: string;
   /** The caller's API key roots: the workspace must resolve inside one of them too. */
   workspaceRoots?: readonly string[] | null;
+  /** The caller's API key id, recorded on the plan and on every session it starts. */
+  createdByKeyId?: string | null;
   template?: TemplateName;
   /** The user's own graph; validated as given (missing skills, dependsOn, complexity, estimateMinutes take defaults). */
   tasks?: unknown[];
@@ -84,6 +86,7 @@ export class PlanService {
       complexity,
       analysis,
       maxConcurrentSessions: agents,
+      createdByKeyId: command.createdByKeyId ?? null,
     });
     const tasks = specs.map((spec, i) => PlanTask.create(plan.id, spec, i));
     await this.plans.insert(plan, tasks);

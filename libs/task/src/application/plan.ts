@@ -67,6 +67,8 @@ export interface PlanProps {
   analysis: PlanAnalysis;
   /** MAX_CONCURRENT_SESSIONS when the plan was made: the most task sessions it runs at once. */
   maxConcurrentSessions: number;
+  /** The API key that made it (BOOTSTRAP_KEY_ID for API_KEY; null with authentication off); its task sessions carry it too. */
+  createdByKeyId: string | null;
   status: PlanStatus;
   error: Failure | null;
   version: number;
@@ -77,7 +79,9 @@ export interface PlanProps {
   deletedAt: Date | null;
 }
 
-export type NewPlan = Pick<PlanProps, 'requirement' | 'workspace' | 'template' | 'chosenBecause' | 'complexity' | 'analysis' | 'maxConcurrentSessions'>;
+export type NewPlan = Pick<PlanProps, 'requirement' | 'workspace' | 'template' | 'chosenBecause' | 'complexity' | 'analysis' | 'maxConcurrentSessions'> & {
+  createdByKeyId?: string | null;
+};
 
 export class Plan {
   private constructor(private props: PlanProps) {}
@@ -85,6 +89,7 @@ export class Plan {
   static create(input: NewPlan, now = new Date()): Plan {
     return new Plan({
       ...input,
+      createdByKeyId: input.createdByKeyId ?? null,
       id: randomUUID(),
       status: PlanStatus.DRAFT,
       error: null,
@@ -112,6 +117,9 @@ export class Plan {
   }
   get workspace(): string {
     return this.props.workspace;
+  }
+  get createdByKeyId(): string | null {
+    return this.props.createdByKeyId;
   }
   get requirement(): string {
     return this.props.requirement;

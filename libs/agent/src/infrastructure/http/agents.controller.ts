@@ -4,6 +4,7 @@ import {
   ApiBearerAuth,
   ApiConflictResponse,
   ApiCreatedResponse,
+  ApiForbiddenResponse,
   ApiNoContentResponse,
   ApiNotFoundResponse,
   ApiOkResponse,
@@ -11,7 +12,7 @@ import {
   ApiTags,
   ApiUnauthorizedResponse,
 } from '@nestjs/swagger';
-import { ErrorResponseDto } from '@app/shared';
+import { ErrorResponseDto, RequireRole } from '@app/shared';
 import { AgentService } from '../../application/agent.service';
 import {
   AgentPerformanceDto,
@@ -29,13 +30,16 @@ const AgentId = () => Param('id', new ParseUUIDPipe());
 
 @ApiTags('agents')
 @ApiBearerAuth()
-@ApiUnauthorizedResponse({ type: ErrorResponseDto, description: 'API_KEY is set and the bearer token is missing or wrong' })
+@RequireRole('viewer')
+@ApiUnauthorizedResponse({ type: ErrorResponseDto, description: 'UNAUTHORIZED: API_KEY is set and the key is missing, unknown, revoked or expired' })
+@ApiForbiddenResponse({ type: ErrorResponseDto, description: 'FORBIDDEN: creating, changing and deleting agents needs an admin key' })
 @ApiBadRequestResponse({ type: ErrorResponseDto, description: 'VALIDATION_FAILED: a field or parameter is wrong; AGENT_INVALID: a domain rule' })
 @Controller('api/v1/agents')
 export class AgentsController {
   constructor(private readonly agents: AgentService) {}
 
   @Post()
+  @RequireRole('admin')
   @ApiOperation({ summary: 'Create an agent: a role, skills with levels, and how OpenCode is driven for it' })
   @ApiCreatedResponse({ type: AgentResponseDto })
   @ApiConflictResponse({ type: ErrorResponseDto, description: 'AGENT_NAME_TAKEN' })
@@ -76,6 +80,7 @@ export class AgentsController {
   }
 
   @Patch(':id')
+  @RequireRole('admin')
   @ApiOperation({ summary: 'Change an agent, with the version you read' })
   @ApiOkResponse({ type: AgentResponseDto })
   @ApiNotFoundResponse({ type: ErrorResponseDto })
@@ -86,6 +91,7 @@ export class AgentsController {
   }
 
   @Delete(':id')
+  @RequireRole('admin')
   @HttpCode(HttpStatus.NO_CONTENT)
   @ApiOperation({ summary: 'Soft-delete an agent (its runs stay; its name is free again)' })
   @ApiNoContentResponse()

@@ -17,6 +17,7 @@ export const AgentMapper = {
         model: row.model,
         systemInstructions: row.systemInstructions,
         disabledTools: row.disabledTools ?? [],
+        permissions: row.permissions ?? {},
       },
       version: row.version,
       createdAt: row.createdAt,

@@ -11,6 +11,7 @@ import {
   ValueTransformer,
   VersionColumn,
 } from 'typeorm';
+import type { PermissionAction } from '../../domain/agent';
 import type { Capability } from '../../domain/capability';
 
 /** pg returns numeric and bigint as strings; the figures are plain numbers. */
@@ -33,6 +34,8 @@ export class AgentOrmEntity {
   @Column('varchar', { length: 200, nullable: true }) model: string | null;
   @Column('text', { name: 'system_instructions', default: '' }) systemInstructions: string;
   @Column('jsonb', { name: 'disabled_tools', default: () => "'[]'::jsonb" }) disabledTools: string[];
+  /** Added by migrations/1767000000001-agent-binding-permissions.ts. */
+  @Column('jsonb', { default: () => "'{}'::jsonb" }) permissions: Record<string, PermissionAction>;
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' }) createdAt: Date;
   @UpdateDateColumn({ name: 'updated_at', type: 'timestamptz' }) updatedAt: Date;
   @DeleteDateColumn({ name: 'deleted_at', type: 'timestamptz' }) deletedAt: Date | null;

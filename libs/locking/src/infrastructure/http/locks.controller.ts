@@ -1,6 +1,6 @@
 import { Controller, Get, Inject } from '@nestjs/common';
 import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiProperty, ApiPropertyOptional, ApiTags, ApiUnauthorizedResponse } from '@nestjs/swagger';
-import { ErrorResponseDto } from '@app/shared';
+import { ErrorResponseDto, RequireRole } from '@app/shared';
 import { LOCK_PORT, LockPort } from '../../application/ports/lock.port';
 
 class LockHolderDto {
@@ -29,7 +29,8 @@ class LockListDto {
 
 @ApiTags('locks')
 @ApiBearerAuth()
-@ApiUnauthorizedResponse({ type: ErrorResponseDto, description: 'API_KEY is set and the bearer token is missing or wrong' })
+@RequireRole('viewer')
+@ApiUnauthorizedResponse({ type: ErrorResponseDto, description: 'UNAUTHORIZED: API_KEY is set and the key is missing, unknown, revoked or expired' })
 @Controller('api/v1/locks')
 export class LocksController {
   constructor(@Inject(LOCK_PORT) private readonly locks: LockPort) {}

@@ -17,6 +17,10 @@ export interface AgentChoice {
   model: string | null;
   systemInstructions: string;
   disabledTools: string[];
+  /** Read and search tools only (ARCHITECT, REVIEWER). */
+  readOnly: boolean;
+  /** The binding's OpenCode permission → allow | ask | deny. */
+  permissions: Record<string, 'allow' | 'ask' | 'deny'>;
   /** The routing score, null when the agent was named. */
   score: number | null;
 }

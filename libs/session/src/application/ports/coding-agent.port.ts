@@ -1,8 +1,17 @@
 /** What the session worker needs from a coding agent server (OpenCode), and nothing more. */
 
+import type { SessionTurnPolicy } from '../../domain/session-agent';
 import type { TokenUsage } from '../../domain/session-run';
 
 export type { TokenUsage };
+
+/**
+ * What the orchestrator allows a turn. The adapter makes it the server-side session's permission
+ * rules, evaluated after the coding agent's own (a workspace's config cannot loosen them): never a
+ * path outside the workspace, never a question to a human; read-only turns get read and search
+ * tools only; then the agent binding's permissions.
+ */
+export type CodingTurnPolicy = SessionTurnPolicy;
 
 export interface CodingTurnRequest {
   /** Absolute path of the directory the agent works in. */
@@ -17,6 +26,7 @@ export interface CodingTurnRequest {
   system?: string;
   /** Tools switched off for this turn. */
   disabledTools?: string[];
+  policy: CodingTurnPolicy;
 }
 
 /** Identifies one turn on the coding server; persisted before the prompt is sent. */
@@ -39,7 +49,10 @@ export interface CodingTurnOutcome {
   /** Workspace-relative paths written during the turn. */
   filesChanged: string[];
   usage: TokenUsage;
-  /** Set unless completed. code examples: PROVIDER_ERROR, OPENCODE_ERROR, OPENCODE_UNAVAILABLE, OPENCODE_SESSION_LOST. */
+  /**
+   * Set unless completed. code examples: PROVIDER_ERROR, OPENCODE_ERROR, OPENCODE_UNAVAILABLE, OPENCODE_SESSION_LOST,
+   * PERMISSION_DENIED (a permission the turn needed was refused, and the server stopped the turn).
+   */
   error?: { code: string; message: string };
 }
 
@@ -84,6 +97,30 @@ export type CodingTurnProgress =
   | { kind: 'files'; detail: CodingFilesProgress }
   | { kind: 'activity'; detail: CodingActivityProgress };
 
+/** A permission the agent server waits on during the turn (asked by the turn's session or a subagent's). */
+export interface CodingPermissionRequest {
+  /** The server's request id: one decision per request. */
+  requestId: string;
+  /** The server-side session that asks (the turn's, or a subagent's). */
+  opencodeSessionId: string;
+  /** edit, bash, webfetch, external_directory, … */
+  permission: string;
+  patterns: string[];
+  /** One line for a human, e.g. "edit src/a.ts". */
+  title: string;
+  /** Small details of the call (a file path, a cut diff, a command). */
+  metadata: Record<string, unknown>;
+}
+
+/** once: allow this call; always: and later matching calls of the session; reject: refuse (the turn stops). */
+export type CodingPermissionReply = 'once' | 'always' | 'reject';
+
+/**
+ * Why the answer is no longer wanted (the reason of onPermission's signal): the turn ended, or
+ * the server settled the request by itself (an earlier `always` covered it, another answer came first).
+ */
+export type CodingPermissionWithdrawal = { kind: 'turn-ended' } | { kind: 'settled'; reply: CodingPermissionReply };
+
 export interface RunTurnOptions {
   /** Aborting it aborts the turn on the server; runTurn then resolves with status 'aborted'. */
   signal: AbortSignal;
@@ -94,6 +131,12 @@ export interface RunTurnOptions {
    * resolves, so whatever the callback publishes goes out before the outcome is recorded.
    */
   onProgress?: (progress: CodingTurnProgress) => void;
+  /**
+   * Decides a permission request (once per request, also one found pending on resume). Without
+   * it, or when it throws, the request is refused at once. `signal` aborts, with a
+   * CodingPermissionWithdrawal as its reason, when the answer is no longer wanted.
+   */
+  onPermission?: (request: CodingPermissionRequest, signal: AbortSignal) => Promise<CodingPermissionReply>;
 }
 
 export interface CodingAgentPort {

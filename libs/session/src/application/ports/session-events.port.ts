@@ -15,7 +15,7 @@ import type {
   CodingTurnProgress,
 } from './coding-agent.port';
 
-export const SESSION_EVENT_TYPES = ['transition', 'text', 'tool', 'files', 'activity'] as const;
+export const SESSION_EVENT_TYPES = ['transition', 'text', 'tool', 'files', 'activity', 'approval'] as const;
 export type SessionEventType = (typeof SESSION_EVENT_TYPES)[number];
 
 interface EventEnvelope<T extends SessionEventType, D> {
@@ -66,7 +66,7 @@ export type SessionActivityEvent = EventEnvelope<'activity', OfAttempt<CodingAct
 export type SessionProgressEvent = SessionTextEvent | SessionToolEvent | SessionFilesEvent | SessionActivityEvent;
 
 /** One live event of one session, as published and as sent to stream clients. */
-export type SessionLiveEvent = SessionTransitionEvent | SessionProgressEvent;
+export type SessionLiveEvent = SessionTransitionEvent | SessionProgressEvent | SessionApprovalEvent;
 
 /** Which events a subscriber wants; an empty or missing list means all. */
 export interface SessionEventFilter {
@@ -127,6 +127,27 @@ export function transitionEvents(
   }));
 }
 
+/**
+ * An approval of the run was opened (status PENDING) or decided: the turn waits on a person
+ * while it is PENDING (answer it with POST /api/v1/approvals/:id).
+ */
+export interface ApprovalEventData {
+  attempt: number;
+  approvalId: string;
+  permission: string;
+  patterns: string[];
+  title: string;
+  /** PENDING, ALLOWED, DENIED, EXPIRED or CANCELLED. */
+  status: string;
+  expiresAt: string;
+  /** Decided only: key, timeout, session-ended or opencode. */
+  decidedBy?: string;
+  /** Decided by a key: its id (null with auth off). */
+  answeredByKeyId?: string | null;
+}
+
+export type SessionApprovalEvent = EventEnvelope<'approval', ApprovalEventData>;
+
 /** The event of one piece of a run's progress. */
 export function progressEvent(
   sessionId: string,
@@ -145,6 +166,10 @@ export function progressEvent(
     case 'activity':
       return { ...base, type: 'activity', data: { ...progress.detail, attempt } };
   }
+}
+
+export function approvalEvent(sessionId: string, data: ApprovalEventData, at = new Date()): SessionApprovalEvent {
+  return { sessionId, type: 'approval', at: at.toISOString(), data };
 }
 
 function summarize(s: Readonly<SessionProps>): SessionStateSummary {

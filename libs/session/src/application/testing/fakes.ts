@@ -123,6 +123,8 @@ export const REVIEWER_CHOICE: AgentChoice = {
   model: null,
   systemInstructions: 'Answer VERDICT: and QUALITY: lines first.',
   disabledTools: ['bash', 'edit', 'write'],
+  readOnly: true,
+  permissions: { webfetch: 'deny' },
   score: null,
 };
 

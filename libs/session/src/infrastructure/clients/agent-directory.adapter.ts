@@ -55,6 +55,8 @@ function toChoice(agent: Agent, score: number | null): AgentChoice {
     model: b.model,
     systemInstructions: b.systemInstructions,
     disabledTools: [...b.disabledTools],
+    readOnly: agent.readOnly,
+    permissions: { ...b.permissions },
     score,
   };
 }

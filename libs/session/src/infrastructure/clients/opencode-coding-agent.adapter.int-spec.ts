@@ -36,6 +36,7 @@ describe('OpencodeCodingAgent', () => {
       title: 'adapter spec',
       prompt: '[[write README.md]]# Hello\n[[/write]]',
       agent: 'build',
+      policy: { readOnly: false, permissions: {} },
     };
     await expect(agent.isHealthy()).resolves.toBe(true);
     const ref = await agent.openTurn(request);

@@ -12,6 +12,7 @@ import {
   getSchemaPath,
 } from '@nestjs/swagger';
 import type { Response } from 'express';
+import { RequireRole } from '@app/shared';
 import { SessionEventStreams } from '../events/session-event-streams';
 import { ErrorResponseDto } from './dto/session.dto';
 import { SessionStreamEventDto, StreamEventsQueryDto } from './dto/session-stream.dto';
@@ -20,7 +21,8 @@ import { SessionStreamEventDto, StreamEventsQueryDto } from './dto/session-strea
 @ApiTags('sessions')
 @ApiBearerAuth()
 @ApiExtraModels(SessionStreamEventDto)
-@ApiUnauthorizedResponse({ type: ErrorResponseDto, description: 'API_KEY is set and the bearer token is missing or wrong' })
+@RequireRole('viewer')
+@ApiUnauthorizedResponse({ type: ErrorResponseDto, description: 'UNAUTHORIZED: API_KEY is set and the key (header, or ?access_token= for this GET) is missing, unknown, revoked or expired' })
 @Controller('api/v1/events')
 export class SessionEventsController {
   constructor(private readonly streams: SessionEventStreams) {}

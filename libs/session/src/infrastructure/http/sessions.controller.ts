@@ -14,6 +14,7 @@ import {
   Res,
 } from '@nestjs/common';
 import type { Response } from 'express';
+import { assertPrincipalReaches, CurrentPrincipal, Principal, RequireRole } from '@app/shared';
 import {
   ApiAcceptedResponse,
   ApiBadRequestResponse,
@@ -21,17 +22,20 @@ import {
   ApiConflictResponse,
   ApiCreatedResponse,
   ApiExtraModels,
+  ApiForbiddenResponse,
   ApiHeader,
   ApiNoContentResponse,
   ApiNotFoundResponse,
   ApiOkResponse,
   ApiOperation,
   ApiProduces,
+  ApiQuery,
   ApiServiceUnavailableResponse,
   ApiTags,
   ApiUnauthorizedResponse,
   getSchemaPath,
 } from '@nestjs/swagger';
+import { AwaitingApprovals } from '../../application/awaiting-approvals';
 import { SessionLifecycleService } from '../../application/session-lifecycle.service';
 import { SessionEventStreams } from '../events/session-event-streams';
 import {
@@ -50,7 +54,9 @@ const SessionId = () => Param('id', new ParseUUIDPipe());
 
 @ApiTags('sessions')
 @ApiBearerAuth()
-@ApiUnauthorizedResponse({ type: ErrorResponseDto, description: 'API_KEY is set and the bearer token is missing or wrong' })
+@RequireRole('viewer')
+@ApiUnauthorizedResponse({ type: ErrorResponseDto, description: 'UNAUTHORIZED: API_KEY is set and the key is missing, unknown, revoked or expired' })
+@ApiForbiddenResponse({ type: ErrorResponseDto, description: 'FORBIDDEN: changes need an operator key' })
 @ApiBadRequestResponse({ type: ErrorResponseDto, description: 'VALIDATION_FAILED: a field or parameter is wrong' })
 @ApiExtraModels(SessionStreamEventDto)
 @Controller('api/v1/sessions')
@@ -58,13 +64,16 @@ export class SessionsController {
   constructor(
     private readonly lifecycle: SessionLifecycleService,
     private readonly streams: SessionEventStreams,
+    private readonly awaiting: AwaitingApprovals,
   ) {}
 
   @Post()
+  @RequireRole('operator')
   @ApiOperation({ summary: 'Create a session (PENDING)' })
   @ApiCreatedResponse({ type: SessionResponseDto })
-  async create(@Body() body: CreateSessionDto): Promise<SessionResponseDto> {
-    return presentSession(await this.lifecycle.create(body));
+  async create(@Body() body: CreateSessionDto, @CurrentPrincipal() principal: Principal): Promise<SessionResponseDto> {
+    const session = await this.lifecycle.create({ ...body, workspaceRoots: principal.workspaceRoots, createdByKeyId: principal.keyId });
+    return presentSession(session);
   }
 
   @Get()
@@ -72,7 +81,8 @@ export class SessionsController {
   @ApiOkResponse({ type: SessionPageDto })
   async list(@Query() query: ListSessionsQueryDto): Promise<SessionPageDto> {
     const page = await this.lifecycle.list(query);
-    return { items: page.items.map(presentSession), nextCursor: page.nextCursor };
+    const awaiting = await this.awaiting.of(page.items);
+    return { items: page.items.map((s) => presentSession(s, awaiting.get(s.id))), nextCursor: page.nextCursor };
   }
 
   @Get(':id')
@@ -80,7 +90,8 @@ export class SessionsController {
   @ApiOkResponse({ type: SessionResponseDto })
   @ApiNotFoundResponse({ type: ErrorResponseDto, description: 'SESSION_NOT_FOUND (unknown or deleted)' })
   async get(@SessionId() id: string): Promise<SessionResponseDto> {
-    return presentSession(await this.lifecycle.get(id));
+    const session = await this.lifecycle.get(id);
+    return presentSession(session, await this.awaiting.ofOne(session));
   }
 
   @Get(':id/events')
@@ -100,6 +111,7 @@ export class SessionsController {
       'closes the stream. A comment line every 15 s keeps proxies from closing it. See docs/streams.md.',
   })
   @ApiProduces('text/event-stream')
+  @ApiQuery({ name: 'access_token', required: false, description: 'The API key, for a browser EventSource that cannot send Authorization (kept out of the logs)' })
   @ApiHeader({ name: 'Last-Event-ID', required: false, description: '"end" (sent by a reconnecting EventSource after the end event): 204, stop' })
   @ApiOkResponse({
     description: 'text/event-stream: `id:`, `event:` (the type) and `data:` (one JSON object) per event',
@@ -117,7 +129,7 @@ export class SessionsController {
       id,
       async () => {
         const session = await this.lifecycle.get(id);
-        return { version: session.version, status: session.status, attempt: session.attempt, body: presentSession(session) };
+        return { version: session.version, status: session.status, attempt: session.attempt, body: presentSession(session, await this.awaiting.ofOne(session)) };
       },
       res,
       lastEventId,
@@ -125,52 +137,67 @@ export class SessionsController {
   }
 
   @Post(':id/start')
+  @RequireRole('operator')
   @HttpCode(HttpStatus.ACCEPTED)
   @ApiOperation({ summary: 'Queue a PENDING session for a worker (QUEUED)' })
   @ApiAcceptedResponse({ type: SessionResponseDto })
   @ApiNotFoundResponse({ type: ErrorResponseDto })
   @ApiConflictResponse({ type: ErrorResponseDto, description: 'INVALID_TRANSITION, or LOCK_TIMEOUT (retryable, Retry-After)' })
-  async start(@SessionId() id: string): Promise<SessionResponseDto> {
+  async start(@SessionId() id: string, @CurrentPrincipal() principal: Principal): Promise<SessionResponseDto> {
+    await this.assertReaches(id, principal);
     return presentSession(await this.lifecycle.start(id));
   }
 
   @Post(':id/cancel')
+  @RequireRole('operator')
   @HttpCode(HttpStatus.ACCEPTED)
   @ApiOperation({ summary: 'Cancel: at once when not running; a RUNNING session is aborted by its worker within seconds' })
   @ApiAcceptedResponse({ type: SessionResponseDto })
   @ApiNotFoundResponse({ type: ErrorResponseDto })
   @ApiConflictResponse({ type: ErrorResponseDto, description: 'INVALID_TRANSITION (already final) or LOCK_TIMEOUT' })
-  async cancel(@SessionId() id: string): Promise<SessionResponseDto> {
+  async cancel(@SessionId() id: string, @CurrentPrincipal() principal: Principal): Promise<SessionResponseDto> {
+    await this.assertReaches(id, principal);
     return presentSession(await this.lifecycle.cancel(id));
   }
 
   @Post(':id/retry')
+  @RequireRole('operator')
   @HttpCode(HttpStatus.ACCEPTED)
   @ApiOperation({ summary: 'Run a FAILED, TIMED_OUT or CANCELLED session again as attempt + 1' })
   @ApiAcceptedResponse({ type: SessionResponseDto })
   @ApiNotFoundResponse({ type: ErrorResponseDto })
   @ApiConflictResponse({ type: ErrorResponseDto, description: 'INVALID_TRANSITION or LOCK_TIMEOUT' })
-  async retry(@SessionId() id: string): Promise<SessionResponseDto> {
+  async retry(@SessionId() id: string, @CurrentPrincipal() principal: Principal): Promise<SessionResponseDto> {
+    await this.assertReaches(id, principal);
     return presentSession(await this.lifecycle.retry(id));
   }
 
   @Patch(':id')
+  @RequireRole('operator')
   @ApiOperation({ summary: 'Change title or metadata, with the version you read' })
   @ApiOkResponse({ type: SessionResponseDto })
   @ApiNotFoundResponse({ type: ErrorResponseDto })
   @ApiConflictResponse({ type: ErrorResponseDto, description: 'VERSION_CONFLICT: the session changed since you read it' })
-  async update(@SessionId() id: string, @Body() body: UpdateSessionDto): Promise<SessionResponseDto> {
+  async update(@SessionId() id: string, @Body() body: UpdateSessionDto, @CurrentPrincipal() principal: Principal): Promise<SessionResponseDto> {
+    await this.assertReaches(id, principal);
     const { version, ...changes } = body;
     return presentSession(await this.lifecycle.edit(id, version, changes));
   }
 
   @Delete(':id')
+  @RequireRole('operator')
   @HttpCode(HttpStatus.NO_CONTENT)
   @ApiOperation({ summary: 'Soft-delete a session (kept in the database, hidden from the API)' })
   @ApiNoContentResponse()
   @ApiNotFoundResponse({ type: ErrorResponseDto })
   @ApiConflictResponse({ type: ErrorResponseDto, description: 'SESSION_RUNNING: cancel it first' })
-  async remove(@SessionId() id: string): Promise<void> {
+  async remove(@SessionId() id: string, @CurrentPrincipal() principal: Principal): Promise<void> {
+    await this.assertReaches(id, principal);
     await this.lifecycle.delete(id);
+  }
+
+  /** A key with workspace roots acts only on sessions inside them (a retry would run an agent there again). */
+  private async assertReaches(id: string, principal: Principal): Promise<void> {
+    if (principal.workspaceRoots) assertPrincipalReaches(principal, (await this.lifecycle.get(id)).workspace, `Session ${id}`);
   }
 }

@@ -26,6 +26,7 @@ export class SessionOrmEntity {
   @Column('jsonb', { name: 'agent_assignment', nullable: true }) assignment: SessionAgentAssignment | null;
   @Column('integer', { name: 'timeout_seconds' }) timeoutSeconds: number;
   @Column('jsonb', { default: () => "'{}'::jsonb" }) metadata: Record<string, unknown>;
+  @Column('text', { name: 'created_by_key_id', nullable: true }) createdByKeyId: string | null;
   @Column('varchar', { length: 20 }) status: string;
   @Column('integer') attempt: number;
   @Column('varchar', { name: 'opencode_session_id', length: 100, nullable: true }) opencodeSessionId: string | null;

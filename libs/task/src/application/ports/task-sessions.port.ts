@@ -27,6 +27,8 @@ export interface CreateTaskSession {
   skills: string[];
   complexity: number;
   metadata: Record<string, unknown>;
+  /** The plan's key id: a task session is made on behalf of whoever made the plan. */
+  createdByKeyId: string | null;
 }
 
 /**

@@ -29,6 +29,7 @@ export class LifecycleTaskSessions implements TaskSessionsPort {
         skills,
         complexity: command.complexity,
         metadata: command.metadata,
+        createdByKeyId: command.createdByKeyId,
       });
     try {
       return { session: toView(await attempt(command.skills)) };

@@ -15,6 +15,7 @@ export function presentPlanSummary(plan: Plan): PlanSummaryDto {
     requirement: p.requirement,
     workspace: p.workspace,
     template: p.template,
+    createdByKeyId: p.createdByKeyId,
     status: p.status,
     error: p.error,
     version: p.version,

@@ -5,6 +5,7 @@ import {
   ApiBearerAuth,
   ApiConflictResponse,
   ApiCreatedResponse,
+  ApiForbiddenResponse,
   ApiNoContentResponse,
   ApiNotFoundResponse,
   ApiOkResponse,
@@ -12,7 +13,7 @@ import {
   ApiTags,
   ApiUnauthorizedResponse,
 } from '@nestjs/swagger';
-import { ErrorResponseDto } from '@app/shared';
+import { assertPrincipalReaches, CurrentPrincipal, ErrorResponseDto, Principal, RequireRole } from '@app/shared';
 import { PlanService } from '../../application/plan.service';
 import { CreatePlanDto, ListPlansQueryDto, PlanResponseDto, PlanSummaryDto } from './dto/plan.dto';
 import { presentPlan, presentPlanSummary } from './plan.presenter';
@@ -21,18 +22,21 @@ const PlanId = () => Param('id', new ParseUUIDPipe());
 
 @ApiTags('plans')
 @ApiBearerAuth()
-@ApiUnauthorizedResponse({ type: ErrorResponseDto, description: 'API_KEY is set and the bearer token is missing or wrong' })
+@RequireRole('viewer')
+@ApiUnauthorizedResponse({ type: ErrorResponseDto, description: 'UNAUTHORIZED: API_KEY is set and the key is missing, unknown, revoked or expired' })
+@ApiForbiddenResponse({ type: ErrorResponseDto, description: 'FORBIDDEN: changes need an operator key' })
 @ApiBadRequestResponse({ type: ErrorResponseDto, description: 'VALIDATION_FAILED: a field or parameter is wrong' })
 @Controller('api/v1/plans')
 export class PlansController {
   constructor(private readonly plans: PlanService) {}
 
   @Post()
+  @RequireRole('operator')
   @ApiOperation({ summary: 'Create a plan (DRAFT): decompose the requirement, or validate the tasks given' })
   @ApiCreatedResponse({ type: PlanResponseDto })
   @ApiBadRequestResponse({ type: ErrorResponseDto, description: 'PLAN_INVALID (details.problems name the tasks), REQUIREMENT_INVALID, WORKSPACE_INVALID, VALIDATION_FAILED' })
-  async create(@Body() body: CreatePlanDto): Promise<PlanResponseDto> {
-    return presentPlan(await this.plans.create(body));
+  async create(@Body() body: CreatePlanDto, @CurrentPrincipal() principal: Principal): Promise<PlanResponseDto> {
+    return presentPlan(await this.plans.create({ ...body, workspaceRoots: principal.workspaceRoots, createdByKeyId: principal.keyId }));
   }
 
   @Get()
@@ -51,32 +55,43 @@ export class PlansController {
   }
 
   @Post(':id/run')
+  @RequireRole('operator')
   @HttpCode(HttpStatus.ACCEPTED)
   @ApiOperation({ summary: 'Run a DRAFT plan (RUNNING): tasks start as their dependencies complete' })
   @ApiAcceptedResponse({ type: PlanResponseDto })
   @ApiNotFoundResponse({ type: ErrorResponseDto })
   @ApiConflictResponse({ type: ErrorResponseDto, description: 'PLAN_INVALID_STATE (not DRAFT), LOCK_TIMEOUT' })
-  async run(@PlanId() id: string): Promise<PlanResponseDto> {
+  async run(@PlanId() id: string, @CurrentPrincipal() principal: Principal): Promise<PlanResponseDto> {
+    await this.assertReaches(id, principal);
     return presentPlan(await this.plans.run(id));
   }
 
   @Post(':id/cancel')
+  @RequireRole('operator')
   @HttpCode(HttpStatus.ACCEPTED)
   @ApiOperation({ summary: 'Cancel a DRAFT or RUNNING plan: its running sessions are cancelled, nothing more starts' })
   @ApiAcceptedResponse({ type: PlanResponseDto })
   @ApiNotFoundResponse({ type: ErrorResponseDto })
   @ApiConflictResponse({ type: ErrorResponseDto, description: 'PLAN_INVALID_STATE (already finished), LOCK_TIMEOUT' })
-  async cancel(@PlanId() id: string): Promise<PlanResponseDto> {
+  async cancel(@PlanId() id: string, @CurrentPrincipal() principal: Principal): Promise<PlanResponseDto> {
+    await this.assertReaches(id, principal);
     return presentPlan(await this.plans.cancel(id));
   }
 
   @Delete(':id')
+  @RequireRole('operator')
   @HttpCode(HttpStatus.NO_CONTENT)
   @ApiOperation({ summary: 'Soft-delete a plan that is not RUNNING (kept in the database, hidden from the API)' })
   @ApiNoContentResponse()
   @ApiNotFoundResponse({ type: ErrorResponseDto })
   @ApiConflictResponse({ type: ErrorResponseDto, description: 'PLAN_INVALID_STATE: cancel it first' })
-  async remove(@PlanId() id: string): Promise<void> {
+  async remove(@PlanId() id: string, @CurrentPrincipal() principal: Principal): Promise<void> {
+    await this.assertReaches(id, principal);
     await this.plans.delete(id);
+  }
+
+  /** A key with workspace roots acts only on plans inside them. */
+  private async assertReaches(id: string, principal: Principal): Promise<void> {
+    if (principal.workspaceRoots) assertPrincipalReaches(principal, (await this.plans.get(id)).plan.workspace, `Plan ${id}`);
   }
 }

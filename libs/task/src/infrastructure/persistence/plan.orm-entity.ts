@@ -14,6 +14,7 @@ export class PlanOrmEntity {
   @Column('jsonb') complexity: ComplexityAnalysis;
   @Column('jsonb') analysis: PlanAnalysis;
   @Column('integer', { name: 'max_concurrent_sessions' }) maxConcurrentSessions: number;
+  @Column('text', { name: 'created_by_key_id', nullable: true }) createdByKeyId: string | null;
   @Column('varchar', { length: 20 }) status: string;
   @Column('jsonb', { nullable: true }) error: Failure | null;
   @Column('timestamptz', { name: 'started_at', nullable: true }) startedAt: Date | null;

@@ -13,10 +13,21 @@ import {
   Max,
   MaxLength,
   Min,
+  ValidateBy,
   ValidateIf,
   ValidateNested,
+  ValidationArguments,
 } from 'class-validator';
-import { MAX_CONCURRENT_LIMIT, MODEL_PATTERN, TOOL_PATTERN } from '../../../domain/agent';
+import {
+  MAX_CONCURRENT_LIMIT,
+  MAX_PERMISSIONS,
+  MODEL_PATTERN,
+  ORCHESTRATOR_DENIED_PERMISSIONS,
+  PERMISSION_ACTIONS,
+  PERMISSION_NAME_PATTERN,
+  PermissionAction,
+  TOOL_PATTERN,
+} from '../../../domain/agent';
 import { AGENT_ROLES, AgentRole } from '../../../domain/agent-role';
 import { MAX_LEVEL, MIN_LEVEL, SKILL_PATTERN } from '../../../domain/capability';
 import { PerformanceTier } from '../../../domain/performance';
@@ -24,6 +35,36 @@ import { SkipReason } from '../../../domain/routing';
 
 const SKILL_MESSAGE = 'must be a skill tag: lowercase letters, digits and + # . _ -, at most 40 characters';
 const SKIP_REASONS: SkipReason[] = ['DISABLED', 'ROLE_MISMATCH', 'SATURATED', 'NO_SKILL_MATCH'];
+
+/** The first problem of a binding's permissions map, or null when it is valid (the domain checks the same). */
+function permissionsProblem(value: unknown): string | null {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    return 'binding.permissions must be an object of OpenCode permission name → allow, ask or deny';
+  }
+  const entries = Object.entries(value);
+  if (entries.length > MAX_PERMISSIONS) return `binding.permissions must have at most ${MAX_PERMISSIONS} entries`;
+  for (const [name, action] of entries) {
+    if (!PERMISSION_NAME_PATTERN.test(name)) {
+      return `binding.permissions has "${name}", which is not an OpenCode permission name (a lowercase identifier, e.g. bash)`;
+    }
+    if (!PERMISSION_ACTIONS.includes(action as PermissionAction)) return `binding.permissions.${name} must be allow, ask or deny`;
+    if (ORCHESTRATOR_DENIED_PERMISSIONS.includes(name) && action !== 'deny') {
+      return `binding.permissions.${name} is always denied by the orchestrator, whatever a binding says; only "deny" may be given`;
+    }
+  }
+  return null;
+}
+
+const IsPermissionMap = () =>
+  ValidateBy({
+    name: 'isPermissionMap',
+    validator: {
+      validate: (value: unknown) => permissionsProblem(value) === null,
+      defaultMessage: (args?: ValidationArguments) => permissionsProblem(args?.value) ?? 'binding.permissions is invalid',
+    },
+  });
+
+const PERMISSIONS_EXAMPLE = { bash: 'ask', webfetch: 'deny' };
 
 export class CapabilityDto {
   @ApiProperty({ example: 'typescript', pattern: SKILL_PATTERN.source })
@@ -52,6 +93,19 @@ export class AgentBindingDto {
   @ApiPropertyOptional({ type: [String], example: ['webfetch'], description: 'OpenCode tools switched off; ARCHITECT and REVIEWER always get the writing tools added' })
   @IsOptional() @IsArray() @ArrayMaxSize(100) @Matches(TOOL_PATTERN, { each: true, message: 'each of binding.disabledTools must be a tool name' })
   disabledTools?: string[];
+
+  @ApiPropertyOptional({
+    type: 'object',
+    additionalProperties: { type: 'string', enum: [...PERMISSION_ACTIONS] },
+    example: PERMISSIONS_EXAMPLE,
+    description:
+      'OpenCode permission (edit, bash, webfetch, websearch, task, read, glob, grep, list, todowrite, skill, doom_loop, ...) → ' +
+      'allow | ask | deny, applied to every session of this agent after OpenCode\'s own rules; replaces the whole map. ' +
+      'external_directory and question are always denied. ARCHITECT and REVIEWER keep read and search tools only: ' +
+      'for them only a deny (or an ask on a read tool) takes effect. ask becomes an approval.',
+  })
+  @IsOptional() @IsPermissionMap()
+  permissions?: Record<string, PermissionAction>;
 }
 
 export class CreateAgentDto {
@@ -147,12 +201,15 @@ class AgentBindingResponseDto {
   @ApiProperty({ nullable: true, type: String }) model: string | null;
   @ApiProperty() systemInstructions: string;
   @ApiProperty({ type: [String] }) disabledTools: string[];
+  @ApiProperty({ type: 'object', additionalProperties: { type: 'string', enum: [...PERMISSION_ACTIONS] }, example: PERMISSIONS_EXAMPLE })
+  permissions: Record<string, PermissionAction>;
 }
 
 export class AgentResponseDto {
   @ApiProperty({ format: 'uuid' }) id: string;
   @ApiProperty() name: string;
   @ApiProperty({ enum: AgentRole }) role: AgentRole;
+  @ApiProperty({ description: 'ARCHITECT and REVIEWER: their sessions get read and search tools only' }) readOnly: boolean;
   @ApiProperty({ type: [CapabilityDto] }) capabilities: CapabilityDto[];
   @ApiProperty() maxConcurrentSessions: number;
   @ApiProperty() enabled: boolean;

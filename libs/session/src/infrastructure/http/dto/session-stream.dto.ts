@@ -1,6 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
-import { ArrayMaxSize, IsArray, IsIn, IsOptional, IsUUID } from 'class-validator';
+import { ArrayMaxSize, IsArray, IsIn, IsOptional, IsString, IsUUID } from 'class-validator';
 import { SESSION_EVENT_TYPES, SessionEventType } from '../../../application/ports/session-events.port';
 
 /** `?x=a&x=b` and `?x=a,b` both give [a, b]. */
@@ -23,6 +23,11 @@ export class StreamEventsQueryDto {
   })
   @IsOptional() @Transform(toList) @IsArray() @IsIn(SESSION_EVENT_TYPES, { each: true, message: `each type must be one of ${SESSION_EVENT_TYPES.join(', ')}` })
   types?: SessionEventType[];
+
+  /** Read by the access check before the handler runs; declared so that validation lets it through. */
+  @ApiPropertyOptional({ description: 'The API key, for a browser EventSource that cannot send Authorization (kept out of the logs)' })
+  @IsOptional() @IsString()
+  access_token?: string;
 }
 
 export const SESSION_STREAM_EVENT_TYPES = ['snapshot', ...SESSION_EVENT_TYPES, 'end', 'gap'] as const;
@@ -39,7 +44,8 @@ export class SessionStreamEventDto {
     description:
       'snapshot: the session as GET returns it (session stream only, first); transition: a status change; ' +
       'text: streamed answer text (delta); tool: a tool call changed status; files: files changed so far; ' +
-      'activity: busy / retry / idle on the OpenCode server; end: the session is final, the stream closes; ' +
+      'activity: busy / retry / idle on the OpenCode server; approval: an approval the run waits on opened (PENDING) or was decided; ' +
+      'end: the session is final, the stream closes; ' +
       'gap: events may have been lost (fleet stream only)',
   })
   type: string;

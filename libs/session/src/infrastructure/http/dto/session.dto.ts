@@ -125,6 +125,14 @@ class AssignmentDto {
   @ApiProperty({ example: 'REVIEWER' }) role: string;
   @ApiProperty() systemInstructions: string;
   @ApiProperty({ type: [String] }) disabledTools: string[];
+  @ApiProperty({ description: 'Read and search tools only (ARCHITECT, REVIEWER), whatever OpenCode agent the binding names' }) readOnly: boolean;
+  @ApiProperty({
+    type: 'object',
+    additionalProperties: { type: 'string', enum: ['allow', 'ask', 'deny'] },
+    example: { bash: 'ask' },
+    description: "The agent binding's OpenCode permissions, as snapshotted when the session was created",
+  })
+  permissions: Record<string, 'allow' | 'ask' | 'deny'>;
   @ApiProperty({ type: RoutingDto }) routing: RoutingDto;
   @ApiProperty({ nullable: true, type: String, format: 'uuid' }) reviewOf: string | null;
 }
@@ -132,6 +140,15 @@ class AssignmentDto {
 class FailureDto {
   @ApiProperty({ example: 'PROVIDER_ERROR' }) code: string;
   @ApiProperty() message: string;
+}
+
+/** An OpenCode permission request the running session waits on (answer: POST /api/v1/approvals/:id). */
+export class AwaitingApprovalDto {
+  @ApiProperty({ format: 'uuid' }) id: string;
+  @ApiProperty({ example: 'edit' }) permission: string;
+  @ApiProperty({ type: [String] }) patterns: string[];
+  @ApiProperty({ example: 'edit src/a.ts' }) title: string;
+  @ApiProperty({ format: 'date-time', description: 'Unanswered by then: denied (EXPIRED)' }) expiresAt: Date;
 }
 
 export class SessionResponseDto {
@@ -145,6 +162,8 @@ export class SessionResponseDto {
   @ApiProperty({ nullable: true, type: AssignmentDto }) assignment: AssignmentDto | null;
   @ApiProperty() timeoutSeconds: number;
   @ApiProperty({ type: 'object', additionalProperties: true }) metadata: Record<string, unknown>;
+  @ApiProperty({ nullable: true, type: String, description: "The API key that made it ('bootstrap': API_KEY; null: authentication was off)" })
+  createdByKeyId: string | null;
   @ApiProperty({ enum: SessionStatus }) status: SessionStatus;
   @ApiProperty() attempt: number;
   @ApiProperty() version: number;
@@ -158,6 +177,11 @@ export class SessionResponseDto {
   @ApiProperty({ nullable: true, type: String, format: 'date-time' }) finishedAt: Date | null;
   @ApiProperty({ format: 'date-time' }) createdAt: Date;
   @ApiProperty({ format: 'date-time' }) updatedAt: Date;
+  @ApiProperty({
+    type: [AwaitingApprovalDto],
+    description: "The PENDING approvals of the session's current attempt: its turn waits on them (its timeout keeps running). Empty when none",
+  })
+  awaitingApproval: AwaitingApprovalDto[];
 }
 
 export class SessionPageDto {

@@ -112,6 +112,8 @@ export class PlanSummaryDto {
   @ApiProperty() requirement: string;
   @ApiProperty() workspace: string;
   @ApiProperty({ nullable: true, type: String, description: 'The decomposition template; null when the tasks were given' }) template: string | null;
+  @ApiProperty({ nullable: true, type: String, description: "The API key that made it ('bootstrap': API_KEY; null: authentication was off); its task sessions carry it too" })
+  createdByKeyId: string | null;
   @ApiProperty({ enum: PlanStatus }) status: PlanStatus;
   @ApiProperty({ nullable: true, type: FailureDto }) error: FailureDto | null;
   @ApiProperty() version: number;

@@ -1,0 +1,26 @@
+import { Module } from '@nestjs/common';
+import { APP_GUARD } from '@nestjs/core';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { ApiKeyService } from './application/api-key.service';
+import { API_KEY_REPOSITORY } from './application/ports/api-key.repository.port';
+import { AccessGuard } from './infrastructure/http/access.guard';
+import { HttpAccessMiddleware } from './infrastructure/http/http-access.middleware';
+import { KeysController } from './infrastructure/http/keys.controller';
+import { RequestAuthenticator } from './infrastructure/http/request-authenticator';
+import { ApiKeyOrmEntity } from './infrastructure/persistence/api-key.orm-entity';
+import { TypeormApiKeyRepository } from './infrastructure/persistence/typeorm-api-key.repository';
+
+const ports = [{ provide: API_KEY_REPOSITORY, useClass: TypeormApiKeyRepository }];
+
+/**
+ * Who may call the API: scoped keys (/api/v1/keys), the global guard every route passes, and the
+ * Express middleware configureHttp installs for what the guard does not see (HttpAccessMiddleware).
+ * For the HTTP application only: the worker has no routes.
+ */
+@Module({
+  imports: [TypeOrmModule.forFeature([ApiKeyOrmEntity])],
+  controllers: [KeysController],
+  providers: [...ports, ApiKeyService, RequestAuthenticator, HttpAccessMiddleware, { provide: APP_GUARD, useClass: AccessGuard }],
+  exports: [...ports.map((p) => p.provide), ApiKeyService, HttpAccessMiddleware],
+})
+export class AuthModule {}

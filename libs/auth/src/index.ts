@@ -1,0 +1,10 @@
+export { AuthModule } from './auth.module';
+export { ApiKeyService } from './application/api-key.service';
+export type { CreateApiKeyCommand, IssuedApiKey } from './application/api-key.service';
+export type { Authentication, AuthenticationRefusal } from './application/authentication';
+export { API_KEY_REPOSITORY } from './application/ports/api-key.repository.port';
+export type { ApiKeyRepositoryPort } from './application/ports/api-key.repository.port';
+export type { ApiKey, ApiKeyStatus } from './domain/api-key';
+export { AuthError, AuthErrorCode } from './domain/auth.errors';
+export { PUBLIC_PATHS } from './domain/request-path';
+export { HttpAccessMiddleware } from './infrastructure/http/http-access.middleware';

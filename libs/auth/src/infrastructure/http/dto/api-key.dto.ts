@@ -1,0 +1,47 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { ArrayMaxSize, ArrayMinSize, IsArray, IsIn, IsISO8601, IsNotEmpty, IsOptional, IsString, MaxLength } from 'class-validator';
+import { Role, ROLES } from '@app/shared';
+import { ApiKeyStatus, MAX_KEY_NAME_LENGTH } from '../../../domain/api-key';
+
+export class CreateApiKeyDto {
+  @ApiProperty({ example: 'ci-pipeline', maxLength: MAX_KEY_NAME_LENGTH })
+  @IsString() @IsNotEmpty() @MaxLength(MAX_KEY_NAME_LENGTH)
+  name: string;
+
+  @ApiProperty({ enum: ROLES, description: 'viewer: reads; operator: also sessions, plans and approvals; admin: also agents, keys and the job dashboard' })
+  @IsIn(ROLES as unknown as string[])
+  role: Role;
+
+  @ApiPropertyOptional({
+    type: [String],
+    example: ['/srv/repos/billing'],
+    description: "Directories (inside WORKSPACE_ROOTS) this key's sessions and plans must work in. Default: the creating key's roots (none: any root)",
+  })
+  @IsOptional() @IsArray() @ArrayMinSize(1) @ArrayMaxSize(50) @IsString({ each: true }) @IsNotEmpty({ each: true }) @MaxLength(4096, { each: true })
+  workspaceRoots?: string[];
+
+  @ApiPropertyOptional({ format: 'date-time', example: '2030-01-01T00:00:00Z', description: 'After this the key is refused (401); must be in the future' })
+  @IsOptional() @IsISO8601({ strict: true }, { message: 'expiresAt must be an ISO 8601 date-time' })
+  expiresAt?: string;
+}
+
+export class ApiKeyResponseDto {
+  @ApiProperty({ format: 'uuid' }) id: string;
+  @ApiProperty() name: string;
+  @ApiProperty({ enum: ROLES }) role: Role;
+  @ApiProperty({ type: [String], nullable: true, description: 'Realpaths; null: any of WORKSPACE_ROOTS' }) workspaceRoots: string[] | null;
+  @ApiProperty({ example: 'oio_AbCdEfGh', description: "The secret's first characters, to tell keys apart" }) prefix: string;
+  @ApiProperty({ enum: ['active', 'revoked', 'expired'] }) status: ApiKeyStatus;
+  @ApiProperty({ nullable: true, type: String, format: 'date-time' }) expiresAt: Date | null;
+  @ApiProperty({ nullable: true, type: String, format: 'date-time' }) revokedAt: Date | null;
+  @ApiProperty({ nullable: true, type: String, description: "The key that made it ('bootstrap': API_KEY; null: authentication was off)" })
+  createdByKeyId: string | null;
+  @ApiProperty({ format: 'date-time' }) createdAt: Date;
+  @ApiProperty({ format: 'date-time' }) updatedAt: Date;
+  @ApiProperty() version: number;
+}
+
+export class CreatedApiKeyResponseDto extends ApiKeyResponseDto {
+  @ApiProperty({ example: 'oio_AbCdEfGh…', description: 'The secret: shown this once, stored only as a hash. Send it as Authorization: Bearer <key>' })
+  key: string;
+}
