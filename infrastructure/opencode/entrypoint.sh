@@ -14,7 +14,7 @@ for m in "$model" "$small_model"; do
   fi
 done
 
-OPENCODE_CONFIG_CONTENT=$(printf '{"autoupdate":false,"share":"disabled","permission":{"*":"allow","external_directory":"deny","question":"deny"},"model":"%s","small_model":"%s"}' "$model" "$small_model")
+OPENCODE_CONFIG_CONTENT=$(printf '{"autoupdate":false,"share":"disabled","permission":{"external_directory":"deny","question":"deny"},"model":"%s","small_model":"%s"}' "$model" "$small_model")
 export OPENCODE_CONFIG_CONTENT
 export OPENCODE_DISABLE_MODELS_FETCH=1
 # An empty password would still be "set"; no password means no auth (keep the port private then).

@@ -43,18 +43,33 @@ export class ApprovalPrompter {
   ) {}
 
   onEvent(event: StreamEnvelope): void {
+    this.beforeShown(event);
+    this.afterShown(event);
+  }
+
+  /**
+   * The part of an event that ends questions (a decision, the end of the session): call it
+   * before the event's lines are printed, so that the open prompt line is ended first.
+   */
+  beforeShown(event: StreamEnvelope): void {
+    if (this.closed) return;
+    const d = event.data ?? {};
+    if (event.type === 'approval' && d.status !== 'PENDING') this.decidedElsewhere(String(d.approvalId));
+    const final =
+      event.type === 'end' || (event.type === 'transition' && isFinal(String(d.to))) || (event.type === 'snapshot' && isFinal(String(d.status)));
+    if (final) this.close();
+  }
+
+  /** The part that asks (a pending approval): call it after the event's lines, which say what is asked. */
+  afterShown(event: StreamEnvelope): void {
     if (this.closed) return;
     const d = event.data ?? {};
     if (event.type === 'snapshot') {
       for (const a of (d.awaitingApproval as Array<{ id: string; permission: string; patterns: string[] }> | undefined) ?? []) {
         this.ask({ approvalId: a.id, permission: a.permission, patterns: a.patterns ?? [] });
       }
-      if (isFinal(String(d.status))) this.close();
-    } else if (event.type === 'approval') {
-      if (d.status === 'PENDING') this.ask({ approvalId: String(d.approvalId), permission: String(d.permission), patterns: d.patterns ?? [] });
-      else this.decidedElsewhere(String(d.approvalId));
-    } else if (event.type === 'end' || (event.type === 'transition' && isFinal(String(d.to)))) {
-      this.close();
+    } else if (event.type === 'approval' && d.status === 'PENDING') {
+      this.ask({ approvalId: String(d.approvalId), permission: String(d.permission), patterns: d.patterns ?? [] });
     }
   }
 

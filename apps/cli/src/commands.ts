@@ -153,9 +153,10 @@ async function followWithInterrupt(
     aborter.abort(new Error('interrupted'));
   });
   const onEvent = (event: StreamEnvelope) => {
-    prompter?.onEvent(event);
+    prompter?.beforeShown(event);
     if (ctx.global.json) ctx.io.stdout(JSON.stringify(event));
     else for (const line of renderer.render(event)) ctx.io.stdout(line);
+    prompter?.afterShown(event);
   };
   let final: FinalSession;
   try {

@@ -9,10 +9,9 @@ import {
 } from './opencode-server-environment';
 
 describe('buildOpencodeConfig', () => {
-  it('allows every tool but external directories and questions, in that key order (the last match wins)', () => {
+  it("denies external directories and questions, and has no catch-all that would override a workspace's own ask rules", () => {
     const { permission } = buildOpencodeConfig({ model: 'a/b' }) as { permission: Record<string, string> };
     expect(Object.entries(permission)).toEqual([
-      ['*', 'allow'],
       ['external_directory', 'deny'],
       ['question', 'deny'],
     ]);
@@ -22,7 +21,7 @@ describe('buildOpencodeConfig', () => {
     expect(buildOpencodeConfig({ model: 'anthropic/claude-sonnet-4' })).toEqual({
       autoupdate: false,
       share: 'disabled',
-      permission: { '*': 'allow', external_directory: 'deny', question: 'deny' },
+      permission: { external_directory: 'deny', question: 'deny' },
       model: 'anthropic/claude-sonnet-4',
       small_model: 'anthropic/claude-sonnet-4',
     });

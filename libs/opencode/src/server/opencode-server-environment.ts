@@ -28,17 +28,18 @@ export function serverDirectories(dataDir: string): OpencodeServerDirectories {
 
 /**
  * The config of an unattended server (OPENCODE_CONFIG_CONTENT): nothing updates itself, nothing
- * is shared, every tool is allowed by default (the turn's session ruleset narrows that: it is
- * evaluated last), but no path outside the session's directory and no question to a human, as
- * defence in depth should a session come without its ruleset. `model` and `small_model` are both
- * set, else OpenCode asks a model to choose or fetches the model catalogue.
+ * is shared, no path outside the session's directory and no question to a human (defence in
+ * depth should a session come without its ruleset). No `"*": "allow"`: OpenCode merges this inline
+ * config AFTER the workspace's opencode.json, so a catch-all here would override the workspace's own
+ * `ask` rules (measured on 1.18.33: an `edit: ask` workspace was then never asked). OpenCode's
+ * defaults already allow the ordinary tools; what a workspace asks for becomes an approval. `model`
+ * and `small_model` are both set, else OpenCode asks a model to choose or fetches the catalogue.
  */
 export function buildOpencodeConfig(options: { model: string; rehearsalBaseUrl?: string }): Record<string, unknown> {
   const config: Record<string, unknown> = {
     autoupdate: false,
     share: 'disabled',
-    // Key order matters: OpenCode turns this object into rules in order, and the last match wins.
-    permission: { '*': 'allow', external_directory: 'deny', question: 'deny' },
+    permission: { external_directory: 'deny', question: 'deny' },
     model: options.model,
     small_model: options.model,
   };
