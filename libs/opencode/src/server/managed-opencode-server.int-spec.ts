@@ -108,6 +108,36 @@ describe('ManagedOpencodeServer', () => {
     await expect(unsandboxable.start()).rejects.toThrow(/OPENCODE_SANDBOX=bwrap but no `bwrap` executable is on PATH/);
   });
 
+  it('tells a bubblewrap that cannot sandbox (e.g. in a container): fatal in bwrap mode, a warning in auto mode', async () => {
+    const bin = mkdtempSync(join(tmpdir(), 'orchestrator-fake-bwrap-'));
+    writeFileSync(join(bin, 'bwrap'), '#!/bin/sh\necho "bwrap: No permissions to create new namespace" >&2\nexit 1\n', { mode: 0o755 });
+    const warnings: string[] = [];
+    const options = { parentEnv: { PATH: `${bin}:/usr/bin:/bin` }, model: 'a/b', binaryPath: '/bin/sh', logger: { ...quiet, warn: (m: string) => warnings.push(m) } };
+    try {
+      const strict = new ManagedOpencodeServer({ ...options, dataDir: join(dataDir, 'fake-bwrap-strict'), sandbox: 'bwrap' });
+      await expect(strict.start()).rejects.toThrow(/OPENCODE_SANDBOX=bwrap but .*\/bwrap cannot create a sandbox here: bwrap: No permissions to create new namespace/);
+      const lenient = new ManagedOpencodeServer({ ...options, dataDir: join(dataDir, 'fake-bwrap-auto'), sandbox: 'auto' });
+      await expect(lenient.start()).rejects.toThrow(/exited during startup/); // /bin/sh is no server, but it was started unsandboxed
+      expect(warnings).toContainEqual(expect.stringMatching(/^OpenCode runs WITHOUT an OS sandbox \(OPENCODE_SANDBOX=auto, .*cannot create a sandbox here/));
+    } finally {
+      rmSync(bin, { recursive: true, force: true });
+    }
+  });
+
+  it('says plainly in its log when it runs without a sandbox', async () => {
+    const warnings: string[] = [];
+    const unsandboxed = new ManagedOpencodeServer({
+      dataDir: join(dataDir, 'unsandboxed'),
+      parentEnv: { PATH: process.env.PATH },
+      sandbox: 'none',
+      model: 'a/b',
+      binaryPath: '/bin/sh',
+      logger: { ...quiet, warn: (message) => warnings.push(message) },
+    });
+    await expect(unsandboxed.start()).rejects.toThrow(/exited during startup/);
+    expect(warnings).toContainEqual(expect.stringMatching(/^OpenCode runs WITHOUT an OS sandbox \(OPENCODE_SANDBOX=none\): /));
+  });
+
   (hasBwrap ? it : it.skip)('runs in the bubblewrap sandbox when bwrap is installed (sandbox auto)', () => {
     expect(server.isSandboxed).toBe(true);
     expect(readFileSync(`/proc/${server.pid}/cmdline`, 'utf8').split('\0')[0]).toMatch(/bwrap$/);

@@ -1,4 +1,4 @@
-import { ChildProcess, spawn } from 'node:child_process';
+import { ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import {
   accessSync,
@@ -22,7 +22,7 @@ import type { OpencodeEndpoint, OpencodeEndpointSource } from '../opencode-endpo
 import { RehearsalProvider } from '../rehearsal/rehearsal-provider';
 import { findFreePort, isPortFree } from './free-port';
 import { resolveOpencodeBinary } from './opencode-binary';
-import { bwrapArguments, chooseSandbox, findOnPath, OpencodeSandboxMode, SandboxLayout } from './opencode-sandbox';
+import { bwrapArguments, chooseSandbox, findOnPath, OpencodeSandboxMode, probeArguments, SandboxLayout } from './opencode-sandbox';
 import {
   buildOpencodeConfig,
   buildOpencodeEnvironment,
@@ -179,8 +179,9 @@ export class ManagedOpencodeServer extends EventEmitter implements OpencodeEndpo
   async start(): Promise<void> {
     if (this.running) return;
     const binary = this.options.binaryPath ?? resolveOpencodeBinary();
-    // Before anything starts: OPENCODE_SANDBOX=bwrap without bubblewrap refuses to start.
-    const { bwrap } = chooseSandbox(this.options.sandbox, findOnPath('bwrap', this.options.parentEnv.PATH, isExecutableFile));
+    // Before anything starts: OPENCODE_SANDBOX=bwrap without a working bubblewrap refuses to start.
+    const found = this.options.sandbox === 'none' ? undefined : findOnPath('bwrap', this.options.parentEnv.PATH, isExecutableFile);
+    const { bwrap, reason } = chooseSandbox(this.options.sandbox, found, found ? probeBwrap(found, this.options.parentEnv.PATH) : undefined);
     mkdirSync(this.options.dataDir, { recursive: true });
     this.killLeftoverFromCrashedRun();
     let rehearsalBaseUrl: string | undefined;
@@ -202,7 +203,7 @@ export class ManagedOpencodeServer extends EventEmitter implements OpencodeEndpo
       passEnv: this.options.passEnv,
     });
     this.sandboxed = bwrap ? { bwrap, layout: this.sandboxLayout(directories, env) } : undefined;
-    this.logSandbox();
+    this.logSandbox(reason);
     this.logFile = createWriteStream(join(this.options.dataDir, 'opencode-server.log'), { flags: 'a' });
     this.port = this.config.port || (await findFreePort(this.options.hostname));
     this.spawnArgs = { binary, env, cwd: directories.home };
@@ -298,14 +299,13 @@ export class ManagedOpencodeServer extends EventEmitter implements OpencodeEndpo
     };
   }
 
-  private logSandbox(): void {
+  private logSandbox(reason: string | undefined): void {
     const sandbox = this.sandboxed;
     if (!sandbox) {
       this.logger.warn(
-        `OpenCode runs WITHOUT an OS sandbox (OPENCODE_SANDBOX=${this.options.sandbox}` +
-          `${this.options.sandbox === 'auto' ? ', no bwrap executable on PATH' : ''}): the agents' shell commands can write ` +
-          'wherever this user can and see its other processes; only OpenCode\'s permission rules confine them. ' +
-          'Install bubblewrap (apt-get install bubblewrap) to sandbox it.',
+        `OpenCode runs WITHOUT an OS sandbox (${reason ?? `OPENCODE_SANDBOX=${this.options.sandbox}`}): the agents' shell ` +
+          'commands can write wherever this user can and read its other processes\' environment; only OpenCode\'s ' +
+          'permission rules confine them. Install bubblewrap (apt-get install bubblewrap) to sandbox it.',
       );
       return;
     }
@@ -484,6 +484,13 @@ function killGroup(pid: number, signal: NodeJS.Signals): void {
       // Already gone.
     }
   }
+}
+
+/** Runs a no-op in a sandbox like the server's: undefined when it works, else what bwrap said. */
+function probeBwrap(bwrap: string, path: string | undefined): string | undefined {
+  const probe = spawnSync(bwrap, probeArguments(), { env: { PATH: path ?? '/usr/bin:/bin' }, encoding: 'utf8', timeout: 10_000 });
+  if (probe.status === 0) return undefined;
+  return (probe.stderr || probe.error?.message || `exit code ${probe.status}, signal ${probe.signal}`).trim();
 }
 
 function isExecutableFile(path: string): boolean {

@@ -1,4 +1,4 @@
-import { bwrapArguments, chooseSandbox, findOnPath, SandboxLayout } from './opencode-sandbox';
+import { bwrapArguments, chooseSandbox, findOnPath, probeArguments, SandboxLayout } from './opencode-sandbox';
 
 const layout: SandboxLayout = {
   dataDir: '/srv/orchestrator/.orchestrator/opencode',
@@ -71,15 +71,28 @@ describe('bwrapArguments', () => {
 });
 
 describe('chooseSandbox', () => {
-  it('uses bubblewrap when found, unless told not to', () => {
+  it('uses a working bubblewrap, unless told not to', () => {
     expect(chooseSandbox('auto', '/usr/bin/bwrap')).toEqual({ bwrap: '/usr/bin/bwrap' });
     expect(chooseSandbox('bwrap', '/usr/bin/bwrap')).toEqual({ bwrap: '/usr/bin/bwrap' });
-    expect(chooseSandbox('none', '/usr/bin/bwrap')).toEqual({});
-    expect(chooseSandbox('auto', undefined)).toEqual({});
+    expect(chooseSandbox('none', '/usr/bin/bwrap')).toEqual({ reason: 'OPENCODE_SANDBOX=none' });
   });
 
-  it('refuses bwrap mode without bubblewrap, saying how to fix it', () => {
-    expect(() => chooseSandbox('bwrap', undefined)).toThrow(/OPENCODE_SANDBOX=bwrap.*no `bwrap` executable.*apt-get install bubblewrap/);
+  it('runs without a sandbox in auto mode when bubblewrap is missing or does not work, saying why', () => {
+    expect(chooseSandbox('auto', undefined)).toEqual({ reason: 'OPENCODE_SANDBOX=auto, no `bwrap` executable is on PATH' });
+    expect(chooseSandbox('auto', '/usr/bin/bwrap', 'Operation not permitted')).toEqual({
+      reason: 'OPENCODE_SANDBOX=auto, /usr/bin/bwrap cannot create a sandbox here: Operation not permitted',
+    });
+  });
+
+  it('refuses bwrap mode without a working bubblewrap, saying how to fix it', () => {
+    expect(() => chooseSandbox('bwrap', undefined)).toThrow(/OPENCODE_SANDBOX=bwrap but no `bwrap` executable is on PATH.*apt-get install bubblewrap/);
+    expect(() => chooseSandbox('bwrap', '/usr/bin/bwrap', 'bwrap: No permissions to creating new namespace')).toThrow(
+      /cannot create a sandbox here: bwrap: No permissions.*user namespaces/,
+    );
+  });
+
+  it('probes with the namespaces and mounts the sandbox uses', () => {
+    expect(probeArguments()).toEqual(expect.arrayContaining(['--unshare-pid', '--proc', '--dev', '--tmpfs', '--die-with-parent']));
   });
 });
 

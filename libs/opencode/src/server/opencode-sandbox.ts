@@ -67,20 +67,36 @@ export function bwrapArguments(layout: SandboxLayout, command: readonly string[]
   return args;
 }
 
+/** The flags the sandbox needs from the kernel, tried once before the server starts (see probeArguments). */
+export function probeArguments(): string[] {
+  return ['--ro-bind', '/', '/', '--dev', '/dev', '--proc', '/proc', '--tmpfs', '/tmp', '--unshare-pid', '--die-with-parent', '--new-session', 'true'];
+}
+
 /**
- * Whether to sandbox: `auto` uses bubblewrap when `bwrapPath` was found; `bwrap` requires it
- * (a clear error otherwise); `none` never sandboxes.
+ * Whether to sandbox. `bwrap`: `bwrapPath` found and its probe passed (`probeError` undefined), or a
+ * clear error. `auto`: the same, but without a working bubblewrap no sandbox, and `reason` says why
+ * (a container may forbid the namespaces bwrap creates). `none`: never.
  */
-export function chooseSandbox(mode: OpencodeSandboxMode, bwrapPath: string | undefined): { bwrap?: string } {
-  if (mode === 'none') return {};
-  if (bwrapPath) return { bwrap: bwrapPath };
+export function chooseSandbox(
+  mode: OpencodeSandboxMode,
+  bwrapPath: string | undefined,
+  probeError?: string,
+): { bwrap?: string; reason?: string } {
+  if (mode === 'none') return { reason: 'OPENCODE_SANDBOX=none' };
+  if (bwrapPath && probeError === undefined) return { bwrap: bwrapPath };
+  const reason = bwrapPath
+    ? `${bwrapPath} cannot create a sandbox here: ${probeError}`
+    : 'no `bwrap` executable is on PATH';
   if (mode === 'bwrap') {
     throw new Error(
-      'OPENCODE_SANDBOX=bwrap but no `bwrap` executable is on PATH: install bubblewrap (Debian/Ubuntu: apt-get install bubblewrap), ' +
-        'or set OPENCODE_SANDBOX=auto|none to run OpenCode without an OS sandbox',
+      `OPENCODE_SANDBOX=bwrap but ${reason}. ` +
+        (bwrapPath
+          ? 'bubblewrap needs user namespaces (or root); in a container, allow them or run OpenCode as its own service. '
+          : 'Install bubblewrap (Debian/Ubuntu: apt-get install bubblewrap). ') +
+        'OPENCODE_SANDBOX=auto|none runs OpenCode without an OS sandbox.',
     );
   }
-  return {};
+  return { reason: `OPENCODE_SANDBOX=auto, ${reason}` };
 }
 
 /** Finds an executable by name on a PATH string (the first match), without running anything. */

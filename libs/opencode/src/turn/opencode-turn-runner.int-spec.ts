@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   makeTempWorkspace,
@@ -26,7 +26,7 @@ describe('OpencodeTurnRunner on a real OpenCode server (rehearsal provider)', ()
     const ref = await runner.openTurn(request);
     const startedAt = Date.now();
     const outcome = await runner.runTurn(ref, request, { signal, onProgress: (p) => progress.push(p) });
-    return { ref, outcome, progress, elapsedMs: Date.now() - startedAt };
+    return { ref, request, outcome, progress, elapsedMs: Date.now() - startedAt };
   }
 
   it('lets OpenCode write files through its write tool and reports a completed turn (git work tree)', async () => {
@@ -142,6 +142,31 @@ describe('OpencodeTurnRunner on a real OpenCode server (rehearsal provider)', ()
     expect(noWrite.outcome).toMatchObject({ status: 'completed', filesChanged: [] });
     const last = (await rehearsalRequests()).at(-1);
     expect(last?.tools?.map((t) => t.function?.name)).not.toContain('write');
+    // Switched off by the session's rules, which the prompt left in place (a prompt's `tools` map would replace them).
+    const session = await client.getSession(noWrite.request.workspace, noWrite.ref.opencodeSessionId);
+    expect(session.permission).toEqual(
+      expect.arrayContaining([
+        { permission: 'edit', pattern: '*', action: 'deny' },
+        { permission: 'external_directory', pattern: '*', action: 'deny' },
+      ]),
+    );
+  });
+
+  it("gives a read-only turn read and search tools only, and refuses paths outside the workspace whatever the workspace's config says", async () => {
+    const outside = makeTempWorkspace();
+    const readOnly = await runTurn(turnRequest('[[write a.txt]]x[[/write]]', { policy: { readOnly: true, permissions: {} } }));
+    expect(readOnly.outcome).toMatchObject({ status: 'completed', summary: 'The write tool is not available in this turn.' });
+    const offered = (await rehearsalRequests()).at(-1)?.tools?.map((t) => t.function?.name) ?? [];
+    expect(offered.length).toBeGreaterThan(0);
+    expect(offered.filter((tool) => !['read', 'glob', 'grep', 'list'].includes(tool!))).toEqual([]);
+
+    // A workspace's own config asking for more changes nothing: the session's rules are evaluated last.
+    const permissive = makeTempWorkspace({
+      files: { 'opencode.json': JSON.stringify({ permission: { '*': 'allow', external_directory: 'allow', edit: 'allow', bash: 'allow' } }) },
+    });
+    const writer = await runTurn(turnRequest(`[[write ${outside}/x.txt]]x[[/write]][[bash]]touch ${outside}/y[[/bash]]`, { workspace: permissive }));
+    expect(writer.outcome).toMatchObject({ status: 'completed', summary: 'Refused: write, bash', filesChanged: [] });
+    expect(readdirSync(outside)).toEqual([]);
   });
 
   it('refuses to open a turn in a workspace that does not exist', async () => {

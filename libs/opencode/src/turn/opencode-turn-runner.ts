@@ -34,7 +34,7 @@ export class OpencodeTurnRunner {
     const session = await this.client.createSession(request.workspace, {
       title: request.title.trim() || 'Coding turn',
       // Sent with the session, not the prompt: OpenCode evaluates session rules last (the ceiling).
-      permission: buildSessionRuleset(request.policy),
+      permission: buildSessionRuleset(request.policy, request.disabledTools),
     });
     return { opencodeSessionId: session.id, messageId: newOpencodeMessageId() };
   }
@@ -44,7 +44,10 @@ export class OpencodeTurnRunner {
    * Never rejects for a failed turn: failures come back as an outcome.
    */
   runTurn(ref: TurnRef, request: TurnRequest, options: RunTurnOptions): Promise<TurnOutcome> {
-    return new TurnFollower(this.client, ref, request, options, this.timings).run();
+    // The switched-off tools are rules of the session's ruleset (openTurn): sent again as the
+    // prompt's `tools`, they would REPLACE that ruleset (measured on 1.18.33), hard rules included.
+    const prompt: TurnRequest = { ...request, disabledTools: undefined };
+    return new TurnFollower(this.client, ref, prompt, options, this.timings).run();
   }
 
   async isHealthy(): Promise<boolean> {

@@ -88,6 +88,20 @@ describe('buildSessionRuleset', () => {
     expect(evaluate('task', 'general', PERMISSIVE_AGENT, buildSessionRuleset(policy(false, { bash: 'deny' })))).toBe('allow');
   });
 
+  it('denies switched-off tools by the permission they ask for, after the binding', () => {
+    const rules = buildSessionRuleset(policy(false, { bash: 'allow' }), ['bash', 'write', 'multiedit', 'webfetch', 'Not A Tool']);
+    expect(rules.map((r) => `${r.permission}:${r.action}`)).toEqual([
+      'bash:allow',
+      'bash:deny',
+      'edit:deny',
+      'webfetch:deny',
+      'external_directory:deny',
+      'question:deny',
+    ]);
+    expect(evaluate('bash', 'ls', PERMISSIVE_AGENT, rules)).toBe('deny');
+    expect(evaluate('edit', 'a.ts', PERMISSIVE_AGENT, rules)).toBe('deny');
+  });
+
   it('ignores names and actions that are not OpenCode permissions', () => {
     const rules = buildSessionRuleset(policy(false, { '*': 'allow', 'Bash Tool': 'deny', edit: 'maybe' as PermissionAction }));
     expect(rules).toEqual(buildSessionRuleset());

@@ -10,9 +10,15 @@
  * everything. A tool whose permission's last matching session rule is `{pattern: "*", action:
  * "deny"}` is not even offered to the model. Subagent (task tool) sessions inherit the
  * parent's `deny` rules, but not its `ask` rules.
+ *
+ * A prompt's `tools` map ({name: false}) REPLACES the session's ruleset with its own rules
+ * (OpenCode's backwards compatibility for that field): a turn must never send it. Switched-off
+ * tools are rules of this ruleset instead.
  */
 
-export type PermissionAction = 'allow' | 'ask' | 'deny';
+import type { OpencodeSessionPermissionRule } from '../client/opencode.types';
+
+export type PermissionAction = OpencodeSessionPermissionRule['action'];
 
 export const PERMISSION_ACTIONS: readonly PermissionAction[] = ['allow', 'ask', 'deny'];
 
@@ -25,11 +31,7 @@ export interface TurnPolicy {
 }
 
 /** One rule of an OpenCode ruleset (OpenAPI schema PermissionRule). */
-export interface OpencodePermissionRule {
-  permission: string;
-  pattern: string;
-  action: PermissionAction;
-}
+export type OpencodePermissionRule = OpencodeSessionPermissionRule;
 
 /** A turn that names no policy: a writing turn, still under the hard rules. */
 export const DEFAULT_TURN_POLICY: TurnPolicy = Object.freeze({ readOnly: false, permissions: Object.freeze({}) });
@@ -68,6 +70,15 @@ const HARD_RULES: readonly OpencodePermissionRule[] = HARD_DENIED_PERMISSIONS.ma
 
 /** A binding's permission name: a lowercase identifier, as OpenCode names its permissions and tools. */
 export const PERMISSION_NAME_PATTERN = /^[a-z][a-z0-9_]{0,63}$/;
+const TOOL_NAME_PATTERN = /^[a-z][a-z0-9_-]{0,63}$/;
+
+/** The tools that ask OpenCode's `edit` permission: switching one off is switching off `edit`. */
+const EDIT_TOOLS = ['edit', 'write', 'patch', 'multiedit', 'apply_patch'];
+
+/** The permission a tool asks for (its own name, but for the file-changing tools: `edit`). */
+export function permissionOfTool(tool: string): string {
+  return EDIT_TOOLS.includes(tool) ? 'edit' : tool;
+}
 
 /**
  * The session ruleset of a turn, in evaluation order (the last matching rule wins):
@@ -77,9 +88,10 @@ export const PERMISSION_NAME_PATTERN = /^[a-z][a-z0-9_]{0,63}$/;
  *    (an `allow` there could lift the dotenv rules, and anything else would open a writing tool);
  * 3. `task` denied when the binding asks for anything: a subagent does not inherit `ask` rules,
  *    so it would run unasked what its parent must ask for;
- * 4. the hard rules (external_directory, question denied).
+ * 4. the switched-off tools denied (by the permission they ask for);
+ * 5. the hard rules (external_directory, question denied).
  */
-export function buildSessionRuleset(policy: TurnPolicy = DEFAULT_TURN_POLICY): OpencodePermissionRule[] {
+export function buildSessionRuleset(policy: TurnPolicy = DEFAULT_TURN_POLICY, disabledTools: readonly string[] = []): OpencodePermissionRule[] {
   const rules: OpencodePermissionRule[] = [];
   const readTools = READ_ONLY_PERMISSIONS as readonly string[];
   if (policy.readOnly) {
@@ -94,6 +106,8 @@ export function buildSessionRuleset(policy: TurnPolicy = DEFAULT_TURN_POLICY): O
     .sort(([a], [b]) => a.localeCompare(b));
   for (const [permission, action] of bound) rules.push({ permission, pattern: '*', action });
   if (bound.some(([, action]) => action === 'ask')) rules.push({ permission: 'task', pattern: '*', action: 'deny' });
+  const switchedOff = new Set(disabledTools.filter((tool) => TOOL_NAME_PATTERN.test(tool)).map(permissionOfTool));
+  for (const permission of [...switchedOff].sort()) rules.push({ permission, pattern: '*', action: 'deny' });
   rules.push(...HARD_RULES);
   return rules;
 }

@@ -240,13 +240,14 @@ export class TurnFollower {
   }
 
   private promptBody(): OpencodePromptBody {
-    const { agent, system, disabledTools, prompt } = this.request;
+    const { agent, system, prompt } = this.request;
     const model = parseModel(this.request.model ?? this.client.defaultModel);
     const body: OpencodePromptBody = { messageID: this.messageId, agent, parts: [{ type: 'text', text: prompt }] };
     // OpenCode remembers neither agent nor model between prompts: both go with every prompt.
     if (model) body.model = model;
     if (system) body.system = system;
-    if (disabledTools?.length) body.tools = Object.fromEntries(disabledTools.map((name) => [name, false]));
+    // Never the prompt's `tools` map: OpenCode 1.18.33 replaces the session's whole permission
+    // ruleset with it. Disabled tools are deny rules of that ruleset (permission-ruleset.ts).
     return body;
   }
 

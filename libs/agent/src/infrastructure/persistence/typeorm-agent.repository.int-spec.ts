@@ -55,6 +55,16 @@ describe('TypeormAgentRepository (real PostgreSQL)', () => {
     expect(ours(await repo.list({ enabled: false }))).toEqual([]);
   });
 
+  it('stores the binding permissions, and an update that replaces them', async () => {
+    const a = newAgent('perms');
+    a.update({ binding: { permissions: { webfetch: 'deny', bash: 'ask' } } });
+    await repo.insert(a);
+    expect((await repo.findById(a.id))!.binding.permissions).toEqual({ bash: 'ask', webfetch: 'deny' });
+    a.update({ binding: { permissions: { edit: 'deny' } } });
+    await repo.update(a);
+    expect((await repo.findById(a.id))!.binding.permissions).toEqual({ edit: 'deny' });
+  });
+
   it('refuses a live name twice, whatever the case', async () => {
     const a = newAgent('unique');
     await repo.insert(a);
