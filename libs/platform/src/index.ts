@@ -1,2 +1,3 @@
 export * from './platform.module';
 export * from './redis.module';
+export * from './redis-channel-subscriber';

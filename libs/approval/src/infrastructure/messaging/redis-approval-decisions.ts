@@ -1,11 +1,8 @@
-import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, OnApplicationShutdown } from '@nestjs/common';
 import { AppConfig } from '@app/config';
-import { createRedisConnection, REDIS_CLIENT } from '@app/platform';
+import { REDIS_CLIENT, RedisChannelSubscriber } from '@app/platform';
 import type Redis from 'ioredis';
 import { ApprovalDecisionsPort } from '../../application/ports/approval-decisions.port';
-
-/** How long a first subscriber waits for Redis before it gives up (the waiter then polls only). */
-const SUBSCRIBE_TIMEOUT_MS = 5_000;
 
 /**
  * Approval decisions over Redis pub/sub, one channel per deployment (`<QUEUE_PREFIX>:approvals`),
@@ -16,18 +13,21 @@ const SUBSCRIBE_TIMEOUT_MS = 5_000;
  */
 @Injectable()
 export class RedisApprovalDecisions implements ApprovalDecisionsPort, OnApplicationShutdown {
-  private readonly logger = new Logger(RedisApprovalDecisions.name);
   private readonly channel: string;
   private readonly listeners = new Map<string, Set<() => void>>();
-  private subscriber?: Redis;
-  private subscribed?: Promise<void>;
-  private closing = false;
+  private readonly subscriber: RedisChannelSubscriber;
 
   constructor(
     @Inject(REDIS_CLIENT) private readonly redis: Redis,
-    private readonly config: AppConfig,
+    config: AppConfig,
   ) {
     this.channel = `${config.queuePrefix}:approvals`;
+    this.subscriber = new RedisChannelSubscriber(config, {
+      channel: this.channel,
+      connectionName: 'approvals',
+      what: 'approval decisions',
+      onMessage: (id) => this.wake(id),
+    });
   }
 
   async publish(id: string): Promise<void> {
@@ -43,7 +43,7 @@ export class RedisApprovalDecisions implements ApprovalDecisionsPort, OnApplicat
       if (forId.size === 0 && this.listeners.get(id) === forId) this.listeners.delete(id);
     };
     try {
-      await this.connect();
+      await this.subscriber.ensure();
     } catch (err) {
       remove();
       throw err;
@@ -51,53 +51,17 @@ export class RedisApprovalDecisions implements ApprovalDecisionsPort, OnApplicat
     return remove;
   }
 
-  async onApplicationShutdown(): Promise<void> {
-    this.closing = true;
-    const subscriber = this.subscriber;
-    this.subscriber = undefined;
-    this.subscribed = undefined;
-    await subscriber?.quit().catch(() => subscriber.disconnect());
+  onApplicationShutdown(): Promise<void> {
+    return this.subscriber.close();
   }
 
-  private connect(): Promise<void> {
-    if (this.closing) return Promise.reject(new Error('the process is shutting down'));
-    this.subscribed ??= this.open().catch((err: Error) => {
-      const failed = this.subscriber;
-      this.subscriber = undefined;
-      this.subscribed = undefined;
-      failed?.disconnect();
-      throw new Error(`cannot subscribe to approval decisions on Redis: ${err.message}`);
-    });
-    return this.subscribed;
-  }
-
-  private async open(): Promise<void> {
-    const subscriber = createRedisConnection(this.config, 'approvals');
-    this.subscriber = subscriber;
-    let warned = false;
-    subscriber.on('error', (err: Error) => {
-      if (!warned) this.logger.warn(`Approval decisions subscriber: ${err.message} (reconnecting)`);
-      warned = true;
-    });
-    subscriber.on('ready', () => (warned = false));
-    subscriber.on('message', (channel: string, id: string) => {
-      if (channel !== this.channel) return;
-      for (const listener of [...(this.listeners.get(id) ?? [])]) {
-        try {
-          listener();
-        } catch {
-          // A listener only wakes a waiter; it cannot fail in a way worth more than this.
-        }
+  private wake(id: string): void {
+    for (const listener of [...(this.listeners.get(id) ?? [])]) {
+      try {
+        listener();
+      } catch {
+        // A listener only wakes a waiter; it cannot fail in a way worth more than this.
       }
-    });
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      await Promise.race([
-        subscriber.subscribe(this.channel),
-        new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${SUBSCRIBE_TIMEOUT_MS} ms`)), SUBSCRIBE_TIMEOUT_MS))),
-      ]);
-    } finally {
-      clearTimeout(timer);
     }
   }
 }

@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import { AppConfig } from '@app/config';
-import { createRedisConnection, REDIS_CLIENT } from '@app/platform';
+import { REDIS_CLIENT, RedisChannelSubscriber } from '@app/platform';
 import type Redis from 'ioredis';
 import {
   SESSION_EVENT_TYPES,
@@ -12,9 +12,6 @@ import {
   SessionEventSubscribeOptions,
 } from '../../application/ports/session-events.port';
 import { EventFanOut } from './event-fan-out';
-
-/** How long a first subscriber waits for Redis before its request fails. */
-export const SUBSCRIBE_TIMEOUT_MS = 5_000;
 
 /**
  * Session events over Redis pub/sub, one channel per deployment (`<QUEUE_PREFIX>:session-events`).
@@ -35,15 +32,20 @@ export class RedisSessionEvents implements SessionEventsPort, OnApplicationShutd
   private readonly fanOut = new EventFanOut((err) =>
     this.logger.warn(`A session event listener failed: ${err instanceof Error ? err.message : String(err)}`),
   );
-  private subscriber?: Redis;
-  private subscribed?: Promise<void>;
-  private closing = false;
+  private readonly subscriber: RedisChannelSubscriber;
 
   constructor(
     @Inject(REDIS_CLIENT) private readonly redis: Redis,
-    private readonly config: AppConfig,
+    config: AppConfig,
   ) {
     this.channel = `${config.queuePrefix}:session-events`;
+    this.subscriber = new RedisChannelSubscriber(config, {
+      channel: this.channel,
+      connectionName: 'session-events',
+      what: 'session events',
+      onMessage: (raw) => this.receive(raw),
+      onResubscribed: () => this.fanOut.gap(),
+    });
   }
 
   async publish(event: SessionLiveEvent): Promise<void> {
@@ -54,58 +56,16 @@ export class RedisSessionEvents implements SessionEventsPort, OnApplicationShutd
   async subscribe(filter: SessionEventFilter, listener: SessionEventListener, options?: SessionEventSubscribeOptions): Promise<() => void> {
     const remove = this.fanOut.add(filter, listener, options);
     try {
-      await this.connect();
+      await this.subscriber.ensure();
     } catch (err) {
       remove();
-      throw err;
+      throw new SessionEventsUnavailableError((err as Error).message);
     }
     return remove;
   }
 
-  async onApplicationShutdown(): Promise<void> {
-    this.closing = true;
-    const subscriber = this.subscriber;
-    this.subscriber = undefined;
-    this.subscribed = undefined;
-    await subscriber?.quit().catch(() => subscriber.disconnect());
-  }
-
-  private connect(): Promise<void> {
-    if (this.closing) return Promise.reject(new SessionEventsUnavailableError('the process is shutting down'));
-    this.subscribed ??= this.open().catch((err: Error) => {
-      const failed = this.subscriber;
-      this.subscriber = undefined;
-      this.subscribed = undefined;
-      failed?.disconnect();
-      throw new SessionEventsUnavailableError(`cannot subscribe to session events on Redis: ${err.message}`);
-    });
-    return this.subscribed;
-  }
-
-  private async open(): Promise<void> {
-    const subscriber = createRedisConnection(this.config, 'session-events');
-    this.subscriber = subscriber;
-    let dropped = false;
-    let warned = false;
-    subscriber.on('error', (err: Error) => {
-      if (!warned) this.logger.warn(`Session events subscriber: ${err.message} (reconnecting)`);
-      warned = true;
-    });
-    subscriber.on('message', (channel: string, raw: string) => {
-      if (channel === this.channel) this.receive(raw);
-    });
-    subscriber.on('close', () => (dropped = true));
-    subscriber.on('ready', () => {
-      if (!dropped || this.closing) return;
-      dropped = warned = false;
-      // ioredis re-subscribes by itself; this SUBSCRIBE answers after that one, so the
-      // listeners re-read their state only once nothing more can be missed.
-      void subscriber.subscribe(this.channel).then(
-        () => this.fanOut.gap(),
-        () => undefined,
-      );
-    });
-    await withTimeout(subscriber.subscribe(this.channel), SUBSCRIBE_TIMEOUT_MS);
+  onApplicationShutdown(): Promise<void> {
+    return this.subscriber.close();
   }
 
   private receive(raw: string): void {
@@ -117,17 +77,5 @@ export class RedisSessionEvents implements SessionEventsPort, OnApplicationShutd
     }
     if (typeof event?.sessionId !== 'string' || !SESSION_EVENT_TYPES.includes(event.type)) return;
     this.fanOut.dispatch(event);
-  }
-}
-
-async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([
-      promise,
-      new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms))),
-    ]);
-  } finally {
-    clearTimeout(timer);
   }
 }
