@@ -33,5 +33,14 @@ export const ANONYMOUS_PRINCIPAL: Principal = Object.freeze({ keyId: null, name:
  */
 export function principalReaches(principal: Principal, workspace: string): boolean {
   if (!principal.workspaceRoots) return true;
-  return principal.workspaceRoots.some((root) => root === '/' || workspace === root || workspace.startsWith(`${root}/`));
+  return principal.workspaceRoots.some((root) => isInside(workspace, root));
+}
+
+/**
+ * True when `path` is `dir` or below it, by whole segments (`/srv/workshop` is not inside
+ * `/srv/work`). Both absolute and normalised (resolved), no trailing slash but for "/".
+ */
+export function isInside(path: string, dir: string): boolean {
+  if (dir === '/') return path.startsWith('/');
+  return path === dir || path.startsWith(`${dir}/`);
 }

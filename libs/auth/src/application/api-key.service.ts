@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { AppConfig } from '@app/config';
-import { ANONYMOUS_PRINCIPAL, Principal, Role } from '@app/shared';
+import { ANONYMOUS_PRINCIPAL, isInside, Principal, Role } from '@app/shared';
 import { WORKSPACE_PORT, WorkspaceError, WorkspaceErrorCode, WorkspacePort } from '@app/workspace';
 import { ApiKey } from '../domain/api-key';
 import { hashSecret, looksLikeStoredSecret } from '../domain/api-key-secret';
@@ -116,8 +116,4 @@ export class ApiKeyService {
     }
     return resolved;
   }
-}
-
-function isInside(path: string, dir: string): boolean {
-  return dir === '/' || path === dir || path.startsWith(`${dir}/`);
 }

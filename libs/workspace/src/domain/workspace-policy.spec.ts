@@ -1,4 +1,5 @@
-import { assertWithinBoundary, isInside, WorkspaceBoundary } from './workspace-policy';
+import { isInside } from '@app/shared';
+import { assertWithinBoundary, WorkspaceBoundary } from './workspace-policy';
 import { WorkspaceError, WorkspaceErrorCode } from './workspace.errors';
 
 const boundary: WorkspaceBoundary = {

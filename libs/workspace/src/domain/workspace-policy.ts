@@ -1,3 +1,4 @@
+import { isInside } from '@app/shared';
 import { WorkspaceError, WorkspaceErrorCode } from './workspace.errors';
 
 /**
@@ -9,12 +10,6 @@ export interface WorkspaceBoundary {
   roots: readonly string[];
   /** Directories that are never a workspace, nor inside one, nor containing one: DATA_DIR, the orchestrator's home. */
   forbidden: ReadonlyArray<{ path: string; what: string }>;
-}
-
-/** True when `path` is `dir` or below it. Both absolute and normalised, no trailing slash but for "/". */
-export function isInside(path: string, dir: string): boolean {
-  if (dir === '/') return path.startsWith('/');
-  return path === dir || path.startsWith(`${dir}/`);
 }
 
 /**
