@@ -7,3 +7,4 @@ export * from './observability.module';
 export * from './logging/log-context';
 export * from './logging/root-logger';
 export { Logger as NestPinoLogger } from 'nestjs-pino';
+export * from './http/route-of';

@@ -1,17 +1,5 @@
 import type { NextFunction, Request, Response } from 'express';
-import { Metrics } from '@app/observability';
-
-/** The label of a request no route matched (404s, refusals before routing, static files). */
-export const UNMATCHED_ROUTE = 'unmatched';
-
-/**
- * The route pattern a request matched, e.g. /api/v1/sessions/:id: never a raw id, so the
- * label's values stay bounded.
- */
-export function routeOf(req: Request): string {
-  const pattern: unknown = req.route?.path;
-  return typeof pattern === 'string' ? `${req.baseUrl}${pattern}` : UNMATCHED_ROUTE;
-}
+import { Metrics, routeOf } from '@app/observability';
 
 /**
  * orchestrator_http_request_duration_seconds: every response by method, route pattern and status,

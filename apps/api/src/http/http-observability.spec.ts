@@ -1,8 +1,8 @@
 import { Writable } from 'node:stream';
-import { createRootLogger, currentCorrelationId, Metrics } from '@app/observability';
+import { createRootLogger, currentCorrelationId, Metrics, UNMATCHED_ROUTE } from '@app/observability';
 import express from 'express';
 import request from 'supertest';
-import { httpMetricsMiddleware, UNMATCHED_ROUTE } from './http-metrics.middleware';
+import { httpMetricsMiddleware } from './http-metrics.middleware';
 import { requestContextMiddleware } from './request-context.middleware';
 
 function capture() {

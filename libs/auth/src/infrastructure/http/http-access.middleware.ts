@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { NextFunction, Request, Response } from 'express';
-import { ROOT_LOGGER } from '@app/observability';
+import { ROOT_LOGGER, routeOf } from '@app/observability';
 import { CommonErrorCode, roleAtLeast } from '@app/shared';
 import type { Logger as Pino } from 'pino';
 import { isJobDashboardPath, isMutatingMethod, isPublicPath, jobDashboardRole, parseRequestPath } from '../../domain/request-path';
@@ -30,8 +30,8 @@ export class HttpAccessMiddleware {
   }
 
   readonly handle = (req: Request, res: Response, next: NextFunction): void => {
-    if (isMutatingMethod(req.method)) res.once('close', () => this.writeAudit(req, res));
     const path = parseRequestPath(req.originalUrl ?? req.url);
+    if (isMutatingMethod(req.method)) res.once('close', () => this.writeAudit(req, res, path.normalised));
     const dashboard = isJobDashboardPath(path);
     if (!dashboard && isPublicPath(path)) return next();
     this.authenticator.authenticate(req).then(
@@ -51,19 +51,18 @@ export class HttpAccessMiddleware {
     );
   };
 
-  private writeAudit(req: Request, res: Response): void {
+  private writeAudit(req: Request, res: Response, normalisedPath: string): void {
     const authentication = RequestAuthenticator.settled(req);
     const who =
       authentication && 'principal' in authentication
         ? { keyId: authentication.principal.keyId, keyName: authentication.principal.name, role: authentication.principal.role }
         : { keyId: authentication?.keyId ?? null, keyName: authentication?.name ?? null, role: null, refused: authentication?.refused ?? null };
-    const pattern: unknown = req.route?.path;
     this.audit.info(
       {
         ...who,
         method: req.method,
-        route: typeof pattern === 'string' ? `${req.baseUrl}${pattern}` : 'unmatched',
-        path: parseRequestPath(req.originalUrl ?? req.url).normalised,
+        route: routeOf(req),
+        path: normalisedPath,
         status: res.statusCode,
         ...(!res.writableFinished && { aborted: true }),
         correlationId: (req as Request & { id?: string }).id,
