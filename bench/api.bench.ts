@@ -27,7 +27,7 @@ import axios from 'axios';
 import { Client } from 'pg';
 import { AppModule } from '../apps/api/src/app.module';
 import { configureHttp } from '../apps/api/src/http/configure-http';
-import { runMigrations } from '../migrations/data-source';
+import { runMigrations } from '@app/migrations';
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 6);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);

@@ -20,7 +20,7 @@ import axios, { AxiosInstance } from 'axios';
 import { createParser } from 'eventsource-parser';
 import { AppModule } from '../apps/api/src/app.module';
 import { configureHttp } from '../apps/api/src/http/configure-http';
-import { runMigrations } from '../migrations/data-source';
+import { runMigrations } from '@app/migrations';
 import { percentile, runPool } from './support/stats';
 
 const SESSIONS = Number(process.env.BENCH_SESSIONS ?? 200);

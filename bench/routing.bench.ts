@@ -1,7 +1,8 @@
 /**
  * npm run bench:routing — routing among 1,000 agents with 10,000 stored runs each (10,000,000
- * agent_runs rows) through the real AgentService (real TypeORM repositories, real DataSource),
- * against a naive router that computes every agent's figures from agent_runs on each decision.
+ * agent_runs rows) through the real AgentService, built by AgentModule (real TypeORM repositories,
+ * real DataSource), against a naive router that computes every agent's figures from agent_runs on
+ * each decision.
  * Goal (the issue): a routing decision in under 5 ms p99 at that size.
  *
  * Database orchestrator_bench_routing (local PostgreSQL), created and migrated with the
@@ -46,19 +47,32 @@ import 'reflect-metadata';
 import { cpus, loadavg } from 'node:os';
 import { PerformanceObserver } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { Module } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { DataSource, EntityManager } from 'typeorm';
+import {
+  Agent,
+  AGENT_PERFORMANCE,
+  AGENT_ROLES,
+  AgentModule,
+  AgentPerformancePort,
+  AgentRole,
+  AgentService,
+  AgentStanding,
+  Capability,
+  EMPTY_SUMMARY,
+  PerformanceSummary,
+  rankAgents,
+  READ_ONLY_ROLES,
+  RECENT_RUNS,
+  RoutingCandidate,
+  RoutingDecision,
+  tierOf,
+  WorkRequest,
+} from '@app/agent';
 import { AppConfig } from '@app/config';
-import { DataSource } from 'typeorm';
-import { Agent, READ_ONLY_ROLES } from '../libs/agent/src/domain/agent';
-import { AgentRole, AGENT_ROLES } from '../libs/agent/src/domain/agent-role';
-import { Capability } from '../libs/agent/src/domain/capability';
-import { EMPTY_SUMMARY, PerformanceSummary, RECENT_RUNS, tierOf } from '../libs/agent/src/domain/performance';
-import { rankAgents, RoutingCandidate, RoutingDecision, WorkRequest } from '../libs/agent/src/domain/routing';
-import { AgentService } from '../libs/agent/src/application/agent.service';
-import { AgentStanding } from '../libs/agent/src/application/ports/agent-performance.port';
-import { AgentOrmEntity, AgentStatsOrmEntity } from '../libs/agent/src/infrastructure/persistence/agent.orm-entity';
-import { TypeormAgentPerformanceRepository } from '../libs/agent/src/infrastructure/persistence/typeorm-agent-performance.repository';
-import { TypeormAgentRepository } from '../libs/agent/src/infrastructure/persistence/typeorm-agent.repository';
-import { dataSourceOptions, ensureDatabase, runMigrations } from '../migrations/data-source';
+import { dataSourceOptions, ensureDatabase, runMigrations } from '@app/migrations';
 import { percentile, runPool } from './support/stats';
 
 const DB_NAME = 'orchestrator_bench_routing';
@@ -89,6 +103,10 @@ const SKILLS = [
   'debugging', 'performance', 'react', 'css', 'nestjs', 'docker', 'kubernetes', 'terraform', 'ci', 'graphql',
   'observability', 'data-modeling',
 ];
+
+/** The root of the bench's Nest context: AgentModule and a TypeORM root are imported where it is created. */
+@Module({})
+class RoutingBenchModule {}
 
 /** Deterministic PRNG (mulberry32), so every seed and every run asks the same questions. */
 function prng(seed: number): () => number {
@@ -188,7 +206,7 @@ async function counts(ds: DataSource): Promise<Seeded & { marker: string | null 
   return row;
 }
 
-async function seed(ds: DataSource, perf: TypeormAgentPerformanceRepository): Promise<Record<string, number>> {
+async function seed(ds: DataSource, perf: AgentPerformancePort): Promise<Record<string, number>> {
   const timings: Record<string, number> = {};
   const step = async <T>(name: string, work: () => Promise<T>): Promise<T> => {
     const t0 = performance.now();
@@ -335,7 +353,7 @@ async function seed(ds: DataSource, perf: TypeormAgentPerformanceRepository): Pr
       const t = totals[i];
       await ds.transaction((em) =>
         // The repository's private recompute, exactly as recordRun calls it (totals added to a new row).
-        perf['updateStats'](em, t.agent_id, {
+        (perf as unknown as StatsRecompute).updateStats(em, t.agent_id, {
           runs: t.runs,
           successes: t.successes,
           cancelled: t.cancelled,
@@ -348,6 +366,29 @@ async function seed(ds: DataSource, perf: TypeormAgentPerformanceRepository): Pr
     await ds.query(`VACUUM (ANALYZE) agent_stats`);
   });
   return timings;
+}
+
+/**
+ * The private recompute of the TypeORM repository behind AGENT_PERFORMANCE (updateStats): the seed
+ * writes agent_stats with the repository's own SQL rather than a copy of it.
+ */
+interface StatsRecompute {
+  updateStats(
+    em: EntityManager,
+    agentId: string,
+    add: { runs: number; successes: number; cancelled: number; scoredRuns: number; qualitySum: number; costSumUsd: number },
+  ): Promise<void>;
+}
+
+/** The agent_stats columns the check reads (entity agent_stats, by property). */
+interface StatsRow {
+  agentId: string;
+  tier: string;
+  totalRuns: number;
+  totalSuccesses: number;
+  totalScoredRuns: number;
+  totalQualitySum: number;
+  totalCostSumUsd: number;
 }
 
 /** One chunk of runs for the agents of one lane: agent profiles in $1, runs k = $2..$3 of each, run 0 at $4 (epoch ms). */
@@ -377,10 +418,10 @@ const insertRunsSql = `
   FROM r`;
 
 /** A few agents' agent_stats (as routing reads them) against summary() computed from agent_runs. */
-async function verifyStats(ds: DataSource, perf: TypeormAgentPerformanceRepository, standings: AgentStanding[]): Promise<string> {
+async function verifyStats(ds: DataSource, perf: AgentPerformancePort, standings: AgentStanding[]): Promise<string> {
   const rnd = prng(31);
   const chosen = [standings[0], ...sample(rnd, standings, 5)];
-  const stats = await ds.getRepository(AgentStatsOrmEntity).findBy(chosen.map((s) => ({ agentId: s.agent.id })));
+  const stats = await ds.getRepository<StatsRow>('agent_stats').findBy(chosen.map((s) => ({ agentId: s.agent.id })));
   const problems: string[] = [];
   const close = (a: number | null, b: number | null) =>
     a === b || (a !== null && b !== null && Math.abs(a - b) <= 1e-9 * Math.max(1, Math.abs(a), Math.abs(b)));
@@ -451,7 +492,7 @@ interface FigureRow {
 }
 
 /** A router without agent_stats: reads the agents, computes their figures from the runs, ranks. */
-function naiveRouter(ds: DataSource, perf: TypeormAgentPerformanceRepository, figuresSql: string) {
+function naiveRouter(ds: DataSource, perf: AgentPerformancePort, figuresSql: string) {
   return async (work: WorkRequest): Promise<RoutingDecision> => {
     const [agents, figures, active] = await Promise.all([
       ds.query(
@@ -576,19 +617,13 @@ const line = (label: string, t: Timed, extra = '') =>
 async function main(): Promise<void> {
   const started = performance.now();
   const config = AppConfig.with({ DB_NAME, LOG_LEVEL: 'error' });
-  const open = async () => {
-    const ds = new DataSource({ ...dataSourceOptions(config), logging: false });
-    await ds.initialize();
-    return ds;
-  };
 
   // Reuse a complete seed; drop anything else and start again.
   await ensureDatabase(config);
-  let ds = await open();
-  let seeded = false;
-  let seedTimings: Record<string, number> = {};
+  const check = new DataSource({ ...dataSourceOptions(config), logging: false });
+  await check.initialize();
   const check0 = performance.now();
-  const existing = await counts(ds).catch(() => null);
+  const existing = await counts(check).catch(() => null);
   const complete =
     !RESEED &&
     existing !== null &&
@@ -598,8 +633,8 @@ async function main(): Promise<void> {
     existing.stats === AGENTS &&
     existing.activeSessions > 0;
   const checkMs = performance.now() - check0;
+  await check.destroy();
   if (!complete) {
-    await ds.destroy();
     console.log(
       existing
         ? `database ${DB_NAME} is not a complete seed (${JSON.stringify(existing)}${RESEED ? ', BENCH_RESEED=1' : ''}): dropping it`
@@ -612,18 +647,27 @@ async function main(): Promise<void> {
     const t0 = performance.now();
     const applied = await runMigrations(config);
     console.log(`created ${DB_NAME}, applied ${applied.length} migrations in ${sec(performance.now() - t0)}`);
-    ds = await open();
+  }
+
+  // AgentService and its repositories as the apps wire them: AgentModule over a TypeORM root.
+  const app = await NestFactory.createApplicationContext(
+    { module: RoutingBenchModule, imports: [TypeOrmModule.forRoot({ ...dataSourceOptions(config), logging: false }), AgentModule] },
+    { logger: false },
+  );
+  const ds = app.get(DataSource);
+  const service = app.get(AgentService);
+  const perf = app.get<AgentPerformancePort>(AGENT_PERFORMANCE);
+  let seeded = false;
+  let seedTimings: Record<string, number> = {};
+  if (!complete) {
     console.log(`seeding ${AGENTS} agents x ${RUNS_PER_AGENT} runs = ${TOTAL_RUNS.toLocaleString('en')} agent_runs rows...`);
     const s0 = performance.now();
-    seedTimings = await seed(ds, new TypeormAgentPerformanceRepository(ds));
+    seedTimings = await seed(ds, perf);
     seedTimings.total = performance.now() - s0;
     await ds.query(`COMMENT ON DATABASE ${DB_NAME} IS '${SEED_SPEC}; seeded in ${(seedTimings.total / 1000).toFixed(1)} s at ${new Date().toISOString()}'`);
     seeded = true;
   }
 
-  const agentsRepo = new TypeormAgentRepository(ds);
-  const perf = new TypeormAgentPerformanceRepository(ds);
-  const service = new AgentService(agentsRepo, perf);
   let refreshes = 0;
   const snapshotRead = perf.routingSnapshot.bind(perf);
   // Counted only: the service reads the snapshot through the real repository.
@@ -733,9 +777,9 @@ async function main(): Promise<void> {
     const load = await timedLoop(works, 2000, Infinity, () => perf.activeSessions());
     const snap = await timedLoop(works, Infinity, 60, () => snapshotRead());
     const [snapSql, snapParams] = ds
-      .getRepository(AgentOrmEntity)
+      .getRepository('agents')
       .createQueryBuilder('a')
-      .leftJoinAndMapOne('a.stats', AgentStatsOrmEntity, 's', 's.agent_id = a.id')
+      .leftJoinAndMapOne('a.stats', 'agent_stats', 's', 's.agent_id = a.id')
       .where('a.deleted_at IS NULL')
       .orderBy('a.name', 'ASC')
       .addOrderBy('a.id', 'ASC')
@@ -798,7 +842,7 @@ async function main(): Promise<void> {
     );
     console.log(`total time ${sec(performance.now() - started)}; load average now ${loadAverage()} (other processes share the CPUs: the tails move with it)`);
   } finally {
-    await ds.destroy();
+    await app.close();
   }
 }
 

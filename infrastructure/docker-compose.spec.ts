@@ -1,8 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parse } from 'yaml';
-import { EnvironmentSchema, validateEnvironment } from '../libs/config/src/env.schema';
-import { DEFAULT_WORKER_METRICS_PORT } from '../libs/observability/src/metric-names';
+import { EnvironmentSchema, validateEnvironment } from '@app/config';
+import { DEFAULT_WORKER_METRICS_PORT } from '@app/observability';
 
 // No Docker engine runs where the tests run, and no `docker compose` either: this spec is what
 // checks docker-compose.yml (monitoring/monitoring.spec.ts checks the monitoring services' files).

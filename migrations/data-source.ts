@@ -1,45 +1,28 @@
 import 'reflect-metadata';
+import { AGENT_ENTITIES } from '@app/agent';
+import { APPROVAL_ENTITIES } from '@app/approval';
+import { AUTH_ENTITIES } from '@app/auth';
 import { AppConfig } from '@app/config';
+import { postgresConnectionOptions } from '@app/platform';
+import { SESSION_ENTITIES } from '@app/session';
+import { TASK_ENTITIES } from '@app/task';
 import { Client } from 'pg';
 import { DataSource, DataSourceOptions } from 'typeorm';
-import {
-  AgentOrmEntity,
-  AgentRunOrmEntity,
-  AgentStatsOrmEntity,
-} from '../libs/agent/src/infrastructure/persistence/agent.orm-entity';
-import { SessionEventOrmEntity, SessionOrmEntity } from '../libs/session/src/infrastructure/persistence/session.orm-entity';
-import { CreateSessions1764000000000 } from './1764000000000-create-sessions';
-import { CreateAgents1765000000000 } from './1765000000000-create-agents';
-import { SessionAgentAssignment1765000000001 } from './1765000000001-session-agent-assignment';
-import { PlanOrmEntity, PlanTaskOrmEntity } from '../libs/task/src/infrastructure/persistence/plan.orm-entity';
-import { CreatePlans1766000000000 } from './1766000000000-create-plans';
-import { ApiKeyOrmEntity } from '../libs/auth/src/infrastructure/persistence/api-key.orm-entity';
-import { CreateApiKeys1767000000000 } from './1767000000000-create-api-keys';
-import { AgentBindingPermissions1767000000001 } from './1767000000001-agent-binding-permissions';
-import { ApprovalOrmEntity } from '../libs/approval/src/infrastructure/persistence/approval.orm-entity';
-import { CreateApprovals1767000000002 } from './1767000000002-create-approvals';
+import { MIGRATIONS } from './all-migrations';
 
-export const ENTITIES = [SessionOrmEntity, SessionEventOrmEntity, AgentOrmEntity, AgentRunOrmEntity, AgentStatsOrmEntity, PlanOrmEntity, PlanTaskOrmEntity, ApiKeyOrmEntity, ApprovalOrmEntity];
+/** Every context's entities, from their public entries (the application loads them per module instead). */
+export const ENTITIES = [...SESSION_ENTITIES, ...AGENT_ENTITIES, ...TASK_ENTITIES, ...AUTH_ENTITIES, ...APPROVAL_ENTITIES];
+
 /** Arbitrary constant shared by every process of this app. */
 const MIGRATION_LOCK_KEY = 7_264_001;
 
-export const MIGRATIONS = [CreateSessions1764000000000, CreateAgents1765000000000, SessionAgentAssignment1765000000001, CreatePlans1766000000000, CreateApiKeys1767000000000, AgentBindingPermissions1767000000001, CreateApprovals1767000000002];
-
-/** The one description of the database, shared by the app, the migration CLI and the tests. */
+/** The whole database, migrations included: for the migration CLI, `npm run migrate` and the tests. */
 export function dataSourceOptions(config: AppConfig): DataSourceOptions {
   return {
-    type: 'postgres',
-    host: config.database.host,
-    port: config.database.port,
-    username: config.database.user,
-    password: config.database.password,
-    database: config.database.name,
+    ...postgresConnectionOptions(config),
     entities: ENTITIES,
     migrations: MIGRATIONS,
-    synchronize: false,
-    migrationsRun: false,
     migrationsTransactionMode: 'each',
-    extra: { max: 20 },
   };
 }
 
@@ -77,4 +60,3 @@ export async function runMigrations(config: AppConfig): Promise<string[]> {
     await dataSource.destroy();
   }
 }
-

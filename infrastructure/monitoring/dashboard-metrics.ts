@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { METRIC_NAMES } from '../../libs/observability/src/metric-names';
+import { METRIC_NAMES } from '@app/observability';
 
 /**
  * What the Grafana dashboard and the Prometheus alert rules query, read from the files themselves:

@@ -1,8 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parse } from 'yaml';
-import { DEFAULT_WORKER_METRICS_PORT, METRIC_NAMES } from '../../libs/observability/src/metric-names';
-import { SessionStatus } from '../../libs/session/src/domain/session-status';
+import { DEFAULT_WORKER_METRICS_PORT, METRIC_NAMES } from '@app/observability';
+import { SessionStatus } from '@app/session';
 import {
   DASHBOARD_FILE,
   HISTOGRAM_SUFFIXES,

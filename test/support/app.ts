@@ -7,11 +7,13 @@ import request from 'supertest';
 import { AppModule } from '../../apps/api/src/app.module';
 import { configureHttp } from '../../apps/api/src/http/configure-http';
 import { testConfig } from './database';
+import { onTestFileEnd } from './test-file';
 
 export interface TestApp {
   app: INestApplication;
   config: AppConfig;
   http: ReturnType<typeof request>;
+  /** Closes the app; once (later calls wait for the first). Done when the file ends, if the test did not. */
   close(): Promise<void>;
 }
 
@@ -27,8 +29,9 @@ export interface TestAppOptions {
 }
 
 /**
- * The real application (API, and the worker unless withWorker is false) on the test database,
- * the local Redis and the shared test `opencode serve` started by the global setup.
+ * The real application (API, and the worker unless withWorker is false) on this test file's
+ * database and queue prefix, the machine's Redis (or the one `env` names) and the shared test
+ * `opencode serve` started by the global setup.
  */
 export async function createTestApp(options: TestAppOptions = {}): Promise<TestApp> {
   const config = testConfig({ WORKER_LEASE_SECONDS: '3', ...options.env });
@@ -37,6 +40,9 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
     imports: [AppModule.forRoot({ config, withWorker: options.withWorker ?? true, logger })],
   }).compile();
   const app = moduleRef.createNestApplication({ logger: ['error', 'warn'] });
+  let closed: Promise<void> | undefined;
+  const close = () => (closed ??= app.close());
+  const forget = onTestFileEnd(close);
   if (options.logs) app.useLogger(app.get(NestPinoLogger));
   configureHttp(app, config);
   await app.init();
@@ -44,6 +50,9 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
     app,
     config,
     http: request(app.getHttpServer()),
-    close: () => app.close(),
+    close: () => {
+      forget();
+      return close();
+    },
   };
 }

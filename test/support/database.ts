@@ -1,28 +1,34 @@
 import { AppConfig } from '@app/config';
 import { DataSource } from 'typeorm';
-import { dataSourceOptions, runMigrations } from '../../migrations/data-source';
+import { dataSourceOptions, runMigrations } from '@app/migrations';
+import { templateDatabaseName } from './file-database';
+import { onTestFileEnd, testFileEnvironment } from './test-file';
 
-/** The database the integration and e2e tests use; never the development one. */
-export const TEST_DB_NAME = 'orchestrator_test';
+/**
+ * Every integration and e2e file works on a database of its own, cloned from a template that
+ * the global setup migrates once per run, and dropped when the file ends (file-setup.ts). So a
+ * recovery sweep of one file never sees another file's sessions, and files may run in parallel.
+ */
 
-/** Creates the test database if needed and migrates it (once per jest run, from the global setup). */
-export async function prepareTestDatabase(): Promise<void> {
-  process.env.DB_NAME = process.env.DB_NAME_TEST ?? TEST_DB_NAME;
-  await runMigrations(AppConfig.fromEnvironment());
+/** Creates the template if needed and migrates it (global setup, once per project and run). */
+export async function prepareTemplateDatabase(): Promise<void> {
+  await runMigrations(AppConfig.with({ DB_NAME: templateDatabaseName() }));
 }
 
-/** The configuration of a test process: the test database and a queue prefix of its own. */
+/** The configuration of a test process: this file's database and queue prefix, the machine's services. */
 export function testConfig(overrides: Record<string, string> = {}): AppConfig {
-  return AppConfig.with({
-    DB_NAME: process.env.DB_NAME_TEST ?? TEST_DB_NAME,
-    QUEUE_PREFIX: `test-${process.pid}-${Math.random().toString(36).slice(2, 8)}`,
-    LOG_LEVEL: 'warn',
-    ...overrides,
-  });
+  return AppConfig.with({ ...testFileEnvironment(), LOG_LEVEL: 'warn', ...overrides });
 }
 
-/** A connected DataSource on the test database. */
+/** A connected DataSource on this file's database; destroyed when the file ends unless the test did. */
 export async function openTestDataSource(config = testConfig()): Promise<DataSource> {
   const dataSource = new DataSource(dataSourceOptions(config));
-  return dataSource.initialize();
+  await dataSource.initialize();
+  const forget = onTestFileEnd(() => dataSource.isInitialized && dataSource.destroy());
+  const destroy = dataSource.destroy.bind(dataSource);
+  dataSource.destroy = () => {
+    forget();
+    return destroy();
+  };
+  return dataSource;
 }

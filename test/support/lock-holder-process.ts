@@ -1,13 +1,15 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
-import type { FairLockOptions } from '../../libs/locking/src/infrastructure/redis-fair-lock/redis-fair-lock';
+import type { FairLockOptions } from '@app/locking';
+import { onTestFileEnd, testFileEnvironment } from './test-file';
 
 /**
  * A separate OS process that takes one lock with RedisFairLock (so that a test can SIGKILL,
  * SIGSTOP or SIGCONT a holder or a waiter). Run as a program, it reads its job from the
  * LOCK_HOLDER_JOB environment variable, reports what happens as marked JSON lines on stdout,
  * accepts "release" and "exit" lines on stdin, and exits when stdin closes (when the test
- * process goes away).
+ * process goes away). It reaches Redis as the app would (REDIS_HOST, REDIS_PORT, REDIS_PASSWORD),
+ * with this file's environment.
  */
 
 const ROOT = join(__dirname, '..', '..');
@@ -55,11 +57,17 @@ export interface LockHolderProcess {
 
 const running = new Set<LockHolderProcess>();
 
-/** Starts this file as a separate process that takes (or waits for) one lock. */
+/** Starts this file as a separate process that takes (or waits for) one lock; killed when the test file ends. */
 export function startLockHolder(job: LockHolderJob): LockHolderProcess {
   const child = spawn(process.execPath, ['-r', 'ts-node/register', '-r', 'tsconfig-paths/register', __filename], {
     cwd: ROOT,
-    env: { ...process.env, TS_NODE_TRANSPILE_ONLY: 'true', TS_NODE_SWC: 'true', LOCK_HOLDER_JOB: JSON.stringify(job) },
+    env: {
+      ...process.env,
+      ...testFileEnvironment(),
+      TS_NODE_TRANSPILE_ONLY: 'true',
+      TS_NODE_SWC: 'true',
+      LOCK_HOLDER_JOB: JSON.stringify(job),
+    },
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   let out = '';
@@ -123,6 +131,7 @@ export function startLockHolder(job: LockHolderJob): LockHolderProcess {
     },
   };
   running.add(holder);
+  onTestFileEnd(() => holder.kill('SIGKILL'));
   return holder;
 }
 
@@ -134,17 +143,20 @@ export async function killLockHolders(): Promise<void> {
 // ---- the child program -------------------------------------------------------------------
 
 async function runJob(job: LockHolderJob): Promise<void> {
-  const [{ default: Redis }, { Logger }, { RedisFairLock }] = await Promise.all([
+  const [{ default: Redis }, { Logger }, { AppConfig }, { RedisFairLock }] = await Promise.all([
     import('ioredis'),
     import('@nestjs/common'),
-    import('../../libs/locking/src/infrastructure/redis-fair-lock/redis-fair-lock'),
+    import('@app/config'),
+    import('@app/locking'),
   ]);
+  const { host, port, password } = AppConfig.fromEnvironment().redis;
   Logger.overrideLogger(false);
   const emit = (event: LockHolderEvent) => process.stdout.write(`${MARK}${JSON.stringify(event)}\n`);
   const connect = () => {
     const redis = new Redis({
-      host: process.env.REDIS_HOST ?? '127.0.0.1',
-      port: Number(process.env.REDIS_PORT ?? 6379),
+      host,
+      port,
+      password,
       maxRetriesPerRequest: null,
       retryStrategy: (times) => Math.min(times * 50, 500),
     });

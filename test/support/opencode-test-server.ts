@@ -2,8 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-// Relative imports: jest's global setup resolves no @app/* aliases.
-import { ManagedOpencodeServer } from '../../libs/opencode/src/server/managed-opencode-server';
+// Loaded by the global setup, where register-path-aliases.ts resolves @app/* (jest's moduleNameMapper does not).
+import { ManagedOpencodeServer } from '@app/opencode';
 
 /** Held on globalThis: the integration and e2e projects both run the global setup in one jest process. */
 const SHARED = Symbol.for('orchestrator.tests.opencode-server');

@@ -1,5 +1,6 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
+import { onTestFileEnd, testFileEnvironment } from './test-file';
 
 const ROOT = join(__dirname, '..', '..');
 
@@ -11,17 +12,22 @@ export interface WorkerProcess {
   kill(signal?: NodeJS.Signals): Promise<void>;
 }
 
-/** Starts apps/worker/src/main.ts as a separate OS process (so that a test can SIGKILL it). */
-export function startWorkerProcess(env: Record<string, string>): WorkerProcess {
+/**
+ * Starts apps/worker/src/main.ts as a separate OS process (so that a test can SIGKILL it), on
+ * this file's database and queue prefix and the shared test OpenCode server (from the
+ * environment); `env` adds or overrides variables. Killed when the file ends, if still running.
+ */
+export function startWorkerProcess(env: Record<string, string> = {}): WorkerProcess {
   const child = spawn(
     process.execPath,
-    ['-r', 'ts-node/register', '-r', 'tsconfig-paths/register', join(ROOT, 'apps/worker/src/main.ts')],
+    ['-r', 'ts-node/register', '-r', 'tsconfig-paths/register', '-r', join(__dirname, 'exit-with-parent.ts'), join(ROOT, 'apps/worker/src/main.ts')],
     {
       cwd: ROOT,
-      env: { ...process.env, TS_NODE_TRANSPILE_ONLY: 'true', TS_NODE_SWC: 'true', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...testFileEnvironment(), TS_NODE_TRANSPILE_ONLY: 'true', TS_NODE_SWC: 'true', ...env },
+      stdio: ['pipe', 'pipe', 'pipe'], // stdin: see exit-with-parent.ts
     },
   );
+  child.stdin?.on('error', () => undefined);
   let out = '';
   const ready = new Promise<void>((resolve, reject) => {
     const onData = (chunk: Buffer) => {
@@ -32,15 +38,13 @@ export function startWorkerProcess(env: Record<string, string>): WorkerProcess {
     child.stderr?.on('data', onData);
     child.once('exit', (code) => reject(new Error(`worker exited with ${code} before it was ready:\n${out}`)));
   });
-  return {
-    child,
-    output: () => out,
-    ready,
-    kill: (signal = 'SIGKILL') =>
-      new Promise<void>((resolve) => {
-        if (child.exitCode !== null || child.signalCode !== null) return resolve();
-        child.once('exit', () => resolve());
-        child.kill(signal);
-      }),
-  };
+  const kill = (signal: NodeJS.Signals = 'SIGKILL') =>
+    new Promise<void>((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null) return resolve();
+      child.once('exit', () => resolve());
+      child.kill(signal);
+    });
+  ready.catch(() => undefined); // a test that never awaits it still sees the exit through kill()
+  onTestFileEnd(() => kill());
+  return { child, output: () => out, ready, kill };
 }

@@ -6,7 +6,6 @@ import { AgentModule } from '@app/agent';
 import { AuthModule } from '@app/auth';
 import { AppConfig, ConfigModule } from '@app/config';
 import { ObservabilityModule } from '@app/observability';
-import { InstrumentationModule } from '@app/observability/instrumentation';
 import { PlatformModule } from '@app/platform';
 import { SESSION_RUN_QUEUE, SessionModule, SessionWorkerModule } from '@app/session';
 import { TaskModule } from '@app/task';
@@ -18,16 +17,23 @@ export interface AppModuleOptions {
   config: AppConfig;
   /** Run the session worker in this process too (`npm start`). */
   withWorker: boolean;
-  /** The process's root logger (default: JSON on stdout at LOG_LEVEL). */
+  /** The process's root logger (default: on stdout at LOG_LEVEL, in LOG_FORMAT). */
   logger?: Pino;
+}
+
+/**
+ * Whether this process talks to OpenCode itself (it runs the worker, or OPENCODE_HOST is set):
+ * then its health check asks OpenCode, and OpencodeModule comes in with its metrics. Otherwise
+ * its workers manage OpenCode.
+ */
+export function usesOpencode(config: AppConfig, withWorker: boolean): boolean {
+  return withWorker || config.opencode.host !== undefined;
 }
 
 /** The HTTP application: REST API, Swagger, health probes, metrics and the job dashboard. */
 @Module({})
 export class AppModule {
   static forRoot({ config, withWorker, logger }: AppModuleOptions): DynamicModule {
-    // The same condition as the health check's: this process talks to OpenCode itself.
-    const usesOpencode = withWorker || config.opencode.host !== undefined;
     return {
       module: AppModule,
       imports: [
@@ -39,8 +45,7 @@ export class AppModule {
         AgentModule,
         ...(withWorker ? [SessionWorkerModule] : []),
         TaskModule.forRoot({ scheduler: withWorker }),
-        InstrumentationModule.forRoot({ opencode: usesOpencode }),
-        HealthModule.forRoot({ checkOpencode: usesOpencode }),
+        HealthModule.forRoot({ checkOpencode: usesOpencode(config, withWorker) }),
         BullBoardModule.forRoot({ route: '/queues', adapter: ExpressAdapter }),
         BullBoardModule.forFeature({ name: SESSION_RUN_QUEUE, adapter: BullMQAdapter }),
       ],

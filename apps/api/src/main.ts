@@ -3,15 +3,17 @@ import type { AddressInfo } from 'node:net';
 import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { AppConfig, loadConfigOrExit } from '@app/config';
-import { createNestLogger, createRootLogger, NestPinoLogger } from '@app/observability';
+import { createNestLogger, createRootLogger, logFormatFor, NestPinoLogger } from '@app/observability';
+import { ManagedOpencodeServer, OPENCODE_ENDPOINT, OpencodeEndpointSource } from '@app/opencode';
 import type { Logger as Pino } from 'pino';
-import { runMigrations } from '../../../migrations/data-source';
-import { AppModule } from './app.module';
+import { runMigrations } from '@app/migrations';
+import { AppModule, usesOpencode } from './app.module';
 import { configureHttp } from './http/configure-http';
 
 /**
  * `node dist/apps/api/src/main.js [--with-worker]`: migrations, then the API (and, with
- * --with-worker, the session worker in the same process). Logs are JSON lines on stdout.
+ * --with-worker, the session worker in the same process). Logs go to stdout in LOG_FORMAT
+ * (default: readable lines on a terminal, JSON lines otherwise).
  */
 async function bootstrap(config: AppConfig, root: Pino): Promise<void> {
   const withWorker = process.argv.includes('--with-worker');
@@ -19,16 +21,20 @@ async function bootstrap(config: AppConfig, root: Pino): Promise<void> {
   Logger.overrideLogger(createNestLogger(root));
   const logger = new Logger('Bootstrap');
   const applied = await runMigrations(config);
-  logger.log(applied.length ? `Applied migrations: ${applied.join(', ')}` : 'Database schema is up to date');
+  if (applied.length) logger.log(`Applied migrations: ${applied.join(', ')}`);
+  else logger.debug('Database schema is up to date');
 
   const app = await NestFactory.create(AppModule.forRoot({ config, withWorker, logger: root }));
   app.useLogger(app.get(NestPinoLogger));
   configureHttp(app, config);
   await app.listen(config.port, config.host);
   const url = listeningUrl(app.getHttpServer().address());
+  // The one line an operator needs: where everything is, and what runs in this process.
+  const worker = withWorker ? 'in this process' : 'none here (start apps/worker)';
+  const opencode = usesOpencode(config, withWorker) ? opencodeServer(app.get(OPENCODE_ENDPOINT, { strict: false })) : 'managed by the workers';
   logger.log(
-    `API listening on ${url} (docs at /docs, jobs at /queues, metrics at /metrics)` +
-      (withWorker ? ' with the session worker' : ''),
+    `API listening on ${url} (Swagger ${url}/docs, jobs dashboard ${url}/queues, metrics ${url}/metrics); ` +
+      `session worker: ${worker}; OpenCode: ${opencode}`,
   );
   if (!config.apiKey) {
     // The config refuses a non-loopback HOST without API_KEY, so only this machine can connect.
@@ -39,6 +45,12 @@ async function bootstrap(config: AppConfig, root: Pino): Promise<void> {
   }
 }
 
+/** `managed server at http://127.0.0.1:41234`, or the OPENCODE_HOST server's address. */
+function opencodeServer(source: OpencodeEndpointSource): string {
+  const kind = source instanceof ManagedOpencodeServer ? 'managed server' : 'server';
+  return `${kind} at ${source.endpoint().baseUrl}`;
+}
+
 /** The address the server really bound (IPv6 in brackets). */
 function listeningUrl(address: string | AddressInfo | null): string {
   if (!address || typeof address === 'string') return String(address);
@@ -47,7 +59,7 @@ function listeningUrl(address: string | AddressInfo | null): string {
 }
 
 const config = loadConfigOrExit();
-const root = createRootLogger({ level: config.logLevel });
+const root = createRootLogger({ level: config.logLevel, format: logFormatFor(config.logFormat) });
 bootstrap(config, root).catch((err: Error) => {
   root.fatal({ err }, `Start-up failed: ${err.message}`);
   process.exit(1);

@@ -23,13 +23,7 @@ describe('Agents through HTTP', () => {
   beforeAll(async () => {
     t = await createTestApp({ withWorker: false });
   });
-  afterAll(async () => {
-    if (!t) return;
-    const db = t.app.get(DataSource);
-    await db.query(`DELETE FROM sessions WHERE agent_id IN (SELECT id FROM agents WHERE name LIKE $1)`, [`${tag}%`]);
-    await db.query(`UPDATE agents SET deleted_at = now() WHERE name LIKE $1 AND deleted_at IS NULL`, [`${tag}%`]);
-    await t.close();
-  });
+  afterAll(() => t?.close());
 
   it('creates, reads, lists, updates with the version read, and soft-deletes', async () => {
     const res = await t.http.post('/api/v1/agents').send(agent('rev', { role: 'REVIEWER', binding: { disabledTools: ['webfetch'] } }));

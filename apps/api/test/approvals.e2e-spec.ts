@@ -1,13 +1,11 @@
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { get as httpGet, IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createParser } from 'eventsource-parser';
+import { makeTempWorkspace } from '@app/testing';
 import { createTestApp, TestApp } from '../../../test/support/app';
 import { waitFor } from '../../../test/support/wait';
-
-jest.setTimeout(60_000);
 
 const ADMIN_KEY = 'approvals-e2e-admin-key-0123456789';
 const ADMIN = { authorization: `Bearer ${ADMIN_KEY}` };
@@ -53,7 +51,7 @@ describe('Approvals: OpenCode permission requests answered through the API', () 
     return { id: res.body.id as string, auth: { authorization: `Bearer ${res.body.key}` } };
   };
   const askingWorkspace = () => {
-    const workspace = mkdtempSync(join(tmpdir(), 'e2e-approvals-'));
+    const workspace = makeTempWorkspace();
     writeFileSync(join(workspace, 'opencode.json'), JSON.stringify({ permission: { edit: 'ask' } }));
     return workspace;
   };

@@ -1,12 +1,12 @@
 import { spawn } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
-import { mkdirSync, mkdtempSync, realpathSync, rmSync } from 'node:fs';
+import { mkdirSync, realpathSync, rmSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { DataSource } from 'typeorm';
+import { makeTempWorkspace } from '@app/testing';
 import { createTestApp, TestApp } from '../../../test/support/app';
 import { runCli } from '../../cli/src/cli';
 
@@ -34,7 +34,7 @@ describe('Authentication and authorization (API_KEY set)', () => {
       done();
     },
   });
-  const base = realpathSync(mkdtempSync(join(tmpdir(), 'e2e-auth-')));
+  const base = realpathSync(makeTempWorkspace());
   const teamRoot = join(base, 'team');
   const secrets: string[] = [API_KEY];
 
@@ -343,5 +343,5 @@ describe('Refusal to start on a non-loopback HOST without API_KEY', () => {
       expect(output).toMatch(/API_KEY is not set while HOST="0\.0\.0\.0" is not a loopback address/);
       expect(output).not.toMatch(/listening|Session worker running/i);
     }
-  }, 60_000);
+  });
 });

@@ -1,6 +1,4 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { makeTempWorkspace } from '@app/testing';
 import { createTestApp, TestApp } from '../../../test/support/app';
 import { waitFor } from '../../../test/support/wait';
 
@@ -15,7 +13,7 @@ describe('MAX_CONCURRENT_SESSIONS', () => {
     const ids: string[] = [];
     for (const title of ['first', 'second']) {
       // Two workspaces, so that only the concurrency limit (not the workspace lock) holds the second back.
-      const workspace = mkdtempSync(join(tmpdir(), 'e2e-limit-'));
+      const workspace = makeTempWorkspace();
       const res = await t.http.post('/api/v1/sessions').send({ title, workspace, prompt: '[[slow 3]]' }).expect(201);
       ids.push(res.body.id);
       await t.http.post(`/api/v1/sessions/${res.body.id}/start`).expect(202);
@@ -39,5 +37,5 @@ describe('MAX_CONCURRENT_SESSIONS', () => {
     const [a, b] = done.map((s) => ({ start: Date.parse(s.startedAt), end: Date.parse(s.finishedAt) }));
     // One after the other: the runs do not overlap.
     expect(a.end <= b.start || b.end <= a.start).toBe(true);
-  }, 60_000);
+  });
 });

@@ -1,7 +1,5 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { makeTempWorkspace } from '@app/testing';
 import { createTestApp, TestApp } from '../../../test/support/app';
 import { waitFor } from '../../../test/support/wait';
 
@@ -33,7 +31,7 @@ describe('Plans (e2e)', () => {
   });
   afterAll(() => t.close());
 
-  const workspace = () => mkdtempSync(join(tmpdir(), 'e2e-plan-'));
+  const workspace = () => makeTempWorkspace();
   const getPlan = async (id: string) => (await t.http.get(`/api/v1/plans/${id}`).expect(200)).body;
   const createPlan = async (tasks: unknown[], ws = workspace()) =>
     (await t.http.post('/api/v1/plans').send({ requirement: 'A small demo change', workspace: ws, tasks }).expect(201)).body;
@@ -80,13 +78,14 @@ describe('Plans (e2e)', () => {
     expect(testA.prompt).toContain('A small demo change');
     expect(testA.prompt).toContain('implA (task implA)');
     expect(testA.prompt).toContain('a.ts');
-    expect(testA.metadata).toEqual({ planId: plan.id, taskKey: 'testA', attempt: 1 });
+    expect(testA.origin).toEqual({ kind: 'plan', planId: plan.id, taskKey: 'testA', retryOf: null });
+    expect(testA.metadata).toEqual({});
 
     expect((await t.http.post(`/api/v1/plans/${plan.id}/run`).expect(409)).body.code).toBe('PLAN_INVALID_STATE');
     expect((await t.http.post(`/api/v1/plans/${plan.id}/cancel`).expect(409)).body.code).toBe('PLAN_INVALID_STATE');
     const list = (await t.http.get('/api/v1/plans?limit=5').expect(200)).body.items;
     expect(list[0]).toMatchObject({ id: plan.id, status: 'COMPLETED' });
-  }, 120_000);
+  });
 
   it('retries a failed task on the Debugger, then blocks its dependents and fails the plan while the independent branch completes', async () => {
     const created = await createPlan([
@@ -106,13 +105,14 @@ describe('Plans (e2e)', () => {
     ]);
     const retry = (await t.http.get(`/api/v1/sessions/${broken.sessions[1].id}`).expect(200)).body;
     expect(retry.assignment.role).toBe('DEBUGGER');
+    expect(retry.origin).toEqual({ kind: 'plan', planId: plan.id, taskKey: 'broken', retryOf: broken.sessions[0].id });
     expect(retry.prompt).toMatch(/The failure \(code PROVIDER_ERROR\):\n<untrusted-output-[0-9a-f]+ source="error message of the failed run">\nboom/);
     expect(retry.prompt).toContain('Do it.');
     expect(taskOf(plan, 'after')).toMatchObject({ status: 'BLOCKED', sessions: [] });
     expect(taskOf(plan, 'later')).toMatchObject({ status: 'BLOCKED', sessions: [] });
     expect(taskOf(plan, 'independent').status).toBe('COMPLETED');
     expect(plan.progress.byStatus).toMatchObject({ COMPLETED: 1, FAILED: 1, BLOCKED: 2 });
-  }, 120_000);
+  });
 
   it('cancel stops a running plan: its session CANCELLED, nothing more starts', async () => {
     const created = await createPlan([
@@ -135,7 +135,7 @@ describe('Plans (e2e)', () => {
     const after = await getPlan(created.id);
     expect(after.status).toBe('CANCELLED');
     expect(taskOf(after, 'next').sessions).toEqual([]);
-  }, 60_000);
+  });
 
   it('400 for a cycle naming its tasks; decomposes a requirement with a template', async () => {
     const cyclic = await t.http
@@ -172,13 +172,13 @@ describe('Plans (e2e)', () => {
     expect((await t.http.get(`/api/v1/plans/${decomposed.id}`).expect(200)).body.id).toBe(decomposed.id);
     await t.http.delete(`/api/v1/plans/${decomposed.id}`).expect(204);
     expect((await t.http.get(`/api/v1/plans/${decomposed.id}`).expect(404)).body.code).toBe('PLAN_NOT_FOUND');
-  }, 30_000);
+  });
 });
 
 describe('Plans across a restart (e2e)', () => {
   it('a plan left RUNNING by a closed app is resumed by a new one on the same database and completes', async () => {
-    const env = { MAX_CONCURRENT_SESSIONS: '2', QUEUE_PREFIX: `test-plans-restart-${process.pid}-${Date.now()}` };
-    const ws = mkdtempSync(join(tmpdir(), 'e2e-plan-restart-'));
+    const env = { MAX_CONCURRENT_SESSIONS: '2' }; // the same database and queue prefix: the file's
+    const ws = makeTempWorkspace();
     const first = await createTestApp({ env });
     let id: string;
     try {
@@ -219,5 +219,5 @@ describe('Plans across a restart (e2e)', () => {
     expect(stopped.tasks[0].sessions).toHaveLength(1);
     for (const x of stopped.tasks) expect(x.sessions.filter((s: any) => s.kind === 'TASK')).toHaveLength(1);
     expect(stopped.tasks.map((x: any) => x.status)).toEqual(['COMPLETED', 'COMPLETED', 'COMPLETED']);
-  }, 120_000);
+  });
 });

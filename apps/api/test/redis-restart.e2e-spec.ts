@@ -1,8 +1,8 @@
-import { mkdtempSync, readFileSync, realpathSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
+import { makeTempWorkspace } from '@app/testing';
 import { createTestApp, TestApp } from '../../../test/support/app';
-import { ensureRedisUp, restartRedis } from '../../../test/support/redis-restart';
+import { startRedisServer, TestRedisServer } from '../../../test/support/redis-server';
 import { waitFor } from '../../../test/support/wait';
 
 const FINAL = ['COMPLETED', 'FAILED', 'TIMED_OUT', 'CANCELLED'];
@@ -12,26 +12,30 @@ const FINAL = ['COMPLETED', 'FAILED', 'TIMED_OUT', 'CANCELLED'];
  * job of the running session. The running session's worker lives, but its workspace lock is
  * gone (another session could be granted the workspace now), so it stops the OpenCode turn
  * and records FAILED WORKSPACE_LOCK_LOST rather than write on unguarded. Retried, it completes;
- * new sessions run as before.
+ * new sessions run as before. The app (API and worker) runs on a redis-server of this file's
+ * own, which the test kills and starts again: the machine's shared Redis is never touched.
  */
 describe('Redis restarted while a session runs', () => {
+  let redis: TestRedisServer;
   let t: TestApp;
   beforeAll(async () => {
-    t = await createTestApp();
+    redis = await startRedisServer();
+    t = await createTestApp({ env: redis.env() });
   });
   afterAll(async () => {
-    await ensureRedisUp();
-    await t.close();
+    await redis?.ensureRunning(); // the app closes cleanly only while its Redis answers
+    await t?.close();
+    await redis?.stop();
   });
 
   it('stops the running session with WORKSPACE_LOCK_LOST, and retries and new sessions run after the restart', async () => {
-    const workspace = mkdtempSync(join(tmpdir(), 'e2e-redis-'));
+    const workspace = makeTempWorkspace();
     const get = async (id: string) => (await t.http.get(`/api/v1/sessions/${id}`)).body;
     const first = (await t.http.post('/api/v1/sessions').send({ title: 'through a restart', workspace, prompt: '[[slow 6]][[write a.txt]]a[[/write]]' }).expect(201)).body;
     await t.http.post(`/api/v1/sessions/${first.id}/start`).expect(202);
     await waitFor(() => get(first.id), (s) => s.status === 'RUNNING' && s.opencodeSessionId !== null, { what: 'running' });
 
-    await restartRedis();
+    await redis.restart();
     const restartedAt = Date.now();
     expect((await get(first.id)).status).toBe('RUNNING'); // the restart happened mid-turn
 

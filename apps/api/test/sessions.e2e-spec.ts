@@ -1,6 +1,6 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { makeTempWorkspace } from '@app/testing';
 import { createTestApp, TestApp } from '../../../test/support/app';
 import { waitFor } from '../../../test/support/wait';
 
@@ -24,12 +24,12 @@ describe('Sessions through HTTP, run by the worker on a real OpenCode server', (
   });
   afterAll(() => t.close());
   beforeEach(() => {
-    workspace = mkdtempSync(join(tmpdir(), 'e2e-ws-'));
+    workspace = makeTempWorkspace();
   });
 
   it('runs a prompt that writes a file to COMPLETED, with the file, filesChanged and usage', async () => {
     const session = await create({ prompt: 'Create the greeting.\n[[write hello.txt]]Hello from OpenCode[[/write]]' });
-    expect(session).toMatchObject({ status: 'PENDING', version: 1, attempt: 1 });
+    expect(session).toMatchObject({ status: 'PENDING', version: 1, attempt: 1, origin: { kind: 'api' } });
 
     const started = await t.http.post(`/api/v1/sessions/${session.id}/start`);
     expect(started.status).toBe(202);

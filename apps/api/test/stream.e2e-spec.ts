@@ -1,12 +1,10 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { get as httpGet, IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createParser } from 'eventsource-parser';
-import { runMigrations } from '../../../migrations/data-source';
+import { makeTempWorkspace } from '@app/testing';
 import { createTestApp, TestApp } from '../../../test/support/app';
-import { TEST_DB_NAME, testConfig } from '../../../test/support/database';
 import { waitFor } from '../../../test/support/wait';
 import { startWorkerProcess, WorkerProcess } from '../../../test/support/worker-process';
 
@@ -106,15 +104,6 @@ function label({ data: e }: StreamEvent): string {
 
 const FINAL = ['COMPLETED', 'FAILED', 'TIMED_OUT', 'CANCELLED'];
 
-/**
- * A database of its own. Spec files running in parallel share the test database but not their
- * QUEUE_PREFIX: another file's recovery sweep sees this file's RUNNING sessions without a
- * heartbeat under its own prefix and fails them (WORKER_LOST), publishing that on its own
- * channel, where these streams never see it.
- */
-const DB_NAME = `${process.env.DB_NAME_TEST ?? TEST_DB_NAME}_streams`;
-beforeAll(() => runMigrations(testConfig({ DB_NAME })), 60_000);
-
 const WRITE_SLOWLY = '[[slow 3]][[write a.txt]]x[[/write]]';
 
 /** The checks every full run of WRITE_SLOWLY must pass, seen from a client connected before its start. */
@@ -174,14 +163,14 @@ describe('Live session events over server-sent events', () => {
     return client;
   };
   const create = async (app: TestApp, prompt: string, title = 'stream e2e') => {
-    const workspace = mkdtempSync(join(tmpdir(), 'e2e-stream-'));
+    const workspace = makeTempWorkspace();
     const res = await app.http.post('/api/v1/sessions').send({ title, workspace, prompt }).expect(201);
     return { id: res.body.id as string, workspace };
   };
   const getSession = async (id: string) => (await t.http.get(`/api/v1/sessions/${id}`)).body;
 
   beforeAll(async () => {
-    t = await createTestApp({ env: { DB_NAME } });
+    t = await createTestApp();
     await t.app.listen(0, '127.0.0.1');
     base = `http://127.0.0.1:${(t.app.getHttpServer().address() as AddressInfo).port}`;
   });
@@ -226,7 +215,7 @@ describe('Live session events over server-sent events', () => {
     expect(lateText.length).toBeGreaterThan(0); // it joined while the answer was still streaming
     expect(done.result.summary.endsWith(lateText)).toBe(true);
     expect(late.isEnded).toBe(true);
-  }, 60_000);
+  });
 
   it('sends the fleet view the transitions of every session, filtered by session and type', async () => {
     const first = await create(t, 'short answer one');
@@ -253,7 +242,7 @@ describe('Live session events over server-sent events', () => {
     await everything.waitFor('both sessions on the unfiltered stream', () => finished(everything, first.id) && finished(everything, second.id));
     const types = new Set(everything.events.filter((e) => e.data.sessionId === second.id).map((e) => e.data.type));
     expect([...types]).toEqual(expect.arrayContaining(['transition', 'tool', 'files', 'text', 'activity']));
-  }, 60_000);
+  });
 
   it('answers a finished session with its snapshot and the end at once', async () => {
     const { id } = await create(t, 'a quick one');
@@ -265,7 +254,7 @@ describe('Live session events over server-sent events', () => {
     // A reconnecting EventSource sends the last id it saw: after the end, 204 stops it.
     const again = await connect(`/api/v1/sessions/${id}/stream`, { 'last-event-id': 'end' });
     expect(again.status).toBe(204);
-  }, 60_000);
+  });
 
   it('refuses an unknown or malformed session id, and bad filters, with a JSON error before any stream', async () => {
     const unknown = await connect('/api/v1/sessions/00000000-0000-4000-8000-000000000000/stream');
@@ -293,25 +282,18 @@ describe('Live session events over server-sent events', () => {
 
 /** API and worker in separate OS processes: progress comes from the worker's process, through Redis. */
 describe('Live session events with the worker in another process', () => {
-  const shared = { QUEUE_PREFIX: `e2e-stream-${process.pid}`, LOG_LEVEL: 'warn', DB_NAME };
   let api: TestApp;
   let worker: WorkerProcess;
   let base: string;
   let client: SseClient | undefined;
 
   beforeAll(async () => {
-    api = await createTestApp({ withWorker: false, env: shared });
+    api = await createTestApp({ withWorker: false });
     await api.app.listen(0, '127.0.0.1');
     base = `http://127.0.0.1:${(api.app.getHttpServer().address() as AddressInfo).port}`;
-    worker = startWorkerProcess({
-      ...shared,
-      LOG_LEVEL: 'log', // readiness is read from its log
-      DB_NAME: api.config.database.name,
-      OPENCODE_HOST: api.config.opencode.host ?? '',
-      OPENCODE_PORT: String(api.config.opencode.port),
-    });
+    worker = startWorkerProcess({ LOG_LEVEL: 'log' }); // readiness is read from its log
     await worker.ready;
-  }, 60_000);
+  });
 
   afterAll(async () => {
     client?.close();
@@ -320,7 +302,7 @@ describe('Live session events with the worker in another process', () => {
   });
 
   it('streams the run the other process does, in order, to its end', async () => {
-    const workspace = mkdtempSync(join(tmpdir(), 'e2e-stream-x-'));
+    const workspace = makeTempWorkspace();
     const created = await api.http.post('/api/v1/sessions').send({ title: 'cross-process', workspace, prompt: WRITE_SLOWLY }).expect(201);
     const id = created.body.id as string;
     client = await SseClient.connect(base, `/api/v1/sessions/${id}/stream`);
@@ -334,5 +316,5 @@ describe('Live session events with the worker in another process', () => {
     const done = (await api.http.get(`/api/v1/sessions/${id}`)).body;
     expect(done.status).toBe('COMPLETED');
     expectFullRun(client, id, done.result.summary);
-  }, 90_000);
+  });
 });

@@ -1,7 +1,6 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { testOpencodeClient } from '@app/testing';
+import { makeTempWorkspace, testOpencodeClient } from '@app/testing';
 import { createTestApp, TestApp } from '../../../test/support/app';
 import { waitFor } from '../../../test/support/wait';
 import { startWorkerProcess, WorkerProcess } from '../../../test/support/worker-process';
@@ -12,35 +11,26 @@ import { startWorkerProcess, WorkerProcess } from '../../../test/support/worker-
  * prompt is not sent again and the session still completes.
  */
 describe('A worker killed mid-run', () => {
-  const shared = {
-    QUEUE_PREFIX: `e2e-loss-${process.pid}`,
-    WORKER_LEASE_SECONDS: '2',
-    LOG_LEVEL: 'warn',
-  };
+  // The file's database and queue prefix are the same for every app and worker process it starts.
+  const shared = { WORKER_LEASE_SECONDS: '2' };
   let api: TestApp;
   let doomed: WorkerProcess;
   let rescuer: TestApp | undefined;
 
   beforeAll(async () => {
     api = await createTestApp({ withWorker: false, env: shared });
-    doomed = startWorkerProcess({
-      ...shared,
-      LOG_LEVEL: 'log', // readiness is read from its log
-      DB_NAME: api.config.database.name,
-      OPENCODE_HOST: api.config.opencode.host ?? '',
-      OPENCODE_PORT: String(api.config.opencode.port),
-    });
+    doomed = startWorkerProcess({ ...shared, LOG_LEVEL: 'log' }); // readiness is read from its log
     await doomed.ready;
-  }, 60_000);
+  });
 
   afterAll(async () => {
-    await doomed.kill();
+    await doomed?.kill();
     await rescuer?.close();
-    await api.close();
+    await api?.close();
   });
 
   it('is resumed by another worker and completes without re-sending the prompt', async () => {
-    const workspace = mkdtempSync(join(tmpdir(), 'e2e-loss-'));
+    const workspace = makeTempWorkspace();
     const created = await api.http
       .post('/api/v1/sessions')
       .send({ title: 'survives its worker', workspace, prompt: '[[slow 6]][[write done.txt]]finished[[/write]]' })
@@ -71,5 +61,5 @@ describe('A worker killed mid-run', () => {
     // The rescuer followed the first worker's turn: OpenCode saw the prompt once.
     const messages = await testOpencodeClient().messages(workspace, running.opencodeSessionId);
     expect(messages.filter((m) => m.info.role === 'user')).toHaveLength(1);
-  }, 90_000);
+  });
 });

@@ -1,6 +1,5 @@
-import { mkdtempSync, realpathSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { realpathSync } from 'node:fs';
+import { makeTempWorkspace } from '@app/testing';
 import { createTestApp, TestApp } from '../../../test/support/app';
 import { waitFor } from '../../../test/support/wait';
 
@@ -22,8 +21,8 @@ describe('Workspace lock', () => {
   };
 
   it('runs two sessions on one workspace one after the other, and others alongside; GET /locks shows who waits', async () => {
-    const shared = mkdtempSync(join(tmpdir(), 'e2e-ws-shared-'));
-    const elsewhere = mkdtempSync(join(tmpdir(), 'e2e-ws-other-'));
+    const shared = makeTempWorkspace();
+    const elsewhere = makeTempWorkspace();
     const first = await createAndStart('first', shared, '[[slow 3]][[write a.txt]]1[[/write]]');
     await waitFor(() => get(first), (s) => s.status === 'RUNNING', { what: 'first running' });
     const second = await createAndStart('second', shared, '[[write b.txt]]2[[/write]]');
@@ -54,10 +53,10 @@ describe('Workspace lock', () => {
     expect(Date.parse(b.startedAt)).toBeGreaterThanOrEqual(Date.parse(a.finishedAt));
     const locks = (await t.http.get('/api/v1/locks').expect(200)).body.locks as any[];
     expect(locks.find((l) => l.resource === resource)).toBeUndefined();
-  }, 90_000);
+  });
 
   it('a queued session cancelled while it waits for the workspace never runs', async () => {
-    const shared = mkdtempSync(join(tmpdir(), 'e2e-ws-cancel-'));
+    const shared = makeTempWorkspace();
     const first = await createAndStart('holder', shared, '[[slow 3]]');
     await waitFor(() => get(first), (s) => s.status === 'RUNNING', { what: 'holder running' });
     const second = await createAndStart('waiter', shared, '[[write never.txt]]x[[/write]]');
@@ -76,5 +75,5 @@ describe('Workspace lock', () => {
     );
     await waitFor(() => get(first), (s) => FINAL.includes(s.status), { timeoutMs: 30_000, what: 'holder done' });
     expect((await get(second)).startedAt).toBeNull();
-  }, 60_000);
+  });
 });

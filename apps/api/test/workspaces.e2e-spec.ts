@@ -1,6 +1,6 @@
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, realpathSync, rmSync, symlinkSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readdirSync, realpathSync, rmSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
+import { makeTempWorkspace } from '@app/testing';
 import { createTestApp, TestApp } from '../../../test/support/app';
 import { waitFor } from '../../../test/support/wait';
 
@@ -11,7 +11,7 @@ const FINAL = ['COMPLETED', 'FAILED', 'TIMED_OUT', 'CANCELLED'];
  * the worker's second look right before the agent starts.
  */
 describe('Workspaces confined to WORKSPACE_ROOTS', () => {
-  const base = realpathSync(mkdtempSync(join(tmpdir(), 'e2e-roots-')));
+  const base = realpathSync(makeTempWorkspace());
   const root = join(base, 'root');
   const sibling = join(base, 'sibling');
   let t: TestApp;

@@ -4,9 +4,9 @@
  * should name exactly what is wrong.
  */
 
-export type OptionKind = 'string' | 'int' | 'boolean' | 'list';
+type OptionKind = 'string' | 'int' | 'boolean' | 'list';
 
-export interface OptionSpec {
+interface OptionSpec {
   name: string;
   kind: OptionKind;
   /** Shown in help after the option name, e.g. DIR. */
@@ -23,7 +23,7 @@ export interface OptionSpec {
   defaultValue?: boolean;
 }
 
-export interface CommandSpec {
+interface CommandSpec {
   name: string;
   summary: string;
   positionals: Array<{ name: string; description: string }>;
@@ -51,11 +51,11 @@ export class UsageError extends Error {
   }
 }
 
-export const SESSION_STATUSES = ['PENDING', 'QUEUED', 'RUNNING', 'COMPLETED', 'FAILED', 'TIMED_OUT', 'CANCELLED'] as const;
-export const PLAN_STATUSES = ['DRAFT', 'RUNNING', 'COMPLETED', 'FAILED', 'CANCELLED'] as const;
-export const AGENT_ROLES = ['ARCHITECT', 'IMPLEMENTER', 'REVIEWER', 'DEBUGGER'] as const;
+const SESSION_STATUSES = ['PENDING', 'QUEUED', 'RUNNING', 'COMPLETED', 'FAILED', 'TIMED_OUT', 'CANCELLED'] as const;
+const PLAN_STATUSES = ['DRAFT', 'RUNNING', 'COMPLETED', 'FAILED', 'CANCELLED'] as const;
+const AGENT_ROLES = ['ARCHITECT', 'IMPLEMENTER', 'REVIEWER', 'DEBUGGER'] as const;
 
-export const GLOBAL_OPTIONS: OptionSpec[] = [
+const GLOBAL_OPTIONS: OptionSpec[] = [
   { name: 'url', kind: 'string', value: 'URL', description: 'API base URL (env ORCHESTRATOR_URL, default http://localhost:3000)' },
   { name: 'api-key', kind: 'string', value: 'KEY', description: 'bearer token when the server sets API_KEY (env API_KEY)' },
   { name: 'json', kind: 'boolean', description: 'machine output: JSON (one JSON object per line for run/follow events)' },
@@ -65,7 +65,7 @@ export const GLOBAL_OPTIONS: OptionSpec[] = [
 
 const ID = (what: string) => ({ name: 'id', description: `the ${what}'s id` });
 
-export const COMMANDS: CommandSpec[] = [
+const COMMANDS: CommandSpec[] = [
   {
     name: 'run',
     summary: 'create a session, start it and follow it to its end',

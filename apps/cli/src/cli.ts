@@ -3,7 +3,7 @@ import { helpText, parseArgs, ParseEnv, UsageError } from './args';
 import { CliIo, COMMAND_HANDLERS, EXIT } from './commands';
 import { makeStyle } from './format';
 
-export const CLI_VERSION = '0.1.0';
+const CLI_VERSION = '0.1.0';
 
 export interface CliEnv extends ParseEnv {
   NO_COLOR?: string;

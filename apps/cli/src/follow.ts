@@ -109,7 +109,7 @@ async function finalFromGet(api: ApiClient, id: string, options: FollowOptions):
  * The fallback: the session and its transition history every second. The first read is shown as
  * a snapshot (like the stream's late join); later transitions as transition events.
  */
-export async function pollSession(api: ApiClient, id: string, options: FollowOptions): Promise<FinalSession> {
+async function pollSession(api: ApiClient, id: string, options: FollowOptions): Promise<FinalSession> {
   const path = `/api/v1/sessions/${encodeURIComponent(id)}`;
   let seen = -1;
   let finalReads = 0;

@@ -28,9 +28,9 @@ export function makeStyle(enabled: boolean): Style {
   return { bold: wrap(1, 22), dim: wrap(2, 22), green: wrap(32, 39), red: wrap(31, 39), yellow: wrap(33, 39), cyan: wrap(36, 39) };
 }
 
-export const PLAIN: Style = makeStyle(false);
+const PLAIN: Style = makeStyle(false);
 
-export function colourStatus(status: string, style: Style): string {
+function colourStatus(status: string, style: Style): string {
   if (status === 'COMPLETED') return style.green(status);
   if (status === 'FAILED' || status === 'TIMED_OUT') return style.red(status);
   if (status === 'CANCELLED') return style.yellow(status);
@@ -57,7 +57,7 @@ export function formatDuration(ms: number | null | undefined): string {
   return `${Math.floor(minutes / 60)}h${String(minutes % 60).padStart(2, '0')}m`;
 }
 
-export function between(start: string | null | undefined, end: string | null | undefined): number | null {
+function between(start: string | null | undefined, end: string | null | undefined): number | null {
   if (!start || !end) return null;
   return new Date(end).getTime() - new Date(start).getTime();
 }
@@ -68,11 +68,11 @@ export function formatCost(usd: number | null | undefined): string {
   return usd < 0.01 ? `$${usd.toFixed(4)}` : `$${usd.toFixed(2)}`;
 }
 
-export function formatPercent(ratio: number | null | undefined): string {
+function formatPercent(ratio: number | null | undefined): string {
   return ratio === null || ratio === undefined ? '-' : `${(ratio * 100).toFixed(1)}%`;
 }
 
-export function formatUsage(usage: Usage | null | undefined): string {
+function formatUsage(usage: Usage | null | undefined): string {
   if (!usage) return '-';
   return `${usage.inputTokens} in / ${usage.outputTokens} out tokens, ${formatCost(usage.costUsd)}`;
 }
@@ -85,7 +85,7 @@ export function clock(at: string | Date | undefined): string {
 }
 
 /** Date and time, local, to the second: 2025-01-31 14:03:07. */
-export function dateTime(at: string | null | undefined): string {
+function dateTime(at: string | null | undefined): string {
   if (!at) return '-';
   const d = new Date(at);
   if (Number.isNaN(d.getTime())) return '-';
@@ -295,7 +295,7 @@ export class EventRenderer {
 // ---------- approvals ----------
 
 /** The data of an `approval` stream event (docs/streams.md). */
-export interface ApprovalEventData {
+interface ApprovalEventData {
   approvalId: string;
   title: string;
   permission: string;
@@ -307,7 +307,7 @@ export interface ApprovalEventData {
 }
 
 /** "approval needed: edit a.txt (until 14:18:07, id …)" or how it was decided. */
-export function formatApproval(a: ApprovalEventData, style: Style = PLAIN): string {
+function formatApproval(a: ApprovalEventData, style: Style = PLAIN): string {
   if (a.status === 'PENDING') {
     return `${style.yellow('approval needed')}: ${a.title} (until ${clock(a.expiresAt)}; answer with POST /api/v1/approvals/${a.approvalId})`;
   }

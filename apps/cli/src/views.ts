@@ -1,6 +1,6 @@
 /** The shapes of the API's answers the CLI reads (a subset; see Swagger at /docs). */
 
-export const FINAL_STATUSES = ['COMPLETED', 'FAILED', 'TIMED_OUT', 'CANCELLED'] as const;
+const FINAL_STATUSES = ['COMPLETED', 'FAILED', 'TIMED_OUT', 'CANCELLED'] as const;
 export const isFinal = (status: string): boolean => (FINAL_STATUSES as readonly string[]).includes(status);
 
 export interface Usage {

@@ -1,8 +1,8 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { makeTempWorkspace } from '@app/testing';
 import { createTestApp, TestApp } from '../../../test/support/app';
 import { waitFor } from '../../../test/support/wait';
 
@@ -58,7 +58,7 @@ describe('orchestrator CLI against the real app (API + worker + rehearsal OpenCo
   afterAll(() => t.close());
 
   it('runs a session that writes a file to COMPLETED, showing its progress', async () => {
-    const workspace = mkdtempSync(join(tmpdir(), 'e2e-cli-'));
+    const workspace = makeTempWorkspace();
     const r = await cli('run', '--workspace', workspace, '--prompt', 'Write it. [[write a.txt]]x[[/write]]', '--title', 'cli write');
     expect(r.stderr).toMatch(/created session [0-9a-f-]{36}/);
     expect(r.code).toBe(0);
@@ -74,28 +74,28 @@ describe('orchestrator CLI against the real app (API + worker + rehearsal OpenCo
     const at = (re: RegExp) => r.stdout.search(re);
     expect(at(/RUNNING/)).toBeLessThan(at(/tool write/));
     expect(at(/tool write/)).toBeLessThan(at(/COMPLETED/));
-  }, 60_000);
+  });
 
   it('exits 1 with the error code and message when the session fails', async () => {
-    const workspace = mkdtempSync(join(tmpdir(), 'e2e-cli-'));
+    const workspace = makeTempWorkspace();
     const r = await cli('run', '--workspace', workspace, '--prompt', '[[fail: boom]]');
     expect(r.code).toBe(1);
     expect(r.stdout).toMatch(/FAILED/);
     expect(r.stdout).toMatch(/PROVIDER_ERROR: .*boom/);
-  }, 60_000);
+  });
 
   it('emits one JSON event per line with --json, ending with the final transition', async () => {
-    const workspace = mkdtempSync(join(tmpdir(), 'e2e-cli-'));
+    const workspace = makeTempWorkspace();
     const r = await cli('--json', 'run', '--workspace', workspace, '--prompt', 'plain answer');
     expect(r.code).toBe(0);
     const events = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
     expect(events[0]).toMatchObject({ type: 'snapshot', data: { status: 'PENDING' } });
     const transitions = events.filter((e) => e.type === 'transition').map((e) => e.data.to);
     expect(transitions).toEqual(['QUEUED', 'RUNNING', 'COMPLETED']);
-  }, 60_000);
+  });
 
   it('starts without following, then follows the running session (late join), lists and shows it', async () => {
-    const workspace = mkdtempSync(join(tmpdir(), 'e2e-cli-'));
+    const workspace = makeTempWorkspace();
     const started = await cli('run', '--no-follow', '--workspace', workspace, '--prompt', '[[slow 2]][[write b.txt]]b[[/write]]', '--title', 'cli late join');
     expect(started.code).toBe(0);
     const id = /session ([0-9a-f-]{36}) started: (QUEUED|RUNNING)/.exec(started.stdout)?.[1];
@@ -123,10 +123,10 @@ describe('orchestrator CLI against the real app (API + worker + rehearsal OpenCo
     expect(shown.stdout).toMatch(/status\s+COMPLETED \(attempt 1, version \d+\)/);
     expect(shown.stdout).toMatch(/files\s+b\.txt/);
     expect(shown.stdout).toMatch(/RUNNING\s+-> COMPLETED/);
-  }, 60_000);
+  });
 
   it('cancels its session on Ctrl-C and exits 130', async () => {
-    const workspace = mkdtempSync(join(tmpdir(), 'e2e-cli-'));
+    const workspace = makeTempWorkspace();
     const running = startCli(['--url', url, 'run', '--workspace', workspace, '--prompt', 'Think slowly. [[slow 60]]']);
     await waitFor(async () => running.output(), (o) => /RUNNING/.test(o), { what: 'RUNNING in the output', timeoutMs: 30_000 });
     const id = /created session ([0-9a-f-]{36})/.exec(running.output())![1];
@@ -135,10 +135,10 @@ describe('orchestrator CLI against the real app (API + worker + rehearsal OpenCo
     expect(r.code).toBe(130);
     expect(r.stderr).toMatch(/cancel requested: session .* is RUNNING/);
     await waitFor(async () => (await t.http.get(`/api/v1/sessions/${id}`)).body.status, (s) => s === 'CANCELLED', { what: 'CANCELLED', timeoutMs: 15_000 });
-  }, 60_000);
+  });
 
   it('cancels a session with the cancel command, and reports API errors as code: message', async () => {
-    const workspace = mkdtempSync(join(tmpdir(), 'e2e-cli-'));
+    const workspace = makeTempWorkspace();
     const created = await t.http.post('/api/v1/sessions').send({ title: 'to cancel', workspace, prompt: 'never runs' }).expect(201);
     const cancelled = await cli('cancel', created.body.id);
     expect(cancelled.code).toBe(0);
@@ -159,7 +159,7 @@ describe('orchestrator CLI against the real app (API + worker + rehearsal OpenCo
     const badArgs = await cli('sessions', '--limit', 'many');
     expect(badArgs.code).toBe(2);
     expect(badArgs.stderr).toMatch(/^USAGE: --limit must be a whole number/);
-  }, 60_000);
+  });
 
   it('shows the agents and an agent\'s performance with its tier', async () => {
     const agents = await cli('agents');
@@ -176,10 +176,10 @@ describe('orchestrator CLI against the real app (API + worker + rehearsal OpenCo
 
     const byName = await cli('--json', 'agent-performance', 'reviewer');
     expect(JSON.parse(byName.stdout)).toMatchObject({ agentId: REVIEWER_ID, name: 'reviewer', tier: expect.any(String) });
-  }, 60_000);
+  });
 
   it('lists plans and shows one with its tasks', async () => {
-    const workspace = mkdtempSync(join(tmpdir(), 'e2e-cli-'));
+    const workspace = makeTempWorkspace();
     const tasks = [
       { key: 'design', title: 'design it', instructions: 'design', role: 'ARCHITECT', dependsOn: [], estimateMinutes: 10 },
       { key: 'build', title: 'build it', instructions: 'build', role: 'IMPLEMENTER', dependsOn: ['design'], estimateMinutes: 10 },
@@ -196,5 +196,5 @@ describe('orchestrator CLI against the real app (API + worker + rehearsal OpenCo
     expect(shown.stdout).toMatch(/TASK\s+STATUS\s+ROLE\s+AGENT\s+SESSION/);
     expect(shown.stdout).toMatch(/design\*?\s+\S+\s+ARCHITECT/);
     expect(shown.stdout).toMatch(/build\*?\s+\S+\s+IMPLEMENTER\s+-\s+-\s+design/);
-  }, 60_000);
+  });
 });

@@ -2,14 +2,16 @@ import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { AppConfig, loadConfigOrExit } from '@app/config';
-import { createNestLogger, createRootLogger, NestPinoLogger } from '@app/observability';
+import { createNestLogger, createRootLogger, logFormatFor, NestPinoLogger } from '@app/observability';
+import { ManagedOpencodeServer, OPENCODE_ENDPOINT, OpencodeEndpointSource } from '@app/opencode';
 import type { Logger as Pino } from 'pino';
-import { runMigrations } from '../../../migrations/data-source';
+import { runMigrations } from '@app/migrations';
 import { WorkerModule } from './worker.module';
 
 /**
  * `node dist/apps/worker/src/main.js`: a session worker alone, to scale out on other machines.
- * Serves GET /metrics and GET /health on WORKER_METRICS_PORT; logs are JSON lines on stdout.
+ * Serves GET /metrics and GET /health on WORKER_METRICS_PORT; logs go to stdout in LOG_FORMAT
+ * (default: readable lines on a terminal, JSON lines otherwise).
  */
 async function bootstrap(config: AppConfig, root: Pino): Promise<void> {
   Logger.overrideLogger(createNestLogger(root));
@@ -17,11 +19,13 @@ async function bootstrap(config: AppConfig, root: Pino): Promise<void> {
   const app = await NestFactory.createApplicationContext(WorkerModule.forRoot(config, { logger: root }));
   app.useLogger(app.get(NestPinoLogger));
   app.enableShutdownHooks();
-  new Logger('Bootstrap').log('Session worker running');
+  const opencode = app.get<OpencodeEndpointSource>(OPENCODE_ENDPOINT, { strict: false });
+  const kind = opencode instanceof ManagedOpencodeServer ? 'managed server' : 'server';
+  new Logger('Bootstrap').log(`Session worker running; OpenCode: ${kind} at ${opencode.endpoint().baseUrl}`);
 }
 
 const config = loadConfigOrExit();
-const root = createRootLogger({ level: config.logLevel });
+const root = createRootLogger({ level: config.logLevel, format: logFormatFor(config.logFormat) });
 bootstrap(config, root).catch((err: Error) => {
   root.fatal({ err }, `Start-up failed: ${err.message}`);
   process.exit(1);

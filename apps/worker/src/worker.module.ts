@@ -2,7 +2,6 @@ import { DynamicModule, Module } from '@nestjs/common';
 import { AgentModule } from '@app/agent';
 import { AppConfig, ConfigModule } from '@app/config';
 import { ObservabilityModule } from '@app/observability';
-import { InstrumentationModule } from '@app/observability/instrumentation';
 import { PlatformModule } from '@app/platform';
 import { SessionWorkerModule } from '@app/session';
 import { TaskModule } from '@app/task';
@@ -10,7 +9,7 @@ import type { Logger as Pino } from 'pino';
 import { WorkerMetricsServer } from './worker-metrics.server';
 
 export interface WorkerModuleOptions {
-  /** The process's root logger (default: JSON on stdout at LOG_LEVEL). */
+  /** The process's root logger (default: on stdout at LOG_LEVEL, in LOG_FORMAT). */
   logger?: Pino;
 }
 
@@ -27,7 +26,6 @@ export class WorkerModule {
         SessionWorkerModule,
         TaskModule.forRoot({ scheduler: true }),
         AgentModule,
-        InstrumentationModule.forRoot({ opencode: true }),
       ],
       providers: [WorkerMetricsServer],
     };

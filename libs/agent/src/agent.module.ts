@@ -4,7 +4,7 @@ import { AgentService } from './application/agent.service';
 import { AGENT_PERFORMANCE } from './application/ports/agent-performance.port';
 import { AGENT_REPOSITORY } from './application/ports/agent.repository.port';
 import { AgentsController } from './infrastructure/http/agents.controller';
-import { AgentOrmEntity, AgentRunOrmEntity, AgentStatsOrmEntity } from './infrastructure/persistence/agent.orm-entity';
+import { AGENT_ENTITIES } from './infrastructure/persistence/agent-entities';
 import { TypeormAgentPerformanceRepository } from './infrastructure/persistence/typeorm-agent-performance.repository';
 import { TypeormAgentRepository } from './infrastructure/persistence/typeorm-agent.repository';
 
@@ -15,7 +15,7 @@ const ports = [
 
 /** Agents: the catalogue, their performance figures, routing, and the REST API. */
 @Module({
-  imports: [TypeOrmModule.forFeature([AgentOrmEntity, AgentRunOrmEntity, AgentStatsOrmEntity])],
+  imports: [TypeOrmModule.forFeature(AGENT_ENTITIES)],
   controllers: [AgentsController],
   providers: [...ports, AgentService],
   exports: [...ports.map((p) => p.provide), AgentService],

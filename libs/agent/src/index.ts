@@ -1,14 +1,17 @@
-export * from './application/agent.service';
-export * from './application/ports/agent-performance.port';
-export * from './application/ports/agent.repository.port';
-export * from './application/testing/fakes';
-export * from './domain/agent';
-export * from './domain/agent-role';
-export * from './domain/agent.errors';
-export * from './domain/capability';
-export * from './domain/default-agents';
-export * from './domain/performance';
-export * from './domain/review-verdict';
-export * from './domain/routing';
-export * from './infrastructure/http/dto/agent.dto';
-export * from './agent.module';
+// The agent context's public entry: what other code uses of it, nothing more.
+export { AgentModule } from './agent.module';
+export { AGENT_ENTITIES } from './infrastructure/persistence/agent-entities';
+export { AgentService } from './application/agent.service';
+export { AGENT_PERFORMANCE } from './application/ports/agent-performance.port';
+export type { AgentPerformancePort, AgentStanding } from './application/ports/agent-performance.port';
+export { Agent, READ_ONLY_ROLES } from './domain/agent';
+export { AgentRole, AGENT_ROLES } from './domain/agent-role';
+export { AgentError, AgentErrorCode } from './domain/agent.errors';
+export type { Capability } from './domain/capability';
+export { DEFAULT_AGENT_IDS } from './domain/default-agents';
+export { EMPTY_SUMMARY, RECENT_RUNS, tierOf } from './domain/performance';
+export type { PerformanceSummary } from './domain/performance';
+export { parseReviewVerdict } from './domain/review-verdict';
+// Routing on its own: benchmarks measure it apart from the service.
+export { rankAgents } from './domain/routing';
+export type { RoutingCandidate, RoutingDecision, SkippedAgent, WorkRequest } from './domain/routing';

@@ -5,8 +5,9 @@ import { ApprovalService } from './application/approval.service';
 import { APPROVAL_DECISIONS } from './application/ports/approval-decisions.port';
 import { APPROVAL_REPOSITORY } from './application/ports/approval.repository.port';
 import { ApprovalsController } from './infrastructure/http/approvals.controller';
+import { ApprovalMetrics } from './infrastructure/metrics/approval-metrics';
 import { RedisApprovalDecisions } from './infrastructure/messaging/redis-approval-decisions';
-import { ApprovalOrmEntity } from './infrastructure/persistence/approval.orm-entity';
+import { APPROVAL_ENTITIES } from './infrastructure/persistence/approval-entities';
 import { TypeormApprovalRepository } from './infrastructure/persistence/typeorm-approval.repository';
 
 const ports = [
@@ -19,9 +20,9 @@ const ports = [
  * and waits (through the session context's approval gate); operators answer them over REST.
  */
 @Module({
-  imports: [TypeOrmModule.forFeature([ApprovalOrmEntity])],
+  imports: [TypeOrmModule.forFeature(APPROVAL_ENTITIES)],
   controllers: [ApprovalsController],
-  providers: [...ports, ApprovalService, ApprovalObservers],
+  providers: [...ports, ApprovalService, ApprovalObservers, ApprovalMetrics],
   exports: [...ports.map((p) => p.provide), ApprovalService, ApprovalObservers],
 })
 export class ApprovalModule {}

@@ -1,9 +1,6 @@
-export * from './approval.module';
-export * from './application/approval.service';
-export * from './application/approval-observers';
-export * from './application/ports/approval-decisions.port';
-export * from './application/ports/approval.repository.port';
-export * from './domain/approval';
-export * from './domain/approval-status';
-export * from './domain/approval.errors';
-export * from './infrastructure/http/dto/approval.dto';
+// The approval context's public entry: what other code uses of it, nothing more.
+export { ApprovalModule } from './approval.module';
+export { APPROVAL_ENTITIES } from './infrastructure/persistence/approval-entities';
+export { ApprovalService } from './application/approval.service';
+export { Approval } from './domain/approval';
+export { ApprovalErrorCode } from './domain/approval.errors';

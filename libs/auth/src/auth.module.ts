@@ -7,7 +7,7 @@ import { AccessGuard } from './infrastructure/http/access.guard';
 import { HttpAccessMiddleware } from './infrastructure/http/http-access.middleware';
 import { KeysController } from './infrastructure/http/keys.controller';
 import { RequestAuthenticator } from './infrastructure/http/request-authenticator';
-import { ApiKeyOrmEntity } from './infrastructure/persistence/api-key.orm-entity';
+import { AUTH_ENTITIES } from './infrastructure/persistence/auth-entities';
 import { TypeormApiKeyRepository } from './infrastructure/persistence/typeorm-api-key.repository';
 
 const ports = [{ provide: API_KEY_REPOSITORY, useClass: TypeormApiKeyRepository }];
@@ -18,7 +18,7 @@ const ports = [{ provide: API_KEY_REPOSITORY, useClass: TypeormApiKeyRepository 
  * For the HTTP application only: the worker has no routes.
  */
 @Module({
-  imports: [TypeOrmModule.forFeature([ApiKeyOrmEntity])],
+  imports: [TypeOrmModule.forFeature(AUTH_ENTITIES)],
   controllers: [KeysController],
   providers: [...ports, ApiKeyService, RequestAuthenticator, HttpAccessMiddleware, { provide: APP_GUARD, useClass: AccessGuard }],
   exports: [...ports.map((p) => p.provide), ApiKeyService, HttpAccessMiddleware],

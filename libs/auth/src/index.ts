@@ -1,10 +1,6 @@
+// The auth context's public entry: what other code uses of it, nothing more.
 export { AuthModule } from './auth.module';
-export { ApiKeyService } from './application/api-key.service';
-export type { CreateApiKeyCommand, IssuedApiKey } from './application/api-key.service';
-export type { Authentication, AuthenticationRefusal } from './application/authentication';
-export { API_KEY_REPOSITORY } from './application/ports/api-key.repository.port';
-export type { ApiKeyRepositoryPort } from './application/ports/api-key.repository.port';
-export type { ApiKey, ApiKeyStatus } from './domain/api-key';
-export { AuthError, AuthErrorCode } from './domain/auth.errors';
+export { AUTH_ENTITIES } from './infrastructure/persistence/auth-entities';
+export { AuthErrorCode } from './domain/auth.errors';
 export { PUBLIC_PATHS } from './domain/request-path';
 export { HttpAccessMiddleware } from './infrastructure/http/http-access.middleware';

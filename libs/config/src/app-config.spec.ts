@@ -23,6 +23,14 @@ describe('AppConfig', () => {
     expect(AppConfig.fromEnvironment({ WORKER_METRICS_PORT: '0' }).workerMetricsPort).toBe(0);
   });
 
+  it('reads LOG_FORMAT, unset (or empty) leaving the choice to the terminal, and names the values it accepts', () => {
+    expect(AppConfig.fromEnvironment({}).logFormat).toBeUndefined();
+    expect(AppConfig.fromEnvironment({ LOG_FORMAT: '' }).logFormat).toBeUndefined();
+    expect(AppConfig.fromEnvironment({ LOG_FORMAT: 'json' }).logFormat).toBe('json');
+    expect(AppConfig.fromEnvironment({ LOG_FORMAT: 'pretty' }).logFormat).toBe('pretty');
+    expect(() => AppConfig.fromEnvironment({ LOG_FORMAT: 'text' })).toThrow(/LOG_FORMAT="text": LOG_FORMAT must be pretty or json/);
+  });
+
   it('parses numbers and treats empty optional values as unset', () => {
     const c = AppConfig.fromEnvironment({ PORT: '8080', MAX_CONCURRENT_SESSIONS: '4', OPENCODE_HOST: '', OPENCODE_MODEL: 'anthropic/claude' });
     expect(c.port).toBe(8080);

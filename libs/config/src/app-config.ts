@@ -21,12 +21,18 @@ export class AppConfig {
   readonly redis: { host: string; port: number; password?: string };
   readonly queuePrefix: string;
   readonly opencode: OpencodeConfig;
+  /**
+   * MAX_CONCURRENT_SESSIONS: sessions RUNNING at once across all workers (the session-run queue's
+   * global concurrency), and the most tasks a plan runs at once. Not an agent's own capacity.
+   */
   readonly maxConcurrentSessions: number;
   readonly sessionTimeoutSeconds: number;
   readonly apiKey?: string;
   readonly workerLeaseSeconds: number;
   readonly dataDir: string;
   readonly logLevel: EnvironmentSchema['LOG_LEVEL'];
+  /** LOG_FORMAT; undefined: pretty when stdout is a terminal, JSON otherwise. */
+  readonly logFormat?: 'pretty' | 'json';
   /** Port of a worker process's /metrics and /health server; 0: none. */
   readonly workerMetricsPort: number;
   /** Absolute directories every workspace must resolve into (not yet realpath'd: WorkspacePort does that). */
@@ -68,6 +74,7 @@ export class AppConfig {
     this.workerLeaseSeconds = env.WORKER_LEASE_SECONDS;
     this.dataDir = isAbsolute(env.DATA_DIR) ? env.DATA_DIR : resolve(env.DATA_DIR);
     this.logLevel = env.LOG_LEVEL;
+    this.logFormat = env.LOG_FORMAT;
     this.workerMetricsPort = env.WORKER_METRICS_PORT;
     this.workspaceRoots = env.WORKSPACE_ROOTS
       ? [...new Set(env.WORKSPACE_ROOTS.split(',').map((root) => resolve(root.trim())))]

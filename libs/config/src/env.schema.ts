@@ -55,6 +55,11 @@ export class EnvironmentSchema {
   /** Where the managed OpenCode server keeps its isolated home, config and data. */
   @IsString() @MinLength(1) DATA_DIR = '.orchestrator';
   @IsIn(['fatal', 'error', 'warn', 'log', 'debug', 'verbose']) LOG_LEVEL = 'log';
+  /** pretty: readable coloured lines; json: one JSON object per line. Unset: pretty on a terminal, json otherwise. */
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @IsIn(['pretty', 'json'], { message: 'LOG_FORMAT must be pretty or json (unset: pretty when stdout is a terminal, json otherwise)' })
+  LOG_FORMAT?: 'pretty' | 'json';
 
   /**
    * Comma-separated absolute directories every workspace must resolve into. Unset: the system's
@@ -83,7 +88,7 @@ export class EnvironmentSchema {
 export class ConfigValidationError extends Error {}
 
 /** 127.0.0.0/8, ::1 and localhost: only processes of this machine can connect. */
-export function isLoopbackHost(host: string): boolean {
+function isLoopbackHost(host: string): boolean {
   const h = host.trim().toLowerCase().replace(/^\[|\]$/g, '');
   return h === 'localhost' || h === '::1' || /^127(\.\d{1,3}){3}$/.test(h) || h === '::ffff:127.0.0.1';
 }
@@ -92,7 +97,7 @@ export function isLoopbackHost(host: string): boolean {
 export function validateEnvironment(env: Record<string, string | undefined>): EnvironmentSchema {
   const known = Object.keys(new EnvironmentSchema());
   const picked: Record<string, unknown> = {};
-  const optional = ['OPENCODE_HOST', 'OPENCODE_PASSWORD', 'OPENCODE_MODEL', 'API_KEY', 'REDIS_PASSWORD', 'WORKSPACE_ROOTS', 'OPENCODE_PASS_ENV'];
+  const optional = ['OPENCODE_HOST', 'OPENCODE_PASSWORD', 'OPENCODE_MODEL', 'API_KEY', 'REDIS_PASSWORD', 'WORKSPACE_ROOTS', 'OPENCODE_PASS_ENV', 'LOG_FORMAT'];
   for (const key of [...known, ...optional]) {
     if (env[key] !== undefined) picked[key] = env[key];
   }

@@ -1,4 +1,5 @@
-export * from './app-config';
-export * from './config.module';
-export * from './env.schema';
-export * from './load-config';
+// The configuration's public entry: what other code uses of it, nothing more.
+export { ConfigModule } from './config.module';
+export { AppConfig } from './app-config';
+export { EnvironmentSchema, validateEnvironment } from './env.schema';
+export { loadConfigOrExit } from './load-config';

@@ -1,4 +1,3 @@
-import type { LogLevel } from '@nestjs/common';
 import { AppConfig } from './app-config';
 import { ConfigValidationError } from './env.schema';
 
@@ -13,11 +12,4 @@ export function loadConfigOrExit(): AppConfig {
     }
     throw err;
   }
-}
-
-const LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'];
-
-/** Nest's logger levels at and above LOG_LEVEL. */
-export function logLevels(level: AppConfig['logLevel']): LogLevel[] {
-  return LEVELS.slice(0, LEVELS.indexOf(level as LogLevel) + 1);
 }

@@ -5,6 +5,7 @@ import { createRedisConnection, REDIS_CLIENT } from '@app/platform';
 import type Redis from 'ioredis';
 import { LOCK_PORT } from './application/ports/lock.port';
 import { LocksController } from './infrastructure/http/locks.controller';
+import { FairLockMetrics } from './infrastructure/metrics/fair-lock-metrics';
 import { RedisFairLock } from './infrastructure/redis-fair-lock/redis-fair-lock';
 
 /** The connection on which a process's waiters hear about their grants (subscriber mode). */
@@ -41,7 +42,7 @@ class LockingShutdown implements OnApplicationShutdown {
       // Metrics (lock waits, contention, deadlocks, lost leases) when the process has them.
       inject: [REDIS_CLIENT, LOCK_SUBSCRIBER, AppConfig, { token: Metrics, optional: true }],
       useFactory: (redis: Redis, subscriber: Redis, config: AppConfig, metrics?: Metrics) =>
-        new RedisFairLock(redis, subscriber, { prefix: config.queuePrefix, observer: metrics?.lockObserver() }),
+        new RedisFairLock(redis, subscriber, { prefix: config.queuePrefix, observer: metrics && new FairLockMetrics(metrics) }),
     },
     LockingShutdown,
   ],

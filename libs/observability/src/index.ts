@@ -1,10 +1,11 @@
-// The observability core: depends on no bounded context, so that every context may use it.
-// What measures the contexts (session observer, OpenCode client hooks) is in ./instrumentation,
-// imported by the entry points as @app/observability/instrumentation.
-export * from './metric-names';
-export * from './metrics';
-export * from './observability.module';
-export * from './logging/log-context';
-export * from './logging/root-logger';
+// The observability core: one metrics registry and one root logger per process. It imports no
+// bounded context: each context records its own metrics through Metrics, from an adapter of its
+// own registered in its own module (e.g. libs/task's PlanGauges, libs/opencode's OpencodeMetrics).
+export { METRIC, METRIC_NAMES, DEFAULT_WORKER_METRICS_PORT } from './metric-names';
+export { Metrics } from './metrics';
+export type { GaugeCounts, TokenKind } from './metrics';
+export { ObservabilityModule, ROOT_LOGGER } from './observability.module';
+export { CORRELATION_HEADER, correlationIdFrom, currentCorrelationId, runWithLogContext } from './logging/log-context';
+export { createNestLogger, createRootLogger, logFormatFor } from './logging/root-logger';
 export { Logger as NestPinoLogger } from 'nestjs-pino';
-export * from './http/route-of';
+export { routeOf, UNMATCHED_ROUTE } from './http/route-of';

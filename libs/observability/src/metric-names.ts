@@ -46,7 +46,7 @@ export const METRIC = {
   httpRequestDuration: 'orchestrator_http_request_duration_seconds',
 } as const;
 
-export type MetricName = (typeof METRIC)[keyof typeof METRIC];
+type MetricName = (typeof METRIC)[keyof typeof METRIC];
 export const METRIC_NAMES: readonly MetricName[] = Object.values(METRIC);
 
 /** Scrape ports: the API serves /metrics on its HTTP port; a worker on WORKER_METRICS_PORT. */

@@ -2,36 +2,27 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import { METRIC } from './metric-names';
 
 /** Run and wait durations: seconds up to 4 h (a session may run for hours). */
-export const LONG_DURATION_BUCKETS = [1, 5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, 14400];
+const LONG_DURATION_BUCKETS = [1, 5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, 14400];
 /** HTTP and OpenCode request latencies: 5 ms to 30 s. */
-export const REQUEST_DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+const REQUEST_DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 /** Lock waits: 1 ms to 60 s (a session lock waits up to 30 s). */
-export const LOCK_WAIT_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
-
-/** The `kind` of a lock: the part of its resource name before the first ':'. */
-export const LOCK_KINDS = ['session', 'workspace', 'other'] as const;
-export type LockKind = (typeof LOCK_KINDS)[number];
-export const LOCK_OUTCOMES = ['granted', 'timeout', 'deadlock', 'aborted', 'unavailable'] as const;
-export type LockOutcome = (typeof LOCK_OUTCOMES)[number];
-
-/** Why an OpenCode request failed: an error answer, no answer, or no answer in time. */
-export type OpencodeErrorKind = 'http' | 'network' | 'timeout';
+const LOCK_WAIT_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 
 export type TokenKind = 'input' | 'output' | 'reasoning' | 'cache_read' | 'cache_write';
 
 /** Gauges whose values are read from their source at scrape time. */
-export type ScrapedGauge = 'sessions' | 'queueJobs' | 'plans' | 'planTasks';
+type ScrapedGauge = 'sessions' | 'queueJobs' | 'plans' | 'planTasks';
 
 /** Label value → value, as a scrape-time source answers it. */
 export type GaugeCounts = Readonly<Record<string, number>>;
 
-export interface ScrapeSource {
+interface ScrapeSource {
   read(): Promise<GaugeCounts>;
   /** Label values shown as 0 when the source does not name them. */
   known?: readonly string[];
 }
 
-export interface MetricsOptions {
+interface MetricsOptions {
   /** prom-client's process and Node.js metrics (CPU, memory, event loop lag...). Default true. */
   defaultMetrics?: boolean;
   /** How long a scrape-time source may take before its gauge is left empty for that scrape. Default 2000. */
@@ -40,8 +31,9 @@ export interface MetricsOptions {
 
 /**
  * Every metric of metric-names.ts, in one prom-client Registry per process (the API with
- * --with-worker serves the worker's metrics too). Instruments are public for the few callers
- * that record them; the methods below hold the label rules (normalised, bounded values).
+ * --with-worker serves the worker's metrics too). It knows no bounded context: each context
+ * records into the instruments from an adapter of its own (label rules included), and hands
+ * scrape-time gauges a source through collectAtScrape.
  */
 export class Metrics {
   readonly registry = new Registry();
@@ -156,8 +148,6 @@ export class Metrics {
 
   private readonly sources = new Map<ScrapedGauge, ScrapeSource>();
   private readonly sourceTimeoutMs: number;
-  /** Children per (kind, outcome): the lock's hot path skips prom-client's label hashing. */
-  private readonly lockWaitChildren = new Map<string, { observe(seconds: number): void }>();
 
   constructor(options: MetricsOptions = {}) {
     this.sourceTimeoutMs = options.sourceTimeoutMs ?? 2000;
@@ -165,11 +155,6 @@ export class Metrics {
     // Absent until a health check says otherwise: a process that never talks to OpenCode
     // must not report it down.
     this.opencodeUp.remove();
-    // Known label values start at 0, so that increase() sees the first event.
-    for (const kind of LOCK_KINDS) {
-      this.lockLost.labels(kind).inc(0);
-      this.lockContention.labels(kind).inc(0);
-    }
   }
 
   get contentType(): string {
@@ -193,47 +178,6 @@ export class Metrics {
     };
   }
 
-  /** For the plans module: plans and tasks of unfinished plans by status (replaces the last values). */
-  setPlanGauges(counts: { plans: GaugeCounts; tasks: GaugeCounts }): void {
-    setAll(this.plans, 'status', counts.plans);
-    setAll(this.planTasks, 'status', counts.tasks);
-  }
-
-  /** One answer of the fair lock (see FairLockObserver in @app/locking). */
-  lockAcquired(resource: string, waitedMs: number, outcome: LockOutcome, contended: boolean): void {
-    const kind = lockKind(resource);
-    const key = `${kind}|${outcome}`;
-    let child = this.lockWaitChildren.get(key);
-    if (!child) this.lockWaitChildren.set(key, (child = this.lockWait.labels(kind, outcome)));
-    child.observe(waitedMs / 1000);
-    if (contended) this.lockContention.labels(kind).inc();
-    if (outcome === 'deadlock') this.lockDeadlocks.inc();
-  }
-
-  lockLeaseLost(resource: string): void {
-    this.lockLost.labels(lockKind(resource)).inc();
-  }
-
-  /** An observer for RedisFairLock's `observer` option. */
-  lockObserver() {
-    return {
-      acquired: (resource: string, waitedMs: number, outcome: LockOutcome, contended: boolean) =>
-        this.lockAcquired(resource, waitedMs, outcome, contended),
-      lost: (resource: string) => this.lockLeaseLost(resource),
-    };
-  }
-
-  /** One OpenCode request; `status` is the HTTP status, or the error kind when no answer came. */
-  opencodeRequest(request: { route: string; method: string; status?: number; error?: OpencodeErrorKind; durationMs: number }): void {
-    const status = request.status !== undefined ? String(request.status) : (request.error ?? 'network');
-    this.opencodeRequestDuration.labels(request.route, request.method.toUpperCase(), status).observe(request.durationMs / 1000);
-    if (request.error) this.opencodeRequestErrors.labels(request.route, request.error).inc();
-  }
-
-  httpRequest(method: string, route: string, status: number, seconds: number): void {
-    this.httpRequestDuration.labels(method.toUpperCase(), route, String(status)).observe(seconds);
-  }
-
   private scrapedGauge<L extends string>(gauge: ScrapedGauge, name: string, help: string, label: L) {
     const metrics = this;
     return new Gauge<L>({
@@ -251,13 +195,6 @@ export class Metrics {
       },
     });
   }
-}
-
-/** `session:<id>` → session, `workspace:<path>` → workspace, anything else → other. */
-export function lockKind(resource: string): LockKind {
-  const colon = resource.indexOf(':');
-  const prefix = colon < 0 ? resource : resource.slice(0, colon);
-  return prefix === 'session' || prefix === 'workspace' ? prefix : 'other';
 }
 
 function setAll<L extends string>(gauge: Gauge<L>, label: L, counts: GaugeCounts, known: readonly string[] = []): void {

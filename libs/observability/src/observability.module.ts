@@ -2,17 +2,17 @@ import { DynamicModule, Global, Module } from '@nestjs/common';
 import { AppConfig } from '@app/config';
 import { Logger as NestPinoLogger } from 'nestjs-pino';
 import type { Logger as Pino } from 'pino';
-import { createNestLogger, createRootLogger } from './logging/root-logger';
+import { createNestLogger, createRootLogger, logFormatFor } from './logging/root-logger';
 import { Metrics } from './metrics';
 
 /** The process's root pino logger (a pino.Logger). */
 export const ROOT_LOGGER = Symbol('ROOT_LOGGER');
 
-export interface ObservabilityOptions {
+interface ObservabilityOptions {
   /**
    * The process's root logger. Entry points create it before the application (so that start-up
-   * lines are JSON too) and pass it here; tests pass one that writes where they read.
-   * Default: JSON lines on stdout at LOG_LEVEL.
+   * lines go through it too) and pass it here; tests pass one that writes where they read.
+   * Default: on stdout at LOG_LEVEL, in LOG_FORMAT.
    */
   logger?: Pino;
 }
@@ -33,7 +33,8 @@ export class ObservabilityModule {
         {
           provide: ROOT_LOGGER,
           inject: [AppConfig],
-          useFactory: (config: AppConfig) => options.logger ?? createRootLogger({ level: config.logLevel }),
+          useFactory: (config: AppConfig) =>
+            options.logger ?? createRootLogger({ level: config.logLevel, format: logFormatFor(config.logFormat) }),
         },
         { provide: NestPinoLogger, inject: [ROOT_LOGGER], useFactory: createNestLogger },
       ],

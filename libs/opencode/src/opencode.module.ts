@@ -4,6 +4,7 @@ import { Inject, Injectable, Logger, Module, OnApplicationShutdown, OnModuleInit
 import { AppConfig } from '@app/config';
 import { OpencodeHttpClient } from './client/opencode-http-client';
 import { OPENCODE_ENDPOINT, OpencodeEndpointSource, StaticOpencodeEndpoint } from './opencode-endpoint';
+import { OpencodeMetrics } from './metrics/opencode-metrics';
 import { ManagedOpencodeServer } from './server/managed-opencode-server';
 import { OpencodeTurnRunner } from './turn/opencode-turn-runner';
 
@@ -31,7 +32,7 @@ export function opencodeEndpointFor(config: AppConfig): OpencodeEndpointSource {
 
 /** Starts a managed server with the application and stops it last, after every other module. */
 @Injectable()
-export class OpencodeServerLifecycle implements OnModuleInit, OnApplicationShutdown {
+class OpencodeServerLifecycle implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger(OpencodeServerLifecycle.name);
 
   constructor(@Inject(OPENCODE_ENDPOINT) private readonly server: OpencodeEndpointSource) {}
@@ -60,6 +61,7 @@ export class OpencodeServerLifecycle implements OnModuleInit, OnApplicationShutd
       inject: [OpencodeHttpClient],
     },
     OpencodeServerLifecycle,
+    OpencodeMetrics,
   ],
   exports: [OPENCODE_ENDPOINT, OpencodeHttpClient, OpencodeTurnRunner],
 })

@@ -1,3 +1,5 @@
-export * from './platform.module';
-export * from './redis.module';
-export * from './redis-channel-subscriber';
+// The platform's public entry: what other code uses of it, nothing more.
+export { PlatformModule } from './platform.module';
+export { createRedisConnection, REDIS_CLIENT } from './redis.module';
+export { RedisChannelSubscriber } from './redis-channel-subscriber';
+export { postgresConnectionOptions } from './postgres-connection';

@@ -2,7 +2,7 @@ import { BullModule } from '@nestjs/bullmq';
 import { Global, Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { AppConfig } from '@app/config';
-import { dataSourceOptions } from '../../../migrations/data-source';
+import { postgresConnectionOptions } from './postgres-connection';
 import { RedisModule } from './redis.module';
 
 /** The shared infrastructure every process needs: PostgreSQL, Redis and the BullMQ connection. */
@@ -11,8 +11,8 @@ import { RedisModule } from './redis.module';
   imports: [
     TypeOrmModule.forRootAsync({
       inject: [AppConfig],
-      // Retries only at start-up; the schema comes from migrations, never from synchronize.
-      useFactory: (config: AppConfig) => ({ ...dataSourceOptions(config), retryAttempts: 5, retryDelay: 1000 }),
+      // Each context registers its own entities (TypeOrmModule.forFeature); retries only at start-up.
+      useFactory: (config: AppConfig) => ({ ...postgresConnectionOptions(config), autoLoadEntities: true, retryAttempts: 5, retryDelay: 1000 }),
     }),
     BullModule.forRootAsync({
       inject: [AppConfig],

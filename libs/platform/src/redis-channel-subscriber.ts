@@ -4,7 +4,7 @@ import type Redis from 'ioredis';
 import { createRedisConnection } from './redis.module';
 
 /** How long a first subscriber waits for Redis before its request fails. */
-export const SUBSCRIBE_TIMEOUT_MS = 5_000;
+const SUBSCRIBE_TIMEOUT_MS = 5_000;
 
 export interface RedisChannelSubscriberOptions {
   /** The channel (e.g. `<QUEUE_PREFIX>:session-events`). */

@@ -1,14 +1,17 @@
 import { Module } from '@nestjs/common';
+import { LockingModule } from '@app/locking';
 import { SessionExecutionService } from './application/session-execution.service';
 import { SessionRecoveryService } from './application/session-recovery.service';
-import { CodingAgentModule } from './coding-agent.module';
+import { RunWatcher } from './application/run-watcher';
+import { WorkspaceLock } from './application/workspace-lock';
+import { CodingTurnsModule } from './coding-turns.module';
 import { SessionRunWorker } from './infrastructure/jobs/session-run.worker';
 import { SessionModule } from './session.module';
 
 /** The worker side: runs queued sessions on OpenCode and recovers lost runs. */
 @Module({
-  imports: [SessionModule, CodingAgentModule],
-  providers: [SessionExecutionService, SessionRecoveryService, SessionRunWorker],
+  imports: [SessionModule, CodingTurnsModule, LockingModule],
+  providers: [SessionExecutionService, RunWatcher, WorkspaceLock, SessionRecoveryService, SessionRunWorker],
   exports: [SessionExecutionService, SessionRecoveryService],
 })
 export class SessionWorkerModule {}

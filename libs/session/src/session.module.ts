@@ -14,16 +14,16 @@ import { SESSION_SIGNALS } from './application/ports/session-signals.port';
 import { SESSION_EVENTS } from './application/ports/session-events.port';
 import { AwaitingApprovals } from './application/awaiting-approvals';
 import { SessionLifecycleService } from './application/session-lifecycle.service';
-import { SessionObservers } from './application/session-observers';
+import { SessionTransitionPublisher } from './application/session-transition-publisher';
 import { RedisSessionEvents } from './infrastructure/events/redis-session-events';
-import { SessionEventStreams } from './infrastructure/events/session-event-streams';
-import { SessionTransitionPublisher } from './infrastructure/events/session-transition-publisher';
+import { SessionSseStreams } from './infrastructure/events/session-sse-streams';
 import { SessionEventsController } from './infrastructure/http/session-events.controller';
 import { SessionsController } from './infrastructure/http/sessions.controller';
 import { AgentServiceDirectory } from './infrastructure/clients/agent-directory.adapter';
 import { ApprovalServiceGate } from './infrastructure/clients/approval-gate.adapter';
 import { BullmqSessionQueue, SESSION_RUN_QUEUE } from './infrastructure/jobs/session-run.queue';
-import { SessionEventOrmEntity, SessionOrmEntity } from './infrastructure/persistence/session.orm-entity';
+import { SessionMetrics } from './infrastructure/metrics/session-metrics';
+import { SESSION_ENTITIES } from './infrastructure/persistence/session-entities';
 import { TypeormSessionRepository } from './infrastructure/persistence/typeorm-session.repository';
 import { RedisRunHeartbeat } from './infrastructure/signals/redis-run-heartbeat';
 import { RedisSessionSignals } from './infrastructure/signals/redis-session-signals';
@@ -40,11 +40,12 @@ const ports = [
 
 /**
  * The session lifecycle: domain, persistence, the run queue, live events (transitions are
- * published by whichever process commits them) and the REST API with its event streams.
+ * published by whichever process commits them), its metrics (when the process has Metrics) and
+ * the REST API with its event streams.
  */
 @Module({
   imports: [
-    TypeOrmModule.forFeature([SessionOrmEntity, SessionEventOrmEntity]),
+    TypeOrmModule.forFeature(SESSION_ENTITIES),
     BullModule.registerQueue({ name: SESSION_RUN_QUEUE }),
     LockingModule,
     AgentModule,
@@ -52,7 +53,8 @@ const ports = [
     WorkspaceModule,
   ],
   controllers: [SessionsController, SessionEventsController],
-  providers: [...ports, SessionLifecycleService, SessionObservers, SessionTransitionPublisher, SessionEventStreams, AwaitingApprovals],
-  exports: [...ports.map((p) => p.provide), SessionLifecycleService, SessionObservers, BullModule, LockingModule],
+  providers: [...ports, SessionLifecycleService, SessionTransitionPublisher, SessionSseStreams, SessionMetrics, AwaitingApprovals],
+  // BullModule: the session-run queue this module registers (the worker and the queue metrics use it).
+  exports: [...ports.map((p) => p.provide), SessionLifecycleService, SessionTransitionPublisher, BullModule],
 })
 export class SessionModule {}

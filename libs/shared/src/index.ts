@@ -1,5 +1,7 @@
-export * from './domain-error';
-export * from './access';
-export * from './http/error-response.dto';
-export * from './http/access.decorators';
-export * from './http/principal-reach';
+// The shared kernel: plain TypeScript every layer may import, domain included (no framework, no I/O;
+// the HTTP helpers built on it are in @app/http).
+export { CommonErrorCode, DomainError } from './domain-error';
+export { addUsage, ZERO_USAGE } from './run-outcome';
+export type { RunFailure, RunResult, TokenUsage } from './run-outcome';
+export { ANONYMOUS_PRINCIPAL, BOOTSTRAP_KEY_ID, isInside, principalReaches, roleAtLeast, ROLES } from './access';
+export type { Principal, Role } from './access';

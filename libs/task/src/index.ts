@@ -1,17 +1,7 @@
-export * from './domain/complexity';
-export * from './domain/dag';
-export * from './domain/decompose';
-export * from './domain/plan-builder';
-export * from './domain/requirement';
-export * from './domain/scheduling';
-export * from './domain/task-spec';
-export * from './domain/task.errors';
-export * from './domain/templates';
-export * from './application/plan';
-export * from './application/plan-status';
-export * from './application/plan.errors';
-export * from './application/plan-scheduler';
-export * from './application/plan.service';
-export * from './application/ports/plan.repository.port';
-export * from './application/ports/task-sessions.port';
-export * from './task.module';
+// The task context's public entry: what other code uses of it, nothing more.
+export { TaskModule } from './task.module';
+export { TASK_ENTITIES } from './infrastructure/persistence/task-entities';
+export { PlanErrorCode } from './domain/plan.errors';
+export { TaskError, TaskErrorCode } from './domain/task.errors';
+export { analyseGraph, analysePlan } from './domain/dag';
+export type { TaskSpec } from './domain/task-spec';

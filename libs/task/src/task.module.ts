@@ -1,5 +1,6 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
+import { LockingModule } from '@app/locking';
 import { SessionModule } from '@app/session';
 import { WorkspaceModule } from '@app/workspace';
 import { PlanKicker } from './application/plan-kicker';
@@ -10,7 +11,7 @@ import { TASK_SESSIONS } from './application/ports/task-sessions.port';
 import { LifecycleTaskSessions } from './infrastructure/clients/lifecycle-task-sessions.adapter';
 import { PlansController } from './infrastructure/http/plans.controller';
 import { PlanSchedulerLoop } from './infrastructure/jobs/plan-scheduler.loop';
-import { PlanOrmEntity, PlanTaskOrmEntity } from './infrastructure/persistence/plan.orm-entity';
+import { TASK_ENTITIES } from './infrastructure/persistence/task-entities';
 import { PlanGauges } from './infrastructure/persistence/plan-gauges';
 import { TypeormPlanRepository } from './infrastructure/persistence/typeorm-plan.repository';
 
@@ -30,10 +31,10 @@ export class TaskModule {
   static forRoot(options: TaskModuleOptions): DynamicModule {
     return {
       module: TaskModule,
-      imports: [TypeOrmModule.forFeature([PlanOrmEntity, PlanTaskOrmEntity]), SessionModule, WorkspaceModule],
+      // SessionModule: the session use cases behind TASK_SESSIONS, and its transitions for the loop.
+      imports: [TypeOrmModule.forFeature(TASK_ENTITIES), SessionModule, LockingModule, WorkspaceModule],
       controllers: [PlansController],
       providers: [...ports, PlanKicker, PlanScheduler, PlanService, PlanGauges, ...(options.scheduler ? [PlanSchedulerLoop] : [])],
-      exports: [PlanService, PlanScheduler, PLAN_REPOSITORY],
     };
   }
 }

@@ -2,5 +2,3 @@ export { WorkspaceModule } from './workspace.module';
 export { WORKSPACE_PORT } from './application/workspace.port';
 export type { WorkspacePort } from './application/workspace.port';
 export { WorkspaceError, WorkspaceErrorCode } from './domain/workspace.errors';
-export { NodeWorkspaceAdapter } from './infrastructure/node-workspace.adapter';
-export type { WorkspaceSettings } from './infrastructure/node-workspace.adapter';

@@ -7,8 +7,8 @@ import {
   TypeOrmHealthIndicator,
 } from '@nestjs/terminus';
 import { REDIS_CLIENT } from '@app/platform';
-import { CODING_AGENT, CodingAgentPort } from '@app/session';
-import { Public } from '@app/shared';
+import { CODING_TURNS, CodingTurnsPort } from '@app/session';
+import { Public } from '@app/http';
 import type Redis from 'ioredis';
 
 const PROBE_TIMEOUT_MS = 2_000;
@@ -31,7 +31,7 @@ export class HealthController {
     private readonly db: TypeOrmHealthIndicator,
     @Inject(REDIS_CLIENT) private readonly redis: Redis,
     /** Absent in an API-only process without OPENCODE_HOST: its workers manage OpenCode. */
-    @Optional() @Inject(CODING_AGENT) private readonly codingAgent?: CodingAgentPort,
+    @Optional() @Inject(CODING_TURNS) private readonly codingTurns?: CodingTurnsPort,
   ) {}
 
   @Get('live')
@@ -64,8 +64,8 @@ export class HealthController {
 
   private async opencodeCheck() {
     const check = this.indicators.check('opencode');
-    if (!this.codingAgent) return check.up({ message: 'not used by this process: its workers manage OpenCode' });
-    const healthy = await withTimeout(this.codingAgent.isHealthy()).catch(() => false);
+    if (!this.codingTurns) return check.up({ message: 'not used by this process: its workers manage OpenCode' });
+    const healthy = await withTimeout(this.codingTurns.isHealthy()).catch(() => false);
     return healthy ? check.up() : check.down({ message: 'the OpenCode server does not answer its health check' });
   }
 }

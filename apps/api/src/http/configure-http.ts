@@ -3,7 +3,7 @@ import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { HttpAccessMiddleware } from '@app/auth';
 import { AppConfig } from '@app/config';
 import { Metrics, ROOT_LOGGER } from '@app/observability';
-import { ErrorResponseDto } from '@app/session';
+import { ErrorResponseDto } from '@app/http';
 import { DomainErrorFilter } from './domain-error.filter';
 import { httpMetricsMiddleware } from './http-metrics.middleware';
 import { requestContextMiddleware } from './request-context.middleware';

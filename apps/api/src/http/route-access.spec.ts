@@ -2,7 +2,8 @@ import { DynamicModule, RequestMethod, Type } from '@nestjs/common';
 import { METHOD_METADATA, MODULE_METADATA, PATH_METADATA } from '@nestjs/common/constants';
 import { PUBLIC_PATHS } from '@app/auth';
 import { AppConfig, validateEnvironment } from '@app/config';
-import { PUBLIC_ROUTE, REQUIRED_ROLE, ROLES } from '@app/shared';
+import { PUBLIC_ROUTE, REQUIRED_ROLE } from '@app/http';
+import { ROLES } from '@app/shared';
 import { AppModule } from '../app.module';
 
 type ModuleRef = Type<unknown> | DynamicModule | Promise<DynamicModule> | { forwardRef: () => unknown } | undefined;

@@ -1,7 +1,7 @@
 import { Controller, Get, Res } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
 import { Metrics } from '@app/observability';
-import { Public } from '@app/shared';
+import { Public } from '@app/http';
 import type { Response } from 'express';
 
 /**

@@ -4,7 +4,7 @@ import { AgentRole } from '../domain/agent-role';
 import { AgentErrorCode } from '../domain/agent.errors';
 import { AgentRun, PerformanceTier, TIER_THRESHOLDS } from '../domain/performance';
 import { AgentService, ROUTING_LOAD_TTL_MS, ROUTING_SNAPSHOT_TTL_MS } from './agent.service';
-import { InMemoryAgentPerformance, InMemoryAgentRepository } from './testing/fakes';
+import { InMemoryAgentPerformance, InMemoryAgentRepository } from '@app/agent/testing';
 
 const implementer = (name: string, extra: Record<string, unknown> = {}) => ({
   name,

@@ -28,8 +28,8 @@ export interface AgentPerformance {
   thresholds: typeof TIER_THRESHOLDS;
 }
 
-export const DEFAULT_MAX_CONCURRENT_SESSIONS = 5;
-export const MAX_PERFORMANCE_WINDOW = 1000;
+const DEFAULT_MAX_CONCURRENT_SESSIONS = 5;
+const MAX_PERFORMANCE_WINDOW = 1000;
 /**
  * How long the routing snapshot (agents + their recent figures) is reused before it is refreshed
  * in the background. Agent writes through this process clear it at once; recorded runs and

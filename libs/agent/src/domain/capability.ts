@@ -29,9 +29,3 @@ export function normaliseCapabilities(capabilities: readonly Capability[]): Capa
     return { skill: c.skill, level: c.level };
   });
 }
-
-/** "typescript:5" ⇄ {skill, level}. */
-export function parseCapability(text: string): Capability {
-  const [skill, level] = text.split(':');
-  return { skill, level: Number(level) };
-}

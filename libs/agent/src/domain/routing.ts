@@ -69,7 +69,7 @@ export const ROUTING_WEIGHTS: Readonly<Record<ScorePartName, number>> = {
   load: 0.1,
 };
 
-export const TIER_VALUE: Readonly<Record<PerformanceTier, number>> = {
+const TIER_VALUE: Readonly<Record<PerformanceTier, number>> = {
   [PerformanceTier.PLATINUM]: 1,
   [PerformanceTier.GOLD]: 0.75,
   [PerformanceTier.SILVER]: 0.5,
@@ -80,9 +80,9 @@ export const TIER_VALUE: Readonly<Record<PerformanceTier, number>> = {
  * Few runs say little: success rate and quality are pulled toward a prior as if the agent had
  * PRIOR_RUNS more runs at the prior (a new agent is neither best nor worst).
  */
-export const PRIOR_RUNS = 5;
-export const PRIOR_SUCCESS_RATE = 0.8;
-export const PRIOR_QUALITY = 7;
+const PRIOR_RUNS = 5;
+const PRIOR_SUCCESS_RATE = 0.8;
+const PRIOR_QUALITY = 7;
 
 /** The skill level that work of this complexity needs: 1-2 → 1, ..., 9-10 → 5. */
 export function requiredLevel(complexity: number): number {

@@ -5,7 +5,7 @@ import { ApprovalOutcome, ApprovalStatus } from '../domain/approval-status';
 import { ApprovalErrorCode } from '../domain/approval.errors';
 import { ApprovalObservers } from './approval-observers';
 import { ApprovalService, OpenApprovalRequest } from './approval.service';
-import { InMemoryApprovalDecisions, InMemoryApprovalRepository } from './testing/fakes';
+import { InMemoryApprovalDecisions, InMemoryApprovalRepository } from '@app/approval/testing';
 
 const SESSION = '00000000-0000-4000-8000-000000000001';
 

@@ -12,8 +12,8 @@ export interface ApprovalTimings {
   recheckMs: number;
 }
 
-export const APPROVAL_TIMINGS = Symbol('APPROVAL_TIMINGS');
-export const DEFAULT_APPROVAL_TIMINGS: ApprovalTimings = { recheckMs: 3_000 };
+const APPROVAL_TIMINGS = Symbol('APPROVAL_TIMINGS');
+const DEFAULT_APPROVAL_TIMINGS: ApprovalTimings = { recheckMs: 3_000 };
 
 /** What a turn asks: everything of an approval but its timing, which the configuration decides. */
 export type OpenApprovalRequest = Omit<OpenApprovalInput, 'timeoutMs'>;

@@ -44,9 +44,9 @@ export interface OpenApprovalInput {
 
 export type ApprovalDecision = 'allow' | 'deny';
 
-export const MAX_TITLE_LENGTH = 300;
-export const MAX_PATTERNS = 50;
-export const MAX_PATTERN_LENGTH = 1_000;
+const MAX_TITLE_LENGTH = 300;
+const MAX_PATTERNS = 50;
+const MAX_PATTERN_LENGTH = 1_000;
 const MAX_PERMISSION_LENGTH = 100;
 
 /**

@@ -4,7 +4,7 @@ import { WorkspaceError, WorkspaceErrorCode, WorkspacePort } from '@app/workspac
 import { hashSecret } from '../domain/api-key-secret';
 import { AuthErrorCode } from '../domain/auth.errors';
 import { ApiKeyService } from './api-key.service';
-import { InMemoryApiKeyRepository } from './testing/in-memory-api-key.repository';
+import { InMemoryApiKeyRepository } from '@app/auth/testing';
 
 const BOOTSTRAP = 'bootstrap-secret-123';
 const ADMIN: Principal = { keyId: BOOTSTRAP_KEY_ID, name: 'API_KEY', role: 'admin', workspaceRoots: null };

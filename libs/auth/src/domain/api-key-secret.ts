@@ -1,11 +1,11 @@
 import { createHash, randomBytes } from 'node:crypto';
 
 /** What every secret starts with, so that a leaked one is recognisable (secret scanners, logs). */
-export const SECRET_PREFIX = 'oio_';
+const SECRET_PREFIX = 'oio_';
 /** 32 random bytes, base64url: 43 characters. */
 const SECRET_PATTERN = /^oio_[A-Za-z0-9_-]{43}$/;
 /** How much of a secret is kept in clear to tell keys apart: the marker and 8 random characters (48 bits). */
-export const IDENTIFYING_PREFIX_LENGTH = SECRET_PREFIX.length + 8;
+const IDENTIFYING_PREFIX_LENGTH = SECRET_PREFIX.length + 8;
 
 /** A new secret: 256 random bits. */
 export function generateSecret(): string {

@@ -57,7 +57,7 @@ export function isPublicPath(path: RequestPath): boolean {
 }
 
 /** Bull Board's mount. */
-export const JOB_DASHBOARD_PATH = '/queues';
+const JOB_DASHBOARD_PATH = '/queues';
 
 /** Under /queues however it is spelt, or however Express would mount it (before any `..`). */
 export function isJobDashboardPath(path: RequestPath): boolean {

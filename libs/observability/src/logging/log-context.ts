@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
  * What every log line written during one unit of work carries: the correlation id of the HTTP
  * request that caused it (or of the run job it travelled in), and the session a worker runs.
  */
-export interface LogContext {
+interface LogContext {
   correlationId: string;
   sessionId?: string;
 }

@@ -1,7 +1,19 @@
 import { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { correlationIdFrom, runWithLogContext } from './log-context';
-import { createNestLogger, createRootLogger } from './root-logger';
+import { createNestLogger, createRootLogger, logFormatFor } from './root-logger';
+
+/** A destination that keeps the text written to it. */
+function text() {
+  let written = '';
+  const stream = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      written += chunk.toString();
+      done();
+    },
+  });
+  return { stream, lines: () => written.split('\n').filter(Boolean) };
+}
 
 /** A destination that keeps the JSON lines written to it. */
 function capture() {
@@ -50,6 +62,54 @@ describe('the root logger', () => {
     nest.error('failed', 'Error: x\n    at y (z.ts:1:1)', 'Worker');
     expect(lines[0]).toMatchObject({ level: 'info', msg: 'hello', context: 'SessionRunWorker', correlationId: 'c-9' });
     expect(lines[1]).toMatchObject({ level: 'error', context: 'Worker' });
+  });
+
+  it("writes Nest's start-up chatter (modules, routes) at debug, everything else at its own level", () => {
+    const { lines, stream } = capture();
+    const nest = createNestLogger(createRootLogger({ level: 'log', destination: stream }));
+    nest.log('AppModule dependencies initialized', 'InstanceLoader');
+    nest.log('Mapped {/api/v1/sessions, GET} route', 'RouterExplorer');
+    nest.log('Nest application successfully started', 'NestApplication');
+    nest.log('API ready', 'Bootstrap');
+    nest.error('cannot listen', 'NestApplication');
+    expect(lines.map((line) => line.msg)).toEqual(['API ready', 'cannot listen']);
+
+    const all = capture();
+    createNestLogger(createRootLogger({ level: 'debug', destination: all.stream })).log('x', 'RoutesResolver');
+    expect(all.lines[0]).toMatchObject({ level: 'debug', msg: 'x', context: 'RoutesResolver' });
+  });
+});
+
+describe('LOG_FORMAT', () => {
+  it('is what is configured, else pretty on a terminal and JSON otherwise', () => {
+    expect(logFormatFor(undefined, { isTTY: true })).toBe('pretty');
+    expect(logFormatFor(undefined, { isTTY: false })).toBe('json');
+    expect(logFormatFor(undefined, {})).toBe('json');
+    expect(logFormatFor('json', { isTTY: true })).toBe('json');
+    expect(logFormatFor('pretty', { isTTY: false })).toBe('pretty');
+  });
+
+  it('pretty: one readable line per entry, with its time, level, context and log context', async () => {
+    const out = text();
+    const logger = createRootLogger({ level: 'log', format: 'pretty', destination: out.stream });
+    runWithLogContext({ correlationId: 'req-7' }, () => logger.child({ context: 'SessionRunWorker' }).warn('slow run'));
+    logger.info(
+      { correlationId: 'req-8', req: { method: 'GET', url: '/api/v1/sessions' }, res: { statusCode: 200 }, responseTime: 12 },
+      'request completed',
+    );
+    logger.debug('hidden');
+    await sleep(1);
+    const [warned, served, ...rest] = out.lines();
+    expect(rest).toEqual([]);
+    expect(warned).toMatch(/^\[\d\d:\d\d:\d\d\.\d{3}\] WARN: \[SessionRunWorker\] slow run \{"correlationId":"req-7"\}$/);
+    expect(served).toMatch(/INFO: GET \/api\/v1\/sessions 200 12ms \{"correlationId":"req-8"\}$/);
+    expect(out.lines().join('\n')).not.toMatch(/"pid"|hostname/);
+  });
+
+  it('json is the default, also for a destination', () => {
+    const { lines, stream } = capture();
+    createRootLogger({ level: 'log', destination: stream }).info('x');
+    expect(lines[0]).toMatchObject({ level: 'info', msg: 'x' });
   });
 });
 

@@ -1,7 +1,7 @@
 import { AxiosError, isAxiosError } from 'axios';
 
 /** Transport-level codes, used when OpenCode gave no answer of its own. */
-export const OpencodeTransportCode = {
+const OpencodeTransportCode = {
   UNREACHABLE: 'UNREACHABLE',
   TIMEOUT: 'TIMEOUT',
   CANCELLED: 'CANCELLED',

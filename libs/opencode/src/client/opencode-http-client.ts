@@ -57,7 +57,7 @@ const SESSION_WORDS = new Set(['status']);
  * The route template of a request path: ids become `:id`, so that a metric label has a
  * bounded set of values (`/session/ses_4fz…/message` → `/session/:id/message`).
  */
-export function opencodeRouteTemplate(path: string): string {
+function opencodeRouteTemplate(path: string): string {
   const segments = path.split('?')[0].split('/');
   return segments
     .map((segment, i) => {

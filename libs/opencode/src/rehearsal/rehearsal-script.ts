@@ -81,7 +81,7 @@ const WORKING_DIRECTORY = /Working directory:\s*(\S.*?)\s*$/m;
 const REPLY = /\[\[reply\]\]([\s\S]*?)\[\[\/reply\]\]/;
 
 export const DEFAULT_FAIL_MESSAGE = 'rehearsal provider failure';
-export const DEFAULT_RETRYABLE_FAIL_MESSAGE = 'rehearsal provider temporary failure';
+const DEFAULT_RETRYABLE_FAIL_MESSAGE = 'rehearsal provider temporary failure';
 
 export function parseRehearsalMarkers(prompt: string): RehearsalMarkers {
   const subtasks = [...prompt.matchAll(TASK_BLOCK)].map((m) => m[1]);
@@ -172,14 +172,14 @@ export function rehearsalUsage(request: ChatCompletionRequest, completion: strin
   return { prompt_tokens, completion_tokens, total_tokens: prompt_tokens + completion_tokens };
 }
 
-export function textOf(message: ChatMessage | undefined): string {
+function textOf(message: ChatMessage | undefined): string {
   const content = message?.content;
   if (typeof content === 'string') return content;
   if (Array.isArray(content)) return content.map((part) => part.text ?? '').join('');
   return '';
 }
 
-export function workingDirectoryOf(messages: ChatMessage[]): string | undefined {
+function workingDirectoryOf(messages: ChatMessage[]): string | undefined {
   for (const message of messages) {
     if (message.role !== 'system') continue;
     const match = WORKING_DIRECTORY.exec(textOf(message));

@@ -15,8 +15,6 @@ import {
   TurnRequest,
 } from '@app/opencode';
 
-jest.setTimeout(60_000);
-
 const quiet = { log: () => undefined, warn: () => undefined, error: () => undefined };
 
 function isRunning(pid: number): boolean {

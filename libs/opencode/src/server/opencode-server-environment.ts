@@ -5,7 +5,7 @@ import { REHEARSAL_MODEL_ID, REHEARSAL_PROVIDER_ID } from '../rehearsal/rehearsa
 export const REHEARSAL_MODEL = `${REHEARSAL_PROVIDER_ID}/${REHEARSAL_MODEL_ID}`;
 
 /** USD per million tokens: declared so that rehearsal runs report a non-zero cost like real ones. */
-export const REHEARSAL_MODEL_COST = { input: 3, output: 15, cache_read: 0.3, cache_write: 3.75 };
+const REHEARSAL_MODEL_COST = { input: 3, output: 15, cache_read: 0.3, cache_write: 3.75 };
 
 /** The isolated directories a managed server lives in, all under one data dir. */
 export interface OpencodeServerDirectories {
@@ -123,7 +123,7 @@ const ORCHESTRATOR_PREFIXES = ['DB_', 'REDIS_'];
 let orchestratorVariables: Set<string> | undefined;
 
 /** True for the orchestrator's own variables: never given to OpenCode. */
-export function isOrchestratorVariable(name: string): boolean {
+function isOrchestratorVariable(name: string): boolean {
   orchestratorVariables ??= new Set([...Object.keys(new EnvironmentSchema()), ...ORCHESTRATOR_OPTIONAL_VARIABLES]);
   return orchestratorVariables.has(name) || ORCHESTRATOR_PREFIXES.some((prefix) => name.startsWith(prefix));
 }

@@ -1,21 +1,11 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import {
-  makeTempWorkspace,
-  rehearsalRequests,
-  removeTempWorkspaces,
-  testOpencodeClient,
-  waitFor,
-} from '@app/testing';
+import { makeTempWorkspace, rehearsalRequests, testOpencodeClient, waitFor } from '@app/testing';
 import { newOpencodeMessageId, OpencodeTurnRunner, TurnProgress, TurnRequest } from '@app/opencode';
-
-jest.setTimeout(30_000);
 
 describe('OpencodeTurnRunner on a real OpenCode server (rehearsal provider)', () => {
   const client = testOpencodeClient();
   const runner = new OpencodeTurnRunner(client, { reconcileIntervalMs: 1_000, abortSettleMs: 3_000 });
-
-  afterAll(() => removeTempWorkspaces());
 
   function turnRequest(prompt: string, extra: Partial<TurnRequest> = {}): TurnRequest {
     return { workspace: extra.workspace ?? makeTempWorkspace(), title: 'integration test', prompt, agent: 'build', ...extra };
@@ -112,12 +102,12 @@ describe('OpencodeTurnRunner on a real OpenCode server (rehearsal provider)', ()
     const marker = `resume-${newOpencodeMessageId()}`;
     const request = turnRequest(`${marker}\n[[write r.txt]]resumed[[/write]]`);
     const first = await runTurn(request);
-    const sentBefore = (await rehearsalRequests()).length;
+    const sentBefore = (await rehearsalRequests(marker)).length;
 
     const again = await runner.runTurn(first.ref, request, { signal: new AbortController().signal, resume: true });
 
     expect(again).toEqual(first.outcome);
-    expect((await rehearsalRequests()).length).toBe(sentBefore);
+    expect((await rehearsalRequests(marker)).length).toBe(sentBefore);
     const messages = await client.messages(request.workspace, first.ref.opencodeSessionId);
     expect(messages.filter((m) => m.info.role === 'user')).toHaveLength(1);
   });
@@ -138,9 +128,10 @@ describe('OpencodeTurnRunner on a real OpenCode server (rehearsal provider)', ()
     const without = await runTurn(turnRequest('[[expect-system Always answer in French.]] hi'));
     expect(without.outcome.error).toEqual({ code: 'PROVIDER_ERROR', message: expect.stringContaining('expected system text not found') });
 
-    const noWrite = await runTurn(turnRequest('[[write x.txt]]x[[/write]]', { disabledTools: ['write'] }));
+    const noWriteMarker = `no-write-${newOpencodeMessageId()}`;
+    const noWrite = await runTurn(turnRequest(`${noWriteMarker}\n[[write x.txt]]x[[/write]]`, { disabledTools: ['write'] }));
     expect(noWrite.outcome).toMatchObject({ status: 'completed', filesChanged: [] });
-    const last = (await rehearsalRequests()).at(-1);
+    const last = (await rehearsalRequests(noWriteMarker)).at(-1);
     expect(last?.tools?.map((t) => t.function?.name)).not.toContain('write');
     // Switched off by the session's rules, which the prompt left in place (a prompt's `tools` map would replace them).
     const session = await client.getSession(noWrite.request.workspace, noWrite.ref.opencodeSessionId);
@@ -154,9 +145,10 @@ describe('OpencodeTurnRunner on a real OpenCode server (rehearsal provider)', ()
 
   it("gives a read-only turn read and search tools only, and refuses paths outside the workspace whatever the workspace's config says", async () => {
     const outside = makeTempWorkspace();
-    const readOnly = await runTurn(turnRequest('[[write a.txt]]x[[/write]]', { policy: { readOnly: true, permissions: {} } }));
+    const readOnlyMarker = `read-only-${newOpencodeMessageId()}`;
+    const readOnly = await runTurn(turnRequest(`${readOnlyMarker}\n[[write a.txt]]x[[/write]]`, { policy: { readOnly: true, permissions: {} } }));
     expect(readOnly.outcome).toMatchObject({ status: 'completed', summary: 'The write tool is not available in this turn.' });
-    const offered = (await rehearsalRequests()).at(-1)?.tools?.map((t) => t.function?.name) ?? [];
+    const offered = (await rehearsalRequests(readOnlyMarker)).at(-1)?.tools?.map((t) => t.function?.name) ?? [];
     expect(offered.length).toBeGreaterThan(0);
     expect(offered.filter((tool) => !['read', 'glob', 'grep', 'list'].includes(tool!))).toEqual([]);
 

@@ -20,7 +20,7 @@ import type { OpencodeSessionPermissionRule } from '../client/opencode.types';
 
 export type PermissionAction = OpencodeSessionPermissionRule['action'];
 
-export const PERMISSION_ACTIONS: readonly PermissionAction[] = ['allow', 'ask', 'deny'];
+const PERMISSION_ACTIONS: readonly PermissionAction[] = ['allow', 'ask', 'deny'];
 
 /** What the orchestrator allows one turn: a read-only role, and the agent binding's permissions. */
 export interface TurnPolicy {
@@ -40,13 +40,13 @@ export const DEFAULT_TURN_POLICY: TurnPolicy = Object.freeze({ readOnly: false, 
  * The tools a read-only turn may use: reading and searching files, nothing else. An allow-list,
  * so that a tool a later OpenCode adds (or a plugin or MCP server brings) is off by default.
  */
-export const READ_ONLY_PERMISSIONS = ['read', 'glob', 'grep', 'list'] as const;
+const READ_ONLY_PERMISSIONS = ['read', 'glob', 'grep', 'list'] as const;
 
 /**
  * OpenCode's own default for secrets in dotenv files, restated: a session-level `read: allow`
  * would otherwise override it. `ask` becomes an approval (or is refused at once without one).
  */
-export const ENV_FILE_READ_RULES: readonly OpencodePermissionRule[] = [
+const ENV_FILE_READ_RULES: readonly OpencodePermissionRule[] = [
   { permission: 'read', pattern: '*.env', action: 'ask' },
   { permission: 'read', pattern: '*.env.*', action: 'ask' },
   { permission: 'read', pattern: '*.env.example', action: 'allow' },
@@ -60,7 +60,7 @@ export const ENV_FILE_READ_RULES: readonly OpencodePermissionRule[] = [
  *   output. The agent still gets the truncated output itself.
  * - question: the question tool waits for a human who is not there.
  */
-export const HARD_DENIED_PERMISSIONS = ['external_directory', 'question'] as const;
+const HARD_DENIED_PERMISSIONS = ['external_directory', 'question'] as const;
 
 const HARD_RULES: readonly OpencodePermissionRule[] = HARD_DENIED_PERMISSIONS.map((permission) => ({
   permission,
@@ -69,14 +69,14 @@ const HARD_RULES: readonly OpencodePermissionRule[] = HARD_DENIED_PERMISSIONS.ma
 }));
 
 /** A binding's permission name: a lowercase identifier, as OpenCode names its permissions and tools. */
-export const PERMISSION_NAME_PATTERN = /^[a-z][a-z0-9_]{0,63}$/;
+const PERMISSION_NAME_PATTERN = /^[a-z][a-z0-9_]{0,63}$/;
 const TOOL_NAME_PATTERN = /^[a-z][a-z0-9_-]{0,63}$/;
 
 /** The tools that ask OpenCode's `edit` permission: switching one off is switching off `edit`. */
 const EDIT_TOOLS = ['edit', 'write', 'patch', 'multiedit', 'apply_patch'];
 
 /** The permission a tool asks for (its own name, but for the file-changing tools: `edit`). */
-export function permissionOfTool(tool: string): string {
+function permissionOfTool(tool: string): string {
   return EDIT_TOOLS.includes(tool) ? 'edit' : tool;
 }
 
@@ -112,6 +112,6 @@ export function buildSessionRuleset(policy: TurnPolicy = DEFAULT_TURN_POLICY, di
   return rules;
 }
 
-export function isPermissionName(name: string): boolean {
+function isPermissionName(name: string): boolean {
   return PERMISSION_NAME_PATTERN.test(name);
 }

@@ -1,5 +1,6 @@
 import { stat } from 'node:fs/promises';
 import { isAbsolute, relative } from 'node:path';
+import { ZERO_USAGE } from '@app/shared';
 import { OpencodeError } from '../client/opencode-error';
 import type { OpencodeEventSubscription } from '../client/opencode-event-stream';
 import type { OpencodeHttpClient } from '../client/opencode-http-client';
@@ -33,7 +34,6 @@ import {
   TurnPermissionWithdrawal,
   TurnRef,
   TurnRequest,
-  ZERO_USAGE,
 } from './turn.types';
 
 export interface TurnRunnerTimings {
@@ -640,7 +640,7 @@ function isPermissionReply(value: unknown): value is TurnPermissionReply {
   return value === 'once' || value === 'always' || value === 'reject';
 }
 
-export function toTurnPermission(raw: OpencodePermissionRequest, workspace: string): TurnPermissionRequest {
+function toTurnPermission(raw: OpencodePermissionRequest, workspace: string): TurnPermissionRequest {
   return {
     requestId: raw.id,
     opencodeSessionId: raw.sessionID,

@@ -1,11 +1,12 @@
 import { isAbsolute, relative, resolve } from 'node:path';
+import { TokenUsage, ZERO_USAGE } from '@app/shared';
 import type {
   OpencodeAssistantMessageInfo,
   OpencodeErrorInfo,
   OpencodeMessage,
   OpencodePart,
 } from '../client/opencode.types';
-import { TurnErrorCode, TurnUsage } from './turn.types';
+import { TurnErrorCode } from './turn.types';
 
 /** An assistant message of one turn, with its parts. */
 export interface TurnAnswer {
@@ -28,8 +29,8 @@ export function hasUserMessage(messages: OpencodeMessage[], userMessageId: strin
 }
 
 /** Summed over every step of the turn. OpenCode's input tokens already exclude cache reads. */
-export function usageOf(answers: TurnAnswer[]): TurnUsage {
-  const usage = answers.reduce<TurnUsage>(
+export function usageOf(answers: TurnAnswer[]): TokenUsage {
+  const usage = answers.reduce<TokenUsage>(
     (sum, { info }) => ({
       inputTokens: sum.inputTokens + (info.tokens?.input ?? 0),
       outputTokens: sum.outputTokens + (info.tokens?.output ?? 0),
@@ -38,7 +39,7 @@ export function usageOf(answers: TurnAnswer[]): TurnUsage {
       cacheWriteTokens: sum.cacheWriteTokens + (info.tokens?.cache?.write ?? 0),
       costUsd: sum.costUsd + (info.cost ?? 0),
     }),
-    { inputTokens: 0, outputTokens: 0, reasoningTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0, costUsd: 0 },
+    { ...ZERO_USAGE },
   );
   // Float sums of many small costs drift in the last digits.
   return { ...usage, costUsd: Math.round(usage.costUsd * 1e9) / 1e9 };
@@ -87,7 +88,7 @@ export function lastStepFinished(answers: TurnAnswer[]): boolean {
   return last !== undefined && (last.info.time?.completed !== undefined || last.info.error !== undefined);
 }
 
-export const ABORTED_ERROR_NAME = 'MessageAbortedError';
+const ABORTED_ERROR_NAME = 'MessageAbortedError';
 const PROVIDER_ERROR_NAMES = new Set(['APIError', 'ProviderAuthError']);
 
 /** Maps OpenCode's error to this adapter's codes, keeping the provider's own message. */

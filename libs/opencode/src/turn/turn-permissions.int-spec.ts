@@ -1,9 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { makeTempWorkspace, removeTempWorkspaces, testOpencodeClient, waitFor } from '@app/testing';
+import { makeTempWorkspace, testOpencodeClient, waitFor } from '@app/testing';
 import { OpencodeTurnRunner, TurnPermissionRequest, TurnRequest } from '@app/opencode';
-
-jest.setTimeout(30_000);
 
 /** A workspace whose own opencode.json makes OpenCode ask before any edit. */
 const askingWorkspace = () => makeTempWorkspace({ files: { 'opencode.json': JSON.stringify({ permission: { edit: 'ask' } }) } });
@@ -15,8 +13,6 @@ const askingWorkspace = () => makeTempWorkspace({ files: { 'opencode.json': JSON
 describe('OpencodeTurnRunner: permission requests on a real OpenCode server', () => {
   const client = testOpencodeClient();
   const runner = new OpencodeTurnRunner(client, { reconcileIntervalMs: 1_000, abortSettleMs: 3_000 });
-
-  afterAll(() => removeTempWorkspaces());
 
   const request = (workspace: string, prompt: string): TurnRequest => ({ workspace, title: 'permissions', prompt, agent: 'build' });
 

@@ -1,21 +1,13 @@
 /**
  * The turn vocabulary of this adapter. Structurally the same as the session context's
- * CodingAgentPort types (libs/session/src/application/ports/coding-agent.port.ts), declared
+ * CodingTurnsPort types (libs/session/src/application/ports/coding-turns.port.ts), declared
  * here so that this library does not depend on the context that uses it.
  */
 
+import type { RunFailure, TokenUsage } from '@app/shared';
 import type { TurnPolicy } from './permission-ruleset';
 
-export type { PermissionAction, TurnPolicy } from './permission-ruleset';
-
-export interface TurnUsage {
-  inputTokens: number;
-  outputTokens: number;
-  reasoningTokens: number;
-  cacheReadTokens: number;
-  cacheWriteTokens: number;
-  costUsd: number;
-}
+export type { TurnPolicy } from './permission-ruleset';
 
 export interface TurnRequest {
   /** Absolute path of the directory the agent works in. */
@@ -45,8 +37,8 @@ export interface TurnOutcome {
   status: TurnStatus;
   summary: string;
   filesChanged: string[];
-  usage: TurnUsage;
-  error?: { code: string; message: string };
+  usage: TokenUsage;
+  error?: RunFailure;
 }
 
 /** Streamed answer text: `delta` is what the part gained since its previous text progress. */
@@ -152,12 +144,3 @@ export const TurnErrorCode = {
   PERMISSION_DENIED: 'PERMISSION_DENIED',
 } as const;
 export type TurnErrorCode = (typeof TurnErrorCode)[keyof typeof TurnErrorCode];
-
-export const ZERO_USAGE: Readonly<TurnUsage> = Object.freeze({
-  inputTokens: 0,
-  outputTokens: 0,
-  reasoningTokens: 0,
-  cacheReadTokens: 0,
-  cacheWriteTokens: 0,
-  costUsd: 0,
-});

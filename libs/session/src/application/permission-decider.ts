@@ -5,7 +5,7 @@ import type {
   CodingPermissionRequest,
   CodingPermissionWithdrawal,
   CodingTurnOutcome,
-} from './ports/coding-agent.port';
+} from './ports/coding-turns.port';
 import { approvalEvent, SessionEventsPort } from './ports/session-events.port';
 
 const PERMISSION_DENIED = 'PERMISSION_DENIED';

@@ -1,25 +1,25 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Logger } from '@nestjs/common';
 import { AppConfig } from '@app/config';
-import { InMemoryLocks } from '@app/locking';
+import { InMemoryLocks } from '@app/locking/testing';
 import { testWorkspaces } from '@app/workspace/testing';
 import { Session } from '../domain/session';
 import { SessionStatus } from '../domain/session-status';
 import { AwaitingApprovals } from './awaiting-approvals';
 import {
-  CodingAgentPort,
+  CodingTurnsPort,
   CodingPermissionReply,
   CodingPermissionRequest,
   CodingTurnOutcome,
   CodingTurnRef,
   RunTurnOptions,
-} from './ports/coding-agent.port';
+} from './ports/coding-turns.port';
 import { ApprovalEventData, SessionEventsPort, SessionLiveEvent } from './ports/session-events.port';
+import { SessionRunJob } from './ports/session-queue.port';
+import { RunWatcher } from './run-watcher';
 import { SessionExecutionService } from './session-execution.service';
-import { FakeApprovalGate } from './testing/fake-approval-gate';
-import { FakeAgentDirectory, InMemoryHeartbeat, InMemorySessionRepository, outcome } from './testing/fakes';
+import { WorkspaceLock } from './workspace-lock';
+import { FakeAgentDirectory, FakeApprovalGate, InMemoryHeartbeat, InMemorySessionRepository, outcome } from '@app/session/testing';
+import { makeTempWorkspace } from '@app/testing';
 
 const REQUEST: CodingPermissionRequest = {
   requestId: 'per_1',
@@ -30,8 +30,8 @@ const REQUEST: CodingPermissionRequest = {
   metadata: { filepath: '/ws/a.txt' },
 };
 
-/** A coding agent whose turn asks one permission, then ends as its script says for the reply. */
-class AskingCodingAgent implements CodingAgentPort {
+/** Coding turns whose turn asks one permission, then ends as its script says for the reply. */
+class AskingCodingTurns implements CodingTurnsPort {
   replies: CodingPermissionReply[] = [];
   withdrawals: unknown[] = [];
   constructor(private readonly end: (reply: CodingPermissionReply | undefined, signal: AbortSignal) => Promise<CodingTurnOutcome>) {}
@@ -72,7 +72,7 @@ class RecordingEvents implements SessionEventsPort {
 }
 
 describe('SessionExecutionService: approvals', () => {
-  const workspace = mkdtempSync(join(tmpdir(), 'exec-approvals-spec-'));
+  const workspace = makeTempWorkspace();
   const config = AppConfig.with({ APPROVAL_TIMEOUT_SECONDS: '900' });
   let repo: InMemorySessionRepository;
   let gate: FakeApprovalGate;
@@ -87,29 +87,34 @@ describe('SessionExecutionService: approvals', () => {
   });
 
   async function queued(): Promise<Session> {
-    const s = Session.create({ title: 't', prompt: 'p', workspace, agent: 'build', timeoutSeconds: 60 });
+    const s = Session.create({ title: 't', prompt: 'p', workspace, opencodeAgent: 'build', timeoutSeconds: 60 });
     await repo.insert(s);
     s.queue();
     await repo.update(s);
     return s;
   }
-  const service = (agent: CodingAgentPort, withGate = true) =>
-    new SessionExecutionService(
+  /** The use case, and its run watcher (where cancel signals arrive). */
+  const service = (agent: CodingTurnsPort, withGate = true) => {
+    const watcher = new RunWatcher(repo, new InMemoryHeartbeat());
+    const workspaces = testWorkspaces();
+    const execution = new SessionExecutionService(
       repo,
       agent,
-      new InMemoryHeartbeat(),
-      new InMemoryLocks(),
+      watcher,
+      new WorkspaceLock(new InMemoryLocks(), workspaces, config),
       config,
       new FakeAgentDirectory(),
-      testWorkspaces(),
+      workspaces,
       events,
       withGate ? gate : null,
     );
+    return { run: (job: SessionRunJob) => execution.run(job), watcher };
+  };
   const stored = async (s: Session) => (await repo.findById(s.id))!.snapshot();
   const denied = () => outcome('failed', { error: { code: 'PERMISSION_DENIED', message: 'permission refused: edit a.txt; OpenCode stopped the turn there' } });
 
   it('opens an approval, shows it while the turn waits, and tells OpenCode once it is allowed', async () => {
-    const agent = new AskingCodingAgent(async (reply) => (reply === 'reject' ? denied() : outcome('completed')));
+    const agent = new AskingCodingTurns(async (reply) => (reply === 'reject' ? denied() : outcome('completed')));
     const s = await queued();
     const run = service(agent).run({ sessionId: s.id, attempt: s.attempt });
 
@@ -135,7 +140,7 @@ describe('SessionExecutionService: approvals', () => {
       [{ status: 'DENIED', decidedBy: 'key', answeredByKeyId: 'key-9' }, 'was not granted: it was denied by key key-9'],
       [{ status: 'EXPIRED', decidedBy: 'timeout' }, 'was not granted: nobody answered it within 900 s (APPROVAL_TIMEOUT_SECONDS)'],
     ] as const) {
-      const agent = new AskingCodingAgent(async (reply) => (reply === 'reject' ? denied() : outcome('completed')));
+      const agent = new AskingCodingTurns(async (reply) => (reply === 'reject' ? denied() : outcome('completed')));
       const s = await queued();
       const run = service(agent).run({ sessionId: s.id, attempt: s.attempt });
       const pending = await gate.pendingOf(s.id);
@@ -147,12 +152,12 @@ describe('SessionExecutionService: approvals', () => {
   });
 
   it('cancels the approval when the session is cancelled while it waits', async () => {
-    const agent = new AskingCodingAgent(async (_reply, signal) => (signal.aborted ? outcome('aborted') : outcome('completed')));
+    const agent = new AskingCodingTurns(async (_reply, signal) => (signal.aborted ? outcome('aborted') : outcome('completed')));
     const s = await queued();
     const execution = service(agent);
     const run = execution.run({ sessionId: s.id, attempt: s.attempt });
     const pending = await gate.pendingOf(s.id);
-    execution.onCancelRequested(s.id);
+    execution.watcher.onCancelRequested(s.id);
     await run;
     expect((await stored(s)).status).toBe(SessionStatus.CANCELLED);
     expect(gate.approvals.get(pending.id)).toMatchObject({ status: 'CANCELLED', decidedBy: 'session-ended' });
@@ -160,8 +165,8 @@ describe('SessionExecutionService: approvals', () => {
     expect(events.approvals().map((a) => a.status)).toEqual(['PENDING', 'CANCELLED']);
   });
 
-  it('without the approval context, passes no handler: the coding agent refuses at once', async () => {
-    const agent = new AskingCodingAgent(async (reply) => (reply === undefined ? denied() : outcome('completed')));
+  it('without the approval context, passes no handler: the coding server refuses at once', async () => {
+    const agent = new AskingCodingTurns(async (reply) => (reply === undefined ? denied() : outcome('completed')));
     const s = await queued();
     await service(agent, false).run({ sessionId: s.id, attempt: s.attempt });
     expect((await stored(s)).error?.code).toBe('PERMISSION_DENIED');

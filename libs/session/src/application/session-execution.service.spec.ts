@@ -1,26 +1,29 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { AppConfig } from '@app/config';
-import { InMemoryLocks } from '@app/locking';
+import { InMemoryLocks } from '@app/locking/testing';
 import { testWorkspaces } from '@app/workspace/testing';
 import { Session } from '../domain/session';
 import { SessionStatus } from '../domain/session-status';
-import { CodingAgentPort, CodingTurnOutcome, RunTurnOptions } from './ports/coding-agent.port';
-import { SessionEventsPort, SessionLiveEvent, transitionEvents } from './ports/session-events.port';
-import { SessionExecutionService, WATCH_INTERVAL_MS, workspaceLockResource } from './session-execution.service';
+import { CodingTurnsPort, CodingTurnOutcome, RunTurnOptions } from './ports/coding-turns.port';
+import { SessionEventsPort, SessionLiveEvent } from './ports/session-events.port';
+import { SessionTransitionPublisher } from './session-transition-publisher';
+import { SessionRunJob } from './ports/session-queue.port';
+import { SessionRepositoryPort } from './ports/session.repository.port';
+import { RunWatcher, WATCH_INTERVAL_MS } from './run-watcher';
+import { SessionExecutionService } from './session-execution.service';
+import { WorkspaceLock, workspaceLockResource } from './workspace-lock';
 import {
   FakeAgentDirectory,
   InMemoryHeartbeat,
   InMemorySessionRepository,
   outcome,
   REVIEWER_CHOICE,
-  ScriptedCodingAgent,
+  ScriptedCodingTurns,
   untilAborted,
-} from './testing/fakes';
+} from '@app/session/testing';
+import { makeTempWorkspace } from '@app/testing';
 
 describe('SessionExecutionService', () => {
-  const workspace = mkdtempSync(join(tmpdir(), 'exec-spec-'));
+  const workspace = makeTempWorkspace();
   const workspaces = testWorkspaces();
   let repo: InMemorySessionRepository;
   let heartbeat: InMemoryHeartbeat;
@@ -28,28 +31,38 @@ describe('SessionExecutionService', () => {
   let agents: FakeAgentDirectory;
   const config = AppConfig.with({});
 
+  type Worker = { run: (job: SessionRunJob) => Promise<void>; watcher: RunWatcher };
+  /** One worker process: the use case with its own run watcher. */
+  function worker(turns: CodingTurnsPort, options: { repository?: SessionRepositoryPort; events?: SessionEventsPort } = {}): Worker {
+    const repository = options.repository ?? repo;
+    const watcher = new RunWatcher(repository, heartbeat);
+    const workspaceLock = new WorkspaceLock(locks, workspaces, config);
+    const service = new SessionExecutionService(repository, turns, watcher, workspaceLock, config, agents, workspaces, options.events);
+    return { run: (j) => service.run(j), watcher };
+  }
+
   async function queued(timeoutSeconds = 60): Promise<Session> {
-    const s = Session.create({ title: 't', prompt: 'p', workspace, agent: 'build', timeoutSeconds });
+    const s = Session.create({ title: 't', prompt: 'p', workspace, opencodeAgent: 'build', timeoutSeconds });
     await repo.insert(s);
     s.queue();
     await repo.update(s);
     return s;
   }
   /** Waits until a worker stored the session's OpenCode turn (and, given the service, follows it). */
-  async function turnAttached(s: Session, service?: SessionExecutionService): Promise<void> {
+  async function turnAttached(s: Session, service?: Worker): Promise<void> {
     const following = async () =>
-      (await stored(s)).opencodeSessionId !== null && (!service || service.activeSessionIds.includes(s.id));
+      (await stored(s)).opencodeSessionId !== null && (!service || service.watcher.activeSessionIds.includes(s.id));
     for (let i = 0; i < 1000 && !(await following()); i++) await new Promise((r) => setTimeout(r, 5));
   }
 
   /** A worker that claims the session, opens its turn and then stops responding. */
   async function startAndLoseWorker(s: Session) {
-    const service = new SessionExecutionService(repo, new ScriptedCodingAgent(untilAborted), heartbeat, locks, config, agents, workspaces);
+    const service = worker(new ScriptedCodingTurns(untilAborted));
     const run = service.run(job(s));
     await turnAttached(s, service);
     return {
       end: async () => {
-        service.onCancelRequested(s.id);
+        service.watcher.onCancelRequested(s.id);
         await run;
       },
     };
@@ -66,11 +79,11 @@ describe('SessionExecutionService', () => {
 
   it('runs a queued session to COMPLETED with the turn attached before the prompt', async () => {
     const s = await queued();
-    const agent = new ScriptedCodingAgent(async () => {
+    const agent = new ScriptedCodingTurns(async () => {
       expect((await stored(s)).opencodeSessionId).toBe('ses_1'); // persisted before runTurn
       return outcome('completed', { summary: 'done', filesChanged: ['a.ts'] });
     });
-    await new SessionExecutionService(repo, agent, heartbeat, locks, config, agents, workspaces).run(job(s));
+    await worker(agent).run(job(s));
     expect(await stored(s)).toMatchObject({
       status: SessionStatus.COMPLETED,
       result: { summary: 'done', filesChanged: ['a.ts'] },
@@ -82,8 +95,8 @@ describe('SessionExecutionService', () => {
 
   it('is idempotent: a job that runs again for a finished session does nothing', async () => {
     const s = await queued();
-    const agent = new ScriptedCodingAgent(async () => outcome('completed'));
-    const service = new SessionExecutionService(repo, agent, heartbeat, locks, config, agents, workspaces);
+    const agent = new ScriptedCodingTurns(async () => outcome('completed'));
+    const service = worker(agent);
     await service.run(job(s));
     await service.run(job(s));
     expect(agent.runs).toHaveLength(1);
@@ -92,9 +105,9 @@ describe('SessionExecutionService', () => {
 
   it('ignores a job of a superseded attempt or a deleted session', async () => {
     const s = await queued();
-    const agent = new ScriptedCodingAgent(async () => outcome('completed'));
-    await new SessionExecutionService(repo, agent, heartbeat, locks, config, agents, workspaces).run({ sessionId: s.id, attempt: 7 });
-    await new SessionExecutionService(repo, agent, heartbeat, locks, config, agents, workspaces).run({ sessionId: '00000000-0000-4000-8000-000000000000', attempt: 1 });
+    const agent = new ScriptedCodingTurns(async () => outcome('completed'));
+    await worker(agent).run({ sessionId: s.id, attempt: 7 });
+    await worker(agent).run({ sessionId: '00000000-0000-4000-8000-000000000000', attempt: 1 });
     expect(agent.runs).toHaveLength(0);
     expect((await stored(s)).status).toBe(SessionStatus.QUEUED);
   });
@@ -104,8 +117,8 @@ describe('SessionExecutionService', () => {
     const lostWorker = await startAndLoseWorker(s);
     expect((await stored(s)).status).toBe(SessionStatus.RUNNING);
 
-    const second = new ScriptedCodingAgent(async (_signal, resume) => outcome(resume ? 'completed' : 'failed'));
-    await new SessionExecutionService(repo, second, heartbeat, locks, config, agents, workspaces).run(job(s));
+    const second = new ScriptedCodingTurns(async (_signal, resume) => outcome(resume ? 'completed' : 'failed'));
+    await worker(second).run(job(s));
     expect(second.opened).toBe(0);
     expect(second.runs[0]).toMatchObject({ resume: true, ref: { opencodeSessionId: 'ses_1', messageId: 'msg_1' } });
     expect((await stored(s)).status).toBe(SessionStatus.COMPLETED);
@@ -116,10 +129,10 @@ describe('SessionExecutionService', () => {
   it('fails with WORKER_LOST when a resumed turn cannot be found on the server', async () => {
     const s = await queued();
     const lostWorker = await startAndLoseWorker(s);
-    const lost = new ScriptedCodingAgent(async () =>
+    const lost = new ScriptedCodingTurns(async () =>
       outcome('lost', { error: { code: 'OPENCODE_SESSION_LOST', message: 'unknown session ses_1' } }),
     );
-    await new SessionExecutionService(repo, lost, heartbeat, locks, config, agents, workspaces).run(job(s));
+    await worker(lost).run(job(s));
     const after = await stored(s);
     expect(after.status).toBe(SessionStatus.FAILED);
     expect(after.error?.code).toBe('WORKER_LOST');
@@ -129,43 +142,43 @@ describe('SessionExecutionService', () => {
 
   it('records the provider error as FAILED', async () => {
     const s = await queued();
-    const agent = new ScriptedCodingAgent(async () =>
+    const agent = new ScriptedCodingTurns(async () =>
       outcome('failed', { error: { code: 'PROVIDER_ERROR', message: 'rate limited' } }),
     );
-    await new SessionExecutionService(repo, agent, heartbeat, locks, config, agents, workspaces).run(job(s));
+    await worker(agent).run(job(s));
     expect(await stored(s)).toMatchObject({ status: SessionStatus.FAILED, error: { code: 'PROVIDER_ERROR', message: 'rate limited' } });
   });
 
   it('fails with OPENCODE_UNAVAILABLE when no turn can be opened', async () => {
     const s = await queued();
-    await new SessionExecutionService(repo, new ScriptedCodingAgent(async () => outcome('completed'), true), heartbeat, locks, config, agents, workspaces).run(job(s));
+    await worker(new ScriptedCodingTurns(async () => outcome('completed'), true)).run(job(s));
     expect((await stored(s)).error?.code).toBe('OPENCODE_UNAVAILABLE');
   });
 
   it('aborts the turn and records TIMED_OUT after timeoutSeconds', async () => {
     const s = await queued(1);
-    await new SessionExecutionService(repo, new ScriptedCodingAgent(untilAborted), heartbeat, locks, config, agents, workspaces).run(job(s));
+    await worker(new ScriptedCodingTurns(untilAborted)).run(job(s));
     expect(await stored(s)).toMatchObject({ status: SessionStatus.TIMED_OUT, error: { code: 'TIMED_OUT' } });
   });
 
   it('aborts the turn and records CANCELLED on a cancel signal', async () => {
     const s = await queued();
-    const service = new SessionExecutionService(repo, new ScriptedCodingAgent(untilAborted), heartbeat, locks, config, agents, workspaces);
+    const service = worker(new ScriptedCodingTurns(untilAborted));
     const running = service.run(job(s));
     await turnAttached(s, service);
-    expect(service.activeSessionIds).toEqual([s.id]);
+    expect(service.watcher.activeSessionIds).toEqual([s.id]);
     expect(await heartbeat.alive([s.id])).toEqual(new Set([s.id])); // recovery sees a live worker
-    service.onCancelRequested(s.id);
+    service.watcher.onCancelRequested(s.id);
     await running;
     expect(await stored(s)).toMatchObject({ status: SessionStatus.CANCELLED, usage: { inputTokens: 10 } });
-    expect(service.activeSessionIds).toEqual([]);
+    expect(service.watcher.activeSessionIds).toEqual([]);
   });
 
   it('cancels by polling the row when the cancel signal was lost', async () => {
     jest.useFakeTimers({ doNotFake: ['setTimeout', 'clearTimeout', 'setImmediate', 'nextTick', 'queueMicrotask', 'Date', 'performance'] });
     try {
       const s = await queued();
-      const service = new SessionExecutionService(repo, new ScriptedCodingAgent(untilAborted), heartbeat, locks, config, agents, workspaces);
+      const service = worker(new ScriptedCodingTurns(untilAborted));
       const running = service.run(job(s));
       await turnAttached(s, service);
       const row = (await repo.findById(s.id))!;
@@ -181,13 +194,13 @@ describe('SessionExecutionService', () => {
 
   it('still records the outcome when the title was edited during the run (version conflict)', async () => {
     const s = await queued();
-    const agent = new ScriptedCodingAgent(async () => {
+    const agent = new ScriptedCodingTurns(async () => {
       const user = (await repo.findById(s.id))!;
       user.edit({ title: 'renamed while running' });
       await repo.update(user);
       return outcome('completed');
     });
-    await new SessionExecutionService(repo, agent, heartbeat, locks, config, agents, workspaces).run(job(s));
+    await worker(agent).run(job(s));
     expect(await stored(s)).toMatchObject({ status: SessionStatus.COMPLETED, title: 'renamed while running' });
   });
 
@@ -195,16 +208,10 @@ describe('SessionExecutionService', () => {
     const s = await queued();
     const published: SessionLiveEvent[] = [];
     const events: SessionEventsPort = { publish: async (e) => void published.push(e), subscribe: async () => () => undefined };
-    // The repository's observers publish transitions right after each commit: modelled here.
-    const publishing = new (class extends InMemorySessionRepository {
-      override async update(session: Session): Promise<void> {
-        const pending = session.pullTransitions();
-        await super.update(session);
-        for (const e of transitionEvents(session.snapshot(), pending)) void events.publish(e);
-      }
-    })();
+    // The repository publishes transitions right after each commit, as the real one does.
+    const publishing = new InMemorySessionRepository(new SessionTransitionPublisher(events));
     publishing.rows.set(s.id, (await stored(s)));
-    const talking: CodingAgentPort = {
+    const talking: CodingTurnsPort = {
       openTurn: async () => ({ opencodeSessionId: 'ses_1', messageId: 'msg_1' }),
       isHealthy: async () => true,
       runTurn: async (_ref, _request, options: RunTurnOptions): Promise<CodingTurnOutcome> => {
@@ -215,7 +222,7 @@ describe('SessionExecutionService', () => {
         return outcome('completed', { summary: 'Wrote a.txt', filesChanged: ['a.txt'] });
       },
     };
-    await new SessionExecutionService(publishing, talking, heartbeat, locks, config, agents, workspaces, events).run(job(s));
+    await worker(talking, { repository: publishing, events }).run(job(s));
 
     const label = (e: SessionLiveEvent) => (e.type === 'transition' ? e.data.to : e.type);
     expect(published.map(label)).toEqual([SessionStatus.RUNNING, 'tool', 'files', 'text', SessionStatus.COMPLETED]);
@@ -225,7 +232,7 @@ describe('SessionExecutionService', () => {
   it('runs without an event publisher, and a failing one does not fail the run', async () => {
     const s = await queued();
     const failing = { publish: () => Promise.reject(new Error('Redis is down')), subscribe: async () => () => undefined };
-    const agent: CodingAgentPort = {
+    const agent: CodingTurnsPort = {
       openTurn: async () => ({ opencodeSessionId: 'ses_1', messageId: 'msg_1' }),
       isHealthy: async () => true,
       runTurn: async (_ref, _request, options) => {
@@ -233,17 +240,17 @@ describe('SessionExecutionService', () => {
         return outcome('completed');
       },
     };
-    await new SessionExecutionService(repo, agent, heartbeat, locks, config, agents, workspaces, failing).run(job(s));
+    await worker(agent, { events: failing }).run(job(s));
     expect((await stored(s)).status).toBe(SessionStatus.COMPLETED);
   });
 
   it('fails with WORKSPACE_MISSING when the directory is gone', async () => {
-    const s = Session.create({ title: 't', prompt: 'p', workspace: '/no/such/dir', agent: 'build', timeoutSeconds: 5 });
+    const s = Session.create({ title: 't', prompt: 'p', workspace: '/no/such/dir', opencodeAgent: 'build', timeoutSeconds: 5 });
     await repo.insert(s);
     s.queue();
     await repo.update(s);
-    const agent = new ScriptedCodingAgent(async () => outcome('completed'));
-    await new SessionExecutionService(repo, agent, heartbeat, locks, config, agents, workspaces).run(job(s));
+    const agent = new ScriptedCodingTurns(async () => outcome('completed'));
+    await worker(agent).run(job(s));
     expect((await stored(s)).error?.code).toBe('WORKSPACE_MISSING');
     expect(agent.opened).toBe(0);
   });
@@ -253,7 +260,7 @@ describe('SessionExecutionService', () => {
         title: 't',
         prompt: 'p',
         workspace,
-        agent: 'plan',
+        opencodeAgent: 'plan',
         timeoutSeconds: 60,
         assignment: {
           agentId: REVIEWER_CHOICE.agentId,
@@ -276,8 +283,8 @@ describe('SessionExecutionService', () => {
     it("sends the agent's system instructions and switched-off tools, and reports the finished run", async () => {
       const reviewed = await queued();
       const s = await assigned(reviewed.id);
-      const agent = new ScriptedCodingAgent(async () => outcome('completed', { summary: 'VERDICT: APPROVE\nQUALITY: 9/10' }));
-      await new SessionExecutionService(repo, agent, heartbeat, locks, config, agents, workspaces).run(job(s));
+      const agent = new ScriptedCodingTurns(async () => outcome('completed', { summary: 'VERDICT: APPROVE\nQUALITY: 9/10' }));
+      await worker(agent).run(job(s));
       expect(agent.runs[0].request).toMatchObject({
         agent: 'plan',
         system: 'Answer with VERDICT first.',
@@ -304,15 +311,15 @@ describe('SessionExecutionService', () => {
 
     it('reports failures and timeouts, but not runs the infrastructure ended or plain sessions', async () => {
       const failing = await assigned();
-      await new SessionExecutionService(repo, new ScriptedCodingAgent(async () => outcome('failed')), heartbeat, locks, config, agents, workspaces).run(job(failing));
+      await worker(new ScriptedCodingTurns(async () => outcome('failed'))).run(job(failing));
       const lockLost = await assigned();
-      const service = new SessionExecutionService(repo, new ScriptedCodingAgent(untilAborted), heartbeat, locks, config, agents, workspaces);
+      const service = worker(new ScriptedCodingTurns(untilAborted));
       const running = service.run(job(lockLost));
       await turnAttached(lockLost, service);
       locks.lose(await workspaceLockResource(workspace));
       await running;
       const plain = await queued();
-      await new SessionExecutionService(repo, new ScriptedCodingAgent(async () => outcome('completed')), heartbeat, locks, config, agents, workspaces).run(job(plain));
+      await worker(new ScriptedCodingTurns(async () => outcome('completed'))).run(job(plain));
       expect(agents.runs.map((r) => [r.sessionId, r.outcome])).toEqual([[failing.id, 'FAILED']]);
     });
   });
@@ -323,11 +330,11 @@ describe('SessionExecutionService', () => {
     it('holds workspace:<path> for the whole run and releases it after', async () => {
       const s = await queued();
       let heldDuringRun: unknown;
-      const agent = new ScriptedCodingAgent(async () => {
+      const agent = new ScriptedCodingTurns(async () => {
         heldDuringRun = (await locks.list()).find((l) => l.resource === `workspace:${workspace}`)?.holder?.owner;
         return outcome('completed');
       });
-      await new SessionExecutionService(repo, agent, heartbeat, locks, config, agents, workspaces).run(job(s));
+      await worker(agent).run(job(s));
       expect(heldDuringRun).toBe(`session:${s.id}`);
       expect(await resource()).toBe(`workspace:${workspace}`);
       expect(await locks.list()).toEqual([]);
@@ -338,20 +345,20 @@ describe('SessionExecutionService', () => {
       const second = await queued();
       const spans: Record<string, { start: number; end: number }> = {};
       const agentFor = (id: string) =>
-        new ScriptedCodingAgent(async () => {
+        new ScriptedCodingTurns(async () => {
           spans[id] = { start: Date.now(), end: 0 };
           await new Promise((r) => setTimeout(r, 50));
           spans[id].end = Date.now();
           return outcome('completed');
         });
-      const service = new SessionExecutionService(repo, agentFor(first.id), heartbeat, locks, config, agents, workspaces);
-      const other = new SessionExecutionService(repo, agentFor(second.id), heartbeat, locks, config, agents, workspaces);
+      const service = worker(agentFor(first.id));
+      const other = worker(agentFor(second.id));
       const a = service.run(job(first));
       await turnAttached(first);
       const b = other.run(job(second));
       await new Promise((r) => setTimeout(r, 10));
       expect((await stored(second)).status).toBe(SessionStatus.QUEUED);
-      expect(other.waitingSessionIds).toEqual([second.id]);
+      expect(other.watcher.waitingSessionIds).toEqual([second.id]);
       expect(await heartbeat.alive([second.id])).toEqual(new Set([second.id])); // recovery leaves it alone
       await Promise.all([a, b]);
       expect((await stored(first)).status).toBe(SessionStatus.COMPLETED);
@@ -361,8 +368,8 @@ describe('SessionExecutionService', () => {
 
     it('stops the turn and records WORKSPACE_LOCK_LOST when the lease is lost mid-run', async () => {
       const s = await queued();
-      const agent = new ScriptedCodingAgent(untilAborted);
-      const service = new SessionExecutionService(repo, agent, heartbeat, locks, config, agents, workspaces);
+      const agent = new ScriptedCodingTurns(untilAborted);
+      const service = worker(agent);
       const running = service.run(job(s));
       await turnAttached(s, service);
       locks.lose(await resource());
@@ -376,8 +383,8 @@ describe('SessionExecutionService', () => {
     it('ends TIMED_OUT with WORKSPACE_BUSY when the workspace stays locked for the whole timeout', async () => {
       const s = await queued(1);
       await locks.acquire(await resource(), { owner: 'another session', ttlMs: 60_000, waitTimeoutMs: 0 });
-      const agent = new ScriptedCodingAgent(async () => outcome('completed'));
-      await new SessionExecutionService(repo, agent, heartbeat, locks, config, agents, workspaces).run(job(s));
+      const agent = new ScriptedCodingTurns(async () => outcome('completed'));
+      await worker(agent).run(job(s));
       const after = await stored(s);
       expect(after).toMatchObject({ status: SessionStatus.TIMED_OUT, error: { code: 'WORKSPACE_BUSY' } });
       expect(after.startedAt).toBeNull();
@@ -388,14 +395,14 @@ describe('SessionExecutionService', () => {
     it('stops waiting when the queued session is cancelled', async () => {
       const s = await queued();
       await locks.acquire(await resource(), { owner: 'another session', ttlMs: 60_000, waitTimeoutMs: 0 });
-      const agent = new ScriptedCodingAgent(async () => outcome('completed'));
-      const service = new SessionExecutionService(repo, agent, heartbeat, locks, config, agents, workspaces);
+      const agent = new ScriptedCodingTurns(async () => outcome('completed'));
+      const service = worker(agent);
       const waiting = service.run(job(s));
       await new Promise((r) => setTimeout(r, 10));
       const row = (await repo.findById(s.id))!;
       row.cancel('cancelled by user');
       await repo.update(row);
-      service.onCancelRequested(s.id);
+      service.watcher.onCancelRequested(s.id);
       await waiting;
       expect((await stored(s)).status).toBe(SessionStatus.CANCELLED);
       expect(agent.opened).toBe(0);

@@ -1,15 +1,13 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { AppConfig } from '@app/config';
-import { InMemoryLocks } from '@app/locking';
+import { InMemoryLocks } from '@app/locking/testing';
 import { testWorkspaces } from '@app/workspace/testing';
 import { SessionStatus } from '../domain/session-status';
 import { WorkspaceErrorCode } from '@app/workspace';
 import { SessionErrorCode } from '../domain/session.errors';
 import { SessionSignalsPort } from './ports/session-signals.port';
 import { SESSION_LOCK_WAIT_MS, SessionLifecycleService } from './session-lifecycle.service';
-import { FakeAgentDirectory, FakeQueue, InMemorySessionRepository, REVIEWER_CHOICE } from './testing/fakes';
+import { FakeAgentDirectory, FakeQueue, InMemorySessionRepository, REVIEWER_CHOICE } from '@app/session/testing';
+import { makeTempWorkspace } from '@app/testing';
 
 class RecordingSignals implements SessionSignalsPort {
   cancels: string[] = [];
@@ -22,7 +20,7 @@ class RecordingSignals implements SessionSignalsPort {
 }
 
 describe('SessionLifecycleService', () => {
-  const workspace = mkdtempSync(join(tmpdir(), 'lifecycle-spec-'));
+  const workspace = makeTempWorkspace();
   const config = AppConfig.with({ SESSION_TIMEOUT_SECONDS: '1234' });
   let repo: InMemorySessionRepository;
   let queue: FakeQueue;
@@ -42,7 +40,7 @@ describe('SessionLifecycleService', () => {
 
   it('creates a PENDING session with the defaults', async () => {
     const s = await service.create({ title: 't', prompt: 'p', workspace });
-    expect(s.snapshot()).toMatchObject({ status: SessionStatus.PENDING, agent: 'build', timeoutSeconds: 1234, attempt: 1 });
+    expect(s.snapshot()).toMatchObject({ status: SessionStatus.PENDING, opencodeAgent: 'build', timeoutSeconds: 1234, attempt: 1 });
   });
 
   it.each([
@@ -61,7 +59,7 @@ describe('SessionLifecycleService', () => {
       const s = await service.create({ title: 't', prompt: 'p', workspace, role: 'REVIEWER', skills: ['security'], complexity: 7 });
       expect(agents.requests).toEqual([{ agentId: undefined, role: 'REVIEWER', skills: ['security'], complexity: 7 }]);
       expect(s.snapshot()).toMatchObject({
-        agent: 'plan',
+        opencodeAgent: 'plan',
         model: null,
         agentId: REVIEWER_CHOICE.agentId,
         assignment: {
@@ -99,7 +97,7 @@ describe('SessionLifecycleService', () => {
         code: SessionErrorCode.AGENT_CHOICE_CONFLICT,
       });
       const plain = await service.create({ title: 't', prompt: 'p', workspace, agent: 'build' });
-      expect(plain.snapshot()).toMatchObject({ agent: 'build', agentId: null, assignment: null });
+      expect(plain.snapshot()).toMatchObject({ opencodeAgent: 'build', agentId: null, assignment: null });
       expect(agents.requests).toEqual([]);
     });
   });
@@ -111,6 +109,20 @@ describe('SessionLifecycleService', () => {
     expect(locks.holders.size).toBe(0);
     await expect(service.start(s.id)).rejects.toMatchObject({ code: SessionErrorCode.INVALID_TRANSITION });
     expect(locks.holders.size).toBe(0);
+  });
+
+  it('holds the session lock as this API process on this host, one owner per command', async () => {
+    const onHostA = new SessionLifecycleService(repo, queue, signals, locks, config, agents, testWorkspaces(undefined, 'host-a:42'));
+    const acquire = jest.spyOn(locks, 'acquire');
+    const s = await onHostA.create({ title: 't', prompt: 'p', workspace });
+    await onHostA.start(s.id);
+    await onHostA.cancel(s.id);
+    const owners = acquire.mock.calls.map(([resource, options]) => [resource, options.owner]);
+    expect(owners).toEqual([
+      [`session:${s.id}`, expect.stringMatching(/^api:host-a:42:[0-9a-f-]{36}$/)],
+      [`session:${s.id}`, expect.stringMatching(/^api:host-a:42:[0-9a-f-]{36}$/)],
+    ]);
+    expect(owners[0][1]).not.toBe(owners[1][1]);
   });
 
   it('start refuses while another command holds the session lock (LOCK_TIMEOUT, retryable)', async () => {

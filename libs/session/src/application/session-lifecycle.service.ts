@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { hostname } from 'node:os';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { AppConfig } from '@app/config';
 import { LOCK_PORT, LockPort } from '@app/locking';
 import { WORKSPACE_PORT, WorkspacePort } from '@app/workspace';
 import { Session } from '../domain/session';
 import { SessionAgentAssignment } from '../domain/session-agent';
+import { SessionOrigin } from '../domain/session-origin';
 import { AGENT_DIRECTORY, AgentDirectoryPort } from './ports/agent-directory.port';
 import { SessionStatus } from '../domain/session-status';
 import { SessionError, SessionErrorCode } from '../domain/session.errors';
@@ -17,6 +17,7 @@ import {
   SessionRepositoryPort,
 } from './ports/session.repository.port';
 import { SESSION_SIGNALS, SessionSignalsPort } from './ports/session-signals.port';
+import { retryOnConflict } from './retry-on-conflict';
 
 export interface CreateSessionCommand {
   title: string;
@@ -26,10 +27,13 @@ export interface CreateSessionCommand {
   workspaceRoots?: readonly string[] | null;
   /** The caller's API key id, recorded on the session. */
   createdByKeyId?: string | null;
+  /** The OpenCode agent (build, plan, ...) the turn runs with (the API's `agent`; the session's opencodeAgent). */
   agent?: string;
   model?: string;
   timeoutSeconds?: number;
   metadata?: Record<string, unknown>;
+  /** Why it is made; default: through the API. */
+  origin?: SessionOrigin;
   /** An orchestrator agent by id, or routing by role and skills (see AgentDirectoryPort). */
   agentId?: string;
   role?: string;
@@ -38,14 +42,14 @@ export interface CreateSessionCommand {
   reviewOf?: string;
 }
 
-export const DEFAULT_COMPLEXITY = 5;
+const DEFAULT_COMPLEXITY = 5;
 
 /** How long a lifecycle command may hold, and wait for, a session's lock. */
-export const SESSION_LOCK_TTL_MS = 30_000;
+const SESSION_LOCK_TTL_MS = 30_000;
 export const SESSION_LOCK_WAIT_MS = 30_000;
-export const DEFAULT_OPENCODE_AGENT = 'build';
-/** Who holds a session lock: this process and one operation (owners must not be shared, see LockPort). */
-const LOCK_OWNER_PREFIX = `api:${hostname()}:${process.pid}`;
+const DEFAULT_OPENCODE_AGENT = 'build';
+/** A cancel decided on a row a worker changed meanwhile is decided again, this many times in all. */
+const CANCEL_TRIES = 3;
 
 /** Use cases of the API side: everything a user does to a session. */
 @Injectable()
@@ -71,8 +75,9 @@ export class SessionLifecycleService {
       prompt: command.prompt,
       workspace,
       metadata: command.metadata,
+      origin: command.origin,
       createdByKeyId: command.createdByKeyId ?? null,
-      agent: assignment?.opencodeAgent ?? command.agent ?? DEFAULT_OPENCODE_AGENT,
+      opencodeAgent: assignment?.opencodeAgent ?? command.agent ?? DEFAULT_OPENCODE_AGENT,
       model: command.model ?? assignment?.model ?? null,
       assignment: assignment?.snapshot ?? null,
       timeoutSeconds: command.timeoutSeconds ?? this.config.sessionTimeoutSeconds,
@@ -160,18 +165,11 @@ export class SessionLifecycleService {
    * worker is told; the worker aborts the OpenCode turn and records CANCELLED.
    */
   cancel(id: string): Promise<Session> {
-    return this.withSessionLock(id, async (session) => {
+    return this.withSessionLock(id, (session) =>
       // A worker may claim the session (QUEUED → RUNNING) while we decide: the version check
       // catches it, and the cancel is decided again on the fresh row rather than refused.
-      for (let attempt = 1; ; attempt++) {
-        try {
-          return await this.cancelNow(session);
-        } catch (err) {
-          if (attempt >= 3 || !(err instanceof SessionError) || err.code !== SessionErrorCode.VERSION_CONFLICT) throw err;
-          session = await this.get(id);
-        }
-      }
-    });
+      retryOnConflict(CANCEL_TRIES, async (attempt) => this.cancelNow(attempt === 1 ? session : await this.get(id))),
+    );
   }
 
   private async cancelNow(session: Session): Promise<Session> {
@@ -208,7 +206,8 @@ export class SessionLifecycleService {
 
   private async withSessionLock<T>(id: string, work: (session: Session) => Promise<T>): Promise<T> {
     const lease = await this.locks.acquire(`session:${id}`, {
-      owner: `${LOCK_OWNER_PREFIX}:${randomUUID()}`,
+      // This process and one operation: owners must not be shared (see LockPort).
+      owner: `api:${this.workspaces.hostId}:${randomUUID()}`,
       ttlMs: SESSION_LOCK_TTL_MS,
       waitTimeoutMs: SESSION_LOCK_WAIT_MS,
     });

@@ -3,8 +3,7 @@ import { AppConfig } from '@app/config';
 import { Session } from '../domain/session';
 import { SessionStatus } from '../domain/session-status';
 import { SessionRecoveryService } from './session-recovery.service';
-import { FakeApprovalGate } from './testing/fake-approval-gate';
-import { FakeQueue, InMemoryHeartbeat, InMemorySessionRepository } from './testing/fakes';
+import { FakeApprovalGate, FakeQueue, InMemoryHeartbeat, InMemorySessionRepository } from '@app/session/testing';
 
 describe('SessionRecoveryService: approvals whose worker died', () => {
   const config = AppConfig.with({ WORKER_LEASE_SECONDS: '1' });
@@ -21,7 +20,7 @@ describe('SessionRecoveryService: approvals whose worker died', () => {
   });
 
   async function running(): Promise<Session> {
-    const s = Session.create({ title: 't', prompt: 'p', workspace: '/tmp', agent: 'build', timeoutSeconds: 60 });
+    const s = Session.create({ title: 't', prompt: 'p', workspace: '/tmp', opencodeAgent: 'build', timeoutSeconds: 60 });
     await repo.insert(s);
     s.queue();
     s.markRunning();

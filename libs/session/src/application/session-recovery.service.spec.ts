@@ -2,7 +2,7 @@ import { AppConfig } from '@app/config';
 import { Session } from '../domain/session';
 import { SessionStatus } from '../domain/session-status';
 import { SessionRecoveryService } from './session-recovery.service';
-import { FakeQueue, InMemoryHeartbeat, InMemorySessionRepository } from './testing/fakes';
+import { FakeQueue, InMemoryHeartbeat, InMemorySessionRepository } from '@app/session/testing';
 
 describe('SessionRecoveryService', () => {
   const config = AppConfig.with({ WORKER_LEASE_SECONDS: '1' });
@@ -13,7 +13,7 @@ describe('SessionRecoveryService', () => {
   const later = () => new Date(Date.now() + 5_000);
 
   async function sessionIn(status: SessionStatus.QUEUED | SessionStatus.RUNNING, cancelRequested = false) {
-    const s = Session.create({ title: 't', prompt: 'p', workspace: '/tmp', agent: 'build', timeoutSeconds: 60 });
+    const s = Session.create({ title: 't', prompt: 'p', workspace: '/tmp', opencodeAgent: 'build', timeoutSeconds: 60 });
     await repo.insert(s);
     s.queue();
     if (status === SessionStatus.RUNNING) s.markRunning();

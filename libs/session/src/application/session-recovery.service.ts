@@ -1,11 +1,12 @@
 import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { AppConfig } from '@app/config';
 import { SessionStatus } from '../domain/session-status';
-import { RunFailureCode, SessionError, SessionErrorCode } from '../domain/session.errors';
+import { RunFailureCode } from '../domain/session.errors';
 import { APPROVAL_GATE, ApprovalGatePort } from './ports/approval-gate.port';
 import { RUN_HEARTBEAT, RunHeartbeatPort } from './ports/run-heartbeat.port';
 import { SESSION_QUEUE, SessionQueuePort } from './ports/session-queue.port';
 import { SESSION_REPOSITORY, SessionRepositoryPort } from './ports/session.repository.port';
+import { isVersionConflict } from './retry-on-conflict';
 
 export interface RecoveryReport {
   requeued: string[];
@@ -85,7 +86,7 @@ export class SessionRecoveryService {
     try {
       await this.sessions.update(session);
     } catch (err) {
-      if (err instanceof SessionError && err.code === SessionErrorCode.VERSION_CONFLICT) return false;
+      if (isVersionConflict(err)) return false; // someone else settled it meanwhile
       throw err;
     }
     await this.approvals

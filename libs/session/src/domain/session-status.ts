@@ -30,7 +30,7 @@ export function canTransition(from: SessionStatus, to: SessionStatus): boolean {
 }
 
 /** Statuses a session never leaves on its own (only a retry re-queues the retryable ones). */
-export const FINAL_STATUSES: readonly SessionStatus[] = [
+const FINAL_STATUSES: readonly SessionStatus[] = [
   SessionStatus.COMPLETED,
   SessionStatus.FAILED,
   SessionStatus.TIMED_OUT,

@@ -1,12 +1,13 @@
+import { ZERO_USAGE } from '@app/shared';
 import { Session } from './session';
 import { SESSION_TRANSITIONS, SessionStatus } from './session-status';
 import { SessionError, SessionErrorCode } from './session.errors';
-import { ZERO_USAGE } from './session-run';
+import { TurnCircumstances, TurnOutcome } from './turn-outcome';
 
 const ALL = Object.values(SessionStatus);
 
 function newSession(): Session {
-  return Session.create({ title: 't', prompt: 'p', workspace: '/tmp', agent: 'build', timeoutSeconds: 60 });
+  return Session.create({ title: 't', prompt: 'p', workspace: '/tmp', opencodeAgent: 'build', timeoutSeconds: 60 });
 }
 
 /** Drives a fresh session into `status` through allowed transitions only. */
@@ -22,7 +23,7 @@ function sessionIn(status: SessionStatus): Session {
     [SessionStatus.CANCELLED]: (x) => x.cancel('by test'),
   };
   path[status](s);
-  s.pullTransitions();
+  s.pullEvents();
   return s;
 }
 
@@ -49,7 +50,7 @@ describe('Session state machine', () => {
     const s = sessionIn(from);
     moveTo(s, to);
     expect(s.status).toBe(to);
-    const [t] = s.pullTransitions();
+    const [t] = s.pullEvents();
     expect(t).toMatchObject({ from, to });
   });
 
@@ -65,7 +66,7 @@ describe('Session state machine', () => {
     expect(error).toBeInstanceOf(SessionError);
     expect((error as SessionError).code).toBe(SessionErrorCode.INVALID_TRANSITION);
     expect(s.snapshot()).toEqual(before);
-    expect(s.pullTransitions()).toEqual([]);
+    expect(s.pullEvents()).toEqual([]);
   });
 
   it('covers all 49 pairs: 12 allowed, 37 refused', () => {
@@ -75,7 +76,7 @@ describe('Session state machine', () => {
 
   it('records creation as the first transition', () => {
     const s = newSession();
-    expect(s.pullTransitions()).toEqual([expect.objectContaining({ from: null, to: SessionStatus.PENDING, attempt: 1 })]);
+    expect(s.pullEvents()).toEqual([expect.objectContaining({ from: null, to: SessionStatus.PENDING, attempt: 1 })]);
   });
 
   it('retry starts a new attempt with a clean slate', () => {
@@ -83,7 +84,7 @@ describe('Session state machine', () => {
     s.retry();
     const snap = s.snapshot();
     expect(snap).toMatchObject({ status: SessionStatus.QUEUED, attempt: 2, error: null, result: null, startedAt: null });
-    expect(s.pullTransitions()[0]).toMatchObject({ from: SessionStatus.FAILED, to: SessionStatus.QUEUED, attempt: 2 });
+    expect(s.pullEvents()[0]).toMatchObject({ from: SessionStatus.FAILED, to: SessionStatus.QUEUED, attempt: 2 });
   });
 
   it('records the outcome of a run', () => {
@@ -112,7 +113,7 @@ describe('Session state machine', () => {
     s.requestCancel();
     expect(s.status).toBe(SessionStatus.RUNNING);
     expect(s.cancelRequested).toBe(true);
-    expect(s.pullTransitions()).toEqual([]);
+    expect(s.pullEvents()).toEqual([]);
   });
 
   it('refuses to attach a turn or request cancel unless RUNNING', () => {
@@ -130,5 +131,152 @@ describe('Session state machine', () => {
       s.softDelete();
       expect(s.isDeleted).toBe(true);
     }
+  });
+});
+
+describe('Session.recordTurnOutcome', () => {
+  const usage = { ...ZERO_USAGE, inputTokens: 10, outputTokens: 5 };
+  const at = new Date('2026-01-01T00:00:00Z');
+
+  function running(): Session {
+    const s = newSession();
+    s.queue();
+    s.markRunning();
+    return s;
+  }
+  function turn(status: TurnOutcome['status'], error?: TurnOutcome['error']): TurnOutcome {
+    return { status, summary: 'so far', filesChanged: ['a.ts'], usage, ...(error ? { error } : {}) };
+  }
+  function recorded(outcome: TurnOutcome, circumstances: TurnCircumstances) {
+    const s = running();
+    s.recordTurnOutcome(outcome, circumstances, at);
+    return s.snapshot();
+  }
+  const kept = { result: { summary: 'so far', filesChanged: ['a.ts'] }, usage, finishedAt: at };
+
+  it('completes on a completed turn, whatever else happened', () => {
+    expect(recorded(turn('completed'), { resumed: false })).toMatchObject({ status: SessionStatus.COMPLETED, error: null, ...kept });
+    expect(recorded(turn('completed'), { resumed: true, abortReason: 'cancel' })).toMatchObject({ status: SessionStatus.COMPLETED });
+  });
+
+  it('cancels a turn aborted by a cancel request, or aborted without a reason', () => {
+    const cancelled = { status: SessionStatus.CANCELLED, error: { code: 'CANCELLED', message: 'cancelled by user' }, ...kept };
+    expect(recorded(turn('aborted'), { resumed: false, abortReason: 'cancel' })).toMatchObject(cancelled);
+    expect(recorded(turn('aborted'), { resumed: false })).toMatchObject(cancelled);
+    // The worker aborted it, though the turn ended otherwise meanwhile.
+    expect(recorded(turn('failed'), { resumed: false, abortReason: 'cancel' })).toMatchObject(cancelled);
+  });
+
+  it('times out a turn aborted at the deadline', () => {
+    expect(recorded(turn('aborted'), { resumed: false, abortReason: 'timeout' })).toMatchObject({
+      status: SessionStatus.TIMED_OUT,
+      error: { code: 'TIMED_OUT', message: 'no result within 60s; the OpenCode turn was aborted' },
+      ...kept,
+    });
+  });
+
+  it('fails with WORKSPACE_LOCK_LOST, saying why, a turn stopped because the workspace lock was lost', () => {
+    const after = recorded(turn('aborted'), { resumed: false, abortReason: 'lock-lost', lockLostReason: 'Redis restarted' });
+    expect(after).toMatchObject({ status: SessionStatus.FAILED, error: { code: 'WORKSPACE_LOCK_LOST' }, ...kept });
+    expect(after.error?.message).toMatch(/^Redis restarted; the OpenCode turn was stopped .*; retry the session$/);
+    const unexplained = recorded(turn('aborted'), { resumed: false, abortReason: 'lock-lost' });
+    expect(unexplained.error?.message).toMatch(/^the workspace lock was lost; /);
+  });
+
+  it('fails with WORKER_LOST when a resumed run finds its turn lost', () => {
+    const error = { code: 'OPENCODE_SESSION_LOST', message: 'unknown session ses_1' };
+    expect(recorded(turn('lost', error), { resumed: true })).toMatchObject({
+      status: SessionStatus.FAILED,
+      error: { code: 'WORKER_LOST', message: 'the worker running this session was lost and the OpenCode turn could not be resumed: unknown session ses_1' },
+      ...kept,
+    });
+    // Not resumed: the loss is the turn's own failure.
+    expect(recorded(turn('lost', error), { resumed: false })).toMatchObject({ status: SessionStatus.FAILED, error });
+  });
+
+  it("fails with the turn's error, or OPENCODE_ERROR when it gave none", () => {
+    const error = { code: 'PROVIDER_ERROR', message: 'rate limited' };
+    expect(recorded(turn('failed', error), { resumed: false })).toMatchObject({ status: SessionStatus.FAILED, error, ...kept });
+    expect(recorded(turn('failed'), { resumed: false })).toMatchObject({
+      status: SessionStatus.FAILED,
+      error: { code: 'OPENCODE_ERROR', message: 'the turn failed without an error message' },
+    });
+  });
+
+  it('refuses unless RUNNING', () => {
+    const queued = newSession();
+    queued.queue();
+    expect(() => queued.recordTurnOutcome(turn('completed'), { resumed: false })).toThrow(
+      expect.objectContaining({ code: SessionErrorCode.INVALID_TRANSITION }),
+    );
+  });
+});
+
+describe('Session events and origin', () => {
+  const PLAN = { kind: 'plan', planId: '0b7d3f4e-5c1a-4e2b-9f00-2a6c8d1e4b71', taskKey: 'implA', retryOf: null } as const;
+
+  it('is made through the API unless a plan says otherwise, and keeps its origin', () => {
+    expect(newSession().snapshot().origin).toEqual({ kind: 'api' });
+    const task = Session.create({ title: 't', prompt: 'p', workspace: '/tmp', opencodeAgent: 'build', timeoutSeconds: 60, origin: PLAN });
+    task.queue();
+    expect(task.snapshot()).toMatchObject({ origin: PLAN, metadata: {} });
+  });
+
+  it('hands out each recorded transition once, as an event with the origin and the state after the write', () => {
+    const s = Session.create(
+      {
+        title: 't',
+        prompt: 'p',
+        workspace: '/tmp',
+        opencodeAgent: 'build',
+        model: 'anthropic/claude-sonnet-4-5',
+        timeoutSeconds: 60,
+        origin: PLAN,
+        assignment: {
+          agentId: '7d0a3c52-8e44-4c8a-9d7e-1f0c0f5a8b11',
+          agentName: 'builder',
+          role: 'IMPLEMENTER',
+          systemInstructions: '',
+          disabledTools: [],
+          readOnly: false,
+          permissions: {},
+          routing: { requestedRole: 'IMPLEMENTER', skills: [], complexity: 5, score: 1 },
+          reviewOf: null,
+        },
+      },
+      new Date('2026-01-01T00:00:00Z'),
+    );
+    s.pullEvents();
+    s.queue(new Date('2026-01-01T00:00:01Z'));
+    s.markRunning(new Date('2026-01-01T00:00:02Z'));
+    const usage = { ...ZERO_USAGE, inputTokens: 3 };
+    s.complete({ summary: 'done', filesChanged: [] }, usage, new Date('2026-01-01T00:00:05Z'));
+    const events = s.pullEvents(2);
+    expect(events.map((e) => [e.from, e.to])).toEqual([
+      [SessionStatus.PENDING, SessionStatus.QUEUED],
+      [SessionStatus.QUEUED, SessionStatus.RUNNING],
+      [SessionStatus.RUNNING, SessionStatus.COMPLETED],
+    ]);
+    expect(events[2]).toEqual({
+      sessionId: s.id,
+      from: SessionStatus.RUNNING,
+      to: SessionStatus.COMPLETED,
+      reason: 'turn completed',
+      attempt: 1,
+      at: new Date('2026-01-01T00:00:05Z'),
+      origin: PLAN,
+      session: expect.objectContaining({
+        status: SessionStatus.COMPLETED,
+        version: 2,
+        agent: { name: 'builder', role: 'IMPLEMENTER' },
+        model: 'anthropic/claude-sonnet-4-5',
+        usage,
+        queuedAt: new Date('2026-01-01T00:00:01Z'),
+        startedAt: new Date('2026-01-01T00:00:02Z'),
+        finishedAt: new Date('2026-01-01T00:00:05Z'),
+      }),
+    });
+    expect(events[0].session).not.toHaveProperty('prompt');
+    expect(s.pullEvents()).toEqual([]);
   });
 });

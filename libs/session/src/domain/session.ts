@@ -1,8 +1,11 @@
 import { randomUUID } from 'node:crypto';
+import { RunFailure, RunResult, TokenUsage } from '@app/shared';
 import { SessionAgentAssignment } from './session-agent';
-import { SessionFailure, SessionResult, TokenUsage } from './session-run';
+import { SessionTransitioned } from './session-events';
+import { API_ORIGIN, SessionOrigin } from './session-origin';
 import { canTransition, SessionStatus } from './session-status';
 import { RunFailureCode, SessionError, SessionErrorCode } from './session.errors';
+import { TurnCircumstances, TurnOutcome } from './turn-outcome';
 
 /** One recorded change of status; appended to session_events, never changed. */
 export interface SessionTransition {
@@ -18,14 +21,15 @@ export interface SessionProps {
   title: string;
   prompt: string;
   workspace: string;
-  /** The OpenCode agent the prompt is sent to. */
-  agent: string;
+  /** The OpenCode agent (build, plan, ...) the turn runs with; not the orchestrator agent (agentId). */
+  opencodeAgent: string;
   model: string | null;
   /** The orchestrator agent that runs it (null: a plain OpenCode session). */
   agentId: string | null;
   assignment: SessionAgentAssignment | null;
   timeoutSeconds: number;
   metadata: Record<string, unknown>;
+  origin: SessionOrigin;
   /** The API key that made it (BOOTSTRAP_KEY_ID for API_KEY; null with authentication off). */
   createdByKeyId: string | null;
   status: SessionStatus;
@@ -33,9 +37,9 @@ export interface SessionProps {
   version: number;
   opencodeSessionId: string | null;
   opencodeMessageId: string | null;
-  result: SessionResult | null;
+  result: RunResult | null;
   usage: TokenUsage | null;
-  error: SessionFailure | null;
+  error: RunFailure | null;
   cancelRequestedAt: Date | null;
   queuedAt: Date | null;
   startedAt: Date | null;
@@ -49,11 +53,13 @@ export interface CreateSessionInput {
   title: string;
   prompt: string;
   workspace: string;
-  agent: string;
+  opencodeAgent: string;
   model?: string | null;
   assignment?: SessionAgentAssignment | null;
   timeoutSeconds: number;
   metadata?: Record<string, unknown>;
+  /** Default: made through the API. */
+  origin?: SessionOrigin;
   createdByKeyId?: string | null;
 }
 
@@ -72,12 +78,13 @@ export class Session {
       title: input.title,
       prompt: input.prompt,
       workspace: input.workspace,
-      agent: input.agent,
+      opencodeAgent: input.opencodeAgent,
       model: input.model ?? null,
       agentId: input.assignment?.agentId ?? null,
       assignment: input.assignment ?? null,
       timeoutSeconds: input.timeoutSeconds,
       metadata: input.metadata ?? {},
+      origin: input.origin ?? API_ORIGIN,
       createdByKeyId: input.createdByKeyId ?? null,
       status: SessionStatus.PENDING,
       attempt: 1,
@@ -136,11 +143,35 @@ export class Session {
     this.props.version = version;
   }
 
-  /** Transitions recorded since the last call; the repository stores them with the row. */
-  pullTransitions(): SessionTransition[] {
-    const out = this.pending;
+  /**
+   * The transitions recorded since the last pull, as events carrying the state the session is in
+   * now at `version`: the repository pulls them in the write that stores them (that write commits
+   * `version`), appends them to the history, and publishes them once it is committed.
+   */
+  pullEvents(version = this.props.version): SessionTransitioned[] {
+    const transitions = this.pending;
     this.pending = [];
-    return out;
+    if (transitions.length === 0) return [];
+    const p = this.props;
+    const session = {
+      title: p.title,
+      status: p.status,
+      attempt: p.attempt,
+      version,
+      agentId: p.agentId,
+      agent: p.assignment ? { name: p.assignment.agentName, role: p.assignment.role } : null,
+      model: p.model,
+      opencodeSessionId: p.opencodeSessionId,
+      result: p.result,
+      usage: p.usage,
+      error: p.error,
+      cancelRequestedAt: p.cancelRequestedAt,
+      queuedAt: p.queuedAt,
+      startedAt: p.startedAt,
+      finishedAt: p.finishedAt,
+      updatedAt: p.updatedAt,
+    };
+    return transitions.map((t) => ({ sessionId: p.id, ...t, origin: p.origin, session }));
   }
 
   /** PENDING → QUEUED. */
@@ -181,17 +212,17 @@ export class Session {
     this.props.updatedAt = now;
   }
 
-  complete(result: SessionResult, usage: TokenUsage, now = new Date()): void {
+  complete(result: RunResult, usage: TokenUsage, now = new Date()): void {
     this.transition(SessionStatus.COMPLETED, 'turn completed', now);
     this.finish(now, { result, usage, error: null });
   }
 
-  fail(error: SessionFailure, usage: TokenUsage | null, now = new Date(), partial?: SessionResult): void {
+  fail(error: RunFailure, usage: TokenUsage | null, now = new Date(), partial?: RunResult): void {
     this.transition(SessionStatus.FAILED, `${error.code}: ${error.message}`, now);
     this.finish(now, { result: partial ?? null, usage, error });
   }
 
-  timeOut(usage: TokenUsage | null, now = new Date(), partial?: SessionResult): void {
+  timeOut(usage: TokenUsage | null, now = new Date(), partial?: RunResult): void {
     const message = `no result within ${this.props.timeoutSeconds}s; the OpenCode turn was aborted`;
     this.transition(SessionStatus.TIMED_OUT, message, now, [SessionStatus.RUNNING]);
     this.finish(now, { result: partial ?? null, usage, error: { code: RunFailureCode.TIMED_OUT, message } });
@@ -205,7 +236,7 @@ export class Session {
   }
 
   /** PENDING | QUEUED | RUNNING → CANCELLED. */
-  cancel(reason: string, usage: TokenUsage | null = null, now = new Date(), partial?: SessionResult): void {
+  cancel(reason: string, usage: TokenUsage | null = null, now = new Date(), partial?: RunResult): void {
     this.transition(SessionStatus.CANCELLED, reason, now);
     this.finish(now, { result: partial ?? null, usage, error: { code: RunFailureCode.CANCELLED, message: reason } });
   }
@@ -215,6 +246,33 @@ export class Session {
     this.assertStatus(SessionStatus.RUNNING, 'request cancellation');
     this.props.cancelRequestedAt ??= now;
     this.props.updatedAt = now;
+  }
+
+  /**
+   * RUNNING → the final status the turn's end means. A completed turn completes the session
+   * whatever else happened. A turn the worker stopped ends as why it stopped it: a lost workspace
+   * lock fails it, a timeout times it out, anything else is the user's cancel. A resumed run whose
+   * turn the server lost fails with WORKER_LOST; any other turn failure is recorded as reported.
+   * What the turn produced so far is kept.
+   */
+  recordTurnOutcome(outcome: TurnOutcome, { abortReason, resumed, lockLostReason }: TurnCircumstances, now = new Date()): void {
+    this.assertStatus(SessionStatus.RUNNING, 'record the outcome of a turn');
+    const { usage } = outcome;
+    const partial = { summary: outcome.summary, filesChanged: outcome.filesChanged };
+    if (outcome.status === 'completed') return this.complete(partial, usage, now);
+    if (abortReason === 'lock-lost') {
+      const why = lockLostReason ?? 'the workspace lock was lost';
+      const message = `${why}; the OpenCode turn was stopped so that no other session writes to the workspace at the same time; retry the session`;
+      return this.fail({ code: RunFailureCode.WORKSPACE_LOCK_LOST, message }, usage, now, partial);
+    }
+    if (abortReason === 'timeout') return this.timeOut(usage, now, partial);
+    if (outcome.status === 'aborted' || abortReason) return this.cancel('cancelled by user', usage, now, partial);
+    const error = outcome.error ?? { code: 'OPENCODE_ERROR', message: 'the turn failed without an error message' };
+    if (outcome.status === 'lost' && resumed) {
+      const message = `the worker running this session was lost and the OpenCode turn could not be resumed: ${error.message}`;
+      return this.fail({ code: RunFailureCode.WORKER_LOST, message }, usage, now, partial);
+    }
+    this.fail(error, usage, now, partial);
   }
 
   /** Title and metadata are the only fields a user may change. */

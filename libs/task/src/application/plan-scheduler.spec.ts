@@ -1,13 +1,15 @@
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { AppConfig } from '@app/config';
-import { InMemoryLocks } from '@app/locking';
+import { InMemoryLocks } from '@app/locking/testing';
 import { testWorkspaces } from '@app/workspace/testing';
 import type { TaskSpec } from '../domain/task-spec';
 import { PlanKicker } from './plan-kicker';
-import { PlanScheduler, PlanSchedulerOptions } from './plan-scheduler';
+import { PlanScheduler } from './plan-scheduler';
 import { PlanService } from './plan.service';
-import { PlanStatus, TaskStatus } from './plan-status';
-import { FakeTaskSessions, InMemoryPlanRepository } from './testing/fakes';
+import { PlanStatus, TaskStatus } from '../domain/plan-status';
+import { FakeTaskSessions, InMemoryPlanRepository } from '@app/task/testing';
 
 const task = (key: string, dependsOn: string[] = [], extra: Partial<TaskSpec> = {}): TaskSpec => ({
   key,
@@ -21,15 +23,15 @@ const task = (key: string, dependsOn: string[] = [], extra: Partial<TaskSpec> = 
   ...extra,
 });
 
-function setup(maxConcurrentSessions = 4, options: PlanSchedulerOptions = {}) {
+function setup(maxConcurrentSessions = 4, workspace = tmpdir()) {
   const repo = new InMemoryPlanRepository();
   const sessions = new FakeTaskSessions();
   const locks = new InMemoryLocks();
   const config = { maxConcurrentSessions } as AppConfig;
-  const scheduler = new PlanScheduler(repo, sessions, locks, config, testWorkspaces(), { workspaceExists: async () => true, ...options });
+  const scheduler = new PlanScheduler(repo, sessions, locks, config, testWorkspaces());
   const service = new PlanService(repo, sessions, locks, scheduler, new PlanKicker(), config, testWorkspaces());
   const runPlan = async (tasks: TaskSpec[]) => {
-    const { plan } = await service.create({ requirement: 'build the thing', workspace: tmpdir(), tasks });
+    const { plan } = await service.create({ requirement: 'build the thing', workspace, tasks });
     await service.run(plan.id);
     return plan.id;
   };
@@ -47,8 +49,8 @@ describe('PlanScheduler', () => {
     const id = await t.runPlan([task('design', [], { role: 'ARCHITECT' }), task('a', ['design']), task('b', ['design']), task('review', ['a', 'b'], { role: 'REVIEWER' })]);
 
     await t.scheduler.advance(id);
-    expect(t.sessions.created.map((s) => s.command.metadata.taskKey)).toEqual(['design']);
-    expect(t.sessions.created[0].command).toMatchObject({ role: 'ARCHITECT', skills: ['typescript'], complexity: 3, metadata: { planId: id, taskKey: 'design' } });
+    expect(t.sessions.created.map((s) => s.command.origin.taskKey)).toEqual(['design']);
+    expect(t.sessions.created[0].command).toMatchObject({ role: 'ARCHITECT', skills: ['typescript'], complexity: 3, origin: { planId: id, taskKey: 'design', retryOf: null } });
     expect(t.sessions.starts).toEqual([t.sessions.created[0].id]);
     expect(t.status(id, 'design')).toBe(TaskStatus.RUNNING);
     expect(t.status(id, 'a')).toBe(TaskStatus.PENDING);
@@ -59,7 +61,7 @@ describe('PlanScheduler', () => {
     t.complete('design');
     await t.scheduler.advance(id);
     expect(t.status(id, 'design')).toBe(TaskStatus.COMPLETED);
-    expect(t.sessions.created.map((s) => s.command.metadata.taskKey)).toEqual(['design', 'a', 'b']);
+    expect(t.sessions.created.map((s) => s.command.origin.taskKey)).toEqual(['design', 'a', 'b']);
     const promptA = t.sessions.of('a')[0].prompt;
     expect(promptA).toContain('instructions of a');
     expect(promptA).toContain('build the thing');
@@ -83,21 +85,21 @@ describe('PlanScheduler', () => {
     // long → after is the critical path; short has slack.
     const id = await t.runPlan([task('short', [], { estimateMinutes: 5 }), task('long', [], { estimateMinutes: 30 }), task('after', ['long'], { estimateMinutes: 30 })]);
     await t.scheduler.advance(id);
-    expect(t.sessions.created.map((s) => s.command.metadata.taskKey)).toEqual(['long']);
+    expect(t.sessions.created.map((s) => s.command.origin.taskKey)).toEqual(['long']);
     t.complete('long');
     await t.scheduler.advance(id);
     // after (slack 0) before short (slack 55), one slot.
-    expect(t.sessions.created.map((s) => s.command.metadata.taskKey)).toEqual(['long', 'after']);
+    expect(t.sessions.created.map((s) => s.command.origin.taskKey)).toEqual(['long', 'after']);
 
     const u = setup(2);
     const id2 = await u.runPlan([task('b'), task('a'), task('c', [], { role: 'REVIEWER' })]);
     u.sessions.saturatedRoles.add('IMPLEMENTER');
     await u.scheduler.advance(id2);
     // a and b tie (slack 0) but no implementer is free: c takes a slot.
-    expect(u.sessions.created.map((s) => s.command.metadata.taskKey)).toEqual(['c']);
+    expect(u.sessions.created.map((s) => s.command.origin.taskKey)).toEqual(['c']);
     u.sessions.saturatedRoles.clear();
     await u.scheduler.advance(id2);
-    expect(u.sessions.created.map((s) => s.command.metadata.taskKey)).toEqual(['c', 'a']);
+    expect(u.sessions.created.map((s) => s.command.origin.taskKey)).toEqual(['c', 'a']);
   });
 
   it('retries a failed task once on the Debugger, then blocks its dependents and fails the plan while the independent branch finishes', async () => {
@@ -113,7 +115,7 @@ describe('PlanScheduler', () => {
 
     const retry = t.sessions.of('a')[0];
     expect(retry.id).not.toBe(first.id);
-    expect(retry.command).toMatchObject({ role: 'DEBUGGER', metadata: { planId: id, taskKey: 'a', attempt: 2 } });
+    expect(retry.command).toMatchObject({ role: 'DEBUGGER', origin: { planId: id, taskKey: 'a', retryOf: first.id } });
     expect(retry.prompt).toContain('instructions of a');
     expect(retry.prompt).toMatch(/The failure \(code PROVIDER_ERROR\):\n<untrusted-output-[0-9a-f]+ source="error message of the failed run">\nboom/);
     expect(retry.prompt).toContain('half done');
@@ -208,7 +210,7 @@ describe('PlanScheduler', () => {
     const t = setup();
     const id = await t.runPlan([task('a'), task('b'), task('c', ['a', 'b'])]);
     // The first process created and recorded a's session, then died before starting it; b was started.
-    const crashing = new PlanScheduler(t.repo, t.sessions, t.locks, t.config, testWorkspaces(), { workspaceExists: async () => true });
+    const crashing = new PlanScheduler(t.repo, t.sessions, t.locks, t.config, testWorkspaces());
     const realStart = t.sessions.start.bind(t.sessions);
     let starts = 0;
     t.sessions.start = async (sid) => {
@@ -224,7 +226,7 @@ describe('PlanScheduler', () => {
     // While it was down, b's session completed.
     t.complete('b');
 
-    const restarted = new PlanScheduler(t.repo, t.sessions, t.locks, t.config, testWorkspaces(), { workspaceExists: async () => true });
+    const restarted = new PlanScheduler(t.repo, t.sessions, t.locks, t.config, testWorkspaces());
     expect(await t.repo.activePlanIds()).toEqual([id]);
     await restarted.advance(id);
     await restarted.advance(id);
@@ -237,7 +239,7 @@ describe('PlanScheduler', () => {
     t.complete('c');
     await restarted.advance(id);
     expect(await t.planStatus(id)).toBe(PlanStatus.COMPLETED);
-    expect(t.sessions.created.map((s) => s.command.metadata.taskKey).sort()).toEqual(['a', 'b', 'c']);
+    expect(t.sessions.created.map((s) => s.command.origin.taskKey).sort()).toEqual(['a', 'b', 'c']);
   });
 
   it('finishes a cancel that stopped half-way', async () => {
@@ -255,17 +257,32 @@ describe('PlanScheduler', () => {
   });
 
   it('fails the plan with WORKSPACE_MISSING when its workspace vanished', async () => {
-    let exists = true;
-    const t = setup(4, { workspaceExists: async () => exists });
+    const workspace = mkdtempSync(join(tmpdir(), 'plan-scheduler-spec-'));
+    const t = setup(4, workspace);
     const id = await t.runPlan([task('a'), task('b', ['a'])]);
     await t.scheduler.advance(id);
-    exists = false;
+    rmSync(workspace, { recursive: true });
     await t.scheduler.advance(id);
     const plan = (await t.repo.findById(id))!.snapshot();
     expect(plan).toMatchObject({ status: PlanStatus.FAILED, error: { code: 'WORKSPACE_MISSING' } });
     expect(plan.error?.message).toContain(tmpdir());
     expect(t.sessions.cancels).toHaveLength(1);
     expect([t.status(id, 'a'), t.status(id, 'b')]).toEqual([TaskStatus.CANCELLED, TaskStatus.CANCELLED]);
+  });
+
+  it('holds a plan lock as this process on this host: the scheduler and the commands with owners of their own', async () => {
+    const t = setup();
+    const onHostA = testWorkspaces(undefined, 'host-a:42');
+    const scheduler = new PlanScheduler(t.repo, t.sessions, t.locks, t.config, onHostA);
+    const service = new PlanService(t.repo, t.sessions, t.locks, scheduler, new PlanKicker(), t.config, onHostA);
+    const { plan } = await service.create({ requirement: 'build the thing', workspace: tmpdir(), tasks: [task('a')] });
+    const acquire = jest.spyOn(t.locks, 'acquire');
+    await service.run(plan.id);
+    await scheduler.advance(plan.id);
+    expect(acquire.mock.calls.map(([resource, options]) => [resource, options.owner])).toEqual([
+      [`plan:${plan.id}`, expect.stringMatching(/^plan-api:host-a:42:[0-9a-f-]{36}$/)],
+      [`plan:${plan.id}`, expect.stringMatching(/^plan-scheduler:host-a:42:[0-9a-f-]{36}$/)],
+    ]);
   });
 
   it('skips a plan another tick holds', async () => {

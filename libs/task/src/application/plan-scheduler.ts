@@ -1,13 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { hostname } from 'node:os';
-import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { AppConfig } from '@app/config';
 import { WORKSPACE_PORT, WorkspacePort } from '@app/workspace';
 import { LOCK_PORT, LockError, LockErrorCode, LockPort } from '@app/locking';
-import { DomainError } from '@app/shared';
+import { DomainError, RunFailure } from '@app/shared';
+import { Plan, PlanTask } from '../domain/plan';
+import { ACTIVE_TASK_STATUSES, BLOCKING_TASK_STATUSES, isFinalTask, PlanStatus, TaskStatus } from '../domain/plan-status';
 import { pickReady } from '../domain/scheduling';
-import { Failure, Plan, PlanTask } from './plan';
-import { ACTIVE_TASK_STATUSES, BLOCKING_TASK_STATUSES, isFinalTask, PlanStatus, TaskStatus } from './plan-status';
 import { PLAN_REPOSITORY, PlanRepositoryPort } from './ports/plan.repository.port';
 import {
   FINAL_SESSION_STATUSES,
@@ -20,23 +19,16 @@ import {
 import { debugPrompt, taskPrompt } from './task-prompts';
 
 /** A scheduler tick holds `plan:<id>` this long at most (renewed while it works). */
-export const PLAN_LOCK_TTL_MS = 15_000;
+const PLAN_LOCK_TTL_MS = 15_000;
 
-export const PLAN_CANCELLED: Failure = { code: 'PLAN_CANCELLED', message: 'the plan was cancelled' };
+export const PLAN_CANCELLED: RunFailure = { code: 'PLAN_CANCELLED', message: 'the plan was cancelled' };
 
-export interface PlanSchedulerOptions {
-  now?: () => Date;
-  workspaceExists?: (path: string) => Promise<boolean>;
-}
-
-export const PLAN_SCHEDULER_OPTIONS = Symbol('PLAN_SCHEDULER_OPTIONS');
-
-export type AdvanceOutcome = 'busy' | 'missing' | 'idle' | 'advanced' | 'finished';
+type AdvanceOutcome = 'busy' | 'missing' | 'idle' | 'advanced' | 'finished';
 
 /**
  * Moves one plan forward from its stored state and its sessions' real statuses: settles tasks
  * whose session ended (retrying a failure once on a DEBUGGER), blocks the dependents of what
- * failed, starts ready tasks within MAX_CONCURRENT_SESSIONS (least slack first) and finishes the
+ * failed, starts ready tasks within the parallel-task limit (least slack first) and finishes the
  * plan. Every step is idempotent, so a tick may be repeated, or resumed by another process
  * after a crash, without starting anything twice: a task's session id is stored on the task
  * before that session is started, and a stored session still PENDING is started by the next tick.
@@ -44,27 +36,24 @@ export type AdvanceOutcome = 'busy' | 'missing' | 'idle' | 'advanced' | 'finishe
 @Injectable()
 export class PlanScheduler {
   private readonly logger = new Logger(PlanScheduler.name);
-  private readonly now: () => Date;
-  private readonly workspaceExists: (path: string) => Promise<boolean>;
-  private readonly owner = `plan-scheduler:${hostname()}:${process.pid}`;
 
   constructor(
     @Inject(PLAN_REPOSITORY) private readonly plans: PlanRepositoryPort,
     @Inject(TASK_SESSIONS) private readonly sessions: TaskSessionsPort,
     @Inject(LOCK_PORT) private readonly locks: LockPort,
     private readonly config: AppConfig,
-    @Inject(WORKSPACE_PORT) workspaces: WorkspacePort,
-    @Optional() @Inject(PLAN_SCHEDULER_OPTIONS) options: PlanSchedulerOptions = {},
-  ) {
-    this.now = options.now ?? (() => new Date());
-    this.workspaceExists = options.workspaceExists ?? ((path) => workspaces.isDirectory(path));
+    @Inject(WORKSPACE_PORT) private readonly workspaces: WorkspacePort,
+  ) {}
+
+  private now(): Date {
+    return new Date();
   }
 
   /** One tick for one plan, under `plan:<id>`; a plan another tick or command holds is skipped ('busy'). */
   async advance(planId: string): Promise<AdvanceOutcome> {
     let lease;
     try {
-      lease = await this.locks.acquire(`plan:${planId}`, { owner: `${this.owner}:${randomUUID()}`, ttlMs: PLAN_LOCK_TTL_MS, waitTimeoutMs: 0 });
+      lease = await this.locks.acquire(`plan:${planId}`, { owner: `plan-scheduler:${this.workspaces.hostId}:${randomUUID()}`, ttlMs: PLAN_LOCK_TTL_MS, waitTimeoutMs: 0 });
     } catch (err) {
       if (err instanceof LockError && err.code === LockErrorCode.LOCK_TIMEOUT) return 'busy';
       throw err;
@@ -88,7 +77,7 @@ export class PlanScheduler {
     }
     if (plan.status !== PlanStatus.RUNNING) return 'idle';
 
-    if (!(await this.workspaceExists(plan.workspace))) {
+    if (!(await this.workspaces.isDirectory(plan.workspace))) {
       const error = { code: 'WORKSPACE_MISSING', message: `the plan's workspace ${plan.workspace} no longer exists or is not a directory` };
       await this.cancelTasks(tasks, error);
       plan.finish(PlanStatus.FAILED, error, this.now());
@@ -130,7 +119,7 @@ export class PlanScheduler {
    * Cancels every task not in a final status: its session is cancelled when still live (a task
    * whose session completed meanwhile is recorded COMPLETED instead).
    */
-  async cancelTasks(tasks: readonly PlanTask[], reason: Failure): Promise<void> {
+  async cancelTasks(tasks: readonly PlanTask[], reason: RunFailure): Promise<void> {
     for (const task of tasks) {
       if (isFinalTask(task.status)) continue;
       if (ACTIVE_TASK_STATUSES.includes(task.status) && task.sessionId) {
@@ -193,7 +182,7 @@ export class PlanScheduler {
     }
   }
 
-  private async retryOnDebugger(plan: Plan, task: PlanTask, failed: TaskSessionView, failure: Failure, byKey: Map<string, PlanTask>): Promise<void> {
+  private async retryOnDebugger(plan: Plan, task: PlanTask, failed: TaskSessionView, failure: RunFailure, byKey: Map<string, PlanTask>): Promise<void> {
     const deps = task.dependsOn.map((k) => byKey.get(k)!);
     let outcome;
     try {
@@ -204,7 +193,7 @@ export class PlanScheduler {
         role: 'DEBUGGER',
         skills: task.spec.skills,
         complexity: task.spec.complexity,
-        metadata: { planId: plan.id, taskKey: task.key, attempt: 2, retryOf: failed.id },
+        origin: { planId: plan.id, taskKey: task.key, retryOf: failed.id },
         createdByKeyId: plan.createdByKeyId,
       });
     } catch (err) {
@@ -235,10 +224,14 @@ export class PlanScheduler {
     }
   }
 
-  /** Ready tasks (every dependency COMPLETED), least slack first, into the free slots. */
+  /**
+   * Ready tasks (every dependency COMPLETED), least slack first, into the free slots: the running
+   * process's MAX_CONCURRENT_SESSIONS is a plan's parallel-task limit.
+   */
   private async startReady(plan: Plan, tasks: readonly PlanTask[], byKey: Map<string, PlanTask>): Promise<void> {
+    const maxParallelTasks = this.config.maxConcurrentSessions;
     const active = tasks.filter((t) => ACTIVE_TASK_STATUSES.includes(t.status)).length;
-    let free = this.config.maxConcurrentSessions - active;
+    let free = maxParallelTasks - active;
     if (free <= 0) return;
     const ready = tasks
       .filter((t) => t.status === TaskStatus.PENDING && t.dependsOn.every((k) => byKey.get(k)?.status === TaskStatus.COMPLETED))
@@ -263,7 +256,7 @@ export class PlanScheduler {
         role: spec.role,
         skills: spec.skills,
         complexity: spec.complexity,
-        metadata: { planId: plan.id, taskKey: task.key, attempt: 1 },
+        origin: { planId: plan.id, taskKey: task.key, retryOf: null },
         createdByKeyId: plan.createdByKeyId,
       });
     } catch (err) {

@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { hostname } from 'node:os';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { AppConfig } from '@app/config';
 import { LOCK_PORT, LockPort } from '@app/locking';
@@ -10,11 +9,11 @@ import { decompose, MAX_REQUIREMENT_LENGTH } from '../domain/decompose';
 import { TaskError } from '../domain/task.errors';
 import { TaskSpec } from '../domain/task-spec';
 import { TemplateName } from '../domain/templates';
-import { Plan, PlanTask } from './plan';
-import { PlanError } from './plan.errors';
+import { Plan, PlanTask } from '../domain/plan';
+import { PlanError } from '../domain/plan.errors';
 import { PlanKicker } from './plan-kicker';
 import { PLAN_CANCELLED, PlanScheduler } from './plan-scheduler';
-import { PlanStatus } from './plan-status';
+import { PlanStatus } from '../domain/plan-status';
 import { PLAN_REPOSITORY, PlanRepositoryPort } from './ports/plan.repository.port';
 import { TASK_SESSIONS, TaskSessionsPort, TaskSessionView } from './ports/task-sessions.port';
 
@@ -38,11 +37,10 @@ export interface PlanDetail {
 }
 
 /** Defaults of a user task's optional fields. */
-export const TASK_DEFAULTS = { skills: [] as string[], dependsOn: [] as string[], complexity: 5, estimateMinutes: 30 };
+const TASK_DEFAULTS = { skills: [] as string[], dependsOn: [] as string[], complexity: 5, estimateMinutes: 30 };
 
 /** Lifecycle commands wait this long for a scheduler tick that holds the plan. */
-export const PLAN_COMMAND_LOCK_WAIT_MS = 30_000;
-const LOCK_OWNER_PREFIX = `plan-api:${hostname()}:${process.pid}`;
+const PLAN_COMMAND_LOCK_WAIT_MS = 30_000;
 
 /** Use cases of plans: create (decompose or validate), run, cancel, read, delete. */
 @Injectable()
@@ -76,8 +74,9 @@ export class PlanService {
       const decomposition = decompose(command.requirement, { template: command.template });
       ({ template, chosenBecause, complexity, tasks: specs } = decomposition);
     }
-    const agents = this.config.maxConcurrentSessions;
-    const analysis = analysePlan(specs, { agents }); // validates: PLAN_INVALID naming the tasks
+    // A plan runs at most MAX_CONCURRENT_SESSIONS tasks at once; its analysis assumes as many agents.
+    const maxParallelTasks = this.config.maxConcurrentSessions;
+    const analysis = analysePlan(specs, { agents: maxParallelTasks }); // validates: PLAN_INVALID naming the tasks
     const plan = Plan.create({
       requirement: command.requirement,
       workspace,
@@ -85,7 +84,7 @@ export class PlanService {
       chosenBecause,
       complexity,
       analysis,
-      maxConcurrentSessions: agents,
+      maxParallelTasks,
       createdByKeyId: command.createdByKeyId ?? null,
     });
     const tasks = specs.map((spec, i) => PlanTask.create(plan.id, spec, i));
@@ -142,7 +141,7 @@ export class PlanService {
   private async withPlanLock(id: string, work: (plan: Plan) => Promise<void>): Promise<void> {
     if (!(await this.plans.findById(id))) throw PlanError.notFound(id);
     const lease = await this.locks.acquire(`plan:${id}`, {
-      owner: `${LOCK_OWNER_PREFIX}:${randomUUID()}`,
+      owner: `plan-api:${this.workspaces.hostId}:${randomUUID()}`,
       ttlMs: PLAN_COMMAND_LOCK_WAIT_MS,
       waitTimeoutMs: PLAN_COMMAND_LOCK_WAIT_MS,
     });

@@ -1,4 +1,4 @@
-import { PlanTask } from './plan';
+import { PlanTask } from '../domain/plan';
 import { debugPrompt, taskPrompt, UntrustedFence } from './task-prompts';
 
 function taskWith(key: string, summary: string | null): PlanTask {

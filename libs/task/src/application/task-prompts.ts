@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import type { Failure, PlanTask, TaskResult } from './plan';
+import type { RunFailure, RunResult } from '@app/shared';
+import type { PlanTask } from '../domain/plan';
 
 /** Each dependency's summary is cut to this in a prompt, and the whole context to CONTEXT_LIMIT. */
 const SUMMARY_LIMIT = 800;
@@ -38,7 +39,7 @@ export class UntrustedFence {
   }
 }
 
-function describeResult(result: TaskResult | null, fence: UntrustedFence, source: string): string {
+function describeResult(result: RunResult | null, fence: UntrustedFence, source: string): string {
   if (!result) return 'no result recorded';
   const files = result.filesChanged.length
     ? `${result.filesChanged.slice(0, FILES_LIMIT).join(', ')}${result.filesChanged.length > FILES_LIMIT ? `, … (${result.filesChanged.length - FILES_LIMIT} more)` : ''}`
@@ -72,8 +73,8 @@ export function debugPrompt(
   task: PlanTask,
   requirement: string,
   dependencies: readonly PlanTask[],
-  failure: Failure,
-  partial: TaskResult | null,
+  failure: RunFailure,
+  partial: RunResult | null,
   fence = new UntrustedFence(),
 ): string {
   return [

@@ -14,7 +14,7 @@ export interface ComplexityAnalysis {
 }
 
 /** Each domain named adds its weight once, however many of its words appear. */
-export const DOMAIN_WEIGHTS: Record<DomainName, number> = {
+const DOMAIN_WEIGHTS: Record<DomainName, number> = {
   auth: 1.5,
   payments: 1.5,
   concurrency: 1.5,
@@ -25,7 +25,7 @@ export const DOMAIN_WEIGHTS: Record<DomainName, number> = {
 };
 
 /** Weight per item found, and the most a kind of item can add. */
-export const COUNT_WEIGHTS = {
+const COUNT_WEIGHTS = {
   entities: { each: 0.5, max: 2 },
   endpoints: { each: 0.25, max: 1.5 },
   integrations: { each: 0.75, max: 2.25 },
@@ -35,7 +35,7 @@ export const COUNT_WEIGHTS = {
 } as const;
 
 /** Words in the text → weight: more text, more to do. */
-export const SIZE_STEPS: readonly { upTo: number; weight: number }[] = [
+const SIZE_STEPS: readonly { upTo: number; weight: number }[] = [
   { upTo: 12, weight: 0 },
   { upTo: 40, weight: 0.5 },
   { upTo: 100, weight: 1 },
@@ -44,7 +44,7 @@ export const SIZE_STEPS: readonly { upTo: number; weight: number }[] = [
   { upTo: Infinity, weight: 2.5 },
 ];
 
-export const BASE_WEIGHT = 1;
+const BASE_WEIGHT = 1;
 
 /**
  * Heuristic complexity of a requirement, explained: every signal that contributed, with its

@@ -310,15 +310,11 @@ describe('100,000 tasks and about 1,000,000 dependencies', () => {
   const tasks = randomDag(100_000, 20, 7);
   const edges = tasks.reduce((sum, t) => sum + t.dependsOn.length, 0);
 
-  it('validates and analyses in linear time, and names a cycle in it', () => {
+  // Correctness at scale only: speed is measured by `npm run bench:dag` (about 0.2 s here on a
+  // quiet machine), never asserted in a test. The timeout covers a machine busy with other tests.
+  it('validates and analyses it, and names a cycle in it', () => {
     expect(edges).toBeGreaterThan(900_000);
-    analysePlan(randomDag(10_000, 20, 8), { agents: 25 }); // compiled before the timed run
-    const started = performance.now();
     const analysis = analysePlan(tasks, { agents: 25 });
-    const elapsed = performance.now() - started;
-    // About 0.2 s on a quiet machine (npm run bench:dag); the generous bound only catches a
-    // super-linear step (a quadratic one would take minutes here), not a busy machine.
-    expect(elapsed).toBeLessThan(5000);
     const { schedule } = analysis;
     let violations = 0;
     for (const t of tasks) {
@@ -339,5 +335,5 @@ describe('100,000 tasks and about 1,000,000 dependencies', () => {
     const cycle = problems[0].tasks;
     expect(cycle).toEqual(expect.arrayContaining([first.key, last.key]));
     cycle.forEach((key, i) => expect(byKey.get(key)!.dependsOn).toContain(cycle[(i + 1) % cycle.length]));
-  });
+  }, 60_000);
 });

@@ -1,3 +1,4 @@
+import type { GraphAnalysis } from './graph-analysis';
 import { listSchedule } from './scheduling';
 import { PlanProblems, TaskError } from './task.errors';
 import {
@@ -13,31 +14,6 @@ import {
   TASK_SKILL_PATTERN,
   TaskSpec,
 } from './task-spec';
-
-/**
- * The analysis of a dependency graph by task index (the position in the input), in typed arrays.
- * Times are in minutes from the start of the plan.
- */
-export interface GraphAnalysis {
-  size: number;
-  /** Task indices in a topological order: Kahn's, tasks without dependencies first, in input order. */
-  order: Int32Array;
-  durations: Float64Array;
-  earliestStart: Float64Array;
-  latestStart: Float64Array;
-  /** latestStart - earliestStart: how long a task may slip without delaying the plan. */
-  slack: Float64Array;
-  /** Task indices from the first task to the last, all with slack 0. */
-  criticalPath: Int32Array;
-  /** The plan's duration with as many agents as tasks ready: the critical path's length. */
-  minimumMinutes: number;
-  /** Successors (dependents) of task i: successors[successorStart[i] .. successorStart[i + 1]). */
-  successorStart: Int32Array;
-  successors: Int32Array;
-  /** Dependencies of task i: dependencies[dependencyStart[i] .. dependencyStart[i + 1]). */
-  dependencyStart: Int32Array;
-  dependencies: Int32Array;
-}
 
 /** Where a task can run, by its estimate. */
 export interface TaskSchedule {
@@ -69,7 +45,7 @@ export interface PlanAnalysis {
 }
 
 /** A cycle longer than this is reported by its first keys and its length. */
-export const MAX_CYCLE_KEYS_REPORTED = 1000;
+const MAX_CYCLE_KEYS_REPORTED = 1000;
 
 /**
  * Validates the graph (duplicate keys, missing and self dependencies, a dependency listed twice,
@@ -142,7 +118,7 @@ export function analysePlan(tasks: readonly TaskSpec[], options: { agents: numbe
 }
 
 /** Each task's level: the longest chain of dependencies before it (0 for a task without dependencies). */
-export function levelsOf(graph: GraphAnalysis): { level: Int32Array; levelCount: number } {
+function levelsOf(graph: GraphAnalysis): { level: Int32Array; levelCount: number } {
   const { order, dependencyStart, dependencies } = graph;
   const level = new Int32Array(graph.size);
   let levelCount = graph.size > 0 ? 1 : 0;

@@ -17,7 +17,7 @@ export interface Decomposition {
 
 export const MAX_REQUIREMENT_LENGTH = 10_000;
 /** A template is chosen from the text when it scores at least this. */
-export const MIN_TEMPLATE_SCORE = 2;
+const MIN_TEMPLATE_SCORE = 2;
 
 const BUILDERS: Record<PlanTemplate, (plan: PlanBuilder) => void> = {
   MICROSERVICE: microservicePlan,
@@ -50,14 +50,14 @@ export function decompose(requirement: string, options: { template?: TemplateNam
   return { template: choice.template, chosenBecause: choice.because, complexity, tasks };
 }
 
-export interface TemplateScore {
+interface TemplateScore {
   template: TemplateName;
   score: number;
   reasons: string[];
 }
 
 /** How well each template fits the text, with what counted. */
-export function scoreTemplates(facts: RequirementFacts): TemplateScore[] {
+function scoreTemplates(facts: RequirementFacts): TemplateScore[] {
   const lower = facts.text.toLowerCase();
   const termsOf = (name: string) => facts.domains.find((d) => d.name === name)?.terms ?? [];
 

@@ -4,7 +4,7 @@ import { MAX_COMPLEXITY, MAX_SKILLS, MIN_COMPLEXITY, TaskRole, TaskSpec } from '
 /** The kinds of work a template asks for; each has a base estimate at complexity 1. */
 export type TaskKind = 'design' | 'api' | 'data' | 'implement' | 'small-change' | 'test' | 'review' | 'threat-model' | 'diagnose' | 'ops';
 
-export const BASE_MINUTES: Record<TaskKind, number> = {
+const BASE_MINUTES: Record<TaskKind, number> = {
   design: 30,
   api: 25,
   data: 20,
@@ -18,7 +18,7 @@ export const BASE_MINUTES: Record<TaskKind, number> = {
 };
 
 /** Minutes at a complexity: the base at 1, three times the base at 10, in steps of 5. */
-export function estimateMinutes(kind: TaskKind, complexity: number): number {
+function estimateMinutes(kind: TaskKind, complexity: number): number {
   const raw = BASE_MINUTES[kind] * (1 + ((complexity - 1) * 2) / 9);
   return Math.max(5, Math.round(raw / 5) * 5);
 }

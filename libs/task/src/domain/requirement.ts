@@ -23,7 +23,7 @@ export interface RequirementFacts {
 
 export type DomainName = 'auth' | 'payments' | 'database' | 'concurrency' | 'ui' | 'infrastructure' | 'security';
 
-export const DOMAIN_TERMS: Record<DomainName, readonly string[]> = {
+const DOMAIN_TERMS: Record<DomainName, readonly string[]> = {
   auth: [
     'auth', 'authentication', 'authorization', 'authorisation', 'login', 'log in', 'logout', 'sign in', 'sign-in', 'signup', 'sign up',
     'sign-up', 'oauth', 'oauth2', 'openid', 'oidc', 'sso', 'saml', 'jwt', 'password', '2fa', 'mfa', 'permission', 'rbac', 'role-based',
@@ -56,30 +56,30 @@ export const DOMAIN_TERMS: Record<DomainName, readonly string[]> = {
   ],
 };
 
-export const INTEGRATION_TERMS = [
+const INTEGRATION_TERMS = [
   'stripe', 'paypal', 'braintree', 'adyen', 'github', 'gitlab', 'google', 'facebook', 'apple', 'microsoft', 'okta', 'auth0', 'keycloak',
   'slack', 'twilio', 'sendgrid', 'mailgun', 's3', 'aws', 'gcp', 'azure', 'salesforce', 'hubspot', 'shopify', 'kafka', 'rabbitmq', 'sqs',
   'elasticsearch', 'openai', 'webhook', 'zapier', 'jira', 'firebase', 'segment', 'datadog', 'sentry', 'third-party', 'external api',
 ] as const;
 
-export const RISK_TERMS = [
+const RISK_TERMS = [
   'production', 'legacy', 'downtime', 'backward compatible', 'backwards compatible', 'breaking change', 'data loss',
   'rollback', 'high availability', 'scalability', 'scale', 'performance', 'latency', 'compliance', 'gdpr', 'pci', 'hipaa', 'encryption',
   'critical', 'sensitive', 'pii', 'multi-tenant', 'race condition', 'migration',
 ] as const;
 
-export const VAGUE_TERMS = [
+const VAGUE_TERMS = [
   'somehow', 'maybe', 'probably', 'etc', 'various', 'stuff', 'things', 'improve', 'better', 'nicer', 'nice', 'flexible', 'robust',
   'user-friendly', 'intuitive', 'modern', 'seamless', 'optimize', 'optimise', 'as needed', 'and so on', 'tbd', 'whatever', 'some kind of',
 ] as const;
 
-export const SIMPLICITY_TERMS = ['typo', 'rename', 'simple', 'small', 'minor', 'trivial', 'tiny', 'one-line', 'quick', 'cosmetic', 'wording', 'bump'] as const;
+const SIMPLICITY_TERMS = ['typo', 'rename', 'simple', 'small', 'minor', 'trivial', 'tiny', 'one-line', 'quick', 'cosmetic', 'wording', 'bump'] as const;
 
 /** Words of a failure to diagnose ("fix" alone is not one: "fix a typo"). */
-export const BUG_TERMS = ['bug', 'broken', 'crash', 'error', 'regression', 'fails', 'failing', 'exception', 'leak', 'flaky', 'incorrect'] as const;
+const BUG_TERMS = ['bug', 'broken', 'crash', 'error', 'regression', 'fails', 'failing', 'exception', 'leak', 'flaky', 'incorrect'] as const;
 
 /** Nouns taken as entities when the text does not list its entities. */
-export const KNOWN_ENTITIES = [
+const KNOWN_ENTITIES = [
   'user', 'customer', 'account', 'order', 'product', 'invoice', 'payment', 'subscription', 'category', 'comment', 'post', 'article',
   'message', 'notification', 'team', 'project', 'organization', 'organisation', 'ticket', 'booking', 'reservation', 'employee', 'student',
   'course', 'review', 'cart', 'address', 'profile', 'document', 'shipment', 'supplier', 'vendor', 'contact', 'tenant', 'appointment',
@@ -90,7 +90,7 @@ export const KNOWN_ENTITIES = [
 export const MESSAGE_BROKERS = ['kafka', 'rabbitmq', 'sqs'] as const;
 
 /** Technology named → skill tag. */
-export const TECHNOLOGY_SKILLS: Record<string, string> = {
+const TECHNOLOGY_SKILLS: Record<string, string> = {
   typescript: 'typescript', nestjs: 'typescript', 'node.js': 'typescript', node: 'typescript', javascript: 'javascript',
   python: 'python', django: 'python', flask: 'python', fastapi: 'python', golang: 'go', java: 'java', spring: 'java', kotlin: 'kotlin',
   rust: 'rust', ruby: 'ruby', rails: 'ruby', php: 'php', laravel: 'php', 'c#': 'c#', '.net': 'c#', sql: 'sql', postgres: 'sql',
@@ -98,8 +98,8 @@ export const TECHNOLOGY_SKILLS: Record<string, string> = {
   angular: 'angular', graphql: 'graphql', docker: 'docker', kubernetes: 'kubernetes', k8s: 'kubernetes', kafka: 'kafka', css: 'css',
 };
 
-export const MAX_ENTITIES = 8;
-export const MAX_COMPONENTS = 6;
+const MAX_ENTITIES = 8;
+const MAX_COMPONENTS = 6;
 
 const STOP_WORDS = new Set([
   'a', 'an', 'the', 'all', 'their', 'our', 'your', 'its', 'his', 'her', 'them', 'these', 'those', 'this', 'that', 'new', 'existing',
@@ -152,7 +152,7 @@ export function keySafe(word: string): string {
     .replace(/-+$/, '');
 }
 
-export function singular(word: string): string {
+function singular(word: string): string {
   if (/ies$/.test(word) && word.length > 4) return word.slice(0, -3) + 'y';
   if (/(?:sses|ches|shes|xes|zes)$/.test(word)) return word.slice(0, -2);
   if (/[^su]s$/.test(word) && word.length > 3) return word.slice(0, -1);

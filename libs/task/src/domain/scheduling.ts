@@ -1,4 +1,4 @@
-import type { GraphAnalysis } from './dag';
+import type { GraphAnalysis } from './graph-analysis';
 
 /**
  * The one rule for choosing among ready tasks when there are more than free agents: least slack

@@ -5,7 +5,7 @@ export type TemplateName = 'MICROSERVICE' | 'CRUD' | 'SECURITY';
 export const TEMPLATE_NAMES: readonly TemplateName[] = ['MICROSERVICE', 'CRUD', 'SECURITY'];
 
 /** At most this many tasks per kind of item named, so that a long list cannot blow a plan up. */
-export const MAX_INTEGRATION_TASKS = 4;
+const MAX_INTEGRATION_TASKS = 4;
 
 /** Design the service, contract, skeleton, one task per part and integration, then tests, operations and reviews. */
 export function microservicePlan(plan: PlanBuilder): void {
@@ -517,7 +517,7 @@ export function securityPlan(plan: PlanBuilder): void {
 }
 
 /** A requirement scoring at most this, with words of a small change, gets a change and a review only. */
-export const SMALL_CHANGE_SCORE = 2;
+const SMALL_CHANGE_SCORE = 2;
 
 export type GenericShape = 'SMALL_CHANGE' | 'BUG_FIX' | 'FEATURE';
 

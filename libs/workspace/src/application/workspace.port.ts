@@ -1,8 +1,14 @@
 /**
- * The filesystem as the contexts that run agents see it: where a workspace may be, and what a
- * path really points at. Session and plan use cases ask this port; none of them touches `fs`.
+ * The filesystem as the contexts that run agents see it: where a workspace may be, what a path
+ * really points at, and which host this is. Session and plan use cases ask this port; none of them
+ * touches `fs` or `os`.
  */
 export interface WorkspacePort {
+  /**
+   * This process on this host, `<hostname>:<pid>`: the middle of the lock owners the use cases
+   * make, so a held lock names where its holder runs.
+   */
+  readonly hostId: string;
   /**
    * The realpath of `path` when it is an absolute path of an existing directory inside
    * WORKSPACE_ROOTS (and inside `keyRoots` when given), never `/`, DATA_DIR or the orchestrator's

@@ -1,5 +1,5 @@
 import { mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WorkspaceError, WorkspaceErrorCode } from '../domain/workspace.errors';
 import { NodeWorkspaceAdapter } from './node-workspace.adapter';
@@ -73,5 +73,10 @@ describe('NodeWorkspaceAdapter', () => {
 
   it('lists only the roots that exist, resolved', async () => {
     await expect(workspaces.roots()).resolves.toEqual([root]);
+  });
+
+  it('names this process on this host for lock owners, unless told otherwise', () => {
+    expect(workspaces.hostId).toBe(`${hostname()}:${process.pid}`);
+    expect(new NodeWorkspaceAdapter({ roots: [root], dataDir, orchestratorHome: home, hostId: 'host-b:7' }).hostId).toBe('host-b:7');
   });
 });

@@ -1,4 +1,5 @@
 import { realpath, stat } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
 import { Logger } from '@nestjs/common';
 import { assertWithinBoundary, WorkspaceBoundary } from '../domain/workspace-policy';
@@ -12,14 +13,19 @@ export interface WorkspaceSettings {
   dataDir: string;
   /** The orchestrator's own installation, never a workspace. */
   orchestratorHome: string;
+  /** WorkspacePort.hostId; default `<hostname>:<pid>` of this process. */
+  hostId?: string;
 }
 
-/** WorkspacePort on the local filesystem (node:fs). */
+/** WorkspacePort on the local filesystem (node:fs) of this host (node:os). */
 export class NodeWorkspaceAdapter implements WorkspacePort {
+  readonly hostId: string;
   private readonly logger = new Logger('Workspaces');
   private boundary?: Promise<WorkspaceBoundary>;
 
-  constructor(private readonly settings: WorkspaceSettings) {}
+  constructor(private readonly settings: WorkspaceSettings) {
+    this.hostId = settings.hostId ?? `${hostname()}:${process.pid}`;
+  }
 
   async resolve(path: string, keyRoots?: readonly string[] | null): Promise<string> {
     const real = await this.realDirectory(path);

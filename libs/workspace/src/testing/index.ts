@@ -4,9 +4,10 @@ import { NodeWorkspaceAdapter } from '../infrastructure/node-workspace.adapter';
 
 /**
  * The real filesystem adapter for specs: workspaces under `roots` (default the system's temporary
- * directory, where specs make theirs), and forbidden directories that exist nowhere.
+ * directory, where specs make theirs), and forbidden directories that exist nowhere. `hostId`
+ * (default this process's) lets a spec tell the lock owners of two "hosts" apart.
  */
-export function testWorkspaces(roots: readonly string[] = [tmpdir()]): NodeWorkspaceAdapter {
+export function testWorkspaces(roots: readonly string[] = [tmpdir()], hostId?: string): NodeWorkspaceAdapter {
   const nowhere = join('/nonexistent', `orchestrator-spec-${process.pid}`);
-  return new NodeWorkspaceAdapter({ roots, dataDir: join(nowhere, 'data'), orchestratorHome: join(nowhere, 'home') });
+  return new NodeWorkspaceAdapter({ roots, dataDir: join(nowhere, 'data'), orchestratorHome: join(nowhere, 'home'), hostId });
 }

@@ -12,7 +12,7 @@ import {
   ApiTags,
   ApiUnauthorizedResponse,
 } from '@nestjs/swagger';
-import { ErrorResponseDto, RequireRole } from '@app/shared';
+import { ErrorResponseDto, RequireRole } from '@app/http';
 import { AgentService } from '../../application/agent.service';
 import {
   AgentPerformanceDto,

@@ -24,11 +24,7 @@ describe('TypeormAgentRepository (real PostgreSQL)', () => {
     dataSource = await openTestDataSource();
     repo = new TypeormAgentRepository(dataSource);
   });
-  afterAll(async () => {
-    // Out of every later routing snapshot of the shared test database.
-    await dataSource.query(`UPDATE agents SET deleted_at = now() WHERE name LIKE $1 AND deleted_at IS NULL`, [`${tag}%`]);
-    await dataSource.destroy();
-  });
+  afterAll(() => dataSource?.destroy());
 
   it('has the four default agents from the migration, the reviewer asking for the verdict format', async () => {
     for (const d of DEFAULT_AGENTS) {

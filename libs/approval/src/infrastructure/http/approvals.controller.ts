@@ -10,7 +10,8 @@ import {
   ApiTags,
   ApiUnauthorizedResponse,
 } from '@nestjs/swagger';
-import { CurrentPrincipal, ErrorResponseDto, Principal, RequireRole } from '@app/shared';
+import { CurrentPrincipal, ErrorResponseDto, RequireRole } from '@app/http';
+import { Principal } from '@app/shared';
 import { ApprovalService } from '../../application/approval.service';
 import { AnswerApprovalDto, ApprovalDetailDto, ApprovalListDto, ListApprovalsQueryDto } from './dto/approval.dto';
 import { presentApproval, presentApprovalDetail } from './approval.presenter';

@@ -1,6 +1,7 @@
-import { AppConfig } from '@app/config';
 import Redis from 'ioredis';
 import { waitFor } from '@app/testing';
+import { testConfig } from '../../../../../test/support/database';
+import { connectTestRedis } from '../../../../../test/support/redis';
 import { RedisApprovalDecisions } from './redis-approval-decisions';
 
 const A = '11111111-1111-4111-8111-111111111111';
@@ -8,11 +9,11 @@ const B = '22222222-2222-4222-8222-222222222222';
 
 /** Two "processes" (each its own adapter and command connection) on one real Redis. */
 describe('RedisApprovalDecisions (real Redis)', () => {
-  const config = AppConfig.with({ QUEUE_PREFIX: `approvals-int-${process.pid}-${Date.now()}` });
+  const config = testConfig();
   const connections: Redis[] = [];
   const adapters: RedisApprovalDecisions[] = [];
   const process_ = () => {
-    const redis = new Redis({ host: config.redis.host, port: config.redis.port, password: config.redis.password, maxRetriesPerRequest: null });
+    const redis = connectTestRedis({ maxRetriesPerRequest: null });
     connections.push(redis);
     const adapter = new RedisApprovalDecisions(redis, config);
     adapters.push(adapter);

@@ -1,10 +1,11 @@
 import { ExecutionContext, HttpException, Logger } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { AppConfig, validateEnvironment } from '@app/config';
-import { ANONYMOUS_PRINCIPAL, Principal, Public, RequireRole } from '@app/shared';
+import { Public, RequireRole } from '@app/http';
+import { ANONYMOUS_PRINCIPAL, Principal } from '@app/shared';
 import type { WorkspacePort } from '@app/workspace';
 import { ApiKeyService } from '../../application/api-key.service';
-import { InMemoryApiKeyRepository } from '../../application/testing/in-memory-api-key.repository';
+import { InMemoryApiKeyRepository } from '@app/auth/testing';
 import { AccessGuard } from './access.guard';
 import { RequestAuthenticator } from './request-authenticator';
 

@@ -1,14 +1,15 @@
 import { CanActivate, ExecutionContext, HttpException, Injectable, Logger } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { Request, Response } from 'express';
-import { PUBLIC_ROUTE, REQUIRED_ROLE, Role, roleAtLeast } from '@app/shared';
+import { PUBLIC_ROUTE, REQUIRED_ROLE } from '@app/http';
+import { Role, roleAtLeast } from '@app/shared';
 import { BEARER_CHALLENGE, forbidden, RefusalBody, unauthorized, undeclared, WWW_AUTHENTICATE } from './access-refusals';
 import { RequestAuthenticator } from './request-authenticator';
 
-export type RouteAccess = { public: true } | { role: Role };
+type RouteAccess = { public: true } | { role: Role };
 
 /** A handler's own declaration wins over its controller's; a role wins over Public on the same level. */
-export function routeAccess(reflector: Reflector, handler: object, controller: object): RouteAccess | null {
+function routeAccess(reflector: Reflector, handler: object, controller: object): RouteAccess | null {
   for (const target of [handler, controller]) {
     const role = reflector.get<Role | undefined>(REQUIRED_ROLE, target as never);
     if (role) return { role };

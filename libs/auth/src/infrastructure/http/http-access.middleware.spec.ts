@@ -7,7 +7,7 @@ import type { WorkspacePort } from '@app/workspace';
 import express from 'express';
 import request from 'supertest';
 import { ApiKeyService } from '../../application/api-key.service';
-import { InMemoryApiKeyRepository } from '../../application/testing/in-memory-api-key.repository';
+import { InMemoryApiKeyRepository } from '@app/auth/testing';
 import { HttpAccessMiddleware } from './http-access.middleware';
 import { RequestAuthenticator } from './request-authenticator';
 

@@ -11,7 +11,8 @@ import {
   ApiTags,
   ApiUnauthorizedResponse,
 } from '@nestjs/swagger';
-import { CurrentPrincipal, ErrorResponseDto, Principal, RequireRole } from '@app/shared';
+import { CurrentPrincipal, ErrorResponseDto, RequireRole } from '@app/http';
+import { Principal } from '@app/shared';
 import { ApiKeyService } from '../../application/api-key.service';
 import { presentApiKey } from './api-key.presenter';
 import { ApiKeyResponseDto, CreateApiKeyDto, CreatedApiKeyResponseDto } from './dto/api-key.dto';

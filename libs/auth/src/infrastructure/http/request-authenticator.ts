@@ -39,7 +39,7 @@ export class RequestAuthenticator {
 }
 
 /** `Authorization: Bearer <key>`; for a GET of an event stream also `?access_token=<key>`. */
-export function credentialOf(req: Request): string | null {
+function credentialOf(req: Request): string | null {
   const header = req.headers.authorization;
   if (header !== undefined) return /^Bearer +(\S+) *$/i.exec(header)?.[1] ?? null;
   if (!acceptsQueryToken(req.method, parseRequestPath(req.originalUrl ?? req.url))) return null;

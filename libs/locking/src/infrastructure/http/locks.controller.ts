@@ -1,6 +1,6 @@
 import { Controller, Get, Inject } from '@nestjs/common';
 import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiProperty, ApiPropertyOptional, ApiTags, ApiUnauthorizedResponse } from '@nestjs/swagger';
-import { ErrorResponseDto, RequireRole } from '@app/shared';
+import { ErrorResponseDto, RequireRole } from '@app/http';
 import { LOCK_PORT, LockPort } from '../../application/ports/lock.port';
 
 class LockHolderDto {

@@ -2,39 +2,38 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Logger } from '@nestjs/common';
 import Redis from 'ioredis';
 import { killLockHolders, startLockHolder } from '../../../../../test/support/lock-holder-process';
-import { ensureRedisUp, restartRedis } from '../../../../../test/support/redis-restart';
+import { connectTestRedis } from '../../../../../test/support/redis';
+import { startRedisServer, TestRedisServer } from '../../../../../test/support/redis-server';
+import { testQueuePrefix } from '../../../../../test/support/test-file';
 import { waitFor } from '../../../../../test/support/wait';
 import { Lease, LockView } from '../../application/ports/lock.port';
 import { LockError, LockErrorCode } from '../../domain/lock.errors';
 import { FairLockOptions, RedisFairLock } from './redis-fair-lock';
 
 /**
- * The fair lock against the real local Redis: several RedisFairLock instances (each with its
- * own command and subscriber connection) stand for several processes, and child processes
- * (test/support/lock-holder-process.ts) stand for ones that get killed or paused. Every test
- * uses its own namespace under one key prefix, removed afterwards.
+ * The fair lock against the real Redis (the app's REDIS_HOST and REDIS_PORT): several
+ * RedisFairLock instances (each with its own command and subscriber connection) stand for several
+ * processes, and child processes (test/support/lock-holder-process.ts) stand for ones that get
+ * killed or paused. Every test uses its own namespace under the file's key prefix, removed
+ * afterwards. The restart test restarts a redis-server of its own, never the shared one.
  */
-const PREFIX = `locktest-${process.pid}`;
-const TIMEOUT = 30_000;
+const PREFIX = testQueuePrefix();
 
 const connections: Redis[] = [];
 const instances: RedisFairLock[] = [];
+/** The private Redis of the restart test, once started. */
+let restartable: TestRedisServer | undefined;
 
-function connect(): Redis {
-  const redis = new Redis({
-    host: '127.0.0.1',
-    port: 6379,
-    maxRetriesPerRequest: null,
-    retryStrategy: (times) => Math.min(times * 50, 500),
-  });
+function connect(server?: TestRedisServer): Redis {
+  const redis = connectTestRedis({ maxRetriesPerRequest: null, retryStrategy: (times) => Math.min(times * 50, 500) }, server);
   redis.on('error', () => undefined); // Redis restarts on purpose below
   connections.push(redis);
   return redis;
 }
 
-/** A lock client as one process would have it: its own two connections. */
-function makeLock(namespace: string, options: Partial<FairLockOptions> = {}): RedisFairLock {
-  const lock = new RedisFairLock(connect(), connect(), {
+/** A lock client as one process would have it: its own two connections (to `server` if given). */
+function makeLock(namespace: string, options: Partial<FairLockOptions> = {}, server?: TestRedisServer): RedisFairLock {
+  const lock = new RedisFairLock(connect(server), connect(server), {
     prefix: PREFIX,
     namespace,
     recheckMs: 50,
@@ -97,20 +96,16 @@ function outcome(promise: Promise<Lease>): Promise<Outcome> {
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 
 describe('RedisFairLock (real Redis)', () => {
-  beforeAll(async () => {
-    Logger.overrideLogger(['error']);
-    await ensureRedisUp();
-    const stale = await keysMatching(`${PREFIX}*`);
-    if (stale.length) await admin.del(...stale);
-  });
+  beforeAll(() => Logger.overrideLogger(['error']));
 
   afterAll(async () => {
     await killLockHolders();
-    await ensureRedisUp();
+    await restartable?.ensureRunning(); // its locks close cleanly only while it answers
     await Promise.all(instances.map((lock) => lock.close()));
     const keys = await keysMatching(`${PREFIX}*`);
     if (keys.length) await admin.del(...keys);
     await Promise.all(connections.map((c) => c.quit().catch(() => c.disconnect())));
+    await restartable?.stop();
   });
 
   it(
@@ -157,7 +152,6 @@ describe('RedisFairLock (real Redis)', () => {
       expect(await view(clients[0], 'counter')).toBeUndefined();
       await Promise.all(clients.map((lock) => lock.close()));
     },
-    TIMEOUT,
   );
 
   it(
@@ -192,7 +186,6 @@ describe('RedisFairLock (real Redis)', () => {
       expect(granted[0].fence).toBeGreaterThan(head.fence);
       expect(await view(a, 'fifo')).toBeUndefined();
     },
-    TIMEOUT,
   );
 
   it(
@@ -218,7 +211,6 @@ describe('RedisFairLock (real Redis)', () => {
       expect(after.fence).toBeGreaterThan(last);
       expect(await b.release(after)).toBe(true);
     },
-    TIMEOUT,
   );
 
   describe('waiting', () => {
@@ -252,7 +244,6 @@ describe('RedisFairLock (real Redis)', () => {
         expect(await a.release(held)).toBe(true);
         expect(await view(a, 'busy')).toBeUndefined();
       },
-      TIMEOUT,
     );
 
     it(
@@ -305,7 +296,6 @@ describe('RedisFairLock (real Redis)', () => {
         expect(timedOut).toBeGreaterThan(0);
         expect(await keysMatching(`${a.ns}:w:*`)).toEqual([]);
       },
-      TIMEOUT,
     );
 
     it(
@@ -338,7 +328,6 @@ describe('RedisFairLock (real Redis)', () => {
         expect(await view(a, 'r')).toBeUndefined();
         expect(await keysMatching(`${a.ns}:w:*`)).toEqual([]);
       },
-      TIMEOUT,
     );
   });
 
@@ -365,7 +354,6 @@ describe('RedisFairLock (real Redis)', () => {
         subscriber.disconnect();
       }
     },
-    TIMEOUT,
   );
 
   it(
@@ -383,7 +371,6 @@ describe('RedisFairLock (real Redis)', () => {
       expect(await a.release(held)).toBe(true);
       expect(await a.list()).toEqual([]);
     },
-    TIMEOUT,
   );
 
   it(
@@ -411,7 +398,6 @@ describe('RedisFairLock (real Redis)', () => {
       expect(next.lease.fence).toBeGreaterThan(reclaimed.fence);
       expect(await c.release(next.lease)).toBe(true);
     },
-    TIMEOUT,
   );
 
   describe('processes that die or stall', () => {
@@ -454,7 +440,6 @@ describe('RedisFairLock (real Redis)', () => {
         expect(child.events().map((e) => e.event)).toEqual(['ready']);
         expect(await b.release(got.lease)).toBe(true);
       },
-      TIMEOUT,
     );
 
     it(
@@ -481,7 +466,6 @@ describe('RedisFairLock (real Redis)', () => {
         expect((await view(lock, 'r'))?.holder).toMatchObject({ owner: 'heir', fence: lease.fence });
         expect(await lock.release(lease)).toBe(true);
       },
-      TIMEOUT,
     );
 
     it(
@@ -507,7 +491,6 @@ describe('RedisFairLock (real Redis)', () => {
         await sleep(400); // a renewal after the release would have nothing to renew, and must not complain
         expect(lease.signal.aborted).toBe(false);
       },
-      TIMEOUT,
     );
 
     it(
@@ -532,7 +515,6 @@ describe('RedisFairLock (real Redis)', () => {
         expect(next.signal.aborted).toBe(false);
         expect(await b.release(next)).toBe(true);
       },
-      TIMEOUT,
     );
 
     it(
@@ -554,7 +536,6 @@ describe('RedisFairLock (real Redis)', () => {
         expect(await lock.release(next)).toBe(true);
         await child.kill();
       },
-      TIMEOUT,
     );
   });
 
@@ -587,7 +568,6 @@ describe('RedisFairLock (real Redis)', () => {
       expect(got.lease.signal.aborted).toBe(false);
       expect(await b.release(got.lease)).toBe(true);
     },
-    TIMEOUT,
   );
 
   it(
@@ -620,7 +600,6 @@ describe('RedisFairLock (real Redis)', () => {
       await flush();
       expect(await view(c, 'r')).toBeUndefined();
     },
-    TIMEOUT,
   );
 
   describe('deadlocks', () => {
@@ -672,7 +651,6 @@ describe('RedisFairLock (real Redis)', () => {
         expect(results.filter((r) => r.ok)).toHaveLength(n - 1);
         expect(await clients[0].list()).toEqual([]);
       },
-      TIMEOUT,
     );
 
     it(
@@ -692,7 +670,6 @@ describe('RedisFairLock (real Redis)', () => {
         expect(results.filter((r) => !r.ok)).toEqual([]);
         expect(await clients[0].list()).toEqual([]);
       },
-      TIMEOUT,
     );
   });
 
@@ -712,7 +689,6 @@ describe('RedisFairLock (real Redis)', () => {
         }
         expect(await a.list()).toEqual([]);
       },
-      TIMEOUT,
     );
 
     it(
@@ -729,7 +705,6 @@ describe('RedisFairLock (real Redis)', () => {
         expect(await a.release(free)).toBe(true);
         expect(await a.release(blocker)).toBe(true);
       },
-      TIMEOUT,
     );
   });
 
@@ -804,7 +779,8 @@ describe('RedisFairLock (real Redis)', () => {
   it(
     'survives a Redis restart: the holder is told it lost the lease, waiters finish, fences keep growing',
     async () => {
-      const [a, b, c] = [makeLock('restart'), makeLock('restart'), makeLock('restart')];
+      restartable = await startRedisServer();
+      const [a, b, c] = [makeLock('restart', {}, restartable), makeLock('restart', {}, restartable), makeLock('restart', {}, restartable)];
       const held = await a.acquire('r', { owner: 'holder', ttlMs: 500, waitTimeoutMs: 0 });
       const other = await a.acquire('other', { owner: 'holder', ttlMs: 5000, waitTimeoutMs: 0 });
       const take = (lock: RedisFairLock, owner: string, waitTimeoutMs: number) =>
@@ -818,7 +794,7 @@ describe('RedisFairLock (real Redis)', () => {
       await waitForQueue(a, 'r', ['patient', 'hasty']);
       const fenceBefore = Math.max(held.fence, other.fence);
 
-      await restartRedis(300);
+      await restartable.restart(300);
 
       await waitFor(async () => held.signal.aborted && other.signal.aborted, Boolean, {
         timeoutMs: 10_000,
@@ -842,6 +818,5 @@ describe('RedisFairLock (real Redis)', () => {
       expect(await a.release(after)).toBe(true);
       expect(await b.list()).toEqual([]);
     },
-    TIMEOUT,
   );
 });

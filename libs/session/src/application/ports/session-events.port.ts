@@ -5,7 +5,8 @@
  * the transition history).
  */
 
-import type { SessionProps, SessionTransition } from '../../domain/session';
+import type { RunFailure, RunResult, TokenUsage } from '@app/shared';
+import type { SessionTransitioned } from '../../domain/session-events';
 import { SessionStatus } from '../../domain/session-status';
 import type {
   CodingActivityProgress,
@@ -13,7 +14,7 @@ import type {
   CodingTextProgress,
   CodingToolProgress,
   CodingTurnProgress,
-} from './coding-agent.port';
+} from './coding-turns.port';
 
 export const SESSION_EVENT_TYPES = ['transition', 'text', 'tool', 'files', 'activity', 'approval'] as const;
 export type SessionEventType = (typeof SESSION_EVENT_TYPES)[number];
@@ -37,9 +38,9 @@ export interface SessionStateSummary {
   version: number;
   agentId: string | null;
   opencodeSessionId: string | null;
-  result: SessionProps['result'];
-  usage: SessionProps['usage'];
-  error: SessionProps['error'];
+  result: RunResult | null;
+  usage: TokenUsage | null;
+  error: RunFailure | null;
   cancelRequestedAt: string | null;
   queuedAt: string | null;
   startedAt: string | null;
@@ -112,19 +113,16 @@ export function matchesFilter(event: SessionLiveEvent, filter: SessionEventFilte
   return true;
 }
 
-/** The events of transitions just committed; `session` is the state after the write (its version included). */
-export function transitionEvents(
-  session: Readonly<SessionProps>,
-  transitions: readonly SessionTransition[],
-): SessionTransitionEvent[] {
-  const summary = summarize(session);
-  return transitions.map((t) => ({
-    sessionId: session.id,
+/** The live event of a committed transition; its `seq` is the version of the write that made it. */
+export function transitionEvent(event: SessionTransitioned): SessionTransitionEvent {
+  const { from, to, reason, attempt } = event;
+  return {
+    sessionId: event.sessionId,
     type: 'transition',
-    seq: session.version,
-    at: t.at.toISOString(),
-    data: { from: t.from, to: t.to, reason: t.reason, attempt: t.attempt, session: summary },
-  }));
+    seq: event.session.version,
+    at: event.at.toISOString(),
+    data: { from, to, reason, attempt, session: summarize(event) },
+  };
 }
 
 /**
@@ -172,9 +170,9 @@ export function approvalEvent(sessionId: string, data: ApprovalEventData, at = n
   return { sessionId, type: 'approval', at: at.toISOString(), data };
 }
 
-function summarize(s: Readonly<SessionProps>): SessionStateSummary {
+function summarize({ sessionId, session: s }: SessionTransitioned): SessionStateSummary {
   return {
-    id: s.id,
+    id: sessionId,
     title: s.title,
     status: s.status,
     attempt: s.attempt,

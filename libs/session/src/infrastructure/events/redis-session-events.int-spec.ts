@@ -1,6 +1,7 @@
-import { AppConfig } from '@app/config';
 import Redis from 'ioredis';
 import { waitFor } from '@app/testing';
+import { testConfig } from '../../../../../test/support/database';
+import { connectTestRedis } from '../../../../../test/support/redis';
 import { SessionLiveEvent, SessionTextEvent } from '../../application/ports/session-events.port';
 import { RedisSessionEvents } from './redis-session-events';
 
@@ -23,17 +24,17 @@ function transition(sessionId: string, seq: number): SessionLiveEvent {
 
 /** Three "processes" (each its own adapter and command connection) on one real Redis. */
 describe('RedisSessionEvents (real Redis)', () => {
-  const config = AppConfig.with({ QUEUE_PREFIX: `events-int-${process.pid}-${Date.now()}` });
+  const config = testConfig();
   const connections: Redis[] = [];
   const adapters: RedisSessionEvents[] = [];
   const process_ = () => {
-    const redis = new Redis({ host: '127.0.0.1', port: 6379, maxRetriesPerRequest: null });
+    const redis = connectTestRedis({ maxRetriesPerRequest: null });
     connections.push(redis);
     const adapter = new RedisSessionEvents(redis, config);
     adapters.push(adapter);
     return adapter;
   };
-  const admin = new Redis({ host: '127.0.0.1', port: 6379 });
+  const admin = connectTestRedis();
   const subscriberConnections = async () =>
     (await admin.client('LIST') as string)
       .split('\n')

@@ -11,7 +11,7 @@ import {
   SessionLiveEvent,
   SessionEventSubscribeOptions,
 } from '../../application/ports/session-events.port';
-import { EventFanOut } from './event-fan-out';
+import { LocalSubscribers } from './local-subscribers';
 
 /**
  * Session events over Redis pub/sub, one channel per deployment (`<QUEUE_PREFIX>:session-events`).
@@ -29,7 +29,7 @@ import { EventFanOut } from './event-fan-out';
 export class RedisSessionEvents implements SessionEventsPort, OnApplicationShutdown {
   private readonly logger = new Logger(RedisSessionEvents.name);
   private readonly channel: string;
-  private readonly fanOut = new EventFanOut((err) =>
+  private readonly subscribers = new LocalSubscribers((err) =>
     this.logger.warn(`A session event listener failed: ${err instanceof Error ? err.message : String(err)}`),
   );
   private readonly subscriber: RedisChannelSubscriber;
@@ -44,7 +44,7 @@ export class RedisSessionEvents implements SessionEventsPort, OnApplicationShutd
       connectionName: 'session-events',
       what: 'session events',
       onMessage: (raw) => this.receive(raw),
-      onResubscribed: () => this.fanOut.gap(),
+      onResubscribed: () => this.subscribers.gap(),
     });
   }
 
@@ -54,7 +54,7 @@ export class RedisSessionEvents implements SessionEventsPort, OnApplicationShutd
   }
 
   async subscribe(filter: SessionEventFilter, listener: SessionEventListener, options?: SessionEventSubscribeOptions): Promise<() => void> {
-    const remove = this.fanOut.add(filter, listener, options);
+    const remove = this.subscribers.add(filter, listener, options);
     try {
       await this.subscriber.ensure();
     } catch (err) {
@@ -76,6 +76,6 @@ export class RedisSessionEvents implements SessionEventsPort, OnApplicationShutd
       return;
     }
     if (typeof event?.sessionId !== 'string' || !SESSION_EVENT_TYPES.includes(event.type)) return;
-    this.fanOut.dispatch(event);
+    this.subscribers.dispatch(event);
   }
 }

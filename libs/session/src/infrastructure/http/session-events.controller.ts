@@ -12,9 +12,8 @@ import {
   getSchemaPath,
 } from '@nestjs/swagger';
 import type { Response } from 'express';
-import { RequireRole } from '@app/shared';
-import { SessionEventStreams } from '../events/session-event-streams';
-import { ErrorResponseDto } from './dto/session.dto';
+import { ErrorResponseDto, RequireRole } from '@app/http';
+import { SessionSseStreams } from '../events/session-sse-streams';
 import { SessionStreamEventDto, StreamEventsQueryDto } from './dto/session-stream.dto';
 
 /** The fleet view: live events of every session (or of some), as server-sent events. */
@@ -25,7 +24,7 @@ import { SessionStreamEventDto, StreamEventsQueryDto } from './dto/session-strea
 @ApiUnauthorizedResponse({ type: ErrorResponseDto, description: 'UNAUTHORIZED: API_KEY is set and the key (header, or ?access_token= for this GET) is missing, unknown, revoked or expired' })
 @Controller('api/v1/events')
 export class SessionEventsController {
-  constructor(private readonly streams: SessionEventStreams) {}
+  constructor(private readonly streams: SessionSseStreams) {}
 
   @Get()
   @ApiOperation({

@@ -5,8 +5,8 @@ import { AwaitingApprovalDto, SessionEventDto, SessionResponseDto } from './dto/
 
 /** `awaitingApproval`: what the session's run waits on (see AwaitingApprovals); none when not given. */
 export function presentSession(session: Session, awaitingApproval: readonly ApprovalView[] = []): SessionResponseDto {
-  const { deletedAt: _d, opencodeMessageId: _m, ...visible } = session.snapshot();
-  return { ...visible, awaitingApproval: awaitingApproval.map(presentAwaiting) };
+  const { deletedAt: _d, opencodeMessageId: _m, opencodeAgent, ...visible } = session.snapshot();
+  return { ...visible, agent: opencodeAgent, awaitingApproval: awaitingApproval.map(presentAwaiting) };
 }
 
 function presentAwaiting({ id, permission, patterns, title, expiresAt }: ApprovalView): AwaitingApprovalDto {

@@ -14,7 +14,8 @@ import {
   Res,
 } from '@nestjs/common';
 import type { Response } from 'express';
-import { assertPrincipalReaches, CurrentPrincipal, Principal, RequireRole } from '@app/shared';
+import { assertPrincipalReaches, CurrentPrincipal, ErrorResponseDto, RequireRole } from '@app/http';
+import { Principal } from '@app/shared';
 import {
   ApiAcceptedResponse,
   ApiBadRequestResponse,
@@ -37,10 +38,9 @@ import {
 } from '@nestjs/swagger';
 import { AwaitingApprovals } from '../../application/awaiting-approvals';
 import { SessionLifecycleService } from '../../application/session-lifecycle.service';
-import { SessionEventStreams } from '../events/session-event-streams';
+import { SessionSseStreams } from '../events/session-sse-streams';
 import {
   CreateSessionDto,
-  ErrorResponseDto,
   ListSessionsQueryDto,
   SessionEventDto,
   SessionPageDto,
@@ -63,7 +63,7 @@ const SessionId = () => Param('id', new ParseUUIDPipe());
 export class SessionsController {
   constructor(
     private readonly lifecycle: SessionLifecycleService,
-    private readonly streams: SessionEventStreams,
+    private readonly streams: SessionSseStreams,
     private readonly awaiting: AwaitingApprovals,
   ) {}
 

@@ -5,10 +5,10 @@ import { currentCorrelationId } from '@app/observability';
 import { RunJobState, SessionQueuePort, SessionRunJob } from '../../application/ports/session-queue.port';
 
 export const SESSION_RUN_QUEUE = 'session-runs';
-export const SESSION_RUN_JOB = 'run-session';
+const SESSION_RUN_JOB = 'run-session';
 
 /** One job per (session, attempt): BullMQ ignores an add whose job id already exists. */
-export function runJobId(job: SessionRunJob): string {
+function runJobId(job: SessionRunJob): string {
   return `${job.sessionId}.${job.attempt}`;
 }
 

@@ -7,6 +7,7 @@ import type Redis from 'ioredis';
 import { Job, Queue, Worker } from 'bullmq';
 import { SessionRunJob } from '../../application/ports/session-queue.port';
 import { SESSION_SIGNALS, SessionSignalsPort } from '../../application/ports/session-signals.port';
+import { RunWatcher } from '../../application/run-watcher';
 import { SessionExecutionService } from '../../application/session-execution.service';
 import { SessionRecoveryService } from '../../application/session-recovery.service';
 import { SESSION_RUN_QUEUE } from './session-run.queue';
@@ -27,6 +28,7 @@ export class SessionRunWorker implements OnApplicationBootstrap, OnApplicationSh
     @InjectQueue(SESSION_RUN_QUEUE) private readonly queue: Queue<SessionRunJob>,
     @Inject(SESSION_SIGNALS) private readonly signals: SessionSignalsPort,
     private readonly execution: SessionExecutionService,
+    private readonly watcher: RunWatcher,
     private readonly recovery: SessionRecoveryService,
     private readonly config: AppConfig,
     @Inject(REDIS_CLIENT) private readonly redis: Redis,
@@ -38,7 +40,7 @@ export class SessionRunWorker implements OnApplicationBootstrap, OnApplicationSh
     // is set again whenever the connection comes back (a Redis restart may have lost it).
     await this.applyGlobalConcurrency();
     this.redis.on('ready', this.onRedisReady);
-    this.unsubscribe = await this.signals.onCancelRequested((id) => this.execution.onCancelRequested(id));
+    this.unsubscribe = await this.signals.onCancelRequested((id) => this.watcher.onCancelRequested(id));
     this.worker = new Worker<SessionRunJob>(SESSION_RUN_QUEUE, (job) => this.process(job), {
       connection: { host: this.config.redis.host, port: this.config.redis.port, password: this.config.redis.password, maxRetriesPerRequest: null },
       prefix: this.config.queuePrefix,

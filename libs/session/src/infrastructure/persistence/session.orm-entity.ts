@@ -9,12 +9,13 @@ import {
   UpdateDateColumn,
   VersionColumn,
 } from 'typeorm';
+import type { RunFailure, RunResult, TokenUsage } from '@app/shared';
 import type { SessionAgentAssignment } from '../../domain/session-agent';
-import type { SessionFailure, SessionResult, TokenUsage } from '../../domain/session-run';
 
 @Entity({ name: 'sessions' })
 @Index('idx_sessions_created', ['createdAt', 'id'])
 @Index('idx_sessions_status_updated', ['status', 'updatedAt'])
+@Index('idx_sessions_origin_plan', ['originPlanId'], { where: 'origin_plan_id IS NOT NULL' })
 export class SessionOrmEntity {
   @PrimaryColumn('uuid') id: string;
   @Column('varchar', { length: 200 }) title: string;
@@ -26,14 +27,18 @@ export class SessionOrmEntity {
   @Column('jsonb', { name: 'agent_assignment', nullable: true }) assignment: SessionAgentAssignment | null;
   @Column('integer', { name: 'timeout_seconds' }) timeoutSeconds: number;
   @Column('jsonb', { default: () => "'{}'::jsonb" }) metadata: Record<string, unknown>;
+  /** Set for a session a plan made for one of its tasks (SessionOrigin 'plan'); null otherwise. */
+  @Column('uuid', { name: 'origin_plan_id', nullable: true }) originPlanId: string | null;
+  @Column('varchar', { name: 'origin_task_key', length: 64, nullable: true }) originTaskKey: string | null;
+  @Column('uuid', { name: 'origin_retry_of', nullable: true }) originRetryOf: string | null;
   @Column('text', { name: 'created_by_key_id', nullable: true }) createdByKeyId: string | null;
   @Column('varchar', { length: 20 }) status: string;
   @Column('integer') attempt: number;
   @Column('varchar', { name: 'opencode_session_id', length: 100, nullable: true }) opencodeSessionId: string | null;
   @Column('varchar', { name: 'opencode_message_id', length: 100, nullable: true }) opencodeMessageId: string | null;
-  @Column('jsonb', { nullable: true }) result: SessionResult | null;
+  @Column('jsonb', { nullable: true }) result: RunResult | null;
   @Column('jsonb', { nullable: true }) usage: TokenUsage | null;
-  @Column('jsonb', { nullable: true }) error: SessionFailure | null;
+  @Column('jsonb', { nullable: true }) error: RunFailure | null;
   @Column('timestamptz', { name: 'cancel_requested_at', nullable: true }) cancelRequestedAt: Date | null;
   @Column('timestamptz', { name: 'queued_at', nullable: true }) queuedAt: Date | null;
   @Column('timestamptz', { name: 'started_at', nullable: true }) startedAt: Date | null;

@@ -1,22 +1,20 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { makeTempWorkspace } from '@app/testing';
 import { openTestDataSource } from '../../../../../test/support/database';
 import { DataSource } from 'typeorm';
 import { Session } from '../../domain/session';
 import { SessionStatus } from '../../domain/session-status';
 import { SessionError, SessionErrorCode } from '../../domain/session.errors';
-import { SessionObservers } from '../../application/session-observers';
+import { SessionTransitionPublisher } from '../../application/session-transition-publisher';
 import { TypeormSessionRepository } from './typeorm-session.repository';
 
 describe('TypeormSessionRepository (real PostgreSQL)', () => {
   let dataSource: DataSource;
   let repo: TypeormSessionRepository;
-  const workspace = mkdtempSync(join(tmpdir(), 'repo-int-'));
+  const workspace = makeTempWorkspace();
   const tag = `repo-int-${Date.now()}`;
 
   const newSession = (title = 'a session') =>
-    Session.create({ title, prompt: 'p', workspace, agent: 'build', timeoutSeconds: 60, metadata: { tag } });
+    Session.create({ title, prompt: 'p', workspace, opencodeAgent: 'build', timeoutSeconds: 60, metadata: { tag } });
 
   beforeAll(async () => {
     dataSource = await openTestDataSource();
@@ -49,11 +47,24 @@ describe('TypeormSessionRepository (real PostgreSQL)', () => {
     ]);
   });
 
-  it('tells observers about committed transitions only, after the write', async () => {
-    const observers = new SessionObservers();
-    const seen: Array<[string, string[], number]> = [];
-    observers.register({ transitioned: (s, ts) => seen.push([s.id, ts.map((t) => t.to), s.version]) });
-    const observed = new TypeormSessionRepository(dataSource, observers);
+  it('stores and reads the origin of a session a plan made, and of one made through the API', async () => {
+    const planId = '0b7d3f4e-5c1a-4e2b-9f00-2a6c8d1e4b71';
+    const retryOf = '9c1e2d3f-4a5b-4c6d-8e7f-0a1b2c3d4e5f';
+    const task = Session.create({ title: 't', prompt: 'p', workspace, opencodeAgent: 'build', timeoutSeconds: 60, origin: { kind: 'plan', planId, taskKey: 'implA', retryOf } });
+    await repo.insert(task);
+    const plain = newSession();
+    await repo.insert(plain);
+    expect((await repo.findById(task.id))?.snapshot()).toMatchObject({ origin: { kind: 'plan', planId, taskKey: 'implA', retryOf }, metadata: {} });
+    expect((await repo.findById(plain.id))?.snapshot().origin).toEqual({ kind: 'api' });
+    const [row] = await dataSource.query('SELECT origin_plan_id, origin_task_key, origin_retry_of FROM sessions WHERE id = $1', [task.id]);
+    expect(row).toEqual({ origin_plan_id: planId, origin_task_key: 'implA', origin_retry_of: retryOf });
+  });
+
+  it('publishes committed transitions only, after the write, with the committed version and the origin', async () => {
+    const publisher = new SessionTransitionPublisher();
+    const seen: Array<[string, string, number, string]> = [];
+    publisher.observe((e) => seen.push([e.sessionId, e.to, e.session.version, e.origin.kind]));
+    const observed = new TypeormSessionRepository(dataSource, publisher);
     const s = newSession();
     await observed.insert(s);
     s.queue();
@@ -66,9 +77,9 @@ describe('TypeormSessionRepository (real PostgreSQL)', () => {
     stale.cancel('too late');
     await expect(observed.update(stale)).rejects.toMatchObject({ code: SessionErrorCode.VERSION_CONFLICT });
     expect(seen).toEqual([
-      [s.id, [SessionStatus.PENDING], 1],
-      [s.id, [SessionStatus.QUEUED], 2],
-      [s.id, [SessionStatus.RUNNING], 4],
+      [s.id, SessionStatus.PENDING, 1, 'api'],
+      [s.id, SessionStatus.QUEUED, 2, 'api'],
+      [s.id, SessionStatus.RUNNING, 4, 'api'],
     ]);
   });
 

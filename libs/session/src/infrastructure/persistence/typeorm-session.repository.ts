@@ -10,8 +10,9 @@ import {
   SessionPage,
   SessionRepositoryPort,
 } from '../../application/ports/session.repository.port';
-import { SessionObservers } from '../../application/session-observers';
-import { Session, SessionTransition } from '../../domain/session';
+import { SessionTransitionPublisher } from '../../application/session-transition-publisher';
+import { Session } from '../../domain/session';
+import type { SessionTransitioned } from '../../domain/session-events';
 import { SessionStatus } from '../../domain/session-status';
 import { SessionError, SessionErrorCode } from '../../domain/session.errors';
 import { SessionMapper } from './session.mapper';
@@ -24,20 +25,21 @@ type WritableColumns = Omit<SessionOrmEntity, 'id' | 'version' | 'createdAt' | '
 export class TypeormSessionRepository implements SessionRepositoryPort {
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
-    @Optional() private readonly observers: SessionObservers = new SessionObservers(),
+    @Optional() private readonly transitions: SessionTransitionPublisher = new SessionTransitionPublisher(),
   ) {}
 
+  /** Like update(): the write commits, then the session's transitions are published. */
   async insert(session: Session): Promise<void> {
-    const transitions = await this.dataSource.transaction(async (em) => {
+    const events = await this.dataSource.transaction(async (em) => {
       await em.insert(SessionOrmEntity, SessionMapper.toRow(session) as QueryDeepPartialEntity<SessionOrmEntity>);
-      return this.appendEvents(em, session);
+      return this.appendEvents(em, session.pullEvents(session.version));
     });
-    this.observers.transitioned(session.snapshot(), transitions);
+    this.transitions.publish(events);
   }
 
   async update(session: Session): Promise<void> {
     const { id, version, createdAt: _c, updatedAt: _u, ...columns } = SessionMapper.toRow(session);
-    const { newVersion, transitions } = await this.dataSource.transaction(async (em) => {
+    const { newVersion, events } = await this.dataSource.transaction(async (em) => {
       // TypeORM's save() does not compare @VersionColumn: the WHERE clause does it here,
       // and the update builder increments version itself.
       const result = await em
@@ -48,11 +50,11 @@ export class TypeormSessionRepository implements SessionRepositoryPort {
         .returning(['version'])
         .execute();
       if (!result.affected) throw SessionError.versionConflict(id, version);
-      const recorded = await this.appendEvents(em, session);
-      return { newVersion: Number((result.raw as Array<{ version: number }>)[0].version), transitions: recorded };
+      const committed = Number((result.raw as Array<{ version: number }>)[0].version);
+      return { newVersion: committed, events: await this.appendEvents(em, session.pullEvents(committed)) };
     });
     session.persisted(newVersion);
-    this.observers.transitioned(session.snapshot(), transitions);
+    this.transitions.publish(events);
   }
 
   /**
@@ -138,14 +140,14 @@ export class TypeormSessionRepository implements SessionRepositoryPort {
     return rows.map((r) => r.id);
   }
 
-  private async appendEvents(em: EntityManager, session: Session): Promise<SessionTransition[]> {
-    const transitions = session.pullTransitions();
-    if (transitions.length === 0) return transitions;
+  /** The history rows of the events, in the write's transaction. */
+  private async appendEvents(em: EntityManager, events: SessionTransitioned[]): Promise<SessionTransitioned[]> {
+    if (events.length === 0) return events;
     await em.insert(
       SessionEventOrmEntity,
-      transitions.map((t) => ({ sessionId: session.id, ...t })),
+      events.map(({ sessionId, from, to, reason, attempt, at }) => ({ sessionId, from, to, reason, attempt, at })),
     );
-    return transitions;
+    return events;
   }
 }
 

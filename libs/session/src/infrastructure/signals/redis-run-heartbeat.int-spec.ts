@@ -1,10 +1,10 @@
-import { AppConfig } from '@app/config';
-import Redis from 'ioredis';
+import { testConfig } from '../../../../../test/support/database';
+import { connectTestRedis } from '../../../../../test/support/redis';
 import { RedisRunHeartbeat } from './redis-run-heartbeat';
 
 describe('RedisRunHeartbeat (real Redis)', () => {
-  const redis = new Redis({ host: '127.0.0.1', port: 6379 });
-  const config = AppConfig.with({ QUEUE_PREFIX: `hb-int-${process.pid}` });
+  const redis = connectTestRedis();
+  const config = testConfig();
   const heartbeat = new RedisRunHeartbeat(redis, config);
   afterAll(() => redis.quit());
 

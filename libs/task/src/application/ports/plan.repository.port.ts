@@ -1,5 +1,5 @@
-import { Plan, PlanTask } from '../plan';
-import { PlanStatus } from '../plan-status';
+import { Plan, PlanTask } from '../../domain/plan';
+import { PlanStatus } from '../../domain/plan-status';
 
 export interface PlanListQuery {
   status?: PlanStatus;

@@ -1,5 +1,5 @@
+import type { RunFailure, RunResult, TokenUsage } from '@app/shared';
 import type { TaskRole } from '../../domain/task-spec';
-import type { Failure, TaskResult, TaskUsage } from '../plan';
 
 /** The session statuses (the session context's SessionStatus values). */
 export type TaskSessionStatus = 'PENDING' | 'QUEUED' | 'RUNNING' | 'COMPLETED' | 'FAILED' | 'TIMED_OUT' | 'CANCELLED';
@@ -12,9 +12,9 @@ export interface TaskSessionView {
   attempt: number;
   agentId: string | null;
   prompt: string;
-  result: TaskResult | null;
-  usage: TaskUsage | null;
-  error: Failure | null;
+  result: RunResult | null;
+  usage: TokenUsage | null;
+  error: RunFailure | null;
   startedAt: Date | null;
   finishedAt: Date | null;
 }
@@ -26,14 +26,16 @@ export interface CreateTaskSession {
   role: TaskRole;
   skills: string[];
   complexity: number;
-  metadata: Record<string, unknown>;
+  /** The task it is for (the session's origin); a Debugger retry names the failed session it follows up. */
+  origin: { planId: string; taskKey: string; retryOf: string | null };
   /** The plan's key id: a task session is made on behalf of whoever made the plan. */
   createdByKeyId: string | null;
 }
 
 /**
- * `waiting`: no agent can take it now (every agent of the role is at its maxConcurrentSessions);
- * the scheduler tries again at a later tick. Any other reason it cannot be made is thrown.
+ * `waiting`: no agent can take it now (every agent of the role runs as many sessions as the agent's
+ * own maxConcurrentSessions allows); the scheduler tries again at a later tick. Any other reason it
+ * cannot be made is thrown.
  */
 export type CreateTaskSessionOutcome = { session: TaskSessionView } | { waiting: string };
 

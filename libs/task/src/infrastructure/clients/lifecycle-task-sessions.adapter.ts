@@ -28,7 +28,7 @@ export class LifecycleTaskSessions implements TaskSessionsPort {
         role: command.role,
         skills,
         complexity: command.complexity,
-        metadata: command.metadata,
+        origin: { kind: 'plan', ...command.origin },
         createdByKeyId: command.createdByKeyId,
       });
     try {

@@ -1,9 +1,10 @@
-import { addUsage, Plan, TaskUsage } from '../../application/plan';
+import { addUsage, TokenUsage } from '@app/shared';
 import { PlanDetail } from '../../application/plan.service';
-import { isFinalTask, TaskStatus } from '../../application/plan-status';
+import { Plan } from '../../domain/plan';
+import { isFinalTask, TaskStatus } from '../../domain/plan-status';
 import { PlanResponseDto, PlanSummaryDto, PlanTaskDto, UsageDto } from './dto/plan.dto';
 
-function usageDto(usage: TaskUsage | null): UsageDto {
+function usageDto(usage: TokenUsage | null): UsageDto {
   const u = addUsage(usage, null);
   return { ...u, totalTokens: u.inputTokens + u.outputTokens + u.reasoningTokens };
 }
@@ -28,11 +29,11 @@ export function presentPlanSummary(plan: Plan): PlanSummaryDto {
 export function presentPlan({ plan, tasks, sessions }: PlanDetail): PlanResponseDto {
   const p = plan.snapshot();
   const byStatus = Object.fromEntries(Object.values(TaskStatus).map((s) => [s, 0])) as Record<string, number>;
-  let totals: TaskUsage | null = null;
+  let totals: TokenUsage | null = null;
   const taskDtos: PlanTaskDto[] = tasks.map((task) => {
     const t = task.snapshot();
     byStatus[t.status]++;
-    let usage: TaskUsage | null = null;
+    let usage: TokenUsage | null = null;
     const sessionDtos = t.sessions.map((ref) => {
       const s = sessions.get(ref.sessionId);
       usage = addUsage(usage, s?.usage ?? null);
@@ -84,7 +85,7 @@ export function presentPlan({ plan, tasks, sessions }: PlanDetail): PlanResponse
     complexity: p.complexity,
     analysis: p.analysis,
     criticalPath: p.analysis.criticalPath,
-    maxConcurrentSessions: p.maxConcurrentSessions,
+    maxConcurrentSessions: p.maxParallelTasks,
     progress: { total: tasks.length, byStatus, percent: tasks.length ? Math.floor((100 * settled) / tasks.length) : 100 },
     totals: usageDto(totals),
     tasks: taskDtos,

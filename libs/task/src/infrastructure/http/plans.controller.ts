@@ -13,7 +13,8 @@ import {
   ApiTags,
   ApiUnauthorizedResponse,
 } from '@nestjs/swagger';
-import { assertPrincipalReaches, CurrentPrincipal, ErrorResponseDto, Principal, RequireRole } from '@app/shared';
+import { assertPrincipalReaches, CurrentPrincipal, ErrorResponseDto, RequireRole } from '@app/http';
+import { Principal } from '@app/shared';
 import { PlanService } from '../../application/plan.service';
 import { CreatePlanDto, ListPlansQueryDto, PlanResponseDto, PlanSummaryDto } from './dto/plan.dto';
 import { presentPlan, presentPlanSummary } from './plan.presenter';

@@ -1,15 +1,15 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
-import { isFinal, SessionObservers, SessionStatus } from '@app/session';
+import { isFinal, SessionTransitionPublisher } from '@app/session';
 import { PlanKicker } from '../../application/plan-kicker';
 import { PlanScheduler } from '../../application/plan-scheduler';
 import { PLAN_REPOSITORY, PlanRepositoryPort } from '../../application/ports/plan.repository.port';
 
-export const PLAN_TICK_MS = 1_000;
+const PLAN_TICK_MS = 1_000;
 
 /**
  * The scheduler's loop, in every process that runs the session worker: every PLAN_TICK_MS it
- * advances each active plan, and at once when a plan's session ends in this process (session
- * observers) or a plan is run here. Another process's changes are seen at the next tick. Ticks of
+ * advances each active plan, and at once when a plan's session ends in this process (a committed
+ * SessionTransitioned) or a plan is run here. Another process's changes are seen at the next tick. Ticks of
  * one plan never overlap in a process; across processes the plan lock skips a busy plan.
  */
 @Injectable()
@@ -25,17 +25,14 @@ export class PlanSchedulerLoop implements OnApplicationBootstrap, OnModuleDestro
   constructor(
     private readonly scheduler: PlanScheduler,
     @Inject(PLAN_REPOSITORY) private readonly plans: PlanRepositoryPort,
-    private readonly observers: SessionObservers,
+    private readonly sessionTransitions: SessionTransitionPublisher,
     private readonly kicker: PlanKicker,
   ) {}
 
   onApplicationBootstrap(): void {
     this.unsubscribe.push(
-      this.observers.register({
-        transitioned: (session, transitions) => {
-          const planId = session.metadata?.planId;
-          if (typeof planId === 'string' && transitions.some((t) => isFinal(t.to as SessionStatus))) setImmediate(() => this.kick(planId));
-        },
+      this.sessionTransitions.observe(({ origin, to }) => {
+        if (origin.kind === 'plan' && isFinal(to)) setImmediate(() => this.kick(origin.planId));
       }),
       this.kicker.onKick((planId) => this.kick(planId)),
     );

@@ -2,7 +2,7 @@ import { Injectable, OnModuleDestroy, OnModuleInit, Optional } from '@nestjs/com
 import { InjectDataSource } from '@nestjs/typeorm';
 import { GaugeCounts, Metrics } from '@app/observability';
 import { DataSource } from 'typeorm';
-import { PlanStatus, TaskStatus } from '../../application/plan-status';
+import { PlanStatus, TaskStatus } from '../../domain/plan-status';
 
 /**
  * The plans gauges, read at scrape time: plans by status, and the tasks of unfinished plans

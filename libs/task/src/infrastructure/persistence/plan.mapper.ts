@@ -1,6 +1,6 @@
 import type { TaskRole } from '../../domain/task-spec';
-import { Plan, PlanTask } from '../../application/plan';
-import { PlanStatus, TaskStatus } from '../../application/plan-status';
+import { Plan, PlanTask } from '../../domain/plan';
+import { PlanStatus, TaskStatus } from '../../domain/plan-status';
 import { PlanOrmEntity, PlanTaskOrmEntity } from './plan.orm-entity';
 
 export const PlanMapper = {

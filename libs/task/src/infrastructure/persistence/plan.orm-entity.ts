@@ -1,7 +1,8 @@
+import type { RunFailure, RunResult, TokenUsage } from '@app/shared';
 import { Column, CreateDateColumn, DeleteDateColumn, Entity, Index, PrimaryColumn, UpdateDateColumn, VersionColumn } from 'typeorm';
 import type { ComplexityAnalysis } from '../../domain/complexity';
 import type { PlanAnalysis } from '../../domain/dag';
-import type { Failure, TaskResult, TaskSessionRef, TaskUsage } from '../../application/plan';
+import type { TaskSessionRef } from '../../domain/plan';
 
 @Entity({ name: 'plans' })
 @Index('idx_plans_created', ['createdAt', 'id'])
@@ -13,10 +14,10 @@ export class PlanOrmEntity {
   @Column('text', { name: 'chosen_because' }) chosenBecause: string;
   @Column('jsonb') complexity: ComplexityAnalysis;
   @Column('jsonb') analysis: PlanAnalysis;
-  @Column('integer', { name: 'max_concurrent_sessions' }) maxConcurrentSessions: number;
+  @Column('integer', { name: 'max_concurrent_sessions' }) maxParallelTasks: number;
   @Column('text', { name: 'created_by_key_id', nullable: true }) createdByKeyId: string | null;
   @Column('varchar', { length: 20 }) status: string;
-  @Column('jsonb', { nullable: true }) error: Failure | null;
+  @Column('jsonb', { nullable: true }) error: RunFailure | null;
   @Column('timestamptz', { name: 'started_at', nullable: true }) startedAt: Date | null;
   @Column('timestamptz', { name: 'finished_at', nullable: true }) finishedAt: Date | null;
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' }) createdAt: Date;
@@ -44,9 +45,9 @@ export class PlanTaskOrmEntity {
   @Column('jsonb') sessions: Array<Omit<TaskSessionRef, 'createdAt'> & { createdAt: string }>;
   @Column('integer') attempt: number;
   @Column('uuid', { name: 'agent_id', nullable: true }) agentId: string | null;
-  @Column('jsonb', { nullable: true }) result: TaskResult | null;
-  @Column('jsonb', { nullable: true }) usage: TaskUsage | null;
-  @Column('jsonb', { nullable: true }) error: Failure | null;
+  @Column('jsonb', { nullable: true }) result: RunResult | null;
+  @Column('jsonb', { nullable: true }) usage: TokenUsage | null;
+  @Column('jsonb', { nullable: true }) error: RunFailure | null;
   @Column('timestamptz', { name: 'started_at', nullable: true }) startedAt: Date | null;
   @Column('timestamptz', { name: 'finished_at', nullable: true }) finishedAt: Date | null;
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' }) createdAt: Date;

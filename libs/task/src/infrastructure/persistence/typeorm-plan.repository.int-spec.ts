@@ -4,8 +4,8 @@ import { openTestDataSource } from '../../../../../test/support/database';
 import { analyseComplexity } from '../../domain/complexity';
 import { analysePlan } from '../../domain/dag';
 import type { TaskSpec } from '../../domain/task-spec';
-import { Plan, PlanTask } from '../../application/plan';
-import { PlanStatus, TaskStatus } from '../../application/plan-status';
+import { Plan, PlanTask } from '../../domain/plan';
+import { PlanStatus, TaskStatus } from '../../domain/plan-status';
 import { TypeormPlanRepository } from './typeorm-plan.repository';
 
 const spec = (key: string, dependsOn: string[] = []): TaskSpec => ({
@@ -32,7 +32,7 @@ describe('TypeormPlanRepository (real PostgreSQL)', () => {
       chosenBecause: 'given',
       complexity: analyseComplexity('integration'),
       analysis: analysePlan(specs, { agents: 2 }),
-      maxConcurrentSessions: 2,
+      maxParallelTasks: 2,
     });
     return { plan, tasks: specs.map((s, i) => PlanTask.create(plan.id, s, i)) };
   };
@@ -47,7 +47,7 @@ describe('TypeormPlanRepository (real PostgreSQL)', () => {
     const { plan, tasks } = newPlan();
     await repo.insert(plan, tasks);
     const loaded = (await repo.findById(plan.id))!.snapshot();
-    expect(loaded).toMatchObject({ id: plan.id, status: PlanStatus.DRAFT, version: 1, template: null, maxConcurrentSessions: 2 });
+    expect(loaded).toMatchObject({ id: plan.id, status: PlanStatus.DRAFT, version: 1, template: null, maxParallelTasks: 2 });
     expect(loaded.analysis.criticalPath).toEqual(['a', 'b']);
     const stored = await repo.tasksOf(plan.id);
     expect(stored.map((t) => [t.key, t.status, t.version, t.dependsOn])).toEqual([

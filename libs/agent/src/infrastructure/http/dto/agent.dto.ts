@@ -66,7 +66,7 @@ const IsPermissionMap = () =>
 
 const PERMISSIONS_EXAMPLE = { bash: 'ask', webfetch: 'deny' };
 
-export class CapabilityDto {
+class CapabilityDto {
   @ApiProperty({ example: 'typescript', pattern: SKILL_PATTERN.source })
   @IsString() @Matches(SKILL_PATTERN, { message: `skill ${SKILL_MESSAGE}` })
   skill: string;
@@ -76,7 +76,7 @@ export class CapabilityDto {
   level: number;
 }
 
-export class AgentBindingDto {
+class AgentBindingDto {
   @ApiPropertyOptional({ example: 'build', description: 'OpenCode agent the prompt goes to; default plan for ARCHITECT and REVIEWER, build otherwise' })
   @IsOptional() @IsString() @Matches(TOOL_PATTERN, { message: 'binding.opencodeAgent must be an OpenCode agent name (e.g. build, plan)' })
   opencodeAgent?: string;
@@ -219,7 +219,7 @@ export class AgentResponseDto {
   @ApiProperty({ format: 'date-time' }) updatedAt: Date;
 }
 
-export class PerformanceSummaryDto {
+class PerformanceSummaryDto {
   @ApiProperty({ description: 'Counted runs (cancelled runs are left out)' }) runs: number;
   @ApiProperty() successes: number;
   @ApiProperty({ nullable: true, type: Number }) successRate: number | null;

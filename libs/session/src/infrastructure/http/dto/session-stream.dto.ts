@@ -30,7 +30,7 @@ export class StreamEventsQueryDto {
   access_token?: string;
 }
 
-export const SESSION_STREAM_EVENT_TYPES = ['snapshot', ...SESSION_EVENT_TYPES, 'end', 'gap'] as const;
+const SESSION_STREAM_EVENT_TYPES = ['snapshot', ...SESSION_EVENT_TYPES, 'end', 'gap'] as const;
 
 /**
  * One server-sent event: the SSE `event:` line is `type`, the `data:` line is this object as

@@ -18,7 +18,7 @@ import {
 import { SessionStatus } from '../../../domain/session-status';
 
 /** The orchestrator agent roles (the agent context's AgentRole values). */
-export const SESSION_AGENT_ROLES = ['ARCHITECT', 'IMPLEMENTER', 'REVIEWER', 'DEBUGGER'];
+const SESSION_AGENT_ROLES = ['ARCHITECT', 'IMPLEMENTER', 'REVIEWER', 'DEBUGGER'];
 
 export class CreateSessionDto {
   @ApiProperty({ example: 'Add a health endpoint', maxLength: 200 })
@@ -33,7 +33,11 @@ export class CreateSessionDto {
   @IsString() @IsNotEmpty() @MaxLength(4096)
   workspace: string;
 
-  @ApiPropertyOptional({ example: 'build', default: 'build', description: 'OpenCode agent name' })
+  @ApiPropertyOptional({
+    example: 'build',
+    default: 'build',
+    description: 'The OpenCode agent (build, plan, ...) the turn runs with; not an orchestrator agent (agentId). Left out with agentId, role, skills or reviewOf: the agent\'s binding decides it',
+  })
   @IsOptional() @IsString() @Matches(/^[A-Za-z0-9_-]{1,100}$/, { message: 'agent must be 1-100 letters, digits, _ or -' })
   agent?: string;
 
@@ -137,6 +141,15 @@ class AssignmentDto {
   @ApiProperty({ nullable: true, type: String, format: 'uuid' }) reviewOf: string | null;
 }
 
+class SessionOriginDto {
+  @ApiProperty({ enum: ['api', 'plan'], description: 'api: made through POST /api/v1/sessions; plan: made by a plan for one of its tasks' })
+  kind: 'api' | 'plan';
+  @ApiPropertyOptional({ format: 'uuid', description: 'plan only' }) planId?: string;
+  @ApiPropertyOptional({ example: 'implA', description: 'plan only: the task key' }) taskKey?: string;
+  @ApiPropertyOptional({ nullable: true, type: String, format: 'uuid', description: 'plan only: the failed session a Debugger retry follows up' })
+  retryOf?: string | null;
+}
+
 class FailureDto {
   @ApiProperty({ example: 'PROVIDER_ERROR' }) code: string;
   @ApiProperty() message: string;
@@ -156,12 +169,13 @@ export class SessionResponseDto {
   @ApiProperty() title: string;
   @ApiProperty() prompt: string;
   @ApiProperty() workspace: string;
-  @ApiProperty() agent: string;
+  @ApiProperty({ example: 'build', description: 'The OpenCode agent (build, plan, ...) the turn runs with' }) agent: string;
   @ApiProperty({ nullable: true, type: String }) model: string | null;
   @ApiProperty({ nullable: true, type: String, format: 'uuid', description: 'The orchestrator agent that runs it' }) agentId: string | null;
   @ApiProperty({ nullable: true, type: AssignmentDto }) assignment: AssignmentDto | null;
   @ApiProperty() timeoutSeconds: number;
   @ApiProperty({ type: 'object', additionalProperties: true }) metadata: Record<string, unknown>;
+  @ApiProperty({ type: SessionOriginDto, description: 'Why the session exists; set at creation' }) origin: SessionOriginDto;
   @ApiProperty({ nullable: true, type: String, description: "The API key that made it ('bootstrap': API_KEY; null: authentication was off)" })
   createdByKeyId: string | null;
   @ApiProperty({ enum: SessionStatus }) status: SessionStatus;
@@ -197,5 +211,3 @@ export class SessionEventDto {
   @ApiProperty() attempt: number;
   @ApiProperty({ format: 'date-time' }) at: Date;
 }
-
-export { ErrorResponseDto } from '@app/shared';

@@ -1,12 +1,13 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { ArrayMaxSize, IsArray, IsIn, IsInt, IsNotEmpty, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
-import { PlanStatus, TaskStatus } from '../../../application/plan-status';
+import type { RunResult } from '@app/shared';
+import { PlanStatus, TaskStatus } from '../../../domain/plan-status';
 
-export const PLAN_TEMPLATES = ['MICROSERVICE', 'CRUD', 'SECURITY'] as const;
-export const MAX_PLAN_TASKS = 500;
+const PLAN_TEMPLATES = ['MICROSERVICE', 'CRUD', 'SECURITY'] as const;
+const MAX_PLAN_TASKS = 500;
 
-export class TaskSpecDto {
+class TaskSpecDto {
   @ApiProperty({ example: 'implA', description: 'Unique in the plan: letters, digits and . _ -, at most 64' }) key: string;
   @ApiProperty({ example: 'Implement part A' }) title: string;
   @ApiProperty({ example: 'Write a.ts exporting a(). [[write a.ts]]export const a = 1;[[/write]]' }) instructions: string;
@@ -58,12 +59,12 @@ export class UsageDto {
   @ApiProperty() costUsd: number;
 }
 
-export class FailureDto {
+class FailureDto {
   @ApiProperty() code: string;
   @ApiProperty() message: string;
 }
 
-export class TaskSessionDto {
+class TaskSessionDto {
   @ApiProperty({ format: 'uuid' }) id: string;
   @ApiProperty({ enum: ['TASK', 'DEBUG_RETRY'] }) kind: string;
   @ApiProperty() role: string;
@@ -91,7 +92,7 @@ export class PlanTaskDto {
   @ApiProperty({ type: [TaskSessionDto] }) sessions: TaskSessionDto[];
   @ApiProperty({ nullable: true, type: String }) agentId: string | null;
   @ApiProperty({ type: UsageDto, description: 'Summed over its sessions' }) usage: UsageDto;
-  @ApiProperty({ nullable: true, type: Object }) result: { summary: string; filesChanged: string[] } | null;
+  @ApiProperty({ nullable: true, type: Object }) result: RunResult | null;
   @ApiProperty({ nullable: true, type: FailureDto }) error: FailureDto | null;
   @ApiProperty({ description: 'Minutes it may slip without delaying the plan (by estimates)' }) slack: number;
   @ApiProperty() critical: boolean;
@@ -100,7 +101,7 @@ export class PlanTaskDto {
   @ApiProperty() version: number;
 }
 
-export class PlanProgressDto {
+class PlanProgressDto {
   @ApiProperty() total: number;
   @ApiProperty({ type: 'object', additionalProperties: { type: 'number' }, description: 'Tasks by status (every status, 0 included)' })
   byStatus: Record<string, number>;
@@ -128,7 +129,10 @@ export class PlanResponseDto extends PlanSummaryDto {
   @ApiProperty({ type: Object, description: 'order, levels, criticalPath, minimumMinutes, agents, minimumMinutesWithAgents, totalMinutes, maxParallelism, schedule' })
   analysis: object;
   @ApiProperty({ type: [String] }) criticalPath: string[];
-  @ApiProperty() maxConcurrentSessions: number;
+  @ApiProperty({
+    description: "The plan's parallel-task limit when it was made (MAX_CONCURRENT_SESSIONS then), the agents its analysis assumes; a running plan starts at most the running process's MAX_CONCURRENT_SESSIONS tasks at once",
+  })
+  maxConcurrentSessions: number;
   @ApiProperty({ type: PlanProgressDto }) progress: PlanProgressDto;
   @ApiProperty({ type: UsageDto }) totals: UsageDto;
   @ApiProperty({ type: [PlanTaskDto] }) tasks: PlanTaskDto[];

@@ -1,0 +1,37 @@
+import type { RunFailure, TokenUsage } from '@app/shared';
+
+/**
+ * completed: the turn ended normally. failed: the provider or the server failed it.
+ * aborted: it was aborted through its signal. lost: the server no longer knows the session or
+ * the turn was interrupted (e.g. the server restarted mid-turn).
+ */
+export type TurnStatus = 'completed' | 'failed' | 'aborted' | 'lost';
+
+/** How the OpenCode turn of a session's run ended, as the coding server reports it. */
+export interface TurnOutcome {
+  status: TurnStatus;
+  /** Final assistant text (may be empty). */
+  summary: string;
+  /** Workspace-relative paths written during the turn. */
+  filesChanged: string[];
+  usage: TokenUsage;
+  /**
+   * Set unless completed. Code examples: PROVIDER_ERROR, OPENCODE_ERROR, OPENCODE_UNAVAILABLE,
+   * OPENCODE_SESSION_LOST, PERMISSION_DENIED (a permission the turn needed was refused, and the
+   * server stopped the turn).
+   */
+  error?: RunFailure;
+}
+
+/** Why the worker stopped a turn: the user cancelled, the session's timeout passed, or the run lost its workspace lock. */
+export type TurnAbortReason = 'cancel' | 'timeout' | 'lock-lost';
+
+/** What the worker knows about the end of a turn besides its outcome. */
+export interface TurnCircumstances {
+  /** Set when the worker aborted the turn. */
+  abortReason?: TurnAbortReason;
+  /** This run picked up the turn after the session's previous worker was lost. */
+  resumed: boolean;
+  /** Why the workspace lock was lost (with abortReason 'lock-lost'). */
+  lockLostReason?: string;
+}

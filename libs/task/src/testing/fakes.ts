@@ -1,0 +1,156 @@
+import type { RunFailure, RunResult, TokenUsage } from '@app/shared';
+import { Plan, PlanProps, PlanTask, PlanTaskProps } from '../domain/plan';
+import { PlanError } from '../domain/plan.errors';
+import { PlanStatus, TaskStatus } from '../domain/plan-status';
+import { PlanListQuery, PlanRepositoryPort } from '../application/ports/plan.repository.port';
+import {
+  CreateTaskSession,
+  CreateTaskSessionOutcome,
+  FINAL_SESSION_STATUSES,
+  TaskSessionsPort,
+  TaskSessionStatus,
+  TaskSessionView,
+} from '../application/ports/task-sessions.port';
+
+/** Unit-test double of the plan repository with the same version checks and soft delete as the real one. */
+export class InMemoryPlanRepository implements PlanRepositoryPort {
+  readonly plans = new Map<string, PlanProps>();
+  readonly tasks = new Map<string, PlanTaskProps>();
+
+  async insert(plan: Plan, tasks: readonly PlanTask[]): Promise<void> {
+    this.plans.set(plan.id, plan.snapshot());
+    for (const t of tasks) this.tasks.set(t.id, t.snapshot());
+  }
+
+  async updatePlan(plan: Plan): Promise<void> {
+    const stored = this.plans.get(plan.id);
+    if (!stored || stored.deletedAt || stored.version !== plan.version) throw PlanError.versionConflict('Plan', plan.id, plan.version);
+    plan.persisted(plan.version + 1);
+    this.plans.set(plan.id, plan.snapshot());
+  }
+
+  async updateTask(task: PlanTask): Promise<void> {
+    const stored = this.tasks.get(task.id);
+    if (!stored || stored.version !== task.version) throw PlanError.versionConflict('Task', task.id, task.version);
+    task.persisted(task.version + 1);
+    this.tasks.set(task.id, task.snapshot());
+  }
+
+  async findById(id: string, options: { includeDeleted?: boolean } = {}): Promise<Plan | null> {
+    const p = this.plans.get(id);
+    return p && (options.includeDeleted || !p.deletedAt) ? Plan.restore(p) : null;
+  }
+
+  async tasksOf(planId: string): Promise<PlanTask[]> {
+    return [...this.tasks.values()].filter((t) => t.planId === planId).sort((a, b) => a.position - b.position).map((t) => PlanTask.restore(t));
+  }
+
+  async list(query: PlanListQuery): Promise<Plan[]> {
+    return [...this.plans.values()]
+      .filter((p) => !p.deletedAt && (!query.status || p.status === query.status))
+      .sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime())
+      .slice(0, query.limit)
+      .map((p) => Plan.restore(p));
+  }
+
+  async activePlanIds(): Promise<string[]> {
+    const live = [TaskStatus.PENDING, TaskStatus.RUNNING, TaskStatus.RETRYING];
+    return [...this.plans.values()]
+      .filter(
+        (p) =>
+          !p.deletedAt &&
+          (p.status === PlanStatus.RUNNING ||
+            (p.status === PlanStatus.CANCELLED && [...this.tasks.values()].some((t) => t.planId === p.id && live.includes(t.status)))),
+      )
+      .map((p) => p.id);
+  }
+
+  /** The stored task by key (the latest written state). */
+  task(planId: string, key: string): PlanTaskProps {
+    const t = [...this.tasks.values()].find((x) => x.planId === planId && x.key === key);
+    if (!t) throw new Error(`no task ${key}`);
+    return t;
+  }
+}
+
+export interface FakeSession extends TaskSessionView {
+  command: CreateTaskSession;
+}
+
+/** The session context as the scheduler sees it: sessions the test moves by hand. */
+export class FakeTaskSessions implements TaskSessionsPort {
+  readonly sessions = new Map<string, FakeSession>();
+  readonly created: FakeSession[] = [];
+  readonly starts: string[] = [];
+  readonly cancels: string[] = [];
+  /** Roles for which create answers `waiting` (every agent of the role saturated). */
+  readonly saturatedRoles = new Set<string>();
+  private next = 1;
+
+  async create(command: CreateTaskSession): Promise<CreateTaskSessionOutcome> {
+    if (this.saturatedRoles.has(command.role)) return { waiting: `every ${command.role} agent is busy` };
+    const id = `00000000-0000-4000-8000-${String(this.next++).padStart(12, '0')}`;
+    const session: FakeSession = {
+      id,
+      status: 'PENDING',
+      attempt: 1,
+      agentId: `agent-${command.role.toLowerCase()}`,
+      prompt: command.prompt,
+      result: null,
+      usage: null,
+      error: null,
+      startedAt: null,
+      finishedAt: null,
+      command,
+    };
+    this.sessions.set(id, session);
+    this.created.push(session);
+    return { session: { ...session } };
+  }
+
+  async start(sessionId: string): Promise<void> {
+    const s = this.sessions.get(sessionId)!;
+    this.starts.push(sessionId);
+    if (s.status === 'PENDING') s.status = 'QUEUED';
+  }
+
+  async cancel(sessionId: string): Promise<void> {
+    const s = this.sessions.get(sessionId);
+    if (!s || FINAL_SESSION_STATUSES.includes(s.status)) return;
+    this.cancels.push(sessionId);
+    s.status = 'CANCELLED';
+  }
+
+  readonly retries: string[] = [];
+
+  async retry(sessionId: string): Promise<void> {
+    const s = this.sessions.get(sessionId)!;
+    this.retries.push(sessionId);
+    s.status = 'QUEUED';
+    s.attempt += 1;
+    s.error = null;
+  }
+
+  async get(sessionId: string): Promise<TaskSessionView | null> {
+    const s = this.sessions.get(sessionId);
+    return s ? { ...s } : null;
+  }
+
+  /** The session made for a task (by its origin's taskKey), the latest first. */
+  of(taskKey: string): FakeSession[] {
+    return this.created.filter((s) => s.command.origin.taskKey === taskKey).reverse();
+  }
+
+  finish(
+    sessionId: string,
+    status: Extract<TaskSessionStatus, 'COMPLETED' | 'FAILED' | 'TIMED_OUT' | 'CANCELLED'>,
+    outcome: { result?: RunResult; usage?: TokenUsage; error?: RunFailure } = {},
+  ): void {
+    const s = this.sessions.get(sessionId)!;
+    s.status = status;
+    s.result = outcome.result ?? null;
+    s.usage = outcome.usage ?? { inputTokens: 10, outputTokens: 5, reasoningTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0, costUsd: 0.01 };
+    s.error = outcome.error ?? null;
+    s.finishedAt = new Date();
+  }
+}

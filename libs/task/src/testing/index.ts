@@ -1,0 +1,2 @@
+// The task context's fakes for specs (@app/task/testing); production code never imports this.
+export * from './fakes';

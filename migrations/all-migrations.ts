@@ -1,0 +1,20 @@
+import { CreateSessions1764000000000 } from './1764000000000-create-sessions';
+import { CreateAgents1765000000000 } from './1765000000000-create-agents';
+import { SessionAgentAssignment1765000000001 } from './1765000000001-session-agent-assignment';
+import { CreatePlans1766000000000 } from './1766000000000-create-plans';
+import { CreateApiKeys1767000000000 } from './1767000000000-create-api-keys';
+import { AgentBindingPermissions1767000000001 } from './1767000000001-agent-binding-permissions';
+import { CreateApprovals1767000000002 } from './1767000000002-create-approvals';
+import { SessionOrigin1768000000000 } from './1768000000000-session-origin';
+
+/** Every migration, oldest first; a new one is appended at the end (its timestamp is the newest). */
+export const MIGRATIONS = [
+  CreateSessions1764000000000,
+  CreateAgents1765000000000,
+  SessionAgentAssignment1765000000001,
+  CreatePlans1766000000000,
+  CreateApiKeys1767000000000,
+  AgentBindingPermissions1767000000001,
+  CreateApprovals1767000000002,
+  SessionOrigin1768000000000,
+];
