@@ -241,6 +241,11 @@ describe('Sessions through HTTP, run by the worker on a real OpenCode server', (
         '/health/ready',
       ]),
     );
+    // One schema per run-outcome shape (two DTO classes of one name would overwrite each other).
+    const schemas = doc.body.components.schemas;
+    expect(Object.keys(schemas.TokenUsageDto.properties)).not.toContain('totalTokens');
+    expect(JSON.stringify(schemas.PlanUsageDto)).toContain('totalTokens');
+    expect(JSON.stringify(schemas.SessionResponseDto.properties.error)).toContain('RunFailureDto');
     expect((await t.http.get('/docs')).status).toBe(200);
     expect((await t.http.get('/queues')).status).toBe(200);
   });

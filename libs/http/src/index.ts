@@ -6,3 +6,4 @@
 export { CurrentPrincipal, Public, PUBLIC_ROUTE, REQUIRED_ROLE, RequireRole } from './access.decorators';
 export { assertPrincipalReaches } from './principal-reach';
 export { ErrorResponseDto } from './error-response.dto';
+export { RunFailureDto, RunResultDto, TokenUsageDto } from './run-outcome.dto';

@@ -2,9 +2,9 @@ import { addUsage, TokenUsage } from '@app/shared';
 import { PlanDetail } from '../../application/plan.service';
 import { Plan } from '../../domain/plan';
 import { isFinalTask, TaskStatus } from '../../domain/plan-status';
-import { PlanResponseDto, PlanSummaryDto, PlanTaskDto, UsageDto } from './dto/plan.dto';
+import { PlanResponseDto, PlanSummaryDto, PlanTaskDto, PlanUsageDto } from './dto/plan.dto';
 
-function usageDto(usage: TokenUsage | null): UsageDto {
+function usageDto(usage: TokenUsage | null): PlanUsageDto {
   const u = addUsage(usage, null);
   return { ...u, totalTokens: u.inputTokens + u.outputTokens + u.reasoningTokens };
 }

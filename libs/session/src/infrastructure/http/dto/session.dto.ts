@@ -15,6 +15,7 @@ import {
   MaxLength,
   Min,
 } from 'class-validator';
+import { RunFailureDto, RunResultDto, TokenUsageDto } from '@app/http';
 import { SessionStatus } from '../../../domain/session-status';
 
 /** The orchestrator agent roles (the agent context's AgentRole values). */
@@ -102,19 +103,7 @@ export class ListSessionsQueryDto {
   cursor?: string;
 }
 
-class UsageDto {
-  @ApiProperty() inputTokens: number;
-  @ApiProperty() outputTokens: number;
-  @ApiProperty() reasoningTokens: number;
-  @ApiProperty() cacheReadTokens: number;
-  @ApiProperty() cacheWriteTokens: number;
-  @ApiProperty() costUsd: number;
-}
 
-class ResultDto {
-  @ApiProperty() summary: string;
-  @ApiProperty({ type: [String] }) filesChanged: string[];
-}
 
 class RoutingDto {
   @ApiProperty({ nullable: true, type: String, example: 'REVIEWER' }) requestedRole: string | null;
@@ -150,10 +139,6 @@ class SessionOriginDto {
   retryOf?: string | null;
 }
 
-class FailureDto {
-  @ApiProperty({ example: 'PROVIDER_ERROR' }) code: string;
-  @ApiProperty() message: string;
-}
 
 /** An OpenCode permission request the running session waits on (answer: POST /api/v1/approvals/:id). */
 export class AwaitingApprovalDto {
@@ -182,9 +167,9 @@ export class SessionResponseDto {
   @ApiProperty() attempt: number;
   @ApiProperty() version: number;
   @ApiProperty({ nullable: true, type: String }) opencodeSessionId: string | null;
-  @ApiProperty({ nullable: true, type: ResultDto }) result: ResultDto | null;
-  @ApiProperty({ nullable: true, type: UsageDto }) usage: UsageDto | null;
-  @ApiProperty({ nullable: true, type: FailureDto }) error: FailureDto | null;
+  @ApiProperty({ nullable: true, type: RunResultDto }) result: RunResultDto | null;
+  @ApiProperty({ nullable: true, type: TokenUsageDto }) usage: TokenUsageDto | null;
+  @ApiProperty({ nullable: true, type: RunFailureDto }) error: RunFailureDto | null;
   @ApiProperty({ nullable: true, type: String, format: 'date-time' }) cancelRequestedAt: Date | null;
   @ApiProperty({ nullable: true, type: String, format: 'date-time' }) queuedAt: Date | null;
   @ApiProperty({ nullable: true, type: String, format: 'date-time' }) startedAt: Date | null;

@@ -1,7 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { ArrayMaxSize, IsArray, IsIn, IsInt, IsNotEmpty, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
-import type { RunResult } from '@app/shared';
+import { RunFailureDto, RunResultDto, TokenUsageDto } from '@app/http';
 import { PlanStatus, TaskStatus } from '../../../domain/plan-status';
 
 const PLAN_TEMPLATES = ['MICROSERVICE', 'CRUD', 'SECURITY'] as const;
@@ -49,19 +49,9 @@ export class ListPlansQueryDto {
   limit?: number;
 }
 
-export class UsageDto {
-  @ApiProperty() inputTokens: number;
-  @ApiProperty() outputTokens: number;
-  @ApiProperty() reasoningTokens: number;
-  @ApiProperty() cacheReadTokens: number;
-  @ApiProperty() cacheWriteTokens: number;
+/** A plan's or task's usage summed over its sessions, with the total it is often read for. */
+export class PlanUsageDto extends TokenUsageDto {
   @ApiProperty({ description: 'inputTokens + outputTokens + reasoningTokens' }) totalTokens: number;
-  @ApiProperty() costUsd: number;
-}
-
-class FailureDto {
-  @ApiProperty() code: string;
-  @ApiProperty() message: string;
 }
 
 class TaskSessionDto {
@@ -72,8 +62,8 @@ class TaskSessionDto {
   @ApiProperty({ description: 'The session status now; "DELETED" when the session was deleted' }) status: string;
   @ApiProperty({ nullable: true, type: String, format: 'date-time' }) startedAt: Date | null;
   @ApiProperty({ nullable: true, type: String, format: 'date-time' }) finishedAt: Date | null;
-  @ApiProperty({ nullable: true, type: UsageDto }) usage: UsageDto | null;
-  @ApiProperty({ nullable: true, type: FailureDto }) error: FailureDto | null;
+  @ApiProperty({ nullable: true, type: PlanUsageDto }) usage: PlanUsageDto | null;
+  @ApiProperty({ nullable: true, type: RunFailureDto }) error: RunFailureDto | null;
 }
 
 export class PlanTaskDto {
@@ -91,9 +81,9 @@ export class PlanTaskDto {
   @ApiProperty({ type: [String] }) sessionIds: string[];
   @ApiProperty({ type: [TaskSessionDto] }) sessions: TaskSessionDto[];
   @ApiProperty({ nullable: true, type: String }) agentId: string | null;
-  @ApiProperty({ type: UsageDto, description: 'Summed over its sessions' }) usage: UsageDto;
-  @ApiProperty({ nullable: true, type: Object }) result: RunResult | null;
-  @ApiProperty({ nullable: true, type: FailureDto }) error: FailureDto | null;
+  @ApiProperty({ type: PlanUsageDto, description: 'Summed over its sessions' }) usage: PlanUsageDto;
+  @ApiProperty({ nullable: true, type: RunResultDto }) result: RunResultDto | null;
+  @ApiProperty({ nullable: true, type: RunFailureDto }) error: RunFailureDto | null;
   @ApiProperty({ description: 'Minutes it may slip without delaying the plan (by estimates)' }) slack: number;
   @ApiProperty() critical: boolean;
   @ApiProperty({ nullable: true, type: String, format: 'date-time' }) startedAt: Date | null;
@@ -116,7 +106,7 @@ export class PlanSummaryDto {
   @ApiProperty({ nullable: true, type: String, description: "The API key that made it ('bootstrap': API_KEY; null: authentication was off); its task sessions carry it too" })
   createdByKeyId: string | null;
   @ApiProperty({ enum: PlanStatus }) status: PlanStatus;
-  @ApiProperty({ nullable: true, type: FailureDto }) error: FailureDto | null;
+  @ApiProperty({ nullable: true, type: RunFailureDto }) error: RunFailureDto | null;
   @ApiProperty() version: number;
   @ApiProperty({ type: String, format: 'date-time' }) createdAt: Date;
   @ApiProperty({ nullable: true, type: String, format: 'date-time' }) startedAt: Date | null;
@@ -134,6 +124,6 @@ export class PlanResponseDto extends PlanSummaryDto {
   })
   maxConcurrentSessions: number;
   @ApiProperty({ type: PlanProgressDto }) progress: PlanProgressDto;
-  @ApiProperty({ type: UsageDto }) totals: UsageDto;
+  @ApiProperty({ type: PlanUsageDto }) totals: PlanUsageDto;
   @ApiProperty({ type: [PlanTaskDto] }) tasks: PlanTaskDto[];
 }
