@@ -1,17 +1,6 @@
 import { METRIC, METRIC_NAMES } from './metric-names';
 import { Metrics } from './metrics';
-
-/** `name{labels} value` lines of a scrape, by series (labels as written by prom-client). */
-async function samples(metrics: Metrics): Promise<Map<string, number>> {
-  const text = await metrics.scrape();
-  const out = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    if (!line || line.startsWith('#')) continue;
-    const at = line.lastIndexOf(' ');
-    out.set(line.slice(0, at), Number(line.slice(at + 1)));
-  }
-  return out;
-}
+import { scrapeSamples as samples } from './testing';
 
 async function families(metrics: Metrics): Promise<string[]> {
   const text = await metrics.scrape();

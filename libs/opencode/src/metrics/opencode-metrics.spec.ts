@@ -8,16 +8,8 @@ import { OpencodeHttpClient } from '../client/opencode-http-client';
 import { StaticOpencodeEndpoint } from '../opencode-endpoint';
 import { ManagedOpencodeServer } from '../server/managed-opencode-server';
 import { OpencodeMetrics } from './opencode-metrics';
+import { scrapeSamples as samples } from '@app/observability/testing';
 
-async function samples(metrics: Metrics): Promise<Map<string, number>> {
-  const out = new Map<string, number>();
-  for (const line of (await metrics.scrape()).split('\n')) {
-    if (!line || line.startsWith('#')) continue;
-    const at = line.lastIndexOf(' ');
-    out.set(line.slice(0, at), Number(line.slice(at + 1)));
-  }
-  return out;
-}
 
 /**
  * A stand-in OpenCode answering on a real socket: the client's axios interceptors are what is

@@ -8,6 +8,7 @@ import { testQueuePrefix } from '../../../../../test/support/test-file';
 import { LockError, LockErrorCode } from '../../domain/lock.errors';
 import { RedisFairLock } from '../redis-fair-lock/redis-fair-lock';
 import { FairLockMetrics } from './fair-lock-metrics';
+import { scrapeSamples as samples } from '@app/observability/testing';
 
 /** The fair lock's observer, wired to Metrics as LockingModule wires it, against the real Redis. */
 const PREFIX = testQueuePrefix();
@@ -33,15 +34,6 @@ function makeLock(metrics: Metrics, namespace: string): RedisFairLock {
   return lock;
 }
 
-async function samples(metrics: Metrics): Promise<Map<string, number>> {
-  const out = new Map<string, number>();
-  for (const line of (await metrics.scrape()).split('\n')) {
-    if (!line || line.startsWith('#')) continue;
-    const at = line.lastIndexOf(' ');
-    out.set(line.slice(0, at), Number(line.slice(at + 1)));
-  }
-  return out;
-}
 
 const waits = (values: Map<string, number>, kind: string, outcome: string) =>
   values.get(`${METRIC.lockWait}_count{kind="${kind}",outcome="${outcome}"}`);

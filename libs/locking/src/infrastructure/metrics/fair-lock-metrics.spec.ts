@@ -1,15 +1,7 @@
 import { METRIC, Metrics } from '@app/observability';
 import { FairLockMetrics, lockKind } from './fair-lock-metrics';
+import { scrapeSamples as samples } from '@app/observability/testing';
 
-async function samples(metrics: Metrics): Promise<Map<string, number>> {
-  const out = new Map<string, number>();
-  for (const line of (await metrics.scrape()).split('\n')) {
-    if (!line || line.startsWith('#')) continue;
-    const at = line.lastIndexOf(' ');
-    out.set(line.slice(0, at), Number(line.slice(at + 1)));
-  }
-  return out;
-}
 
 describe('FairLockMetrics', () => {
   it.each([

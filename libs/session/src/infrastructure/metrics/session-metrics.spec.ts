@@ -4,16 +4,8 @@ import { Session } from '../../domain/session';
 import { SessionAgentAssignment } from '../../domain/session-agent';
 import { SESSION_TRANSITIONS } from '../../domain/session-status';
 import { SessionMetricsObserver } from './session-metrics';
+import { scrapeSamples as samples } from '@app/observability/testing';
 
-async function samples(metrics: Metrics): Promise<Map<string, number>> {
-  const out = new Map<string, number>();
-  for (const line of (await metrics.scrape()).split('\n')) {
-    if (!line || line.startsWith('#')) continue;
-    const at = line.lastIndexOf(' ');
-    out.set(line.slice(0, at), Number(line.slice(at + 1)));
-  }
-  return out;
-}
 
 const USAGE = { inputTokens: 100, outputTokens: 40, reasoningTokens: 0, cacheReadTokens: 7, cacheWriteTokens: 3, costUsd: 0.25 };
 const ASSIGNMENT: SessionAgentAssignment = {
