@@ -16,6 +16,8 @@ import {
 } from '@app/opencode';
 
 const quiet = { log: () => undefined, warn: () => undefined, error: () => undefined };
+/** Only the PATH of this process's environment (read through the config, like the app). */
+const PATH_ONLY = { PATH: AppConfig.fromEnvironment().processEnvironment.PATH };
 
 function isRunning(pid: number): boolean {
   try {
@@ -126,7 +128,7 @@ describe('ManagedOpencodeServer', () => {
     const warnings: string[] = [];
     const unsandboxed = new ManagedOpencodeServer({
       dataDir: join(dataDir, 'unsandboxed'),
-      parentEnv: { PATH: process.env.PATH },
+      parentEnv: PATH_ONLY,
       sandbox: 'none',
       model: 'a/b',
       binaryPath: '/bin/sh',
@@ -151,7 +153,7 @@ describe('ManagedOpencodeServer', () => {
     });
     const deadOwner = spawnSync('true').pid;
     // No need for a real server here: /bin/sh fails at once, after the leftover was dealt with.
-    const restarted = new ManagedOpencodeServer({ dataDir: crashedDir, parentEnv: { PATH: process.env.PATH }, binaryPath: '/bin/sh', model: 'a/b', logger: quiet });
+    const restarted = new ManagedOpencodeServer({ dataDir: crashedDir, parentEnv: PATH_ONLY, binaryPath: '/bin/sh', model: 'a/b', logger: quiet });
     try {
       // bwrap, bwrap as PID 1 of the namespace, and the shell inside it.
       await waitFor(async () => processesWith(marker).length, (n) => n === 3, { what: 'the leftover sandbox to start' });
