@@ -4,6 +4,7 @@
  * of the kernel (@app/shared) so that domain code never reaches @nestjs through it.
  */
 export { CurrentPrincipal, Public, PUBLIC_ROUTE, REQUIRED_ROLE, RequireRole } from './access.decorators';
+export { IdParam, KeyedApi } from './keyed-api.decorators';
 export { assertPrincipalReaches } from './principal-reach';
 export { ErrorResponseDto } from './error-response.dto';
 export { RunFailureDto, RunResultDto, TokenUsageDto } from './run-outcome.dto';

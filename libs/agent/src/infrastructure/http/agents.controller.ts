@@ -1,18 +1,15 @@
-import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Param, ParseUUIDPipe, Patch, Post, Query } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Patch, Post, Query } from '@nestjs/common';
 import {
   ApiBadRequestResponse,
-  ApiBearerAuth,
   ApiConflictResponse,
   ApiCreatedResponse,
-  ApiForbiddenResponse,
   ApiNoContentResponse,
   ApiNotFoundResponse,
   ApiOkResponse,
   ApiOperation,
   ApiTags,
-  ApiUnauthorizedResponse,
 } from '@nestjs/swagger';
-import { ErrorResponseDto, RequireRole } from '@app/http';
+import { ErrorResponseDto, IdParam, KeyedApi, RequireRole } from '@app/http';
 import { AgentService } from '../../application/agent.service';
 import {
   AgentPerformanceDto,
@@ -26,13 +23,8 @@ import {
 } from './dto/agent.dto';
 import { presentAgent } from './agent.presenter';
 
-const AgentId = () => Param('id', new ParseUUIDPipe());
-
 @ApiTags('agents')
-@ApiBearerAuth()
-@RequireRole('viewer')
-@ApiUnauthorizedResponse({ type: ErrorResponseDto, description: 'UNAUTHORIZED: API_KEY is set and the key is missing, unknown, revoked or expired' })
-@ApiForbiddenResponse({ type: ErrorResponseDto, description: 'FORBIDDEN: creating, changing and deleting agents needs an admin key' })
+@KeyedApi({ role: 'viewer', forbidden: 'creating, changing and deleting agents needs an admin key' })
 @ApiBadRequestResponse({ type: ErrorResponseDto, description: 'VALIDATION_FAILED: a field or parameter is wrong; AGENT_INVALID: a domain rule' })
 @Controller('api/v1/agents')
 export class AgentsController {
@@ -66,7 +58,7 @@ export class AgentsController {
   @ApiOperation({ summary: 'Get an agent' })
   @ApiOkResponse({ type: AgentResponseDto })
   @ApiNotFoundResponse({ type: ErrorResponseDto, description: 'AGENT_NOT_FOUND (unknown or deleted)' })
-  async get(@AgentId() id: string): Promise<AgentResponseDto> {
+  async get(@IdParam() id: string): Promise<AgentResponseDto> {
     return presentAgent(await this.agents.get(id));
   }
 
@@ -74,7 +66,7 @@ export class AgentsController {
   @ApiOperation({ summary: 'Performance figures over the last lastN counted runs and all time, with the tier' })
   @ApiOkResponse({ type: AgentPerformanceDto })
   @ApiNotFoundResponse({ type: ErrorResponseDto })
-  async performance(@AgentId() id: string, @Query() query: PerformanceQueryDto): Promise<AgentPerformanceDto> {
+  async performance(@IdParam() id: string, @Query() query: PerformanceQueryDto): Promise<AgentPerformanceDto> {
     const figures = await this.agents.performance(id, query.lastN);
     return { ...figures, thresholds: figures.thresholds.map((t) => ({ ...t })) };
   }
@@ -85,7 +77,7 @@ export class AgentsController {
   @ApiOkResponse({ type: AgentResponseDto })
   @ApiNotFoundResponse({ type: ErrorResponseDto })
   @ApiConflictResponse({ type: ErrorResponseDto, description: 'AGENT_VERSION_CONFLICT (stale version) or AGENT_NAME_TAKEN' })
-  async update(@AgentId() id: string, @Body() body: UpdateAgentDto): Promise<AgentResponseDto> {
+  async update(@IdParam() id: string, @Body() body: UpdateAgentDto): Promise<AgentResponseDto> {
     const { version, ...changes } = body;
     return presentAgent(await this.agents.update(id, version, changes));
   }
@@ -96,7 +88,7 @@ export class AgentsController {
   @ApiOperation({ summary: 'Soft-delete an agent (its runs stay; its name is free again)' })
   @ApiNoContentResponse()
   @ApiNotFoundResponse({ type: ErrorResponseDto })
-  async remove(@AgentId() id: string): Promise<void> {
+  async remove(@IdParam() id: string): Promise<void> {
     await this.agents.delete(id);
   }
 }

@@ -1,28 +1,22 @@
-import { Body, Controller, Get, HttpCode, HttpStatus, Param, ParseUUIDPipe, Post, Query } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, HttpStatus, Post, Query } from '@nestjs/common';
 import {
   ApiBadRequestResponse,
-  ApiBearerAuth,
   ApiConflictResponse,
-  ApiForbiddenResponse,
   ApiNotFoundResponse,
   ApiOkResponse,
   ApiOperation,
   ApiTags,
-  ApiUnauthorizedResponse,
 } from '@nestjs/swagger';
-import { CurrentPrincipal, ErrorResponseDto, RequireRole } from '@app/http';
+import { CurrentPrincipal, ErrorResponseDto, IdParam, KeyedApi, RequireRole } from '@app/http';
 import { Principal } from '@app/shared';
 import { ApprovalService } from '../../application/approval.service';
 import { AnswerApprovalDto, ApprovalDetailDto, ApprovalListDto, ListApprovalsQueryDto } from './dto/approval.dto';
 import { presentApproval, presentApprovalDetail } from './approval.presenter';
 
-const ApprovalId = () => Param('id', new ParseUUIDPipe());
 const DEFAULT_LIMIT = 50;
 
 @ApiTags('approvals')
-@ApiBearerAuth()
-@ApiUnauthorizedResponse({ type: ErrorResponseDto, description: 'UNAUTHORIZED: the key is missing, unknown, revoked or expired' })
-@ApiForbiddenResponse({ type: ErrorResponseDto, description: 'FORBIDDEN: the key\'s role is below the route\'s' })
+@KeyedApi({ unauthorized: 'the key is missing, unknown, revoked or expired', forbidden: 'the key\'s role is below the route\'s' })
 @ApiBadRequestResponse({ type: ErrorResponseDto, description: 'VALIDATION_FAILED: a field or parameter is wrong' })
 @Controller('api/v1/approvals')
 export class ApprovalsController {
@@ -42,7 +36,7 @@ export class ApprovalsController {
   @ApiOperation({ summary: "An approval, with OpenCode's details of the call (metadata)" })
   @ApiOkResponse({ type: ApprovalDetailDto })
   @ApiNotFoundResponse({ type: ErrorResponseDto, description: 'APPROVAL_NOT_FOUND' })
-  async get(@ApprovalId() id: string): Promise<ApprovalDetailDto> {
+  async get(@IdParam() id: string): Promise<ApprovalDetailDto> {
     return presentApprovalDetail(await this.approvals.get(id));
   }
 
@@ -57,7 +51,7 @@ export class ApprovalsController {
   @ApiNotFoundResponse({ type: ErrorResponseDto, description: 'APPROVAL_NOT_FOUND' })
   @ApiConflictResponse({ type: ErrorResponseDto, description: 'APPROVAL_ALREADY_DECIDED (the message names its status), APPROVAL_VERSION_CONFLICT' })
   async answer(
-    @ApprovalId() id: string,
+    @IdParam() id: string,
     @Body() body: AnswerApprovalDto,
     @CurrentPrincipal() principal: Principal,
   ): Promise<ApprovalDetailDto> {

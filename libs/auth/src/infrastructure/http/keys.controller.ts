@@ -1,29 +1,21 @@
-import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Param, ParseUUIDPipe, Post } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Post } from '@nestjs/common';
 import {
   ApiBadRequestResponse,
-  ApiBearerAuth,
   ApiCreatedResponse,
-  ApiForbiddenResponse,
   ApiNoContentResponse,
   ApiNotFoundResponse,
   ApiOkResponse,
   ApiOperation,
   ApiTags,
-  ApiUnauthorizedResponse,
 } from '@nestjs/swagger';
-import { CurrentPrincipal, ErrorResponseDto, RequireRole } from '@app/http';
+import { CurrentPrincipal, ErrorResponseDto, IdParam, KeyedApi } from '@app/http';
 import { Principal } from '@app/shared';
 import { ApiKeyService } from '../../application/api-key.service';
 import { presentApiKey } from './api-key.presenter';
 import { ApiKeyResponseDto, CreateApiKeyDto, CreatedApiKeyResponseDto } from './dto/api-key.dto';
 
-const KeyId = () => Param('id', new ParseUUIDPipe());
-
 @ApiTags('keys')
-@ApiBearerAuth()
-@RequireRole('admin')
-@ApiUnauthorizedResponse({ type: ErrorResponseDto, description: 'UNAUTHORIZED: no key, or an unknown, revoked or expired one' })
-@ApiForbiddenResponse({ type: ErrorResponseDto, description: 'FORBIDDEN: the key is not admin' })
+@KeyedApi({ role: 'admin', unauthorized: 'no key, or an unknown, revoked or expired one', forbidden: 'the key is not admin' })
 @Controller('api/v1/keys')
 export class KeysController {
   constructor(private readonly keys: ApiKeyService) {}
@@ -55,7 +47,7 @@ export class KeysController {
   @ApiOperation({ summary: 'One key (never its secret or hash)' })
   @ApiOkResponse({ type: ApiKeyResponseDto })
   @ApiNotFoundResponse({ type: ErrorResponseDto, description: 'KEY_NOT_FOUND' })
-  async get(@KeyId() id: string): Promise<ApiKeyResponseDto> {
+  async get(@IdParam() id: string): Promise<ApiKeyResponseDto> {
     return presentApiKey(await this.keys.get(id));
   }
 
@@ -64,7 +56,7 @@ export class KeysController {
   @ApiOperation({ summary: 'Revoke a key: the next request made with it, to any process, is refused (401). Idempotent' })
   @ApiNoContentResponse()
   @ApiNotFoundResponse({ type: ErrorResponseDto, description: 'KEY_NOT_FOUND' })
-  async revoke(@KeyId() id: string): Promise<void> {
+  async revoke(@IdParam() id: string): Promise<void> {
     await this.keys.revoke(id);
   }
 }

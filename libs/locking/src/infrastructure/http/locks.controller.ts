@@ -1,6 +1,6 @@
 import { Controller, Get, Inject } from '@nestjs/common';
-import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiProperty, ApiPropertyOptional, ApiTags, ApiUnauthorizedResponse } from '@nestjs/swagger';
-import { ErrorResponseDto, RequireRole } from '@app/http';
+import { ApiOkResponse, ApiOperation, ApiProperty, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
+import { KeyedApi } from '@app/http';
 import { LOCK_PORT, LockPort } from '../../application/ports/lock.port';
 
 class LockHolderDto {
@@ -28,9 +28,7 @@ class LockListDto {
 }
 
 @ApiTags('locks')
-@ApiBearerAuth()
-@RequireRole('viewer')
-@ApiUnauthorizedResponse({ type: ErrorResponseDto, description: 'UNAUTHORIZED: API_KEY is set and the key is missing, unknown, revoked or expired' })
+@KeyedApi({ role: 'viewer' })
 @Controller('api/v1/locks')
 export class LocksController {
   constructor(@Inject(LOCK_PORT) private readonly locks: LockPort) {}

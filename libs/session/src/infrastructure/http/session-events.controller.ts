@@ -1,27 +1,23 @@
 import { Controller, Get, Query, Res } from '@nestjs/common';
 import {
   ApiBadRequestResponse,
-  ApiBearerAuth,
   ApiExtraModels,
   ApiOkResponse,
   ApiOperation,
   ApiProduces,
   ApiServiceUnavailableResponse,
   ApiTags,
-  ApiUnauthorizedResponse,
   getSchemaPath,
 } from '@nestjs/swagger';
 import type { Response } from 'express';
-import { ErrorResponseDto, RequireRole } from '@app/http';
+import { ErrorResponseDto, KeyedApi } from '@app/http';
 import { SessionSseStreams } from '../events/session-sse-streams';
 import { SessionStreamEventDto, StreamEventsQueryDto } from './dto/session-stream.dto';
 
 /** The fleet view: live events of every session (or of some), as server-sent events. */
 @ApiTags('sessions')
-@ApiBearerAuth()
+@KeyedApi({ role: 'viewer', unauthorized: 'API_KEY is set and the key (header, or ?access_token= for this GET) is missing, unknown, revoked or expired' })
 @ApiExtraModels(SessionStreamEventDto)
-@RequireRole('viewer')
-@ApiUnauthorizedResponse({ type: ErrorResponseDto, description: 'UNAUTHORIZED: API_KEY is set and the key (header, or ?access_token= for this GET) is missing, unknown, revoked or expired' })
 @Controller('api/v1/events')
 export class SessionEventsController {
   constructor(private readonly streams: SessionSseStreams) {}

@@ -6,24 +6,20 @@ import {
   Headers,
   HttpCode,
   HttpStatus,
-  Param,
-  ParseUUIDPipe,
   Patch,
   Post,
   Query,
   Res,
 } from '@nestjs/common';
 import type { Response } from 'express';
-import { assertPrincipalReaches, CurrentPrincipal, ErrorResponseDto, RequireRole } from '@app/http';
+import { assertPrincipalReaches, CurrentPrincipal, ErrorResponseDto, IdParam, KeyedApi, RequireRole } from '@app/http';
 import { Principal } from '@app/shared';
 import {
   ApiAcceptedResponse,
   ApiBadRequestResponse,
-  ApiBearerAuth,
   ApiConflictResponse,
   ApiCreatedResponse,
   ApiExtraModels,
-  ApiForbiddenResponse,
   ApiHeader,
   ApiNoContentResponse,
   ApiNotFoundResponse,
@@ -33,7 +29,6 @@ import {
   ApiQuery,
   ApiServiceUnavailableResponse,
   ApiTags,
-  ApiUnauthorizedResponse,
   getSchemaPath,
 } from '@nestjs/swagger';
 import { AwaitingApprovals } from '../../application/awaiting-approvals';
@@ -50,13 +45,8 @@ import {
 import { SessionStreamEventDto } from './dto/session-stream.dto';
 import { presentEvent, presentSession } from './session.presenter';
 
-const SessionId = () => Param('id', new ParseUUIDPipe());
-
 @ApiTags('sessions')
-@ApiBearerAuth()
-@RequireRole('viewer')
-@ApiUnauthorizedResponse({ type: ErrorResponseDto, description: 'UNAUTHORIZED: API_KEY is set and the key is missing, unknown, revoked or expired' })
-@ApiForbiddenResponse({ type: ErrorResponseDto, description: 'FORBIDDEN: changes need an operator key' })
+@KeyedApi({ role: 'viewer', forbidden: 'changes need an operator key' })
 @ApiBadRequestResponse({ type: ErrorResponseDto, description: 'VALIDATION_FAILED: a field or parameter is wrong' })
 @ApiExtraModels(SessionStreamEventDto)
 @Controller('api/v1/sessions')
@@ -89,7 +79,7 @@ export class SessionsController {
   @ApiOperation({ summary: 'Get a session with its result, usage and error' })
   @ApiOkResponse({ type: SessionResponseDto })
   @ApiNotFoundResponse({ type: ErrorResponseDto, description: 'SESSION_NOT_FOUND (unknown or deleted)' })
-  async get(@SessionId() id: string): Promise<SessionResponseDto> {
+  async get(@IdParam() id: string): Promise<SessionResponseDto> {
     const session = await this.lifecycle.get(id);
     return presentSession(session, await this.awaiting.ofOne(session));
   }
@@ -98,7 +88,7 @@ export class SessionsController {
   @ApiOperation({ summary: 'The transition history of a session, oldest first' })
   @ApiOkResponse({ type: [SessionEventDto] })
   @ApiNotFoundResponse({ type: ErrorResponseDto })
-  async events(@SessionId() id: string): Promise<SessionEventDto[]> {
+  async events(@IdParam() id: string): Promise<SessionEventDto[]> {
     return (await this.lifecycle.events(id)).map(presentEvent);
   }
 
@@ -121,7 +111,7 @@ export class SessionsController {
   @ApiNotFoundResponse({ type: ErrorResponseDto, description: 'SESSION_NOT_FOUND (JSON, before the stream starts)' })
   @ApiServiceUnavailableResponse({ type: ErrorResponseDto, description: 'EVENTS_UNAVAILABLE: Redis does not answer (retryable)' })
   async stream(
-    @SessionId() id: string,
+    @IdParam() id: string,
     @Res() res: Response,
     @Headers('last-event-id') lastEventId?: string,
   ): Promise<void> {
@@ -143,7 +133,7 @@ export class SessionsController {
   @ApiAcceptedResponse({ type: SessionResponseDto })
   @ApiNotFoundResponse({ type: ErrorResponseDto })
   @ApiConflictResponse({ type: ErrorResponseDto, description: 'INVALID_TRANSITION, or LOCK_TIMEOUT (retryable, Retry-After)' })
-  async start(@SessionId() id: string, @CurrentPrincipal() principal: Principal): Promise<SessionResponseDto> {
+  async start(@IdParam() id: string, @CurrentPrincipal() principal: Principal): Promise<SessionResponseDto> {
     await this.assertReaches(id, principal);
     return presentSession(await this.lifecycle.start(id));
   }
@@ -155,7 +145,7 @@ export class SessionsController {
   @ApiAcceptedResponse({ type: SessionResponseDto })
   @ApiNotFoundResponse({ type: ErrorResponseDto })
   @ApiConflictResponse({ type: ErrorResponseDto, description: 'INVALID_TRANSITION (already final) or LOCK_TIMEOUT' })
-  async cancel(@SessionId() id: string, @CurrentPrincipal() principal: Principal): Promise<SessionResponseDto> {
+  async cancel(@IdParam() id: string, @CurrentPrincipal() principal: Principal): Promise<SessionResponseDto> {
     await this.assertReaches(id, principal);
     return presentSession(await this.lifecycle.cancel(id));
   }
@@ -167,7 +157,7 @@ export class SessionsController {
   @ApiAcceptedResponse({ type: SessionResponseDto })
   @ApiNotFoundResponse({ type: ErrorResponseDto })
   @ApiConflictResponse({ type: ErrorResponseDto, description: 'INVALID_TRANSITION or LOCK_TIMEOUT' })
-  async retry(@SessionId() id: string, @CurrentPrincipal() principal: Principal): Promise<SessionResponseDto> {
+  async retry(@IdParam() id: string, @CurrentPrincipal() principal: Principal): Promise<SessionResponseDto> {
     await this.assertReaches(id, principal);
     return presentSession(await this.lifecycle.retry(id));
   }
@@ -178,7 +168,7 @@ export class SessionsController {
   @ApiOkResponse({ type: SessionResponseDto })
   @ApiNotFoundResponse({ type: ErrorResponseDto })
   @ApiConflictResponse({ type: ErrorResponseDto, description: 'VERSION_CONFLICT: the session changed since you read it' })
-  async update(@SessionId() id: string, @Body() body: UpdateSessionDto, @CurrentPrincipal() principal: Principal): Promise<SessionResponseDto> {
+  async update(@IdParam() id: string, @Body() body: UpdateSessionDto, @CurrentPrincipal() principal: Principal): Promise<SessionResponseDto> {
     await this.assertReaches(id, principal);
     const { version, ...changes } = body;
     return presentSession(await this.lifecycle.edit(id, version, changes));
@@ -191,7 +181,7 @@ export class SessionsController {
   @ApiNoContentResponse()
   @ApiNotFoundResponse({ type: ErrorResponseDto })
   @ApiConflictResponse({ type: ErrorResponseDto, description: 'SESSION_RUNNING: cancel it first' })
-  async remove(@SessionId() id: string, @CurrentPrincipal() principal: Principal): Promise<void> {
+  async remove(@IdParam() id: string, @CurrentPrincipal() principal: Principal): Promise<void> {
     await this.assertReaches(id, principal);
     await this.lifecycle.delete(id);
   }

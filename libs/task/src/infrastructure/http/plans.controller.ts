@@ -1,31 +1,23 @@
-import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Param, ParseUUIDPipe, Post, Query } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Post, Query } from '@nestjs/common';
 import {
   ApiAcceptedResponse,
   ApiBadRequestResponse,
-  ApiBearerAuth,
   ApiConflictResponse,
   ApiCreatedResponse,
-  ApiForbiddenResponse,
   ApiNoContentResponse,
   ApiNotFoundResponse,
   ApiOkResponse,
   ApiOperation,
   ApiTags,
-  ApiUnauthorizedResponse,
 } from '@nestjs/swagger';
-import { assertPrincipalReaches, CurrentPrincipal, ErrorResponseDto, RequireRole } from '@app/http';
+import { assertPrincipalReaches, CurrentPrincipal, ErrorResponseDto, IdParam, KeyedApi, RequireRole } from '@app/http';
 import { Principal } from '@app/shared';
 import { PlanService } from '../../application/plan.service';
 import { CreatePlanDto, ListPlansQueryDto, PlanResponseDto, PlanSummaryDto } from './dto/plan.dto';
 import { presentPlan, presentPlanSummary } from './plan.presenter';
 
-const PlanId = () => Param('id', new ParseUUIDPipe());
-
 @ApiTags('plans')
-@ApiBearerAuth()
-@RequireRole('viewer')
-@ApiUnauthorizedResponse({ type: ErrorResponseDto, description: 'UNAUTHORIZED: API_KEY is set and the key is missing, unknown, revoked or expired' })
-@ApiForbiddenResponse({ type: ErrorResponseDto, description: 'FORBIDDEN: changes need an operator key' })
+@KeyedApi({ role: 'viewer', forbidden: 'changes need an operator key' })
 @ApiBadRequestResponse({ type: ErrorResponseDto, description: 'VALIDATION_FAILED: a field or parameter is wrong' })
 @Controller('api/v1/plans')
 export class PlansController {
@@ -51,7 +43,7 @@ export class PlansController {
   @ApiOperation({ summary: 'A plan with its tasks, their sessions, usage, progress, critical path and totals' })
   @ApiOkResponse({ type: PlanResponseDto })
   @ApiNotFoundResponse({ type: ErrorResponseDto, description: 'PLAN_NOT_FOUND (unknown or deleted)' })
-  async get(@PlanId() id: string): Promise<PlanResponseDto> {
+  async get(@IdParam() id: string): Promise<PlanResponseDto> {
     return presentPlan(await this.plans.get(id));
   }
 
@@ -62,7 +54,7 @@ export class PlansController {
   @ApiAcceptedResponse({ type: PlanResponseDto })
   @ApiNotFoundResponse({ type: ErrorResponseDto })
   @ApiConflictResponse({ type: ErrorResponseDto, description: 'PLAN_INVALID_STATE (not DRAFT), LOCK_TIMEOUT' })
-  async run(@PlanId() id: string, @CurrentPrincipal() principal: Principal): Promise<PlanResponseDto> {
+  async run(@IdParam() id: string, @CurrentPrincipal() principal: Principal): Promise<PlanResponseDto> {
     await this.assertReaches(id, principal);
     return presentPlan(await this.plans.run(id));
   }
@@ -74,7 +66,7 @@ export class PlansController {
   @ApiAcceptedResponse({ type: PlanResponseDto })
   @ApiNotFoundResponse({ type: ErrorResponseDto })
   @ApiConflictResponse({ type: ErrorResponseDto, description: 'PLAN_INVALID_STATE (already finished), LOCK_TIMEOUT' })
-  async cancel(@PlanId() id: string, @CurrentPrincipal() principal: Principal): Promise<PlanResponseDto> {
+  async cancel(@IdParam() id: string, @CurrentPrincipal() principal: Principal): Promise<PlanResponseDto> {
     await this.assertReaches(id, principal);
     return presentPlan(await this.plans.cancel(id));
   }
@@ -86,7 +78,7 @@ export class PlansController {
   @ApiNoContentResponse()
   @ApiNotFoundResponse({ type: ErrorResponseDto })
   @ApiConflictResponse({ type: ErrorResponseDto, description: 'PLAN_INVALID_STATE: cancel it first' })
-  async remove(@PlanId() id: string, @CurrentPrincipal() principal: Principal): Promise<void> {
+  async remove(@IdParam() id: string, @CurrentPrincipal() principal: Principal): Promise<void> {
     await this.assertReaches(id, principal);
     await this.plans.delete(id);
   }
