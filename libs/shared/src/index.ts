@@ -1,6 +1,7 @@
 // The shared kernel: plain TypeScript every layer may import, domain included (no framework, no I/O;
 // the HTTP helpers built on it are in @app/http).
 export { CommonErrorCode, DomainError } from './domain-error';
+export { errorMessage } from './error-message';
 export { addUsage, ZERO_USAGE } from './run-outcome';
 export type { RunFailure, RunResult, TokenUsage } from './run-outcome';
 export { ANONYMOUS_PRINCIPAL, BOOTSTRAP_KEY_ID, isInside, principalReaches, roleAtLeast, ROLES } from './access';

@@ -1,6 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import type { ApprovalProps } from '../domain/approval';
 import type { ApprovalOutcome } from '../domain/approval-status';
+import { errorMessage } from '@app/shared';
 
 /**
  * Something that wants to know, in the process that wrote it, about an approval decided
@@ -27,7 +28,7 @@ export class ApprovalObservers {
       try {
         observer.decided(approval, outcome);
       } catch (err) {
-        this.logger.warn(`An approval observer failed: ${err instanceof Error ? err.message : String(err)}`);
+        this.logger.warn(`An approval observer failed: ${errorMessage(err)}`);
       }
     }
   }

@@ -1,4 +1,5 @@
 import { AxiosError, isAxiosError } from 'axios';
+import { errorMessage } from '@app/shared';
 
 /** Transport-level codes, used when OpenCode gave no answer of its own. */
 const OpencodeTransportCode = {
@@ -40,7 +41,7 @@ export class OpencodeError extends Error {
   static from(err: unknown, what: string): OpencodeError {
     if (err instanceof OpencodeError) return err;
     if (!isAxiosError(err)) {
-      return new OpencodeError(`${what}: ${err instanceof Error ? err.message : String(err)}`, 'CLIENT_ERROR', undefined, undefined, { cause: err });
+      return new OpencodeError(`${what}: ${errorMessage(err)}`, 'CLIENT_ERROR', undefined, undefined, { cause: err });
     }
     return fromAxiosError(err, what);
   }

@@ -8,6 +8,7 @@ import {
   RehearsalUsage,
   rehearsalUsage,
 } from './rehearsal-script';
+import { errorMessage } from '@app/shared';
 
 export const REHEARSAL_PROVIDER_ID = 'rehearsal';
 export const REHEARSAL_MODEL_ID = 'scripted';
@@ -77,7 +78,7 @@ export class RehearsalProvider {
       if (req.method === 'GET' && path === REHEARSAL_REQUESTS_PATH) return sendJson(res, 200, this.requests());
       sendError(res, 404, `no route ${req.method} ${path}`);
     } catch (err) {
-      if (!res.headersSent) sendError(res, 400, err instanceof Error ? err.message : String(err));
+      if (!res.headersSent) sendError(res, 400, errorMessage(err));
       else res.destroy();
     }
   }

@@ -31,6 +31,7 @@ import {
   REHEARSAL_MODEL,
   serverDirectories,
 } from './opencode-server-environment';
+import { errorMessage } from '@app/shared';
 
 export interface ManagedOpencodeServerOptions {
   /** Root of the server's isolated HOME, XDG directories, log and pid file. */
@@ -387,7 +388,7 @@ export class ManagedOpencodeServer extends EventEmitter implements OpencodeEndpo
       this.emit('restarted', { restarts: this.restartCount, reason } satisfies ManagedServerRestart);
     } catch (err) {
       this.restarting = false;
-      this.logger.error(`Restarting the OpenCode server failed: ${err instanceof Error ? err.message : String(err)}`);
+      this.logger.error(`Restarting the OpenCode server failed: ${errorMessage(err)}`);
       this.scheduleRestart(reason);
     }
   }

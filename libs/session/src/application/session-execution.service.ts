@@ -24,6 +24,7 @@ import { SESSION_REPOSITORY, SessionRepositoryPort } from './ports/session.repos
 import { retryOnConflict } from './retry-on-conflict';
 import { RunWatcher } from './run-watcher';
 import { WorkspaceLock } from './workspace-lock';
+import { errorMessage } from '@app/shared';
 
 /** How many times a change of the run is retried after concurrent edits of the session. */
 const MAX_CONFLICT_RETRIES = 8;
@@ -143,7 +144,7 @@ export class SessionExecutionService {
     } catch (err) {
       const outside = err instanceof WorkspaceError && err.code === WorkspaceErrorCode.WORKSPACE_OUTSIDE_ROOTS;
       const failure = outside
-        ? { code: RunFailureCode.WORKSPACE_OUTSIDE_ROOTS, message: `${message(err)}; the run was refused` }
+        ? { code: RunFailureCode.WORKSPACE_OUTSIDE_ROOTS, message: `${errorMessage(err)}; the run was refused` }
         : { code: RunFailureCode.WORKSPACE_MISSING, message: `workspace ${request.workspace} is gone` };
       await this.mutate(job, session, (s) => s.fail(failure, null));
       return null;
@@ -169,7 +170,7 @@ export class SessionExecutionService {
       ref = await this.turns.openTurn(request);
     } catch (err) {
       await this.mutate(job, session, (s) =>
-        s.fail({ code: RunFailureCode.OPENCODE_UNAVAILABLE, message: `could not open a turn: ${message(err)}` }, null),
+        s.fail({ code: RunFailureCode.OPENCODE_UNAVAILABLE, message: `could not open a turn: ${errorMessage(err)}` }, null),
       );
       return null;
     }
@@ -341,6 +342,3 @@ function turnRefOf(session: Session): CodingTurnRef | null {
   return opencodeSessionId && opencodeMessageId ? { opencodeSessionId, messageId: opencodeMessageId } : null;
 }
 
-function message(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}

@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger, OnModuleDestroy, Optional } from '@nestjs/common';
 import type { SessionTransitioned } from '../domain/session-events';
 import { SESSION_EVENTS, SessionEventsPort, transitionEvent } from './ports/session-events.port';
+import { errorMessage } from '@app/shared';
 
 /** Told, in the process that committed it, about each committed transition. Must be quick. */
 export type SessionTransitionObserver = (event: SessionTransitioned) => void;
@@ -38,7 +39,7 @@ export class SessionTransitionPublisher implements OnModuleDestroy {
         try {
           observer(event);
         } catch (err) {
-          this.logger.warn(`A session transition observer failed: ${message(err)}`);
+          this.logger.warn(`A session transition observer failed: ${errorMessage(err)}`);
         }
       }
     }
@@ -48,10 +49,7 @@ export class SessionTransitionPublisher implements OnModuleDestroy {
     if (!this.live || this.stopped) return;
     this.live
       .publish(transitionEvent(event))
-      .catch((err: unknown) => this.logger.warn(`Could not publish ${event.from ?? '∅'}→${event.to} of session ${event.sessionId}: ${message(err)}`));
+      .catch((err: unknown) => this.logger.warn(`Could not publish ${event.from ?? '∅'}→${event.to} of session ${event.sessionId}: ${errorMessage(err)}`));
   }
 }
 
-function message(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}

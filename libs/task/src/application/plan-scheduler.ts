@@ -3,7 +3,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { AppConfig } from '@app/config';
 import { WORKSPACE_PORT, WorkspacePort } from '@app/workspace';
 import { LOCK_PORT, LockError, LockErrorCode, LockPort } from '@app/locking';
-import { DomainError, RunFailure } from '@app/shared';
+import { DomainError, errorMessage, RunFailure } from '@app/shared';
 import { Plan, PlanTask } from '../domain/plan';
 import { ACTIVE_TASK_STATUSES, BLOCKING_TASK_STATUSES, isFinalTask, PlanStatus, TaskStatus } from '../domain/plan-status';
 import { pickReady } from '../domain/scheduling';
@@ -290,7 +290,7 @@ export class PlanScheduler {
       await this.sessions.start(session.id);
     } catch (err) {
       // Recorded: the next tick finds it PENDING and starts it.
-      this.logger.warn(`Task ${task.key}: could not start session ${session.id} yet: ${err instanceof Error ? err.message : String(err)}`);
+      this.logger.warn(`Task ${task.key}: could not start session ${session.id} yet: ${errorMessage(err)}`);
     }
   }
 }

@@ -6,6 +6,7 @@ import type Redis from 'ioredis';
 import { AcquireOptions, Lease, LockPort, LockView } from '../../application/ports/lock.port';
 import { canonicalLockOrder, LockError, LockErrorCode } from '../../domain/lock.errors';
 import { ACQUIRE, LEAVE, LIST, RECHECK, RELEASE, RENEW } from './fair-lock.scripts';
+import { errorMessage } from '@app/shared';
 
 export interface FairLockOptions {
   /** The application's key prefix (QUEUE_PREFIX). */
@@ -338,7 +339,6 @@ export class RedisFairLock implements LockPort {
     return views.sort((a, b) => (a.resource < b.resource ? -1 : a.resource > b.resource ? 1 : 0));
   }
 
-
   /**
    * Stops renewing and listening; held leases are left to expire. Pending acquires leave
    * their queue and fail with LOCK_ABORTED.
@@ -599,6 +599,3 @@ const CLOSED = new Error('the lock client was closed');
 /** Made at load time, outside any request: the async context of the renewal watchdog. */
 const DETACHED = new AsyncResource('FairLockWatchdog');
 
-function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}

@@ -12,6 +12,7 @@ import {
   SessionEventSubscribeOptions,
 } from '../../application/ports/session-events.port';
 import { LocalSubscribers } from './local-subscribers';
+import { errorMessage } from '@app/shared';
 
 /**
  * Session events over Redis pub/sub, one channel per deployment (`<QUEUE_PREFIX>:session-events`).
@@ -30,7 +31,7 @@ export class RedisSessionEvents implements SessionEventsPort, OnApplicationShutd
   private readonly logger = new Logger(RedisSessionEvents.name);
   private readonly channel: string;
   private readonly subscribers = new LocalSubscribers((err) =>
-    this.logger.warn(`A session event listener failed: ${err instanceof Error ? err.message : String(err)}`),
+    this.logger.warn(`A session event listener failed: ${errorMessage(err)}`),
   );
   private readonly subscriber: RedisChannelSubscriber;
 

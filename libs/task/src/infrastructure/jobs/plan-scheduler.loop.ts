@@ -3,6 +3,7 @@ import { isFinal, SessionTransitionPublisher } from '@app/session';
 import { PlanKicker } from '../../application/plan-kicker';
 import { PlanScheduler } from '../../application/plan-scheduler';
 import { PLAN_REPOSITORY, PlanRepositoryPort } from '../../application/ports/plan.repository.port';
+import { errorMessage } from '@app/shared';
 
 const PLAN_TICK_MS = 1_000;
 
@@ -54,7 +55,7 @@ export class PlanSchedulerLoop implements OnApplicationBootstrap, OnModuleDestro
     try {
       for (const id of await this.plans.activePlanIds()) this.kick(id);
     } catch (err) {
-      this.logger.warn(`Could not list active plans: ${err instanceof Error ? err.message : String(err)}`);
+      this.logger.warn(`Could not list active plans: ${errorMessage(err)}`);
     } finally {
       this.sweeping = false;
     }
@@ -69,7 +70,7 @@ export class PlanSchedulerLoop implements OnApplicationBootstrap, OnModuleDestro
     const run = this.scheduler
       .advance(planId)
       .then(() => undefined)
-      .catch((err: unknown) => this.logger.warn(`Plan ${planId}: tick failed (retried at the next one): ${err instanceof Error ? err.message : String(err)}`))
+      .catch((err: unknown) => this.logger.warn(`Plan ${planId}: tick failed (retried at the next one): ${errorMessage(err)}`))
       .finally(() => {
         this.inFlight.delete(planId);
         if (this.again.delete(planId)) this.kick(planId);
