@@ -44,6 +44,14 @@ export class AppConfig {
   /** Variable names passed to a managed OpenCode server besides the built-in allow-list. */
   readonly opencodePassEnv: readonly string[];
   readonly approvalTimeoutSeconds: number;
+  /** Session worktrees: where their slots live, how many per repository, how long unused work is kept, who commits. */
+  readonly worktrees: {
+    readonly directory: string;
+    readonly slotsPerRepository: number;
+    readonly retentionHours: number;
+    readonly author: { readonly name: string; readonly email: string };
+    readonly resolverTries: number;
+  };
   /**
    * The whole environment the process was started with, for the child processes it starts (a
    * managed OpenCode server reads provider credentials such as ANTHROPIC_API_KEY from it).
@@ -83,6 +91,13 @@ export class AppConfig {
     this.opencodeSandbox = env.OPENCODE_SANDBOX as AppConfig['opencodeSandbox'];
     this.opencodePassEnv = env.OPENCODE_PASS_ENV ? env.OPENCODE_PASS_ENV.split(',').map((name) => name.trim()) : [];
     this.approvalTimeoutSeconds = env.APPROVAL_TIMEOUT_SECONDS;
+    this.worktrees = {
+      directory: env.WORKTREES_DIR ? resolve(env.WORKTREES_DIR) : join(this.workspaceRoots[0], '.orchestrator-worktrees'),
+      slotsPerRepository: env.WORKTREE_SLOTS_PER_REPOSITORY,
+      retentionHours: env.WORKTREE_RETENTION_HOURS,
+      author: { name: env.WORKTREE_AUTHOR_NAME.trim(), email: env.WORKTREE_AUTHOR_EMAIL },
+      resolverTries: env.MERGE_RESOLVER_TRIES,
+    };
     this.processEnvironment = Object.freeze({ ...processEnvironment });
   }
 

@@ -76,6 +76,25 @@ export class EnvironmentSchema {
   @IsOptional()
   @Matches(/^[A-Za-z_][A-Za-z0-9_]*(,\s*[A-Za-z_][A-Za-z0-9_]*)*$/, { message: 'OPENCODE_PASS_ENV must be comma-separated variable names' })
   OPENCODE_PASS_ENV?: string;
+  /**
+   * Where session worktrees (slots) live: an absolute directory inside WORKSPACE_ROOTS (the agent
+   * works there). Unset: `.orchestrator-worktrees` in the first workspace root.
+   */
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @Matches(/^\//, { message: 'WORKTREES_DIR must be an absolute path' })
+  WORKTREES_DIR?: string;
+  /** Reusable worktree slots per repository: at most this many sessions run at once on one repository. */
+  @Transform(toInt) @IsInt() @Min(1) @Max(64) WORKTREE_SLOTS_PER_REPOSITORY = 8;
+  /** Branches of finished sessions never merged nor discarded, and idle slots, are removed after this many hours. */
+  @Transform(toInt) @IsInt() @Min(1) @Max(87600) WORKTREE_RETENTION_HOURS = 72;
+  /** Author and committer of the commits the orchestrator makes of an agent's work. */
+  @IsString() @MinLength(1) @Matches(/^[^<>\n]+$/, { message: 'WORKTREE_AUTHOR_NAME must not contain <, > or a newline' })
+  WORKTREE_AUTHOR_NAME = 'OpenCode Orchestrator';
+  @Matches(/^[^<>\s@]+@[^<>\s@]+$/, { message: 'WORKTREE_AUTHOR_EMAIL must look like name@host' })
+  WORKTREE_AUTHOR_EMAIL = 'orchestrator@localhost';
+  /** How many resolver sessions a plan task's merge conflict gets before the task is CONFLICTED (0: none). */
+  @Transform(toInt) @IsInt() @Min(0) @Max(10) MERGE_RESOLVER_TRIES = 2;
   /** An OpenCode permission request not answered within this many seconds is denied. */
   @Transform(toInt) @IsInt() @Min(1) @Max(86400) APPROVAL_TIMEOUT_SECONDS = 900;
   /**
@@ -97,7 +116,7 @@ function isLoopbackHost(host: string): boolean {
 export function validateEnvironment(env: Record<string, string | undefined>): EnvironmentSchema {
   const known = Object.keys(new EnvironmentSchema());
   const picked: Record<string, unknown> = {};
-  const optional = ['OPENCODE_HOST', 'OPENCODE_PASSWORD', 'OPENCODE_MODEL', 'API_KEY', 'REDIS_PASSWORD', 'WORKSPACE_ROOTS', 'OPENCODE_PASS_ENV', 'LOG_FORMAT'];
+  const optional = ['OPENCODE_HOST', 'OPENCODE_PASSWORD', 'OPENCODE_MODEL', 'API_KEY', 'REDIS_PASSWORD', 'WORKSPACE_ROOTS', 'OPENCODE_PASS_ENV', 'LOG_FORMAT', 'WORKTREES_DIR'];
   for (const key of [...known, ...optional]) {
     if (env[key] !== undefined) picked[key] = env[key];
   }

@@ -5,3 +5,17 @@ export { WorkspaceError, WorkspaceErrorCode } from './domain/workspace.errors';
 export { GIT_PORT } from './application/git.port';
 export type { GitAuthor, GitChanges, GitPort } from './application/git.port';
 export { sessionBranchName } from './domain/git-refs';
+export { assertSafeRef } from './domain/git-refs';
+export type {
+  GitDiffHunk,
+  GitFileDiff,
+  GitFileStatus,
+  GitMergeOutcome,
+  GitMergeRecovery,
+  GitMergeRequest,
+  GitMergeStrategy,
+  GitSlotReset,
+  GitWorktree,
+} from './application/git.port';
+export { mergeQueueResource, planBranchName } from './domain/git-refs';
+export { workspaceLockResource } from './domain/lock-resources';

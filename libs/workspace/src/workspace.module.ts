@@ -13,7 +13,12 @@ import { NodeWorkspaceAdapter } from './infrastructure/node-workspace.adapter';
       provide: WORKSPACE_PORT,
       inject: [AppConfig],
       useFactory: (config: AppConfig) =>
-        new NodeWorkspaceAdapter({ roots: config.workspaceRoots, dataDir: config.dataDir, orchestratorHome: config.orchestratorHome }),
+        new NodeWorkspaceAdapter({
+          roots: config.workspaceRoots,
+          dataDir: config.dataDir,
+          orchestratorHome: config.orchestratorHome,
+          worktreesDir: config.worktrees.directory,
+        }),
     },
     { provide: GIT_PORT, useClass: GitCliAdapter },
   ],

@@ -29,6 +29,23 @@ export interface WorkspacePort {
   isDirectory(path: string): Promise<boolean>;
   /** The realpaths of the existing WORKSPACE_ROOTS (the sandbox binds them writable). */
   roots(): Promise<string[]>;
+  /**
+   * WORKTREES_DIR, made when missing, as its realpath; throws WORKSPACE_INVALID naming the variable
+   * when it is not inside WORKSPACE_ROOTS (the agents work there) or overlaps DATA_DIR or the
+   * orchestrator's home.
+   */
+  worktreesDirectory(): Promise<string>;
+  /** Makes `path` (inside WORKTREES_DIR) and its parents when missing. */
+  makeDirectory(path: string): Promise<void>;
+  /** The names of the directories directly in `path` (inside WORKTREES_DIR); none when it does not exist. */
+  listDirectories(path: string): Promise<string[]>;
+  /** Removes `path` (inside WORKTREES_DIR) and everything in it; nothing when it does not exist. */
+  removeDirectory(path: string): Promise<void>;
+  /** Bytes used by the files under `path` (symlinks not followed); 0 when it does not exist. */
+  diskUsage(path: string): Promise<number>;
+  /** A small text file the orchestrator keeps inside WORKTREES_DIR; null when missing. */
+  readNote(path: string): Promise<string | null>;
+  writeNote(path: string, text: string): Promise<void>;
 }
 
 export const WORKSPACE_PORT = Symbol('WORKSPACE_PORT');

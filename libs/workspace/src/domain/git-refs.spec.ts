@@ -1,4 +1,4 @@
-import { assertSafeRef, sessionBranchName, unsafeGitConfigKeys } from './git-refs';
+import { assertSafeRef, isSafeRef, mergeQueueResource, planBranchName, sessionBranchName, unsafeGitConfigKeys } from './git-refs';
 import { WorkspaceErrorCode } from './workspace.errors';
 
 describe('git refs', () => {
@@ -12,6 +12,11 @@ describe('git refs', () => {
       expect(() => assertSafeRef(ref, 'baseRef')).toThrow(expect.objectContaining({ code: WorkspaceErrorCode.GIT_REF_INVALID, details: { field: 'baseRef' } }));
     },
   );
+
+  it('tells a safe ref without throwing', () => {
+    expect(isSafeRef('orchestrator/plan-1a2b3c4d')).toBe(true);
+    expect(isSafeRef('../x')).toBe(false);
+  });
 
   it('names a session branch after its short id and its title', () => {
     expect(sessionBranchName('1a2b3c4d-0000-4000-8000-000000000000', 'Fix the login page!')).toBe('orchestrator/1a2b3c4d-fix-the-login-page');
@@ -45,5 +50,20 @@ describe('git refs', () => {
       'core.sshCommand',
     ]);
     expect(unsafeGitConfigKeys([['core.fsmonitor', '/tmp/monitor.sh']])).toEqual(['core.fsmonitor']);
+  });
+
+  it('names a plan branch after the first 8 hex digits of its id', () => {
+    expect(planBranchName('1a2b3c4d-0000-4000-8000-000000000000')).toBe('orchestrator/plan-1a2b3c4d');
+    expect(planBranchName('1A2B-3C4D-0000')).toBe('orchestrator/plan-1a2b3c4d');
+    expect(assertSafeRef(planBranchName('00000000-0000-4000-8000-000000000000'))).toBe('orchestrator/plan-00000000');
+  });
+
+  it.each(['', 'plan', '1a2b3c4', '1a2b3c4z-0000', '../../x-0000'])('refuses to name a plan branch after %j', (id) => {
+    expect(() => planBranchName(id)).toThrow(expect.objectContaining({ code: WorkspaceErrorCode.GIT_REF_INVALID, details: { field: 'planId' } }));
+  });
+
+  it('queues the merges of one repository on one resource', () => {
+    expect(mergeQueueResource('/srv/repos/billing')).toBe('git-merge:/srv/repos/billing');
+    expect(mergeQueueResource('/srv/repos/billing')).not.toBe(mergeQueueResource('/srv/repos/billing-2'));
   });
 });

@@ -20,6 +20,16 @@ export function assertSafeRef(ref: string, field = 'ref'): string {
   return ref;
 }
 
+/** Whether `ref` passes assertSafeRef. */
+export function isSafeRef(ref: string): boolean {
+  try {
+    assertSafeRef(ref);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** `orchestrator/<first 8 of the session id>-<slug of its title>`: one branch per session, readable in `git branch`. */
 export function sessionBranchName(sessionId: string, title: string): string {
   const slug = title
@@ -58,4 +68,18 @@ export function unsafeGitConfigKeys(entries: ReadonlyArray<readonly [string, str
     })
     .map(([key]) => key);
   return [...new Set(unsafe)];
+}
+
+/** `orchestrator/plan-<first 8 hex digits of the plan id>`: the integration branch a plan's tasks merge into. */
+export function planBranchName(planId: string): string {
+  const short = planId.replace(/-/g, '').slice(0, 8).toLowerCase();
+  if (!/^[0-9a-f]{8}$/.test(short)) {
+    throw new WorkspaceError(WorkspaceErrorCode.GIT_REF_INVALID, `plan id "${planId}" does not start with 8 hex digits to name its branch`, { field: 'planId' });
+  }
+  return `orchestrator/plan-${short}`;
+}
+
+/** The fair-lock resource merges into one repository queue on: one merge at a time moves its branches. */
+export function mergeQueueResource(repositoryRoot: string): string {
+  return `git-merge:${repositoryRoot}`;
 }

@@ -10,6 +10,8 @@ export interface WorkspaceBoundary {
   roots: readonly string[];
   /** Directories that are never a workspace, nor inside one, nor containing one: DATA_DIR, the orchestrator's home. */
   forbidden: ReadonlyArray<{ path: string; what: string }>;
+  /** Directories the orchestrator owns inside the roots (WORKTREES_DIR): never a workspace, nor inside one; a workspace may contain them. */
+  reserved?: ReadonlyArray<{ path: string; what: string }>;
 }
 
 /**
@@ -35,6 +37,9 @@ export function assertWithinBoundary(
   for (const { path, what } of boundary.forbidden) {
     if (isInside(realPath, path)) throw outside(`is inside ${what} (${path}), which is never a workspace`, 'FORBIDDEN');
     if (isInside(path, realPath)) throw outside(`contains ${what} (${path}), which is never part of a workspace`, 'FORBIDDEN');
+  }
+  for (const { path, what } of boundary.reserved ?? []) {
+    if (isInside(realPath, path)) throw outside(`is inside ${what} (${path}), which the orchestrator owns`, 'RESERVED');
   }
   const resolvedNote = realPath === requested ? '' : ` (it resolves to ${realPath})`;
   if (!boundary.roots.some((root) => isInside(realPath, root))) {

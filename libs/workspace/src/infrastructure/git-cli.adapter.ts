@@ -1,34 +1,68 @@
-import { realpath } from 'node:fs/promises';
-import { isAbsolute } from 'node:path';
-import { simpleGit, SimpleGit } from 'simple-git';
-import type { GitAuthor, GitChanges, GitPort } from '../application/git.port';
-import { assertSafeRef, unsafeGitConfigKeys } from '../domain/git-refs';
+import { randomBytes } from 'node:crypto';
+import { mkdir, open, readdir, readFile, realpath, rename, rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import type {
+  GitAuthor,
+  GitChanges,
+  GitFileDiff,
+  GitMergeOutcome,
+  GitMergeRecovery,
+  GitMergeRequest,
+  GitPort,
+  GitSlotReset,
+  GitWorktree,
+} from '../application/git.port';
+import { ListedWorktree, parseDiffSummary, parseMergeTree, parseStatusPaths, parseWorktreeList } from '../domain/git-output';
+import { assertSafeRef, isSafeRef } from '../domain/git-refs';
+import { MergeJournal, parseMergeJournal } from '../domain/merge-journal';
 import { WorkspaceError, WorkspaceErrorCode } from '../domain/workspace.errors';
+import { fileDiffs } from './git-file-diffs';
+import { absolute, asGitFailure, CheckedGit, committer, hardenedClient, identity } from './hardened-git';
 
-/** How long one git command may take before it is killed. */
-const GIT_TIMEOUT_MS = 60_000;
+/** In the common git directory: the journal of the merge moving a branch, and the scratch worktrees rebases replay in. */
+const MERGE_JOURNAL = 'orchestrator-merge.json';
+const SCRATCH_DIR = 'orchestrator-scratch';
+
+/** A line git writes around a conflict (`<<<<<<< ours`, `=======`, `>>>>>>> theirs`), CRLF files included. */
+const CONFLICT_MARKER = '^(<<<<<<< |=======[[:space:]]*$|>>>>>>> )';
+
+/** Paths per command where a list of them goes on the command line. */
+const PATHS_PER_COMMAND = 500;
+
+// simple-git waits 50 ms for late output after a command that printed nothing: the queries made on
+// every merge and slot switch are ones that always print (cat-file, rev-list --count, status --branch).
+
+/** `git merge` wants an identity even when it makes no commit. */
+const SLOT_MERGER: GitAuthor = { name: 'Orchestrator', email: 'orchestrator@localhost' };
+
+/** Options that make a merge or checkout in a worktree run nothing and ask nothing. */
+const QUIET_MERGE = ['--no-stat', '--no-verify', '--no-autostash', '--no-verify-signatures'];
 
 /**
- * GitPort on the `git` binary, through simple-git. Every command runs without the system and
- * global config, without hooks and without fsmonitor, and a repository whose own config names a
- * program (filters, diff and merge drivers, includes, ...) is refused before git touches its
- * files: a model may have written that config, and the orchestrator's git runs outside the sandbox.
+ * GitPort on the `git` binary, through the hardened client (hardened-git.ts): no system or global
+ * config, no hooks, no fsmonitor, and a repository whose own config names a program is refused
+ * before git touches its files. Refs are checked (assertSafeRef) and file names from a repository
+ * go after `--` with pathspec magic off, so nothing a model wrote is read as an option.
  */
 export class GitCliAdapter implements GitPort {
   async workTreeRoot(directory: string): Promise<string | null> {
     absolute(directory);
     try {
-      const top = (await this.git(directory).revparse(['--show-toplevel'])).trim();
+      const top = (await hardenedClient(directory).revparse(['--show-toplevel'])).trim();
       return top ? await realpath(top) : null;
     } catch {
       return null;
     }
   }
 
+  async commonDir(repository: string): Promise<string> {
+    const git = await this.checkedGit(repository);
+    return this.commonDirOf(git);
+  }
+
   async commitOf(repository: string, ref: string): Promise<string> {
     assertSafeRef(ref);
-    const git = await this.checkedGit(repository);
-    return run(() => git.revparse(['--verify', '--end-of-options', `${ref}^{commit}`]), `resolve ${ref}`).then((id) => id.trim());
+    return resolveCommit(await this.checkedGit(repository), ref);
   }
 
   async addWorktree(repository: string, path: string, branch: string, baseCommit: string): Promise<void> {
@@ -36,32 +70,185 @@ export class GitCliAdapter implements GitPort {
     assertSafeRef(branch, 'branch');
     assertSafeRef(baseCommit, 'baseCommit');
     const git = await this.checkedGit(repository);
-    await run(() => git.raw(['worktree', 'add', '--no-track', '-b', branch, '--', path, baseCommit]), `add a worktree on ${branch}`);
+    await git.text(['worktree', 'add', '--no-track', '-b', branch, '--', path, baseCommit], `add a worktree at ${path} on ${branch}`);
+  }
+
+  async addDetachedWorktree(repository: string, path: string, commit: string): Promise<void> {
+    absolute(path);
+    assertSafeRef(commit, 'commit');
+    const git = await this.checkedGit(repository);
+    await git.text(['worktree', 'add', '--detach', '--', path, commit], `add a worktree at ${path} on ${commit}`);
+  }
+
+  async removeWorktree(repository: string, path: string, branch: string): Promise<void> {
+    absolute(path);
+    assertSafeRef(branch, 'branch');
+    const git = await this.checkedGit(repository);
+    await git.text(['worktree', 'remove', '--force', '--force', '--', path], `remove the worktree ${path}`);
+    await git.text(['branch', '-D', '--', branch], `delete ${branch}`);
+  }
+
+  async listWorktrees(repository: string): Promise<GitWorktree[]> {
+    const listed = await listedWorktrees(await this.checkedGit(repository));
+    return listed.map(({ path, head, branch }) => ({ path, head, branch }));
+  }
+
+  async pruneWorktrees(repository: string): Promise<void> {
+    const git = await this.checkedGit(repository);
+    await git.text(['worktree', 'prune'], `prune the worktrees of ${repository}`);
+  }
+
+  async branchExists(repository: string, branch: string): Promise<boolean> {
+    assertSafeRef(branch, 'branch');
+    return branchExists(await this.checkedGit(repository), branch);
+  }
+
+  async createBranch(repository: string, branch: string, commit: string): Promise<void> {
+    assertSafeRef(branch, 'branch');
+    assertSafeRef(commit, 'commit');
+    const git = await this.checkedGit(repository);
+    await git.text(['branch', '--no-track', '--', branch, commit], `create the branch ${branch} at ${commit} in ${repository}`);
+  }
+
+  async deleteBranch(repository: string, branch: string): Promise<void> {
+    assertSafeRef(branch, 'branch');
+    const git = await this.checkedGit(repository);
+    if (!(await branchExists(git, branch))) return;
+    await git.text(['branch', '-D', '--', branch], `delete the branch ${branch} in ${repository}`);
+  }
+
+  async listBranches(repository: string, prefix: string): Promise<string[]> {
+    const git = await this.checkedGit(repository);
+    // Filtered here: for-each-ref patterns match whole path components or globs, not a plain prefix.
+    const refs = await git.text(['for-each-ref', '--format=%(refname)', 'refs/heads/'], `list the branches of ${repository}`);
+    const wanted = `refs/heads/${prefix}`;
+    return refs
+      .split('\n')
+      .filter((ref) => ref.startsWith(wanted))
+      .map((ref) => ref.slice('refs/heads/'.length));
+  }
+
+  async dirtyFiles(worktree: string): Promise<string[]> {
+    return dirtyFiles(await this.checkedGit(worktree));
   }
 
   async commitAll(worktree: string, message: string, author: GitAuthor): Promise<string | null> {
     const git = await this.checkedGit(worktree);
-    await run(() => git.raw(['add', '--all', '--', '.']), 'stage the changes');
-    const staged = await run(() => git.raw(['diff', '--cached', '--name-only', '-z']), 'list the staged changes');
-    if (!staged.replace(/\0/g, '').trim()) return null;
-    await run(
-      () =>
-        git
-          .env({ ...baseEnvironment(), GIT_AUTHOR_NAME: author.name, GIT_AUTHOR_EMAIL: author.email, GIT_COMMITTER_NAME: author.name, GIT_COMMITTER_EMAIL: author.email })
-          .raw(['commit', '--no-verify', '--no-gpg-sign', '--quiet', `--message=${message}`]),
-      'commit',
+    await git.text(['add', '--all', '--', '.'], `stage the changes in ${worktree}`);
+    const staged = await git.text(['diff', '--cached', '--name-only', '-z'], `list the staged changes in ${worktree}`);
+    // A merge whose result equals HEAD still records that the source is merged.
+    if (!staged.replace(/\0/g, '').trim() && !(await mergeInProgress(git))) return null;
+    await git.text(['commit', '--no-verify', '--no-gpg-sign', '--quiet', `--message=${message}`], `commit in ${worktree}`, { env: identity(author) });
+    return resolveCommit(git, 'HEAD');
+  }
+
+  async resetSlot(slot: string, leftovers: { message: string; author: GitAuthor }): Promise<GitSlotReset> {
+    const git = await this.checkedGit(slot);
+    // The caller holds the slot and its branch, so no git runs on them: a lock is what a killed one left.
+    const [gitDir, common] = (await git.text(['rev-parse', '--path-format=absolute', '--absolute-git-dir', '--git-common-dir'], `find the git directories of ${slot}`)).split('\n');
+    const branch = await currentBranch(git);
+    await rm(join(gitDir, 'index.lock'), { force: true });
+    await rm(join(gitDir, 'HEAD.lock'), { force: true });
+    if (branch !== null && isSafeRef(branch)) await rm(join(common, 'refs', 'heads', `${branch}.lock`), { force: true });
+    let recovered: string | null = null;
+    if (branch !== null && ((await mergeInProgress(git)) || (await dirtyFiles(git)).length > 0)) {
+      recovered = await this.commitAll(slot, leftovers.message, leftovers.author);
+    }
+    // reset first: it also ends a merge in progress, which checkout would refuse to leave.
+    await git.text(['reset', '--hard'], `reset ${slot}`);
+    await git.text(['checkout', '--detach'], `detach HEAD in ${slot}`);
+    // -ff: nested repositories go too.
+    await git.text(['clean', '-ffdx'], `clean ${slot}`);
+    return { recovered };
+  }
+
+  async switchSlot(slot: string, branch: string, baseCommit: string): Promise<{ created: boolean }> {
+    assertSafeRef(branch, 'branch');
+    assertSafeRef(baseCommit, 'baseCommit');
+    const git = await this.checkedGit(slot);
+    if (!(await branchExists(git, branch))) {
+      await git.text(['checkout', '--no-track', '-b', branch, baseCommit, '--'], `create ${branch} at ${baseCommit} in ${slot}`);
+      return { created: true };
+    }
+    const here = await realpath(slot);
+    const holder = (await listedWorktrees(git)).find((w) => w.branch === branch && w.path !== here);
+    if (holder) {
+      throw new WorkspaceError(WorkspaceErrorCode.GIT_FAILED, `git could not check out ${branch} in ${slot}: it is checked out in the worktree ${holder.path}`);
+    }
+    await git.text(['checkout', '--no-guess', branch, '--'], `check out ${branch} in ${slot}`);
+    return { created: false };
+  }
+
+  async mergeIntoSlot(slot: string, source: string, message: string): Promise<{ conflicts: string[] }> {
+    assertSafeRef(source, 'source');
+    const git = await this.checkedGit(slot);
+    const merged = await git.run(
+      ['merge', '--no-ff', '--no-commit', ...QUIET_MERGE, `--message=${message}`, '--end-of-options', source],
+      `merge ${source} in ${slot}`,
+      { answers: [1], env: identity(SLOT_MERGER) },
     );
-    return (await run(() => git.revparse(['HEAD']), 'read the new commit')).trim();
+    if (merged.exitCode === 0) return { conflicts: [] };
+    const conflicts = await unmergedFiles(git);
+    if (conflicts.length === 0) {
+      throw new WorkspaceError(WorkspaceErrorCode.GIT_FAILED, `git could not merge ${source} in ${slot}: ${merged.stdout.trim().split('\n').slice(0, 3).join(' ')}`);
+    }
+    return { conflicts };
+  }
+
+  async detachSlot(slot: string): Promise<void> {
+    const git = await this.checkedGit(slot);
+    await git.text(['checkout', '--detach'], `detach HEAD in ${slot}`);
+  }
+
+  async conflictMarkers(worktree: string, files: string[]): Promise<string[]> {
+    const git = await this.checkedGit(worktree);
+    const marked = new Set<string>();
+    // The committed blobs, not the files: a file may be a symlink to anywhere.
+    for (const some of chunks(files, PATHS_PER_COMMAND)) {
+      const found = await git.text(
+        ['--literal-pathspecs', 'grep', '-l', '-z', '--full-name', '--no-color', '-E', '-e', CONFLICT_MARKER, 'HEAD', '--', ...some],
+        `look for conflict markers in ${worktree}`,
+        { answers: [1] },
+      );
+      for (const name of found.split('\0')) if (name.startsWith('HEAD:')) marked.add(name.slice('HEAD:'.length));
+    }
+    return files.filter((file) => marked.has(file));
+  }
+
+  async merge(repository: string, request: GitMergeRequest): Promise<GitMergeOutcome> {
+    const { target, strategy } = request;
+    assertSafeRef(request.source, 'source');
+    assertSafeRef(target, 'target');
+    const git = await this.checkedGit(repository);
+    const common = await this.commonDirOf(git);
+    const { worktrees } = await this.recover(git, common);
+    const previous = await resolveCommit(git, `refs/heads/${target}`);
+    const source = await resolveCommit(git, request.source);
+    const worktree = worktrees.find((w) => w.branch === target)?.path ?? null;
+    const there = worktree === null ? null : worktree === (await realpath(repository)) ? git : await this.checkedGit(worktree);
+    if (there) {
+      const files = await dirtyFiles(there);
+      if (files.length > 0) return { kind: 'dirty', worktree: worktree!, files };
+    }
+    if (await isAncestor(git, source, previous)) return { kind: 'up-to-date', commit: previous };
+
+    const planned =
+      strategy === 'rebase' ? await this.replay(repository, git, common, previous, source, request) : await this.mergeCommit(git, previous, source, request);
+    if (planned.kind !== 'commit') return planned;
+    await this.moveBranch(git, there, common, { target, previous, next: planned.commit, worktree, at: new Date().toISOString() }, request.author);
+    return { kind: 'merged', commit: planned.commit, previous };
+  }
+
+  async recoverMerge(repository: string): Promise<GitMergeRecovery> {
+    const git = await this.checkedGit(repository);
+    return (await this.recover(git, await this.commonDirOf(git))).recovery;
   }
 
   async changes(repository: string, base: string, head: string): Promise<GitChanges> {
     assertSafeRef(base, 'base');
     assertSafeRef(head, 'head');
     const git = await this.checkedGit(repository);
-    const numstat = await run(
-      () => git.raw(['diff', '--no-ext-diff', '--no-textconv', '--numstat', '-z', '--no-renames', base, head, '--']),
-      `count the changes ${base}..${head}`,
-    );
+    const numstat = await git.text(['diff', '--no-ext-diff', '--no-textconv', '--numstat', '-z', '--no-renames', base, head, '--'], `count the changes ${base}..${head}`);
     const changes: GitChanges = { files: [], insertions: 0, deletions: 0 };
     for (const entry of numstat.split('\0')) {
       const match = /^(-|\d+)\t(-|\d+)\t(.+)$/s.exec(entry);
@@ -77,75 +264,253 @@ export class GitCliAdapter implements GitPort {
     assertSafeRef(base, 'base');
     assertSafeRef(head, 'head');
     const git = await this.checkedGit(repository);
-    return run(() => git.raw(['diff', '--no-ext-diff', '--no-textconv', '--no-color', base, head, '--']), `diff ${base}..${head}`);
+    return git.text(['diff', '--no-ext-diff', '--no-textconv', '--no-color', base, head, '--'], `diff ${base}..${head}`);
   }
 
-  async removeWorktree(repository: string, path: string, branch: string): Promise<void> {
-    absolute(path);
-    assertSafeRef(branch, 'branch');
+  async diffFiles(repository: string, base: string, head: string): Promise<GitFileDiff[]> {
+    assertSafeRef(base, 'base');
+    assertSafeRef(head, 'head');
     const git = await this.checkedGit(repository);
-    await run(() => git.raw(['worktree', 'remove', '--force', '--force', '--', path]), `remove the worktree ${path}`);
-    await run(() => git.raw(['branch', '-D', '--', branch]), `delete ${branch}`);
+    // Two commands read the same two commits, so their files come in the same order.
+    const from = await resolveCommit(git, base);
+    const to = await resolveCommit(git, head);
+    // Explicit where the repository's config could change what is read (prefixes, relative paths, submodule logs).
+    const diff = ['diff', '--no-ext-diff', '--no-textconv', '--no-color', '--find-renames', '--no-relative', '--submodule=short'];
+    const summary = await git.text([...diff, '--raw', '--numstat', '-z', from, to, '--'], `summarize the diff ${base}..${head}`);
+    const patch = await git.text([...diff, '--patch', '--src-prefix=a/', '--dst-prefix=b/', from, to, '--'], `diff ${base}..${head}`);
+    return fileDiffs(parseDiffSummary(summary), patch);
   }
 
-  /** A git client for `directory` after checking that the repository's config runs nothing. */
-  private async checkedGit(directory: string): Promise<SimpleGit> {
-    absolute(directory);
-    const git = this.git(directory);
-    // `scope\0key\nvalue\0` per entry; the `command` scope is this adapter's own hardening.
-    const listed = await run(() => git.raw(['config', '--list', '--null', '--show-scope']), `read the config of ${directory}`);
-    const fields = listed.split('\0');
-    const entries: Array<[string, string]> = [];
-    for (let i = 0; i + 1 < fields.length; i += 2) {
-      if (fields[i] === 'command') continue;
-      const at = fields[i + 1].indexOf('\n');
-      entries.push(at < 0 ? [fields[i + 1], ''] : [fields[i + 1].slice(0, at), fields[i + 1].slice(at + 1)]);
+  /**
+   * Removes what killed merges left (scratch worktrees, half-written journals), finishes or undoes
+   * the move a journal records, and lists the worktrees that remain.
+   */
+  private async recover(git: CheckedGit, common: string): Promise<{ recovery: GitMergeRecovery; worktrees: ListedWorktree[] }> {
+    let worktrees = await listedWorktrees(git);
+    const scratchRoot = join(common, SCRATCH_DIR);
+    const scratch = worktrees.filter((w) => w.path.startsWith(`${scratchRoot}/`));
+    if (scratch.length > 0 || (await readdir(scratchRoot).catch(() => [])).length > 0) {
+      await this.removeScratchWorktrees(git, scratchRoot, scratch);
+      worktrees = worktrees.filter((w) => !scratch.includes(w));
     }
-    const unsafe = unsafeGitConfigKeys(entries);
-    if (unsafe.length > 0) {
-      throw new WorkspaceError(
-        WorkspaceErrorCode.GIT_REPOSITORY_UNSAFE,
-        `the repository at ${directory} sets ${unsafe.join(', ')}, which would make git run a program; remove them to use it`,
-        { keys: unsafe },
+    for (const name of await readdir(common)) {
+      if (name.startsWith(`${MERGE_JOURNAL}.`) && name.endsWith('.tmp')) await rm(join(common, name), { force: true });
+    }
+    const text = await readFile(join(common, MERGE_JOURNAL), 'utf8').catch(() => null);
+    if (text === null) return { recovery: 'none', worktrees };
+    const journal = parseMergeJournal(text);
+    let recovery: GitMergeRecovery = 'discarded';
+    if (journal) {
+      // A move is one git command; killed, it may leave its locks and, in the worktree, part of the files.
+      await rm(join(common, 'refs', 'heads', `${journal.target}.lock`), { force: true });
+      const [now] = await objectIds(git, [`refs/heads/${journal.target}^{commit}`]);
+      if (now === journal.next) recovery = 'rolled-forward';
+      // Only a worktree of this repository still on the target: the journal is in a directory models can write.
+      const checkedOut = worktrees.some((w) => w.path === journal.worktree && w.branch === journal.target);
+      if (checkedOut && (now === journal.next || now === journal.previous)) await this.settleWorktree(git, journal, now!);
+    }
+    await rm(join(common, MERGE_JOURNAL), { force: true });
+    return { recovery, worktrees };
+  }
+
+  /** A merge or squash commit on `previous`, made from the merged tree without touching any worktree. */
+  private async mergeCommit(git: CheckedGit, previous: string, source: string, request: GitMergeRequest): Promise<Planned> {
+    const merged = await git.run(['merge-tree', '--write-tree', '--name-only', '-z', '--no-messages', previous, source], `merge ${request.source} with ${request.target}`, {
+      answers: [1],
+    });
+    const { tree, conflicts } = parseMergeTree(merged.stdout);
+    if (merged.exitCode === 1) return { kind: 'conflict', files: conflicts };
+    const parents = request.strategy === 'squash' ? ['-p', previous] : ['-p', previous, '-p', source];
+    if (request.strategy === 'squash' && tree === (await resolveTree(git, previous))) return { kind: 'up-to-date', commit: previous };
+    // The message on stdin: nothing in it can be read as an option.
+    const commit = await git.text(['commit-tree', tree, ...parents], `commit the merge of ${request.source} into ${request.target}`, {
+      env: identity(request.author),
+      input: request.message,
+    });
+    return { kind: 'commit', commit: commit.trim() };
+  }
+
+  /**
+   * The commits `source` has and `previous` lacks, replayed on `previous` in a scratch worktree
+   * (git 2.39's merge-tree takes no merge base, so each pick needs a checkout). Authors are kept.
+   */
+  private async replay(repository: string, git: CheckedGit, common: string, previous: string, source: string, request: GitMergeRequest): Promise<Planned> {
+    // As git rebase: merges dropped, and commits whose change the target already has (same patch id).
+    const listed = await git.text(
+      ['rev-list', '--reverse', '--topo-order', '--no-merges', '--right-only', '--cherry-pick', `${previous}...${source}`],
+      `list the commits of ${request.source} to replay`,
+    );
+    const commits = listed.split('\n').filter(Boolean);
+    if (commits.length === 0) return { kind: 'up-to-date', commit: previous };
+    const scratch = join(common, SCRATCH_DIR, randomBytes(8).toString('hex'));
+    await mkdir(dirname(scratch), { recursive: true });
+    try {
+      await this.addDetachedWorktree(repository, scratch, previous);
+      const there = await this.checkedGit(scratch);
+      const picked = await there.run(
+        ['cherry-pick', '--allow-empty', '--keep-redundant-commits', '--no-rerere-autoupdate', ...commits],
+        `replay ${request.source} on ${request.target}`,
+        { answers: [1], env: committer(request.author) },
       );
+      if (picked.exitCode === 1) {
+        const files = await unmergedFiles(there);
+        await there.run(['cherry-pick', '--abort'], `abort replaying ${request.source}`, { answers: [128] });
+        if (files.length === 0) throw new WorkspaceError(WorkspaceErrorCode.GIT_FAILED, `git could not replay ${request.source} on ${request.target}: ${picked.stdout.trim()}`);
+        return { kind: 'conflict', files };
+      }
+      return { kind: 'commit', commit: await resolveCommit(there, 'HEAD') };
+    } finally {
+      await this.removeScratch(git, scratch);
     }
-    return git;
   }
 
-  private git(directory: string): SimpleGit {
-    return simpleGit({
-      baseDir: directory,
-      strict: true,
-      timeout: { block: GIT_TIMEOUT_MS },
-      config: ['core.hooksPath=/dev/null', 'core.fsmonitor=false', 'commit.gpgSign=false', 'core.quotePath=false'],
-      allowConfig: ['core.hooksPath', 'core.fsmonitor', 'commit.gpgSign'],
-      allowEnvironment: [...Object.keys(baseEnvironment()), 'GIT_AUTHOR_NAME', 'GIT_AUTHOR_EMAIL', 'GIT_COMMITTER_NAME', 'GIT_COMMITTER_EMAIL'],
-    }).env(baseEnvironment());
+  /**
+   * Moves `target` from `previous` to `next` after journaling the move. Checked out, the branch moves
+   * with its files by `git merge --ff-only` in its worktree; otherwise by a compare-and-swap
+   * update-ref. A target that moved meanwhile fails with GIT_FAILED and nothing changed.
+   */
+  private async moveBranch(git: CheckedGit, there: CheckedGit | null, common: string, journal: MergeJournal, author: GitAuthor): Promise<void> {
+    const { target, previous, next } = journal;
+    await writeJournal(common, journal);
+    try {
+      if (there) {
+        const head = await resolveCommit(there, 'HEAD');
+        if (head !== previous) throw new WorkspaceError(WorkspaceErrorCode.GIT_FAILED, `git could not move ${target}: it moved from ${previous} to ${head} during the merge`);
+        await there.text(['merge', '--ff-only', ...QUIET_MERGE, '--end-of-options', next], `move ${target} to ${next} in ${there.directory}`, { env: identity(author) });
+      } else {
+        await git.text(['update-ref', '-m', `merge into ${target}`, `refs/heads/${target}`, next, previous], `move ${target} from ${previous} to ${next}`, {
+          env: identity(author),
+        });
+      }
+    } catch (err) {
+      // git checks before it writes: failed, the branch and the files are as they were.
+      const [now] = await objectIds(git, [`refs/heads/${target}^{commit}`]);
+      if (now !== next) await rm(join(common, MERGE_JOURNAL), { force: true });
+      throw err;
+    }
+    await rm(join(common, MERGE_JOURNAL), { force: true });
+  }
+
+  /**
+   * After a move into the worktree that had `target` checked out was interrupted, puts the files the
+   * move touches back in line with where the branch is (`now`): `git merge --ff-only` writes the files
+   * and the index before it moves the branch. The worktree was clean before the move and the
+   * files outside `previous..next` are left alone, so what is restored is what the move was writing.
+   */
+  private async settleWorktree(git: CheckedGit, journal: MergeJournal, now: string): Promise<void> {
+    const worktree = journal.worktree!;
+    const there = await this.checkedGit(worktree);
+    const gitDir = (await there.text(['rev-parse', '--absolute-git-dir'], `find the git directory of ${worktree}`)).trim();
+    await rm(join(gitDir, 'index.lock'), { force: true });
+    await rm(join(gitDir, 'HEAD.lock'), { force: true });
+    const dirty = new Set(await dirtyFiles(there));
+    if (dirty.size === 0) return;
+    const touched = await git.text(['diff', '--name-only', '-z', '--no-renames', journal.previous, journal.next, '--'], `list the files ${journal.target} moved`);
+    const restore = touched.split('\0').filter((path) => dirty.has(path));
+    for (const some of chunks(restore, PATHS_PER_COMMAND)) {
+      await there.text(['--literal-pathspecs', 'reset', '--quiet', now, '--', ...some], `restore the index in ${worktree}`);
+      const tracked = await there.text(['--literal-pathspecs', 'ls-files', '-z', '--', ...some], `list the files to restore in ${worktree}`);
+      if (tracked) await there.text(['checkout-index', '--force', '--quiet', '-z', '--stdin'], `restore the files in ${worktree}`, { input: tracked });
+      // What `now` lacks is untracked by now (the move may have written it while the index still had `previous`).
+      await there.text(['--literal-pathspecs', 'clean', '-fxq', '--', ...some], `remove the files the move left in ${worktree}`);
+    }
+  }
+
+  /** Scratch worktrees of merges that were killed: their directories, then git's records of them. */
+  private async removeScratchWorktrees(git: CheckedGit, root: string, scratch: ListedWorktree[]): Promise<void> {
+    // git locks a worktree while it makes it; a killed `worktree add` leaves it locked, out of prune's reach.
+    for (const w of scratch.filter((w) => w.locked)) await git.text(['worktree', 'unlock', '--', w.path], `unlock the scratch worktree ${w.path}`);
+    await rm(root, { recursive: true, force: true });
+    await git.text(['worktree', 'prune'], `prune the scratch worktrees of ${git.directory}`);
+  }
+
+  private async removeScratch(git: CheckedGit, scratch: string): Promise<void> {
+    const removed = await git.run(['worktree', 'remove', '--force', '--force', '--', scratch], `remove the scratch worktree ${scratch}`, { answers: [128] });
+    if (removed.exitCode === 0) return;
+    // Half made (add failed): no worktree git knows of, maybe a directory and a record.
+    await rm(scratch, { recursive: true, force: true });
+    await git.text(['worktree', 'prune'], `prune the scratch worktree ${scratch}`);
+  }
+
+  private async commonDirOf(git: CheckedGit): Promise<string> {
+    const common = await git.text(['rev-parse', '--path-format=absolute', '--git-common-dir'], `find the git directory of ${git.directory}`);
+    return realpath(common.trim());
+  }
+
+  private checkedGit(directory: string): Promise<CheckedGit> {
+    return CheckedGit.open(directory);
   }
 }
 
-/** Only what git needs: no system or global config, no prompts, no pager. */
-function baseEnvironment(): Record<string, string> {
-  return {
-    PATH: '/usr/local/bin:/usr/bin:/bin',
-    HOME: '/nonexistent',
-    GIT_CONFIG_NOSYSTEM: '1',
-    GIT_CONFIG_GLOBAL: '/dev/null',
-    GIT_TERMINAL_PROMPT: '0',
-    LC_ALL: 'C',
-  };
+type Planned = { kind: 'commit'; commit: string } | Extract<GitMergeOutcome, { kind: 'up-to-date' | 'conflict' }>;
+
+async function resolveCommit(git: CheckedGit, ref: string): Promise<string> {
+  return (await git.text(['rev-parse', '--verify', '--end-of-options', `${ref}^{commit}`], `resolve ${ref}`)).trim();
 }
 
-function absolute(path: string): void {
-  if (!isAbsolute(path)) throw new WorkspaceError(WorkspaceErrorCode.WORKSPACE_INVALID, `${path} is not an absolute path`);
+async function resolveTree(git: CheckedGit, commit: string): Promise<string> {
+  return (await git.text(['rev-parse', '--verify', '--end-of-options', `${commit}^{tree}`], `resolve the tree of ${commit}`)).trim();
 }
 
-async function run<T>(command: () => Promise<T>, what: string): Promise<T> {
+/** The object each of `names` (our own, checked) names, or null for one that names none. */
+async function objectIds(git: CheckedGit, names: readonly string[]): Promise<Array<string | null>> {
+  const found = await git.text(['cat-file', '--batch-check=%(objectname)'], `look up ${names.join(', ')} in ${git.directory}`, {
+    input: names.map((name) => `${name}\n`).join(''),
+  });
+  const lines = found.split('\n');
+  return names.map((_, i) => (/^[0-9a-f]{40}([0-9a-f]{24})?$/.test(lines[i] ?? '') ? lines[i] : null));
+}
+
+async function branchExists(git: CheckedGit, branch: string): Promise<boolean> {
+  return (await objectIds(git, [`refs/heads/${branch}`]))[0] !== null;
+}
+
+/** The branch checked out, or null on a detached HEAD. */
+async function currentBranch(git: CheckedGit): Promise<string | null> {
+  const head = (await git.text(['rev-parse', '--symbolic-full-name', 'HEAD'], `read the branch of ${git.directory}`)).trim();
+  return head.startsWith('refs/heads/') ? head.slice('refs/heads/'.length) : null;
+}
+
+async function mergeInProgress(git: CheckedGit): Promise<boolean> {
+  return (await objectIds(git, ['MERGE_HEAD']))[0] !== null;
+}
+
+async function isAncestor(git: CheckedGit, ancestor: string, of: string): Promise<boolean> {
+  const count = await git.text(['rev-list', '--count', '--max-count=1', `${of}..${ancestor}`], `compare ${ancestor} with ${of}`);
+  return count.trim() === '0';
+}
+
+async function dirtyFiles(git: CheckedGit): Promise<string[]> {
+  // --no-optional-locks: a status must not take the index lock of a worktree someone works in.
+  const status = await git.text(['--no-optional-locks', 'status', '--porcelain=v1', '-z', '--branch', '--untracked-files=all', '--no-renames'], `read the status of ${git.directory}`);
+  return parseStatusPaths(status);
+}
+
+async function unmergedFiles(git: CheckedGit): Promise<string[]> {
+  const listed = await git.text(['diff', '--name-only', '--diff-filter=U', '-z'], `list the conflicting files in ${git.directory}`);
+  return [...new Set(listed.split('\0').filter(Boolean))];
+}
+
+async function listedWorktrees(git: CheckedGit): Promise<ListedWorktree[]> {
+  return parseWorktreeList(await git.text(['worktree', 'list', '--porcelain', '-z'], `list the worktrees of ${git.directory}`));
+}
+
+/** Written whole or not at all (a temporary file renamed), and on disk before the move starts. */
+async function writeJournal(common: string, journal: MergeJournal): Promise<void> {
+  const path = join(common, MERGE_JOURNAL);
+  const temporary = `${path}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`;
+  const file = await open(temporary, 'wx');
   try {
-    return await command();
-  } catch (err) {
-    if (err instanceof WorkspaceError) throw err;
-    const message = err instanceof Error ? err.message.trim().split('\n').slice(0, 3).join(' ') : String(err);
-    throw new WorkspaceError(WorkspaceErrorCode.GIT_FAILED, `git could not ${what}: ${message}`);
+    await file.writeFile(JSON.stringify(journal));
+    await file.sync();
+  } finally {
+    await file.close();
   }
+  await asGitFailure(() => rename(temporary, path), `journal the merge into ${journal.target}`);
+}
+
+function chunks<T>(items: readonly T[], size: number): T[][] {
+  const result: T[][] = [];
+  for (let i = 0; i < items.length; i += size) result.push(items.slice(i, i + size));
+  return result;
 }

@@ -1,6 +1,7 @@
-import { realpath, stat } from 'node:fs/promises';
+import { lstat, mkdir, readdir, readFile, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { isAbsolute, resolve } from 'node:path';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { isInside } from '@app/shared';
 import { Logger } from '@nestjs/common';
 import { assertWithinBoundary, WorkspaceBoundary } from '../domain/workspace-policy';
 import { WorkspaceError, WorkspaceErrorCode } from '../domain/workspace.errors';
@@ -13,6 +14,8 @@ export interface WorkspaceSettings {
   dataDir: string;
   /** The orchestrator's own installation, never a workspace. */
   orchestratorHome: string;
+  /** WORKTREES_DIR: session worktrees; inside the roots, never a workspace itself. */
+  worktreesDir?: string;
   /** WorkspacePort.hostId; default `<hostname>:<pid>` of this process. */
   hostId?: string;
 }
@@ -22,6 +25,7 @@ export class NodeWorkspaceAdapter implements WorkspacePort {
   readonly hostId: string;
   private readonly logger = new Logger('Workspaces');
   private boundary?: Promise<WorkspaceBoundary>;
+  private realWorktreesDir?: string;
 
   constructor(private readonly settings: WorkspaceSettings) {
     this.hostId = settings.hostId ?? `${hostname()}:${process.pid}`;
@@ -68,6 +72,73 @@ export class NodeWorkspaceAdapter implements WorkspacePort {
     return [...(await this.loadBoundary()).roots];
   }
 
+  async worktreesDirectory(): Promise<string> {
+    const configured = this.configuredWorktreesDir();
+    const invalid = (why: string) =>
+      new WorkspaceError(WorkspaceErrorCode.WORKSPACE_INVALID, `WORKTREES_DIR ${configured} ${why}`, { field: 'WORKTREES_DIR', path: configured });
+    await mkdir(configured, { recursive: true, mode: 0o755 }).catch((err: Error) => {
+      throw invalid(`cannot be made: ${err.message}`);
+    });
+    const real = await realpath(configured);
+    const boundary = await this.loadBoundary();
+    if (!boundary.roots.some((root) => isInside(real, root))) throw invalid(`is outside WORKSPACE_ROOTS (${boundary.roots.join(', ') || 'none'}): agents work in it`);
+    for (const { path, what } of boundary.forbidden) {
+      if (isInside(real, path) || isInside(path, real)) throw invalid(`overlaps ${what} (${path})`);
+    }
+    this.realWorktreesDir = real;
+    return real;
+  }
+
+  async makeDirectory(path: string): Promise<void> {
+    await mkdir(this.owned(path), { recursive: true, mode: 0o755 });
+  }
+
+  async listDirectories(path: string): Promise<string[]> {
+    const entries = await readdir(this.owned(path), { withFileTypes: true }).catch(() => []);
+    return entries.filter((e) => e.isDirectory()).map((e) => e.name);
+  }
+
+  async removeDirectory(path: string): Promise<void> {
+    await rm(this.owned(path), { recursive: true, force: true, maxRetries: 3 });
+  }
+
+  async diskUsage(path: string): Promise<number> {
+    const info = await lstat(path).catch(() => null);
+    if (!info) return 0;
+    if (!info.isDirectory()) return info.size;
+    let total = 0;
+    const entries = await readdir(path).catch(() => [] as string[]);
+    for (const name of entries) total += await this.diskUsage(join(path, name));
+    return total;
+  }
+
+  async readNote(path: string): Promise<string | null> {
+    return readFile(this.owned(path), 'utf8').catch(() => null);
+  }
+
+  async writeNote(path: string, text: string): Promise<void> {
+    const target = this.owned(path);
+    await mkdir(dirname(target), { recursive: true });
+    const temporary = `${target}.${process.pid}.tmp`;
+    await writeFile(temporary, text, { mode: 0o644 });
+    await rename(temporary, target);
+  }
+
+  private configuredWorktreesDir(): string {
+    return resolve(this.settings.worktreesDir ?? join(this.settings.roots[0] ?? '/nonexistent', '.orchestrator-worktrees'));
+  }
+
+  /** Only what the orchestrator owns is made, listed or removed through the port's directory methods. */
+  private owned(path: string): string {
+    const absolute = resolve(path);
+    const configured = this.configuredWorktreesDir();
+    const inside = isInside(absolute, configured) || (this.realWorktreesDir !== undefined && isInside(absolute, this.realWorktreesDir));
+    if (!isAbsolute(path) || !inside) {
+      throw new WorkspaceError(WorkspaceErrorCode.WORKSPACE_INVALID, `${path} is not inside WORKTREES_DIR (${configured})`, { path });
+    }
+    return absolute;
+  }
+
   private async realDirectory(path: string, field = 'workspace'): Promise<string> {
     const invalid = (reason: string) =>
       new WorkspaceError(WorkspaceErrorCode.WORKSPACE_INVALID, `${field === 'workspace' ? 'workspace' : 'workspace root'} ${path} ${reason}`, {
@@ -101,6 +172,7 @@ export class NodeWorkspaceAdapter implements WorkspacePort {
           { path: await realOrSelf(this.settings.dataDir), what: 'DATA_DIR' },
           { path: await realOrSelf(this.settings.orchestratorHome), what: "the orchestrator's own directory" },
         ],
+        reserved: [{ path: await realOrSelf(this.configuredWorktreesDir()), what: 'WORKTREES_DIR' }],
       };
     })();
     return this.boundary;

@@ -1,5 +1,6 @@
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { GitCliAdapter } from '../infrastructure/git-cli.adapter';
 import { NodeWorkspaceAdapter } from '../infrastructure/node-workspace.adapter';
 
 /**
@@ -10,4 +11,9 @@ import { NodeWorkspaceAdapter } from '../infrastructure/node-workspace.adapter';
 export function testWorkspaces(roots: readonly string[] = [tmpdir()], hostId?: string): NodeWorkspaceAdapter {
   const nowhere = join('/nonexistent', `orchestrator-spec-${process.pid}`);
   return new NodeWorkspaceAdapter({ roots, dataDir: join(nowhere, 'data'), orchestratorHome: join(nowhere, 'home'), hostId });
+}
+
+/** The real git adapter for specs (temporary repositories are cheap; git is never faked). */
+export function testGit(): GitCliAdapter {
+  return new GitCliAdapter();
 }
