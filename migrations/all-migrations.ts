@@ -6,6 +6,8 @@ import { CreateApiKeys1767000000000 } from './1767000000000-create-api-keys';
 import { AgentBindingPermissions1767000000001 } from './1767000000001-agent-binding-permissions';
 import { CreateApprovals1767000000002 } from './1767000000002-create-approvals';
 import { SessionOrigin1768000000000 } from './1768000000000-session-origin';
+import { SessionWorktree1769000000000 } from './1769000000000-session-worktree';
+import { PlanIntegration1769000000001 } from './1769000000001-plan-integration';
 
 /** Every migration, oldest first; a new one is appended at the end (its timestamp is the newest). */
 export const MIGRATIONS = [
@@ -17,4 +19,6 @@ export const MIGRATIONS = [
   AgentBindingPermissions1767000000001,
   CreateApprovals1767000000002,
   SessionOrigin1768000000000,
+  SessionWorktree1769000000000,
+  PlanIntegration1769000000001,
 ];

@@ -1,9 +1,10 @@
+import { rmSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AppConfig } from '@app/config';
 import Redis from 'ioredis';
 import { createFileDatabase, dropFileDatabase } from './file-database';
 import { removeTempWorkspaces } from './temp-workspace';
-import { runTestFileCleanups, testFileEnvironment, testQueuePrefix } from './test-file';
+import { runTestFileCleanups, testFileEnvironment, testQueuePrefix, testWorktreesDir } from './test-file';
 
 /**
  * Loaded before every integration and e2e file (jest `setupFilesAfterEnv`): the file gets a
@@ -35,6 +36,7 @@ afterAll(async () => {
   } finally {
     patience.abort();
     removeTempWorkspaces();
+    rmSync(testWorktreesDir(), { recursive: true, force: true });
     await dropFileDatabase();
     await deleteRedisKeys(testQueuePrefix());
   }

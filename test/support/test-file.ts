@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 /**
  * What belongs to the test file being run. Jest gives every test file its own global object
@@ -37,9 +39,14 @@ export function testQueuePrefix(): string {
   return `test-${state().id.replace('_', '-')}`;
 }
 
-/** DB_NAME and QUEUE_PREFIX of this file, for an app, a worker or a child process. */
-export function testFileEnvironment(): { DB_NAME: string; QUEUE_PREFIX: string } {
-  return { DB_NAME: testDatabaseName(), QUEUE_PREFIX: testQueuePrefix() };
+/** DB_NAME, QUEUE_PREFIX and WORKTREES_DIR of this file, for an app, a worker or a child process. */
+export function testFileEnvironment(): { DB_NAME: string; QUEUE_PREFIX: string; WORKTREES_DIR: string } {
+  return { DB_NAME: testDatabaseName(), QUEUE_PREFIX: testQueuePrefix(), WORKTREES_DIR: testWorktreesDir() };
+}
+
+/** The WORKTREES_DIR of this test file (under the system's temporary directory, the tests' workspace root). */
+export function testWorktreesDir(): string {
+  return join(tmpdir(), `orchestrator-worktrees-${state().id}`);
 }
 
 /**

@@ -42,6 +42,10 @@ export const METRIC = {
   planTasks: 'orchestrator_plan_tasks',
   /** counter {outcome}: approvals decided (outcome: allowed, denied, expired, cancelled). */
   approvals: 'orchestrator_approvals_total',
+  /** gauge: bytes used by session worktrees (WORKTREES_DIR), measured by the worker's janitor. */
+  worktreesDisk: 'orchestrator_worktrees_disk_bytes',
+  /** counter {outcome}: merges of session branches (outcome: merged, up_to_date, conflict, dirty). */
+  worktreeMerges: 'orchestrator_worktree_merges_total',
   /** histogram {method, route, status}: HTTP requests served by the API, seconds. */
   httpRequestDuration: 'orchestrator_http_request_duration_seconds',
 } as const;

@@ -138,6 +138,18 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly worktreesDisk = new Gauge({
+    name: METRIC.worktreesDisk,
+    help: 'Bytes used by session worktrees under WORKTREES_DIR, as last measured by the worker janitor.',
+    registers: [this.registry],
+  });
+  readonly worktreeMerges = new Counter({
+    name: METRIC.worktreeMerges,
+    help: 'Merges of session branches into a branch of their repository, by outcome.',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+
   readonly httpRequestDuration = new Histogram({
     name: METRIC.httpRequestDuration,
     help: 'HTTP requests served by the API by method, route pattern and status code, seconds.',

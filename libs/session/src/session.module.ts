@@ -12,8 +12,12 @@ import { SESSION_QUEUE } from './application/ports/session-queue.port';
 import { SESSION_REPOSITORY } from './application/ports/session.repository.port';
 import { SESSION_SIGNALS } from './application/ports/session-signals.port';
 import { SESSION_EVENTS } from './application/ports/session-events.port';
+import { WORKTREE_METRICS } from './application/ports/worktree-metrics.port';
+import { WorktreeMetrics } from './infrastructure/metrics/worktree-metrics';
 import { AwaitingApprovals } from './application/awaiting-approvals';
 import { SessionLifecycleService } from './application/session-lifecycle.service';
+import { SessionWorktreeService } from './application/session-worktree.service';
+import { WorktreeDiskUsage } from './application/workplace/worktree-disk-usage';
 import { SessionTransitionPublisher } from './application/session-transition-publisher';
 import { RedisSessionEvents } from './infrastructure/events/redis-session-events';
 import { SessionSseStreams } from './infrastructure/events/session-sse-streams';
@@ -36,6 +40,7 @@ const ports = [
   { provide: RUN_HEARTBEAT, useClass: RedisRunHeartbeat },
   { provide: AGENT_DIRECTORY, useClass: AgentServiceDirectory },
   { provide: APPROVAL_GATE, useClass: ApprovalServiceGate },
+  { provide: WORKTREE_METRICS, useClass: WorktreeMetrics },
 ];
 
 /**
@@ -53,8 +58,8 @@ const ports = [
     WorkspaceModule,
   ],
   controllers: [SessionsController, SessionEventsController],
-  providers: [...ports, SessionLifecycleService, SessionTransitionPublisher, SessionSseStreams, SessionMetrics, AwaitingApprovals],
+  providers: [...ports, SessionLifecycleService, SessionWorktreeService, WorktreeDiskUsage, SessionTransitionPublisher, SessionSseStreams, SessionMetrics, AwaitingApprovals],
   // BullModule: the session-run queue this module registers (the worker and the queue metrics use it).
-  exports: [...ports.map((p) => p.provide), SessionLifecycleService, SessionTransitionPublisher, BullModule],
+  exports: [...ports.map((p) => p.provide), SessionLifecycleService, SessionWorktreeService, WorktreeDiskUsage, SessionTransitionPublisher, BullModule],
 })
 export class SessionModule {}

@@ -1,13 +1,17 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
+import { AppConfig } from '@app/config';
 import { LockingModule } from '@app/locking';
 import { SessionModule } from '@app/session';
 import { WorkspaceModule } from '@app/workspace';
+import { IntegrationBranches } from './application/integration-branches';
+import { DEFAULT_PLAN_MERGE_SETTINGS, PLAN_MERGE_SETTINGS, PlanMergeSettings } from './application/plan-merge-settings';
 import { PlanKicker } from './application/plan-kicker';
 import { PlanScheduler } from './application/plan-scheduler';
 import { PlanService } from './application/plan.service';
 import { PLAN_REPOSITORY } from './application/ports/plan.repository.port';
 import { TASK_SESSIONS } from './application/ports/task-sessions.port';
+import { TaskMerges } from './application/task-merges';
 import { LifecycleTaskSessions } from './infrastructure/clients/lifecycle-task-sessions.adapter';
 import { PlansController } from './infrastructure/http/plans.controller';
 import { PlanSchedulerLoop } from './infrastructure/jobs/plan-scheduler.loop';
@@ -18,6 +22,15 @@ import { TypeormPlanRepository } from './infrastructure/persistence/typeorm-plan
 const ports = [
   { provide: PLAN_REPOSITORY, useClass: TypeormPlanRepository },
   { provide: TASK_SESSIONS, useClass: LifecycleTaskSessions },
+  {
+    provide: PLAN_MERGE_SETTINGS,
+    inject: [AppConfig],
+    useFactory: (config: AppConfig): PlanMergeSettings => ({
+      ...DEFAULT_PLAN_MERGE_SETTINGS,
+      resolverTries: config.worktrees.resolverTries,
+      author: config.worktrees.author,
+    }),
+  },
 ];
 
 export interface TaskModuleOptions {
@@ -34,7 +47,16 @@ export class TaskModule {
       // SessionModule: the session use cases behind TASK_SESSIONS, and its transitions for the loop.
       imports: [TypeOrmModule.forFeature(TASK_ENTITIES), SessionModule, LockingModule, WorkspaceModule],
       controllers: [PlansController],
-      providers: [...ports, PlanKicker, PlanScheduler, PlanService, PlanGauges, ...(options.scheduler ? [PlanSchedulerLoop] : [])],
+      providers: [
+        ...ports,
+        PlanKicker,
+        IntegrationBranches,
+        TaskMerges,
+        PlanScheduler,
+        PlanService,
+        PlanGauges,
+        ...(options.scheduler ? [PlanSchedulerLoop] : []),
+      ],
     };
   }
 }

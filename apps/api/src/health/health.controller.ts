@@ -7,7 +7,7 @@ import {
   TypeOrmHealthIndicator,
 } from '@nestjs/terminus';
 import { REDIS_CLIENT } from '@app/platform';
-import { CODING_TURNS, CodingTurnsPort } from '@app/session';
+import { CODING_TURNS, CodingTurnsPort, WorktreeDiskUsage } from '@app/session';
 import { Public } from '@app/http';
 import type Redis from 'ioredis';
 
@@ -30,6 +30,7 @@ export class HealthController {
     private readonly indicators: HealthIndicatorService,
     private readonly db: TypeOrmHealthIndicator,
     @Inject(REDIS_CLIENT) private readonly redis: Redis,
+    private readonly worktrees: WorktreeDiskUsage,
     /** Absent in an API-only process without OPENCODE_HOST: its workers manage OpenCode. */
     @Optional() @Inject(CODING_TURNS) private readonly codingTurns?: CodingTurnsPort,
   ) {}
@@ -43,13 +44,25 @@ export class HealthController {
 
   @Get('ready')
   @HealthCheck()
-  @ApiOperation({ summary: 'Readiness: PostgreSQL, Redis and OpenCode answer (503 otherwise)' })
+  @ApiOperation({ summary: 'Readiness: PostgreSQL, Redis and OpenCode answer, WORKTREES_DIR is usable (503 otherwise); details include the disk worktrees use' })
   ready() {
     return this.health.check([
       () => this.db.pingCheck('postgres', { timeout: PROBE_TIMEOUT_MS }),
       () => this.redisCheck(),
       () => this.opencodeCheck(),
+      () => this.worktreesCheck(),
     ]);
+  }
+
+  /** Up with {directory, bytes, measuredAt} (measured at most once a minute); down when WORKTREES_DIR cannot be used. */
+  private async worktreesCheck() {
+    const check = this.indicators.check('worktrees');
+    try {
+      const { directory, bytes, measuredAt } = await withTimeout(this.worktrees.report());
+      return check.up({ directory, bytes, measuredAt: measuredAt.toISOString() });
+    } catch (err) {
+      return check.down({ message: (err as Error).message });
+    }
   }
 
   private async redisCheck() {

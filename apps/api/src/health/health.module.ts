@@ -1,6 +1,6 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
-import { CodingTurnsModule } from '@app/session';
+import { CodingTurnsModule, SessionModule } from '@app/session';
 import { HealthController } from './health.controller';
 
 @Module({})
@@ -9,7 +9,7 @@ export class HealthModule {
   static forRoot(options: { checkOpencode: boolean }): DynamicModule {
     return {
       module: HealthModule,
-      imports: [TerminusModule.forRoot({ logger: false }), ...(options.checkOpencode ? [CodingTurnsModule] : [])],
+      imports: [TerminusModule.forRoot({ logger: false }), SessionModule, ...(options.checkOpencode ? [CodingTurnsModule] : [])],
       controllers: [HealthController],
     };
   }

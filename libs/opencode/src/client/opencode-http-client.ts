@@ -158,6 +158,14 @@ export class OpencodeHttpClient {
   }
 
   /**
+   * Frees the server's instance of one directory (its project state, watchers and caches, 50-100 MB
+   * each, measured on 1.18.33); the next request for that directory builds it again.
+   */
+  disposeInstance(directory: string): Promise<boolean> {
+    return this.request('dispose the instance', { method: 'POST', url: '/instance/dispose' }, directory);
+  }
+
+  /**
    * Subscribes to server-sent events; resolves once the stream is live, so that a caller
    * can subscribe before it prompts (OpenCode replays nothing). Reconnects by itself.
    */

@@ -50,6 +50,11 @@ export class OpencodeTurnRunner {
     return new TurnFollower(this.client, ref, prompt, options, this.timings).run();
   }
 
+  /** Frees the server's instance of a directory no session will use for a while; false when the server refused. */
+  async releaseDirectory(directory: string): Promise<boolean> {
+    return this.client.disposeInstance(directory).then((done) => done === true);
+  }
+
   async isHealthy(): Promise<boolean> {
     try {
       return (await this.client.health()).healthy === true;

@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { AppConfig } from '@app/config';
 import { InMemoryLocks } from '@app/locking/testing';
-import { testWorkspaces } from '@app/workspace/testing';
+import { testGit, testWorkspaces } from '@app/workspace/testing';
 import { Session } from '../domain/session';
 import { SessionStatus } from '../domain/session-status';
 import { AwaitingApprovals } from './awaiting-approvals';
@@ -17,7 +17,8 @@ import { ApprovalEventData, SessionEventsPort, SessionLiveEvent } from './ports/
 import { SessionRunJob } from './ports/session-queue.port';
 import { RunWatcher } from './run-watcher';
 import { SessionExecutionService } from './session-execution.service';
-import { WorkspaceLock } from './workspace-lock';
+import { WorkspaceLock } from './workplace/workspace-lock';
+import { WorktreeSlots } from './workplace/worktree-slots';
 import { FakeAgentDirectory, FakeApprovalGate, InMemoryHeartbeat, InMemorySessionRepository, outcome } from '@app/session/testing';
 import { makeTempWorkspace } from '@app/testing';
 
@@ -56,6 +57,10 @@ class AskingCodingTurns implements CodingTurnsPort {
   async isHealthy(): Promise<boolean> {
     return true;
   }
+  async releaseDirectory(): Promise<boolean> {
+    return true;
+  }
+
 }
 
 class RecordingEvents implements SessionEventsPort {
@@ -97,11 +102,13 @@ describe('SessionExecutionService: approvals', () => {
   const service = (agent: CodingTurnsPort, withGate = true) => {
     const watcher = new RunWatcher(repo, new InMemoryHeartbeat());
     const workspaces = testWorkspaces();
+    const locks = new InMemoryLocks();
     const execution = new SessionExecutionService(
       repo,
       agent,
       watcher,
-      new WorkspaceLock(new InMemoryLocks(), workspaces, config),
+      new WorkspaceLock(locks, workspaces, config),
+      new WorktreeSlots(locks, testGit(), workspaces, config),
       config,
       new FakeAgentDirectory(),
       workspaces,

@@ -1,6 +1,6 @@
 import { AppConfig } from '@app/config';
 import { InMemoryLocks } from '@app/locking/testing';
-import { testWorkspaces } from '@app/workspace/testing';
+import { testGit, testWorkspaces } from '@app/workspace/testing';
 import { Session } from '../domain/session';
 import { SessionStatus } from '../domain/session-status';
 import { CodingTurnsPort, CodingTurnOutcome, RunTurnOptions } from './ports/coding-turns.port';
@@ -10,7 +10,9 @@ import { SessionRunJob } from './ports/session-queue.port';
 import { SessionRepositoryPort } from './ports/session.repository.port';
 import { RunWatcher, WATCH_INTERVAL_MS } from './run-watcher';
 import { SessionExecutionService } from './session-execution.service';
-import { WorkspaceLock, workspaceLockResource } from './workspace-lock';
+import { workspaceLockResource } from '@app/workspace';
+import { WorkspaceLock } from './workplace/workspace-lock';
+import { WorktreeSlots } from './workplace/worktree-slots';
 import {
   FakeAgentDirectory,
   InMemoryHeartbeat,
@@ -37,7 +39,8 @@ describe('SessionExecutionService', () => {
     const repository = options.repository ?? repo;
     const watcher = new RunWatcher(repository, heartbeat);
     const workspaceLock = new WorkspaceLock(locks, workspaces, config);
-    const service = new SessionExecutionService(repository, turns, watcher, workspaceLock, config, agents, workspaces, options.events);
+    const slots = new WorktreeSlots(locks, testGit(), workspaces, config);
+    const service = new SessionExecutionService(repository, turns, watcher, workspaceLock, slots, config, agents, workspaces, options.events);
     return { run: (j) => service.run(j), watcher };
   }
 
@@ -214,6 +217,7 @@ describe('SessionExecutionService', () => {
     const talking: CodingTurnsPort = {
       openTurn: async () => ({ opencodeSessionId: 'ses_1', messageId: 'msg_1' }),
       isHealthy: async () => true,
+      releaseDirectory: async () => true,
       runTurn: async (_ref, _request, options: RunTurnOptions): Promise<CodingTurnOutcome> => {
         options.onProgress?.({ kind: 'tool', detail: { messageId: 'm', partId: 'p1', callId: 'c1', tool: 'write', status: 'completed', input: 'a.txt' } });
         options.onProgress?.({ kind: 'files', detail: { files: ['a.txt'], latest: ['a.txt'] } });
@@ -235,6 +239,7 @@ describe('SessionExecutionService', () => {
     const agent: CodingTurnsPort = {
       openTurn: async () => ({ opencodeSessionId: 'ses_1', messageId: 'msg_1' }),
       isHealthy: async () => true,
+      releaseDirectory: async () => true,
       runTurn: async (_ref, _request, options) => {
         options.onProgress?.({ kind: 'activity', detail: { state: 'busy' } });
         return outcome('completed');

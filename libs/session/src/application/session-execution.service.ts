@@ -23,13 +23,20 @@ import { SessionRunJob } from './ports/session-queue.port';
 import { SESSION_REPOSITORY, SessionRepositoryPort } from './ports/session.repository.port';
 import { retryOnConflict } from './retry-on-conflict';
 import { RunWatcher } from './run-watcher';
-import { WorkspaceLock } from './workspace-lock';
-import { errorMessage } from '@app/shared';
+import { WorkspaceLock, WorkspaceLockOutcome } from './workplace/workspace-lock';
+import { SettledWorktree, WorktreeSlots } from './workplace/worktree-slots';
+import { errorMessage, RunFailure } from '@app/shared';
 
 /** How many times a change of the run is retried after concurrent edits of the session. */
 const MAX_CONFLICT_RETRIES = 8;
 /** After the turn, how long its approval decisions may take to be recorded and announced. */
 const APPROVALS_SETTLE_MS = 5_000;
+
+/** Where a run works: its workspace under the workspace lock, or a worktree slot under the slot's lock. */
+interface RunPlace {
+  lease: Lease;
+  slot?: string;
+}
 
 /** How a followed turn ended, with what the worker knows about why. */
 interface FollowedTurn {
@@ -54,6 +61,7 @@ export class SessionExecutionService {
     @Inject(CODING_TURNS) private readonly turns: CodingTurnsPort,
     private readonly watcher: RunWatcher,
     private readonly workspaceLock: WorkspaceLock,
+    private readonly slots: WorktreeSlots,
     private readonly config: AppConfig,
     @Inject(AGENT_DIRECTORY) private readonly agents: AgentDirectoryPort,
     @Inject(WORKSPACE_PORT) private readonly workspaces: WorkspacePort,
@@ -66,27 +74,32 @@ export class SessionExecutionService {
     const queued = await this.sessions.findById(job.sessionId);
     if (!queued || queued.attempt !== job.attempt) return; // deleted or superseded by a retry
     if (queued.status !== SessionStatus.QUEUED && queued.status !== SessionStatus.RUNNING) return;
-    const lease = await this.lockWorkspace(job, queued);
-    if (!lease) return;
+    const place = await this.takePlace(job, queued);
+    if (!place) return;
     try {
-      await this.runHoldingWorkspace(job, lease);
+      await this.runInPlace(job, place);
     } finally {
-      await this.workspaceLock.release(lease);
+      if (place.slot) await this.slots.release(place.lease);
+      else await this.workspaceLock.release(place.lease);
     }
   }
 
   /**
-   * Waits, QUEUED and in arrival order, until no other session runs in this workspace. Gives up
-   * (TIMED_OUT, WORKSPACE_BUSY) after the session's own timeout, or when it is cancelled meanwhile.
+   * Waits, QUEUED and in arrival order, for where the run works: a worktree slot of its
+   * repository (isolation "worktree"), or its workspace when no other session runs there
+   * ("shared"). Gives up (TIMED_OUT, WORKSPACE_BUSY) after the session's own timeout, or when it
+   * is cancelled meanwhile.
    */
-  private async lockWorkspace(job: SessionRunJob, session: Session): Promise<Lease | null> {
+  private async takePlace(job: SessionRunJob, session: Session): Promise<RunPlace | null> {
     const wait = new AbortController();
     const unwatch = this.watcher.watchWait(job.sessionId, wait);
     try {
-      const locked = await this.workspaceLock.acquire(session, wait.signal);
-      if (locked.kind === 'held') return locked.lease;
-      if (locked.kind === 'busy') {
-        await this.mutate(job, session, (s) => s.timeOutWaiting(locked.resource), SessionStatus.QUEUED);
+      const taken: WorkspaceLockOutcome & { slot?: string } = session.worktree
+        ? await this.slots.acquire(session, wait.signal)
+        : await this.workspaceLock.acquire(session, wait.signal);
+      if (taken.kind === 'held') return { lease: taken.lease, slot: taken.slot };
+      if (taken.kind === 'busy') {
+        await this.mutate(job, session, (s) => s.timeOutWaiting(taken.resource), SessionStatus.QUEUED);
       }
       return null; // busy, or cancelled or settled meanwhile
     } finally {
@@ -94,26 +107,47 @@ export class SessionExecutionService {
     }
   }
 
-  private async runHoldingWorkspace(job: SessionRunJob, lease: Lease): Promise<void> {
-    const claimed = await this.claim(job);
+  private async runInPlace(job: SessionRunJob, place: RunPlace): Promise<void> {
+    const claimed = await this.claim(job, place.slot);
     if (!claimed) return;
-    const request = await this.turnRequest(job, claimed.session);
+    const request = await this.turnRequest(job, claimed.session, place.slot);
     if (!request) return;
     const turn = await this.openTurn(job, claimed.session, request, claimed.resume);
     if (!turn) return;
-    const ended = await this.follow(job, turn.session, turn.ref, request, turn.resume, lease);
-    const finished = await this.mutate(job, turn.session, (s) =>
-      s.recordTurnOutcome(ended.outcome, {
+    const ended = await this.follow(job, turn.session, turn.ref, request, turn.resume, place.lease);
+    const settled = place.slot ? await this.settleWorktree(turn.session, place.slot) : null;
+    const outcome = settled && 'failure' in settled ? failedBy(ended.outcome, settled.failure) : ended.outcome;
+    const finished = await this.mutate(job, turn.session, (s) => {
+      if (settled && 'changes' in settled) s.recordChanges(settled.changes);
+      s.recordTurnOutcome(outcome, {
         abortReason: ended.abortReason,
         resumed: claimed.resume,
         lockLostReason: ended.lockLostReason,
-      }),
-    );
+      });
+    });
     if (finished) await this.reportRun(finished);
   }
 
-  /** QUEUED → RUNNING, or picks up a RUNNING session whose worker was lost. */
-  private claim(job: SessionRunJob): Promise<{ session: Session; resume: boolean } | null> {
+  /**
+   * Commits the run's work on its branch. A failure to commit fails the session (WORKTREE_FAILED);
+   * the work stays in the slot, and whoever takes the slot next commits it to this branch first.
+   * A resolver whose files still hold conflict markers fails (MERGE_CONFLICT_UNRESOLVED).
+   */
+  private async settleWorktree(session: Session, slot: string): Promise<SettledWorktree | { failure: RunFailure }> {
+    let settled: SettledWorktree;
+    try {
+      settled = await this.slots.settle(session, slot);
+    } catch (err) {
+      this.logger.error(`Session ${session.id}: could not commit its work in ${slot}: ${errorMessage(err)}`);
+      return { failure: { code: RunFailureCode.WORKTREE_FAILED, message: `the run's work could not be committed on its branch: ${errorMessage(err)}` } };
+    }
+    if (settled.unresolved.length === 0) return settled;
+    const message = `conflict markers are still in ${settled.unresolved.join(', ')}`;
+    return { ...settled, failure: { code: RunFailureCode.MERGE_CONFLICT_UNRESOLVED, message } };
+  }
+
+  /** QUEUED → RUNNING (in `slot` when it has one), or picks up a RUNNING session whose worker was lost. */
+  private claim(job: SessionRunJob, slot?: string): Promise<{ session: Session; resume: boolean } | null> {
     return retryOnConflict(
       MAX_CONFLICT_RETRIES,
       async () => {
@@ -121,10 +155,15 @@ export class SessionExecutionService {
         if (!session || session.attempt !== job.attempt) return null; // deleted or superseded by a retry
         if (session.status === SessionStatus.RUNNING) {
           this.logger.warn(`Resuming session ${session.id} (attempt ${job.attempt}) after its worker was lost`);
+          if (slot && session.worktree?.slot !== slot) {
+            session.useSlot(slot);
+            await this.sessions.update(session);
+          }
           return { session, resume: true };
         }
         if (session.status !== SessionStatus.QUEUED) return null; // finished or cancelled meanwhile
         session.markRunning();
+        if (slot) session.useSlot(slot);
         await this.sessions.update(session);
         return { session, resume: false };
       },
@@ -135,17 +174,31 @@ export class SessionExecutionService {
   /**
    * What the turn is sent, its workspace checked again right before the turn starts (a symlink
    * may have been swapped since creation). A workspace that fails the check fails the session.
+   * In a worktree slot the turn works in the slot, readied for this session unless a lost worker
+   * already started its turn there; a slot that cannot be readied fails the session (WORKTREE_FAILED).
    */
-  private async turnRequest(job: SessionRunJob, session: Session): Promise<CodingTurnRequest | null> {
+  private async turnRequest(job: SessionRunJob, session: Session, slot?: string): Promise<CodingTurnRequest | null> {
     const request = toTurnRequest(session);
     try {
       request.workspace = await this.workspaces.recheck(request.workspace);
-      return request;
     } catch (err) {
       const outside = err instanceof WorkspaceError && err.code === WorkspaceErrorCode.WORKSPACE_OUTSIDE_ROOTS;
       const failure = outside
         ? { code: RunFailureCode.WORKSPACE_OUTSIDE_ROOTS, message: `${errorMessage(err)}; the run was refused` }
         : { code: RunFailureCode.WORKSPACE_MISSING, message: `workspace ${request.workspace} is gone` };
+      await this.mutate(job, session, (s) => s.fail(failure, null));
+      return null;
+    }
+    if (!slot) return request;
+    try {
+      request.workspace = turnRefOf(session) ? this.slots.directoryIn(session, slot) : await this.slots.prepare(session, slot);
+      if (!(await this.workspaces.isDirectory(request.workspace))) {
+        throw new Error(`${session.worktree?.subdirectory} does not exist on branch ${session.worktree?.branch}`);
+      }
+      return request;
+    } catch (err) {
+      this.logger.error(`Session ${session.id}: could not ready its worktree ${slot}: ${errorMessage(err)}`);
+      const failure = { code: RunFailureCode.WORKTREE_FAILED, message: `its worktree could not be readied: ${errorMessage(err)}` };
       await this.mutate(job, session, (s) => s.fail(failure, null));
       return null;
     }
@@ -317,6 +370,11 @@ function abortAtDeadline(session: Session, turn: AbortController): () => void {
   const deadline = (startedAt ?? new Date()).getTime() + timeoutSeconds * 1000;
   const timer = setTimeout(() => turn.abort('timeout' satisfies TurnAbortReason), Math.max(0, deadline - Date.now()));
   return () => clearTimeout(timer);
+}
+
+/** A completed turn whose work the orchestrator could not keep ends failed; any other ending stays as it was. */
+function failedBy(outcome: CodingTurnOutcome, failure: RunFailure): CodingTurnOutcome {
+  return outcome.status === 'completed' ? { ...outcome, status: 'failed', error: failure } : outcome;
 }
 
 function lockLostReasonOf(lease: Lease): string {

@@ -1,11 +1,12 @@
 import { AppConfig } from '@app/config';
 import { InMemoryLocks } from '@app/locking/testing';
-import { testWorkspaces } from '@app/workspace/testing';
+import { testGit, testWorkspaces } from '@app/workspace/testing';
 import { SessionStatus } from '../domain/session-status';
 import { WorkspaceErrorCode } from '@app/workspace';
 import { SessionErrorCode } from '../domain/session.errors';
 import { SessionSignalsPort } from './ports/session-signals.port';
 import { SESSION_LOCK_WAIT_MS, SessionLifecycleService } from './session-lifecycle.service';
+import { SessionWorktreeService } from './session-worktree.service';
 import { FakeAgentDirectory, FakeQueue, InMemorySessionRepository, REVIEWER_CHOICE } from '@app/session/testing';
 import { makeTempWorkspace } from '@app/testing';
 
@@ -35,7 +36,7 @@ describe('SessionLifecycleService', () => {
     signals = new RecordingSignals();
     locks = new InMemoryLocks();
     agents = new FakeAgentDirectory([REVIEWER_CHOICE]);
-    service = new SessionLifecycleService(repo, queue, signals, locks, config, agents, testWorkspaces());
+    service = new SessionLifecycleService(repo, queue, signals, locks, config, agents, testWorkspaces(), new SessionWorktreeService(repo, testGit(), testWorkspaces(), locks, config));
   });
 
   it('creates a PENDING session with the defaults', async () => {
@@ -112,7 +113,7 @@ describe('SessionLifecycleService', () => {
   });
 
   it('holds the session lock as this API process on this host, one owner per command', async () => {
-    const onHostA = new SessionLifecycleService(repo, queue, signals, locks, config, agents, testWorkspaces(undefined, 'host-a:42'));
+    const onHostA = new SessionLifecycleService(repo, queue, signals, locks, config, agents, testWorkspaces(undefined, 'host-a:42'), new SessionWorktreeService(repo, testGit(), testWorkspaces(), locks, config));
     const acquire = jest.spyOn(locks, 'acquire');
     const s = await onHostA.create({ title: 't', prompt: 'p', workspace });
     await onHostA.start(s.id);

@@ -3,6 +3,8 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { AppConfig } from '@app/config';
 import { LOCK_PORT, LockPort } from '@app/locking';
 import { WORKSPACE_PORT, WorkspacePort } from '@app/workspace';
+import { SessionIsolation } from '../domain/session-worktree';
+import { SessionWorktreeService } from './session-worktree.service';
 import { Session } from '../domain/session';
 import { SessionAgentAssignment } from '../domain/session-agent';
 import { SessionOrigin } from '../domain/session-origin';
@@ -40,6 +42,12 @@ export interface CreateSessionCommand {
   skills?: string[];
   complexity?: number;
   reviewOf?: string;
+  /** Default: "worktree" when the workspace is in a git work tree, else "shared". */
+  isolation?: SessionIsolation;
+  /** The commit or branch the session's branch is made from (default: the workspace's HEAD); worktree only. */
+  baseRef?: string;
+  /** A branch merged into the new worktree before the turn, conflicts left for the agent (a plan's resolver). */
+  mergeIn?: string;
 }
 
 const DEFAULT_COMPLEXITY = 5;
@@ -64,13 +72,18 @@ export class SessionLifecycleService {
     private readonly config: AppConfig,
     @Inject(AGENT_DIRECTORY) private readonly agents: AgentDirectoryPort,
     @Inject(WORKSPACE_PORT) private readonly workspaces: WorkspacePort,
+    private readonly worktrees: SessionWorktreeService,
   ) {}
 
   async create(command: CreateSessionCommand): Promise<Session> {
     // Stored resolved: the run, its lock and every later check use what the path really is.
     const workspace = await this.workspaces.resolve(command.workspace, command.workspaceRoots);
+    const id = randomUUID();
+    const worktree = await this.worktrees.plan(id, command.title, workspace, command);
     const assignment = await this.assignAgent(command);
     const session = Session.create({
+      id,
+      worktree,
       title: command.title,
       prompt: command.prompt,
       workspace,

@@ -8,6 +8,20 @@ export enum SessionErrorCode {
   INVALID_CURSOR = 'INVALID_CURSOR',
   /** agentId, role and agent were combined in a way that names two different choices. */
   AGENT_CHOICE_CONFLICT = 'AGENT_CHOICE_CONFLICT',
+  /** isolation, baseRef or mergeIn that cannot be honoured (details.field names which). */
+  ISOLATION_INVALID = 'ISOLATION_INVALID',
+  /** isolation "worktree" for a workspace that is not inside a git work tree. */
+  WORKSPACE_NOT_GIT = 'WORKSPACE_NOT_GIT',
+  /** A branch operation (diff, merge, discard) on a session that shares its workspace. */
+  NO_WORKTREE = 'NO_WORKTREE',
+  /** The session's branch was merged, discarded or expired already. */
+  WORKTREE_GONE = 'WORKTREE_GONE',
+  /** The merge would conflict; nothing was changed (details.files). */
+  MERGE_CONFLICT = 'MERGE_CONFLICT',
+  /** The target branch's work tree has uncommitted changes; nothing was changed (details.files). */
+  WORKSPACE_DIRTY = 'WORKSPACE_DIRTY',
+  /** No target given and the repository's HEAD is detached, or the target is not a branch. */
+  MERGE_TARGET_INVALID = 'MERGE_TARGET_INVALID',
 }
 
 export class SessionError extends DomainError<SessionErrorCode> {
@@ -50,4 +64,8 @@ export enum RunFailureCode {
   WORKSPACE_BUSY = 'WORKSPACE_BUSY',
   /** The run lost its workspace lock (Redis restart, long pause) and was stopped before another session could write there. */
   WORKSPACE_LOCK_LOST = 'WORKSPACE_LOCK_LOST',
+  /** The session's worktree could not be prepared, or its work could not be committed (git's message says why). */
+  WORKTREE_FAILED = 'WORKTREE_FAILED',
+  /** A resolver session ended with conflict markers still in the files it was to resolve. */
+  MERGE_CONFLICT_UNRESOLVED = 'MERGE_CONFLICT_UNRESOLVED',
 }

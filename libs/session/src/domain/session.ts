@@ -6,6 +6,7 @@ import { API_ORIGIN, SessionOrigin } from './session-origin';
 import { canTransition, SessionStatus } from './session-status';
 import { RunFailureCode, SessionError, SessionErrorCode } from './session.errors';
 import { TurnCircumstances, TurnOutcome } from './turn-outcome';
+import { SessionIsolation, SessionMerge, SessionWorktree, WorktreeChanges } from './session-worktree';
 
 /** One recorded change of status; appended to session_events, never changed. */
 export interface SessionTransition {
@@ -32,6 +33,9 @@ export interface SessionProps {
   origin: SessionOrigin;
   /** The API key that made it (BOOTSTRAP_KEY_ID for API_KEY; null with authentication off). */
   createdByKeyId: string | null;
+  isolation: SessionIsolation;
+  /** Its branch and worktree slot; null for a shared workspace. */
+  worktree: SessionWorktree | null;
   status: SessionStatus;
   attempt: number;
   version: number;
@@ -50,6 +54,8 @@ export interface SessionProps {
 }
 
 export interface CreateSessionInput {
+  /** Default: a new random id (given when the branch name, made from it, is chosen first). */
+  id?: string;
   title: string;
   prompt: string;
   workspace: string;
@@ -61,6 +67,8 @@ export interface CreateSessionInput {
   /** Default: made through the API. */
   origin?: SessionOrigin;
   createdByKeyId?: string | null;
+  /** Given: the session runs in its own worktree on this branch. Absent: it shares its workspace. */
+  worktree?: SessionWorktree | null;
 }
 
 /**
@@ -74,7 +82,7 @@ export class Session {
 
   static create(input: CreateSessionInput, now = new Date()): Session {
     const session = new Session({
-      id: randomUUID(),
+      id: input.id ?? randomUUID(),
       title: input.title,
       prompt: input.prompt,
       workspace: input.workspace,
@@ -86,6 +94,8 @@ export class Session {
       metadata: input.metadata ?? {},
       origin: input.origin ?? API_ORIGIN,
       createdByKeyId: input.createdByKeyId ?? null,
+      isolation: input.worktree ? 'worktree' : 'shared',
+      worktree: input.worktree ? { ...input.worktree } : null,
       status: SessionStatus.PENDING,
       attempt: 1,
       version: 1,
@@ -131,6 +141,9 @@ export class Session {
   }
   get cancelRequested(): boolean {
     return this.props.cancelRequestedAt !== null;
+  }
+  get worktree(): Readonly<SessionWorktree> | null {
+    return this.props.worktree;
   }
 
   /** A read-only copy of the state, for mappers and responses. */
@@ -183,6 +196,7 @@ export class Session {
   /** FAILED | TIMED_OUT | CANCELLED → QUEUED, as a new attempt with a clean slate. */
   retry(now = new Date()): void {
     this.assertCan(SessionStatus.QUEUED, [SessionStatus.FAILED, SessionStatus.TIMED_OUT, SessionStatus.CANCELLED]);
+    if (this.props.worktree) this.activeWorktree('retry on its branch');
     this.props.attempt += 1;
     Object.assign(this.props, {
       opencodeSessionId: null,
@@ -275,6 +289,43 @@ export class Session {
     this.fail(error, usage, now, partial);
   }
 
+  /** The worktree slot this run works in (its lock is held by the run). */
+  useSlot(slot: string, now = new Date()): void {
+    this.assertStatus(SessionStatus.RUNNING, 'take a worktree slot');
+    const worktree = this.activeWorktree('take a worktree slot');
+    this.props.worktree = { ...worktree, slot };
+    this.props.updatedAt = now;
+  }
+
+  /** What the branch holds after a run committed its work. */
+  recordChanges(changes: WorktreeChanges, now = new Date()): void {
+    const worktree = this.activeWorktree('record changes');
+    this.props.worktree = { ...worktree, ...changes, files: [...changes.files], slot: null };
+    this.props.updatedAt = now;
+  }
+
+  /** Throws unless the branch can be merged now: it exists and no run may still commit to it. */
+  assertMergeable(): void {
+    this.assertIdle('merge its branch');
+    this.activeWorktree('merge its branch');
+  }
+
+  /** The branch was merged (and deleted): the work lives on in `merge.target`. Not while a run may still commit. */
+  recordMerged(merge: SessionMerge, now = new Date()): void {
+    this.assertMergeable();
+    const worktree = this.props.worktree!;
+    this.props.worktree = { ...worktree, state: 'MERGED', merge, slot: null };
+    this.props.updatedAt = now;
+  }
+
+  /** The branch was deleted without merging: by the user (DISCARDED) or after the retention time (EXPIRED). */
+  dropWorktree(state: 'DISCARDED' | 'EXPIRED', now = new Date()): void {
+    this.assertIdle(state === 'DISCARDED' ? 'discard its branch' : 'expire its branch');
+    const worktree = this.activeWorktree('drop its branch');
+    this.props.worktree = { ...worktree, state, slot: null };
+    this.props.updatedAt = now;
+  }
+
   /** Title and metadata are the only fields a user may change. */
   edit(changes: { title?: string; metadata?: Record<string, unknown> }, now = new Date()): void {
     if (changes.title !== undefined) this.props.title = changes.title;
@@ -292,6 +343,32 @@ export class Session {
     }
     this.props.deletedAt = now;
     this.props.updatedAt = now;
+  }
+
+  private activeWorktree(action: string): SessionWorktree {
+    const worktree = this.props.worktree;
+    if (!worktree) {
+      throw new SessionError(SessionErrorCode.NO_WORKTREE, `Session ${this.id} shares its workspace (isolation "shared"): it has no branch to ${action.replace(/ its branch$/, '')}`, { id: this.id });
+    }
+    if (worktree.state !== 'ACTIVE') {
+      throw new SessionError(SessionErrorCode.WORKTREE_GONE, `Cannot ${action}: the branch ${worktree.branch} of session ${this.id} is ${worktree.state}`, {
+        id: this.id,
+        state: worktree.state,
+        branch: worktree.branch,
+      });
+    }
+    return worktree;
+  }
+
+  /** Merging or dropping a branch a run may still commit to would lose that run's work. */
+  private assertIdle(action: string): void {
+    const { status } = this.props;
+    if (status === SessionStatus.QUEUED || status === SessionStatus.RUNNING) {
+      throw new SessionError(SessionErrorCode.SESSION_RUNNING, `Cannot ${action}: session ${this.id} is ${status}; wait for it to end or cancel it`, {
+        id: this.id,
+        status,
+      });
+    }
   }
 
   private finish(now: Date, outcome: Pick<SessionProps, 'result' | 'usage' | 'error'>): void {

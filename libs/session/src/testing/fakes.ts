@@ -56,6 +56,27 @@ export class InMemorySessionRepository implements SessionRepositoryPort {
       .map((r) => Session.restore(r));
   }
 
+  async activeBranches(repository: string): Promise<string[]> {
+    return [...this.rows.values()]
+      .filter((s) => !s.deletedAt && s.worktree?.state === 'ACTIVE' && s.worktree.repository === repository)
+      .map((s) => s.worktree!.branch);
+  }
+
+  async worktreeRepositories(): Promise<string[]> {
+    const all = [...this.rows.values()].map((s) => s.worktree).filter((w) => w?.state === 'ACTIVE');
+    return [...new Set(all.map((w) => w!.repository))];
+  }
+
+  async findWorktreesToExpire(before: Date, limit: number): Promise<Session[]> {
+    return [...this.rows.values()]
+      .filter((p) => {
+        const finished = p.finishedAt !== null && p.finishedAt < before && p.deletedAt === null;
+        return p.worktree?.state === 'ACTIVE' && finished && p.status !== SessionStatus.QUEUED && p.status !== SessionStatus.RUNNING;
+      })
+      .slice(0, limit)
+      .map((p) => Session.restore(p));
+  }
+
   async findToStop(ids: string[]): Promise<string[]> {
     const live: string[] = [SessionStatus.QUEUED, SessionStatus.RUNNING];
     return ids.filter((id) => {
@@ -154,6 +175,12 @@ export class ScriptedCodingTurns implements CodingTurnsPort {
   }
 
   async isHealthy(): Promise<boolean> {
+    return true;
+  }
+
+  released: string[] = [];
+  async releaseDirectory(directory: string): Promise<boolean> {
+    this.released.push(directory);
     return true;
   }
 }

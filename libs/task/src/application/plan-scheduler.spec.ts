@@ -1,15 +1,19 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AppConfig } from '@app/config';
 import { InMemoryLocks } from '@app/locking/testing';
 import { testWorkspaces } from '@app/workspace/testing';
+import type { WorkspacePort } from '@app/workspace';
 import type { TaskSpec } from '../domain/task-spec';
+import { IntegrationBranches } from './integration-branches';
 import { PlanKicker } from './plan-kicker';
+import { DEFAULT_PLAN_MERGE_SETTINGS, PlanMergeSettings } from './plan-merge-settings';
 import { PlanScheduler } from './plan-scheduler';
 import { PlanService } from './plan.service';
+import { TaskMerges } from './task-merges';
 import { PlanStatus, TaskStatus } from '../domain/plan-status';
-import { FakeTaskSessions, InMemoryPlanRepository } from '@app/task/testing';
+import { FakeGit, FakeTaskSessions, InMemoryPlanRepository } from '@app/task/testing';
 
 const task = (key: string, dependsOn: string[] = [], extra: Partial<TaskSpec> = {}): TaskSpec => ({
   key,
@@ -23,13 +27,20 @@ const task = (key: string, dependsOn: string[] = [], extra: Partial<TaskSpec> = 
   ...extra,
 });
 
-function setup(maxConcurrentSessions = 4, workspace = tmpdir()) {
+function setup(maxConcurrentSessions = 4, workspace = tmpdir(), settings: Partial<PlanMergeSettings> = {}) {
   const repo = new InMemoryPlanRepository();
-  const sessions = new FakeTaskSessions();
+  const git = new FakeGit();
+  const sessions = new FakeTaskSessions(git);
   const locks = new InMemoryLocks();
   const config = { maxConcurrentSessions } as AppConfig;
-  const scheduler = new PlanScheduler(repo, sessions, locks, config, testWorkspaces());
-  const service = new PlanService(repo, sessions, locks, scheduler, new PlanKicker(), config, testWorkspaces());
+  const mergeSettings = { ...DEFAULT_PLAN_MERGE_SETTINGS, ...settings };
+  /** The scheduler and the plan use cases as one process on one host would wire them. */
+  const processOn = (workspaces: WorkspacePort = testWorkspaces()) => {
+    const branches = new IntegrationBranches(git, locks, workspaces, mergeSettings);
+    const scheduler = new PlanScheduler(repo, sessions, locks, config, workspaces, new TaskMerges(repo, sessions, branches, mergeSettings));
+    return { scheduler, service: new PlanService(repo, sessions, locks, scheduler, new PlanKicker(), config, workspaces, branches) };
+  };
+  const { scheduler, service } = processOn();
   const runPlan = async (tasks: TaskSpec[]) => {
     const { plan } = await service.create({ requirement: 'build the thing', workspace, tasks });
     await service.run(plan.id);
@@ -40,7 +51,23 @@ function setup(maxConcurrentSessions = 4, workspace = tmpdir()) {
   /** Completes the live session of each task named. */
   const complete = (...keys: string[]) =>
     keys.forEach((k) => sessions.finish(sessions.of(k)[0].id, 'COMPLETED', { result: { summary: `${k} done`, filesChanged: [`${k}.ts`] } }));
-  return { repo, sessions, locks, scheduler, service, runPlan, status, planStatus, complete, config };
+  return { repo, git, sessions, locks, scheduler, service, processOn, runPlan, status, planStatus, complete, config };
+}
+
+const gitWorkspaces: string[] = [];
+afterAll(() => gitWorkspaces.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
+
+/** A plan's process on a (fake) git repository at a real temporary directory: main holds README.md. */
+function gitSetup(maxConcurrentSessions = 4, settings: Partial<PlanMergeSettings> = {}) {
+  const root = realpathSync(mkdtempSync(join(tmpdir(), 'plan-scheduler-git-spec-')));
+  gitWorkspaces.push(root);
+  const t = setup(maxConcurrentSessions, root, settings);
+  const initial = t.git.init(root, { 'README.md': 'hello\n' });
+  /** Completes the live session of a task, its run having committed `writes` on its branch. */
+  const finish = (key: string, writes: Record<string, string> = {}) =>
+    t.sessions.finish(t.sessions.of(key)[0].id, 'COMPLETED', { result: { summary: `${key} done`, filesChanged: Object.keys(writes) }, writes });
+  const branchOf = async (planId: string) => (await t.repo.findById(planId))!.branch!;
+  return { ...t, root, initial, finish, branchOf };
 }
 
 describe('PlanScheduler', () => {
@@ -51,6 +78,9 @@ describe('PlanScheduler', () => {
     await t.scheduler.advance(id);
     expect(t.sessions.created.map((s) => s.command.origin.taskKey)).toEqual(['design']);
     expect(t.sessions.created[0].command).toMatchObject({ role: 'ARCHITECT', skills: ['typescript'], complexity: 3, origin: { planId: id, taskKey: 'design', retryOf: null } });
+    // Not in a git work tree: no integration branch, the tasks share the workspace.
+    expect((await t.repo.findById(id))!.branch).toBeNull();
+    expect(t.sessions.created[0].command.worktree).toBeUndefined();
     expect(t.sessions.starts).toEqual([t.sessions.created[0].id]);
     expect(t.status(id, 'design')).toBe(TaskStatus.RUNNING);
     expect(t.status(id, 'a')).toBe(TaskStatus.PENDING);
@@ -210,7 +240,7 @@ describe('PlanScheduler', () => {
     const t = setup();
     const id = await t.runPlan([task('a'), task('b'), task('c', ['a', 'b'])]);
     // The first process created and recorded a's session, then died before starting it; b was started.
-    const crashing = new PlanScheduler(t.repo, t.sessions, t.locks, t.config, testWorkspaces());
+    const crashing = t.processOn().scheduler;
     const realStart = t.sessions.start.bind(t.sessions);
     let starts = 0;
     t.sessions.start = async (sid) => {
@@ -226,7 +256,7 @@ describe('PlanScheduler', () => {
     // While it was down, b's session completed.
     t.complete('b');
 
-    const restarted = new PlanScheduler(t.repo, t.sessions, t.locks, t.config, testWorkspaces());
+    const restarted = t.processOn().scheduler;
     expect(await t.repo.activePlanIds()).toEqual([id]);
     await restarted.advance(id);
     await restarted.advance(id);
@@ -272,9 +302,7 @@ describe('PlanScheduler', () => {
 
   it('holds a plan lock as this process on this host: the scheduler and the commands with owners of their own', async () => {
     const t = setup();
-    const onHostA = testWorkspaces(undefined, 'host-a:42');
-    const scheduler = new PlanScheduler(t.repo, t.sessions, t.locks, t.config, onHostA);
-    const service = new PlanService(t.repo, t.sessions, t.locks, scheduler, new PlanKicker(), t.config, onHostA);
+    const { scheduler, service } = t.processOn(testWorkspaces(undefined, 'host-a:42'));
     const { plan } = await service.create({ requirement: 'build the thing', workspace: tmpdir(), tasks: [task('a')] });
     const acquire = jest.spyOn(t.locks, 'acquire');
     await service.run(plan.id);
@@ -303,5 +331,278 @@ describe('PlanScheduler', () => {
     const { tasks } = await t.service.create({ requirement: 'r', workspace: tmpdir(), tasks: [{ key: 'k', title: 't', instructions: 'i', role: 'IMPLEMENTER' }] });
     expect(tasks[0].spec).toMatchObject({ skills: [], dependsOn: [], complexity: 5, estimateMinutes: 30 });
     await expect(t.service.create({ requirement: 'r', workspace: 'relative', tasks: [] })).rejects.toMatchObject({ code: 'WORKSPACE_INVALID' });
+  });
+});
+
+describe('PlanScheduler in a git workspace', () => {
+  it('makes the integration branch from HEAD at run, runs each task on a branch of its own once its dependencies are merged, independent ones at once', async () => {
+    const t = gitSetup();
+    const acquire = jest.spyOn(t.locks, 'acquire');
+    const id = await t.runPlan([task('a'), task('b', ['a']), task('c', ['a']), task('d', ['b', 'c'], { role: 'REVIEWER' })]);
+    const branch = await t.branchOf(id);
+    expect(branch).toEqual({ name: `orchestrator/plan-${id.replace(/-/g, '').slice(0, 8)}`, repository: t.root, baseCommit: t.initial });
+
+    await t.scheduler.advance(id);
+    const a = t.sessions.of('a')[0];
+    expect(a.command.worktree).toEqual({ baseRef: branch.name });
+    t.finish('a', { 'a.txt': 'a\n' });
+    await t.scheduler.advance(id);
+    const mergedA = t.repo.task(id, 'a').merge!;
+    expect(t.repo.task(id, 'a')).toMatchObject({ status: TaskStatus.COMPLETED, result: { summary: 'a done' }, merge: { source: a.id, conflicts: [], commit: expect.any(String) } });
+    expect(mergedA.commit).toBe(t.git.commitOfSync(t.root, branch.name));
+    expect(t.git.read(t.root, branch.name)).toEqual({ 'README.md': 'hello\n', 'a.txt': 'a\n' });
+    expect(t.git.merges[0]).toEqual({
+      repository: t.root,
+      source: t.sessions.sessions.get(a.id)!.changes!.headCommit, // its head commit: merged again as up to date after a crash
+      target: branch.name,
+      strategy: 'merge',
+      message: `Merge task a: do a (session ${a.id})`,
+      author: { name: 'OpenCode Orchestrator', email: 'orchestrator@localhost' },
+    });
+    expect(t.sessions.merged).toEqual([{ sessionId: a.id, target: branch.name, commit: mergedA.commit }]);
+    expect(acquire.mock.calls.map(([resource, options]) => [resource, options.owner])).toContainEqual([`git-merge:${t.root}`, expect.stringMatching(/^plan-scheduler-merge:/)]);
+
+    // b and c at once, each from the integration branch holding a's work.
+    const [b, c] = [t.sessions.of('b')[0], t.sessions.of('c')[0]];
+    expect([b.status, c.status]).toEqual(['QUEUED', 'QUEUED']);
+    expect([b.changes!.baseCommit, c.changes!.baseCommit]).toEqual([mergedA.commit, mergedA.commit]);
+    t.finish('c', { 'c.txt': 'c\n' });
+    await t.scheduler.advance(id);
+    expect([t.status(id, 'b'), t.status(id, 'c'), t.status(id, 'd')]).toEqual([TaskStatus.RUNNING, TaskStatus.COMPLETED, TaskStatus.PENDING]);
+    t.finish('b', { 'b.txt': 'b\n' });
+    await t.scheduler.advance(id);
+    const d = t.sessions.of('d')[0];
+    expect(t.git.read(t.root, d.changes!.baseCommit)).toEqual({ 'README.md': 'hello\n', 'a.txt': 'a\n', 'b.txt': 'b\n', 'c.txt': 'c\n' });
+
+    // A session that committed nothing completes without a merge.
+    t.finish('d');
+    expect(await t.scheduler.advance(id)).toBe('finished');
+    expect(t.repo.task(id, 'd')).toMatchObject({ status: TaskStatus.COMPLETED, merge: null });
+    expect(t.git.merges).toHaveLength(3);
+    expect(await t.planStatus(id)).toBe(PlanStatus.COMPLETED);
+    // The workspace's own branch is untouched until the plan is merged.
+    expect(t.git.read(t.root, 'main')).toEqual({ 'README.md': 'hello\n' });
+    const { branchChanges } = await t.service.get(id);
+    expect(branchChanges).toEqual({ headCommit: t.git.commitOfSync(t.root, branch.name), files: ['a.txt', 'b.txt', 'c.txt'], insertions: 3, deletions: 0 });
+  });
+
+  it('merges first come, first merged, one at a time per repository: a busy queue leaves the tasks MERGING for the next tick', async () => {
+    const t = gitSetup(4, { tickQueueWaitMs: 20 });
+    const id = await t.runPlan([task('b'), task('c')]);
+    await t.scheduler.advance(id);
+    const held = await t.locks.acquire(`git-merge:${t.root}`, { owner: 'a session merge', ttlMs: 60_000, waitTimeoutMs: 0 });
+    t.finish('c', { 'c.txt': 'c\n' });
+    await t.scheduler.advance(id);
+    t.finish('b', { 'b.txt': 'b\n' });
+    await t.scheduler.advance(id);
+    expect([t.status(id, 'b'), t.status(id, 'c')]).toEqual([TaskStatus.MERGING, TaskStatus.MERGING]);
+    expect(t.git.merges).toEqual([]);
+
+    await t.locks.release(held);
+    await t.scheduler.advance(id);
+    expect(t.git.merges.map((m) => m.message.split(' ')[2])).toEqual(['c:', 'b:']);
+    expect(await t.planStatus(id)).toBe(PlanStatus.COMPLETED);
+  });
+
+  it('waits while the integration branch is checked out with uncommitted changes, saying why', async () => {
+    const t = gitSetup();
+    const id = await t.runPlan([task('a')]);
+    const branch = await t.branchOf(id);
+    await t.scheduler.advance(id);
+    t.git.dirty.set(branch.name, ['notes.txt']);
+    t.finish('a', { 'a.txt': 'a\n' });
+    await t.scheduler.advance(id);
+    expect(t.repo.task(id, 'a')).toMatchObject({ status: TaskStatus.MERGING, error: { code: 'WORKSPACE_DIRTY', message: expect.stringContaining('notes.txt') } });
+    t.git.dirty.clear();
+    await t.scheduler.advance(id);
+    expect(t.repo.task(id, 'a')).toMatchObject({ status: TaskStatus.COMPLETED, error: null });
+  });
+
+  it('gives a conflicting branch a resolver session (a DEBUGGER on the integration branch with the task branch merged in) and merges its result', async () => {
+    const t = gitSetup();
+    const id = await t.runPlan([task('a'), task('b'), task('after', ['b'])]);
+    const branch = await t.branchOf(id);
+    await t.scheduler.advance(id);
+    t.finish('a', { 'shared.txt': 'from a\n' });
+    await t.scheduler.advance(id);
+    t.finish('b', { 'shared.txt': 'from b\n', 'b.txt': 'b\n' });
+    await t.scheduler.advance(id);
+
+    const [resolver, work] = t.sessions.of('b');
+    expect(t.repo.task(id, 'b')).toMatchObject({ status: TaskStatus.RESOLVING, attempt: 1, sessionId: resolver.id, merge: { source: work.id, conflicts: ['shared.txt'] } });
+    expect(t.repo.task(id, 'b').sessions.map((s) => [s.kind, s.role])).toEqual([
+      ['TASK', 'IMPLEMENTER'],
+      ['RESOLVER', 'DEBUGGER'],
+    ]);
+    expect(resolver.command).toMatchObject({
+      role: 'DEBUGGER',
+      origin: { planId: id, taskKey: 'b', retryOf: work.id },
+      worktree: { baseRef: branch.name, mergeIn: work.changes!.branch },
+    });
+    for (const text of [branch.name, work.changes!.branch, 'shared.txt', 'instructions of b', '- a (do a)', 'Resolve every conflict marker']) expect(resolver.prompt).toContain(text);
+    expect(t.sessions.of('after')).toEqual([]);
+
+    t.sessions.finish(resolver.id, 'COMPLETED', { writes: { 'shared.txt': 'from a\nfrom b\n' } });
+    await t.scheduler.advance(id);
+    expect(t.repo.task(id, 'b')).toMatchObject({ status: TaskStatus.COMPLETED, result: { summary: 'b done' }, merge: { source: resolver.id } });
+    expect(t.repo.task(id, 'b').usage?.inputTokens).toBe(20); // its session and the resolver's
+    expect(t.git.read(t.root, branch.name)).toEqual({ 'README.md': 'hello\n', 'shared.txt': 'from a\nfrom b\n', 'b.txt': 'b\n' });
+    expect(t.sessions.merged.map((m) => m.sessionId)).toEqual([t.sessions.of('a')[0].id, resolver.id, work.id]);
+    expect(t.sessions.of('after')).toHaveLength(1);
+  });
+
+  it('ends a task CONFLICTED after MERGE_RESOLVER_TRIES resolvers, blocks its dependents, and lets independent branches finish', async () => {
+    const t = gitSetup(4, { resolverTries: 2 });
+    const id = await t.runPlan([task('a'), task('b'), task('b2', ['b']), task('c')]);
+    await t.scheduler.advance(id);
+    t.finish('a', { 'shared.txt': 'from a\n' });
+    await t.scheduler.advance(id);
+    t.finish('b', { 'shared.txt': 'from b\n' });
+    await t.scheduler.advance(id);
+
+    const first = t.sessions.of('b')[0];
+    t.sessions.finish(first.id, 'FAILED', { error: { code: 'MERGE_CONFLICT_UNRESOLVED', message: 'conflict markers left in shared.txt' } });
+    await t.scheduler.advance(id);
+    // Its own branch went back to the queue, conflicted again, and got the next resolver.
+    const second = t.sessions.of('b')[0];
+    expect(second.id).not.toBe(first.id);
+    expect(t.repo.task(id, 'b')).toMatchObject({ status: TaskStatus.RESOLVING, sessionId: second.id });
+
+    t.sessions.finish(second.id, 'COMPLETED'); // committed nothing: resolved nothing
+    await t.scheduler.advance(id);
+    expect(t.repo.task(id, 'b')).toMatchObject({
+      status: TaskStatus.CONFLICTED,
+      error: { code: 'MERGE_CONFLICT', message: expect.stringMatching(/shared\.txt, still after 2 resolver sessions/) },
+    });
+    expect(t.repo.task(id, 'b').sessions.map((s) => s.kind)).toEqual(['TASK', 'RESOLVER', 'RESOLVER']);
+    expect(t.status(id, 'b2')).toBe(TaskStatus.BLOCKED);
+    expect(await t.planStatus(id)).toBe(PlanStatus.RUNNING); // c still runs
+
+    t.finish('c', { 'c.txt': 'c\n' });
+    await t.scheduler.advance(id);
+    const plan = (await t.repo.findById(id))!.snapshot();
+    expect(plan).toMatchObject({ status: PlanStatus.FAILED, error: { code: 'TASKS_FAILED' } });
+    expect(plan.error?.message).toMatch(/conflicted: b; blocked: b2/);
+    expect(t.git.read(t.root, plan.branch!.name)).toEqual({ 'README.md': 'hello\n', 'shared.txt': 'from a\n', 'c.txt': 'c\n' });
+  });
+
+  it("starts the Debugger's retry from the integration branch, naming the branch that holds the failed run's commits", async () => {
+    const t = gitSetup();
+    const id = await t.runPlan([task('a')]);
+    const branch = await t.branchOf(id);
+    await t.scheduler.advance(id);
+    const failed = t.sessions.of('a')[0];
+    t.sessions.finish(failed.id, 'FAILED', { error: { code: 'PROVIDER_ERROR', message: 'boom' }, writes: { 'half.txt': 'half\n' } });
+    await t.scheduler.advance(id);
+    const retry = t.sessions.of('a')[0];
+    expect(retry.command).toMatchObject({ role: 'DEBUGGER', worktree: { baseRef: branch.name } });
+    expect(retry.prompt).toContain(`The failed run's commits are on the branch ${failed.changes!.branch}`);
+    t.finish('a', { 'a.txt': 'a\n' });
+    await t.scheduler.advance(id);
+    expect(t.repo.task(id, 'a')).toMatchObject({ status: TaskStatus.COMPLETED, merge: { source: retry.id } });
+  });
+
+  it('completes a task whose merge happened but was not recorded (a crash) at the next tick, without merging twice', async () => {
+    const t = gitSetup();
+    const id = await t.runPlan([task('a')]);
+    const branch = await t.branchOf(id);
+    await t.scheduler.advance(id);
+    t.finish('a', { 'a.txt': 'a\n' });
+    const update = t.repo.updateTask.bind(t.repo);
+    let crash = true;
+    jest.spyOn(t.repo, 'updateTask').mockImplementation(async (x) => {
+      if (crash && x.status === TaskStatus.COMPLETED) {
+        crash = false;
+        throw new Error('process died');
+      }
+      return update(x);
+    });
+    await expect(t.scheduler.advance(id)).rejects.toThrow('process died');
+    expect(t.status(id, 'a')).toBe(TaskStatus.MERGING);
+    const head = t.git.commitOfSync(t.root, branch.name);
+
+    await t.scheduler.advance(id);
+    expect(t.repo.task(id, 'a')).toMatchObject({ status: TaskStatus.COMPLETED, merge: { commit: head } });
+    expect(t.git.commitOfSync(t.root, branch.name)).toBe(head);
+    expect(t.git.merges).toHaveLength(2); // the second one up to date
+  });
+
+  it('cancel leaves unmerged branches unmerged: MERGING tasks and tasks whose session just committed are CANCELLED', async () => {
+    const t = gitSetup(4, { tickQueueWaitMs: 20 });
+    const id = await t.runPlan([task('queued'), task('committed'), task('reviewed', [], { role: 'REVIEWER' }), task('running')]);
+    await t.scheduler.advance(id);
+    const held = await t.locks.acquire(`git-merge:${t.root}`, { owner: 'someone', ttlMs: 60_000, waitTimeoutMs: 0 });
+    t.finish('queued', { 'q.txt': 'q\n' });
+    await t.scheduler.advance(id);
+    t.finish('committed', { 'c.txt': 'c\n' });
+    t.finish('reviewed');
+    await t.service.cancel(id);
+    expect([t.status(id, 'queued'), t.status(id, 'committed'), t.status(id, 'reviewed'), t.status(id, 'running')]).toEqual([
+      TaskStatus.CANCELLED,
+      TaskStatus.CANCELLED,
+      TaskStatus.COMPLETED,
+      TaskStatus.CANCELLED,
+    ]);
+    expect(t.sessions.cancels).toEqual([t.sessions.of('running')[0].id]);
+    await t.locks.release(held);
+    expect(t.git.merges).toEqual([]);
+  });
+});
+
+describe('PlanService.merge', () => {
+  async function finishedPlan() {
+    const t = gitSetup();
+    const id = await t.runPlan([task('a')]);
+    await t.scheduler.advance(id);
+    t.finish('a', { 'a.txt': 'a\n' });
+    return { ...t, id, branch: await t.branchOf(id) };
+  }
+
+  it('merges a finished plan into the branch checked out at the top, in the merge queue; again: up to date', async () => {
+    const t = await finishedPlan();
+    await expect(t.service.merge(t.id, {})).rejects.toMatchObject({ code: 'PLAN_INVALID_STATE' }); // still RUNNING
+    await t.scheduler.advance(t.id);
+    const acquire = jest.spyOn(t.locks, 'acquire');
+
+    const result = await t.service.merge(t.id, {});
+    expect(result).toEqual({ commit: t.git.commitOfSync(t.root, 'main'), target: 'main', strategy: 'merge', status: 'merged' });
+    expect(t.git.read(t.root, 'main')).toEqual({ 'README.md': 'hello\n', 'a.txt': 'a\n' });
+    expect(t.git.merges.at(-1)).toMatchObject({ source: t.branch.name, target: 'main', message: `Merge plan ${t.id.slice(0, 8)} (${t.branch.name}): build the thing` });
+    // The merge queue, and the top directory's workspace lock (no shared session writes there while the target moves).
+    expect(acquire.mock.calls.map(([resource, options]) => [resource, options.owner])).toEqual([
+      [`git-merge:${t.root}`, expect.stringMatching(/^plan-merge:/)],
+      [`workspace:${t.root}`, expect.stringMatching(/^plan-merge:/)],
+    ]);
+    expect(await t.service.merge(t.id, {})).toMatchObject({ status: 'up-to-date', commit: result.commit });
+
+    t.git.setBranch(t.root, 'release', t.initial);
+    expect(await t.service.merge(t.id, { target: 'release', strategy: 'squash' })).toMatchObject({ status: 'merged', target: 'release', strategy: 'squash' });
+    expect(t.git.read(t.root, 'release')).toEqual({ 'README.md': 'hello\n', 'a.txt': 'a\n' });
+  });
+
+  it('changes nothing on a conflict or a dirty target, and refuses a detached HEAD without target, a bad target, or a plan without a branch', async () => {
+    const t = await finishedPlan();
+    await t.scheduler.advance(t.id);
+    t.git.dirty.set('main', ['README.md']);
+    await expect(t.service.merge(t.id, {})).rejects.toMatchObject({ code: 'WORKSPACE_DIRTY', details: { files: ['README.md'], target: 'main' } });
+    t.git.dirty.clear();
+
+    const diverged = t.git.commit(t.root, 'main', { 'a.txt': 'not a\n' });
+    await expect(t.service.merge(t.id, {})).rejects.toMatchObject({ code: 'MERGE_CONFLICT', details: { files: ['a.txt'], target: 'main', branch: t.branch.name } });
+    expect(t.git.commitOfSync(t.root, 'main')).toBe(diverged);
+
+    t.git.detach(t.root);
+    await expect(t.service.merge(t.id, {})).rejects.toMatchObject({ code: 'MERGE_TARGET_INVALID' });
+    await expect(t.service.merge(t.id, { target: 'nope' })).rejects.toMatchObject({ code: 'MERGE_TARGET_INVALID' });
+    await expect(t.service.merge(t.id, { target: t.branch.name })).rejects.toMatchObject({ code: 'MERGE_TARGET_INVALID' });
+    await expect(t.service.merge(t.id, { target: '-x' })).rejects.toMatchObject({ code: 'GIT_REF_INVALID' });
+
+    const shared = setup();
+    const id = await shared.runPlan([task('a')]);
+    await shared.scheduler.advance(id);
+    shared.complete('a');
+    await shared.scheduler.advance(id);
+    await expect(shared.service.merge(id, {})).rejects.toMatchObject({ code: 'PLAN_NOT_ISOLATED' });
+    await expect(shared.service.merge('00000000-0000-4000-8000-00000000dead', {})).rejects.toMatchObject({ code: 'PLAN_NOT_FOUND' });
   });
 });

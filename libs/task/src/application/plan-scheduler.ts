@@ -3,12 +3,13 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { AppConfig } from '@app/config';
 import { WORKSPACE_PORT, WorkspacePort } from '@app/workspace';
 import { LOCK_PORT, LockError, LockErrorCode, LockPort } from '@app/locking';
-import { DomainError, errorMessage, RunFailure } from '@app/shared';
-import { Plan, PlanTask } from '../domain/plan';
-import { ACTIVE_TASK_STATUSES, BLOCKING_TASK_STATUSES, isFinalTask, PlanStatus, TaskStatus } from '../domain/plan-status';
+import { DomainError, RunFailure } from '@app/shared';
+import { Plan, PlanTask, TaskSessionRef } from '../domain/plan';
+import { BLOCKING_TASK_STATUSES, isFinalTask, PlanStatus, SLOT_TASK_STATUSES, TaskStatus } from '../domain/plan-status';
 import { pickReady } from '../domain/scheduling';
 import { PLAN_REPOSITORY, PlanRepositoryPort } from './ports/plan.repository.port';
 import {
+  CreateTaskSession,
   FINAL_SESSION_STATUSES,
   INFRASTRUCTURE_ATTEMPTS,
   INFRASTRUCTURE_FAILURES,
@@ -16,7 +17,9 @@ import {
   TaskSessionsPort,
   TaskSessionView,
 } from './ports/task-sessions.port';
+import { TaskMerges } from './task-merges';
 import { debugPrompt, taskPrompt } from './task-prompts';
+import { attachAndStart, hasCommits } from './task-session-start';
 
 /** A scheduler tick holds `plan:<id>` this long at most (renewed while it works). */
 const PLAN_LOCK_TTL_MS = 15_000;
@@ -27,8 +30,9 @@ type AdvanceOutcome = 'busy' | 'missing' | 'idle' | 'advanced' | 'finished';
 
 /**
  * Moves one plan forward from its stored state and its sessions' real statuses: settles tasks
- * whose session ended (retrying a failure once on a DEBUGGER), blocks the dependents of what
- * failed, starts ready tasks within the parallel-task limit (least slack first) and finishes the
+ * whose session ended (retrying a failure once on a DEBUGGER), merges finished tasks' branches
+ * into the plan's integration branch (a git workspace: see TaskMerges), blocks the dependents of
+ * what failed, starts ready tasks within the parallel-task limit (least slack first) and finishes the
  * plan. Every step is idempotent, so a tick may be repeated, or resumed by another process
  * after a crash, without starting anything twice: a task's session id is stored on the task
  * before that session is started, and a stored session still PENDING is started by the next tick.
@@ -43,6 +47,7 @@ export class PlanScheduler {
     @Inject(LOCK_PORT) private readonly locks: LockPort,
     private readonly config: AppConfig,
     @Inject(WORKSPACE_PORT) private readonly workspaces: WorkspacePort,
+    private readonly merges: TaskMerges,
   ) {}
 
   private now(): Date {
@@ -87,8 +92,9 @@ export class PlanScheduler {
 
     const byKey = new Map(tasks.map((t) => [t.key, t]));
     for (const task of tasks) {
-      if (ACTIVE_TASK_STATUSES.includes(task.status)) await this.settle(plan, task, byKey);
+      if (SLOT_TASK_STATUSES.includes(task.status)) await this.settle(plan, task, byKey);
     }
+    await this.merges.mergeQueued(plan, tasks, this.config.maxConcurrentSessions);
     await this.block(plan, byKey);
     await this.startReady(plan, tasks, byKey);
     await this.block(plan, byKey);
@@ -101,6 +107,7 @@ export class PlanScheduler {
       const names = (status: TaskStatus) => notDone.filter((t) => t.status === status).map((t) => t.key);
       const parts = [
         [TaskStatus.FAILED, 'failed'],
+        [TaskStatus.CONFLICTED, 'conflicted'],
         [TaskStatus.CANCELLED, 'cancelled'],
         [TaskStatus.BLOCKED, 'blocked'],
       ] as const;
@@ -116,15 +123,17 @@ export class PlanScheduler {
   }
 
   /**
-   * Cancels every task not in a final status: its session is cancelled when still live (a task
-   * whose session completed meanwhile is recorded COMPLETED instead).
+   * Cancels every task not in a final status: its session is cancelled when still live. A task
+   * whose session completed meanwhile without commits to merge is recorded COMPLETED instead; one
+   * whose branch is not merged yet (MERGING, or its session just completed) is CANCELLED, its
+   * branch left unmerged.
    */
   async cancelTasks(tasks: readonly PlanTask[], reason: RunFailure): Promise<void> {
     for (const task of tasks) {
       if (isFinalTask(task.status)) continue;
-      if (ACTIVE_TASK_STATUSES.includes(task.status) && task.sessionId) {
+      if (SLOT_TASK_STATUSES.includes(task.status) && task.sessionId) {
         const session = await this.sessions.get(task.sessionId);
-        if (session?.status === 'COMPLETED') {
+        if (session?.status === 'COMPLETED' && task.status !== TaskStatus.RESOLVING && !hasCommits(session)) {
           task.complete(session.result, session.usage, this.now());
           await this.plans.updateTask(task);
           continue;
@@ -137,7 +146,7 @@ export class PlanScheduler {
     }
   }
 
-  /** A task whose session ended: completed, retried once on the Debugger, failed or cancelled. */
+  /** A task whose session ended: completed (or queued to merge), retried once on the Debugger, failed or cancelled. */
   private async settle(plan: Plan, task: PlanTask, byKey: Map<string, PlanTask>): Promise<void> {
     const session = task.sessionId ? await this.sessions.get(task.sessionId) : null;
     if (!session) {
@@ -154,8 +163,7 @@ export class PlanScheduler {
       case 'RUNNING':
         return;
       case 'COMPLETED':
-        task.complete(session.result, session.usage, this.now());
-        await this.plans.updateTask(task);
+        await this.completed(plan, task, session);
         return;
       case 'CANCELLED':
         task.addUsage(session.usage);
@@ -174,6 +182,11 @@ export class PlanScheduler {
           await this.retryOnDebugger(plan, task, session, failure, byKey);
           return;
         }
+        if (task.status === TaskStatus.RESOLVING) {
+          task.unresolved(session.usage, { code: failure.code, message: `its resolver session ${session.id} ended ${session.status}: ${failure.message}` }, this.now());
+          await this.plans.updateTask(task);
+          return;
+        }
         task.addUsage(session.usage);
         task.end(TaskStatus.FAILED, { code: failure.code, message: `the Debugger's retry failed too: ${failure.message}` }, this.now());
         await this.plans.updateTask(task);
@@ -182,19 +195,33 @@ export class PlanScheduler {
     }
   }
 
+  /**
+   * A completed session: its task is COMPLETED in a shared workspace or when it committed nothing;
+   * else its branch joins the merge queue (MERGING). A resolver's branch joins the queue in place
+   * of the task's own; a resolver that committed nothing resolved nothing.
+   */
+  private async completed(plan: Plan, task: PlanTask, session: TaskSessionView): Promise<void> {
+    if (task.status === TaskStatus.RESOLVING && hasCommits(session)) task.resolved(session.usage, this.now());
+    else if (task.status === TaskStatus.RESOLVING) task.unresolved(session.usage, { code: 'MERGE_CONFLICT_UNRESOLVED', message: `its resolver session ${session.id} committed nothing` }, this.now());
+    else if (plan.branch && hasCommits(session)) task.awaitMerge(session.result, session.usage, this.now());
+    else task.complete(session.result, session.usage, this.now());
+    await this.plans.updateTask(task);
+  }
+
   private async retryOnDebugger(plan: Plan, task: PlanTask, failed: TaskSessionView, failure: RunFailure, byKey: Map<string, PlanTask>): Promise<void> {
     const deps = task.dependsOn.map((k) => byKey.get(k)!);
     let outcome;
     try {
       outcome = await this.sessions.create({
         title: `${task.key} (Debugger retry): ${task.spec.title}`.slice(0, 200),
-        prompt: debugPrompt(task, plan.requirement, deps, failure, failed.result),
+        prompt: debugPrompt(task, plan.requirement, deps, failure, failed.result, hasCommits(failed) ? failed.changes!.branch : null),
         workspace: plan.workspace,
         role: 'DEBUGGER',
         skills: task.spec.skills,
         complexity: task.spec.complexity,
         origin: { planId: plan.id, taskKey: task.key, retryOf: failed.id },
         createdByKeyId: plan.createdByKeyId,
+        ...worktreeOf(plan),
       });
     } catch (err) {
       if (!(err instanceof DomainError)) throw err;
@@ -225,12 +252,13 @@ export class PlanScheduler {
   }
 
   /**
-   * Ready tasks (every dependency COMPLETED), least slack first, into the free slots: the running
-   * process's MAX_CONCURRENT_SESSIONS is a plan's parallel-task limit.
+   * Ready tasks (every dependency COMPLETED, so merged into the integration branch in a git
+   * workspace), least slack first, into the free slots: the running process's
+   * MAX_CONCURRENT_SESSIONS is a plan's parallel-task limit.
    */
   private async startReady(plan: Plan, tasks: readonly PlanTask[], byKey: Map<string, PlanTask>): Promise<void> {
     const maxParallelTasks = this.config.maxConcurrentSessions;
-    const active = tasks.filter((t) => ACTIVE_TASK_STATUSES.includes(t.status)).length;
+    const active = tasks.filter((t) => SLOT_TASK_STATUSES.includes(t.status)).length;
     let free = maxParallelTasks - active;
     if (free <= 0) return;
     const ready = tasks
@@ -258,6 +286,7 @@ export class PlanScheduler {
         complexity: spec.complexity,
         origin: { planId: plan.id, taskKey: task.key, retryOf: null },
         createdByKeyId: plan.createdByKeyId,
+        ...worktreeOf(plan),
       });
     } catch (err) {
       if (!(err instanceof DomainError)) throw err;
@@ -273,24 +302,15 @@ export class PlanScheduler {
     return true;
   }
 
-  /** The session id is stored on the task (version-checked) before the session is started. */
-  private async attachAndStart(task: PlanTask, session: TaskSessionView, kind: 'TASK' | 'DEBUG_RETRY'): Promise<void> {
-    task.attachSession(
-      { sessionId: session.id, kind, role: kind === 'TASK' ? task.spec.role : 'DEBUGGER', agentId: session.agentId, createdAt: this.now() },
-      this.now(),
-    );
-    try {
-      await this.plans.updateTask(task);
-    } catch (err) {
-      // Not recorded on the task: nobody would ever start or watch it.
-      await this.sessions.cancel(session.id).catch(() => undefined);
-      throw err;
-    }
-    try {
-      await this.sessions.start(session.id);
-    } catch (err) {
-      // Recorded: the next tick finds it PENDING and starts it.
-      this.logger.warn(`Task ${task.key}: could not start session ${session.id} yet: ${errorMessage(err)}`);
-    }
+  private attachAndStart(task: PlanTask, session: TaskSessionView, kind: TaskSessionRef['kind']): Promise<void> {
+    return attachAndStart({ plans: this.plans, sessions: this.sessions, logger: this.logger }, task, session, kind, this.now());
   }
+}
+
+/**
+ * A task session in a git workspace works in its own worktree, made from the integration branch
+ * (which holds everything the task depends on); without a branch it shares the workspace.
+ */
+function worktreeOf(plan: Plan): Pick<CreateTaskSession, 'worktree'> {
+  return plan.branch ? { worktree: { baseRef: plan.branch.name } } : {};
 }

@@ -10,7 +10,9 @@ import { TaskError } from '../domain/task.errors';
 import { TaskSpec } from '../domain/task-spec';
 import { TemplateName } from '../domain/templates';
 import { Plan, PlanTask } from '../domain/plan';
+import { PlanBranchChanges } from '../domain/plan-branch';
 import { PlanError } from '../domain/plan.errors';
+import { IntegrationBranches, PlanMergeRequest, PlanMergeResult } from './integration-branches';
 import { PlanKicker } from './plan-kicker';
 import { PLAN_CANCELLED, PlanScheduler } from './plan-scheduler';
 import { PlanStatus } from '../domain/plan-status';
@@ -34,6 +36,8 @@ export interface PlanDetail {
   tasks: PlanTask[];
   /** Every session of every task, as they are now (absent: deleted). */
   sessions: Map<string, TaskSessionView>;
+  /** What the plan's integration branch holds now; null without a branch (or when it is gone). */
+  branchChanges: PlanBranchChanges | null;
 }
 
 /** Defaults of a user task's optional fields. */
@@ -55,6 +59,7 @@ export class PlanService {
     private readonly kicker: PlanKicker,
     private readonly config: AppConfig,
     @Inject(WORKSPACE_PORT) private readonly workspaces: WorkspacePort,
+    private readonly branches: IntegrationBranches,
   ) {}
 
   /** A DRAFT plan: decomposed from the requirement, or the user's tasks validated as given. */
@@ -89,7 +94,7 @@ export class PlanService {
     });
     const tasks = specs.map((spec, i) => PlanTask.create(plan.id, spec, i));
     await this.plans.insert(plan, tasks);
-    return { plan, tasks, sessions: new Map() };
+    return { plan, tasks, sessions: new Map(), branchChanges: null };
   }
 
   async get(id: string): Promise<PlanDetail> {
@@ -100,18 +105,23 @@ export class PlanService {
     const views = await Promise.all(ids.map((sid) => this.sessions.get(sid)));
     const sessions = new Map<string, TaskSessionView>();
     views.forEach((v) => v && sessions.set(v.id, v));
-    return { plan, tasks, sessions };
+    const branchChanges = plan.branch ? await this.branches.changesOf(plan.branch) : null;
+    return { plan, tasks, sessions, branchChanges };
   }
 
   list(query: { status?: PlanStatus; limit?: number }): Promise<Plan[]> {
     return this.plans.list({ status: query.status, limit: query.limit ?? 20 });
   }
 
-  /** DRAFT → RUNNING; the scheduler starts its first tasks at once when it runs in this process, else at its next tick. */
+  /**
+   * DRAFT → RUNNING, with its integration branch made from the workspace's HEAD when the workspace
+   * is in a git work tree; the scheduler starts its first tasks at once when it runs in this
+   * process, else at its next tick.
+   */
   async run(id: string): Promise<PlanDetail> {
     await this.withPlanLock(id, async (plan) => {
       if (plan.status !== PlanStatus.DRAFT) throw PlanError.invalidState(id, plan.status, 'run');
-      plan.start();
+      plan.start(await this.branches.open(plan.id, plan.workspace));
       await this.plans.updatePlan(plan);
     });
     this.kicker.kick(id);
@@ -127,6 +137,16 @@ export class PlanService {
       await this.scheduler.cancelTasks(await this.plans.tasksOf(id), PLAN_CANCELLED);
     });
     return this.get(id);
+  }
+
+  /**
+   * Merges a finished (COMPLETED or FAILED) plan's integration branch into the workspace's branch
+   * (or `target`), in the repository's merge queue; nothing changes on a conflict or a dirty target.
+   */
+  async merge(id: string, request: PlanMergeRequest): Promise<PlanMergeResult> {
+    const plan = await this.plans.findById(id);
+    if (!plan) throw PlanError.notFound(id);
+    return this.branches.mergePlan(plan, plan.assertMergeable(), request);
   }
 
   /** Soft delete (the rows stay); a RUNNING plan must be cancelled first. */

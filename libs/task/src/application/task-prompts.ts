@@ -68,13 +68,18 @@ export function taskPrompt(task: PlanTask, requirement: string, dependencies: re
   return [task.spec.instructions, '', `The plan's requirement: ${requirement}`, ...dependencyContext(dependencies, fence)].join('\n');
 }
 
-/** The Debugger's retry: the failure's context (original instructions, error, partial result) first. */
+/**
+ * The Debugger's retry: the failure's context (original instructions, error, partial result) first.
+ * `failedBranch`: where the failed run's commits are (a plan with an integration branch; the retry
+ * starts from that branch, without them).
+ */
 export function debugPrompt(
   task: PlanTask,
   requirement: string,
   dependencies: readonly PlanTask[],
   failure: RunFailure,
   partial: RunResult | null,
+  failedBranch: string | null = null,
   fence = new UntrustedFence(),
 ): string {
   return [
@@ -85,6 +90,9 @@ export function debugPrompt(
     fence.wrap('error message of the failed run', failure.message),
     'Its partial result:',
     describeResult(partial, fence, `partial result of task ${task.key}`),
+    ...(failedBranch
+      ? [`The failed run's commits are on the branch ${failedBranch}, not in your working tree: look at them with git (git log, git diff ..${failedBranch}) and keep what is right.`]
+      : []),
     '',
     'The original instructions:',
     task.spec.instructions,
@@ -92,5 +100,49 @@ export function debugPrompt(
     `The plan's requirement: ${requirement}`,
     // The notice was given at the top already.
     ...dependencyContext(dependencies, fence, false),
+  ].join('\n');
+}
+
+/** What a resolver session needs to know: both sides of the conflict and where they come from. */
+export interface ResolverContext {
+  task: PlanTask;
+  /** The plan's integration branch: "ours". */
+  integrationBranch: string;
+  /** The task's branch, merged into the worktree with its conflicts left in the files: "theirs". */
+  taskBranch: string;
+  /** The tasks whose work is in the integration branch already. */
+  merged: readonly PlanTask[];
+  /** The files the merge conflicted on (names a model chose: fenced). */
+  conflicts: readonly string[];
+}
+
+/**
+ * A resolver's prompt: which branches meet, what each side meant (the task's instructions, the
+ * tasks already merged), the conflicting files, and the rule: every conflict marker resolved,
+ * keeping both sides' intent.
+ */
+export function resolverPrompt(context: ResolverContext, fence = new UntrustedFence()): string {
+  const { task, integrationBranch, taskBranch, merged, conflicts } = context;
+  const shown = merged.slice(0, FILES_LIMIT).map((t) => `- ${t.key} (${t.spec.title})`);
+  if (merged.length > FILES_LIMIT) shown.push(`- … and ${merged.length - FILES_LIMIT} more`);
+  return [
+    `Task ${task.key} (${task.spec.title}) of a plan is done on the branch ${taskBranch}, but merging it into the plan's integration branch ${integrationBranch} conflicts.`,
+    `Your working tree holds ${integrationBranch} with ${taskBranch} merged in, and the conflicts left in the files between conflict markers (<<<<<<<, =======, >>>>>>>).`,
+    'Resolve every conflict marker so that the result keeps the intent of both sides: what the tasks already merged into ' +
+      `${integrationBranch} did, and what task ${task.key} did. Drop neither side's changes; where they truly contradict, ` +
+      'make the code do what both tasks asked for as far as it can. Leave no conflict marker in any file and change nothing ' +
+      'else; the orchestrator commits your result and merges it.',
+    fence.notice,
+    '',
+    'The conflicting files:',
+    fence.wrap('files in conflict', conflicts.length ? conflicts.slice(0, FILES_LIMIT).join('\n') : '(git named none: look for conflict markers)'),
+    '',
+    `Task ${task.key}'s side (${taskBranch}). Its instructions were:`,
+    task.spec.instructions,
+    'What it reported:',
+    describeResult(task.result, fence, `result of task ${task.key}`),
+    '',
+    `The other side (${integrationBranch}) holds the work of these tasks:`,
+    ...(shown.length ? shown : ['- none yet: only what the workspace held when the plan was run']),
   ].join('\n');
 }

@@ -6,6 +6,15 @@ export enum PlanErrorCode {
   PLAN_VERSION_CONFLICT = 'PLAN_VERSION_CONFLICT',
   /** The command does not fit the plan's status: run a plan that is not DRAFT, cancel a finished one. */
   PLAN_INVALID_STATE = 'PLAN_INVALID_STATE',
+  /** A merge of a plan that has no integration branch (its workspace is not in a git work tree). */
+  PLAN_NOT_ISOLATED = 'PLAN_NOT_ISOLATED',
+  // The next three are the session merge's codes too (one concept, one name): the same strings.
+  /** Merging the plan's branch would conflict; nothing was changed (details.files). */
+  MERGE_CONFLICT = 'MERGE_CONFLICT',
+  /** The target branch's work tree has uncommitted changes; nothing was changed (details.files). */
+  WORKSPACE_DIRTY = 'WORKSPACE_DIRTY',
+  /** No target given and the repository's HEAD is detached, or the target is not another branch of it. */
+  MERGE_TARGET_INVALID = 'MERGE_TARGET_INVALID',
 }
 
 export class PlanError extends DomainError<PlanErrorCode> {
@@ -29,6 +38,31 @@ export class PlanError extends DomainError<PlanErrorCode> {
       { id, expectedVersion },
       { retryable: true },
     );
+  }
+
+  static notIsolated(id: string): PlanError {
+    return new PlanError(PlanErrorCode.PLAN_NOT_ISOLATED, `Plan ${id} has no integration branch (its workspace is not in a git work tree): its tasks wrote to the workspace itself`, { id });
+  }
+
+  static mergeConflict(id: string, branch: string, target: string, files: readonly string[]): PlanError {
+    return new PlanError(PlanErrorCode.MERGE_CONFLICT, `Merging ${branch} into ${target} would conflict in ${files.join(', ')}; nothing was changed`, {
+      id,
+      branch,
+      target,
+      files: [...files],
+    });
+  }
+
+  static workspaceDirty(target: string, worktree: string, files: readonly string[]): PlanError {
+    return new PlanError(PlanErrorCode.WORKSPACE_DIRTY, `${target} is checked out at ${worktree} with uncommitted changes (${files.join(', ')}): commit or stash them first`, {
+      target,
+      worktree,
+      files: [...files],
+    });
+  }
+
+  static mergeTargetInvalid(message: string, target: string | null): PlanError {
+    return new PlanError(PlanErrorCode.MERGE_TARGET_INVALID, message, { field: 'target', target });
   }
 
   static invalidState(id: string, status: string, action: string): PlanError {

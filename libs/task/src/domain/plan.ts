@@ -2,14 +2,18 @@ import { randomUUID } from 'node:crypto';
 import { addUsage, RunFailure, RunResult, TokenUsage } from '@app/shared';
 import type { ComplexityAnalysis } from './complexity';
 import type { PlanAnalysis } from './dag';
+import type { PlanBranch, TaskMerge } from './plan-branch';
 import { PlanError, PlanErrorCode } from './plan.errors';
 import { canMovePlan, canMoveTask, PlanStatus, TaskStatus } from './plan-status';
 import type { TaskRole, TaskSpec } from './task-spec';
 
-/** One session a task ran on: its first attempt, or the Debugger's retry. */
+/**
+ * One session a task ran on: its first attempt, the Debugger's retry, or a resolver of its
+ * branch's merge conflict with the plan's integration branch.
+ */
 export interface TaskSessionRef {
   sessionId: string;
-  kind: 'TASK' | 'DEBUG_RETRY';
+  kind: 'TASK' | 'DEBUG_RETRY' | 'RESOLVER';
   role: TaskRole;
   agentId: string | null;
   createdAt: Date;
@@ -32,6 +36,8 @@ export interface PlanProps {
   maxParallelTasks: number;
   /** The API key that made it (BOOTSTRAP_KEY_ID for API_KEY; null with authentication off); its task sessions carry it too. */
   createdByKeyId: string | null;
+  /** Its integration branch, made when it is run in a git workspace; null: its tasks share the workspace. */
+  branch: PlanBranch | null;
   status: PlanStatus;
   error: RunFailure | null;
   version: number;
@@ -54,6 +60,7 @@ export class Plan {
       ...input,
       createdByKeyId: input.createdByKeyId ?? null,
       id: randomUUID(),
+      branch: null,
       status: PlanStatus.DRAFT,
       error: null,
       version: 1,
@@ -90,6 +97,9 @@ export class Plan {
   get analysis(): PlanAnalysis {
     return this.props.analysis;
   }
+  get branch(): PlanBranch | null {
+    return this.props.branch;
+  }
 
   snapshot(): Readonly<PlanProps> {
     return { ...this.props };
@@ -99,9 +109,20 @@ export class Plan {
     this.props.version = version;
   }
 
-  start(now = new Date()): void {
+  /** `branch`: the integration branch its tasks merge into (a git workspace); null: they share the workspace. */
+  start(branch: PlanBranch | null = null, now = new Date()): void {
     this.moveTo(PlanStatus.RUNNING, 'run', now);
+    this.props.branch = branch ? { ...branch } : null;
     this.props.startedAt = now;
+  }
+
+  /** A finished plan's branch may be merged into the workspace's; a running one is still being written. */
+  assertMergeable(): PlanBranch {
+    if (this.props.status !== PlanStatus.COMPLETED && this.props.status !== PlanStatus.FAILED) {
+      throw PlanError.invalidState(this.id, this.status, 'merge (wait until it is COMPLETED or FAILED)');
+    }
+    if (!this.props.branch) throw PlanError.notIsolated(this.id);
+    return this.props.branch;
   }
 
   cancel(now = new Date()): void {
@@ -143,12 +164,20 @@ export interface PlanTaskProps extends TaskSpec {
   /** Summed over the task's finished sessions. */
   usage: TokenUsage | null;
   error: RunFailure | null;
+  /** Its branch's way into the plan's integration branch; null in a shared workspace, or until its session completed. */
+  merge: TaskMerge | null;
   startedAt: Date | null;
   finishedAt: Date | null;
   version: number;
   createdAt: Date;
   updatedAt: Date;
 }
+
+const ATTACHED_STATUS: Readonly<Record<TaskSessionRef['kind'], TaskStatus>> = {
+  TASK: TaskStatus.RUNNING,
+  DEBUG_RETRY: TaskStatus.RETRYING,
+  RESOLVER: TaskStatus.RESOLVING,
+};
 
 export class PlanTask {
   private constructor(private props: PlanTaskProps) {}
@@ -174,6 +203,7 @@ export class PlanTask {
       result: null,
       usage: null,
       error: null,
+      merge: null,
       startedAt: null,
       finishedAt: null,
       version: 1,
@@ -183,7 +213,7 @@ export class PlanTask {
   }
 
   static restore(props: PlanTaskProps): PlanTask {
-    return new PlanTask({ ...props, sessions: [...props.sessions] });
+    return new PlanTask({ ...props, sessions: [...props.sessions], merge: props.merge && { ...props.merge, conflicts: [...props.merge.conflicts] } });
   }
 
   get id(): string {
@@ -210,6 +240,17 @@ export class PlanTask {
   get result(): RunResult | null {
     return this.props.result;
   }
+  get merge(): TaskMerge | null {
+    return this.props.merge;
+  }
+  /** The session of its own work (the first attempt, or the Debugger's retry): its branch is the task's. */
+  get workSessionId(): string | null {
+    return [...this.props.sessions].reverse().find((s) => s.kind !== 'RESOLVER')?.sessionId ?? null;
+  }
+  /** Resolver sessions made for its merge conflicts so far. */
+  get resolverTries(): number {
+    return this.props.sessions.filter((s) => s.kind === 'RESOLVER').length;
+  }
   get spec(): TaskSpec {
     const { key, title, instructions, role, skills, complexity, estimateMinutes, dependsOn } = this.props;
     return { key, title, instructions, role, skills, complexity, estimateMinutes, dependsOn };
@@ -223,12 +264,15 @@ export class PlanTask {
     this.props.version = version;
   }
 
-  /** PENDING → RUNNING on its first session, or RUNNING → RETRYING on the Debugger's. */
+  /**
+   * PENDING → RUNNING on its first session, RUNNING → RETRYING on the Debugger's, MERGING →
+   * RESOLVING on a resolver (which leaves the attempt and the task's agent as they were).
+   */
   attachSession(ref: TaskSessionRef, now = new Date()): void {
-    const to = ref.kind === 'TASK' ? TaskStatus.RUNNING : TaskStatus.RETRYING;
-    this.moveTo(to, now);
+    this.moveTo(ATTACHED_STATUS[ref.kind], now);
     this.props.sessionId = ref.sessionId;
     this.props.sessions = [...this.props.sessions, ref];
+    if (ref.kind === 'RESOLVER') return;
     this.props.attempt = ref.kind === 'TASK' ? 1 : 2;
     this.props.agentId = ref.agentId;
     this.props.startedAt ??= now;
@@ -247,10 +291,65 @@ export class PlanTask {
     this.props.finishedAt = now;
   }
 
-  end(status: TaskStatus.FAILED | TaskStatus.BLOCKED | TaskStatus.CANCELLED, error: RunFailure, now = new Date()): void {
+  end(status: TaskStatus.FAILED | TaskStatus.CONFLICTED | TaskStatus.BLOCKED | TaskStatus.CANCELLED, error: RunFailure, now = new Date()): void {
     this.moveTo(status, now);
     this.props.error = error;
     this.props.finishedAt = now;
+  }
+
+  /** Its session completed with commits on its branch: RUNNING | RETRYING → MERGING, at the back of the queue. */
+  awaitMerge(result: RunResult | null, usage: TokenUsage | null, now = new Date()): void {
+    this.moveTo(TaskStatus.MERGING, now);
+    this.props.result = result;
+    this.addUsage(usage);
+    this.props.error = null;
+    this.queue(this.props.sessionId!, now);
+  }
+
+  /** The merge would conflict on `files`: recorded for the resolver's prompt (the task stays MERGING). */
+  conflicted(files: readonly string[]): void {
+    this.props.merge = { ...this.currentMerge(), conflicts: [...files] };
+  }
+
+  /** Why its merge waits (a dirty work tree on the integration branch); the status stays MERGING. */
+  mergeWaits(reason: RunFailure): void {
+    this.props.error = reason;
+  }
+
+  /** The resolver's branch (integration head + the task's branch, resolved) joins the queue: RESOLVING → MERGING. */
+  resolved(usage: TokenUsage | null, now = new Date()): void {
+    this.moveTo(TaskStatus.MERGING, now);
+    this.addUsage(usage);
+    this.queue(this.props.sessionId!, now);
+  }
+
+  /**
+   * The resolver did not get through: RESOLVING → MERGING with the task's own branch again, to be
+   * merged again (the integration branch may have moved) and given the next resolver, or end CONFLICTED.
+   */
+  unresolved(usage: TokenUsage | null, reason: RunFailure, now = new Date()): void {
+    this.moveTo(TaskStatus.MERGING, now);
+    this.addUsage(usage);
+    this.props.error = reason;
+    this.queue(this.workSessionId!, now);
+  }
+
+  /** Its work is in the integration branch as `commit`: MERGING → COMPLETED. */
+  merged(commit: string, now = new Date()): void {
+    const merge = this.currentMerge();
+    this.moveTo(TaskStatus.COMPLETED, now);
+    this.props.merge = { ...merge, commit, mergedAt: now };
+    this.props.error = null;
+    this.props.finishedAt = now;
+  }
+
+  private queue(source: string, now: Date): void {
+    this.props.merge = { source, queuedAt: now, conflicts: this.props.merge?.conflicts ?? [], commit: null, mergedAt: null };
+  }
+
+  private currentMerge(): TaskMerge {
+    if (!this.props.merge) throw new PlanError(PlanErrorCode.PLAN_INVALID_STATE, `Task ${this.props.key} of plan ${this.props.planId} is not in the merge queue`, { task: this.props.key });
+    return this.props.merge;
   }
 
   /** Keeps the partial result of a failed first attempt for the retry's context. */

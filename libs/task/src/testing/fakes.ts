@@ -1,12 +1,14 @@
 import type { RunFailure, RunResult, TokenUsage } from '@app/shared';
 import { Plan, PlanProps, PlanTask, PlanTaskProps } from '../domain/plan';
 import { PlanError } from '../domain/plan.errors';
-import { PlanStatus, TaskStatus } from '../domain/plan-status';
+import { LIVE_TASK_STATUSES, PlanStatus } from '../domain/plan-status';
 import { PlanListQuery, PlanRepositoryPort } from '../application/ports/plan.repository.port';
+import { FakeGit } from './fake-git';
 import {
   CreateTaskSession,
   CreateTaskSessionOutcome,
   FINAL_SESSION_STATUSES,
+  TaskSessionChanges,
   TaskSessionsPort,
   TaskSessionStatus,
   TaskSessionView,
@@ -54,13 +56,12 @@ export class InMemoryPlanRepository implements PlanRepositoryPort {
   }
 
   async activePlanIds(): Promise<string[]> {
-    const live = [TaskStatus.PENDING, TaskStatus.RUNNING, TaskStatus.RETRYING];
     return [...this.plans.values()]
       .filter(
         (p) =>
           !p.deletedAt &&
           (p.status === PlanStatus.RUNNING ||
-            (p.status === PlanStatus.CANCELLED && [...this.tasks.values()].some((t) => t.planId === p.id && live.includes(t.status)))),
+            (p.status === PlanStatus.CANCELLED && [...this.tasks.values()].some((t) => t.planId === p.id && LIVE_TASK_STATUSES.includes(t.status)))),
       )
       .map((p) => p.id);
   }
@@ -77,15 +78,23 @@ export interface FakeSession extends TaskSessionView {
   command: CreateTaskSession;
 }
 
-/** The session context as the scheduler sees it: sessions the test moves by hand. */
+/**
+ * The session context as the scheduler sees it: sessions the test moves by hand. With a FakeGit,
+ * a session asked for a worktree gets a branch made from its baseRef (a resolver's with its mergeIn
+ * merged in), and `finish` commits the files it is given there, as the session side does.
+ */
 export class FakeTaskSessions implements TaskSessionsPort {
   readonly sessions = new Map<string, FakeSession>();
   readonly created: FakeSession[] = [];
   readonly starts: string[] = [];
   readonly cancels: string[] = [];
+  /** markMerged calls, in order. */
+  readonly merged: Array<{ sessionId: string; target: string; commit: string }> = [];
   /** Roles for which create answers `waiting` (every agent of the role saturated). */
   readonly saturatedRoles = new Set<string>();
   private next = 1;
+
+  constructor(private readonly git?: FakeGit) {}
 
   async create(command: CreateTaskSession): Promise<CreateTaskSessionOutcome> {
     if (this.saturatedRoles.has(command.role)) return { waiting: `every ${command.role} agent is busy` };
@@ -101,6 +110,7 @@ export class FakeTaskSessions implements TaskSessionsPort {
       error: null,
       startedAt: null,
       finishedAt: null,
+      changes: this.branchFor(id, command),
       command,
     };
     this.sessions.set(id, session);
@@ -136,21 +146,64 @@ export class FakeTaskSessions implements TaskSessionsPort {
     return s ? { ...s } : null;
   }
 
+  async markMerged(sessionId: string, merge: { target: string; commit: string }): Promise<void> {
+    const s = this.sessions.get(sessionId)!;
+    if (this.merged.some((m) => m.sessionId === sessionId)) return;
+    this.merged.push({ sessionId, ...merge });
+    const repository = this.git!.rootOf(s.command.workspace)!;
+    await this.git!.deleteBranch(repository, s.changes!.branch);
+  }
+
   /** The session made for a task (by its origin's taskKey), the latest first. */
   of(taskKey: string): FakeSession[] {
     return this.created.filter((s) => s.command.origin.taskKey === taskKey).reverse();
   }
 
+  /**
+   * Ends a session. `writes`: files its run wrote, committed on its branch (a worktree session); a
+   * resolver's commit also merges its mergeIn, every conflicting file not written keeping its markers.
+   */
   finish(
     sessionId: string,
     status: Extract<TaskSessionStatus, 'COMPLETED' | 'FAILED' | 'TIMED_OUT' | 'CANCELLED'>,
-    outcome: { result?: RunResult; usage?: TokenUsage; error?: RunFailure } = {},
+    outcome: { result?: RunResult; usage?: TokenUsage; error?: RunFailure; writes?: Record<string, string> } = {},
   ): void {
     const s = this.sessions.get(sessionId)!;
+    // Like git: nothing written, no commit.
+    if (outcome.writes && Object.keys(outcome.writes).length > 0) this.commit(s, outcome.writes);
     s.status = status;
     s.result = outcome.result ?? null;
     s.usage = outcome.usage ?? { inputTokens: 10, outputTokens: 5, reasoningTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0, costUsd: 0.01 };
     s.error = outcome.error ?? null;
     s.finishedAt = new Date();
+  }
+
+  private branchFor(id: string, command: CreateTaskSession): TaskSessionChanges | null {
+    if (!command.worktree || !this.git) return null;
+    const repository = this.git.rootOf(command.workspace)!;
+    const branch = `orchestrator/${id.slice(-8)}-session`;
+    const baseCommit = this.git.commitOfSync(repository, command.worktree.baseRef);
+    this.git.setBranch(repository, branch, baseCommit);
+    return { branch, baseCommit, headCommit: baseCommit, files: [], insertions: 0, deletions: 0 };
+  }
+
+  private commit(s: FakeSession, writes: Record<string, string>): void {
+    const git = this.git!;
+    const repository = git.rootOf(s.command.workspace)!;
+    const changes = s.changes!;
+    const mergeIn = s.command.worktree?.mergeIn;
+    let files: Record<string, string | null> = writes;
+    const parents: string[] = [];
+    if (mergeIn) {
+      const merged = git.mergeFiles(repository, changes.branch, mergeIn);
+      const current = git.read(repository, changes.branch);
+      files = { ...Object.fromEntries(Object.keys(current).map((p) => [p, null])), ...merged.files, ...writes };
+      parents.push(git.commitOfSync(repository, mergeIn));
+    }
+    const headCommit = git.commit(repository, changes.branch, files, `session ${s.id}`, parents);
+    const diff = git.read(repository, headCommit);
+    const base = git.read(repository, changes.baseCommit);
+    const changed = [...new Set([...Object.keys(diff), ...Object.keys(base)])].filter((p) => diff[p] !== base[p]).sort();
+    s.changes = { ...changes, headCommit, files: changed, insertions: changed.length, deletions: 0 };
   }
 }

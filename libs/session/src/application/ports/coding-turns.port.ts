@@ -132,6 +132,11 @@ export interface CodingTurnsPort {
   runTurn(ref: CodingTurnRef, request: CodingTurnRequest, options: RunTurnOptions): Promise<CodingTurnOutcome>;
   /** Whether the server answers its health check. */
   isHealthy(): Promise<boolean>;
+  /**
+   * Frees what the server keeps for a directory no turn will use any more (a removed worktree
+   * slot); rejects when the server cannot be reached.
+   */
+  releaseDirectory(directory: string): Promise<boolean>;
 }
 
 export const CODING_TURNS = Symbol('CODING_TURNS');

@@ -37,6 +37,12 @@ export interface SessionRepositoryPort {
    * is no longer QUEUED or RUNNING (cancelled while queued, settled by recovery) or was deleted.
    */
   findToStop(ids: string[]): Promise<string[]>;
+  /** The branches of `repository` that sessions still hold (worktree ACTIVE, session not deleted). */
+  activeBranches(repository: string): Promise<string[]>;
+  /** The repositories of every session worktree still ACTIVE. */
+  worktreeRepositories(): Promise<string[]>;
+  /** Finished sessions (not deleted: their branches are orphans, see activeBranches) whose branch is still ACTIVE, finished before `before`, oldest first. */
+  findWorktreesToExpire(before: Date, limit: number): Promise<Session[]>;
 }
 
 export const SESSION_REPOSITORY = Symbol('SESSION_REPOSITORY');

@@ -1,9 +1,9 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { AppConfig } from '@app/config';
 import { Lease, LOCK_PORT, LockError, LockErrorCode, LockPort } from '@app/locking';
-import { WORKSPACE_PORT, WorkspacePort } from '@app/workspace';
-import { Session } from '../domain/session';
-import { SessionStatus } from '../domain/session-status';
+import { WORKSPACE_PORT, WorkspacePort, workspaceLockResource } from '@app/workspace';
+import { Session } from '../../domain/session';
+import { SessionStatus } from '../../domain/session-status';
 
 /**
  * A run's workspace lease, renewed every third of it while the run lives. It outlives the time
@@ -11,13 +11,8 @@ import { SessionStatus } from '../domain/session-status';
  * resuming run takes the lease over (reclaim) before a waiting session could get the workspace
  * while the dead worker's OpenCode turn may still be writing there.
  */
-function workspaceLockTtlMs(workerLeaseSeconds: number): number {
+export function workspaceLockTtlMs(workerLeaseSeconds: number): number {
   return Math.max(30_000, 3 * workerLeaseSeconds * 1000);
-}
-
-/** The lock a session holds on its workspace for its whole run (symlinks resolved: one directory, one lock). */
-export function workspaceLockResource(canonicalWorkspace: string): string {
-  return `workspace:${canonicalWorkspace}`;
 }
 
 /** held: the run may start. busy: other sessions held `resource` for the session's whole timeout. abandoned: the wait was aborted. */

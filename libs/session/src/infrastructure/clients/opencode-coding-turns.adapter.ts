@@ -24,4 +24,8 @@ export class OpencodeCodingTurnsAdapter implements CodingTurnsPort {
   isHealthy(): Promise<boolean> {
     return this.runner.isHealthy();
   }
+
+  releaseDirectory(directory: string): Promise<boolean> {
+    return this.runner.releaseDirectory(directory);
+  }
 }

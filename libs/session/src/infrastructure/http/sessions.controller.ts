@@ -33,6 +33,7 @@ import {
 } from '@nestjs/swagger';
 import { AwaitingApprovals } from '../../application/awaiting-approvals';
 import { SessionLifecycleService } from '../../application/session-lifecycle.service';
+import { SessionWorktreeService } from '../../application/session-worktree.service';
 import { SessionSseStreams } from '../events/session-sse-streams';
 import {
   CreateSessionDto,
@@ -43,6 +44,8 @@ import {
   UpdateSessionDto,
 } from './dto/session.dto';
 import { SessionStreamEventDto } from './dto/session-stream.dto';
+import { DiffQueryDto, FileDiffDto, MergeSessionDto } from './dto/session-worktree.dto';
+import { SessionMergeResponseDto } from './dto/session-merge-response.dto';
 import { presentEvent, presentSession } from './session.presenter';
 
 @ApiTags('sessions')
@@ -55,6 +58,7 @@ export class SessionsController {
     private readonly lifecycle: SessionLifecycleService,
     private readonly streams: SessionSseStreams,
     private readonly awaiting: AwaitingApprovals,
+    private readonly worktrees: SessionWorktreeService,
   ) {}
 
   @Post()
@@ -160,6 +164,52 @@ export class SessionsController {
   async retry(@IdParam() id: string, @CurrentPrincipal() principal: Principal): Promise<SessionResponseDto> {
     await this.assertReaches(id, principal);
     return presentSession(await this.lifecycle.retry(id));
+  }
+
+  @Get(':id/diff')
+  @ApiOperation({ summary: "What the session's branch changed since its base commit: the unified diff, or ?format=json per file" })
+  @ApiProduces('text/x-diff', 'application/json')
+  @ApiOkResponse({ description: 'text/x-diff: the unified diff (empty when nothing changed); json: FileDiff[]', type: [FileDiffDto] })
+  @ApiNotFoundResponse({ type: ErrorResponseDto })
+  @ApiConflictResponse({ type: ErrorResponseDto, description: 'NO_WORKTREE: the session shares its workspace' })
+  async diff(@IdParam() id: string, @Query() query: DiffQueryDto, @Res() res: Response): Promise<void> {
+    if (query.format === 'json') {
+      res.json(await this.worktrees.diffFiles(id));
+      return;
+    }
+    const diff = await this.worktrees.diff(id); // before the content type: an error answers JSON
+    res.type('text/x-diff; charset=utf-8').send(diff);
+  }
+
+  @Post(':id/merge')
+  @RequireRole('operator')
+  @HttpCode(HttpStatus.OK)
+  @ApiOperation({
+    summary: "Merge the session's branch into a branch of its repository (one merge per repository at a time); answers once done",
+    description: 'A conflict or a dirty target work tree changes nothing. The branch is deleted after the merge.',
+  })
+  @ApiOkResponse({ type: SessionMergeResponseDto })
+  @ApiNotFoundResponse({ type: ErrorResponseDto })
+  @ApiConflictResponse({
+    type: ErrorResponseDto,
+    description: 'MERGE_CONFLICT (details.files), WORKSPACE_DIRTY (details.files), NO_WORKTREE, WORKTREE_GONE, SESSION_RUNNING, LOCK_TIMEOUT (retryable)',
+  })
+  async merge(@IdParam() id: string, @Body() body: MergeSessionDto, @CurrentPrincipal() principal: Principal): Promise<SessionMergeResponseDto> {
+    await this.assertReaches(id, principal);
+    const { session, ...merged } = await this.worktrees.merge(id, body);
+    return { ...merged, session: presentSession(session) };
+  }
+
+  @Post(':id/discard')
+  @RequireRole('operator')
+  @HttpCode(HttpStatus.OK)
+  @ApiOperation({ summary: "Delete the session's branch without merging it (the session stays, its worktree state DISCARDED)" })
+  @ApiOkResponse({ type: SessionResponseDto })
+  @ApiNotFoundResponse({ type: ErrorResponseDto })
+  @ApiConflictResponse({ type: ErrorResponseDto, description: 'NO_WORKTREE, WORKTREE_GONE, SESSION_RUNNING' })
+  async discard(@IdParam() id: string, @CurrentPrincipal() principal: Principal): Promise<SessionResponseDto> {
+    await this.assertReaches(id, principal);
+    return presentSession(await this.worktrees.discard(id));
   }
 
   @Patch(':id')

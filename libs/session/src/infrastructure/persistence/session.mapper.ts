@@ -2,6 +2,7 @@ import { Session } from '../../domain/session';
 import { completeAssignment } from '../../domain/session-agent';
 import { API_ORIGIN, SessionOrigin } from '../../domain/session-origin';
 import { SessionStatus } from '../../domain/session-status';
+import { SessionIsolation, SessionWorktree } from '../../domain/session-worktree';
 import { SessionOrmEntity } from './session.orm-entity';
 
 export const SessionMapper = {
@@ -11,6 +12,8 @@ export const SessionMapper = {
       ...columns,
       opencodeAgent: agent,
       status: row.status as SessionStatus,
+      isolation: row.isolation as SessionIsolation,
+      worktree: reviveWorktree(row.worktree),
       metadata: row.metadata ?? {},
       origin: originPlanId && originTaskKey ? { kind: 'plan', planId: originPlanId, taskKey: originTaskKey, retryOf: originRetryOf } : API_ORIGIN,
       // Rows from before readOnly and permissions were snapshotted get them derived.
@@ -28,4 +31,9 @@ function originColumns(origin: SessionOrigin): Pick<SessionOrmEntity, 'originPla
   return origin.kind === 'plan'
     ? { originPlanId: origin.planId, originTaskKey: origin.taskKey, originRetryOf: origin.retryOf }
     : { originPlanId: null, originTaskKey: null, originRetryOf: null };
+}
+
+function reviveWorktree(worktree: SessionWorktree | null): SessionWorktree | null {
+  if (!worktree) return null;
+  return { ...worktree, merge: worktree.merge ? { ...worktree.merge, at: new Date(worktree.merge.at) } : null };
 }

@@ -11,6 +11,7 @@ import {
 } from 'typeorm';
 import type { RunFailure, RunResult, TokenUsage } from '@app/shared';
 import type { SessionAgentAssignment } from '../../domain/session-agent';
+import type { SessionWorktree } from '../../domain/session-worktree';
 
 @Entity({ name: 'sessions' })
 @Index('idx_sessions_created', ['createdAt', 'id'])
@@ -32,6 +33,9 @@ export class SessionOrmEntity {
   @Column('varchar', { name: 'origin_task_key', length: 64, nullable: true }) originTaskKey: string | null;
   @Column('uuid', { name: 'origin_retry_of', nullable: true }) originRetryOf: string | null;
   @Column('text', { name: 'created_by_key_id', nullable: true }) createdByKeyId: string | null;
+  @Column('varchar', { length: 10, default: 'shared' }) isolation: string;
+  /** Dates inside (merge.at) come back from jsonb as strings: the mapper revives them. */
+  @Column('jsonb', { nullable: true }) worktree: SessionWorktree | null;
   @Column('varchar', { length: 20 }) status: string;
   @Column('integer') attempt: number;
   @Column('varchar', { name: 'opencode_session_id', length: 100, nullable: true }) opencodeSessionId: string | null;

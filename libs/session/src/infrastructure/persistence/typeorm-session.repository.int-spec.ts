@@ -3,6 +3,8 @@ import { openTestDataSource } from '../../../../../test/support/database';
 import { DataSource } from 'typeorm';
 import { Session } from '../../domain/session';
 import { SessionStatus } from '../../domain/session-status';
+import { newSessionWorktree } from '../../domain/session-worktree';
+import { ZERO_USAGE } from '@app/shared';
 import { SessionError, SessionErrorCode } from '../../domain/session.errors';
 import { SessionTransitionPublisher } from '../../application/session-transition-publisher';
 import { TypeormSessionRepository } from './typeorm-session.repository';
@@ -162,5 +164,67 @@ describe('TypeormSessionRepository (real PostgreSQL)', () => {
 
   it('refuses a forged cursor', async () => {
     await expect(repo.list({ limit: 2, cursor: 'bm9wZQ' })).rejects.toMatchObject({ code: SessionErrorCode.INVALID_CURSOR });
+  });
+
+  describe('worktrees', () => {
+    const repository = `/repos/${tag}`;
+    const isolated = (title: string) =>
+      Session.create({
+        title,
+        prompt: 'p',
+        workspace,
+        opencodeAgent: 'build',
+        timeoutSeconds: 60,
+        worktree: newSessionWorktree({ repository, subdirectory: 'pkg', branch: `orchestrator/${title}`, baseRef: 'main', baseCommit: 'a'.repeat(40) }),
+      });
+    const finish = async (s: Session, finishedAt: Date) => {
+      s.queue(finishedAt);
+      await repo.update(s);
+      s.markRunning(finishedAt);
+      s.useSlot('/w/slot-0', finishedAt);
+      await repo.update(s);
+      s.recordChanges({ headCommit: 'b'.repeat(40), files: ['pkg/a.ts'], insertions: 2, deletions: 0 }, finishedAt);
+      s.complete({ summary: 'ok', filesChanged: ['pkg/a.ts'] }, ZERO_USAGE, finishedAt);
+      await repo.update(s);
+    };
+
+    it('stores the isolation and the worktree, the merge date included', async () => {
+      const s = isolated('stored');
+      await repo.insert(s);
+      await finish(s, new Date());
+      const at = new Date('2026-01-02T03:04:05.000Z');
+      s.recordMerged({ target: 'main', strategy: 'rebase', commit: 'c'.repeat(40), at });
+      await repo.update(s);
+      const loaded = (await repo.findById(s.id))!.snapshot();
+      expect(loaded.isolation).toBe('worktree');
+      expect(loaded.worktree).toEqual({ ...s.snapshot().worktree, merge: { target: 'main', strategy: 'rebase', commit: 'c'.repeat(40), at } });
+      expect(loaded.worktree?.merge?.at).toBeInstanceOf(Date);
+      await expect(dataSource.query(`UPDATE sessions SET isolation = 'shared' WHERE id = $1`, [s.id])).rejects.toThrow(/ck_sessions_isolation/);
+    });
+
+    it('lists the branches sessions hold, their repositories, and the finished ones to expire', async () => {
+      const old = isolated('old');
+      const fresh = isolated('fresh');
+      const running = isolated('running');
+      const deleted = isolated('deleted');
+      for (const s of [old, fresh, running, deleted]) await repo.insert(s);
+      await finish(old, new Date('2026-01-01T00:00:00Z'));
+      await finish(fresh, new Date());
+      running.queue();
+      await repo.update(running);
+      await finish(deleted, new Date('2026-01-01T00:00:00Z'));
+      deleted.softDelete();
+      await repo.update(deleted);
+
+      const held = await repo.activeBranches(repository);
+      expect(held).toEqual(expect.arrayContaining(['orchestrator/old', 'orchestrator/fresh', 'orchestrator/running']));
+      expect(held).not.toContain('orchestrator/deleted');
+      expect(await repo.worktreeRepositories()).toContain(repository);
+      const due = (await repo.findWorktreesToExpire(new Date('2026-01-02T00:00:00Z'), 100)).map((s) => s.id);
+      expect(due).toContain(old.id);
+      expect(due).not.toContain(fresh.id);
+      expect(due).not.toContain(running.id);
+      expect(due).not.toContain(deleted.id); // its branch is an orphan: the janitor deletes it with the others
+    });
   });
 });

@@ -125,6 +125,35 @@ export class TypeormSessionRepository implements SessionRepositoryPort {
     return rows.map(SessionMapper.toDomain);
   }
 
+  async activeBranches(repository: string): Promise<string[]> {
+    const rows: Array<{ branch: string }> = await this.dataSource.query(
+      `SELECT worktree->>'branch' AS branch FROM sessions
+        WHERE deleted_at IS NULL AND (worktree->>'state') = 'ACTIVE' AND worktree->>'repository' = $1`,
+      [repository],
+    );
+    return rows.map((r) => r.branch);
+  }
+
+  async worktreeRepositories(): Promise<string[]> {
+    const rows: Array<{ repository: string }> = await this.dataSource.query(
+      `SELECT DISTINCT worktree->>'repository' AS repository FROM sessions WHERE (worktree->>'state') = 'ACTIVE'`,
+    );
+    return rows.map((r) => r.repository);
+  }
+
+  async findWorktreesToExpire(before: Date, limit: number): Promise<Session[]> {
+    const rows = await this.dataSource
+      .getRepository(SessionOrmEntity)
+      .createQueryBuilder('s')
+      .where(`(s.worktree->>'state') = 'ACTIVE'`)
+      .andWhere('s.finished_at < :before', { before })
+      .andWhere('s.status NOT IN (:...live)', { live: [SessionStatus.QUEUED, SessionStatus.RUNNING] })
+      .orderBy('s.finished_at', 'ASC', 'NULLS FIRST')
+      .take(limit)
+      .getMany();
+    return rows.map(SessionMapper.toDomain);
+  }
+
   async findToStop(ids: string[]): Promise<string[]> {
     if (ids.length === 0) return [];
     const live = [SessionStatus.QUEUED, SessionStatus.RUNNING];

@@ -17,6 +17,28 @@ export interface TaskSessionView {
   error: RunFailure | null;
   startedAt: Date | null;
   finishedAt: Date | null;
+  /** What its run committed on its own branch (a session in a git worktree); null in a shared workspace. */
+  changes: TaskSessionChanges | null;
+}
+
+/** A worktree session's branch and what its commits changed since the commit it was made from. */
+export interface TaskSessionChanges {
+  branch: string;
+  baseCommit: string;
+  headCommit: string;
+  files: string[];
+  insertions: number;
+  deletions: number;
+}
+
+/**
+ * Where a task session works in a git workspace: its own worktree on its own branch made from
+ * `baseRef` (the plan's integration branch), with `mergeIn` (a branch) merged in first and its
+ * conflicts left in the files for the agent to resolve (a resolver session).
+ */
+export interface TaskSessionWorktree {
+  baseRef: string;
+  mergeIn?: string | null;
 }
 
 export interface CreateTaskSession {
@@ -30,6 +52,8 @@ export interface CreateTaskSession {
   origin: { planId: string; taskKey: string; retryOf: string | null };
   /** The plan's key id: a task session is made on behalf of whoever made the plan. */
   createdByKeyId: string | null;
+  /** Given for a plan in a git workspace; without it the session shares the workspace (under its lock). */
+  worktree?: TaskSessionWorktree;
 }
 
 /**
@@ -51,6 +75,11 @@ export interface TaskSessionsPort {
   retry(sessionId: string): Promise<void>;
   /** Null when it does not exist (or was deleted). */
   get(sessionId: string): Promise<TaskSessionView | null>;
+  /**
+   * Records that the session's branch was merged (into the plan's integration branch, as `commit`)
+   * and removes the branch; no-op when it is merged or discarded already.
+   */
+  markMerged(sessionId: string, merge: { target: string; commit: string }): Promise<void>;
 }
 
 export const TASK_SESSIONS = Symbol('TASK_SESSIONS');

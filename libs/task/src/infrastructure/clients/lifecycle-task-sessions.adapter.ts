@@ -1,9 +1,10 @@
 import { Injectable } from '@nestjs/common';
 import { AgentError, AgentErrorCode, SkippedAgent } from '@app/agent';
-import { Session, SessionError, SessionErrorCode, SessionLifecycleService } from '@app/session';
+import { Session, SessionError, SessionErrorCode, SessionLifecycleService, SessionWorktreeService } from '@app/session';
 import {
   CreateTaskSession,
   CreateTaskSessionOutcome,
+  TaskSessionChanges,
   TaskSessionsPort,
   TaskSessionStatus,
   TaskSessionView,
@@ -13,11 +14,16 @@ import {
  * Task sessions through the session context's use cases, routed by role and skills like any
  * session. When no agent of the role has any of the task's skills, the task goes to the best agent
  * of its role (a plan must not stall on a skill tag); when every agent of the role is busy
- * (SATURATED), the task waits for a later tick.
+ * (SATURATED), the task waits for a later tick. A task of a plan with an integration branch gets
+ * a worktree of its own made from that branch; any other task session shares its workspace
+ * (isolation "shared", said explicitly: in a git work tree a session defaults to a worktree).
  */
 @Injectable()
 export class LifecycleTaskSessions implements TaskSessionsPort {
-  constructor(private readonly lifecycle: SessionLifecycleService) {}
+  constructor(
+    private readonly lifecycle: SessionLifecycleService,
+    private readonly worktrees: SessionWorktreeService,
+  ) {}
 
   async create(command: CreateTaskSession): Promise<CreateTaskSessionOutcome> {
     const attempt = (skills: string[]) =>
@@ -30,6 +36,7 @@ export class LifecycleTaskSessions implements TaskSessionsPort {
         complexity: command.complexity,
         origin: { kind: 'plan', ...command.origin },
         createdByKeyId: command.createdByKeyId,
+        ...isolationOf(command),
       });
     try {
       return { session: toView(await attempt(command.skills)) };
@@ -81,6 +88,21 @@ export class LifecycleTaskSessions implements TaskSessionsPort {
       throw err;
     }
   }
+
+  async markMerged(sessionId: string, merge: { target: string; commit: string }): Promise<void> {
+    await this.worktrees.markMerged(sessionId, { ...merge, strategy: 'merge' });
+  }
+}
+
+function isolationOf(command: CreateTaskSession) {
+  if (!command.worktree) return { isolation: 'shared' as const };
+  return { isolation: 'worktree' as const, baseRef: command.worktree.baseRef, ...(command.worktree.mergeIn && { mergeIn: command.worktree.mergeIn }) };
+}
+
+function changesOf(session: Session): TaskSessionChanges | null {
+  const w = session.snapshot().worktree;
+  if (!w) return null;
+  return { branch: w.branch, baseCommit: w.baseCommit, headCommit: w.headCommit, files: [...w.files], insertions: w.insertions, deletions: w.deletions };
 }
 
 function skippedOf(err: unknown): SkippedAgent[] | null {
@@ -101,5 +123,6 @@ function toView(session: Session): TaskSessionView {
     error: s.error,
     startedAt: s.startedAt,
     finishedAt: s.finishedAt,
+    changes: changesOf(session),
   };
 }

@@ -17,6 +17,7 @@ export function presentPlanSummary(plan: Plan): PlanSummaryDto {
     workspace: p.workspace,
     template: p.template,
     createdByKeyId: p.createdByKeyId,
+    branch: p.branch && { ...p.branch },
     status: p.status,
     error: p.error,
     version: p.version,
@@ -26,7 +27,15 @@ export function presentPlanSummary(plan: Plan): PlanSummaryDto {
   };
 }
 
-export function presentPlan({ plan, tasks, sessions }: PlanDetail): PlanResponseDto {
+/** The integration branch with its head and change totals; a branch deleted by hand shows no head and no changes. */
+function presentBranch({ plan, branchChanges }: PlanDetail): PlanResponseDto['branch'] {
+  const branch = plan.branch;
+  if (!branch) return null;
+  return { ...branch, headCommit: branchChanges?.headCommit ?? null, files: branchChanges?.files ?? [], insertions: branchChanges?.insertions ?? 0, deletions: branchChanges?.deletions ?? 0 };
+}
+
+export function presentPlan(detail: PlanDetail): PlanResponseDto {
+  const { plan, tasks, sessions } = detail;
   const p = plan.snapshot();
   const byStatus = Object.fromEntries(Object.values(TaskStatus).map((s) => [s, 0])) as Record<string, number>;
   let totals: TokenUsage | null = null;
@@ -47,6 +56,7 @@ export function presentPlan({ plan, tasks, sessions }: PlanDetail): PlanResponse
         finishedAt: s?.finishedAt ?? null,
         usage: s?.usage ? usageDto(s.usage) : null,
         error: s?.error ?? null,
+        changes: s?.changes ?? null,
       };
     });
     // A deleted session's usage is gone from the sessions: keep what the task recorded.
@@ -71,6 +81,7 @@ export function presentPlan({ plan, tasks, sessions }: PlanDetail): PlanResponse
       usage: usageDto(usage),
       result: t.result,
       error: t.error,
+      merge: t.merge,
       slack: schedule?.slack ?? 0,
       critical: schedule?.critical ?? false,
       startedAt: t.startedAt,
@@ -81,6 +92,7 @@ export function presentPlan({ plan, tasks, sessions }: PlanDetail): PlanResponse
   const settled = tasks.filter((t) => isFinalTask(t.status)).length;
   return {
     ...presentPlanSummary(plan),
+    branch: presentBranch(detail),
     chosenBecause: p.chosenBecause,
     complexity: p.complexity,
     analysis: p.analysis,

@@ -13,7 +13,7 @@ import {
 import { assertPrincipalReaches, CurrentPrincipal, ErrorResponseDto, IdParam, KeyedApi, RequireRole } from '@app/http';
 import { Principal } from '@app/shared';
 import { PlanService } from '../../application/plan.service';
-import { CreatePlanDto, ListPlansQueryDto, PlanResponseDto, PlanSummaryDto } from './dto/plan.dto';
+import { CreatePlanDto, ListPlansQueryDto, MergePlanDto, PlanMergeResultDto, PlanResponseDto, PlanSummaryDto } from './dto/plan.dto';
 import { presentPlan, presentPlanSummary } from './plan.presenter';
 
 @ApiTags('plans')
@@ -69,6 +69,24 @@ export class PlansController {
   async cancel(@IdParam() id: string, @CurrentPrincipal() principal: Principal): Promise<PlanResponseDto> {
     await this.assertReaches(id, principal);
     return presentPlan(await this.plans.cancel(id));
+  }
+
+  @Post(':id/merge')
+  @RequireRole('operator')
+  @HttpCode(HttpStatus.OK)
+  @ApiOperation({
+    summary: "Merge a COMPLETED or FAILED plan's integration branch into the workspace's branch (or target), in the repository's merge queue",
+  })
+  @ApiOkResponse({ type: PlanMergeResultDto })
+  @ApiBadRequestResponse({ type: ErrorResponseDto, description: 'MERGE_TARGET_INVALID (no target and a detached HEAD), GIT_REF_INVALID, VALIDATION_FAILED' })
+  @ApiNotFoundResponse({ type: ErrorResponseDto })
+  @ApiConflictResponse({
+    type: ErrorResponseDto,
+    description: 'MERGE_CONFLICT and WORKSPACE_DIRTY (details.files; nothing changed), PLAN_NOT_ISOLATED (no integration branch), PLAN_INVALID_STATE (not COMPLETED or FAILED), LOCK_TIMEOUT',
+  })
+  async merge(@IdParam() id: string, @Body() body: MergePlanDto, @CurrentPrincipal() principal: Principal): Promise<PlanMergeResultDto> {
+    await this.assertReaches(id, principal);
+    return this.plans.merge(id, body);
   }
 
   @Delete(':id')

@@ -3,6 +3,10 @@ import { Column, CreateDateColumn, DeleteDateColumn, Entity, Index, PrimaryColum
 import type { ComplexityAnalysis } from '../../domain/complexity';
 import type { PlanAnalysis } from '../../domain/dag';
 import type { TaskSessionRef } from '../../domain/plan';
+import type { PlanBranch, TaskMerge } from '../../domain/plan-branch';
+
+/** A task's merge state as stored: its dates as ISO strings. */
+export type TaskMergeRow = Omit<TaskMerge, 'queuedAt' | 'mergedAt'> & { queuedAt: string; mergedAt: string | null };
 
 @Entity({ name: 'plans' })
 @Index('idx_plans_created', ['createdAt', 'id'])
@@ -16,6 +20,7 @@ export class PlanOrmEntity {
   @Column('jsonb') analysis: PlanAnalysis;
   @Column('integer', { name: 'max_concurrent_sessions' }) maxParallelTasks: number;
   @Column('text', { name: 'created_by_key_id', nullable: true }) createdByKeyId: string | null;
+  @Column('jsonb', { nullable: true }) branch: PlanBranch | null;
   @Column('varchar', { length: 20 }) status: string;
   @Column('jsonb', { nullable: true }) error: RunFailure | null;
   @Column('timestamptz', { name: 'started_at', nullable: true }) startedAt: Date | null;
@@ -48,6 +53,7 @@ export class PlanTaskOrmEntity {
   @Column('jsonb', { nullable: true }) result: RunResult | null;
   @Column('jsonb', { nullable: true }) usage: TokenUsage | null;
   @Column('jsonb', { nullable: true }) error: RunFailure | null;
+  @Column('jsonb', { nullable: true }) merge: TaskMergeRow | null;
   @Column('timestamptz', { name: 'started_at', nullable: true }) startedAt: Date | null;
   @Column('timestamptz', { name: 'finished_at', nullable: true }) finishedAt: Date | null;
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' }) createdAt: Date;

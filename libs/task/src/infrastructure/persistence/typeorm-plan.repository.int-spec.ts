@@ -114,4 +114,32 @@ describe('TypeormPlanRepository (real PostgreSQL)', () => {
     r.plan.start();
     expect(() => r.plan.softDelete()).toThrow(/cancel it first/);
   });
+
+  it("stores a plan's integration branch and its tasks' way through the merge queue, new statuses included", async () => {
+    const { plan, tasks } = newPlan();
+    await repo.insert(plan, tasks);
+    const running = (await repo.findById(plan.id))!;
+    const branch = { name: 'orchestrator/plan-1234abcd', repository: tmpdir(), baseCommit: 'a'.repeat(40) };
+    running.start(branch);
+    await repo.updatePlan(running);
+    expect((await repo.findById(plan.id))!.branch).toEqual(branch);
+
+    const [a] = await repo.tasksOf(plan.id);
+    a.attachSession({ sessionId: '00000000-0000-4000-8000-000000000001', kind: 'TASK', role: 'IMPLEMENTER', agentId: null, createdAt: new Date() });
+    a.awaitMerge({ summary: 'done', filesChanged: ['a.ts'] }, null, new Date('2026-01-01T00:00:00Z'));
+    a.conflicted(['a.ts']);
+    a.attachSession({ sessionId: '00000000-0000-4000-8000-000000000002', kind: 'RESOLVER', role: 'DEBUGGER', agentId: null, createdAt: new Date() });
+    await repo.updateTask(a);
+    let [stored] = await repo.tasksOf(plan.id);
+    expect(stored.snapshot()).toMatchObject({
+      status: TaskStatus.RESOLVING,
+      merge: { source: '00000000-0000-4000-8000-000000000001', queuedAt: new Date('2026-01-01T00:00:00Z'), conflicts: ['a.ts'], commit: null, mergedAt: null },
+    });
+    expect(stored.resolverTries).toBe(1);
+
+    stored.end(TaskStatus.CONFLICTED, { code: 'MERGE_CONFLICT', message: 'a.ts' });
+    await repo.updateTask(stored);
+    [stored] = await repo.tasksOf(plan.id);
+    expect(stored.status).toBe(TaskStatus.CONFLICTED);
+  });
 });

@@ -4,7 +4,7 @@ import { DataSource, EntityTarget, ObjectLiteral } from 'typeorm';
 import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
 import { Plan, PlanTask } from '../../domain/plan';
 import { PlanError } from '../../domain/plan.errors';
-import { PlanStatus, TaskStatus } from '../../domain/plan-status';
+import { LIVE_TASK_STATUSES, PlanStatus } from '../../domain/plan-status';
 import { PlanListQuery, PlanRepositoryPort } from '../../application/ports/plan.repository.port';
 import { PlanMapper } from './plan.mapper';
 import { PlanOrmEntity, PlanTaskOrmEntity } from './plan.orm-entity';
@@ -84,7 +84,7 @@ export class TypeormPlanRepository implements PlanRepositoryPort {
           AND (p.status = $1
                OR (p.status = $2 AND EXISTS (SELECT 1 FROM plan_tasks t WHERE t.plan_id = p.id AND t.status = ANY($3))))
         ORDER BY p.created_at, p.id`,
-      [PlanStatus.RUNNING, PlanStatus.CANCELLED, [TaskStatus.PENDING, TaskStatus.RUNNING, TaskStatus.RETRYING]],
+      [PlanStatus.RUNNING, PlanStatus.CANCELLED, LIVE_TASK_STATUSES],
     );
     return rows.map((r) => r.id);
   }

@@ -17,6 +17,8 @@ import {
 } from 'class-validator';
 import { RunFailureDto, RunResultDto, TokenUsageDto } from '@app/http';
 import { SessionStatus } from '../../../domain/session-status';
+import { SESSION_ISOLATIONS, SessionIsolation } from '../../../domain/session-worktree';
+import { SessionChangesDto, SessionWorktreeDto } from './session-worktree.dto';
 
 /** The orchestrator agent roles (the agent context's AgentRole values). */
 const SESSION_AGENT_ROLES = ['ARCHITECT', 'IMPLEMENTER', 'REVIEWER', 'DEBUGGER'];
@@ -73,6 +75,17 @@ export class CreateSessionDto {
   @ApiPropertyOptional({ format: 'uuid', description: "The session whose work this one reviews: the review's QUALITY score is credited to that session's agent" })
   @IsOptional() @IsUUID()
   reviewOf?: string;
+
+  @ApiPropertyOptional({
+    enum: SESSION_ISOLATIONS,
+    description: 'worktree: its own git worktree and branch (default when the workspace is in a git work tree with a commit); shared: the workspace itself, one session at a time',
+  })
+  @IsOptional() @IsIn(SESSION_ISOLATIONS)
+  isolation?: SessionIsolation;
+
+  @ApiPropertyOptional({ example: 'main', description: "The branch or commit the session's branch is made from; default: the workspace's HEAD (worktree only)" })
+  @IsOptional() @IsString() @MaxLength(200)
+  baseRef?: string;
 }
 
 export class UpdateSessionDto {
@@ -163,6 +176,9 @@ export class SessionResponseDto {
   @ApiProperty({ type: SessionOriginDto, description: 'Why the session exists; set at creation' }) origin: SessionOriginDto;
   @ApiProperty({ nullable: true, type: String, description: "The API key that made it ('bootstrap': API_KEY; null: authentication was off)" })
   createdByKeyId: string | null;
+  @ApiProperty({ enum: SESSION_ISOLATIONS }) isolation: SessionIsolation;
+  @ApiProperty({ nullable: true, type: SessionChangesDto, description: 'worktree only: its branch and what its commits changed' }) changes: SessionChangesDto | null;
+  @ApiProperty({ nullable: true, type: SessionWorktreeDto, description: 'worktree only: where it works and what became of its branch' }) worktree: SessionWorktreeDto | null;
   @ApiProperty({ enum: SessionStatus }) status: SessionStatus;
   @ApiProperty() attempt: number;
   @ApiProperty() version: number;

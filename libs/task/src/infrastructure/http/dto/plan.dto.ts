@@ -1,10 +1,11 @@
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { ApiProperty, ApiPropertyOptional, OmitType } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { ArrayMaxSize, IsArray, IsIn, IsInt, IsNotEmpty, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
 import { RunFailureDto, RunResultDto, TokenUsageDto } from '@app/http';
 import { PlanStatus, TaskStatus } from '../../../domain/plan-status';
 
 const PLAN_TEMPLATES = ['MICROSERVICE', 'CRUD', 'SECURITY'] as const;
+const MERGE_STRATEGIES = ['merge', 'squash', 'rebase'] as const;
 const MAX_PLAN_TASKS = 500;
 
 class TaskSpecDto {
@@ -54,9 +55,35 @@ export class PlanUsageDto extends TokenUsageDto {
   @ApiProperty({ description: 'inputTokens + outputTokens + reasoningTokens' }) totalTokens: number;
 }
 
+export class MergePlanDto {
+  @ApiPropertyOptional({ example: 'main', description: 'The branch to merge the plan into (default: the branch checked out at the repository top; required when its HEAD is detached)' })
+  @IsOptional() @IsString() @IsNotEmpty() @MaxLength(200)
+  target?: string;
+
+  @ApiPropertyOptional({ enum: MERGE_STRATEGIES, default: 'merge' })
+  @IsOptional() @IsIn(MERGE_STRATEGIES)
+  strategy?: (typeof MERGE_STRATEGIES)[number];
+}
+
+export class PlanMergeResultDto {
+  @ApiProperty({ description: "The target's commit after the merge" }) commit: string;
+  @ApiProperty() target: string;
+  @ApiProperty({ enum: MERGE_STRATEGIES }) strategy: string;
+  @ApiProperty({ enum: ['merged', 'up-to-date'] }) status: string;
+}
+
+class TaskSessionChangesDto {
+  @ApiProperty({ description: "The session's own branch" }) branch: string;
+  @ApiProperty() baseCommit: string;
+  @ApiProperty() headCommit: string;
+  @ApiProperty({ type: [String] }) files: string[];
+  @ApiProperty() insertions: number;
+  @ApiProperty() deletions: number;
+}
+
 class TaskSessionDto {
   @ApiProperty({ format: 'uuid' }) id: string;
-  @ApiProperty({ enum: ['TASK', 'DEBUG_RETRY'] }) kind: string;
+  @ApiProperty({ enum: ['TASK', 'DEBUG_RETRY', 'RESOLVER'], description: 'RESOLVER: a DEBUGGER session resolving its branch\'s merge conflict' }) kind: string;
   @ApiProperty() role: string;
   @ApiProperty({ nullable: true, type: String }) agentId: string | null;
   @ApiProperty({ description: 'The session status now; "DELETED" when the session was deleted' }) status: string;
@@ -64,6 +91,16 @@ class TaskSessionDto {
   @ApiProperty({ nullable: true, type: String, format: 'date-time' }) finishedAt: Date | null;
   @ApiProperty({ nullable: true, type: PlanUsageDto }) usage: PlanUsageDto | null;
   @ApiProperty({ nullable: true, type: RunFailureDto }) error: RunFailureDto | null;
+  @ApiProperty({ nullable: true, type: TaskSessionChangesDto, description: 'What it committed on its own branch; null in a shared workspace' })
+  changes: TaskSessionChangesDto | null;
+}
+
+class TaskMergeDto {
+  @ApiProperty({ format: 'uuid', description: 'The session whose branch is (or was) merged: the task\'s own, or its last resolver\'s' }) source: string;
+  @ApiProperty({ type: String, format: 'date-time', description: 'When it joined the merge queue (first come, first merged)' }) queuedAt: Date;
+  @ApiProperty({ type: [String], description: 'The files the last merge attempt conflicted on' }) conflicts: string[];
+  @ApiProperty({ nullable: true, type: String, description: "The integration branch's commit once merged" }) commit: string | null;
+  @ApiProperty({ nullable: true, type: String, format: 'date-time' }) mergedAt: Date | null;
 }
 
 export class PlanTaskDto {
@@ -84,6 +121,8 @@ export class PlanTaskDto {
   @ApiProperty({ type: PlanUsageDto, description: 'Summed over its sessions' }) usage: PlanUsageDto;
   @ApiProperty({ nullable: true, type: RunResultDto }) result: RunResultDto | null;
   @ApiProperty({ nullable: true, type: RunFailureDto }) error: RunFailureDto | null;
+  @ApiProperty({ nullable: true, type: TaskMergeDto, description: "Its branch's way into the plan's integration branch; null in a shared workspace or before its session completed" })
+  merge: TaskMergeDto | null;
   @ApiProperty({ description: 'Minutes it may slip without delaying the plan (by estimates)' }) slack: number;
   @ApiProperty() critical: boolean;
   @ApiProperty({ nullable: true, type: String, format: 'date-time' }) startedAt: Date | null;
@@ -98,6 +137,19 @@ class PlanProgressDto {
   @ApiProperty({ description: 'Tasks in a final status, in percent (0-100, rounded down)' }) percent: number;
 }
 
+class PlanBranchDto {
+  @ApiProperty({ example: 'orchestrator/plan-1a2b3c4d' }) name: string;
+  @ApiProperty({ description: 'The top of the git work tree the workspace is in' }) repository: string;
+  @ApiProperty({ description: "The workspace's HEAD when the plan was run" }) baseCommit: string;
+}
+
+class PlanBranchDetailDto extends PlanBranchDto {
+  @ApiProperty({ nullable: true, type: String, description: 'Its head now; null when the branch no longer exists' }) headCommit: string | null;
+  @ApiProperty({ type: [String], description: 'Files changed from baseCommit to headCommit' }) files: string[];
+  @ApiProperty() insertions: number;
+  @ApiProperty() deletions: number;
+}
+
 export class PlanSummaryDto {
   @ApiProperty({ format: 'uuid' }) id: string;
   @ApiProperty() requirement: string;
@@ -105,6 +157,12 @@ export class PlanSummaryDto {
   @ApiProperty({ nullable: true, type: String, description: 'The decomposition template; null when the tasks were given' }) template: string | null;
   @ApiProperty({ nullable: true, type: String, description: "The API key that made it ('bootstrap': API_KEY; null: authentication was off); its task sessions carry it too" })
   createdByKeyId: string | null;
+  @ApiProperty({
+    nullable: true,
+    type: PlanBranchDto,
+    description: 'Its integration branch, made when it is run in a git workspace (every task works on a branch of its own, merged into it); null: its tasks share the workspace',
+  })
+  branch: PlanBranchDto | null;
   @ApiProperty({ enum: PlanStatus }) status: PlanStatus;
   @ApiProperty({ nullable: true, type: RunFailureDto }) error: RunFailureDto | null;
   @ApiProperty() version: number;
@@ -113,7 +171,9 @@ export class PlanSummaryDto {
   @ApiProperty({ nullable: true, type: String, format: 'date-time' }) finishedAt: Date | null;
 }
 
-export class PlanResponseDto extends PlanSummaryDto {
+export class PlanResponseDto extends OmitType(PlanSummaryDto, ['branch'] as const) {
+  @ApiProperty({ nullable: true, type: PlanBranchDetailDto, description: 'The integration branch with its head and the totals of its changes since baseCommit' })
+  branch: PlanBranchDetailDto | null;
   @ApiProperty() chosenBecause: string;
   @ApiProperty({ type: Object, description: '{score 1-10, signals[{name, weight, detail}]}' }) complexity: object;
   @ApiProperty({ type: Object, description: 'order, levels, criticalPath, minimumMinutes, agents, minimumMinutesWithAgents, totalMinutes, maxParallelism, schedule' })
