@@ -7,7 +7,7 @@ import {
 } from '@app/opencode';
 
 export { waitFor } from './wait';
-export { makeTempWorkspace, removeTempWorkspaces } from './temp-workspace';
+export { git, makeTempWorkspace, removeTempWorkspaces } from './temp-workspace';
 export type { TempWorkspaceOptions } from './temp-workspace';
 
 /** The shared OpenCode server started by the global setup (integration and e2e projects only). */

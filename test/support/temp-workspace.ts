@@ -25,12 +25,16 @@ export function makeTempWorkspace(options: TempWorkspaceOptions = {}): string {
     writeFileSync(join(dir, path), content);
   }
   if (options.git) {
-    const git = (...args: string[]) => execFileSync('git', args, { cwd: dir, stdio: 'ignore' });
-    git('init', '-q');
-    git('add', '-A');
-    git('-c', 'user.email=tests@example.invalid', '-c', 'user.name=tests', 'commit', '-q', '--allow-empty', '-m', 'initial');
+    git(dir, 'init', '-q');
+    git(dir, 'add', '-A');
+    git(dir, 'commit', '-q', '--allow-empty', '-m', 'initial');
   }
   return dir;
+}
+
+/** Runs git in `repo` as a test's own command (with an identity); its trimmed output. */
+export function git(repo: string, ...args: string[]): string {
+  return execFileSync('git', ['-c', 'user.email=tests@example.invalid', '-c', 'user.name=tests', ...args], { cwd: repo, encoding: 'utf8' }).trim();
 }
 
 /** Removes every directory makeTempWorkspace() made in this file (the file setup does it at the end). */

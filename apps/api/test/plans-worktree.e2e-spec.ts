@@ -1,16 +1,10 @@
-import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { makeTempWorkspace } from '@app/testing';
+import { git, makeTempWorkspace } from '@app/testing';
 import { createTestApp, TestApp } from '../../../test/support/app';
 import { waitFor } from '../../../test/support/wait';
 
 const FINAL_PLAN = ['COMPLETED', 'FAILED', 'CANCELLED'];
-
-/** git in a test repository (the test's own commands, with an identity). */
-function git(repo: string, ...args: string[]): string {
-  return execFileSync('git', ['-c', 'user.email=tests@example.invalid', '-c', 'user.name=tests', ...args], { cwd: repo, encoding: 'utf8' }).trim();
-}
 
 interface TaskInput {
   key: string;

@@ -1,8 +1,7 @@
-import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, realpathSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { WorktreeJanitor } from '@app/session';
-import { makeTempWorkspace } from '@app/testing';
+import { git, makeTempWorkspace } from '@app/testing';
 import { createTestApp, TestApp } from '../../../test/support/app';
 import { testWorktreesDir } from '../../../test/support/test-file';
 import { waitFor } from '../../../test/support/wait';
@@ -10,10 +9,6 @@ import { startWorkerProcess } from '../../../test/support/worker-process';
 
 const FINAL = ['COMPLETED', 'FAILED', 'TIMED_OUT', 'CANCELLED'];
 const HOUR = 3600_000;
-
-function git(repo: string, ...args: string[]): string {
-  return execFileSync('git', ['-c', 'user.email=tests@example.invalid', '-c', 'user.name=tests', ...args], { cwd: repo, encoding: 'utf8' }).trim();
-}
 
 /**
  * What is left behind is cleaned up: branches of deleted sessions, branches nobody merged after
