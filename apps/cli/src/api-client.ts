@@ -1,4 +1,4 @@
-import axios, { AxiosError, AxiosInstance } from 'axios';
+import axios, { AxiosError, AxiosInstance, AxiosRequestConfig } from 'axios';
 import { GlobalOptions } from './args';
 
 /**
@@ -68,10 +68,15 @@ export class ApiClient {
     return this.call<T>('POST', path, body);
   }
 
-  private async call<T>(method: 'GET' | 'POST', path: string, data?: unknown, params?: Record<string, unknown>): Promise<T> {
+  /** A GET whose answer is text (a diff), given back exactly as sent; an error still answers JSON. */
+  getText(path: string, accept: string, params?: Record<string, unknown>): Promise<string> {
+    return this.call<string>('GET', path, undefined, params, { responseType: 'text', transformResponse: [(data: unknown) => data], headers: { accept } });
+  }
+
+  private async call<T>(method: 'GET' | 'POST', path: string, data?: unknown, params?: Record<string, unknown>, extra: AxiosRequestConfig = {}): Promise<T> {
     const cleanParams = params ? Object.fromEntries(Object.entries(params).filter(([, v]) => v !== undefined)) : undefined;
     try {
-      const res = await this.http.request({ method, url: path, data, params: cleanParams });
+      const res = await this.http.request({ method, url: path, data, params: cleanParams, ...extra });
       if (res.status >= 200 && res.status < 300) return res.data as T;
       throw apiErrorFrom(res.status, res.data, `${method} ${path}`);
     } catch (err) {

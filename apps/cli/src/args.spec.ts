@@ -49,6 +49,19 @@ describe('parseArgs', () => {
     expect(command(['plans', '--limit', '3']).options).toEqual({ limit: 3 });
   });
 
+  it('reads the worktree options of run, and the merge commands with their target and strategy', () => {
+    expect(command(['run', '--workspace', 'w', '--prompt', 'p', '--isolation', 'Worktree', '--base', 'release/1.2']).options).toMatchObject({
+      isolation: 'worktree',
+      base: 'release/1.2',
+    });
+    expect(command(['run', '--workspace', 'w', '--prompt', 'p', '--isolation=shared']).options.isolation).toBe('shared');
+    expect(command(['diff', 'id-1', '--json'])).toMatchObject({ command: 'diff', positionals: { id: 'id-1' }, options: {}, global: { json: true } });
+    expect(command(['merge', 'id-1'])).toMatchObject({ positionals: { id: 'id-1' }, options: {} });
+    expect(command(['merge', 'id-1', '--target', 'main', '--strategy', 'SQUASH']).options).toEqual({ target: 'main', strategy: 'squash' });
+    expect(command(['discard', 'id-1']).positionals).toEqual({ id: 'id-1' });
+    expect(command(['plan-merge', 'p-1', '--strategy=rebase', '--target=release']).options).toEqual({ target: 'release', strategy: 'rebase' });
+  });
+
   it('answers help and version', () => {
     expect(parse([])).toMatchObject({ kind: 'help', command: undefined });
     expect(parse(['--help'])).toMatchObject({ kind: 'help' });
@@ -73,6 +86,14 @@ describe('parseArgs', () => {
     expect(usage(['sessions', 'x'])).toBe('"sessions" takes no arguments, got extra "x"');
     expect(usage(['sessions', '--url', 'localhost:3000'])).toMatch(/--url must be an http\(s\) URL/);
     expect(usage(['run', '--role', 'boss', '--workspace', 'w', '--prompt', 'p'])).toMatch(/--role must be one of ARCHITECT, IMPLEMENTER, REVIEWER, DEBUGGER/);
+    expect(usage(['run', '--workspace', 'w', '--prompt', 'p', '--isolation', 'own'])).toBe('--isolation must be one of worktree, shared, got "own"');
+    expect(usage(['run', '--workspace', 'w', '--prompt', 'p', '--base'])).toBe('--base needs a value (REF)');
+    expect(usage(['merge', 'id-1', '--strategy', 'octopus'])).toBe('--strategy must be one of merge, squash, rebase, got "octopus"');
+    expect(usage(['merge', 'id-1', '--target', ''])).toBe('--target must not be empty');
+    expect(usage(['merge'])).toBe('"merge" needs ID (the session\'s id)');
+    expect(usage(['plan-merge'])).toBe('"plan-merge" needs ID (the plan\'s id)');
+    expect(usage(['discard', 'a', 'b'])).toBe('"discard" takes one argument, got extra "b"');
+    expect(usage(['diff', 'id-1', '--format', 'json'])).toBe('unknown option --format for "diff"');
   });
 
   it('lets a value start with a dash when given with =, and takes operands after --', () => {
@@ -84,10 +105,21 @@ describe('parseArgs', () => {
 describe('helpText', () => {
   it('lists every command, and each command its options', () => {
     const all = helpText();
-    for (const c of ['run', 'follow ID', 'sessions', 'show ID', 'cancel ID', 'plans', 'plan ID', 'agents', 'agent-performance ID']) expect(all).toContain(`  ${c}`);
+    for (const c of ['run', 'follow ID', 'sessions', 'show ID', 'cancel ID', 'diff ID', 'merge ID', 'discard ID', 'plans', 'plan ID', 'plan-merge ID', 'agents', 'agent-performance ID']) {
+      expect(all).toContain(`  ${c}`);
+    }
     expect(all).toMatch(/Exit codes: 0/);
     const run = helpText('run');
     expect(run).toMatch(/^Usage: orchestrator run --workspace DIR --prompt TEXT \[options\]/);
-    for (const o of ['--title T', '--role R', '--skills a,b', '--agent-id ID', '--timeout S', '--no-follow', '--url URL', '--api-key KEY', '--json']) expect(run).toContain(o);
+    for (const o of ['--title T', '--role R', '--skills a,b', '--agent-id ID', '--timeout S', '--isolation I', '--base REF', '--no-follow', '--url URL', '--api-key KEY', '--json']) {
+      expect(run).toContain(o);
+    }
+    for (const name of ['merge', 'plan-merge']) {
+      const help = helpText(name);
+      expect(help).toMatch(new RegExp(`^Usage: orchestrator ${name} ID \\[options\\]`));
+      expect(help).toMatch(/--target BRANCH\s+the branch to merge into/);
+      expect(help).toMatch(/--strategy S\s+merge \(a merge commit, the default\), squash \(one commit\) or rebase/);
+    }
+    expect(helpText('diff')).toMatch(/^Usage: orchestrator diff ID\n\nwhat a worktree session's branch changed: the unified diff \(--json: per file\)/);
   });
 });

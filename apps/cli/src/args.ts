@@ -16,9 +16,10 @@ interface OptionSpec {
   /** For int options: the smallest and largest value accepted. */
   min?: number;
   max?: number;
-  /** For string options: the only values accepted (compared after upper-casing when `upper`). */
+  /** For string options: the only values accepted (compared after upper-casing when `upper`, lower-casing when `lower`). */
   choices?: readonly string[];
   upper?: boolean;
+  lower?: boolean;
   /** Boolean options default to false unless this says true (`--no-NAME` turns them off). */
   defaultValue?: boolean;
 }
@@ -54,6 +55,21 @@ export class UsageError extends Error {
 const SESSION_STATUSES = ['PENDING', 'QUEUED', 'RUNNING', 'COMPLETED', 'FAILED', 'TIMED_OUT', 'CANCELLED'] as const;
 const PLAN_STATUSES = ['DRAFT', 'RUNNING', 'COMPLETED', 'FAILED', 'CANCELLED'] as const;
 const AGENT_ROLES = ['ARCHITECT', 'IMPLEMENTER', 'REVIEWER', 'DEBUGGER'] as const;
+const ISOLATIONS = ['worktree', 'shared'] as const;
+const MERGE_STRATEGIES = ['merge', 'squash', 'rebase'] as const;
+
+/** The options of the two merge commands (a session's branch, a plan's integration branch). */
+const MERGE_OPTIONS: OptionSpec[] = [
+  { name: 'target', kind: 'string', value: 'BRANCH', description: 'the branch to merge into (default: the branch checked out at the repository\'s top)' },
+  {
+    name: 'strategy',
+    kind: 'string',
+    value: 'S',
+    description: 'merge (a merge commit, the default), squash (one commit) or rebase (the commits replayed)',
+    choices: MERGE_STRATEGIES,
+    lower: true,
+  },
+];
 
 const GLOBAL_OPTIONS: OptionSpec[] = [
   { name: 'url', kind: 'string', value: 'URL', description: 'API base URL (env ORCHESTRATOR_URL, default http://localhost:3000)' },
@@ -80,6 +96,15 @@ const COMMANDS: CommandSpec[] = [
       { name: 'agent-id', kind: 'string', value: 'ID', description: 'run it on this orchestrator agent' },
       { name: 'model', kind: 'string', value: 'P/M', description: 'model as provider/model (default: the agent\'s or server\'s)' },
       { name: 'timeout', kind: 'int', value: 'S', description: 'timeoutSeconds of the session', min: 1, max: 86_400 },
+      {
+        name: 'isolation',
+        kind: 'string',
+        value: 'I',
+        description: 'worktree: its own branch in a git worktree (default in a git repository); shared: the workspace itself',
+        choices: ISOLATIONS,
+        lower: true,
+      },
+      { name: 'base', kind: 'string', value: 'REF', description: 'the branch or commit its branch starts from (default: the workspace\'s HEAD; worktree only)' },
       { name: 'follow', kind: 'boolean', defaultValue: true, description: 'only create and start the session, print its id and exit (default: follow it)' },
     ],
   },
@@ -99,8 +124,16 @@ const COMMANDS: CommandSpec[] = [
       { name: 'cursor', kind: 'string', value: 'C', description: 'the next page (printed under a full page)' },
     ],
   },
-  { name: 'show', summary: 'a session in full: prompt, result, usage, error, history', positionals: [ID('session')], options: [] },
+  { name: 'show', summary: 'a session in full: prompt, result, usage, error, branch and changes, history', positionals: [ID('session')], options: [] },
   { name: 'cancel', summary: 'cancel a session (a running one stops within seconds)', positionals: [ID('session')], options: [] },
+  {
+    name: 'diff',
+    summary: 'what a worktree session\'s branch changed: the unified diff (--json: per file)',
+    positionals: [ID('session')],
+    options: [],
+  },
+  { name: 'merge', summary: 'merge a worktree session\'s branch into a branch of its repository', positionals: [ID('session')], options: MERGE_OPTIONS },
+  { name: 'discard', summary: 'delete a worktree session\'s branch without merging it', positionals: [ID('session')], options: [] },
   {
     name: 'plans',
     summary: 'list plans, newest first',
@@ -110,7 +143,8 @@ const COMMANDS: CommandSpec[] = [
       { name: 'limit', kind: 'int', value: 'N', description: 'at most N (1-100, default 20)', min: 1, max: 100 },
     ],
   },
-  { name: 'plan', summary: 'a plan: progress, totals and its tasks with status, agent and session', positionals: [ID('plan')], options: [] },
+  { name: 'plan', summary: 'a plan: progress, totals, its branch and its tasks with status, agent and session', positionals: [ID('plan')], options: [] },
+  { name: 'plan-merge', summary: 'merge a finished plan\'s integration branch into a branch of its repository', positionals: [ID('plan')], options: MERGE_OPTIONS },
   { name: 'agents', summary: 'list agents with role, skills and tier', positionals: [], options: [] },
   {
     name: 'agent-performance',
@@ -237,7 +271,7 @@ function convert(spec: OptionSpec, value: string, command?: string): OptionValue
     case 'list':
       return value.split(',').map((s) => s.trim()).filter(Boolean);
     case 'string': {
-      const v = spec.upper ? value.toUpperCase() : value;
+      const v = spec.upper ? value.toUpperCase() : spec.lower ? value.toLowerCase() : value;
       if (spec.choices && !spec.choices.includes(v)) throw new UsageError(`--${spec.name} must be one of ${spec.choices.join(', ')}, got "${value}"`, command);
       if (v.trim() === '') throw new UsageError(`--${spec.name} must not be empty`, command);
       return v;

@@ -9,9 +9,14 @@ export interface CliEnv extends ParseEnv {
   NO_COLOR?: string;
 }
 
+function detailFiles(err: ApiError): string[] {
+  const files = (err.details as { files?: unknown } | undefined)?.files;
+  return Array.isArray(files) ? files.filter((f): f is string => typeof f === 'string') : [];
+}
+
 /**
  * Runs one command line and returns its exit code; never throws. Errors go to stderr as
- * `CODE: message`: the API's code, USAGE for a bad command line, CONNECTION_FAILED when the API
+ * `CODE: message` (then the files the API's `details.files` names, one per line): the API's code, USAGE for a bad command line, CONNECTION_FAILED when the API
  * cannot be reached.
  */
 export async function runCli(argv: readonly string[], env: CliEnv, io: CliIo, isTty: boolean): Promise<number> {
@@ -39,6 +44,8 @@ export async function runCli(argv: readonly string[], env: CliEnv, io: CliIo, is
     }
     if (err instanceof ApiError) {
       io.stderr(`${err.code}: ${err.message}`);
+      // The files a refusal names (MERGE_CONFLICT, WORKSPACE_DIRTY: details.files), one per line.
+      for (const file of detailFiles(err)) io.stderr(`  ${file}`);
       return err.exitCode;
     }
     io.stderr(`ERROR: ${(err as Error)?.message ?? String(err)}`);

@@ -6,6 +6,7 @@ import { FinalSession, followSession } from './follow';
 import {
   EventRenderer,
   formatAgentsTable,
+  formatMergeResult,
   formatPerformance,
   formatPlan,
   formatPlansTable,
@@ -18,6 +19,8 @@ import {
   AgentPerformance,
   AgentView,
   ApprovalView,
+  FileDiff,
+  MergeResult,
   PlanSummary,
   PlanView,
   SessionPage,
@@ -68,8 +71,12 @@ export const COMMAND_HANDLERS: Record<string, (ctx: CommandContext) => Promise<n
   sessions,
   show,
   cancel,
+  diff,
+  merge,
+  discard,
   plans,
   plan,
+  'plan-merge': planMerge,
   agents,
   'agent-performance': agentPerformance,
 };
@@ -90,6 +97,8 @@ async function run(ctx: CommandContext): Promise<number> {
     ...(o['agent-id'] !== undefined && { agentId: requireUuid(String(o['agent-id']), '--agent-id') }),
     ...(o.model !== undefined && { model: o.model }),
     ...(o.timeout !== undefined && { timeoutSeconds: o.timeout }),
+    ...(o.isolation !== undefined && { isolation: o.isolation }),
+    ...(o.base !== undefined && { baseRef: o.base }),
   };
   const created = await ctx.api.post<SessionView>('/api/v1/sessions', body);
   const id = created.id;
@@ -210,6 +219,43 @@ async function cancel(ctx: CommandContext): Promise<number> {
   return EXIT.OK;
 }
 
+async function diff(ctx: CommandContext): Promise<number> {
+  const id = requireUuid(ctx.positionals.id, 'ID');
+  if (ctx.global.json) {
+    printJson(ctx, await ctx.api.get<FileDiff[]>(`/api/v1/sessions/${enc(id)}/diff`, { format: 'json' }));
+    return EXIT.OK;
+  }
+  // Exactly the API's text: git's diff ends with a newline, which stdout() adds back; nothing changed prints nothing.
+  const text = await ctx.api.getText(`/api/v1/sessions/${enc(id)}/diff`, 'text/x-diff, application/json;q=0.5');
+  if (text) ctx.io.stdout(text.endsWith('\n') ? text.slice(0, -1) : text);
+  return EXIT.OK;
+}
+
+/** {target?, strategy?} of the merge commands: only what was given, so that the server's defaults apply. */
+function mergeBody(ctx: CommandContext): Record<string, unknown> {
+  return {
+    ...(ctx.options.target !== undefined && { target: ctx.options.target }),
+    ...(ctx.options.strategy !== undefined && { strategy: ctx.options.strategy }),
+  };
+}
+
+async function merge(ctx: CommandContext): Promise<number> {
+  const id = requireUuid(ctx.positionals.id, 'ID');
+  // A conflict or a dirty target is an API error (409) whose files cli.ts prints under it.
+  const result = await ctx.api.post<MergeResult>(`/api/v1/sessions/${enc(id)}/merge`, mergeBody(ctx));
+  if (ctx.global.json) printJson(ctx, result);
+  else ctx.io.stdout(formatMergeResult(result, result.session?.changes?.branch ?? `the branch of session ${id}`));
+  return EXIT.OK;
+}
+
+async function discard(ctx: CommandContext): Promise<number> {
+  const id = requireUuid(ctx.positionals.id, 'ID');
+  const s = await ctx.api.post<SessionView>(`/api/v1/sessions/${enc(id)}/discard`);
+  if (ctx.global.json) printJson(ctx, s);
+  else ctx.io.stdout(`discarded ${s.changes?.branch ?? 'the branch'} of session ${id}: worktree ${s.worktree?.state ?? 'DISCARDED'}`);
+  return EXIT.OK;
+}
+
 async function plans(ctx: CommandContext): Promise<number> {
   const page = await ctx.api.get<{ items: PlanSummary[] }>('/api/v1/plans', { status: ctx.options.status, limit: ctx.options.limit ?? 20 });
   if (ctx.global.json) printJson(ctx, page);
@@ -226,6 +272,18 @@ async function plan(ctx: CommandContext): Promise<number> {
   ]);
   if (ctx.global.json) printJson(ctx, detail);
   else ctx.io.stdout(formatPlan(detail, new Map(agentList.map((a) => [a.id, a.name])), ctx.style));
+  return EXIT.OK;
+}
+
+async function planMerge(ctx: CommandContext): Promise<number> {
+  const id = requireUuid(ctx.positionals.id, 'ID');
+  const result = await ctx.api.post<MergeResult>(`/api/v1/plans/${enc(id)}/merge`, mergeBody(ctx));
+  if (ctx.global.json) printJson(ctx, result);
+  else {
+    // The answer does not name the branch; the plan does (the merge is done whether or not this read works).
+    const detail = await ctx.api.get<PlanView>(`/api/v1/plans/${enc(id)}`).catch(() => undefined);
+    ctx.io.stdout(formatMergeResult(result, detail?.branch?.name ?? `the branch of plan ${id}`));
+  }
   return EXIT.OK;
 }
 

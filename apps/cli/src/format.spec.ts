@@ -3,6 +3,7 @@ import {
   EventRenderer,
   formatCost,
   formatDuration,
+  formatMergeResult,
   formatOutcome,
   formatPerformance,
   formatPlan,
@@ -75,6 +76,11 @@ describe('sessions', () => {
 
   it('sums up an outcome: duration, files, usage; the error on its own line', () => {
     expect(formatOutcome(session())).toBe('COMPLETED in 2.3s | files changed: a.txt | 120 in / 30 out tokens, $0.0012');
+    const changes = { branch: 'orchestrator/1a2b3c4d-x', baseCommit: 'a'.repeat(40), headCommit: 'b'.repeat(40), files: ['a.txt'], insertions: 1, deletions: 0 };
+    expect(formatOutcome({ ...session(), changes })).toBe(
+      'COMPLETED in 2.3s | files changed: a.txt | on branch orchestrator/1a2b3c4d-x | 120 in / 30 out tokens, $0.0012',
+    );
+    expect(formatOutcome({ ...session(), changes: { ...changes, headCommit: changes.baseCommit } })).not.toContain('on branch');
     expect(formatOutcome(session({ status: 'FAILED', result: null, error: { code: 'PROVIDER_ERROR', message: 'boom' } }))).toBe(
       'FAILED in 2.3s | 120 in / 30 out tokens, $0.0012\nPROVIDER_ERROR: boom',
     );
@@ -215,5 +221,125 @@ describe('EventRenderer: approvals', () => {
     const r = new EventRenderer();
     const lines = r.render(ev('snapshot', { ...session({ status: 'RUNNING' }), awaitingApproval: [{ id: ID, title: 'bash npm test', permission: 'bash', patterns: ['npm test'], expiresAt: T1 }] }));
     expect(lines[1]).toBe(`14:03:07    approval needed: bash npm test (until 14:18:07; answer with POST /api/v1/approvals/${ID})`);
+  });
+});
+
+describe('worktrees', () => {
+  const BASE = '1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d';
+  const HEAD = '9f8e7d6c5b4a392817f6e5d4c3b2a19081726354';
+  const MERGE = 'abcdef0123456789abcdef0123456789abcdef01';
+  const worktreeSession = (over: Partial<NonNullable<SessionView['worktree']>> = {}): SessionView =>
+    session({
+      isolation: 'worktree',
+      changes: { branch: 'orchestrator/11111111-demo', baseCommit: BASE, headCommit: HEAD, files: ['a.txt', 'src/b.ts'], insertions: 3, deletions: 1 },
+      worktree: { state: 'ACTIVE', repository: '/repo', subdirectory: '', baseRef: null, mergeIn: null, merge: null, ...over },
+    });
+  const field = (out: string, name: string) => out.split('\n').find((l) => l.startsWith(`${name} `))?.replace(/^\S+(?: \S+)?\s{2,}/, '');
+
+  it('shows a worktree session\'s isolation, branch, short commits, changes and worktree state', () => {
+    const out = formatSession(worktreeSession(), []);
+    expect(field(out, 'isolation')).toBe('worktree');
+    expect(field(out, 'branch')).toBe('orchestrator/11111111-demo');
+    expect(field(out, 'base')).toBe('1a2b3c4');
+    expect(field(out, 'head')).toBe('9f8e7d6');
+    expect(field(out, 'changes')).toBe('2 files, +3 -1: a.txt, src/b.ts');
+    expect(field(out, 'worktree')).toBe('ACTIVE in /repo');
+    expect(out).not.toMatch(/^merged /m);
+    // In the order of the fields: right after the workspace.
+    expect(out.split('\n').map((l) => l.split(/\s+/)[0]).slice(3, 10)).toEqual(['workspace', 'isolation', 'branch', 'base', 'head', 'changes', 'worktree']);
+  });
+
+  it('shows the base ref asked for, a branch with nothing committed, a subdirectory, and the merge once merged', () => {
+    const fresh = session({
+      isolation: 'worktree',
+      changes: { branch: 'orchestrator/x', baseCommit: BASE, headCommit: BASE, files: [], insertions: 0, deletions: 0 },
+      worktree: { state: 'ACTIVE', repository: '/repo', subdirectory: 'pkg/api', baseRef: 'release', mergeIn: 'orchestrator/plan-1', merge: null },
+    });
+    const out = formatSession(fresh, []);
+    expect(field(out, 'base')).toBe('1a2b3c4 (release)');
+    expect(field(out, 'head')).toBe('1a2b3c4 (nothing committed)');
+    expect(field(out, 'changes')).toBe('none');
+    expect(field(out, 'merges in')).toBe('orchestrator/plan-1');
+    expect(field(out, 'worktree')).toBe('ACTIVE in /repo (subdirectory pkg/api)');
+
+    const merged = formatSession(worktreeSession({ state: 'MERGED', merge: { target: 'main', strategy: 'squash', commit: MERGE, at: T0 } }), []);
+    expect(field(merged, 'worktree')).toBe('MERGED in /repo');
+    expect(field(merged, 'merged')).toBe('into main (squash): abcdef0 at 2025-01-31 14:03:07');
+    expect(field(formatSession(worktreeSession({ state: 'DISCARDED' }), []), 'worktree')).toBe('DISCARDED in /repo');
+  });
+
+  it('shows a shared session\'s isolation only, and nothing for a server without worktrees', () => {
+    const shared = formatSession(session({ isolation: 'shared', changes: null, worktree: null }), []);
+    expect(field(shared, 'isolation')).toBe('shared');
+    expect(shared).not.toMatch(/^(branch|base|head|changes|worktree) /m);
+    expect(formatSession(session(), [])).not.toMatch(/^isolation /m);
+  });
+
+  it('says what a merge did in one line', () => {
+    expect(formatMergeResult({ status: 'merged', target: 'main', strategy: 'rebase', commit: MERGE }, 'orchestrator/x')).toBe('merged orchestrator/x into main (rebase): abcdef0');
+    expect(formatMergeResult({ status: 'up-to-date', target: 'main', strategy: 'merge', commit: MERGE }, 'orchestrator/x')).toBe(
+      'up to date: main already holds orchestrator/x, nothing merged: abcdef0',
+    );
+  });
+
+  const plan = (over: Partial<PlanView> = {}): PlanView => ({
+    id: 'p1',
+    requirement: 'Add a health endpoint',
+    workspace: '/repo',
+    template: null,
+    status: 'RUNNING',
+    error: null,
+    createdAt: T0,
+    startedAt: T0,
+    finishedAt: null,
+    progress: { total: 3, byStatus: { COMPLETED: 1, MERGING: 0, RESOLVING: 1, CONFLICTED: 1 }, percent: 66 },
+    totals: { inputTokens: 10, outputTokens: 5, costUsd: 0.5 },
+    criticalPath: ['a'],
+    tasks: [],
+    ...over,
+  });
+  const usage = { inputTokens: 1, outputTokens: 1, costUsd: 0.1 };
+
+  it('shows a plan\'s integration branch with its commits and totals, and the merge statuses of its tasks', () => {
+    const out = formatPlan(
+      plan({
+        branch: { name: 'orchestrator/plan-1a2b3c4d', repository: '/repo', baseCommit: BASE, headCommit: HEAD, files: ['a.txt', 'b.txt'], insertions: 2, deletions: 0 },
+        tasks: [
+          { key: 'a', title: 'A', role: 'IMPLEMENTER', status: 'MERGING', attempt: 1, sessionId: 's-a', agentId: null, dependsOn: [], critical: true, usage, error: null,
+            sessions: [{ id: 's-a', kind: 'TASK', status: 'COMPLETED', changes: null }], merge: { source: 's-a', queuedAt: T0, conflicts: [], commit: null, mergedAt: null } },
+          { key: 'b', title: 'B', role: 'IMPLEMENTER', status: 'RESOLVING', attempt: 1, sessionId: 's-r', agentId: null, dependsOn: [], critical: false, usage, error: null,
+            sessions: [{ id: 's-b', kind: 'TASK', status: 'COMPLETED', changes: null }, { id: 's-r', kind: 'RESOLVER', status: 'RUNNING', changes: null }],
+            merge: { source: 's-b', queuedAt: T0, conflicts: ['shared.txt'], commit: null, mergedAt: null } },
+          { key: 'c', title: 'C', role: 'IMPLEMENTER', status: 'CONFLICTED', attempt: 1, sessionId: 's-c', agentId: null, dependsOn: [], critical: false, usage,
+            error: { code: 'MERGE_CONFLICT', message: 'still conflicting' }, merge: { source: 's-c', queuedAt: T0, conflicts: ['x.txt', 'y.txt'], commit: null, mergedAt: null } },
+        ],
+      }),
+      new Map(),
+    );
+    expect(out).toContain('branch     orchestrator/plan-1a2b3c4d in /repo');
+    expect(out).toContain('commits    1a2b3c4..9f8e7d6');
+    expect(out).toContain('changes    2 files, +2 -0: a.txt, b.txt');
+    expect(out).toContain('(1 COMPLETED, 1 RESOLVING, 1 CONFLICTED)');
+    expect(out).toMatch(/^a\*\s+MERGING\s+IMPLEMENTER\s+-\s+s-a\s+-\s+\$0\.10\s+A$/m);
+    expect(out).toMatch(/^b\s+RESOLVING\s+IMPLEMENTER\s+-\s+s-r \(resolver\)\s+-\s+\$0\.10\s+B \[conflicts: shared\.txt\]$/m);
+    expect(out).toMatch(/^c\s+CONFLICTED\s+IMPLEMENTER\s+-\s+s-c\s+-\s+\$0\.10\s+C \[MERGE_CONFLICT\] \[conflicts: x\.txt, y\.txt\]$/m);
+  });
+
+  it('colours the new task statuses: merging and resolving as active, conflicted as failed', () => {
+    const style = makeStyle(true);
+    const t = (status: string) => ({ key: status, title: 't', role: 'IMPLEMENTER', status, attempt: 1, sessionId: null, agentId: null, dependsOn: [], critical: false, usage, error: null });
+    const out = formatPlan(plan({ branch: null, tasks: ['MERGING', 'RESOLVING', 'CONFLICTED'].map(t) }), new Map(), style);
+    expect(out).toContain(style.cyan('MERGING'));
+    expect(out).toContain(style.cyan('RESOLVING'));
+    expect(out).toContain(style.red('CONFLICTED'));
+  });
+
+  it('says why a plan has no branch: not run yet, or a shared workspace; nothing from a server without worktrees', () => {
+    expect(formatPlan(plan({ status: 'DRAFT', branch: null }), new Map())).toContain('branch     - (made when the plan runs, in a git workspace)');
+    expect(formatPlan(plan({ branch: null }), new Map())).toContain('branch     - (its tasks share the workspace)');
+    const deleted = formatPlan(plan({ branch: { name: 'orchestrator/plan-1', repository: '/repo', baseCommit: BASE, headCommit: null, files: [], insertions: 0, deletions: 0 } }), new Map());
+    expect(deleted).toContain('commits    1a2b3c4..deleted');
+    expect(deleted).toContain('changes    none');
+    expect(formatPlan(plan(), new Map())).not.toMatch(/^branch /m);
   });
 });

@@ -3,6 +3,7 @@ import {
   AgentView,
   AwaitingApproval,
   isFinal,
+  MergeResult,
   PerformanceSummary,
   PlanSummary,
   PlanView,
@@ -32,9 +33,9 @@ const PLAIN: Style = makeStyle(false);
 
 function colourStatus(status: string, style: Style): string {
   if (status === 'COMPLETED') return style.green(status);
-  if (status === 'FAILED' || status === 'TIMED_OUT') return style.red(status);
+  if (status === 'FAILED' || status === 'TIMED_OUT' || status === 'CONFLICTED') return style.red(status);
   if (status === 'CANCELLED') return style.yellow(status);
-  if (status === 'RUNNING') return style.cyan(status);
+  if (status === 'RUNNING' || status === 'MERGING' || status === 'RESOLVING') return style.cyan(status);
   return status;
 }
 
@@ -70,6 +71,16 @@ export function formatCost(usd: number | null | undefined): string {
 
 function formatPercent(ratio: number | null | undefined): string {
   return ratio === null || ratio === undefined ? '-' : `${(ratio * 100).toFixed(1)}%`;
+}
+
+/** A commit as git abbreviates it by default (7 hex digits). */
+export function shortCommit(commit: string | null | undefined): string {
+  return commit ? commit.slice(0, 7) : '-';
+}
+
+/** "2 files, +3 -1" */
+function formatChangeTotals(c: { files: string[]; insertions: number; deletions: number }): string {
+  return `${c.files.length} ${c.files.length === 1 ? 'file' : 'files'}, +${c.insertions} -${c.deletions}`;
 }
 
 function formatUsage(usage: Usage | null | undefined): string {
@@ -127,6 +138,7 @@ export function formatSession(s: SessionView, history: TransitionRecord[], style
     ['title', s.title],
     ['status', `${colourStatus(s.status, style)} (attempt ${s.attempt}, version ${s.version})`],
     ['workspace', s.workspace ?? '-'],
+    ...worktreeFields(s, style),
     ['agent', s.assignment ? `${s.assignment.agentName} (${s.assignment.role}, ${s.agentId})` : `OpenCode agent ${s.agent ?? '-'}`],
     ['model', s.model ?? 'default'],
     ['timeout', s.timeoutSeconds ? `${s.timeoutSeconds}s` : '-'],
@@ -156,12 +168,43 @@ export function formatSession(s: SessionView, history: TransitionRecord[], style
   return lines.join('\n');
 }
 
+/** isolation, and for a worktree session its branch, commits, changes and what became of the branch. */
+function worktreeFields(s: SessionView, style: Style): Array<[string, string]> {
+  if (!s.isolation) return []; // a server from before worktrees
+  const fields: Array<[string, string]> = [['isolation', s.isolation]];
+  const c = s.changes;
+  const w = s.worktree;
+  if (!c || !w) return fields;
+  fields.push(['branch', c.branch]);
+  fields.push(['base', `${shortCommit(c.baseCommit)}${w.baseRef ? ` (${w.baseRef})` : ''}`]);
+  fields.push(['head', `${shortCommit(c.headCommit)}${c.headCommit === c.baseCommit ? style.dim(' (nothing committed)') : ''}`]);
+  fields.push(['changes', c.files.length ? `${formatChangeTotals(c)}: ${c.files.join(', ')}` : 'none']);
+  if (w.mergeIn) fields.push(['merges in', w.mergeIn]);
+  const state = w.state === 'ACTIVE' ? style.green(w.state) : w.state === 'MERGED' ? w.state : style.yellow(w.state);
+  const where = `${w.repository}${w.subdirectory ? ` (subdirectory ${w.subdirectory})` : ''}`;
+  fields.push(['worktree', `${state} ${style.dim(`in ${where}`)}`]);
+  if (w.merge) fields.push(['merged', `into ${w.merge.target} (${w.merge.strategy}): ${shortCommit(w.merge.commit)} at ${dateTime(w.merge.at)}`]);
+  return fields;
+}
+
+/**
+ * The one line a merge answers with: `merged <branch> into <target> (<strategy>): <short commit>`,
+ * or that the target held the work already.
+ */
+export function formatMergeResult(r: MergeResult, branch: string): string {
+  if (r.status === 'up-to-date') return `up to date: ${r.target} already holds ${branch}, nothing merged: ${shortCommit(r.commit)}`;
+  return `merged ${branch} into ${r.target} (${r.strategy}): ${shortCommit(r.commit)}`;
+}
+
 function indent(text: string, by = '  '): string {
   return text.split('\n').map((l) => `${by}${l}`).join('\n');
 }
 
 /** The one line that ends a followed run: its outcome, duration, files, usage or error. */
-export function formatOutcome(s: Pick<SessionView, 'status' | 'startedAt' | 'finishedAt' | 'result' | 'usage' | 'error'>, style: Style = PLAIN): string {
+export function formatOutcome(
+  s: Pick<SessionView, 'status' | 'startedAt' | 'finishedAt' | 'result' | 'usage' | 'error'> & Partial<Pick<SessionView, 'changes'>>,
+  style: Style = PLAIN,
+): string {
   const parts = [colourStatus(s.status, style)];
   const ran = between(s.startedAt, s.finishedAt);
   if (ran !== null) parts[0] += ` in ${formatDuration(ran)}`;
@@ -169,6 +212,8 @@ export function formatOutcome(s: Pick<SessionView, 'status' | 'startedAt' | 'fin
     const files = s.result?.filesChanged ?? [];
     parts.push(files.length ? `files changed: ${files.join(', ')}` : 'no files changed');
   }
+  // A worktree session's files are on its branch, not in the working tree: say where (diff, merge).
+  if (s.changes && s.changes.headCommit !== s.changes.baseCommit) parts.push(`on branch ${s.changes.branch}`);
   if (s.usage) parts.push(formatUsage(s.usage));
   const line = parts.join(' | ');
   return s.error && s.status !== 'COMPLETED' ? `${line}\n${style.red(`${s.error.code}: ${s.error.message}`)}` : line;
@@ -346,6 +391,7 @@ export function formatPlan(plan: PlanView, agentNames: Map<string, string>, styl
     `${style.dim('progress'.padEnd(9))}  [${bar}] ${plan.progress.percent}% of ${plan.progress.total} tasks${settled ? ` (${settled})` : ''}`,
     `${style.dim('totals'.padEnd(9))}  ${formatUsage(plan.totals)}`,
     `${style.dim('workspace'.padEnd(9))}  ${plan.workspace}`,
+    ...planBranchLines(plan, style),
     `${style.dim('critical'.padEnd(9))}  ${plan.criticalPath.length ? plan.criticalPath.join(' -> ') : '-'}`,
     `${style.dim('ran for'.padEnd(9))}  ${formatDuration(between(plan.startedAt, plan.finishedAt))}`,
     `${style.dim('asked'.padEnd(9))}  ${truncate(plan.requirement, 200)}`,
@@ -357,14 +403,36 @@ export function formatPlan(plan: PlanView, agentNames: Map<string, string>, styl
     colourStatus(t.status, style),
     t.role,
     t.agentId ? (agentNames.get(t.agentId) ?? t.agentId) : '-',
-    t.sessionId ?? '-',
+    t.sessionId ? `${t.sessionId}${t.sessions?.find((x) => x.id === t.sessionId)?.kind === 'RESOLVER' ? ' (resolver)' : ''}` : '-',
     t.dependsOn.length ? t.dependsOn.join(',') : '-',
     t.usage ? formatCost(t.usage.costUsd) : '-',
-    truncate(t.title, 40) + (t.error ? ` ${style.red(`[${t.error.code}]`)}` : ''),
+    truncate(t.title, 40) + (t.error ? ` ${style.red(`[${t.error.code}]`)}` : '') + conflictNote(t, style),
   ]);
   lines.push(table(['TASK', 'STATUS', 'ROLE', 'AGENT', 'SESSION', 'AFTER', 'COST', 'TITLE'], rows, style));
   lines.push(style.dim('* on the critical path'));
   return lines.join('\n');
+}
+
+/** The plan's integration branch: its name, commits and what it changed. */
+function planBranchLines(plan: PlanView, style: Style): string[] {
+  if (plan.branch === undefined) return []; // a server from before worktrees
+  const label = (k: string) => style.dim(k.padEnd(9));
+  const b = plan.branch;
+  if (!b) return [`${label('branch')}  - ${style.dim(plan.status === 'DRAFT' ? '(made when the plan runs, in a git workspace)' : '(its tasks share the workspace)')}`];
+  const head = b.headCommit ? shortCommit(b.headCommit) : style.yellow('deleted');
+  return [
+    `${label('branch')}  ${b.name} ${style.dim(`in ${b.repository}`)}`,
+    `${label('commits')}  ${shortCommit(b.baseCommit)}..${head}`,
+    `${label('changes')}  ${b.files.length ? `${formatChangeTotals(b)}: ${truncate(b.files.join(', '), 200)}` : 'none'}`,
+  ];
+}
+
+/** The files a RESOLVING or CONFLICTED task's branch conflicts on. */
+function conflictNote(t: PlanView['tasks'][number], style: Style): string {
+  const files = t.merge?.conflicts ?? [];
+  if (!files.length || (t.status !== 'RESOLVING' && t.status !== 'CONFLICTED')) return '';
+  const note = `[conflicts: ${truncate(files.join(', '), 60)}]`;
+  return ` ${t.status === 'CONFLICTED' ? style.red(note) : style.yellow(note)}`;
 }
 
 // ---------- agents ----------

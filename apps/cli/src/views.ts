@@ -37,6 +37,51 @@ export interface SessionView {
   updatedAt?: string;
   /** What the running session waits for (answer with POST /api/v1/approvals/:id). */
   awaitingApproval?: AwaitingApproval[];
+  /** worktree: its own branch in a git worktree; shared: the workspace itself (absent from older servers). */
+  isolation?: 'worktree' | 'shared';
+  /** Worktree sessions: the branch and what its commits changed since baseCommit. */
+  changes?: SessionChanges | null;
+  /** Worktree sessions: where it works and what became of its branch. */
+  worktree?: SessionWorktree | null;
+}
+
+export interface SessionChanges {
+  branch: string;
+  baseCommit: string;
+  headCommit: string;
+  files: string[];
+  insertions: number;
+  deletions: number;
+}
+
+export interface SessionWorktree {
+  /** ACTIVE: the branch holds the work; MERGED, DISCARDED, EXPIRED: the branch is gone. */
+  state: string;
+  repository: string;
+  subdirectory: string;
+  baseRef: string | null;
+  mergeIn: string | null;
+  merge: { target: string; strategy: string; commit: string; at: string } | null;
+}
+
+/** POST /api/v1/sessions/:id/merge (the session's) and POST /api/v1/plans/:id/merge (without `session`). */
+export interface MergeResult {
+  status: 'merged' | 'up-to-date';
+  target: string;
+  strategy: string;
+  commit: string;
+  session?: SessionView;
+}
+
+/** One file of GET /api/v1/sessions/:id/diff?format=json. */
+export interface FileDiff {
+  path: string;
+  oldPath: string | null;
+  status: string;
+  insertions: number;
+  deletions: number;
+  binary: boolean;
+  hunks: Array<{ header: string; oldStart: number; oldLines: number; newStart: number; newLines: number; lines: string[] }>;
 }
 
 export interface AwaitingApproval {
@@ -132,9 +177,26 @@ export interface PlanTask {
   critical: boolean;
   usage: Usage & { totalTokens?: number };
   error: { code: string; message: string } | null;
+  /** Its sessions, oldest first: its own (TASK), a Debugger retry (DEBUG_RETRY), merge-conflict resolvers (RESOLVER). */
+  sessions?: Array<{ id: string; kind: string; status: string; changes: SessionChanges | null }>;
+  /** Its branch's way into the plan's integration branch (git workspaces). */
+  merge?: { source: string; queuedAt: string; conflicts: string[]; commit: string | null; mergedAt: string | null } | null;
+}
+
+/** A plan's integration branch (git workspaces); null until it runs, and in a shared workspace. */
+export interface PlanBranch {
+  name: string;
+  repository: string;
+  baseCommit: string;
+  /** null: the branch no longer exists. */
+  headCommit: string | null;
+  files: string[];
+  insertions: number;
+  deletions: number;
 }
 
 export interface PlanView extends PlanSummary {
+  branch?: PlanBranch | null;
   progress: { total: number; byStatus: Record<string, number>; percent: number };
   totals: Usage & { totalTokens?: number };
   criticalPath: string[];

@@ -1,8 +1,8 @@
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, realpathSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { makeTempWorkspace } from '@app/testing';
+import { git, makeTempWorkspace } from '@app/testing';
 import { createTestApp, TestApp } from '../../../test/support/app';
 import { waitFor } from '../../../test/support/wait';
 
@@ -196,5 +196,147 @@ describe('orchestrator CLI against the real app (API + worker + rehearsal OpenCo
     expect(shown.stdout).toMatch(/TASK\s+STATUS\s+ROLE\s+AGENT\s+SESSION/);
     expect(shown.stdout).toMatch(/design\*?\s+\S+\s+ARCHITECT/);
     expect(shown.stdout).toMatch(/build\*?\s+\S+\s+IMPLEMENTER\s+-\s+-\s+design/);
+  });
+
+  describe('worktrees', () => {
+    const repository = (files: Record<string, string>) => realpathSync(makeTempWorkspace({ git: true, files }));
+    const sessionId = (stdout: string) => /session ([0-9a-f-]{36}) started/.exec(stdout)![1];
+    const finished = (id: string) =>
+      waitFor(async () => (await t.http.get(`/api/v1/sessions/${id}`)).body, (s) => ['COMPLETED', 'FAILED', 'TIMED_OUT', 'CANCELLED'].includes(s.status), {
+        what: `session ${id} finished`,
+        timeoutMs: 45_000,
+      });
+
+    it('runs on a branch made from --base, shows its branch and changes, and prints its diff as text and JSON', async () => {
+      const repo = repository({ 'shared.txt': 'base\n' });
+      git(repo, 'branch', 'release');
+      const releaseHead = git(repo, 'rev-parse', 'release');
+      const ran = await cli('run', '--workspace', repo, '--isolation', 'worktree', '--base', 'release', '--title', 'cli branch', '--prompt', '[[write shared.txt]]one\n[[/write]][[write a.txt]]a\n[[/write]]');
+      expect(ran.code).toBe(0);
+      const id = /created session ([0-9a-f-]{36})/.exec(ran.stderr)![1];
+      const s = (await t.http.get(`/api/v1/sessions/${id}`)).body;
+
+      const shown = await cli('show', id);
+      expect(shown.code).toBe(0);
+      expect(shown.stdout).toMatch(/^isolation\s+worktree$/m);
+      expect(shown.stdout).toContain(`branch     ${s.changes.branch}`);
+      expect(shown.stdout).toContain(`base       ${releaseHead.slice(0, 7)} (release)`);
+      expect(shown.stdout).toContain(`head       ${s.changes.headCommit.slice(0, 7)}`);
+      expect(shown.stdout).toMatch(/^changes\s+2 files, \+2 -1: a\.txt, shared\.txt$/m);
+      expect(shown.stdout).toContain(`worktree   ACTIVE in ${repo}`);
+
+      // Exactly the API's text; with --json its per-file JSON.
+      const diff = await cli('diff', id);
+      expect(diff.code).toBe(0);
+      expect(diff.stdout).toBe((await t.http.get(`/api/v1/sessions/${id}/diff`)).text);
+      expect(diff.stdout).toContain('diff --git a/shared.txt b/shared.txt');
+      expect(diff.stdout).toContain('-base\n+one\n');
+      const files = JSON.parse((await cli('diff', id, '--json')).stdout);
+      expect(files.map((f: { path: string; status: string }) => `${f.path} ${f.status}`)).toEqual(['a.txt added', 'shared.txt modified']);
+    });
+
+    it('merges one branch, refuses a conflicting one naming its files (exit 1) or a bad target (exit 2), and discards it', async () => {
+      const repo = repository({ 'shared.txt': 'base\n' });
+      git(repo, 'branch', 'release');
+      const current = git(repo, 'branch', '--show-current');
+      const start = async (title: string, prompt: string) => {
+        const { id } = (await t.http.post('/api/v1/sessions').send({ title, prompt, workspace: repo }).expect(201)).body;
+        await t.http.post(`/api/v1/sessions/${id}/start`).expect(202);
+        return id as string;
+      };
+      const one = await start('cli one side', '[[write shared.txt]]one\n[[/write]]');
+      const other = await start('cli other side', '[[write shared.txt]]other\n[[/write]]');
+      const [s1, s2] = await Promise.all([finished(one), finished(other)]);
+      expect([s1.status, s2.status]).toEqual(['COMPLETED', 'COMPLETED']);
+
+      // Into release, which is not checked out.
+      const merged = await cli('merge', one, '--target', 'release', '--strategy', 'squash');
+      expect(merged.code).toBe(0);
+      const releaseNow = git(repo, 'rev-parse', 'release');
+      expect(merged.stdout).toBe(`merged ${s1.changes.branch} into release (squash): ${releaseNow.slice(0, 7)}\n`);
+      expect(git(repo, 'show', 'release:shared.txt')).toBe('one');
+      const mergedShown = await cli('show', one);
+      expect(mergedShown.stdout).toMatch(/^worktree\s+MERGED in /m);
+      expect(mergedShown.stdout).toMatch(new RegExp(`^merged\\s+into release \\(squash\\): ${releaseNow.slice(0, 7)} at `, 'm'));
+
+      const conflict = await cli('merge', other, '--target', 'release');
+      expect(conflict.code).toBe(1);
+      expect(conflict.stdout).toBe('');
+      expect(conflict.stderr).toMatch(/^MERGE_CONFLICT: .*shared\.txt.*\n  shared\.txt\n$/);
+      expect(git(repo, 'rev-parse', 'release')).toBe(releaseNow);
+
+      const badTarget = await cli('merge', other, '--target', 'no/such/branch');
+      expect(badTarget.code).toBe(2);
+      expect(badTarget.stderr).toMatch(/^MERGE_TARGET_INVALID: /);
+
+      const discarded = await cli('discard', other);
+      expect(discarded.code).toBe(0);
+      expect(discarded.stdout).toBe(`discarded ${s2.changes.branch} of session ${other}: worktree DISCARDED\n`);
+      expect(git(repo, 'branch', '--list', s2.changes.branch)).toBe('');
+      const again = await cli('discard', other);
+      expect(again.code).toBe(1);
+      expect(again.stderr).toMatch(/^WORKTREE_GONE: /);
+      // The checked-out branch was never touched.
+      expect(git(repo, 'branch', '--show-current')).toBe(current);
+      expect(git(repo, 'status', '--porcelain')).toBe('');
+    });
+
+    it('runs a shared session when asked, which has no diff; refuses --base with it (exit 2)', async () => {
+      const repo = repository({ 'README.md': 'hello\n' });
+      const refused = await cli('run', '--workspace', repo, '--isolation', 'shared', '--base', 'HEAD', '--prompt', 'x');
+      expect(refused.code).toBe(2);
+      expect(refused.stderr).toMatch(/^ISOLATION_INVALID: /);
+
+      const id = sessionId((await cli('run', '--no-follow', '--workspace', repo, '--isolation', 'shared', '--prompt', 'plain answer')).stdout);
+      await finished(id);
+      const shown = await cli('show', id);
+      expect(shown.stdout).toMatch(/^isolation\s+shared$/m);
+      expect(shown.stdout).not.toMatch(/^branch /m);
+      const diff = await cli('diff', id);
+      expect(diff.code).toBe(1);
+      expect(diff.stderr).toMatch(/^NO_WORKTREE: /);
+      const merge = await cli('merge', id);
+      expect(merge.code).toBe(1);
+      expect(merge.stderr).toMatch(/^NO_WORKTREE: /);
+    });
+
+    it('shows a plan\'s integration branch and merges it with plan-merge', async () => {
+      const repo = repository({ 'README.md': 'hello\n' });
+      const tasks = [
+        { key: 'one', title: 'write one', instructions: '[[write one.txt]]1\n[[/write]]', role: 'IMPLEMENTER', dependsOn: [], estimateMinutes: 10 },
+        { key: 'two', title: 'write two', instructions: '[[write two.txt]]2\n[[/write]]', role: 'IMPLEMENTER', dependsOn: ['one'], estimateMinutes: 10 },
+      ];
+      const created = (await t.http.post('/api/v1/plans').send({ requirement: 'A CLI plan on a branch', workspace: repo, tasks }).expect(201)).body;
+      const draft = await cli('plan', created.id);
+      expect(draft.stdout).toMatch(/^branch\s+- \(made when the plan runs, in a git workspace\)$/m);
+
+      const early = await cli('plan-merge', created.id);
+      expect(early.code).toBe(1);
+      expect(early.stderr).toMatch(/^PLAN_INVALID_STATE: /);
+
+      await t.http.post(`/api/v1/plans/${created.id}/run`).expect(202);
+      const plan = await waitFor(async () => (await t.http.get(`/api/v1/plans/${created.id}`)).body, (p) => ['COMPLETED', 'FAILED', 'CANCELLED'].includes(p.status), {
+        what: 'plan finished',
+        timeoutMs: 90_000,
+        intervalMs: 500,
+      });
+      expect(plan.status).toBe('COMPLETED');
+      const shown = await cli('plan', created.id);
+      expect(shown.code).toBe(0);
+      expect(shown.stdout).toContain(`branch     ${plan.branch.name} in ${repo}`);
+      expect(shown.stdout).toContain(`commits    ${plan.branch.baseCommit.slice(0, 7)}..${plan.branch.headCommit.slice(0, 7)}`);
+      expect(shown.stdout).toContain('changes    2 files, +2 -0: one.txt, two.txt');
+      expect(shown.stdout).toMatch(/^one\*?\s+COMPLETED\s+IMPLEMENTER/m);
+
+      const merged = await cli('plan-merge', created.id, '--strategy', 'squash');
+      expect(merged.code).toBe(0);
+      expect(merged.stdout).toBe(`merged ${plan.branch.name} into ${git(repo, 'branch', '--show-current')} (squash): ${git(repo, 'rev-parse', '--short=7', 'HEAD')}\n`);
+      expect(readFileSync(join(repo, 'two.txt'), 'utf8')).toBe('2\n');
+
+      // Squashed again: the same tree, nothing to commit.
+      const again = await cli('--json', 'plan-merge', created.id, '--strategy', 'squash');
+      expect(again.code).toBe(0);
+      expect(JSON.parse(again.stdout)).toMatchObject({ status: 'up-to-date', commit: git(repo, 'rev-parse', 'HEAD') });
+    });
   });
 });
