@@ -12,7 +12,7 @@ import { RunWatcher, WATCH_INTERVAL_MS } from './run-watcher';
 import { SessionExecutionService } from './session-execution.service';
 import { workspaceLockResource } from '@app/workspace';
 import { WorkspaceLock } from './workplace/workspace-lock';
-import { WorktreeSlots } from './workplace/worktree-slots';
+import { slotLockResource, WorktreeSlots } from './workplace/worktree-slots';
 import {
   FakeAgentDirectory,
   InMemoryHeartbeat,
@@ -22,7 +22,10 @@ import {
   ScriptedCodingTurns,
   untilAborted,
 } from '@app/session/testing';
-import { makeTempWorkspace } from '@app/testing';
+import { git, makeTempWorkspace } from '@app/testing';
+import { existsSync, realpathSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { newSessionWorktree } from '../domain/session-worktree';
 
 describe('SessionExecutionService', () => {
   const workspace = makeTempWorkspace();
@@ -343,7 +346,7 @@ describe('SessionExecutionService', () => {
       expect(heldDuringRun).toBe(`session:${s.id}`);
       expect(await resource()).toBe(`workspace:${workspace}`);
       expect(await locks.list()).toEqual([]);
-    });
+    }, GIT_WORK_MS);
 
     it('runs two sessions on one workspace one after the other; the second waits QUEUED', async () => {
       const first = await queued();
@@ -413,5 +416,79 @@ describe('SessionExecutionService', () => {
       expect(agent.opened).toBe(0);
       expect((await locks.list())[0].waiters).toEqual([]);
     });
+  });
+
+  describe('in a worktree slot (real git)', () => {
+    /** Real git makes and switches the slot: a dozen git processes, seconds on a loaded machine. */
+    const GIT_WORK_MS = 20_000;
+    const repository = realpathSync(makeTempWorkspace({ git: true, files: { 'README.md': 'x\n' } }));
+    const worktreesDir = realpathSync(makeTempWorkspace());
+    const slotConfig = AppConfig.with({ WORKTREES_DIR: worktreesDir });
+    const baseCommit = git(repository, 'rev-parse', 'HEAD');
+
+    function slotWorker(turns: CodingTurnsPort): Worker {
+      const spaces = testWorkspaces(undefined, undefined, worktreesDir);
+      const watcher = new RunWatcher(repo, heartbeat);
+      const slots = new WorktreeSlots(locks, testGit(), spaces, slotConfig);
+      const service = new SessionExecutionService(repo, turns, watcher, new WorkspaceLock(locks, spaces, slotConfig), slots, slotConfig, agents, spaces);
+      return { run: (j) => service.run(j), watcher };
+    }
+
+    async function queuedIn(branch: string): Promise<Session> {
+      const s = Session.create({
+        title: 'Write a',
+        prompt: 'p',
+        workspace: repository,
+        opencodeAgent: 'build',
+        timeoutSeconds: 60,
+        worktree: newSessionWorktree({ repository, subdirectory: '', branch, baseRef: null, baseCommit }),
+      });
+      await repo.insert(s);
+      s.queue();
+      await repo.update(s);
+      return s;
+    }
+
+    /** A turn that writes a.txt where it runs, then ends as `then` says. */
+    const writing = (then: (signal: AbortSignal) => Promise<CodingTurnOutcome>): CodingTurnsPort => {
+      const turns = new ScriptedCodingTurns(then);
+      const run = turns.runTurn.bind(turns);
+      turns.runTurn = (ref, request, options) => {
+        writeFileSync(join(request.workspace, 'a.txt'), 'a\n');
+        return run(ref, request, options);
+      };
+      return turns;
+    };
+
+    it('runs the turn in a slot on its branch and commits its work there, leaving the workspace alone', async () => {
+      const s = await queuedIn('orchestrator/unit-one');
+      const turns = writing(async () => outcome('completed'));
+      await slotWorker(turns).run(job(s));
+      const after = await stored(s);
+      expect(after.status).toBe(SessionStatus.COMPLETED);
+      expect(after.worktree).toMatchObject({ files: ['a.txt'], insertions: 1, deletions: 0, slot: null, state: 'ACTIVE' });
+      expect(after.worktree?.headCommit).toBe(git(repository, 'rev-parse', 'orchestrator/unit-one'));
+      expect(git(repository, 'show', 'orchestrator/unit-one:a.txt')).toBe('a');
+      expect(existsSync(join(repository, 'a.txt'))).toBe(false);
+      const slot = (turns as ScriptedCodingTurns).runs[0].request.workspace;
+      expect(slot.startsWith(worktreesDir)).toBe(true);
+      expect(git(slot, 'branch', '--show-current')).toBe(''); // detached: the branch is free for the next run
+      expect(await locks.list()).toEqual([]);
+    }, GIT_WORK_MS);
+
+    it('leaves the slot to whoever holds it now when its lease is lost: nothing is committed by this run', async () => {
+      const s = await queuedIn('orchestrator/unit-two');
+      const turns = writing(untilAborted);
+      const service = slotWorker(turns);
+      const running = service.run(job(s));
+      await turnAttached(s, service);
+      const slot = (turns as ScriptedCodingTurns).runs[0].request.workspace;
+      locks.lose(slotLockResource(slot));
+      await running;
+      const after = await stored(s);
+      expect(after).toMatchObject({ status: SessionStatus.FAILED, error: { code: 'WORKSPACE_LOCK_LOST' } });
+      expect(after.worktree?.headCommit).toBe(baseCommit);
+      expect(git(repository, 'rev-parse', 'orchestrator/unit-two')).toBe(baseCommit);
+    }, GIT_WORK_MS);
   });
 });

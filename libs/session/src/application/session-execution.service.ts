@@ -115,7 +115,9 @@ export class SessionExecutionService {
     const turn = await this.openTurn(job, claimed.session, request, claimed.resume);
     if (!turn) return;
     const ended = await this.follow(job, turn.session, turn.ref, request, turn.resume, place.lease);
-    const settled = place.slot ? await this.settleWorktree(turn.session, place.slot) : null;
+    // A slot whose lease was lost (expired, or taken over by a resumed run of this session) may be
+    // someone else's now: its work is theirs to commit (resetSlot commits leftovers to this branch).
+    const settled = place.slot && !place.lease.signal.aborted ? await this.settleWorktree(turn.session, place.slot) : null;
     const outcome = settled && 'failure' in settled ? failedBy(ended.outcome, settled.failure) : ended.outcome;
     const finished = await this.mutate(job, turn.session, (s) => {
       if (settled && 'changes' in settled) s.recordChanges(settled.changes);
