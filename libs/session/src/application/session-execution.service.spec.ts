@@ -346,7 +346,7 @@ describe('SessionExecutionService', () => {
       expect(heldDuringRun).toBe(`session:${s.id}`);
       expect(await resource()).toBe(`workspace:${workspace}`);
       expect(await locks.list()).toEqual([]);
-    }, GIT_WORK_MS);
+    });
 
     it('runs two sessions on one workspace one after the other; the second waits QUEUED', async () => {
       const first = await queued();
@@ -474,6 +474,38 @@ describe('SessionExecutionService', () => {
       expect(slot.startsWith(worktreesDir)).toBe(true);
       expect(git(slot, 'branch', '--show-current')).toBe(''); // detached: the branch is free for the next run
       expect(await locks.list()).toEqual([]);
+    }, GIT_WORK_MS);
+
+    it('waits QUEUED for a slot while every slot is busy, takes the first that comes free, and gives up after its timeout', async () => {
+      const oneSlot = AppConfig.with({ WORKTREES_DIR: worktreesDir, WORKTREE_SLOTS_PER_REPOSITORY: '1' });
+      const spaces = testWorkspaces(undefined, undefined, worktreesDir);
+      const slots = new WorktreeSlots(locks, testGit(), spaces, oneSlot);
+      const onlySlot = join(await slots.homeOf(repository), 'slot-0');
+      const service = new SessionExecutionService(repo, writing(async () => outcome('completed')), new RunWatcher(repo, heartbeat), new WorkspaceLock(locks, spaces, oneSlot), slots, oneSlot, agents, spaces);
+      const holder = await locks.acquire(slotLockResource(onlySlot), { owner: 'another session', ttlMs: 60_000, waitTimeoutMs: 0 });
+
+      const patient = await queuedIn('orchestrator/unit-wait');
+      const running = service.run(job(patient));
+      await new Promise((r) => setTimeout(r, 300));
+      expect((await stored(patient)).status).toBe(SessionStatus.QUEUED);
+      await locks.release(holder);
+      await running;
+      expect((await stored(patient)).status).toBe(SessionStatus.COMPLETED);
+
+      await locks.acquire(slotLockResource(onlySlot), { owner: 'another session', ttlMs: 60_000, waitTimeoutMs: 0 });
+      const s = Session.create({
+        title: 'No slot',
+        prompt: 'p',
+        workspace: repository,
+        opencodeAgent: 'build',
+        timeoutSeconds: 1,
+        worktree: newSessionWorktree({ repository, subdirectory: '', branch: 'orchestrator/unit-busy', baseRef: null, baseCommit }),
+      });
+      await repo.insert(s);
+      s.queue();
+      await repo.update(s);
+      await service.run(job(s));
+      expect(await stored(s)).toMatchObject({ status: SessionStatus.TIMED_OUT, error: { code: 'WORKSPACE_BUSY' }, startedAt: null });
     }, GIT_WORK_MS);
 
     it('leaves the slot to whoever holds it now when its lease is lost: nothing is committed by this run', async () => {

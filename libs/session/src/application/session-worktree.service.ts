@@ -92,11 +92,12 @@ export class SessionWorktreeService {
       throw invalid(`WORKTREES_DIR (${worktreesDir}) is inside the repository ${repository}: set WORKTREES_DIR outside it, or use isolation "shared"`, 'isolation');
     }
     const baseRef = options.baseRef === undefined ? null : assertSafeRef(options.baseRef, 'baseRef');
-    const baseCommit = await this.commitOrNull(repository, baseRef ?? 'HEAD');
-    if (!baseCommit) {
-      if (!explicit && baseRef === null) return null; // a repository without a commit yet: nothing to branch from
-      throw invalid(baseRef ? `baseRef "${baseRef}" names no commit in ${repository}` : `the repository ${repository} has no commit yet to branch from`, 'baseRef');
+    if (!(await this.git.hasCommit(repository))) {
+      if (!explicit) return null; // a repository without a commit yet: nothing to branch from
+      throw invalid(`the repository ${repository} has no commit yet to branch from`, baseRef ? 'baseRef' : 'isolation');
     }
+    const baseCommit = await this.commitOrNull(repository, baseRef ?? 'HEAD');
+    if (!baseCommit) throw invalid(`baseRef "${baseRef ?? 'HEAD'}" names no commit in ${repository}`, 'baseRef');
     if (options.mergeIn !== undefined && !(await this.git.branchExists(repository, assertSafeRef(options.mergeIn, 'mergeIn')))) {
       throw invalid(`mergeIn "${options.mergeIn}" is not a branch of ${repository}`, 'mergeIn');
     }

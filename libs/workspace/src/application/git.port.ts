@@ -7,8 +7,13 @@ import type { GitFileStatus } from '../domain/git-output';
  * config, attributes) runs a program in the orchestrator.
  */
 export interface GitPort {
-  /** The realpath of the top of the git work tree `directory` is in, or null when it is in none. */
+  /**
+   * The realpath of the top of the git work tree `directory` is in, or null when it is in none;
+   * GIT_FAILED when git could not tell (never null for a failure).
+   */
   workTreeRoot(directory: string): Promise<string | null>;
+  /** Whether the repository's HEAD names a commit (false in a repository nothing was committed to yet). */
+  hasCommit(repository: string): Promise<boolean>;
   /** The realpath of the repository's common git directory (the one its worktrees share). */
   commonDir(repository: string): Promise<string>;
   /** The full commit id `ref` names in `repository`. */

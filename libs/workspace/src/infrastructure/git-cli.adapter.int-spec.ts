@@ -32,6 +32,31 @@ describe('GitCliAdapter (real git)', () => {
     expect(await git.workTreeRoot(realpathSync(makeTempWorkspace()))).toBeNull();
   });
 
+  it('checks a config again once it was written, though it was found safe before (the check is cached by file stamp)', async () => {
+    const repo = repository();
+    const tree = join(realpathSync(makeTempWorkspace()), 'slot-0');
+    await git.addDetachedWorktree(repo, tree, await git.commitOf(repo, 'HEAD'));
+    expect(await git.dirtyFiles(tree)).toEqual([]); // safe, and remembered
+    const marker = join(repo, 'ran');
+    // What an agent in the slot could do: write the repository's shared config.
+    sh(repo, 'config', 'filter.trap.clean', trap(repo, marker));
+    await expect(git.dirtyFiles(tree)).rejects.toMatchObject({ code: WorkspaceErrorCode.GIT_REPOSITORY_UNSAFE });
+    await expect(git.commitAll(tree, 'm', author)).rejects.toMatchObject({ code: WorkspaceErrorCode.GIT_REPOSITORY_UNSAFE });
+    expect(existsSync(marker)).toBe(false);
+  });
+
+  it('says a directory outside any work tree is in none, and fails rather than answer null when git cannot tell', async () => {
+    expect(await git.workTreeRoot(realpathSync(makeTempWorkspace()))).toBeNull();
+    const repo = repository();
+    expect(await git.workTreeRoot(join(repo, '.git'))).toBeNull(); // inside the git directory: no work tree
+    expect(await git.hasCommit(repo)).toBe(true);
+    const empty = realpathSync(makeTempWorkspace());
+    sh(empty, 'init', '-q');
+    expect(await git.workTreeRoot(empty)).toBe(empty);
+    expect(await git.hasCommit(empty)).toBe(false);
+    await expect(git.workTreeRoot(join(repo, 'no-such-dir'))).rejects.toMatchObject({ code: WorkspaceErrorCode.GIT_FAILED });
+  });
+
   it('runs a branch in its own worktree: commit, changes, diff, then removal', async () => {
     const repo = repository();
     const base = await git.commitOf(repo, 'HEAD');

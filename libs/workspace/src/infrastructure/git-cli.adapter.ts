@@ -1,3 +1,4 @@
+import { errorMessage } from '@app/shared';
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, readFile, realpath, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -47,12 +48,20 @@ const QUIET_MERGE = ['--no-stat', '--no-verify', '--no-autostash', '--no-verify-
 export class GitCliAdapter implements GitPort {
   async workTreeRoot(directory: string): Promise<string | null> {
     absolute(directory);
+    let top: string;
     try {
-      const top = (await hardenedClient(directory).revparse(['--show-toplevel'])).trim();
-      return top ? await realpath(top) : null;
-    } catch {
-      return null;
+      top = (await hardenedClient(directory).revparse(['--show-toplevel'])).trim();
+    } catch (err) {
+      // Not in a work tree (or inside a .git directory): null. Anything else (git killed, out of
+      // processes) must not pass for "no git": the caller would share a repository's working tree.
+      if (/not a git repository|must be run in a work tree/i.test(errorMessage(err))) return null;
+      throw new WorkspaceError(WorkspaceErrorCode.GIT_FAILED, `git could not tell whether ${directory} is in a work tree: ${firstLine(errorMessage(err))}`);
     }
+    return top ? realpath(top) : null;
+  }
+
+  async hasCommit(repository: string): Promise<boolean> {
+    return (await objectIds(await this.checkedGit(repository), ['HEAD']))[0] !== null;
   }
 
   async commonDir(repository: string): Promise<string> {
@@ -77,7 +86,8 @@ export class GitCliAdapter implements GitPort {
     absolute(path);
     assertSafeRef(commit, 'commit');
     const git = await this.checkedGit(repository);
-    await git.text(['worktree', 'add', '--detach', '--', path, commit], `add a worktree at ${path} on ${commit}`);
+    // --force: a registration whose directory is gone (a slot removed while git held it) is taken over; the path is ours.
+    await git.text(['worktree', 'add', '--force', '--detach', '--', path, commit], `add a worktree at ${path} on ${commit}`);
   }
 
   async removeWorktree(repository: string, path: string, branch: string): Promise<void> {
@@ -513,4 +523,8 @@ function chunks<T>(items: readonly T[], size: number): T[][] {
   const result: T[][] = [];
   for (let i = 0; i < items.length; i += size) result.push(items.slice(i, i + size));
   return result;
+}
+
+function firstLine(text: string): string {
+  return text.trim().split('\n')[0] ?? '';
 }

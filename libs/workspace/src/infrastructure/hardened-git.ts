@@ -1,4 +1,5 @@
-import { isAbsolute } from 'node:path';
+import { readFile, stat } from 'node:fs/promises';
+import { isAbsolute, join, resolve } from 'node:path';
 import { simpleGit, SimpleGit, SimpleGitOptions } from 'simple-git';
 import type { GitAuthor } from '../application/git.port';
 import { unsafeGitConfigKeys } from '../domain/git-refs';
@@ -37,6 +38,11 @@ export class CheckedGit {
 
   static async open(directory: string): Promise<CheckedGit> {
     absolute(directory);
+    // A config checked before and not written since (same files, same inode, size and mtime) is
+    // not read again: a run makes some twenty git calls on one repository, and the check would
+    // double them. Any write to the config files changes their stamp and brings the check back.
+    const stamp = await configStamp(directory);
+    if (stamp !== null && CHECKED.get(directory) === stamp) return new CheckedGit(directory);
     // `scope\0key\nvalue\0` per entry; the `command` scope is this client's own hardening.
     const listed = await asGitFailure(() => hardenedClient(directory).raw(['config', '--list', '--null', '--show-scope']), `read the config of ${directory}`);
     const fields = listed.split('\0');
@@ -54,6 +60,7 @@ export class CheckedGit {
         { keys: unsafe },
       );
     }
+    if (stamp !== null) remember(directory, stamp);
     return new CheckedGit(directory);
   }
 
@@ -127,5 +134,49 @@ export async function asGitFailure<T>(command: () => Promise<T>, what: string): 
     if (err instanceof WorkspaceError) throw err;
     const message = err instanceof Error ? err.message.trim().split('\n').slice(0, 3).join(' ') : String(err);
     throw new WorkspaceError(WorkspaceErrorCode.GIT_FAILED, `git could not ${what}: ${message}`);
+  }
+}
+
+/** Directories whose config was found safe, with the stamp of their config files then (most recent last). */
+const CHECKED = new Map<string, string>();
+const CHECKED_MAX = 512;
+
+function remember(directory: string, stamp: string): void {
+  CHECKED.delete(directory);
+  CHECKED.set(directory, stamp);
+  if (CHECKED.size > CHECKED_MAX) CHECKED.delete(CHECKED.keys().next().value as string);
+}
+
+/**
+ * The identity of every config file git reads for `directory` when it is the top of a work tree
+ * (`.git` a directory, or a worktree's `.git` file naming its git dir): the common `config` and the
+ * worktree's `config.worktree`, each as inode, size and mtime. Null when it cannot be told without
+ * git (a subdirectory, an odd layout): the config is then checked every time.
+ */
+async function configStamp(directory: string): Promise<string | null> {
+  try {
+    const dotGit = join(directory, '.git');
+    const info = await stat(dotGit);
+    let gitDir = dotGit;
+    if (info.isFile()) {
+      const pointer = /^gitdir: (.+)$/m.exec(await readFile(dotGit, 'utf8'));
+      if (!pointer) return null;
+      gitDir = resolve(directory, pointer[1].trim());
+    }
+    const common = await readFile(join(gitDir, 'commondir'), 'utf8').then(
+      (text) => resolve(gitDir, text.trim()),
+      () => gitDir,
+    );
+    const parts = await Promise.all(
+      [join(common, 'config'), join(gitDir, 'config.worktree')].map((file) =>
+        stat(file, { bigint: true }).then(
+          (s) => `${file}:${s.ino}:${s.size}:${s.mtimeNs}`,
+          () => `${file}:none`,
+        ),
+      ),
+    );
+    return parts.join('|');
+  } catch {
+    return null;
   }
 }

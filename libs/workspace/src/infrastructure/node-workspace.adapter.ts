@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { lstat, mkdir, readdir, readFile, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
@@ -119,7 +120,8 @@ export class NodeWorkspaceAdapter implements WorkspacePort {
   async writeNote(path: string, text: string): Promise<void> {
     const target = this.owned(path);
     await mkdir(dirname(target), { recursive: true });
-    const temporary = `${target}.${process.pid}.tmp`;
+    // Unique per write: runs of one process may write the same note at once.
+    const temporary = `${target}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
     await writeFile(temporary, text, { mode: 0o644 });
     await rename(temporary, target);
   }

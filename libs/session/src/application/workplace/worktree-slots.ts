@@ -13,6 +13,8 @@ import { workspaceLockTtlMs, WorkspaceLockOutcome } from './workspace-lock';
 /** The file in a repository's slot directory that names the repository (for the janitor). */
 export const REPOSITORY_NOTE = 'repository';
 const SLOT_PREFIX = 'slot-';
+/** With every slot busy, how long a run queues on one slot before it looks at all of them again. */
+const SLOT_RESCAN_MS = 2_000;
 
 /** What a run's work looks like once committed, and whether a resolver left conflict markers. */
 export interface SettledWorktree {
@@ -48,25 +50,34 @@ export class WorktreeSlots {
 
   /**
    * A free slot of the session's repository: the lowest free one (its OpenCode instance is the
-   * warmest), else the wait, in arrival order, for one of them, for at most the session's timeout.
+   * warmest), else the first one to come free, for at most the session's timeout (then 'busy').
    * A RUNNING session (resumed after its worker was lost) takes over the slot it had.
    */
   async acquire(session: Session, signal: AbortSignal): Promise<WorkspaceLockOutcome & { slot?: string }> {
     const worktree = this.worktreeOf(session);
     const home = await this.homeOf(worktree.repository);
-    await this.workspaces.writeNote(join(home, REPOSITORY_NOTE), worktree.repository);
+    const note = join(home, REPOSITORY_NOTE);
+    if ((await this.workspaces.readNote(note)) !== worktree.repository) await this.workspaces.writeNote(note, worktree.repository);
     const options = { owner: `session:${session.id}`, ttlMs: workspaceLockTtlMs(this.config.workerLeaseSeconds), signal };
     const slots = this.config.worktrees.slotsPerRepository;
     const timeoutMs = session.snapshot().timeoutSeconds * 1000;
     if (session.status === SessionStatus.RUNNING && worktree.slot) {
       return this.take(worktree.slot, { ...options, waitTimeoutMs: timeoutMs, reclaim: true });
     }
-    for (let n = 0; n < slots; n++) {
-      const taken = await this.take(join(home, `${SLOT_PREFIX}${n}`), { ...options, waitTimeoutMs: 0 });
-      if (taken.kind === 'held' || taken.kind === 'abandoned') return this.used(taken);
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      for (let n = 0; n < slots; n++) {
+        const taken = await this.take(join(home, `${SLOT_PREFIX}${n}`), { ...options, waitTimeoutMs: 0 });
+        if (taken.kind === 'held' || taken.kind === 'abandoned') return this.used(taken);
+      }
+      const remaining = deadline - Date.now();
+      if (remaining <= 0) return { kind: 'busy', resource: `worktree-slot:${home}/*` };
+      // Every slot busy: queue on one of them for a moment, then look at all of them again, so the
+      // first slot to come free is found within SLOT_RESCAN_MS whichever it is.
+      const n = Math.floor(Math.random() * slots);
+      const taken = await this.take(join(home, `${SLOT_PREFIX}${n}`), { ...options, waitTimeoutMs: Math.min(SLOT_RESCAN_MS, remaining) });
+      if (taken.kind !== 'busy') return this.used(taken);
     }
-    const n = Math.floor(Math.random() * slots);
-    return this.used(await this.take(join(home, `${SLOT_PREFIX}${n}`), { ...options, waitTimeoutMs: timeoutMs }));
   }
 
   /** Notes when a slot was last taken: the janitor removes slots unused for WORKTREE_RETENTION_HOURS. */
@@ -87,7 +98,8 @@ export class WorktreeSlots {
   async prepare(session: Session, slot: string): Promise<string> {
     const worktree = this.worktreeOf(session);
     const author = this.config.worktrees.author;
-    if (!(await this.isSlot(worktree.repository, slot))) {
+    // A slot directory is trusted to be a registered worktree (a broken one fails resetSlot and is made again below).
+    if (!(await this.workspaces.isDirectory(slot))) {
       await this.git.pruneWorktrees(worktree.repository);
       await this.workspaces.removeDirectory(slot);
       await this.workspaces.makeDirectory(join(slot, '..'));
@@ -128,8 +140,9 @@ export class WorktreeSlots {
   async settle(session: Session, slot: string): Promise<SettledWorktree> {
     const worktree = this.worktreeOf(session);
     const s = session.snapshot();
-    await this.git.commitAll(slot, worktreeCommitMessage(s.title, s.id, s.attempt), this.config.worktrees.author);
-    const headCommit = await this.git.commitOf(worktree.repository, worktree.branch);
+    const committed = await this.git.commitAll(slot, worktreeCommitMessage(s.title, s.id, s.attempt), this.config.worktrees.author);
+    // Nothing new: the branch may still have moved since the session last looked (leftovers recovered, a resolver's merge).
+    const headCommit = committed ?? (await this.git.commitOf(worktree.repository, worktree.branch));
     const counted = await this.git.changes(worktree.repository, worktree.baseCommit, headCommit);
     const unresolved = worktree.mergeIn && counted.files.length > 0 ? await this.git.conflictMarkers(slot, counted.files) : [];
     await this.git.detachSlot(slot);
@@ -156,11 +169,6 @@ export class WorktreeSlots {
       if (err.code === LockErrorCode.LOCK_TIMEOUT) return { kind: 'busy', resource };
       throw err;
     }
-  }
-
-  private async isSlot(repository: string, slot: string): Promise<boolean> {
-    if (!(await this.workspaces.isDirectory(slot))) return false;
-    return (await this.git.listWorktrees(repository)).some((w) => w.path === slot);
   }
 
   private worktreeOf(session: Session): SessionWorktree {
