@@ -14,7 +14,13 @@ for m in "$model" "$small_model"; do
   fi
 done
 
-OPENCODE_CONFIG_CONTENT=$(printf '{"autoupdate":false,"share":"disabled","permission":{"external_directory":"deny","question":"deny"},"model":"%s","small_model":"%s"}' "$model" "$small_model")
+# OPENCODE_SNAPSHOTS (default false): OpenCode's per-step filesystem snapshots (see the README).
+case "${OPENCODE_SNAPSHOTS:-false}" in
+  true) snapshot=true ;;
+  false) snapshot=false ;;
+  *) echo "entrypoint: OPENCODE_SNAPSHOTS must be true or false, got '${OPENCODE_SNAPSHOTS}'" >&2; exit 64 ;;
+esac
+OPENCODE_CONFIG_CONTENT=$(printf '{"autoupdate":false,"share":"disabled","snapshot":%s,"permission":{"external_directory":"deny","question":"deny"},"model":"%s","small_model":"%s"}' "$snapshot" "$model" "$small_model")
 export OPENCODE_CONFIG_CONTENT
 export OPENCODE_DISABLE_MODELS_FETCH=1
 # An empty password would still be "set"; no password means no auth (keep the port private then).

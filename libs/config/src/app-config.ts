@@ -41,6 +41,8 @@ export class AppConfig {
   readonly orchestratorHome: string;
   /** OS sandbox of a managed OpenCode server. */
   readonly opencodeSandbox: 'auto' | 'bwrap' | 'none';
+  /** OPENCODE_SNAPSHOTS: a managed OpenCode server takes its per-step filesystem snapshots. */
+  readonly opencodeSnapshots: boolean;
   /** Variable names passed to a managed OpenCode server besides the built-in allow-list. */
   readonly opencodePassEnv: readonly string[];
   readonly approvalTimeoutSeconds: number;
@@ -89,6 +91,7 @@ export class AppConfig {
       : [tmpdir()];
     this.orchestratorHome = findPackageRoot(__dirname);
     this.opencodeSandbox = env.OPENCODE_SANDBOX as AppConfig['opencodeSandbox'];
+    this.opencodeSnapshots = env.OPENCODE_SNAPSHOTS === 'true';
     this.opencodePassEnv = env.OPENCODE_PASS_ENV ? env.OPENCODE_PASS_ENV.split(',').map((name) => name.trim()) : [];
     this.approvalTimeoutSeconds = env.APPROVAL_TIMEOUT_SECONDS;
     this.worktrees = {

@@ -71,6 +71,12 @@ export class EnvironmentSchema {
   WORKSPACE_ROOTS?: string;
   /** OS sandbox of a managed OpenCode server: auto (bubblewrap when `bwrap` is installed), bwrap, none. */
   @IsIn(['auto', 'bwrap', 'none']) OPENCODE_SANDBOX = 'auto';
+  /**
+   * OpenCode's per-step filesystem snapshots (its own undo) on a managed server. Off by default:
+   * the orchestrator keeps a worktree session's work as commits, and snapshots cost OpenCode about
+   * three times the CPU per session in a git repository (measured by bench:parallel).
+   */
+  @IsIn(['true', 'false'], { message: 'OPENCODE_SNAPSHOTS must be true or false' }) OPENCODE_SNAPSHOTS = 'false';
   /** Extra variable names (comma-separated) passed to a managed OpenCode server besides the allow-list. */
   @Transform(emptyToUndefined)
   @IsOptional()

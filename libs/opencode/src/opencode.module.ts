@@ -23,6 +23,7 @@ export function opencodeEndpointFor(config: AppConfig): OpencodeEndpointSource {
     parentEnv: config.processEnvironment,
     passEnv: config.opencodePassEnv,
     sandbox: config.opencodeSandbox,
+    snapshots: config.opencodeSnapshots,
     writableRoots: config.workspaceRoots,
     protectedDirs: [config.orchestratorHome],
     // A local server still gets a password: anyone on the machine could drive it otherwise.

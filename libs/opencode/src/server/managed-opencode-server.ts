@@ -38,6 +38,8 @@ export interface ManagedOpencodeServerOptions {
   dataDir: string;
   /** "provider/model"; undefined: the offline rehearsal provider, started by this server. */
   model?: string;
+  /** OpenCode's per-step filesystem snapshots (config `snapshot`); default off. */
+  snapshots?: boolean;
   /** Sets OPENCODE_SERVER_PASSWORD: every request then needs Basic auth. */
   password?: string;
   /** 0 or undefined: a free port. */
@@ -104,7 +106,7 @@ const STABLE_AFTER_MS = 60_000;
 export class ManagedOpencodeServer extends EventEmitter implements OpencodeEndpointSource {
   readonly defaultModel: string;
   private readonly options: Required<
-    Omit<ManagedOpencodeServerOptions, 'model' | 'password' | 'port' | 'binaryPath' | 'logger'>
+    Omit<ManagedOpencodeServerOptions, 'model' | 'password' | 'port' | 'binaryPath' | 'logger' | 'snapshots'>
   > &
     Pick<ManagedOpencodeServerOptions, 'password' | 'binaryPath'>;
   /** Set when the server runs in a bubblewrap sandbox. */
@@ -199,7 +201,7 @@ export class ManagedOpencodeServer extends EventEmitter implements OpencodeEndpo
     const env = buildOpencodeEnvironment({
       parentEnv: this.options.parentEnv,
       directories,
-      config: buildOpencodeConfig({ model: this.defaultModel, rehearsalBaseUrl }),
+      config: buildOpencodeConfig({ model: this.defaultModel, rehearsalBaseUrl, snapshots: this.config.snapshots }),
       password: this.options.password,
       passEnv: this.options.passEnv,
     });

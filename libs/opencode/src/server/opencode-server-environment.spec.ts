@@ -21,10 +21,16 @@ describe('buildOpencodeConfig', () => {
     expect(buildOpencodeConfig({ model: 'anthropic/claude-sonnet-4' })).toEqual({
       autoupdate: false,
       share: 'disabled',
+      snapshot: false,
       permission: { external_directory: 'deny', question: 'deny' },
       model: 'anthropic/claude-sonnet-4',
       small_model: 'anthropic/claude-sonnet-4',
     });
+  });
+
+  it('takes OpenCode snapshots only when asked (OPENCODE_SNAPSHOTS)', () => {
+    expect(buildOpencodeConfig({ model: 'a/b', snapshots: true }).snapshot).toBe(true);
+    expect(buildOpencodeConfig({ model: 'a/b', snapshots: false }).snapshot).toBe(false);
   });
 
   it('declares the rehearsal provider, with a cost so that runs report one', () => {

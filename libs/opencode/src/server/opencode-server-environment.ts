@@ -35,10 +35,13 @@ export function serverDirectories(dataDir: string): OpencodeServerDirectories {
  * defaults already allow the ordinary tools; what a workspace asks for becomes an approval. `model`
  * and `small_model` are both set, else OpenCode asks a model to choose or fetches the catalogue.
  */
-export function buildOpencodeConfig(options: { model: string; rehearsalBaseUrl?: string }): Record<string, unknown> {
+export function buildOpencodeConfig(options: { model: string; rehearsalBaseUrl?: string; snapshots?: boolean }): Record<string, unknown> {
   const config: Record<string, unknown> = {
     autoupdate: false,
     share: 'disabled',
+    // Off unless asked for: the turn's files then come from its tool calls, and a worktree session's
+    // work is committed by the orchestrator; snapshots triple OpenCode's CPU per session in a git repository.
+    snapshot: options.snapshots ?? false,
     permission: { external_directory: 'deny', question: 'deny' },
     model: options.model,
     small_model: options.model,
