@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, realpathSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { WorktreeJanitor } from '@app/session';
 import { git, makeTempWorkspace } from '@app/testing';
@@ -76,6 +76,16 @@ describe('Worktree hygiene and crashes', () => {
     // The merge itself still works afterwards.
     const merged = (await t.http.post(`/api/v1/sessions/${session.id}/merge`).send({}).expect(200)).body;
     expect(git(repo, 'rev-parse', 'HEAD')).toBe(merged.commit);
+  });
+
+  it('removes the slots of a repository that vanished', async () => {
+    const repo = repository();
+    await run(repo, '[[write v.txt]]v[[/write]]');
+    const homes = () => readdirSync(testWorktreesDir()).filter((d) => d.startsWith(`${repo.split('/').pop()}-`));
+    expect(homes()).toHaveLength(1);
+    rmSync(repo, { recursive: true, force: true });
+    await janitor.sweep();
+    expect(homes()).toEqual([]);
   });
 
   it('reports the disk the worktrees use in /health/ready and /metrics', async () => {

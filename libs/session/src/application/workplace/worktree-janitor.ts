@@ -88,7 +88,8 @@ export class WorktreeJanitor {
 
   private async tidy(repository: string, idleBefore: Date, report: JanitorReport): Promise<void> {
     const home = await this.slots.homeOf(repository);
-    if ((await this.git.workTreeRoot(repository)) !== repository) {
+    const exists = await this.workspaces.isDirectory(repository);
+    if (!exists || (await this.git.workTreeRoot(repository)) !== repository) {
       // The repository is gone (or is no longer a work tree's top): its slots are of no use.
       await this.workspaces.removeDirectory(home);
       return;
