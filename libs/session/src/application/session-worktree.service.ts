@@ -222,9 +222,9 @@ export class SessionWorktreeService {
   private async targetBranch(worktree: SessionWorktree, asked: string | undefined): Promise<string> {
     const invalid = (message: string) => new SessionError(SessionErrorCode.MERGE_TARGET_INVALID, message, { field: 'target', target: asked ?? null });
     if (asked === undefined) {
-      const top = (await this.git.listWorktrees(worktree.repository)).find((w) => w.path === worktree.repository);
-      if (!top?.branch) throw invalid(`${worktree.repository} has no branch checked out (detached HEAD): give a target branch`);
-      return top.branch.replace(/^refs\/heads\//, '');
+      const checkedOut = await this.git.checkedOutBranch(worktree.repository);
+      if (!checkedOut) throw invalid(`${worktree.repository} has no branch checked out (detached HEAD): give a target branch`);
+      return checkedOut;
     }
     assertSafeRef(asked, 'target');
     if (asked === worktree.branch) throw invalid(`target ${asked} is the session's own branch`);

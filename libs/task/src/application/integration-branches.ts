@@ -21,7 +21,7 @@ import { PlanError } from '../domain/plan.errors';
 import { DEFAULT_PLAN_MERGE_SETTINGS, PLAN_MERGE_SETTINGS, PlanMergeSettings } from './plan-merge-settings';
 
 /** What plans use of git. */
-export type PlanGitPort = Pick<GitPort, 'workTreeRoot' | 'commitOf' | 'changes' | 'createBranch' | 'branchExists' | 'merge' | 'listWorktrees'>;
+export type PlanGitPort = Pick<GitPort, 'workTreeRoot' | 'commitOf' | 'changes' | 'createBranch' | 'branchExists' | 'merge' | 'checkedOutBranch'>;
 export type PlanMergeStrategy = GitMergeStrategy;
 
 export interface PlanMergeRequest {
@@ -147,10 +147,7 @@ export class IntegrationBranches {
   /** The target: another branch of the repository; default the one checked out at its top (not a detached HEAD). */
   private async targetOf(branch: PlanBranch, asked: string | undefined): Promise<string> {
     if (asked === undefined) {
-      const trees = await this.git.listWorktrees(branch.repository);
-      // git lists the main work tree first.
-      const top = trees.find((t) => t.path === branch.repository) ?? trees[0];
-      const checkedOut = top?.branch;
+      const checkedOut = await this.git.checkedOutBranch(branch.repository);
       if (!checkedOut) throw PlanError.mergeTargetInvalid(`${branch.repository} has no branch checked out (detached HEAD): give a target branch`, null);
       return checkedOut;
     }

@@ -140,6 +140,10 @@ export class FakeGit implements PlanGitPort {
     this.repo(repository).branches.delete(branch);
   }
 
+  async checkedOutBranch(worktree: string): Promise<string | null> {
+    return this.repo(worktree).checkedOut;
+  }
+
   async listWorktrees(repository: string): Promise<GitWorktree[]> {
     const repo = this.repo(repository);
     return [{ path: repo.root, head: this.resolve(repo, 'HEAD'), branch: repo.checkedOut }];

@@ -27,6 +27,8 @@ export interface GitPort {
   removeWorktree(repository: string, path: string, branch: string): Promise<void>;
   /** Every worktree of the repository, the main one first, as git records them (realpaths). */
   listWorktrees(repository: string): Promise<GitWorktree[]>;
+  /** The branch checked out in the work tree whose top is `worktree` (a merge's default target), or null on a detached HEAD. */
+  checkedOutBranch(worktree: string): Promise<string | null>;
   /** Forgets the worktrees whose directories are gone. */
   pruneWorktrees(repository: string): Promise<void>;
 

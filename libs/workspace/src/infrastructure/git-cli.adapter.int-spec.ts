@@ -1,6 +1,7 @@
 import { ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, rmSync, symlinkSync, unlinkSync, watch, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { AppConfig } from '@app/config';
 import { makeTempWorkspace } from '@app/testing';
 import type { GitMergeRequest } from '../application/git.port';
 import { WorkspaceErrorCode } from '../domain/workspace.errors';
@@ -43,6 +44,13 @@ describe('GitCliAdapter (real git)', () => {
     await expect(git.dirtyFiles(tree)).rejects.toMatchObject({ code: WorkspaceErrorCode.GIT_REPOSITORY_UNSAFE });
     await expect(git.commitAll(tree, 'm', author)).rejects.toMatchObject({ code: WorkspaceErrorCode.GIT_REPOSITORY_UNSAFE });
     expect(existsSync(marker)).toBe(false);
+  });
+
+  it("names the branch checked out at a work tree's top, and none on a detached HEAD", async () => {
+    const repo = repository();
+    expect(await git.checkedOutBranch(repo)).toBe(sh(repo, 'branch', '--show-current'));
+    sh(repo, 'checkout', '-q', '--detach');
+    expect(await git.checkedOutBranch(repo)).toBeNull();
   });
 
   it('says a directory outside any work tree is in none, and fails rather than answer null when git cannot tell', async () => {
@@ -685,7 +693,7 @@ describe('GitCliAdapter: slots, merges and diffs (real git)', () => {
             module._compile(transformSync(readFileSync(filename, 'utf8'), options).code, filename);
           };
           const { GitCliAdapter } = require(${JSON.stringify(join(__dirname, 'git-cli.adapter.ts'))});
-          const { repo, sources, strategy } = JSON.parse(process.env.MERGE_CHILD);
+          const { repo, sources, strategy } = JSON.parse(process.argv[1]);
           const git = new GitCliAdapter();
           process.stdin.once('data', async () => {
             for (const source of sources) {
@@ -693,9 +701,9 @@ describe('GitCliAdapter: slots, merges and diffs (real git)', () => {
             }
           });
           process.stdout.write('ready\\n');`;
-        const child = spawn(process.execPath, ['-r', 'tsconfig-paths/register', '-e', code], {
+        const child = spawn(process.execPath, ['-r', 'tsconfig-paths/register', '-e', code, JSON.stringify({ repo, sources, strategy })], {
           cwd: root,
-          env: { ...process.env, TS_NODE_PROJECT: join(root, 'tsconfig.json'), MERGE_CHILD: JSON.stringify({ repo, sources, strategy }) },
+          env: { ...AppConfig.fromEnvironment().processEnvironment, TS_NODE_PROJECT: join(root, 'tsconfig.json') },
           stdio: ['pipe', 'pipe', 'inherit'],
         });
         children.add(child);

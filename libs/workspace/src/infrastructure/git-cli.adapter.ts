@@ -103,6 +103,10 @@ export class GitCliAdapter implements GitPort {
     return listed.map(({ path, head, branch }) => ({ path, head, branch }));
   }
 
+  async checkedOutBranch(worktree: string): Promise<string | null> {
+    return currentBranch(await this.checkedGit(worktree));
+  }
+
   async pruneWorktrees(repository: string): Promise<void> {
     const git = await this.checkedGit(repository);
     await git.text(['worktree', 'prune'], `prune the worktrees of ${repository}`);

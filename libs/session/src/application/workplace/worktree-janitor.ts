@@ -96,7 +96,8 @@ export class WorktreeJanitor {
     }
     await this.recoverMerge(repository);
     await this.git.pruneWorktrees(repository);
-    const registered = new Set((await this.git.listWorktrees(repository)).map((w) => w.path));
+    const worktrees = await this.git.listWorktrees(repository);
+    const registered = new Set(worktrees.map((w) => w.path));
     for (const name of await this.workspaces.listDirectories(home)) {
       if (!isSlotName(name)) continue;
       const slot = join(home, name);
@@ -104,7 +105,8 @@ export class WorktreeJanitor {
       const useless = !registered.has(slot) || (await this.idleSince(home, name, idleBefore));
       if (useless && (await this.removeSlot(repository, slot))) report.removedSlots.push(slot);
     }
-    await this.deleteOrphanBranches(repository, report);
+    // Slots are detached: removing them changed no checked-out branch.
+    await this.deleteOrphanBranches(repository, new Set(worktrees.map((w) => w.branch)), report);
   }
 
   private async idleSince(home: string, slotName: string, before: Date): Promise<boolean> {
@@ -153,9 +155,8 @@ export class WorktreeJanitor {
   }
 
   /** `orchestrator/*` branches no session holds, and that no worktree has checked out. */
-  private async deleteOrphanBranches(repository: string, report: JanitorReport): Promise<void> {
+  private async deleteOrphanBranches(repository: string, checkedOut: ReadonlySet<string | null>, report: JanitorReport): Promise<void> {
     const held = new Set(await this.sessions.activeBranches(repository));
-    const checkedOut = new Set((await this.git.listWorktrees(repository)).map((w) => w.branch?.replace(/^refs\/heads\//, '')));
     for (const branch of await this.git.listBranches(repository, SESSION_BRANCH_PREFIX)) {
       if (branch.startsWith(PLAN_BRANCH_PREFIX) || held.has(branch) || checkedOut.has(branch)) continue;
       await this.git.deleteBranch(repository, branch);
