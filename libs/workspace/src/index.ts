@@ -13,8 +13,12 @@ export type {
   GitMergeOutcome,
   GitMergeRecovery,
   GitMergeRequest,
+  GitMergeSeriesOutcome,
+  GitMergeSeriesRequest,
   GitMergeStrategy,
+  GitSeriesItemOutcome,
   GitSlotReset,
+  GitSlotSettled,
   GitWorktree,
 } from './application/git.port';
 export { mergeQueueResource, planBranchName } from './domain/git-refs';

@@ -4,7 +4,7 @@ import { LOCK_PORT, LockError, LockErrorCode, LockPort } from '@app/locking';
 import {
   assertSafeRef,
   GIT_PORT,
-  GitMergeOutcome,
+  GitMergeSeriesOutcome,
   GitMergeStrategy,
   GitPort,
   mergeQueueResource,
@@ -21,7 +21,7 @@ import { PlanError } from '../domain/plan.errors';
 import { DEFAULT_PLAN_MERGE_SETTINGS, PLAN_MERGE_SETTINGS, PlanMergeSettings } from './plan-merge-settings';
 
 /** What plans use of git. */
-export type PlanGitPort = Pick<GitPort, 'workTreeRoot' | 'commitOf' | 'changes' | 'createBranch' | 'branchExists' | 'merge' | 'checkedOutBranch'>;
+export type PlanGitPort = Pick<GitPort, 'workTreeRoot' | 'commitOf' | 'changes' | 'createBranch' | 'branchExists' | 'merge' | 'mergeSeries' | 'checkedOutBranch'>;
 export type PlanMergeStrategy = GitMergeStrategy;
 
 export interface PlanMergeRequest {
@@ -87,14 +87,14 @@ export class IntegrationBranches {
   }
 
   /**
-   * Merges `source` (the head commit of a task's or a resolver's branch) into the integration
-   * branch in its turn; `busy` when the turn did not come within a tick's wait (the task stays in
-   * the queue).
+   * Merges `items` (the head commits of tasks' or resolvers' branches, in queue order) into the
+   * integration branch in one turn of the queue, the branch moved once; `busy` when the turn did not
+   * come within a tick's wait (the tasks stay in the queue).
    */
-  async mergeTask(branch: PlanBranch, source: string, message: string): Promise<GitMergeOutcome | { kind: 'busy' }> {
+  async mergeTasks(branch: PlanBranch, items: ReadonlyArray<{ source: string; message: string }>): Promise<GitMergeSeriesOutcome | { kind: 'busy' }> {
     try {
       return await this.inQueue(branch.repository, 'plan-scheduler-merge', this.settings.tickQueueWaitMs, () =>
-        this.git.merge(branch.repository, { source, target: branch.name, strategy: 'merge', message, author: this.settings.author }),
+        this.git.mergeSeries(branch.repository, { target: branch.name, items, author: this.settings.author }),
       );
     } catch (err) {
       if (err instanceof LockError && err.code === LockErrorCode.LOCK_TIMEOUT) return { kind: 'busy' };

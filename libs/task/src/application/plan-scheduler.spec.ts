@@ -404,6 +404,50 @@ describe('PlanScheduler in a git workspace', () => {
     expect(await t.planStatus(id)).toBe(PlanStatus.COMPLETED);
   });
 
+  it('merges every task waiting at a tick in one turn of the queue, in order, the branch moved once; a conflict in the middle does not hold up the rest', async () => {
+    const t = gitSetup(4);
+    const id = await t.runPlan([task('a'), task('b'), task('c'), task('d')]);
+    const branch = await t.branchOf(id);
+    await t.scheduler.advance(id);
+    t.git.commit(t.root, branch.name, { 'shared.txt': 'on the branch\n' }); // b will conflict with it
+    const acquire = jest.spyOn(t.locks, 'acquire');
+    const series = jest.spyOn(t.git, 'mergeSeries');
+    t.finish('c', { 'c.txt': 'c\n' });
+    t.finish('b', { 'shared.txt': 'from b\n' });
+    t.finish('a', { 'a.txt': 'a\n' });
+    t.finish('d', { 'd.txt': 'd\n' });
+    await t.scheduler.advance(id);
+
+    expect(series).toHaveBeenCalledTimes(1);
+    expect(acquire.mock.calls.filter(([resource]) => resource === `git-merge:${t.root}`)).toHaveLength(1);
+    expect(t.git.merges.map((m) => m.message.split(' ')[2])).toEqual(['a:', 'b:', 'c:', 'd:']); // queued in key order at one tick
+    expect([t.status(id, 'a'), t.status(id, 'b'), t.status(id, 'c'), t.status(id, 'd')]).toEqual([
+      TaskStatus.COMPLETED,
+      TaskStatus.RESOLVING,
+      TaskStatus.COMPLETED,
+      TaskStatus.COMPLETED,
+    ]);
+    // Each merged task's commit is its own merge, one on top of the other; the branch ends at the last.
+    const [a, c, d] = ['a', 'c', 'd'].map((key) => t.repo.task(id, key).merge!.commit!);
+    expect(new Set([a, c, d]).size).toBe(3);
+    expect(d).toBe(t.git.commitOfSync(t.root, branch.name));
+    expect(t.git.read(t.root, c)).toEqual({ 'README.md': 'hello\n', 'shared.txt': 'on the branch\n', 'a.txt': 'a\n', 'c.txt': 'c\n' });
+    expect(t.git.read(t.root, branch.name)).toMatchObject({ 'a.txt': 'a\n', 'c.txt': 'c\n', 'd.txt': 'd\n', 'shared.txt': 'on the branch\n' });
+  });
+
+  it('merges a series one task at a time when git fails it, so that the failure lands on the task that caused it', async () => {
+    const t = gitSetup(4);
+    const id = await t.runPlan([task('a'), task('b')]);
+    await t.scheduler.advance(id);
+    t.finish('a', { 'a.txt': 'a\n' });
+    t.finish('b', { 'b.txt': 'b\n' });
+    const bad = t.sessions.sessions.get(t.sessions.of('b')[0].id)!;
+    bad.changes = { ...bad.changes!, headCommit: 'f'.repeat(40) }; // a commit git does not have
+    await t.scheduler.advance(id);
+    expect(t.repo.task(id, 'a')).toMatchObject({ status: TaskStatus.COMPLETED });
+    expect(t.repo.task(id, 'b')).toMatchObject({ status: TaskStatus.FAILED, error: { code: 'GIT_FAILED', message: expect.stringContaining('could not be merged') } });
+  });
+
   it('waits while the integration branch is checked out with uncommitted changes, saying why', async () => {
     const t = gitSetup();
     const id = await t.runPlan([task('a')]);

@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
-import { WorkspaceError } from '@app/workspace';
+import { GitMergeSeriesOutcome, WorkspaceError } from '@app/workspace';
 import { DomainError, RunFailure } from '@app/shared';
 import { Plan, PlanTask } from '../domain/plan';
 import { PlanBranch, taskMergeMessage } from '../domain/plan-branch';
@@ -34,9 +34,10 @@ export class TaskMerges {
   }
 
   /**
-   * Merges the plan's MERGING tasks in queue order. Stops at the first whose turn does not come
-   * within the wait, or whose target work tree is dirty: the rest wait for the next tick, in order.
-   * `maxParallelTasks` bounds resolver sessions with the plan's other running sessions.
+   * Merges the plan's MERGING tasks in queue order, all in one turn of the repository's queue (the
+   * branch moved once). When the turn does not come within the wait, or the target work tree is
+   * dirty, they all wait for the next tick, in order. `maxParallelTasks` bounds resolver sessions
+   * with the plan's other running sessions.
    */
   async mergeQueued(plan: Plan, tasks: readonly PlanTask[], maxParallelTasks: number): Promise<void> {
     const branch = plan.branch;
@@ -44,45 +45,68 @@ export class TaskMerges {
     const queued = tasks
       .filter((t) => t.status === TaskStatus.MERGING)
       .sort((a, b) => a.merge!.queuedAt.getTime() - b.merge!.queuedAt.getTime() || a.key.localeCompare(b.key));
+    const series: QueuedMerge[] = [];
     for (const task of queued) {
-      const free = maxParallelTasks - tasks.filter((t) => SLOT_TASK_STATUSES.includes(t.status)).length;
-      if (!(await this.mergeOne(plan, branch, task, tasks, free > 0))) return;
+      const sourceId = task.merge!.source;
+      const source = await this.sessions.get(sourceId);
+      if (source?.changes) {
+        // Its head commit rather than its branch: after a crash between the merge and its record, the
+        // branch may be deleted already (markMerged), while the commit merges again as up-to-date.
+        series.push({ task, sourceId, branchName: source.changes.branch, item: { source: source.changes.headCommit, message: taskMergeMessage(task.spec, sourceId) } });
+      } else {
+        await this.end(task, TaskStatus.FAILED, { code: 'SESSION_MISSING', message: `the session ${sourceId} whose branch was to be merged no longer exists or has no branch` });
+      }
     }
+    if (series.length > 0) await this.mergeSeries(plan, branch, series, tasks, maxParallelTasks);
   }
 
-  /** False: the queue cannot go on this tick. */
-  private async mergeOne(plan: Plan, branch: PlanBranch, task: PlanTask, tasks: readonly PlanTask[], slotFree: boolean): Promise<boolean> {
-    const sourceId = task.merge!.source;
-    const source = await this.sessions.get(sourceId);
-    if (!source?.changes) {
-      await this.end(task, TaskStatus.FAILED, { code: 'SESSION_MISSING', message: `the session ${sourceId} whose branch was to be merged no longer exists or has no branch` });
-      return true;
-    }
+  /** `series` merged in one turn of the queue; false when the queue cannot go on this tick. */
+  private async mergeSeries(plan: Plan, branch: PlanBranch, series: QueuedMerge[], tasks: readonly PlanTask[], maxParallelTasks: number): Promise<boolean> {
     let outcome;
     try {
-      // Its head commit rather than its branch: after a crash between the merge and its record, the
-      // branch may be deleted already (markMerged), while the commit merges again as up-to-date.
-      outcome = await this.branches.mergeTask(branch, source.changes.headCommit, taskMergeMessage(task.spec, sourceId));
+      outcome = await this.branches.mergeTasks(branch, series.map((s) => s.item));
     } catch (err) {
       if (!(err instanceof WorkspaceError)) throw err;
-      await this.end(task, TaskStatus.FAILED, { code: err.code, message: `its branch ${source.changes.branch} could not be merged into ${branch.name}: ${err.message}` });
+      if (series.length > 1) {
+        // One task's branch spoils the series: merged one at a time, the error lands on that task alone.
+        for (const one of series) if (!(await this.mergeSeries(plan, branch, [one], tasks, maxParallelTasks))) return false;
+        return true;
+      }
+      await this.end(series[0].task, TaskStatus.FAILED, { code: err.code, message: `its branch ${series[0].branchName} could not be merged into ${branch.name}: ${err.message}` });
       return true;
     }
-    switch (outcome.kind) {
-      case 'busy':
-        this.logger.debug(`Plan ${plan.id} task ${task.key}: the merge queue of ${branch.repository} is busy; next tick`);
-        return false;
-      case 'dirty':
-        task.mergeWaits({ code: 'WORKSPACE_DIRTY', message: `${branch.name} is checked out at ${outcome.worktree} with uncommitted changes (${outcome.files.join(', ')}); the merge waits` });
-        await this.plans.updateTask(task);
-        return false;
-      case 'conflict':
-        await this.conflict(plan, branch, task, outcome.files, tasks, slotFree);
-        return true;
-      default:
-        await this.merged(branch, task, sourceId, outcome.commit);
-        return true;
+    return this.apply(plan, branch, series, outcome, tasks, maxParallelTasks);
+  }
+
+  /** Records what a turn of the queue did, task by task in queue order; false when the queue cannot go on this tick. */
+  private async apply(
+    plan: Plan,
+    branch: PlanBranch,
+    series: QueuedMerge[],
+    outcome: GitMergeSeriesOutcome | { kind: 'busy' },
+    tasks: readonly PlanTask[],
+    maxParallelTasks: number,
+  ): Promise<boolean> {
+    if (outcome.kind === 'busy') {
+      this.logger.debug(`Plan ${plan.id}: the merge queue of ${branch.repository} is busy; next tick`);
+      return false;
     }
+    if (outcome.kind === 'dirty') {
+      const first = series[0].task;
+      first.mergeWaits({ code: 'WORKSPACE_DIRTY', message: `${branch.name} is checked out at ${outcome.worktree} with uncommitted changes (${outcome.files.join(', ')}); the merge waits` });
+      await this.plans.updateTask(first);
+      return false;
+    }
+    for (const [i, { task, sourceId }] of series.entries()) {
+      const done = outcome.outcomes[i];
+      if (done.kind === 'conflict') {
+        const free = maxParallelTasks - tasks.filter((t) => SLOT_TASK_STATUSES.includes(t.status)).length;
+        await this.conflict(plan, branch, task, done.files, tasks, free > 0);
+      } else {
+        await this.merged(branch, task, sourceId, done.commit);
+      }
+    }
+    return true;
   }
 
   /** Its sessions' branches are recorded as merged (the session side removes them), then the task is COMPLETED. */
@@ -151,4 +175,11 @@ function conflictFailure(task: PlanTask, branch: PlanBranch, taskBranch: string,
   const tries = task.resolverTries;
   const after = tries > 0 ? `, still after ${tries} resolver session${tries === 1 ? '' : 's'}` : '';
   return { code: 'MERGE_CONFLICT', message: `${taskBranch} conflicts with ${branch.name} in ${files.join(', ') || 'files git did not name'}${after}` };
+}
+
+interface QueuedMerge {
+  task: PlanTask;
+  sourceId: string;
+  branchName: string;
+  item: { source: string; message: string };
 }

@@ -1,4 +1,13 @@
-import { GitMergeOutcome, GitMergeRequest, GitWorktree, WorkspaceError, WorkspaceErrorCode } from '@app/workspace';
+import {
+  GitMergeOutcome,
+  GitMergeRequest,
+  GitMergeSeriesOutcome,
+  GitMergeSeriesRequest,
+  GitSeriesItemOutcome,
+  GitWorktree,
+  WorkspaceError,
+  WorkspaceErrorCode,
+} from '@app/workspace';
 import type { PlanGitPort } from '../application/integration-branches';
 
 type Files = Record<string, string>;
@@ -164,6 +173,35 @@ export class FakeGit implements PlanGitPort {
     const commit = this.newCommit(repo, parents, files, request.message);
     repo.branches.set(request.target, commit);
     return { kind: 'merged', commit, previous };
+  }
+
+  /** As the adapter: each item merged onto the one before (a conflict skipped), the branch moved once. */
+  async mergeSeries(repository: string, request: GitMergeSeriesRequest): Promise<GitMergeSeriesOutcome> {
+    const repo = this.repo(repository);
+    const previous = repo.branches.get(request.target);
+    if (!previous) throw new WorkspaceError(WorkspaceErrorCode.GIT_FAILED, `${request.target} is not a branch`);
+    const dirty = this.dirty.get(request.target);
+    if (dirty) return { kind: 'dirty', worktree: repo.root, files: dirty };
+    const sources = request.items.map((item) => this.resolve(repo, item.source));
+    const outcomes: GitSeriesItemOutcome[] = [];
+    let head = previous;
+    for (const [i, item] of request.items.entries()) {
+      this.merges.push({ source: item.source, target: request.target, strategy: 'merge', message: item.message, author: request.author, repository });
+      if (this.isAncestor(repo, sources[i], head)) {
+        outcomes.push({ kind: 'up-to-date', commit: head });
+        continue;
+      }
+      const { files, conflicts } = this.mergeFiles(repository, head, sources[i]);
+      if (conflicts.length > 0) {
+        outcomes.push({ kind: 'conflict', files: conflicts });
+        continue;
+      }
+      const commit = this.newCommit(repo, [head, sources[i]], files, item.message);
+      outcomes.push({ kind: 'merged', commit, previous: head });
+      head = commit;
+    }
+    repo.branches.set(request.target, head);
+    return { kind: 'done', outcomes };
   }
 
   private repo(root: string): FakeRepository {

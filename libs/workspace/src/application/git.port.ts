@@ -51,16 +51,25 @@ export interface GitPort {
 
   // A slot is a worktree the caller holds alone (under its lock): no other git runs in it.
   /**
-   * Makes `slot` clean and detached. What a lost worker left on the slot's branch (changes, a merge
-   * in progress) is first committed there with `leftovers`, so that nothing is lost; `recovered` is
-   * that commit. Locks a killed git left (index, HEAD, the branch) go, and so do untracked and ignored files.
+   * Readies `slot` for switchSlot: detached, no untracked or ignored files. What a lost worker left
+   * on the slot's branch (changes, a merge in progress) is first committed there with `leftovers`,
+   * so that nothing is lost; `recovered` is that commit. Locks a killed git left (index, HEAD, the
+   * branch) go. Changes to tracked files in a slot that was detached already are strays, left for
+   * switchSlot to discard.
    */
   resetSlot(slot: string, leftovers: { message: string; author: GitAuthor }): Promise<GitSlotReset>;
   /**
-   * Checks `branch` out in the clean, detached `slot`, creating it at `baseCommit` when it does not
-   * exist (`created`). A branch checked out in another worktree fails with GIT_FAILED naming it.
+   * Checks `branch` out in the detached `slot` (tracked files forced to it), creating it at
+   * `baseCommit` when it does not exist (`created`). A branch checked out in another worktree fails
+   * with GIT_FAILED naming it.
    */
   switchSlot(slot: string, branch: string, baseCommit: string): Promise<{ created: boolean }>;
+  /**
+   * After a run on `branch`: commits every change in `slot` as `commitAll` does, detaches it (files
+   * kept) so that the branch may be checked out elsewhere, and counts its changes since `base`. A
+   * slot no longer on `branch` (the agent switched it) fails with GIT_FAILED and nothing committed.
+   */
+  settleSlot(slot: string, work: { branch: string; message: string; author: GitAuthor; base: string }): Promise<GitSlotSettled>;
   /**
    * Merges `source` (a branch or commit) into the slot's branch without committing: conflicting
    * files keep git's markers and are returned. The caller's `commitAll` makes the merge commit.
@@ -78,6 +87,14 @@ export interface GitPort {
    * repository must queue (`mergeQueueResource`): each first recovers an interrupted one.
    */
   merge(repository: string, request: GitMergeRequest): Promise<GitMergeOutcome>;
+  /**
+   * Merges each of `items` in order into `target` (merge commits), each onto what the ones before
+   * it made, and moves the branch once, in one step, as `merge` does: a queue's worth of merges for
+   * the price of one move. A source that conflicts is skipped (its outcome `conflict`) and the
+   * series goes on; a dirty worktree that has `target` checked out changes nothing. Call it in the
+   * repository's merge queue.
+   */
+  mergeSeries(repository: string, request: GitMergeSeriesRequest): Promise<GitMergeSeriesOutcome>;
   /**
    * Finishes or undoes a merge a crash interrupted while it moved its target ('rolled-forward' when
    * the branch had moved, 'discarded' when it had not), and removes what merges left behind
@@ -117,6 +134,15 @@ export interface GitSlotReset {
   recovered: string | null;
 }
 
+export interface GitSlotSettled {
+  /** The commit made of the run's changes, or null when it changed nothing. */
+  committed: string | null;
+  /** The branch's head commit now. */
+  head: string;
+  /** What changed from `base` to `head`. */
+  changes: GitChanges;
+}
+
 /**
  * merge: a merge commit (target, source). squash: one commit on target with source's changes.
  * rebase: source's commits since it forked replayed on target (authors kept, merge commits dropped).
@@ -134,6 +160,20 @@ export interface GitMergeRequest {
   /** Author and committer of the new commits (rebase: committer only). */
   author: GitAuthor;
 }
+
+export interface GitMergeSeriesRequest {
+  /** A branch name. */
+  target: string;
+  /** In merge order: each a branch or commit, and its merge commit's message. */
+  items: ReadonlyArray<{ source: string; message: string }>;
+  /** Author and committer of the merge commits. */
+  author: GitAuthor;
+}
+
+/** One item's outcome: `merged.commit` is the merge commit it made (the branch ends at the last one). */
+export type GitSeriesItemOutcome = Extract<GitMergeOutcome, { kind: 'merged' | 'up-to-date' | 'conflict' }>;
+
+export type GitMergeSeriesOutcome = { kind: 'done'; outcomes: GitSeriesItemOutcome[] } | Extract<GitMergeOutcome, { kind: 'dirty' }>;
 
 export type GitMergeOutcome =
   | { kind: 'merged'; commit: string; previous: string }

@@ -315,13 +315,17 @@ describe('GitCliAdapter: slots, merges and diffs (real git)', () => {
       expect(existsSync(join(sh(slot, 'rev-parse', '--absolute-git-dir'), 'MERGE_HEAD'))).toBe(false);
     });
 
-    it('discards what a detached slot holds, and recovers nothing from a clean branch', async () => {
+    it('discards what a detached slot holds (untracked files at reset, tracked changes at the forced switch), and recovers nothing from a clean branch', async () => {
       const { repo, slot, base } = await withSlot({ 'a.txt': 'a\n' });
       writeFileSync(join(slot, 'a.txt'), 'stray\n');
       writeFileSync(join(slot, 'stray.txt'), 'stray\n');
       expect(await git.resetSlot(slot, leftovers)).toEqual({ recovered: null });
+      expect(existsSync(join(slot, 'stray.txt'))).toBe(false);
+      expect(await git.switchSlot(slot, 'orchestrator/s0', base)).toEqual({ created: true });
       expect(sh(slot, 'status', '--porcelain', '--ignored')).toBe('');
       expect(readFileSync(join(slot, 'a.txt'), 'utf8')).toBe('a\n');
+      expect(sh(repo, 'rev-parse', 'orchestrator/s0')).toBe(base);
+      await git.detachSlot(slot);
 
       await git.switchSlot(slot, 'orchestrator/s1', base);
       expect(await git.resetSlot(slot, leftovers)).toEqual({ recovered: null });
@@ -349,6 +353,42 @@ describe('GitCliAdapter: slots, merges and diffs (real git)', () => {
       expect(sh(slot, 'branch', '--show-current')).toBe('');
       expect(await git.switchSlot(second, 'orchestrator/s1', base)).toEqual({ created: false });
       expect(sh(second, 'rev-parse', 'HEAD')).toBe(work);
+    });
+
+    it('settles a run: commits every change on the branch, detaches the slot with the files kept, counts the changes since the base', async () => {
+      const { repo, slot, base } = await withSlot({ 'a.txt': 'a\n' });
+      await git.switchSlot(slot, 'orchestrator/s1', base);
+      writeFileSync(join(slot, 'a.txt'), 'a\nb\n');
+      mkdirSync(join(slot, 'new dir'));
+      writeFileSync(join(slot, 'new dir', 'c.txt'), 'c\n');
+      const work = { branch: 'orchestrator/s1', message: 'demo (session 1a2b3c4d)\n\nOrchestrator-Session: 1a2b3c4d', author, base };
+
+      const settled = await git.settleSlot(slot, work);
+      expect(settled).toEqual({ committed: expect.stringMatching(/^[0-9a-f]{40}$/), head: settled.committed, changes: { files: ['a.txt', 'new dir/c.txt'], insertions: 2, deletions: 0 } });
+      expect(sh(repo, 'rev-parse', 'orchestrator/s1')).toBe(settled.head);
+      expect(parents(repo, settled.head)).toEqual([base]);
+      expect(sh(repo, 'log', '-1', '--format=%an <%ae>|%B', settled.head)).toBe('Orchestrator <orchestrator@example.invalid>|demo (session 1a2b3c4d)\n\nOrchestrator-Session: 1a2b3c4d');
+      expect(sh(slot, 'branch', '--show-current')).toBe('');
+      expect(sh(slot, 'status', '--porcelain')).toBe('');
+      expect(readFileSync(join(slot, 'new dir', 'c.txt'), 'utf8')).toBe('c\n');
+
+      // A run that changed nothing: no commit, the branch's head and its changes all the same.
+      await git.switchSlot(slot, 'orchestrator/s1', base);
+      expect(await git.settleSlot(slot, work)).toEqual({ committed: null, head: settled.head, changes: settled.changes });
+    });
+
+    it('commits nothing when the turn left the slot on another branch or detached, saying where it is', async () => {
+      const { repo, slot, base } = await withSlot({ 'a.txt': 'a\n' });
+      await git.switchSlot(slot, 'orchestrator/s1', base);
+      sh(slot, 'checkout', '-q', '-b', 'agent-branch');
+      writeFileSync(join(slot, 'a.txt'), 'changed\n');
+      const work = { branch: 'orchestrator/s1', message: 'm', author, base };
+      await expect(git.settleSlot(slot, work)).rejects.toEqual(failsWith(WorkspaceErrorCode.GIT_FAILED, slot, 'the branch agent-branch', 'orchestrator/s1'));
+      sh(slot, 'checkout', '-q', '--detach');
+      await expect(git.settleSlot(slot, work)).rejects.toEqual(failsWith(WorkspaceErrorCode.GIT_FAILED, 'a detached HEAD', 'orchestrator/s1'));
+      expect(sh(repo, 'rev-parse', 'orchestrator/s1')).toBe(base);
+      expect(sh(repo, 'rev-parse', 'agent-branch')).toBe(base);
+      expect(readFileSync(join(slot, 'a.txt'), 'utf8')).toBe('changed\n');
     });
 
     it('merges into a slot without committing; commitAll then makes the two-parent merge commit', async () => {
@@ -533,6 +573,62 @@ describe('GitCliAdapter: slots, merges and diffs (real git)', () => {
       await expect(git.merge(repo, request('merge', 'no-such-source'))).rejects.toEqual(failsWith(WorkspaceErrorCode.GIT_FAILED, 'no-such-source'));
       await expect(git.merge(repo, request('merge', '--help'))).rejects.toMatchObject({ code: WorkspaceErrorCode.GIT_REF_INVALID });
       await expect(git.merge(repo, request('merge', 'feature', 'main..x'))).rejects.toMatchObject({ code: WorkspaceErrorCode.GIT_REF_INVALID });
+    });
+
+    describe('mergeSeries', () => {
+      const items = (...sources: string[]) => sources.map((source) => ({ source, message: `Merge ${source}` }));
+
+      it('merges each source onto the one before, skips a conflicting one, and moves the checked-out branch once', async () => {
+        const { repo, base, feature } = setup();
+        const second = branch(repo, 'second', base, { 'second.txt': 'second\n' });
+        branch(repo, 'clash', base, { 'main.txt': 'theirs\n' });
+        const previous = sh(repo, 'rev-parse', 'main');
+        const reflog = sh(repo, 'reflog', '--format=%H', 'refs/heads/main').split('\n').length;
+
+        const outcome = await git.mergeSeries(repo, { target: 'main', items: items('feature', 'clash', 'second', 'feature'), author });
+        expect(outcome).toEqual({
+          kind: 'done',
+          outcomes: [
+            { kind: 'merged', commit: expect.any(String), previous },
+            { kind: 'conflict', files: ['main.txt'] },
+            { kind: 'merged', commit: expect.any(String), previous: expect.any(String) },
+            { kind: 'up-to-date', commit: expect.any(String) },
+          ],
+        });
+        if (outcome.kind !== 'done') throw new Error('not done');
+        const [first, , third, again] = outcome.outcomes as Array<{ commit: string; previous?: string }>;
+        expect(third.previous).toBe(first.commit);
+        expect(again.commit).toBe(third.commit);
+        expect(parents(repo, first.commit)).toEqual([previous, feature]);
+        expect(parents(repo, third.commit)).toEqual([first.commit, second]);
+        expect(sh(repo, 'log', '-1', '--format=%an|%s', third.commit)).toBe('Orchestrator|Merge second');
+        expect(sh(repo, 'rev-parse', 'main')).toBe(third.commit);
+        expect(sh(repo, 'reflog', '--format=%H', 'refs/heads/main').split('\n').length).toBe(reflog + 1); // one move
+        expect(readFileSync(join(repo, 'second.txt'), 'utf8')).toBe('second\n');
+        expect(readFileSync(join(repo, 'main.txt'), 'utf8')).toBe('main\n');
+        expect(sh(repo, 'status', '--porcelain')).toBe('');
+        expect(existsSync(journalOf(repo))).toBe(false);
+      });
+
+      it('changes nothing when every source conflicts or is merged already, or the target is dirty, or a source is unknown', async () => {
+        const { repo, base } = setup();
+        branch(repo, 'clash', base, { 'main.txt': 'theirs\n' });
+        const before = sh(repo, 'rev-parse', 'main');
+        expect(await git.mergeSeries(repo, { target: 'main', items: items('clash', base), author })).toEqual({
+          kind: 'done',
+          outcomes: [
+            { kind: 'conflict', files: ['main.txt'] },
+            { kind: 'up-to-date', commit: before },
+          ],
+        });
+        await expect(git.mergeSeries(repo, { target: 'main', items: items('feature', 'no-such-source'), author })).rejects.toEqual(
+          failsWith(WorkspaceErrorCode.GIT_FAILED, 'no-such-source'),
+        );
+        await expect(git.mergeSeries(repo, { target: 'main', items: items('--help'), author })).rejects.toMatchObject({ code: WorkspaceErrorCode.GIT_REF_INVALID });
+        writeFileSync(join(repo, 'a.txt'), 'the user is editing\n');
+        expect(await git.mergeSeries(repo, { target: 'main', items: items('feature'), author })).toEqual({ kind: 'dirty', worktree: repo, files: ['a.txt'] });
+        expect(sh(repo, 'rev-parse', 'main')).toBe(before);
+      });
     });
 
     describe('when the target moves meanwhile', () => {

@@ -1,6 +1,6 @@
 import { errorMessage } from '@app/shared';
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, readFile, realpath, rename, rm } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, realpath, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type {
   GitAuthor,
@@ -9,8 +9,12 @@ import type {
   GitMergeOutcome,
   GitMergeRecovery,
   GitMergeRequest,
+  GitMergeSeriesOutcome,
+  GitMergeSeriesRequest,
+  GitSeriesItemOutcome,
   GitPort,
   GitSlotReset,
+  GitSlotSettled,
   GitWorktree,
 } from '../application/git.port';
 import { ListedWorktree, parseDiffSummary, parseMergeTree, parseStatusPaths, parseWorktreeList } from '../domain/git-output';
@@ -18,7 +22,7 @@ import { assertSafeRef, isSafeRef } from '../domain/git-refs';
 import { MergeJournal, parseMergeJournal } from '../domain/merge-journal';
 import { WorkspaceError, WorkspaceErrorCode } from '../domain/workspace.errors';
 import { fileDiffs } from './git-file-diffs';
-import { absolute, asGitFailure, CheckedGit, committer, hardenedClient, identity } from './hardened-git';
+import { absolute, asGitFailure, CheckedGit, committer, gitDirectories, hardenedClient, identity } from './hardened-git';
 
 /** In the common git directory: the journal of the merge moving a branch, and the scratch worktrees rebases replay in. */
 const MERGE_JOURNAL = 'orchestrator-merge.json';
@@ -29,9 +33,6 @@ const CONFLICT_MARKER = '^(<<<<<<< |=======[[:space:]]*$|>>>>>>> )';
 
 /** Paths per command where a list of them goes on the command line. */
 const PATHS_PER_COMMAND = 500;
-
-// simple-git waits 50 ms for late output after a command that printed nothing: the queries made on
-// every merge and slot switch are ones that always print (cat-file, rev-list --count, status --branch).
 
 /** `git merge` wants an identity even when it makes no commit. */
 const SLOT_MERGER: GitAuthor = { name: 'Orchestrator', email: 'orchestrator@localhost' };
@@ -148,31 +149,27 @@ export class GitCliAdapter implements GitPort {
 
   async commitAll(worktree: string, message: string, author: GitAuthor): Promise<string | null> {
     const git = await this.checkedGit(worktree);
-    await git.text(['add', '--all', '--', '.'], `stage the changes in ${worktree}`);
-    const staged = await git.text(['diff', '--cached', '--name-only', '-z'], `list the staged changes in ${worktree}`);
-    // A merge whose result equals HEAD still records that the source is merged.
-    if (!staged.replace(/\0/g, '').trim() && !(await mergeInProgress(git))) return null;
-    await git.text(['commit', '--no-verify', '--no-gpg-sign', '--quiet', `--message=${message}`], `commit in ${worktree}`, { env: identity(author) });
-    return resolveCommit(git, 'HEAD');
+    return (await commitEverything(git, message, author)) ? resolveCommit(git, 'HEAD') : null;
   }
 
   async resetSlot(slot: string, leftovers: { message: string; author: GitAuthor }): Promise<GitSlotReset> {
     const git = await this.checkedGit(slot);
     // The caller holds the slot and its branch, so no git runs on them: a lock is what a killed one left.
-    const [gitDir, common] = (await git.text(['rev-parse', '--path-format=absolute', '--absolute-git-dir', '--git-common-dir'], `find the git directories of ${slot}`)).split('\n');
-    const branch = await currentBranch(git);
+    const { gitDir, common, branch } = await slotState(git);
     await rm(join(gitDir, 'index.lock'), { force: true });
     await rm(join(gitDir, 'HEAD.lock'), { force: true });
     if (branch !== null && isSafeRef(branch)) await rm(join(common, 'refs', 'heads', `${branch}.lock`), { force: true });
     let recovered: string | null = null;
-    if (branch !== null && ((await mergeInProgress(git)) || (await dirtyFiles(git)).length > 0)) {
+    const merging = await exists(join(gitDir, 'MERGE_HEAD'));
+    if (branch !== null && (merging || (await dirtyFiles(git)).length > 0)) {
       recovered = await this.commitAll(slot, leftovers.message, leftovers.author);
     }
-    // reset first: it also ends a merge in progress, which checkout would refuse to leave.
-    await git.text(['reset', '--hard'], `reset ${slot}`);
-    await git.text(['checkout', '--detach'], `detach HEAD in ${slot}`);
     // -ff: nested repositories go too.
     await git.text(['clean', '-ffdx'], `clean ${slot}`);
+    // The slot a settled run left (detached, nothing but what clean removed): tracked changes there
+    // can only be strays, and switchSlot's forced checkout discards them. Otherwise the slot is
+    // detached here, which also ends a merge in progress and frees the branch.
+    if (branch !== null || merging) await git.text(['checkout', '--force', '--detach'], `detach HEAD in ${slot}`);
     return { recovered };
   }
 
@@ -180,17 +177,37 @@ export class GitCliAdapter implements GitPort {
     assertSafeRef(branch, 'branch');
     assertSafeRef(baseCommit, 'baseCommit');
     const git = await this.checkedGit(slot);
+    // Made first (the usual case); a branch that exists already (a retry, a resumed run) is checked out instead.
+    const made = await git.run(['checkout', '--force', '--no-track', '-b', branch, baseCommit, '--'], `create ${branch} at ${baseCommit} in ${slot}`, {
+      answers: [128],
+    });
+    if (made.exitCode === 0) return { created: true };
     if (!(await branchExists(git, branch))) {
-      await git.text(['checkout', '--no-track', '-b', branch, baseCommit, '--'], `create ${branch} at ${baseCommit} in ${slot}`);
-      return { created: true };
+      throw new WorkspaceError(WorkspaceErrorCode.GIT_FAILED, `git could not create ${branch} at ${baseCommit} in ${slot}: ${firstLine(made.stderr)}`);
     }
     const here = await realpath(slot);
     const holder = (await listedWorktrees(git)).find((w) => w.branch === branch && w.path !== here);
     if (holder) {
       throw new WorkspaceError(WorkspaceErrorCode.GIT_FAILED, `git could not check out ${branch} in ${slot}: it is checked out in the worktree ${holder.path}`);
     }
-    await git.text(['checkout', '--no-guess', branch, '--'], `check out ${branch} in ${slot}`);
+    await git.text(['checkout', '--force', '--no-guess', branch, '--'], `check out ${branch} in ${slot}`);
     return { created: false };
+  }
+
+  async settleSlot(slot: string, work: { branch: string; message: string; author: GitAuthor; base: string }): Promise<GitSlotSettled> {
+    assertSafeRef(work.base, 'base');
+    const git = await this.checkedGit(slot);
+    // The agent can run git in its slot: its work is committed only on the branch the run is for.
+    const on = (await slotState(git)).branch;
+    if (on !== work.branch) {
+      const where = on === null ? 'a detached HEAD' : `the branch ${on}`;
+      throw new WorkspaceError(WorkspaceErrorCode.GIT_FAILED, `the turn left ${slot} on ${where} instead of ${work.branch}: its work was not committed there`);
+    }
+    const committed = await commitEverything(git, work.message, work.author);
+    await git.text(['checkout', '--detach'], `detach HEAD in ${slot}`);
+    // Detached, HEAD holds the commit itself.
+    const head = (await slotState(git)).commit ?? (await resolveCommit(git, 'HEAD'));
+    return { committed: committed ? head : null, head, changes: await countChanges(git, work.base, head) };
   }
 
   async mergeIntoSlot(slot: string, source: string, message: string): Promise<{ conflicts: string[] }> {
@@ -253,6 +270,44 @@ export class GitCliAdapter implements GitPort {
     return { kind: 'merged', commit: planned.commit, previous };
   }
 
+  async mergeSeries(repository: string, request: GitMergeSeriesRequest): Promise<GitMergeSeriesOutcome> {
+    const { target, author } = request;
+    assertSafeRef(target, 'target');
+    for (const item of request.items) assertSafeRef(item.source, 'source');
+    const git = await this.checkedGit(repository);
+    const common = await this.commonDirOf(git);
+    const { worktrees } = await this.recover(git, common);
+    const previous = await resolveCommit(git, `refs/heads/${target}`);
+    const worktree = worktrees.find((w) => w.branch === target)?.path ?? null;
+    const there = worktree === null ? null : worktree === (await realpath(repository)) ? git : await this.checkedGit(worktree);
+    if (there) {
+      const files = await dirtyFiles(there);
+      if (files.length > 0) return { kind: 'dirty', worktree: worktree!, files };
+    }
+    // One lookup for every source; one that names no commit fails the whole series, as merge would.
+    const sources = await objectIds(git, request.items.map((item) => `${item.source}^{commit}`));
+    const missing = request.items.filter((_, i) => sources[i] === null).map((item) => item.source);
+    if (missing.length > 0) throw new WorkspaceError(WorkspaceErrorCode.GIT_FAILED, `git could not resolve ${missing.join(', ')} in ${repository}`);
+    const outcomes: GitSeriesItemOutcome[] = [];
+    let head = previous;
+    for (const [i, item] of request.items.entries()) {
+      const source = sources[i]!;
+      if (await isAncestor(git, source, head)) {
+        outcomes.push({ kind: 'up-to-date', commit: head });
+        continue;
+      }
+      const planned = await this.mergeCommit(git, head, source, { source: item.source, target, strategy: 'merge', message: item.message, author });
+      if (planned.kind === 'commit') {
+        outcomes.push({ kind: 'merged', commit: planned.commit, previous: head });
+        head = planned.commit;
+      } else {
+        outcomes.push(planned);
+      }
+    }
+    if (head !== previous) await this.moveBranch(git, there, common, { target, previous, next: head, worktree, at: new Date().toISOString() }, author);
+    return { kind: 'done', outcomes };
+  }
+
   async recoverMerge(repository: string): Promise<GitMergeRecovery> {
     const git = await this.checkedGit(repository);
     return (await this.recover(git, await this.commonDirOf(git))).recovery;
@@ -261,17 +316,7 @@ export class GitCliAdapter implements GitPort {
   async changes(repository: string, base: string, head: string): Promise<GitChanges> {
     assertSafeRef(base, 'base');
     assertSafeRef(head, 'head');
-    const git = await this.checkedGit(repository);
-    const numstat = await git.text(['diff', '--no-ext-diff', '--no-textconv', '--numstat', '-z', '--no-renames', base, head, '--'], `count the changes ${base}..${head}`);
-    const changes: GitChanges = { files: [], insertions: 0, deletions: 0 };
-    for (const entry of numstat.split('\0')) {
-      const match = /^(-|\d+)\t(-|\d+)\t(.+)$/s.exec(entry);
-      if (!match) continue;
-      changes.insertions += match[1] === '-' ? 0 : Number(match[1]);
-      changes.deletions += match[2] === '-' ? 0 : Number(match[2]);
-      changes.files.push(match[3]);
-    }
-    return changes;
+    return countChanges(await this.checkedGit(repository), base, head);
   }
 
   async diff(repository: string, base: string, head: string): Promise<string> {
@@ -457,6 +502,60 @@ export class GitCliAdapter implements GitPort {
 }
 
 type Planned = { kind: 'commit'; commit: string } | Extract<GitMergeOutcome, { kind: 'up-to-date' | 'conflict' }>;
+
+/**
+ * Stages and commits every change, new files included; false when there was nothing to commit.
+ * A merge in progress is concluded even when its result equals HEAD (it records the source).
+ */
+async function commitEverything(git: CheckedGit, message: string, author: GitAuthor): Promise<boolean> {
+  // Both print what they did: simple-git waits 50 ms more after a command that printed nothing.
+  await git.text(['add', '--all', '--verbose', '--', '.'], `stage the changes in ${git.directory}`);
+  const made = await git.run(['commit', '--no-verify', '--no-gpg-sign', '--no-status', `--message=${message}`], `commit in ${git.directory}`, {
+    env: identity(author),
+    answers: [1],
+  });
+  if (made.exitCode === 0) return true;
+  // 1 is "nothing to commit"; anything staged means the commit failed for another reason.
+  const staged = await git.run(['diff', '--cached', '--quiet'], `compare the index with HEAD in ${git.directory}`, { answers: [1] });
+  if (staged.exitCode === 0) return false;
+  throw new WorkspaceError(WorkspaceErrorCode.GIT_FAILED, `git could not commit in ${git.directory}: ${firstLine(made.stderr || made.stdout)}`);
+}
+
+async function countChanges(git: CheckedGit, base: string, head: string): Promise<GitChanges> {
+  const numstat = await git.text(['diff', '--no-ext-diff', '--no-textconv', '--numstat', '-z', '--no-renames', base, head, '--'], `count the changes ${base}..${head}`);
+  const changes: GitChanges = { files: [], insertions: 0, deletions: 0 };
+  for (const entry of numstat.split('\0')) {
+    const match = /^(-|\d+)\t(-|\d+)\t(.+)$/s.exec(entry);
+    if (!match) continue;
+    changes.insertions += match[1] === '-' ? 0 : Number(match[1]);
+    changes.deletions += match[2] === '-' ? 0 : Number(match[2]);
+    changes.files.push(match[3]);
+  }
+  return changes;
+}
+
+/**
+ * A slot's git directories and what its HEAD holds, from the files git keeps them in (a slot is a
+ * worktree the orchestrator made: a `.git` file, HEAD a symbolic ref or a commit), else from git:
+ * a run costs a git process less per question.
+ */
+async function slotState(git: CheckedGit): Promise<{ gitDir: string; common: string; branch: string | null; commit: string | null }> {
+  const dirs = await gitDirectories(git.directory);
+  const head = dirs ? await readFile(join(dirs.gitDir, 'HEAD'), 'utf8').catch(() => null) : null;
+  const symbolic = head === null ? null : /^ref: refs\/heads\/(.+)\n?$/.exec(head);
+  const detached = head === null ? null : /^([0-9a-f]{40}|[0-9a-f]{64})\n?$/.exec(head);
+  if (dirs && (symbolic || detached)) return { ...dirs, branch: symbolic?.[1] ?? null, commit: detached?.[1] ?? null };
+  const [gitDir, common] = (await git.text(['rev-parse', '--path-format=absolute', '--absolute-git-dir', '--git-common-dir'], `find the git directories of ${git.directory}`)).split('\n');
+  const branch = await currentBranch(git);
+  return { gitDir, common, branch, commit: branch === null ? await resolveCommit(git, 'HEAD') : null };
+}
+
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
+}
 
 async function resolveCommit(git: CheckedGit, ref: string): Promise<string> {
   return (await git.text(['rev-parse', '--verify', '--end-of-options', `${ref}^{commit}`], `resolve ${ref}`)).trim();

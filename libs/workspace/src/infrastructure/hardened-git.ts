@@ -26,6 +26,8 @@ export interface GitRunOptions {
 export interface GitRun {
   exitCode: number;
   stdout: string;
+  /** What git wrote to stderr (its reason, when the exit code is one of `answers`). */
+  stderr: string;
 }
 
 /**
@@ -68,10 +70,12 @@ export class CheckedGit {
   async run(args: string[], what: string, options: GitRunOptions = {}): Promise<GitRun> {
     const answers = options.answers ?? [];
     let exitCode = -1;
+    let stderr = '';
     const client = hardenedClient(this.directory, {
       // simple-git fails a command only when it also wrote to stderr; here the exit code decides.
       errors: (error, result) => {
         exitCode = result.exitCode;
+        stderr = Buffer.concat(result.stdErr).toString('utf8');
         if (result.exitCode === 0 || answers.includes(result.exitCode)) return undefined;
         return error ?? Buffer.from(`exited with code ${result.exitCode}: ${Buffer.concat(result.stdOut).toString('utf8')}`);
       },
@@ -79,7 +83,7 @@ export class CheckedGit {
     });
     if (options.env) client.env({ ...baseEnvironment(), ...options.env });
     const stdout = await asGitFailure(() => client.raw(args), what);
-    return { exitCode, stdout };
+    return { exitCode, stdout, stderr };
   }
 
   /** What `git args` printed. */
@@ -148,12 +152,12 @@ function remember(directory: string, stamp: string): void {
 }
 
 /**
- * The identity of every config file git reads for `directory` when it is the top of a work tree
- * (`.git` a directory, or a worktree's `.git` file naming its git dir): the common `config` and the
- * worktree's `config.worktree`, each as inode, size and mtime. Null when it cannot be told without
- * git (a subdirectory, an odd layout): the config is then checked every time.
+ * The git directory and the common git directory of the work tree whose top is `directory`, read
+ * from the files git keeps them in (`.git` a directory, or a worktree's `.git` file naming its git
+ * dir, and its `commondir`), no git run. Null when it cannot be told that way (a subdirectory, an
+ * odd layout): the caller asks git.
  */
-async function configStamp(directory: string): Promise<string | null> {
+export async function gitDirectories(directory: string): Promise<{ gitDir: string; common: string } | null> {
   try {
     const dotGit = join(directory, '.git');
     const info = await stat(dotGit);
@@ -167,16 +171,27 @@ async function configStamp(directory: string): Promise<string | null> {
       (text) => resolve(gitDir, text.trim()),
       () => gitDir,
     );
-    const parts = await Promise.all(
-      [join(common, 'config'), join(gitDir, 'config.worktree')].map((file) =>
-        stat(file, { bigint: true }).then(
-          (s) => `${file}:${s.ino}:${s.size}:${s.mtimeNs}`,
-          () => `${file}:none`,
-        ),
-      ),
-    );
-    return parts.join('|');
+    return { gitDir, common };
   } catch {
     return null;
   }
+}
+
+/**
+ * The identity of every config file git reads for `directory` when it is the top of a work tree:
+ * the common `config` and the worktree's `config.worktree`, each as inode, size and mtime. Null
+ * when the directories cannot be told without git: the config is then checked every time.
+ */
+async function configStamp(directory: string): Promise<string | null> {
+  const dirs = await gitDirectories(directory);
+  if (!dirs) return null;
+  const parts = await Promise.all(
+    [join(dirs.common, 'config'), join(dirs.gitDir, 'config.worktree')].map((file) =>
+      stat(file, { bigint: true }).then(
+        (s) => `${file}:${s.ino}:${s.size}:${s.mtimeNs}`,
+        () => `${file}:none`,
+      ),
+    ),
+  );
+  return parts.join('|');
 }

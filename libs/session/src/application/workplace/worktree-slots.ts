@@ -134,18 +134,22 @@ export class WorktreeSlots {
   }
 
   /**
-   * After the turn: commits what the agent changed on the session's branch, counts the branch's
-   * changes since its base, and detaches the slot so that the branch can be checked out elsewhere.
+   * After the turn: commits what the agent changed on the session's branch, detaches the slot so
+   * that the branch can be checked out elsewhere, and counts the branch's changes since its base.
    */
   async settle(session: Session, slot: string): Promise<SettledWorktree> {
     const worktree = this.worktreeOf(session);
     const s = session.snapshot();
-    const committed = await this.git.commitAll(slot, worktreeCommitMessage(s.title, s.id, s.attempt), this.config.worktrees.author);
-    // Nothing new: the branch may still have moved since the session last looked (leftovers recovered, a resolver's merge).
-    const headCommit = committed ?? (await this.git.commitOf(worktree.repository, worktree.branch));
-    const counted = await this.git.changes(worktree.repository, worktree.baseCommit, headCommit);
+    const settled = await this.git.settleSlot(slot, {
+      branch: worktree.branch,
+      message: worktreeCommitMessage(s.title, s.id, s.attempt),
+      author: this.config.worktrees.author,
+      base: worktree.baseCommit,
+    });
+    // The branch may have moved even when this turn changed nothing (leftovers recovered, a resolver's merge).
+    const headCommit = settled.head;
+    const counted = settled.changes;
     const unresolved = worktree.mergeIn && counted.files.length > 0 ? await this.git.conflictMarkers(slot, counted.files) : [];
-    await this.git.detachSlot(slot);
     return { changes: { headCommit, ...counted }, unresolved };
   }
 
