@@ -92,12 +92,15 @@ export class SessionWorktreeService {
       throw invalid(`WORKTREES_DIR (${worktreesDir}) is inside the repository ${repository}: set WORKTREES_DIR outside it, or use isolation "shared"`, 'isolation');
     }
     const baseRef = options.baseRef === undefined ? null : assertSafeRef(options.baseRef, 'baseRef');
-    if (!(await this.git.hasCommit(repository))) {
-      if (!explicit) return null; // a repository without a commit yet: nothing to branch from
-      throw invalid(`the repository ${repository} has no commit yet to branch from`, baseRef ? 'baseRef' : 'isolation');
-    }
     const baseCommit = await this.commitOrNull(repository, baseRef ?? 'HEAD');
-    if (!baseCommit) throw invalid(`baseRef "${baseRef ?? 'HEAD'}" names no commit in ${repository}`, 'baseRef');
+    if (!baseCommit) {
+      // HEAD names no commit only in a repository without one (asked only then: one git process less per session).
+      if (baseRef === null || !(await this.git.hasCommit(repository))) {
+        if (!explicit) return null; // a repository without a commit yet: nothing to branch from
+        throw invalid(`the repository ${repository} has no commit yet to branch from`, baseRef ? 'baseRef' : 'isolation');
+      }
+      throw invalid(`baseRef "${baseRef}" names no commit in ${repository}`, 'baseRef');
+    }
     if (options.mergeIn !== undefined && !(await this.git.branchExists(repository, assertSafeRef(options.mergeIn, 'mergeIn')))) {
       throw invalid(`mergeIn "${options.mergeIn}" is not a branch of ${repository}`, 'mergeIn');
     }

@@ -253,8 +253,10 @@ export class GitCliAdapter implements GitPort {
     const git = await this.checkedGit(repository);
     const common = await this.commonDirOf(git);
     const { worktrees } = await this.recover(git, common);
-    const previous = await resolveCommit(git, `refs/heads/${target}`);
-    const source = await resolveCommit(git, request.source);
+    const [previous, source] = await objectIds(git, [`refs/heads/${target}^{commit}`, `${request.source}^{commit}`]);
+    if (previous === null || source === null) {
+      throw new WorkspaceError(WorkspaceErrorCode.GIT_FAILED, `git could not resolve ${previous === null ? target : request.source} in ${repository}`);
+    }
     const worktree = worktrees.find((w) => w.branch === target)?.path ?? null;
     const there = worktree === null ? null : worktree === (await realpath(repository)) ? git : await this.checkedGit(worktree);
     if (there) {
@@ -277,19 +279,18 @@ export class GitCliAdapter implements GitPort {
     const git = await this.checkedGit(repository);
     const common = await this.commonDirOf(git);
     const { worktrees } = await this.recover(git, common);
-    const previous = await resolveCommit(git, `refs/heads/${target}`);
+    // One lookup for the target and every source; one that names no commit fails the whole series, as merge would.
+    const [previous, ...sources] = await objectIds(git, [`refs/heads/${target}^{commit}`, ...request.items.map((item) => `${item.source}^{commit}`)]);
+    const missing = [target, ...request.items.map((item) => item.source)].filter((_, i) => (i === 0 ? previous : sources[i - 1]) === null);
+    if (missing.length > 0) throw new WorkspaceError(WorkspaceErrorCode.GIT_FAILED, `git could not resolve ${missing.join(', ')} in ${repository}`);
     const worktree = worktrees.find((w) => w.branch === target)?.path ?? null;
     const there = worktree === null ? null : worktree === (await realpath(repository)) ? git : await this.checkedGit(worktree);
     if (there) {
       const files = await dirtyFiles(there);
       if (files.length > 0) return { kind: 'dirty', worktree: worktree!, files };
     }
-    // One lookup for every source; one that names no commit fails the whole series, as merge would.
-    const sources = await objectIds(git, request.items.map((item) => `${item.source}^{commit}`));
-    const missing = request.items.filter((_, i) => sources[i] === null).map((item) => item.source);
-    if (missing.length > 0) throw new WorkspaceError(WorkspaceErrorCode.GIT_FAILED, `git could not resolve ${missing.join(', ')} in ${repository}`);
     const outcomes: GitSeriesItemOutcome[] = [];
-    let head = previous;
+    let head = previous!;
     for (const [i, item] of request.items.entries()) {
       const source = sources[i]!;
       if (await isAncestor(git, source, head)) {
@@ -304,7 +305,7 @@ export class GitCliAdapter implements GitPort {
         outcomes.push(planned);
       }
     }
-    if (head !== previous) await this.moveBranch(git, there, common, { target, previous, next: head, worktree, at: new Date().toISOString() }, author);
+    if (head !== previous) await this.moveBranch(git, there, common, { target, previous: previous!, next: head, worktree, at: new Date().toISOString() }, author);
     return { kind: 'done', outcomes };
   }
 
@@ -492,8 +493,9 @@ export class GitCliAdapter implements GitPort {
   }
 
   private async commonDirOf(git: CheckedGit): Promise<string> {
-    const common = await git.text(['rev-parse', '--path-format=absolute', '--git-common-dir'], `find the git directory of ${git.directory}`);
-    return realpath(common.trim());
+    // From the files that name it when `git.directory` is a work tree's top (no git process), else from git.
+    const common = (await gitDirectories(git.directory))?.common ?? (await git.text(['rev-parse', '--path-format=absolute', '--git-common-dir'], `find the git directory of ${git.directory}`)).trim();
+    return realpath(common);
   }
 
   private checkedGit(directory: string): Promise<CheckedGit> {
