@@ -1,7 +1,7 @@
 import { errorMessage } from '@app/shared';
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, readFile, realpath, rename, rm, stat } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import type {
   GitAuthor,
   GitChanges,
@@ -350,7 +350,7 @@ export class GitCliAdapter implements GitPort {
     const scratchRoot = join(common, SCRATCH_DIR);
     const scratch = worktrees.filter((w) => w.path.startsWith(`${scratchRoot}/`));
     if (scratch.length > 0 || (await readdir(scratchRoot).catch(() => [])).length > 0) {
-      await this.removeScratchWorktrees(git, scratchRoot, scratch);
+      await this.removeScratchWorktrees(git, common, scratchRoot);
       worktrees = worktrees.filter((w) => !scratch.includes(w));
     }
     for (const name of await readdir(common)) {
@@ -476,11 +476,21 @@ export class GitCliAdapter implements GitPort {
     }
   }
 
-  /** Scratch worktrees of merges that were killed: their directories, then git's records of them. */
-  private async removeScratchWorktrees(git: CheckedGit, root: string, scratch: ListedWorktree[]): Promise<void> {
-    // git locks a worktree while it makes it; a killed `worktree add` leaves it locked, out of prune's reach.
-    for (const w of scratch.filter((w) => w.locked)) await git.text(['worktree', 'unlock', '--', w.path], `unlock the scratch worktree ${w.path}`);
+  /**
+   * Scratch worktrees of merges that were killed: their directories, then git's records of them.
+   * git locks a worktree while it makes it ("initializing"), so a killed `worktree add` leaves a
+   * locked record, out of prune's reach, and `worktree unlock` refuses it once its directory is
+   * incomplete or gone ("is not a working tree"). So the records whose `gitdir` points into the
+   * scratch directory are removed here, as prune would remove them unlocked
+   * (`<common>/worktrees/<id>/`, gitrepository-layout(5)).
+   */
+  private async removeScratchWorktrees(git: CheckedGit, common: string, root: string): Promise<void> {
     await rm(root, { recursive: true, force: true });
+    const records = join(common, 'worktrees');
+    for (const id of await readdir(records).catch(() => [] as string[])) {
+      const gitdir = await readFile(join(records, id, 'gitdir'), 'utf8').catch(() => null);
+      if (gitdir !== null && resolve(records, id, gitdir.trim()).startsWith(`${root}/`)) await rm(join(records, id), { recursive: true, force: true });
+    }
     await git.text(['worktree', 'prune'], `prune the scratch worktrees of ${git.directory}`);
   }
 
