@@ -13,8 +13,10 @@ RUN npm run build && npm prune --omit=dev
 FROM node:20-bookworm-slim
 ENV NODE_ENV=production
 # git: sessions' worktrees, commits, diffs and merges (GitPort runs the git binary).
+# util-linux: setpriv, so that a managed OpenCode server dies with its process even when that one is
+# SIGKILLed (this image has no bubblewrap). Essential in Debian, so already in the base: named so it stays.
 RUN apt-get update \
-  && apt-get install -y --no-install-recommends git ca-certificates \
+  && apt-get install -y --no-install-recommends git ca-certificates util-linux \
   && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY --from=build /app/package.json ./

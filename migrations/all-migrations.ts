@@ -8,6 +8,7 @@ import { CreateApprovals1767000000002 } from './1767000000002-create-approvals';
 import { SessionOrigin1768000000000 } from './1768000000000-session-origin';
 import { SessionWorktree1769000000000 } from './1769000000000-session-worktree';
 import { PlanIntegration1769000000001 } from './1769000000001-plan-integration';
+import { SessionOpencodeServer1769000000002 } from './1769000000002-session-opencode-server';
 
 /** Every migration, oldest first; a new one is appended at the end (its timestamp is the newest). */
 export const MIGRATIONS = [
@@ -21,4 +22,5 @@ export const MIGRATIONS = [
   SessionOrigin1768000000000,
   SessionWorktree1769000000000,
   PlanIntegration1769000000001,
+  SessionOpencodeServer1769000000002,
 ];

@@ -6,6 +6,7 @@ import { AgentModule } from '@app/agent';
 import { AuthModule } from '@app/auth';
 import { AppConfig, ConfigModule } from '@app/config';
 import { ObservabilityModule } from '@app/observability';
+import { OpencodeFleetApiModule } from '@app/opencode';
 import { PlatformModule } from '@app/platform';
 import { SESSION_RUN_QUEUE, SessionModule, SessionWorkerModule } from '@app/session';
 import { TaskModule } from '@app/task';
@@ -45,6 +46,7 @@ export class AppModule {
         AgentModule,
         ...(withWorker ? [SessionWorkerModule] : []),
         TaskModule.forRoot({ scheduler: withWorker }),
+        OpencodeFleetApiModule,
         HealthModule.forRoot({ checkOpencode: usesOpencode(config, withWorker) }),
         BullBoardModule.forRoot({ route: '/queues', adapter: ExpressAdapter }),
         BullBoardModule.forFeature({ name: SESSION_RUN_QUEUE, adapter: BullMQAdapter }),

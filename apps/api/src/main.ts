@@ -4,7 +4,7 @@ import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { AppConfig, loadConfigOrExit } from '@app/config';
 import { createNestLogger, createRootLogger, logFormatFor, NestPinoLogger } from '@app/observability';
-import { ManagedOpencodeServer, OPENCODE_ENDPOINT, OpencodeEndpointSource } from '@app/opencode';
+import { OpencodeFleet } from '@app/opencode';
 import type { Logger as Pino } from 'pino';
 import { runMigrations } from '@app/migrations';
 import { AppModule, usesOpencode } from './app.module';
@@ -31,7 +31,7 @@ async function bootstrap(config: AppConfig, root: Pino): Promise<void> {
   const url = listeningUrl(app.getHttpServer().address());
   // The one line an operator needs: where everything is, and what runs in this process.
   const worker = withWorker ? 'in this process' : 'none here (start apps/worker)';
-  const opencode = usesOpencode(config, withWorker) ? opencodeServer(app.get(OPENCODE_ENDPOINT, { strict: false })) : 'managed by the workers';
+  const opencode = usesOpencode(config, withWorker) ? opencodeServers(app.get(OpencodeFleet, { strict: false })) : 'managed by the workers';
   logger.log(
     `API listening on ${url} (Swagger ${url}/docs, jobs dashboard ${url}/queues, metrics ${url}/metrics); ` +
       `session worker: ${worker}; OpenCode: ${opencode}`,
@@ -45,10 +45,9 @@ async function bootstrap(config: AppConfig, root: Pino): Promise<void> {
   }
 }
 
-/** `managed server at http://127.0.0.1:41234`, or the OPENCODE_HOST server's address. */
-function opencodeServer(source: OpencodeEndpointSource): string {
-  const kind = source instanceof ManagedOpencodeServer ? 'managed server' : 'server';
-  return `${kind} at ${source.endpoint().baseUrl}`;
+/** `managed server at http://127.0.0.1:41234, server at http://oc.internal:4096`: this process's OpenCode servers. */
+function opencodeServers(fleet: OpencodeFleet): string {
+  return fleet.list().map((s) => `${s.managed ? 'managed server' : 'server'} at ${s.url}`).join(', ') || 'none';
 }
 
 /** The address the server really bound (IPv6 in brackets). */

@@ -2,7 +2,7 @@ import { ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { ManagedOpencodeServer, OPENCODE_ENDPOINT } from '@app/opencode';
+import { OpencodeFleet } from '@app/opencode';
 import { makeTempWorkspace, rehearsalRequests } from '@app/testing';
 import { createTestApp, TestApp } from '../../../test/support/app';
 import { waitFor } from '../../../test/support/wait';
@@ -158,9 +158,7 @@ describe('OpenCode confinement', () => {
     });
 
     it('runs the managed server in bubblewrap', () => {
-      const server = t.app.get(OPENCODE_ENDPOINT);
-      expect(server).toBeInstanceOf(ManagedOpencodeServer);
-      expect((server as ManagedOpencodeServer).isSandboxed).toBe(true);
+      expect(t.app.get(OpencodeFleet).list()).toEqual([expect.objectContaining({ managed: true, sandboxed: true, state: 'READY' })]);
     });
 
     it('keeps what OpenCode\'s path check misses from writing outside the roots, and bash inside still works', async () => {

@@ -3,7 +3,7 @@ import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { AppConfig, loadConfigOrExit } from '@app/config';
 import { createNestLogger, createRootLogger, logFormatFor, NestPinoLogger } from '@app/observability';
-import { ManagedOpencodeServer, OPENCODE_ENDPOINT, OpencodeEndpointSource } from '@app/opencode';
+import { OpencodeFleet } from '@app/opencode';
 import type { Logger as Pino } from 'pino';
 import { runMigrations } from '@app/migrations';
 import { WorkerModule } from './worker.module';
@@ -19,9 +19,9 @@ async function bootstrap(config: AppConfig, root: Pino): Promise<void> {
   const app = await NestFactory.createApplicationContext(WorkerModule.forRoot(config, { logger: root }));
   app.useLogger(app.get(NestPinoLogger));
   app.enableShutdownHooks();
-  const opencode = app.get<OpencodeEndpointSource>(OPENCODE_ENDPOINT, { strict: false });
-  const kind = opencode instanceof ManagedOpencodeServer ? 'managed server' : 'server';
-  new Logger('Bootstrap').log(`Session worker running; OpenCode: ${kind} at ${opencode.endpoint().baseUrl}`);
+  const servers = app.get(OpencodeFleet, { strict: false }).list();
+  const opencode = servers.map((s) => `${s.managed ? 'managed server' : 'server'} at ${s.url}`).join(', ');
+  new Logger('Bootstrap').log(`Session worker running; OpenCode: ${opencode}`);
 }
 
 const config = loadConfigOrExit();

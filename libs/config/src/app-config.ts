@@ -12,6 +12,24 @@ export interface OpencodeConfig {
   model?: string;
 }
 
+/** An OpenCode server someone else runs (OPENCODE_HOST, OPENCODE_HOSTS). */
+export interface ExternalOpencodeServer {
+  /** Without credentials or a trailing slash, e.g. http://10.0.0.5:4096. */
+  url: string;
+  password?: string;
+}
+
+/** The OpenCode servers a worker uses: its own managed ones and external ones, and their limits. */
+export interface OpencodeFleetConfig {
+  managedServers: number;
+  externalServers: readonly ExternalOpencodeServer[];
+  maxSessionsPerServer: number;
+  /** 0: no such limit. */
+  recycleAfterSessions: number;
+  maxRssMb: number;
+  maxAgeMinutes: number;
+}
+
 /** Typed, grouped configuration, built once from a validated environment. */
 export class AppConfig {
   readonly port: number;
@@ -21,6 +39,7 @@ export class AppConfig {
   readonly redis: { host: string; port: number; password?: string };
   readonly queuePrefix: string;
   readonly opencode: OpencodeConfig;
+  readonly opencodeFleet: OpencodeFleetConfig;
   /**
    * MAX_CONCURRENT_SESSIONS: sessions RUNNING at once across all workers (the session-run queue's
    * global concurrency), and the most tasks a plan runs at once. Not an agent's own capacity.
@@ -78,6 +97,18 @@ export class AppConfig {
       password: env.OPENCODE_PASSWORD,
       model: env.OPENCODE_MODEL,
     };
+    const externalServers = [
+      ...(env.OPENCODE_HOST ? [{ url: hostUrl(env.OPENCODE_HOST, env.OPENCODE_PORT), password: env.OPENCODE_PASSWORD }] : []),
+      ...(env.OPENCODE_HOSTS ? env.OPENCODE_HOSTS.split(',').map((entry) => externalServer(entry.trim())) : []),
+    ];
+    this.opencodeFleet = {
+      managedServers: env.OPENCODE_SERVERS ?? (externalServers.length > 0 ? 0 : 1),
+      externalServers,
+      maxSessionsPerServer: env.OPENCODE_SERVER_MAX_SESSIONS,
+      recycleAfterSessions: env.OPENCODE_RECYCLE_AFTER_SESSIONS,
+      maxRssMb: env.OPENCODE_MAX_RSS_MB,
+      maxAgeMinutes: env.OPENCODE_MAX_AGE_MINUTES,
+    };
     this.maxConcurrentSessions = env.MAX_CONCURRENT_SESSIONS;
     this.sessionTimeoutSeconds = env.SESSION_TIMEOUT_SECONDS;
     this.apiKey = env.API_KEY;
@@ -113,6 +144,22 @@ export class AppConfig {
   static with(overrides: Record<string, string | undefined>): AppConfig {
     return AppConfig.fromEnvironment({ ...process.env, ...overrides });
   }
+}
+
+/** OPENCODE_HOST (a host name or URL, with or without a port) as a URL with the port. */
+function hostUrl(host: string, port: number): string {
+  const base = /^https?:\/\//.test(host) ? host : `http://${host}`;
+  const withPort = /:\d+\/?$/.test(base.replace(/^https?:\/\//, '')) ? base : `${base.replace(/\/+$/, '')}:${port}`;
+  return withPort.replace(/\/+$/, '');
+}
+
+/** One OPENCODE_HOSTS entry: the URL without its userinfo, whose password (if any) authenticates. */
+function externalServer(entry: string): ExternalOpencodeServer {
+  const url = new URL(entry);
+  const password = url.password ? decodeURIComponent(url.password) : undefined;
+  url.username = '';
+  url.password = '';
+  return { url: url.toString().replace(/\/+$/, ''), password };
 }
 
 /** The nearest directory above `from` with a package.json (the repository, whether run from src or dist). */

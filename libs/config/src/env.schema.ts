@@ -46,6 +46,25 @@ export class EnvironmentSchema {
   @Matches(/^[^/\s]+\/\S+$/, { message: 'OPENCODE_MODEL must look like provider/model' })
   OPENCODE_MODEL?: string;
 
+  /**
+   * Managed `opencode serve` processes a worker runs. Unset: 1 when neither OPENCODE_HOST nor
+   * OPENCODE_HOSTS is set, else 0 (only the servers you run).
+   */
+  @Transform(toInt) @IsOptional() @IsInt() @Min(0) @Max(16) OPENCODE_SERVERS?: number;
+  /** Servers you run yourself: comma-separated URLs, a password as the URL's userinfo (`http://:secret@host:4096`). */
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @Matches(/^https?:\/\/[^,\s]+(,\s*https?:\/\/[^,\s]+)*$/, { message: 'OPENCODE_HOSTS must be comma-separated http(s) URLs' })
+  OPENCODE_HOSTS?: string;
+  /** Turns one OpenCode server runs at once; MAX_CONCURRENT_SESSIONS still caps the fleet. */
+  @Transform(toInt) @IsInt() @Min(1) @Max(1000) OPENCODE_SERVER_MAX_SESSIONS = 25;
+  /** A managed server is drained and replaced after serving this many sessions (0: never). */
+  @Transform(toInt) @IsInt() @Min(0) @Max(10_000_000) OPENCODE_RECYCLE_AFTER_SESSIONS = 1000;
+  /** ... or once its process tree's resident memory passes this many MB (0: never). */
+  @Transform(toInt) @IsInt() @Min(0) @Max(1_000_000) OPENCODE_MAX_RSS_MB = 3072;
+  /** ... or once it has run this many minutes (0: never). */
+  @Transform(toInt) @IsInt() @Min(0) @Max(525_600) OPENCODE_MAX_AGE_MINUTES = 720;
+
   @Transform(toInt) @IsInt() @Min(1) @Max(10000) MAX_CONCURRENT_SESSIONS = 25;
   @Transform(toInt) @IsInt() @Min(1) @Max(86400) SESSION_TIMEOUT_SECONDS = 3600;
   @Transform(emptyToUndefined) @IsOptional() @IsString() @MinLength(8) API_KEY?: string;
@@ -122,7 +141,7 @@ function isLoopbackHost(host: string): boolean {
 export function validateEnvironment(env: Record<string, string | undefined>): EnvironmentSchema {
   const known = Object.keys(new EnvironmentSchema());
   const picked: Record<string, unknown> = {};
-  const optional = ['OPENCODE_HOST', 'OPENCODE_PASSWORD', 'OPENCODE_MODEL', 'API_KEY', 'REDIS_PASSWORD', 'WORKSPACE_ROOTS', 'OPENCODE_PASS_ENV', 'LOG_FORMAT', 'WORKTREES_DIR'];
+  const optional = ['OPENCODE_HOST', 'OPENCODE_HOSTS', 'OPENCODE_SERVERS', 'OPENCODE_PASSWORD', 'OPENCODE_MODEL', 'API_KEY', 'REDIS_PASSWORD', 'WORKSPACE_ROOTS', 'OPENCODE_PASS_ENV', 'LOG_FORMAT', 'WORKTREES_DIR'];
   for (const key of [...known, ...optional]) {
     if (env[key] !== undefined) picked[key] = env[key];
   }

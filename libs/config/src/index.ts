@@ -1,5 +1,6 @@
 // The configuration's public entry: what other code uses of it, nothing more.
 export { ConfigModule } from './config.module';
 export { AppConfig } from './app-config';
+export type { ExternalOpencodeServer, OpencodeFleetConfig } from './app-config';
 export { EnvironmentSchema, validateEnvironment } from './env.schema';
 export { loadConfigOrExit } from './load-config';

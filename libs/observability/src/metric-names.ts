@@ -18,8 +18,20 @@ export const METRIC = {
   opencodeRequestDuration: 'orchestrator_opencode_request_duration_seconds',
   /** counter {route, kind}: OpenCode requests that failed (kind: http, network, timeout). */
   opencodeRequestErrors: 'orchestrator_opencode_request_errors_total',
-  /** counter: restarts of the managed OpenCode server. */
+  /** counter: restarts in place of a managed OpenCode server's process (it exited; its supervisor started it again, same server id). */
   opencodeServerRestarts: 'orchestrator_opencode_server_restarts_total',
+  /** gauge {server, state}: 1 for the state each OpenCode server of this worker is in, 0 for the others (state: STARTING, READY, DRAINING, UNHEALTHY, STOPPED). */
+  opencodeServerState: 'orchestrator_opencode_server_state',
+  /** gauge {server}: resident memory of a managed OpenCode server's process tree, bytes (none for an external server). */
+  opencodeServerRss: 'orchestrator_opencode_server_rss_bytes',
+  /** gauge {server, quantile}: health probe latency of an OpenCode server over its last 60 probes, seconds (quantile: 0.5, 0.95). */
+  opencodeServerLatency: 'orchestrator_opencode_server_latency_seconds',
+  /** gauge {server}: runs (turns) on an OpenCode server now. */
+  opencodeServerSessionsRunning: 'orchestrator_opencode_server_sessions_running',
+  /** counter {server}: runs that ended on an OpenCode server since it started. */
+  opencodeServerSessionsServed: 'orchestrator_opencode_server_sessions_served_total',
+  /** counter {reason}: managed OpenCode servers drained and replaced, by why (reason: sessions, rss, age, drain, unhealthy). */
+  opencodeServerRecycles: 'orchestrator_opencode_server_recycles_total',
   /** gauge: 1 when the OpenCode server answers its health check, else 0. */
   opencodeUp: 'orchestrator_opencode_up',
   /** counter {agent, role, model, kind}: tokens of finished runs (kind: input, output, reasoning, cache_read, cache_write). */

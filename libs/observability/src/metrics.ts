@@ -75,7 +75,43 @@ export class Metrics {
   });
   readonly opencodeServerRestarts = new Counter({
     name: METRIC.opencodeServerRestarts,
-    help: 'Restarts of the OpenCode server this process manages.',
+    help: 'Restarts in place of the managed OpenCode servers of this process (a process exited and its supervisor started it again).',
+    registers: [this.registry],
+  });
+  readonly opencodeServerState = new Gauge({
+    name: METRIC.opencodeServerState,
+    help: "1 for the state each OpenCode server of this worker is in (STARTING, READY, DRAINING, UNHEALTHY, STOPPED), 0 for the others.",
+    labelNames: ['server', 'state'] as const,
+    registers: [this.registry],
+  });
+  readonly opencodeServerRss = new Gauge({
+    name: METRIC.opencodeServerRss,
+    help: "Resident memory of each managed OpenCode server's process tree, bytes.",
+    labelNames: ['server'] as const,
+    registers: [this.registry],
+  });
+  readonly opencodeServerLatency = new Gauge({
+    name: METRIC.opencodeServerLatency,
+    help: 'Health probe latency of each OpenCode server over its last 60 probes, by quantile (0.5, 0.95), seconds.',
+    labelNames: ['server', 'quantile'] as const,
+    registers: [this.registry],
+  });
+  readonly opencodeServerSessionsRunning = new Gauge({
+    name: METRIC.opencodeServerSessionsRunning,
+    help: 'Runs (turns) on each OpenCode server now.',
+    labelNames: ['server'] as const,
+    registers: [this.registry],
+  });
+  readonly opencodeServerSessionsServed = new Counter({
+    name: METRIC.opencodeServerSessionsServed,
+    help: 'Runs that ended on each OpenCode server since it started.',
+    labelNames: ['server'] as const,
+    registers: [this.registry],
+  });
+  readonly opencodeServerRecycles = new Counter({
+    name: METRIC.opencodeServerRecycles,
+    help: 'Managed OpenCode servers drained and replaced, by reason (sessions, rss, age: a recycle limit; drain: asked for; unhealthy: stopped answering).',
+    labelNames: ['reason'] as const,
     registers: [this.registry],
   });
   readonly opencodeUp = new Gauge({

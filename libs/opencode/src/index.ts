@@ -1,5 +1,11 @@
 // The opencode client's public entry: what other code uses of it, nothing more.
 export { OpencodeModule } from './opencode.module';
+export { OpencodeFleet } from './fleet/opencode-fleet';
+export type { FleetLease, FleetRecycle, FleetServerView } from './fleet/opencode-fleet';
+export type { FleetServerState } from './fleet/fleet-policy';
+export { RedisFleetRegistry } from './fleet/redis-fleet-registry';
+export { FleetError, FleetErrorCode } from './fleet/fleet.errors';
+export { OpencodeFleetApiModule } from './http/opencode-fleet-api.module';
 export { OPENCODE_ENDPOINT, StaticOpencodeEndpoint } from './opencode-endpoint';
 export type { OpencodeEndpointSource } from './opencode-endpoint';
 

@@ -1,24 +1,23 @@
 import { AppConfig } from '@app/config';
-import { opencodeEndpointFor } from './opencode.module';
-import { StaticOpencodeEndpoint } from './opencode-endpoint';
-import { ManagedOpencodeServer } from './server/managed-opencode-server';
+import Redis from 'ioredis';
+import { OpencodeFleet } from './fleet/opencode-fleet';
+import { opencodeFleetFor } from './opencode.module';
 
-describe('opencodeEndpointFor', () => {
-  it('uses the external server when OPENCODE_HOST is set', () => {
-    const source = opencodeEndpointFor(
-      AppConfig.with({ OPENCODE_HOST: 'oc.internal', OPENCODE_PORT: '4100', OPENCODE_PASSWORD: 'pw', OPENCODE_MODEL: 'a/b' }),
-    );
-    expect(source).toBeInstanceOf(StaticOpencodeEndpoint);
-    expect(source.endpoint()).toEqual({ baseUrl: 'http://oc.internal:4100', password: 'pw' });
-    expect(source.defaultModel).toBe('a/b');
+describe('opencodeFleetFor', () => {
+  // Never connected: a fleet that is not started publishes nothing.
+  const redis = new Redis({ lazyConnect: true, enableOfflineQueue: false });
+  afterAll(() => redis.disconnect());
+
+  it('gives a fleet of this worker process, not started', () => {
+    const fleet = opencodeFleetFor(AppConfig.with({ OPENCODE_HOST: 'oc.internal', OPENCODE_PORT: '4100', OPENCODE_PASSWORD: 'pw', OPENCODE_MODEL: 'a/b' }), redis);
+    expect(fleet).toBeInstanceOf(OpencodeFleet);
+    expect(fleet.workerId).toMatch(new RegExp(`^[A-Za-z0-9-]{1,40}-${process.pid}$`));
+    expect(fleet.list()).toEqual([]);
+    expect(redis.status).toBe('wait');
   });
 
-  it('manages a local server under DATA_DIR otherwise, with a password even when none is configured', () => {
-    const source = opencodeEndpointFor(
-      AppConfig.with({ OPENCODE_HOST: '', OPENCODE_PASSWORD: '', OPENCODE_MODEL: '', DATA_DIR: '/tmp/orchestrator-spec' }),
-    );
-    expect(source).toBeInstanceOf(ManagedOpencodeServer);
-    expect(source.defaultModel).toBe('rehearsal/scripted');
-    expect(source.endpoint().password).toEqual(expect.any(String));
+  it('refuses to start with no server at all (OPENCODE_SERVERS=0, no OPENCODE_HOST or OPENCODE_HOSTS)', async () => {
+    const none = opencodeFleetFor(AppConfig.with({ OPENCODE_HOST: '', OPENCODE_HOSTS: '', OPENCODE_SERVERS: '0' }), redis);
+    await expect(none.start()).rejects.toThrow(/no OpenCode server configured/);
   });
 });

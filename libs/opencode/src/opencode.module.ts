@@ -1,69 +1,76 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { Inject, Injectable, Logger, Module, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
+import { Injectable, Logger, Module, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { AppConfig } from '@app/config';
-import { OpencodeHttpClient } from './client/opencode-http-client';
-import { OPENCODE_ENDPOINT, OpencodeEndpointSource, StaticOpencodeEndpoint } from './opencode-endpoint';
+import { hostname } from 'node:os';
+import { REDIS_CLIENT } from '@app/platform';
+import type Redis from 'ioredis';
+import { OpencodeFleet } from './fleet/opencode-fleet';
+import { RedisFleetRegistry } from './fleet/redis-fleet-registry';
 import { OpencodeMetrics } from './metrics/opencode-metrics';
 import { ManagedOpencodeServer } from './server/managed-opencode-server';
-import { OpencodeTurnRunner } from './turn/opencode-turn-runner';
 
 /**
- * OPENCODE_HOST set: the server someone else runs (confined by the session rulesets only).
- * Unset: a local `opencode serve` this process starts and supervises under <DATA_DIR>/opencode,
- * on a free port, in an OS sandbox (OPENCODE_SANDBOX) where only the workspace roots and its
- * data dir are writable.
+ * The worker's OpenCode servers: OPENCODE_SERVERS managed `opencode serve` processes (each under
+ * <DATA_DIR>/opencode/<slot>-<a|b>, on a free port, in an OS sandbox (OPENCODE_SANDBOX) where only
+ * the workspace roots and its data dir are writable), beside the servers someone else runs
+ * (OPENCODE_HOST, OPENCODE_HOSTS; confined by the session rulesets only).
  */
-export function opencodeEndpointFor(config: AppConfig): OpencodeEndpointSource {
-  const { host, port, password, model } = config.opencode;
-  if (host) return StaticOpencodeEndpoint.fromHost(host, port, password, model);
-  return new ManagedOpencodeServer({
-    dataDir: join(config.dataDir, 'opencode'),
-    model,
-    parentEnv: config.processEnvironment,
-    passEnv: config.opencodePassEnv,
-    sandbox: config.opencodeSandbox,
-    snapshots: config.opencodeSnapshots,
-    writableRoots: config.workspaceRoots,
-    protectedDirs: [config.orchestratorHome],
-    // A local server still gets a password: anyone on the machine could drive it otherwise.
-    password: password ?? randomBytes(18).toString('base64url'),
+export function opencodeFleetFor(config: AppConfig, redis: Redis): OpencodeFleet {
+  const fleet = config.opencodeFleet;
+  const { password, model } = config.opencode;
+  const workerId = `${hostname().replace(/[^A-Za-z0-9-]/g, '-').slice(0, 40)}-${process.pid}`;
+  return new OpencodeFleet({
+    workerId,
+    managedServers: fleet.managedServers,
+    externalServers: fleet.externalServers,
+    maxSessionsPerServer: fleet.maxSessionsPerServer,
+    limits: { afterSessions: fleet.recycleAfterSessions, maxRssMb: fleet.maxRssMb, maxAgeMinutes: fleet.maxAgeMinutes },
+    defaultModel: model,
+    registry: new RedisFleetRegistry(redis, config.queuePrefix),
+    createManaged: (index, generation) =>
+      new ManagedOpencodeServer({
+        // Two directories a slot alternates between: a replacement starts while the server it replaces still stops.
+        dataDir: join(config.dataDir, 'opencode', `${index}-${generation % 2 === 1 ? 'a' : 'b'}`),
+        model,
+        parentEnv: config.processEnvironment,
+        passEnv: config.opencodePassEnv,
+        sandbox: config.opencodeSandbox,
+        snapshots: config.opencodeSnapshots,
+        writableRoots: config.workspaceRoots,
+        protectedDirs: [config.orchestratorHome],
+        // A local server still gets a password: anyone on the machine could drive it otherwise.
+        password: randomBytes(18).toString('base64url'),
+        // The fleet probes every server and replaces one that stays silent; the server's own check would only race it.
+        healthIntervalMs: 3_600_000,
+      }),
   });
 }
 
-/** Starts a managed server with the application and stops it last, after every other module. */
+/** Starts the fleet with the application and stops it last, after every other module. */
 @Injectable()
-class OpencodeServerLifecycle implements OnModuleInit, OnApplicationShutdown {
-  private readonly logger = new Logger(OpencodeServerLifecycle.name);
+class OpencodeFleetLifecycle implements OnModuleInit, OnApplicationShutdown {
+  private readonly logger = new Logger('OpencodeFleet');
 
-  constructor(@Inject(OPENCODE_ENDPOINT) private readonly server: OpencodeEndpointSource) {}
+  constructor(private readonly fleet: OpencodeFleet) {}
 
   async onModuleInit(): Promise<void> {
-    if (this.server instanceof ManagedOpencodeServer) await this.server.start();
-    else this.logger.log(`Using the OpenCode server at ${this.server.endpoint().baseUrl}`);
+    await this.fleet.start();
+    const servers = this.fleet.list().map((s) => `${s.id} ${s.managed ? 'managed' : 'external'} at ${s.url} (${s.state})`);
+    this.logger.log(`OpenCode servers of worker ${this.fleet.workerId}: ${servers.join('; ')}`);
   }
 
   async onApplicationShutdown(): Promise<void> {
-    if (this.server instanceof ManagedOpencodeServer) await this.server.stop();
+    await this.fleet.stop();
   }
 }
 
 @Module({
   providers: [
-    { provide: OPENCODE_ENDPOINT, useFactory: opencodeEndpointFor, inject: [AppConfig] },
-    {
-      provide: OpencodeHttpClient,
-      useFactory: (server: OpencodeEndpointSource) => new OpencodeHttpClient(server),
-      inject: [OPENCODE_ENDPOINT],
-    },
-    {
-      provide: OpencodeTurnRunner,
-      useFactory: (client: OpencodeHttpClient) => new OpencodeTurnRunner(client),
-      inject: [OpencodeHttpClient],
-    },
-    OpencodeServerLifecycle,
+    { provide: OpencodeFleet, useFactory: opencodeFleetFor, inject: [AppConfig, REDIS_CLIENT] },
+    OpencodeFleetLifecycle,
     OpencodeMetrics,
   ],
-  exports: [OPENCODE_ENDPOINT, OpencodeHttpClient, OpencodeTurnRunner],
+  exports: [OpencodeFleet],
 })
 export class OpencodeModule {}

@@ -4,12 +4,13 @@ import { AgentErrorCode } from '@app/agent';
 import { ApprovalErrorCode } from '@app/approval';
 import { AuthErrorCode } from '@app/auth';
 import { LockErrorCode } from '@app/locking';
+import { FleetErrorCode } from '@app/opencode';
 import { SessionErrorCode } from '@app/session';
 import { CommonErrorCode, DomainError } from '@app/shared';
 import { PlanErrorCode, TaskErrorCode } from '@app/task';
 import { WorkspaceErrorCode } from '@app/workspace';
 
-type KnownCode = SessionErrorCode | AgentErrorCode | LockErrorCode | CommonErrorCode | PlanErrorCode | TaskErrorCode | WorkspaceErrorCode | AuthErrorCode | ApprovalErrorCode;
+type KnownCode = SessionErrorCode | AgentErrorCode | LockErrorCode | CommonErrorCode | PlanErrorCode | TaskErrorCode | WorkspaceErrorCode | AuthErrorCode | ApprovalErrorCode | FleetErrorCode;
 
 /** Every code of every context, mapped once. A code missing here does not compile. */
 const STATUS_OF: Record<KnownCode, HttpStatus> = {
@@ -55,6 +56,7 @@ const STATUS_OF: Record<KnownCode, HttpStatus> = {
   [ApprovalErrorCode.APPROVAL_NOT_FOUND]: HttpStatus.NOT_FOUND,
   [ApprovalErrorCode.APPROVAL_ALREADY_DECIDED]: HttpStatus.CONFLICT,
   [ApprovalErrorCode.APPROVAL_VERSION_CONFLICT]: HttpStatus.CONFLICT,
+  [FleetErrorCode.SERVER_NOT_FOUND]: HttpStatus.NOT_FOUND,
   [CommonErrorCode.VALIDATION_FAILED]: HttpStatus.BAD_REQUEST,
   [CommonErrorCode.NOT_FOUND]: HttpStatus.NOT_FOUND,
   [CommonErrorCode.UNAUTHORIZED]: HttpStatus.UNAUTHORIZED,

@@ -63,12 +63,21 @@ describe('every route of the application declares who may call it', () => {
       'POST /api/v1/plans/:id/run (PlansController.run)',
       'GET /api/v1/locks (LocksController.list)',
       'DELETE /api/v1/keys/:id (KeysController.revoke)',
+      'GET /api/v1/servers (ServersController.list)',
+      'POST /api/v1/servers/:id/drain (ServersController.drain)',
       'GET /health/live (HealthController.live)',
       'GET /metrics (MetricsController.scrape)',
     ]) {
       expect(names).toContain(expected);
     }
     expect(routes.length).toBeGreaterThan(30);
+  });
+
+  it('mounts the OpenCode server routes in an API without a worker too (they read the registry the workers publish to)', () => {
+    const apiOnly = [...controllersOf(AppModule.forRoot({ config: new AppConfig(validateEnvironment({})), withWorker: false }))].flatMap(routesOf);
+    expect(apiOnly.map((r) => r.route)).toEqual(
+      expect.arrayContaining(['GET /api/v1/servers (ServersController.list)', 'POST /api/v1/servers/:id/drain (ServersController.drain)']),
+    );
   });
 
   it('each declares @Public() or @RequireRole() with a known role, itself or on its controller', () => {
@@ -108,6 +117,8 @@ describe('every route of the application declares who may call it', () => {
       'GET /api/v1/keys': 'admin',
       'POST /api/v1/keys': 'admin',
       'DELETE /api/v1/keys/:id': 'admin',
+      'GET /api/v1/servers': 'viewer',
+      'POST /api/v1/servers/:id/drain': 'admin',
     };
     expect(Object.fromEntries(Object.keys(expectations).map((route) => [route, roleOf(route)]))).toEqual(expectations);
     // Every other write needs more than viewer.

@@ -1,150 +1,251 @@
 import { createServer, Server } from 'node:http';
 import { AddressInfo } from 'node:net';
-import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { METRIC, Metrics } from '@app/observability';
-import { OpencodeHttpClient } from '../client/opencode-http-client';
-import { StaticOpencodeEndpoint } from '../opencode-endpoint';
-import { ManagedOpencodeServer } from '../server/managed-opencode-server';
-import { OpencodeMetrics } from './opencode-metrics';
 import { scrapeSamples as samples } from '@app/observability/testing';
+import { FleetRecycle, FleetServerView, OpencodeFleet } from '../fleet/opencode-fleet';
+import { OpencodeMetrics } from './opencode-metrics';
 
+const STATES = ['STARTING', 'READY', 'DRAINING', 'UNHEALTHY', 'STOPPED'];
 
 /**
- * A stand-in OpenCode answering on a real socket: the client's axios interceptors are what is
- * tested here, against real HTTP, timeouts and refused connections.
+ * A real fleet of one external server, a stand-in OpenCode on a real socket: the requests of the
+ * fleet's clients (its probes, a run's) and its events are what the metrics are made from.
  */
-describe('OpenCode request metrics (client interceptors)', () => {
+describe('OpencodeMetrics', () => {
   let server: Server;
   let baseUrl: string;
   let healthy = true;
+  let slowHealth = false;
 
   beforeAll(async () => {
     server = createServer((req, res) => {
       const path = (req.url ?? '').split('?')[0];
-      if (path === '/global/health') return res.end(JSON.stringify({ healthy, version: 'test' }));
-      if (path.endsWith('/slow')) return void setTimeout(() => res.end('{}'), 500);
-      if (path.startsWith('/session/ses_missing')) {
-        res.statusCode = 404;
-        return res.end(JSON.stringify({ name: 'NotFoundError', data: { message: 'no such session' } }));
+      if (path === '/global/health') {
+        const answer = () => res.end(JSON.stringify({ healthy, version: 'test' }));
+        return void (slowHealth ? setTimeout(answer, 300) : answer());
       }
       res.setHeader('content-type', 'application/json');
-      res.end(path === '/session/status' ? '{}' : path.endsWith('/message') ? '[]' : '{"id":"ses_x"}');
+      res.end('{"id":"ses_x"}');
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   });
   afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
 
-  const setUp = (options: { requestTimeoutMs?: number; url?: string } = {}) => {
-    const metrics = new Metrics({ defaultMetrics: false });
-    const endpoint = new StaticOpencodeEndpoint(options.url ?? baseUrl);
-    const client = new OpencodeHttpClient(endpoint, { requestTimeoutMs: options.requestTimeoutMs });
-    const binder = new OpencodeMetrics(client, endpoint, metrics);
+  const running: Array<{ fleet: OpencodeFleet; binder: OpencodeMetrics }> = [];
+  afterEach(async () => {
+    for (const { fleet, binder } of running.splice(0)) {
+      binder.onApplicationShutdown();
+      await fleet.stop();
+    }
+    healthy = true;
+    slowHealth = false;
+  });
+
+  /** A fleet of one external server at `url`, not started; its probes only when the test asks (probeAll). */
+  const fleetAt = (url = baseUrl) =>
+    new OpencodeFleet({
+      workerId: 'spec-1',
+      managedServers: 0,
+      externalServers: [{ url }],
+      maxSessionsPerServer: 2,
+      limits: { afterSessions: 0, maxRssMb: 0, maxAgeMinutes: 0 },
+      createManaged: () => {
+        throw new Error('none');
+      },
+      probeIntervalMs: 3_600_000,
+      probeTimeoutMs: 100,
+      logger: { log: () => undefined, warn: () => undefined, error: () => undefined },
+    });
+
+  /** OpencodeMetrics bound (as its module would) to a started fleet. */
+  const setUp = async (options: { url?: string; metrics?: Metrics | null } = {}) => {
+    const metrics = options.metrics === null ? undefined : (options.metrics ?? new Metrics({ defaultMetrics: false }));
+    const fleet = fleetAt(options.url);
+    const binder = new OpencodeMetrics(fleet, metrics);
+    running.push({ fleet, binder });
     binder.onModuleInit();
-    return { metrics, client, binder };
+    await fleet.start();
+    binder.onApplicationBootstrap();
+    // The health probe it starts, answered: a test's own probe() would otherwise find it still waiting.
+    while (metrics && !(await samples(metrics)).has(METRIC.opencodeUp)) await sleep(5);
+    return { metrics: metrics!, fleet, binder, id: fleet.list()[0].id };
   };
   const count = (values: Map<string, number>, route: string, method: string, status: string) =>
     values.get(`${METRIC.opencodeRequestDuration}_count{route="${route}",method="${method}",status="${status}"}`);
+  const stateOf = (values: Map<string, number>, server: string) =>
+    Object.fromEntries(STATES.map((state) => [state, values.get(`${METRIC.opencodeServerState}{server="${server}",state="${state}"}`)]));
+  const seriesOf = (values: Map<string, number>, server: string) => [...values.keys()].filter((series) => series.includes(`server="${server}"`));
 
-  it('labels requests by route template (ids replaced), method and status', async () => {
-    const { metrics, client, binder } = setUp();
-    await client.createSession('/w', { title: 't' });
-    await client.getSession('/w', 'ses_4fZk2LmQp9Xa7Bn3Vt');
-    await client.messages('/w', 'ses_4fZk2LmQp9Xa7Bn3Vt');
-    await client.messages('/w', 'ses_other7');
-    await client.sessionStatus('/w');
-    await client.promptAsync('/w', 'ses_4fZk2LmQp9Xa7Bn3Vt', { parts: [] } as never);
-    await client.diff('/w', 'ses_4fZk2LmQp9Xa7Bn3Vt', 'msg_0123456789abcdef');
-    await expect(client.getSession('/w', 'ses_missing1')).rejects.toThrow(/no such session/);
-    binder.onApplicationShutdown();
+  describe('requests of every server', () => {
+    it('labels the requests of the fleet (probes, runs) by route template, method and status', async () => {
+      const { metrics, fleet } = await setUp();
+      const lease = await fleet.place({ waitMs: 0 });
+      await lease!.runner.openTurn({ workspace: tmpdir(), title: 't', prompt: 'p', agent: 'build' });
+      lease!.release();
+      const values = await samples(metrics);
+      expect(count(values, '/global/health', 'GET', '200')).toBeGreaterThanOrEqual(1);
+      expect(count(values, '/session', 'POST', '200')).toBe(1);
+    });
 
-    const values = await samples(metrics);
-    expect(count(values, '/session', 'POST', '200')).toBe(1);
-    expect(count(values, '/session/:id', 'GET', '200')).toBe(1);
-    expect(count(values, '/session/:id/message', 'GET', '200')).toBe(2);
-    expect(count(values, '/session/status', 'GET', '200')).toBe(1);
-    expect(count(values, '/session/:id/prompt_async', 'POST', '200')).toBe(1);
-    expect(count(values, '/session/:id/diff', 'GET', '200')).toBe(1);
-    expect(count(values, '/session/:id', 'GET', '404')).toBe(1);
-    expect(values.get(`${METRIC.opencodeRequestErrors}{route="/session/:id",kind="http"}`)).toBe(1);
-    const series = [...(await metrics.scrape()).matchAll(/route="([^"]*)"/g)].map(([, route]) => route);
-    expect(series.filter((route) => /ses_|msg_/.test(route))).toEqual([]);
-  });
+    it('counts timeouts and refused connections by kind, and nothing once shut down', async () => {
+      const { metrics, fleet, binder } = await setUp();
+      slowHealth = true;
+      await fleet.probeAll();
+      let values = await samples(metrics);
+      expect(values.get(`${METRIC.opencodeRequestErrors}{route="/global/health",kind="timeout"}`)).toBe(1);
+      expect(count(values, '/global/health', 'GET', 'timeout')).toBe(1);
 
-  it('counts timeouts and refused connections by kind, and nothing once undone', async () => {
-    const { metrics, client, binder } = setUp({ requestTimeoutMs: 100 });
-    await expect(client.getSession('/w', 'slow')).rejects.toThrow();
-    let values = await samples(metrics);
-    expect(values.get(`${METRIC.opencodeRequestErrors}{route="/session/:id",kind="timeout"}`)).toBe(1);
-    expect(count(values, '/session/:id', 'GET', 'timeout')).toBe(1);
-
-    binder.onApplicationShutdown();
-    await client.sessionStatus('/w');
-    values = await samples(metrics);
-    expect(count(values, '/session/status', 'GET', '200')).toBeUndefined();
-
-    const closed = createServer();
-    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
-    const deadUrl = `http://127.0.0.1:${(closed.address() as AddressInfo).port}`;
-    await new Promise<void>((resolve) => closed.close(() => resolve()));
-    const refused = setUp({ url: deadUrl });
-    await expect(refused.client.sessionStatus('/w')).rejects.toThrow();
-    values = await samples(refused.metrics);
-    expect(values.get(`${METRIC.opencodeRequestErrors}{route="/session/status",kind="network"}`)).toBe(1);
-    expect(count(values, '/session/status', 'GET', 'network')).toBe(1);
-
-    // And the probe finds it down.
-    await refused.binder.probe();
-    expect((await samples(refused.metrics)).get(METRIC.opencodeUp)).toBe(0);
-    refused.binder.onApplicationShutdown();
-  });
-
-  it('reports up from the health probe, and down when the server says it is not healthy', async () => {
-    const { metrics, binder } = setUp();
-    expect((await samples(metrics)).has(METRIC.opencodeUp)).toBe(false);
-    await binder.probe();
-    expect((await samples(metrics)).get(METRIC.opencodeUp)).toBe(1);
-    healthy = false;
-    try {
-      await binder.probe();
-    } finally {
-      healthy = true;
-    }
-    const values = await samples(metrics);
-    expect(values.get(METRIC.opencodeUp)).toBe(0);
-    expect(count(values, '/global/health', 'GET', '200')).toBe(2);
-    binder.onApplicationShutdown();
-  });
-
-  it('does nothing in a process without Metrics', async () => {
-    const client = new OpencodeHttpClient(new StaticOpencodeEndpoint(baseUrl));
-    const observe = jest.spyOn(client, 'observe');
-    const health = jest.spyOn(client, 'health');
-    const binder = new OpencodeMetrics(client, new StaticOpencodeEndpoint(baseUrl));
-    binder.onModuleInit();
-    binder.onApplicationBootstrap();
-    await binder.probe();
-    binder.onApplicationShutdown();
-    expect(observe).not.toHaveBeenCalled();
-    expect(health).not.toHaveBeenCalled();
-  });
-
-  it("counts the restarts of a managed server from its supervisor's events", async () => {
-    const dataDir = mkdtempSync(join(tmpdir(), 'opencode-metrics-'));
-    try {
-      const managed = new ManagedOpencodeServer({ dataDir }); // never started: only its events matter here
-      const metrics = new Metrics({ defaultMetrics: false });
-      const binder = new OpencodeMetrics(new OpencodeHttpClient(managed), managed, metrics);
-      binder.onModuleInit();
-      managed.emit('restarted', { restarts: 1, reason: 'exited' });
-      managed.emit('restarted', { restarts: 2, reason: 'exited' });
       binder.onApplicationShutdown();
-      managed.emit('restarted', { restarts: 3, reason: 'exited' });
+      await fleet.probeAll();
+      values = await samples(metrics);
+      expect(values.get(`${METRIC.opencodeRequestErrors}{route="/global/health",kind="timeout"}`)).toBe(1);
+
+      const closed = createServer();
+      await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+      const deadUrl = `http://127.0.0.1:${(closed.address() as AddressInfo).port}`;
+      await new Promise<void>((resolve) => closed.close(() => resolve()));
+      const refused = await setUp({ url: deadUrl });
+      values = await samples(refused.metrics);
+      expect(values.get(`${METRIC.opencodeRequestErrors}{route="/global/health",kind="network"}`)).toBeGreaterThanOrEqual(1);
+      // And the probe finds it down.
+      await refused.binder.probe();
+      expect((await samples(refused.metrics)).get(METRIC.opencodeUp)).toBe(0);
+    });
+
+    it('reports up from the health probe, and down when the server says it is not healthy', async () => {
+      const metrics = new Metrics({ defaultMetrics: false });
+      expect((await samples(metrics)).has(METRIC.opencodeUp)).toBe(false);
+      const { binder } = await setUp({ metrics });
+      await binder.probe();
+      expect((await samples(metrics)).get(METRIC.opencodeUp)).toBe(1);
+      healthy = false;
+      await binder.probe();
+      expect((await samples(metrics)).get(METRIC.opencodeUp)).toBe(0);
+    });
+
+    it('does nothing in a process without Metrics', async () => {
+      const fleet = fleetAt();
+      const observe = jest.spyOn(fleet, 'observeRequests');
+      const healthCheck = jest.spyOn(fleet, 'isHealthy');
+      const list = jest.spyOn(fleet, 'list');
+      const binder = new OpencodeMetrics(fleet);
+      binder.onModuleInit();
+      await fleet.start();
+      binder.onApplicationBootstrap();
+      await binder.probe();
+      fleet.emit('changed');
+      binder.onApplicationShutdown();
+      await fleet.stop();
+      expect(observe).not.toHaveBeenCalled();
+      expect(healthCheck).not.toHaveBeenCalled();
+      expect(list).not.toHaveBeenCalled();
+      expect(fleet.listenerCount('changed') + fleet.listenerCount('recycled')).toBe(0);
+    });
+  });
+
+  describe('per server', () => {
+    it("exports each server's state, health latency, runs running and served from the fleet's listing at each probe round", async () => {
+      const { metrics, fleet, id } = await setUp();
+      let values = await samples(metrics);
+      // At start (onApplicationBootstrap), before any probe round after it.
+      expect(stateOf(values, id)).toEqual({ STARTING: 0, READY: 1, DRAINING: 0, UNHEALTHY: 0, STOPPED: 0 });
+      const p50 = values.get(`${METRIC.opencodeServerLatency}{server="${id}",quantile="0.5"}`);
+      const p95 = values.get(`${METRIC.opencodeServerLatency}{server="${id}",quantile="0.95"}`);
+      expect(p50).toBeGreaterThan(0);
+      expect(p50).toBeLessThan(0.1); // seconds
+      expect(p95).toBeGreaterThanOrEqual(p50!);
+      expect(values.get(`${METRIC.opencodeServerSessionsRunning}{server="${id}"}`)).toBe(0);
+      expect(values.get(`${METRIC.opencodeServerSessionsServed}{server="${id}"}`)).toBe(0);
+      expect(values.has(`${METRIC.opencodeServerRss}{server="${id}"}`)).toBe(false); // external: not our process
+
+      const first = (await fleet.place({ waitMs: 0 }))!;
+      const second = (await fleet.place({ waitMs: 0 }))!;
+      await fleet.probeAll();
+      values = await samples(metrics);
+      expect(values.get(`${METRIC.opencodeServerSessionsRunning}{server="${id}"}`)).toBe(2);
+
+      first.release();
+      second.release();
+      await fleet.probeAll();
+      values = await samples(metrics);
+      expect(values.get(`${METRIC.opencodeServerSessionsRunning}{server="${id}"}`)).toBe(0);
+      expect(values.get(`${METRIC.opencodeServerSessionsServed}{server="${id}"}`)).toBe(2);
+      (await fleet.place({ waitMs: 0 }))!.release();
+      await fleet.probeAll();
+      await fleet.probeAll(); // an unchanged count adds nothing
+      expect((await samples(metrics)).get(`${METRIC.opencodeServerSessionsServed}{server="${id}"}`)).toBe(3);
+
+      fleet.drain(id, 'asked for');
+      await fleet.probeAll();
+      expect(stateOf(await samples(metrics), id)).toEqual({ STARTING: 0, READY: 0, DRAINING: 1, UNHEALTHY: 0, STOPPED: 0 });
+    });
+
+    it('shows a server that stops answering UNHEALTHY', async () => {
+      const { metrics, fleet, id } = await setUp();
+      healthy = false;
+      for (let i = 0; i < 3; i++) await fleet.probeAll(); // unhealthyAfterFailures
+      expect(stateOf(await samples(metrics), id)).toEqual({ STARTING: 0, READY: 0, DRAINING: 0, UNHEALTHY: 1, STOPPED: 0 });
+    });
+
+    it('removes the series of a server that left the listing, and keeps the others', async () => {
+      const { metrics, fleet, binder, id } = await setUp();
+      const real = fleet.list()[0];
+      const other: FleetServerView = { ...real, id: 'spec-1-m0g2', managed: true, pid: 4242, rssMb: 300, sessionsServed: 5 };
+      const list = jest.spyOn(fleet, 'list').mockReturnValue([real, other]);
+      fleet.emit('changed');
+      let values = await samples(metrics);
+      expect(values.get(`${METRIC.opencodeServerRss}{server="spec-1-m0g2"}`)).toBe(300 * 1024 * 1024);
+      expect(values.get(`${METRIC.opencodeServerSessionsServed}{server="spec-1-m0g2"}`)).toBe(5);
+      expect(seriesOf(values, 'spec-1-m0g2')).toHaveLength(STATES.length + 5); // states, rss, p50, p95, running, served
+
+      list.mockReturnValue([real]);
+      fleet.emit('changed');
+      values = await samples(metrics);
+      expect(seriesOf(values, 'spec-1-m0g2')).toEqual([]);
+      expect(stateOf(values, id).READY).toBe(1);
+
+      // A worker whose fleet stopped lists nothing: nothing is left of its servers.
+      list.mockRestore();
+      await fleet.stop();
+      binder.exportServers();
+      expect([...(await samples(metrics)).keys()].filter((series) => series.includes('server="'))).toEqual([]);
+    });
+
+    it('counts restarts in place of a managed server (same id, another process), not its first start or a replacement', async () => {
+      const { metrics, fleet } = await setUp();
+      const managed: FleetServerView = { ...fleet.list()[0], id: 'spec-1-m0g1', managed: true, pid: null, state: 'STARTING' };
+      const list = jest.spyOn(fleet, 'list');
+      const listing = (...views: Partial<FleetServerView>[]) => {
+        list.mockReturnValue(views.map((view) => ({ ...managed, ...view })));
+        fleet.emit('changed');
+      };
+      listing({}); // launched, no process yet
+      listing({ pid: 100, state: 'READY' }); // started
+      listing({ pid: 100 });
+      listing({ pid: null }); // exited, its supervisor restarts it
+      listing({ pid: 101 }); // restarted in place
+      listing({ pid: 102 }); // and again
+      listing({ id: 'spec-1-m0g2', pid: 200 }); // replaced: a recycle, not a restart
       expect((await samples(metrics)).get(METRIC.opencodeServerRestarts)).toBe(2);
-    } finally {
-      rmSync(dataDir, { recursive: true, force: true });
-    }
+    });
+
+    it("counts the fleet's recycles by reason, every reason shown from the start, none after shutdown", async () => {
+      const { metrics, fleet, binder } = await setUp();
+      const recycles = async () => {
+        const values = await samples(metrics);
+        return Object.fromEntries(['sessions', 'rss', 'age', 'drain', 'unhealthy'].map((reason) => [reason, values.get(`${METRIC.opencodeServerRecycles}{reason="${reason}"}`)]));
+      };
+      expect(await recycles()).toEqual({ sessions: 0, rss: 0, age: 0, drain: 0, unhealthy: 0 });
+      const recycled = (kind: FleetRecycle['kind']) => fleet.emit('recycled', { id: 'spec-1-m0g1', replacement: 'spec-1-m0g2', reason: kind, kind } satisfies FleetRecycle);
+      recycled('rss');
+      recycled('rss');
+      recycled('unhealthy');
+      binder.onApplicationShutdown();
+      recycled('age');
+      expect(await recycles()).toEqual({ sessions: 0, rss: 2, age: 0, drain: 0, unhealthy: 1 });
+    });
   });
 });

@@ -22,7 +22,16 @@ import type { OpencodeEndpoint, OpencodeEndpointSource } from '../opencode-endpo
 import { RehearsalProvider } from '../rehearsal/rehearsal-provider';
 import { findFreePort, isPortFree } from './free-port';
 import { resolveOpencodeBinary } from './opencode-binary';
-import { bwrapArguments, chooseSandbox, findOnPath, OpencodeSandboxMode, probeArguments, SandboxLayout } from './opencode-sandbox';
+import {
+  bwrapArguments,
+  chooseSandbox,
+  findOnPath,
+  OpencodeSandboxMode,
+  parentDeathArguments,
+  parentDeathProbeArguments,
+  probeArguments,
+  SandboxLayout,
+} from './opencode-sandbox';
 import {
   buildOpencodeConfig,
   buildOpencodeEnvironment,
@@ -98,8 +107,9 @@ const STABLE_AFTER_MS = 60_000;
 /**
  * Starts and supervises one local `opencode serve` for this process: isolated directories,
  * unattended config, health checks, restarts with back-off, and no orphan left behind
- * (its process group is killed on stop and on process exit; a leftover from a crashed run
- * is killed on the next start).
+ * (its process group is killed on stop and on process exit; it dies with this process even
+ * when this one is SIGKILLed: bwrap's --die-with-parent, or setpriv's parent-death signal
+ * without the sandbox; a leftover the kernel could not take down is killed on the next start).
  *
  * Events: 'restarted' (ManagedServerRestart), 'unhealthy' (reason string).
  */
@@ -111,6 +121,8 @@ export class ManagedOpencodeServer extends EventEmitter implements OpencodeEndpo
     Pick<ManagedOpencodeServerOptions, 'password' | 'binaryPath'>;
   /** Set when the server runs in a bubblewrap sandbox. */
   private sandboxed?: { bwrap: string; layout: SandboxLayout };
+  /** Set when the unsandboxed server runs under setpriv's parent-death signal. */
+  private setpriv?: string;
   private readonly logger: ManagedServerLogger;
   private readonly health: OpencodeHttpClient;
   private provider?: RehearsalProvider;
@@ -174,6 +186,11 @@ export class ManagedOpencodeServer extends EventEmitter implements OpencodeEndpo
     return this.sandboxed !== undefined;
   }
 
+  /** Whether the kernel kills the server when this process dies, however it dies (bwrap's --die-with-parent, or setpriv). */
+  get diesWithThisProcess(): boolean {
+    return this.sandboxed !== undefined || this.setpriv !== undefined;
+  }
+
   /** The rehearsal provider this server started (no real model configured), if any. */
   get rehearsal(): RehearsalProvider | undefined {
     return this.provider;
@@ -207,6 +224,7 @@ export class ManagedOpencodeServer extends EventEmitter implements OpencodeEndpo
     });
     this.sandboxed = bwrap ? { bwrap, layout: this.sandboxLayout(directories, env) } : undefined;
     this.logSandbox(reason);
+    this.setpriv = this.sandboxed ? undefined : this.findParentDeathWatch();
     this.logFile = createWriteStream(join(this.options.dataDir, 'opencode-server.log'), { flags: 'a' });
     this.port = this.config.port || (await findFreePort(this.options.hostname));
     this.spawnArgs = { binary, env, cwd: directories.home };
@@ -251,13 +269,19 @@ export class ManagedOpencodeServer extends EventEmitter implements OpencodeEndpo
       this.logger.warn(`Port ${taken} is taken: the OpenCode server uses port ${this.port}`);
     }
     const serve = [binary, 'serve', '--port', String(this.port), '--hostname', this.options.hostname];
-    const [command, ...args] = this.sandboxed ? [this.sandboxed.bwrap, ...bwrapArguments(this.sandboxed.layout, serve)] : serve;
+    const [command, ...args] = this.sandboxed
+      ? [this.sandboxed.bwrap, ...bwrapArguments(this.sandboxed.layout, serve)]
+      : this.setpriv
+        ? [this.setpriv, ...parentDeathArguments(serve)]
+        : serve;
+    // Spawned from this (the main) thread: the parent-death signal watches the spawning thread.
     const child = spawn(command, args, {
       cwd,
       env,
       stdio: ['ignore', 'pipe', 'pipe'],
       // Its own process group: stopping it also stops the tools it started (shells, language servers).
       // Sandboxed, the group is bwrap's: the sandbox dies with it (--die-with-parent, PID namespace).
+      // Under setpriv, the group is the server's own (setpriv execs it, same pid).
       detached: true,
     });
     killOnProcessExit(child);
@@ -318,6 +342,23 @@ export class ManagedOpencodeServer extends EventEmitter implements OpencodeEndpo
         `writable: ${[...writableRoots, dataDir].join(', ')}; read-only: ${readOnlyDirs.join(', ') || '(none)'}; ` +
         `hidden: ${hiddenDirs.join(', ') || '(none)'}`,
     );
+  }
+
+  /**
+   * Without the sandbox: `setpriv` (util-linux) on parentEnv's PATH that supports --pdeathsig, so that
+   * the server is SIGKILLed by the kernel when this process dies. Else a warning, and the server runs
+   * untied (the next start with this data dir kills a leftover).
+   */
+  private findParentDeathWatch(): string | undefined {
+    const setpriv = findOnPath('setpriv', this.options.parentEnv.PATH, isExecutableFile);
+    const problem = setpriv ? probeSetpriv(setpriv) : 'no `setpriv` executable is on PATH';
+    if (problem === undefined) return setpriv;
+    this.logger.warn(
+      `The OpenCode server does not die with this process (${problem}): if this process is killed (SIGKILL, the OOM ` +
+        `killer, a crash), its server keeps running, and holding its memory, until the next start with this data dir ` +
+        `(${this.options.dataDir}) kills it. Install util-linux 2.33 or later (setpriv --pdeathsig), or bubblewrap, to tie them.`,
+    );
+    return undefined;
   }
 
   private async waitUntilHealthy(child: ChildProcess): Promise<void> {
@@ -455,8 +496,9 @@ function killOnProcessExit(child: ChildProcess): void {
   child.once('exit', () => liveChildren.delete(child));
   if (exitHookInstalled) return;
   exitHookInstalled = true;
-  // Covers normal exits, process.exit() and uncaught exceptions; a SIGKILL of this process
-  // is covered by killLeftoverFromCrashedRun() on the next start.
+  // Covers normal exits, process.exit() and uncaught exceptions; a SIGKILL of this process is
+  // covered by the kernel (bwrap --die-with-parent, setpriv --pdeathsig) and, for a server
+  // started without either, by killLeftoverFromCrashedRun() on the next start.
   process.once('exit', () => {
     for (const running of liveChildren) if (running.pid) killGroup(running.pid, 'SIGKILL');
   });
@@ -494,6 +536,14 @@ function probeBwrap(bwrap: string, path: string | undefined): string | undefined
   const probe = spawnSync(bwrap, probeArguments(), { env: { PATH: path ?? '/usr/bin:/bin' }, encoding: 'utf8', timeout: 10_000 });
   if (probe.status === 0) return undefined;
   return (probe.stderr || probe.error?.message || `exit code ${probe.status}, signal ${probe.signal}`).trim();
+}
+
+/** Runs a no-op under a parent-death signal: undefined when it works, else what went wrong. */
+function probeSetpriv(setpriv: string): string | undefined {
+  const probe = spawnSync(setpriv, parentDeathProbeArguments(setpriv), { env: {}, encoding: 'utf8', timeout: 10_000 });
+  if (probe.status === 0) return undefined;
+  const said = (probe.stderr || probe.error?.message || `exit code ${probe.status}, signal ${probe.signal}`).trim();
+  return `${setpriv} --pdeathsig does not work here: ${said}`;
 }
 
 function isExecutableFile(path: string): boolean {

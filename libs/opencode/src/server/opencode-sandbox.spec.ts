@@ -1,4 +1,4 @@
-import { bwrapArguments, chooseSandbox, findOnPath, probeArguments, SandboxLayout } from './opencode-sandbox';
+import { bwrapArguments, chooseSandbox, findOnPath, parentDeathArguments, parentDeathProbeArguments, probeArguments, SandboxLayout } from './opencode-sandbox';
 
 const layout: SandboxLayout = {
   dataDir: '/srv/orchestrator/.orchestrator/opencode',
@@ -93,6 +93,26 @@ describe('chooseSandbox', () => {
 
   it('probes with the namespaces and mounts the sandbox uses', () => {
     expect(probeArguments()).toEqual(expect.arrayContaining(['--unshare-pid', '--proc', '--dev', '--tmpfs', '--die-with-parent']));
+  });
+});
+
+describe('parentDeathArguments', () => {
+  it('asks setpriv for SIGKILL on the parent\'s death, then execs the command, its arguments untouched', () => {
+    expect(parentDeathArguments(['/opt/opencode', 'serve', '--port', '4096', '--hostname', '--not-an-option'])).toEqual([
+      '--pdeathsig',
+      'KILL',
+      '--',
+      '/opt/opencode',
+      'serve',
+      '--port',
+      '4096',
+      '--hostname',
+      '--not-an-option',
+    ]);
+  });
+
+  it('probes with the same option on setpriv itself, a command that exists wherever setpriv does', () => {
+    expect(parentDeathProbeArguments('/usr/bin/setpriv')).toEqual(['--pdeathsig', 'KILL', '--', '/usr/bin/setpriv', '--version']);
   });
 });
 

@@ -33,8 +33,9 @@ type MountKind = keyof typeof MOUNT_RANK;
  *   /proc/<pid>/environ;
  * - `--tmpfs /tmp` and `--tmpfs <home>`: a private, empty /tmp and home;
  * - the workspace roots and the data dir bound writable, the orchestrator's directory read-only;
- * - `--die-with-parent`: the sandbox dies with the bwrap process we supervise (kill semantics
- *   unchanged: killing bwrap's process group kills the server and every tool it started);
+ * - `--die-with-parent`: bwrap dies with the process that spawned it (the worker, even when
+ *   SIGKILLed) and the sandbox with bwrap (kill semantics unchanged: killing bwrap's process group
+ *   kills the server and every tool it started);
  * - `--new-session`: no terminal to push keystrokes into (TIOCSTI).
  * Mounts are applied from the shallowest path to the deepest, so a deeper rule wins: a root
  * inside the hidden home is visible, the orchestrator's directory inside a root stays read-only,
@@ -70,6 +71,27 @@ export function bwrapArguments(layout: SandboxLayout, command: readonly string[]
 /** The flags the sandbox needs from the kernel, tried once before the server starts (see probeArguments). */
 export function probeArguments(): string[] {
   return ['--ro-bind', '/', '/', '--dev', '/dev', '--proc', '/proc', '--tmpfs', '/tmp', '--unshare-pid', '--die-with-parent', '--new-session', 'true'];
+}
+
+/**
+ * The arguments of util-linux `setpriv` that run `command` under a parent-death
+ * signal: setpriv asks the kernel (prctl PR_SET_PDEATHSIG) for SIGKILL when the process that spawned
+ * it dies, then execs `command` in its place (same pid, same process group, setting kept across exec).
+ * So an unsandboxed server dies with its worker even when the worker gets SIGKILL (the OOM killer)
+ * and runs no exit hook. The kernel watches the spawning *thread*: Node spawns from the thread that
+ * calls spawn(), the main one here. Only the server itself gets the signal; the tools it started are
+ * reparented (in the sandbox, the PID namespace takes them down with it).
+ */
+export function parentDeathArguments(command: readonly string[]): string[] {
+  return ['--pdeathsig', 'KILL', '--', ...command];
+}
+
+/**
+ * Tried once before an unsandboxed server starts (util-linux before 2.33 has no --pdeathsig): setpriv
+ * runs itself, a command that is there wherever it is.
+ */
+export function parentDeathProbeArguments(setpriv: string): string[] {
+  return parentDeathArguments([setpriv, '--version']);
 }
 
 /**

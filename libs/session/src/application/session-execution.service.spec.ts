@@ -3,13 +3,13 @@ import { InMemoryLocks } from '@app/locking/testing';
 import { testGit, testWorkspaces } from '@app/workspace/testing';
 import { Session } from '../domain/session';
 import { SessionStatus } from '../domain/session-status';
-import { CodingTurnsPort, CodingTurnOutcome, RunTurnOptions } from './ports/coding-turns.port';
+import { CodingTurnRef, CodingTurnRequest, CodingTurnsPort, CodingTurnOutcome, RunTurnOptions } from './ports/coding-turns.port';
 import { SessionEventsPort, SessionLiveEvent } from './ports/session-events.port';
 import { SessionTransitionPublisher } from './session-transition-publisher';
-import { SessionRunJob } from './ports/session-queue.port';
+import { RunJobState, SessionQueuePort, SessionRunJob } from './ports/session-queue.port';
 import { SessionRepositoryPort } from './ports/session.repository.port';
 import { RunWatcher, WATCH_INTERVAL_MS } from './run-watcher';
-import { SessionExecutionService } from './session-execution.service';
+import { FAILOVER_LAST_ATTEMPT, SessionExecutionService } from './session-execution.service';
 import { workspaceLockResource } from '@app/workspace';
 import { WorkspaceLock } from './workplace/workspace-lock';
 import { slotLockResource, WorktreeSlots } from './workplace/worktree-slots';
@@ -38,12 +38,12 @@ describe('SessionExecutionService', () => {
 
   type Worker = { run: (job: SessionRunJob) => Promise<void>; watcher: RunWatcher };
   /** One worker process: the use case with its own run watcher. */
-  function worker(turns: CodingTurnsPort, options: { repository?: SessionRepositoryPort; events?: SessionEventsPort } = {}): Worker {
+  function worker(turns: CodingTurnsPort, options: { repository?: SessionRepositoryPort; events?: SessionEventsPort; queue?: SessionQueuePort } = {}): Worker {
     const repository = options.repository ?? repo;
     const watcher = new RunWatcher(repository, heartbeat);
     const workspaceLock = new WorkspaceLock(locks, workspaces, config);
     const slots = new WorktreeSlots(locks, testGit(), workspaces, config);
-    const service = new SessionExecutionService(repository, turns, watcher, workspaceLock, slots, config, agents, workspaces, options.events);
+    const service = new SessionExecutionService(repository, turns, watcher, workspaceLock, slots, config, agents, workspaces, options.events, null, options.queue ?? null);
     return { run: (j) => service.run(j), watcher };
   }
 
@@ -144,6 +144,60 @@ describe('SessionExecutionService', () => {
     expect(after.error?.code).toBe('WORKER_LOST');
     expect(after.error?.message).toContain('unknown session ses_1');
     await lostWorker.end();
+  });
+
+  describe('failover: a turn lost with its OpenCode server', () => {
+    class RecordingQueue implements SessionQueuePort {
+      readonly jobs: SessionRunJob[] = [];
+      async enqueue(j: SessionRunJob): Promise<void> {
+        this.jobs.push(j);
+      }
+      async remove(): Promise<void> {}
+      async state(): Promise<RunJobState> {
+        return 'missing' as RunJobState;
+      }
+    }
+    const serverLost = () => outcome('lost', { error: { code: 'OPENCODE_UNAVAILABLE', message: 'the OpenCode server w-1-m0g1 was lost: its process exited and was restarted' } });
+    /** Lost with its server after running a tool (when `tool`), then completed on the next attempt. */
+    class LosingOnce extends ScriptedCodingTurns {
+      constructor(private readonly tool: boolean) {
+        super(async () => outcome('completed'));
+      }
+      override async runTurn(ref: CodingTurnRef, request: CodingTurnRequest, options: RunTurnOptions): Promise<CodingTurnOutcome> {
+        this.runs.push({ ref, request, resume: false });
+        if (this.runs.length > 1) return outcome('completed');
+        if (this.tool) options.onProgress?.({ kind: 'tool', detail: { messageId: 'm', partId: 'p', callId: 'c', tool: 'bash', status: 'completed', input: 'rm -rf build' } });
+        return serverLost();
+      }
+    }
+
+    it('runs the session again as a new attempt, which completes; the history says why', async () => {
+      const s = await queued();
+      const queue = new RecordingQueue();
+      const turns = new LosingOnce(false);
+      await worker(turns, { queue }).run(job(s));
+      expect(await stored(s)).toMatchObject({ status: SessionStatus.QUEUED, attempt: 2, error: null });
+      expect(queue.jobs).toEqual([{ sessionId: s.id, attempt: 2 }]);
+      await worker(turns, { queue }).run(queue.jobs[0]);
+      expect(await stored(s)).toMatchObject({ status: SessionStatus.COMPLETED, attempt: 2 });
+      expect(turns.opened).toBe(2);
+    });
+
+    it('leaves a shared session FAILED when the lost turn ran a tool (it may have changed the workspace), and any session at its last automatic attempt', async () => {
+      const s = await queued();
+      const queue = new RecordingQueue();
+      await worker(new LosingOnce(true), { queue }).run(job(s));
+      expect(await stored(s)).toMatchObject({ status: SessionStatus.FAILED, attempt: 1, error: { code: 'OPENCODE_UNAVAILABLE' } });
+      expect(queue.jobs).toEqual([]);
+
+      const last = await queued();
+      for (let attempt = 1; attempt < FAILOVER_LAST_ATTEMPT; attempt++) {
+        await worker(new ScriptedCodingTurns(async () => serverLost()), { queue }).run({ sessionId: last.id, attempt });
+      }
+      expect(await stored(last)).toMatchObject({ status: SessionStatus.QUEUED, attempt: FAILOVER_LAST_ATTEMPT });
+      await worker(new ScriptedCodingTurns(async () => serverLost()), { queue }).run({ sessionId: last.id, attempt: FAILOVER_LAST_ATTEMPT });
+      expect(await stored(last)).toMatchObject({ status: SessionStatus.FAILED, attempt: FAILOVER_LAST_ATTEMPT, error: { code: 'OPENCODE_UNAVAILABLE' } });
+    });
   });
 
   it('records the provider error as FAILED', async () => {

@@ -19,7 +19,7 @@ import { AGENT_DIRECTORY, AgentDirectoryPort, AgentRunReport } from './ports/age
 import { APPROVAL_GATE, ApprovalGatePort } from './ports/approval-gate.port';
 import { PermissionDecider } from './permission-decider';
 import { progressEvent, SESSION_EVENTS, SessionEventsPort } from './ports/session-events.port';
-import { SessionRunJob } from './ports/session-queue.port';
+import { SESSION_QUEUE, SessionQueuePort, SessionRunJob } from './ports/session-queue.port';
 import { SESSION_REPOSITORY, SessionRepositoryPort } from './ports/session.repository.port';
 import { retryOnConflict } from './retry-on-conflict';
 import { RunWatcher } from './run-watcher';
@@ -29,6 +29,14 @@ import { errorMessage, RunFailure } from '@app/shared';
 
 /** How many times a change of the run is retried after concurrent edits of the session. */
 const MAX_CONFLICT_RETRIES = 8;
+/** A turn lost with its server is re-run automatically up to this attempt (then the session stays FAILED). */
+export const FAILOVER_LAST_ATTEMPT = 3;
+/** How a turn lost with its server ends the session: lost by the server, or resumed and not found. */
+const SERVER_LOSS_CODES: readonly string[] = [RunFailureCode.OPENCODE_UNAVAILABLE, 'OPENCODE_SESSION_LOST', RunFailureCode.WORKER_LOST];
+
+/** Failures of the infrastructure, not of the agent: they stay out of its performance figures. */
+const INFRASTRUCTURE_FAILURES: readonly string[] = [RunFailureCode.WORKSPACE_LOCK_LOST, ...SERVER_LOSS_CODES];
+
 /** After the turn, how long its approval decisions may take to be recorded and announced. */
 const APPROVALS_SETTLE_MS = 5_000;
 
@@ -43,6 +51,8 @@ interface FollowedTurn {
   outcome: CodingTurnOutcome;
   abortReason?: TurnAbortReason;
   lockLostReason?: string;
+  /** The turn ran a tool (it may have changed the workspace): a shared session is then not re-run on its own. */
+  toolsRan: boolean;
 }
 
 /**
@@ -68,6 +78,8 @@ export class SessionExecutionService {
     @Optional() @Inject(SESSION_EVENTS) private readonly events: SessionEventsPort | null = null,
     /** Without it a permission request is refused at once (nothing waits on a person nobody asked). */
     @Optional() @Inject(APPROVAL_GATE) private readonly approvals: ApprovalGatePort | null = null,
+    /** Without it a turn lost with its server is not re-run on its own (the session stays FAILED). */
+    @Optional() @Inject(SESSION_QUEUE) private readonly queue: SessionQueuePort | null = null,
   ) {}
 
   async run(job: SessionRunJob): Promise<void> {
@@ -128,6 +140,23 @@ export class SessionExecutionService {
       });
     });
     if (finished) await this.reportRun(finished);
+    if (finished && failsOver(finished, ended, place.slot !== undefined)) await this.failOver(job, finished);
+  }
+
+  /**
+   * A turn lost with its OpenCode server (killed, restarted, replaced, gone with its worker) runs
+   * again at once as a new attempt, on whichever server placement picks: a worktree session from
+   * what its branch holds (the lost turn's work was committed there), a shared one only when the
+   * lost turn ran no tool. Up to FAILOVER_LAST_ATTEMPT; later it stays FAILED (retryable by hand).
+   */
+  private async failOver(job: SessionRunJob, failed: Session): Promise<void> {
+    if (!this.queue) return;
+    const why = failed.snapshot().error?.message ?? 'the OpenCode server was lost';
+    const requeued = await this.mutate(job, failed, (s) => s.retry(new Date(), `failover after its OpenCode server was lost (${why.slice(0, 200)})`), SessionStatus.FAILED);
+    if (!requeued) return;
+    this.logger.warn(`Session ${job.sessionId}: its turn was lost with its OpenCode server; running it again as attempt ${requeued.attempt}`);
+    // Saved before enqueued: a crash in between leaves a QUEUED session the recovery sweep enqueues.
+    await this.queue.enqueue({ sessionId: job.sessionId, attempt: requeued.attempt });
   }
 
   /**
@@ -229,7 +258,7 @@ export class SessionExecutionService {
       );
       return null;
     }
-    const attached = await this.mutate(job, session, (s) => s.attachTurn(ref.opencodeSessionId, ref.messageId));
+    const attached = await this.mutate(job, session, (s) => s.attachTurn(ref.opencodeSessionId, ref.messageId, ref.serverId ?? null));
     return attached ? { session: attached, ref, resume: false } : null;
   }
 
@@ -253,6 +282,7 @@ export class SessionExecutionService {
     const permissions = this.approvals
       ? new PermissionDecider(this.approvals, this.events, { sessionId: job.sessionId, attempt: job.attempt }, this.config.approvalTimeoutSeconds)
       : undefined;
+    let toolsRan = false;
     try {
       // Progress is published as it comes, before runTurn resolves, and so before the final
       // transition, which this process publishes after it commits it: a stream client gets the
@@ -260,7 +290,10 @@ export class SessionExecutionService {
       const result = await this.turns.runTurn(ref, request, {
         signal: turn.signal,
         resume,
-        onProgress: (progress) => this.publishProgress(job, progress),
+        onProgress: (progress) => {
+          if (progress.kind === 'tool' || progress.kind === 'files') toolsRan = true;
+          this.publishProgress(job, progress);
+        },
         onPermission: permissions?.decide,
       });
       await permissions?.finish(APPROVALS_SETTLE_MS);
@@ -269,6 +302,8 @@ export class SessionExecutionService {
         outcome: permissions ? permissions.explain(result) : result,
         abortReason,
         lockLostReason: abortReason === 'lock-lost' ? lockLostReasonOf(lease) : undefined,
+        // A resumed turn's earlier part was not seen here: it may have run tools.
+        toolsRan: toolsRan || resume,
       };
     } finally {
       clearDeadline();
@@ -350,7 +385,7 @@ export class SessionExecutionService {
 function runReportOf(session: Session): AgentRunReport | null {
   const s = session.snapshot();
   if (!s.assignment || !s.startedAt || !s.finishedAt) return null;
-  if (s.error?.code === RunFailureCode.WORKSPACE_LOCK_LOST || s.error?.code === RunFailureCode.WORKER_LOST) return null;
+  if (s.error && INFRASTRUCTURE_FAILURES.includes(s.error.code)) return null;
   return {
     agentId: s.assignment.agentId,
     sessionId: s.id,
@@ -398,7 +433,15 @@ function toTurnRequest(session: Session): CodingTurnRequest {
 }
 
 function turnRefOf(session: Session): CodingTurnRef | null {
-  const { opencodeSessionId, opencodeMessageId } = session.snapshot();
-  return opencodeSessionId && opencodeMessageId ? { opencodeSessionId, messageId: opencodeMessageId } : null;
+  const { opencodeSessionId, opencodeMessageId, opencodeServerId } = session.snapshot();
+  if (!opencodeSessionId || !opencodeMessageId) return null;
+  return { opencodeSessionId, messageId: opencodeMessageId, ...(opencodeServerId ? { serverId: opencodeServerId } : {}) };
 }
 
+/** Whether a run that just ended FAILED lost its turn with its server and may run again on its own. */
+function failsOver(session: Session, ended: FollowedTurn, worktree: boolean): boolean {
+  const s = session.snapshot();
+  if (s.status !== SessionStatus.FAILED || ended.outcome.status !== 'lost' || ended.abortReason) return false;
+  if (!s.error || !SERVER_LOSS_CODES.includes(s.error.code) || s.attempt >= FAILOVER_LAST_ATTEMPT) return false;
+  return worktree || !ended.toolsRan;
+}

@@ -41,6 +41,8 @@ export interface SessionProps {
   version: number;
   opencodeSessionId: string | null;
   opencodeMessageId: string | null;
+  /** The OpenCode server the turn runs on (its fleet id), for the rest of the attempt; null before the turn or on an older row. */
+  opencodeServerId: string | null;
   result: RunResult | null;
   usage: TokenUsage | null;
   error: RunFailure | null;
@@ -101,6 +103,7 @@ export class Session {
       version: 1,
       opencodeSessionId: null,
       opencodeMessageId: null,
+      opencodeServerId: null,
       result: null,
       usage: null,
       error: null,
@@ -193,14 +196,15 @@ export class Session {
     this.props.queuedAt = now;
   }
 
-  /** FAILED | TIMED_OUT | CANCELLED → QUEUED, as a new attempt with a clean slate. */
-  retry(now = new Date()): void {
+  /** FAILED | TIMED_OUT | CANCELLED → QUEUED, as a new attempt with a clean slate; `why` names who retried (the history's reason). */
+  retry(now = new Date(), why = 'retry'): void {
     this.assertCan(SessionStatus.QUEUED, [SessionStatus.FAILED, SessionStatus.TIMED_OUT, SessionStatus.CANCELLED]);
     if (this.props.worktree) this.activeWorktree('retry on its branch');
     this.props.attempt += 1;
     Object.assign(this.props, {
       opencodeSessionId: null,
       opencodeMessageId: null,
+      opencodeServerId: null,
       result: null,
       usage: null,
       error: null,
@@ -209,7 +213,7 @@ export class Session {
       finishedAt: null,
       queuedAt: now,
     });
-    this.transition(SessionStatus.QUEUED, `retry (attempt ${this.props.attempt})`, now);
+    this.transition(SessionStatus.QUEUED, `${why} (attempt ${this.props.attempt})`, now);
   }
 
   /** QUEUED → RUNNING, when a worker picks the session up. */
@@ -219,10 +223,11 @@ export class Session {
   }
 
   /** Records which OpenCode turn runs this attempt, before the prompt is sent. */
-  attachTurn(opencodeSessionId: string, opencodeMessageId: string, now = new Date()): void {
+  attachTurn(opencodeSessionId: string, opencodeMessageId: string, opencodeServerId: string | null = null, now = new Date()): void {
     this.assertStatus(SessionStatus.RUNNING, 'attach an OpenCode turn');
     this.props.opencodeSessionId = opencodeSessionId;
     this.props.opencodeMessageId = opencodeMessageId;
+    this.props.opencodeServerId = opencodeServerId;
     this.props.updatedAt = now;
   }
 

@@ -33,6 +33,8 @@ export interface CodingTurnRequest {
 export interface CodingTurnRef {
   opencodeSessionId: string;
   messageId: string;
+  /** The coding server the turn was placed on, for its whole life; absent on refs from before the fleet. */
+  serverId?: string;
 }
 
 /** How a turn ended; the session's own type (Session.recordTurnOutcome turns it into the session's final status). */

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { Test } from '@nestjs/testing';
 import { AppConfig, ConfigModule } from '@app/config';
 import { OpencodeModule } from '@app/opencode';
+import { RedisModule } from '@app/platform';
 import { makeTempWorkspace, removeTempWorkspaces } from '@app/testing';
 import { CodingTurnRequest } from '../../application/ports/coding-turns.port';
 import { OpencodeCodingTurnsAdapter } from './opencode-coding-turns.adapter';
@@ -14,7 +15,7 @@ describe('OpencodeCodingTurnsAdapter', () => {
 
   beforeAll(async () => {
     const moduleRef = await Test.createTestingModule({
-      imports: [ConfigModule.forRoot(AppConfig.fromEnvironment()), OpencodeModule],
+      imports: [ConfigModule.forRoot(AppConfig.fromEnvironment()), RedisModule, OpencodeModule],
       providers: [OpencodeCodingTurnsAdapter],
     }).compile();
     const app = await moduleRef.init();

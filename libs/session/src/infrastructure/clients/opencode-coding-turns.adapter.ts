@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import { OpencodeTurnRunner } from '@app/opencode';
+import { FleetLease, OpencodeFleet } from '@app/opencode';
+import { ZERO_USAGE } from '@app/shared';
 import type {
   CodingTurnsPort,
   CodingTurnOutcome,
@@ -8,24 +9,78 @@ import type {
   RunTurnOptions,
 } from '../../application/ports/coding-turns.port';
 
-/** The coding-turns port on an OpenCode server; the turn logic lives in @app/opencode. */
+/** How long a new turn waits for a server with room (every one full, or none READY) before it fails OPENCODE_UNAVAILABLE. */
+const PLACEMENT_WAIT_MS = 60_000;
+
+/**
+ * The coding-turns port on the worker's OpenCode fleet: a turn is placed on the READY server with
+ * the most headroom and stays there for its life (the server's id is in its ref, so a resumed run
+ * goes back to it). A turn whose server is lost under it (killed, restarted, replaced) ends `lost`
+ * with OPENCODE_UNAVAILABLE. The turn logic lives in @app/opencode.
+ */
 @Injectable()
 export class OpencodeCodingTurnsAdapter implements CodingTurnsPort {
-  constructor(private readonly runner: OpencodeTurnRunner) {}
+  /** Placed turns between openTurn and runTurn, by OpenCode session id. */
+  private readonly placed = new Map<string, FleetLease>();
 
-  openTurn(request: CodingTurnRequest): Promise<CodingTurnRef> {
-    return this.runner.openTurn(request);
+  constructor(private readonly fleet: OpencodeFleet) {}
+
+  async openTurn(request: CodingTurnRequest): Promise<CodingTurnRef> {
+    const lease = await this.fleet.place({ waitMs: PLACEMENT_WAIT_MS });
+    if (!lease) throw new Error(`no OpenCode server was READY with room for another turn within ${PLACEMENT_WAIT_MS / 1000} s (${this.describeFleet()})`);
+    try {
+      const ref = await lease.runner.openTurn(request);
+      this.placed.set(ref.opencodeSessionId, lease);
+      return { ...ref, serverId: lease.serverId };
+    } catch (err) {
+      lease.release();
+      throw err;
+    }
   }
 
-  runTurn(ref: CodingTurnRef, request: CodingTurnRequest, options: RunTurnOptions): Promise<CodingTurnOutcome> {
-    return this.runner.runTurn(ref, request, options);
+  async runTurn(ref: CodingTurnRef, request: CodingTurnRequest, options: RunTurnOptions): Promise<CodingTurnOutcome> {
+    let lease = this.placed.get(ref.opencodeSessionId) ?? null;
+    this.placed.delete(ref.opencodeSessionId);
+    // A resumed run: its own server, or (a ref from before the fleet) any server with room.
+    lease ??= ref.serverId ? this.fleet.rejoin(ref.serverId) : await this.fleet.place({ waitMs: PLACEMENT_WAIT_MS, signal: options.signal });
+    if (!lease) return serverLost(`the OpenCode server ${ref.serverId ?? '(none)'} this turn ran on is gone (replaced or stopped)`);
+    const turn = new AbortController();
+    const onAbort = () => turn.abort(options.signal.reason);
+    const onLost = () => turn.abort(lease!.lost.reason);
+    if (options.signal.aborted) onAbort();
+    options.signal.addEventListener('abort', onAbort, { once: true });
+    lease.lost.addEventListener('abort', onLost, { once: true });
+    try {
+      const outcome = await lease.runner.runTurn(ref, request, { ...options, signal: turn.signal });
+      // Stopped because its server went, not by the worker: the turn is lost, not aborted.
+      if (lease.lost.aborted && !options.signal.aborted && outcome.status !== 'completed') {
+        return { ...outcome, status: 'lost', error: { code: 'OPENCODE_UNAVAILABLE', message: errorText(lease.lost.reason) } };
+      }
+      return outcome;
+    } finally {
+      options.signal.removeEventListener('abort', onAbort);
+      lease.lost.removeEventListener('abort', onLost);
+      lease.release();
+    }
   }
 
   isHealthy(): Promise<boolean> {
-    return this.runner.isHealthy();
+    return this.fleet.isHealthy();
   }
 
   releaseDirectory(directory: string): Promise<boolean> {
-    return this.runner.releaseDirectory(directory);
+    return this.fleet.releaseDirectory(directory);
   }
+
+  private describeFleet(): string {
+    return this.fleet.list().map((s) => `${s.id} ${s.state} ${s.sessionsRunning}/${s.maxSessions}`).join(', ') || 'no server';
+  }
+}
+
+function serverLost(message: string): CodingTurnOutcome {
+  return { status: 'lost', summary: '', filesChanged: [], usage: { ...ZERO_USAGE }, error: { code: 'OPENCODE_UNAVAILABLE', message } };
+}
+
+function errorText(reason: unknown): string {
+  return reason instanceof Error ? reason.message : String(reason ?? 'the OpenCode server was lost');
 }

@@ -40,6 +40,7 @@ export class SessionOrmEntity {
   @Column('integer') attempt: number;
   @Column('varchar', { name: 'opencode_session_id', length: 100, nullable: true }) opencodeSessionId: string | null;
   @Column('varchar', { name: 'opencode_message_id', length: 100, nullable: true }) opencodeMessageId: string | null;
+  @Column('varchar', { name: 'opencode_server_id', length: 100, nullable: true }) opencodeServerId: string | null;
   @Column('jsonb', { nullable: true }) result: RunResult | null;
   @Column('jsonb', { nullable: true }) usage: TokenUsage | null;
   @Column('jsonb', { nullable: true }) error: RunFailure | null;
