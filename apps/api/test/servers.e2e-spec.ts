@@ -1,4 +1,8 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createTestApp, TestApp } from '../../../test/support/app';
+import { startWorkerProcess } from '../../../test/support/worker-process';
 import { waitFor } from '../../../test/support/wait';
 
 const API_KEY = 'servers-e2e-bootstrap-key';
@@ -23,6 +27,7 @@ describe('OpenCode servers (e2e)', () => {
   const list = (key = keys.viewer) => t.http.get('/api/v1/servers').set('Authorization', `Bearer ${key}`);
   const drain = (id: string, key = keys.admin) => t.http.post(`/api/v1/servers/${id}/drain`).set('Authorization', `Bearer ${key}`);
   const listed = async () => (await list().expect(200)).body.items as Array<Record<string, any>>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  const theServers = () => waitFor(listed, (servers) => servers.length > 0, { timeoutMs: 10_000, what: 'the worker to publish its servers' });
   const theServer = async () => {
     const items = await waitFor(listed, (servers) => servers.length > 0, { timeoutMs: 10_000, what: 'the worker to publish its servers' });
     expect(items).toHaveLength(1);
@@ -112,4 +117,28 @@ describe('OpenCode servers (e2e)', () => {
       ['drainReason', 'id', 'lastError', 'latencyMs', 'managed', 'maxSessions', 'pid', 'reconnects', 'rssMb', 'sandboxed', 'sessionsRunning', 'sessionsServed', 'startedAt', 'state', 'url', 'workerId'].sort(),
     );
   });
+
+  it('lists the servers of every worker process: a second worker, with a managed server of its own beside the external one', async () => {
+    const own = (await theServers())[0].workerId;
+    const dataDir = mkdtempSync(join(tmpdir(), 'servers-e2e-worker-'));
+    const worker = startWorkerProcess({ OPENCODE_SERVERS: '1', DATA_DIR: dataDir, LOG_LEVEL: 'log' });
+    try {
+      await worker.ready;
+      const items = await waitFor(listed, (servers) => servers.filter((s) => s.workerId !== own && s.state !== 'STOPPED').length === 2, {
+        timeoutMs: 30_000,
+        what: 'the second worker to publish its two servers',
+      });
+      const other = items.filter((s) => s.workerId !== own);
+      const managed = other.find((s) => s.managed)!;
+      expect(managed).toMatchObject({ id: `${managed.workerId}-m0g1`, state: 'READY', pid: expect.any(Number), rssMb: expect.any(Number), sandboxed: expect.any(Boolean) });
+      expect(managed.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+      // The external server is listed by both workers, under one id (a run resumed by either goes back to it).
+      const external = items.filter((s) => !s.managed);
+      expect(external.map((s) => s.workerId).sort()).toEqual([own, managed.workerId].sort());
+      expect(new Set(external.map((s) => s.id)).size).toBe(1);
+    } finally {
+      await worker.kill();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  }, 90_000);
 });

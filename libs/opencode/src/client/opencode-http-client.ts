@@ -173,6 +173,11 @@ export class OpencodeHttpClient {
     return OpencodeEventStream.subscribe((directory, signal) => this.openEventStream(directory, signal), options);
   }
 
+  /** Times the shared event stream had to reconnect to this server (a probe of its health). */
+  get eventStreamReconnects(): number {
+    return this.hub.reconnects;
+  }
+
   /**
    * Like subscribe(), but on the one `/global/event` stream this client shares among all its
    * subscribers: the listener sees every directory's events and must filter by session id.

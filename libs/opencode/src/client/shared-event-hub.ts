@@ -42,12 +42,22 @@ export class SharedEventHub {
     };
   }
 
+  private reconnectCount = 0;
+
+  /** Times the shared stream had to reconnect (the server dropped it), over the hub's life. */
+  get reconnects(): number {
+    return this.reconnectCount;
+  }
+
   private connect(connectTimeoutMs?: number): Promise<OpencodeEventStream> {
     const attempt = OpencodeEventStream.subscribe(this.open, {
       directory: undefined,
       connectTimeoutMs,
       onEvent: (event: OpencodeEvent) => this.each((l) => l.onEvent(event)),
-      onReconnect: () => this.each((l) => l.onReconnect?.()),
+      onReconnect: () => {
+        this.reconnectCount++;
+        this.each((l) => l.onReconnect?.());
+      },
       onDisconnect: (error: OpencodeError) => this.each((l) => l.onDisconnect?.(error)),
     });
     // A failed connect is not cached: the next subscriber tries again.

@@ -96,7 +96,6 @@ class FleetMember {
   drainReason: string | null = null;
   failures = 0;
   unhealthySince: number | null = null;
-  reconnects = 0;
   lost = new AbortController();
   retiredAt: number | null = null;
   readonly client: OpencodeHttpClient;
@@ -251,12 +250,6 @@ export class OpencodeFleet extends EventEmitter {
       this.observers.delete(observer);
       off.forEach((stop) => stop());
     };
-  }
-
-  /** Counts an event stream reconnect of a turn on `serverId` (a probe of the server's health). */
-  noteReconnect(serverId: string): void {
-    const member = this.members.get(serverId);
-    if (member) member.reconnects++;
   }
 
   /** One probe round: health, RSS, recycle limits, drain requests, then the registry. */
@@ -441,7 +434,7 @@ export class OpencodeFleet extends EventEmitter {
       latencyMs: { p50: round(m.latency.percentile(50)), p95: round(m.latency.percentile(95)) },
       lastError: m.lastError,
       drainReason: m.drainReason,
-      reconnects: m.reconnects,
+      reconnects: m.client.eventStreamReconnects,
     };
   }
 }
