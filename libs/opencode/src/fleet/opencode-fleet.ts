@@ -336,8 +336,8 @@ export class OpencodeFleet extends EventEmitter {
   private newManaged(index: number, generation: number): FleetMember {
     const server = this.options.createManaged(index, generation);
     const member = new FleetMember(`${this.workerId}-m${index}g${generation}`, index, generation, server, server, this.probeTimeoutMs);
-    // The process died and came back on its own (same port and data): the turns that ran on it are lost.
-    server.on('restarted', () => this.loseRuns(member, 'its process exited and was restarted'));
+    // The process died (it comes back on its own, same port and data): the turns that ran on it are lost, now.
+    server.on('exited', (why: string) => this.loseRuns(member, `its process ${why}; it is being restarted`));
     this.add(member);
     return member;
   }

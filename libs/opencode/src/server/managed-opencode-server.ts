@@ -111,7 +111,8 @@ const STABLE_AFTER_MS = 60_000;
  * when this one is SIGKILLed: bwrap's --die-with-parent, or setpriv's parent-death signal
  * without the sandbox; a leftover the kernel could not take down is killed on the next start).
  *
- * Events: 'restarted' (ManagedServerRestart), 'unhealthy' (reason string).
+ * Events: 'exited' (reason string: the process died unexpectedly, a restart follows), 'restarted'
+ * (ManagedServerRestart), 'unhealthy' (reason string).
  */
 export class ManagedOpencodeServer extends EventEmitter implements OpencodeEndpointSource {
   readonly defaultModel: string;
@@ -383,6 +384,7 @@ export class ManagedOpencodeServer extends EventEmitter implements OpencodeEndpo
   private onExit(child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
     if (child !== this.child || !this.running) return;
     this.logger.warn(`OpenCode server (pid ${child.pid}) exited unexpectedly (code ${code}, signal ${signal}):\n${this.tail()}`);
+    this.emit('exited', `exited (code ${code}, signal ${signal})`);
     this.scheduleRestart(`exited (code ${code}, signal ${signal})`);
   }
 
