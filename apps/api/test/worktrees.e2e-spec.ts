@@ -159,7 +159,8 @@ describe('Sessions in git worktrees', () => {
 
   it('continues on the same branch when a session is retried', async () => {
     const repo = repository();
-    const id = await run({ title: 'Half done', workspace: repo, timeoutSeconds: 5, prompt: '[[write part1.txt]]1\n[[/write]][[slow 30]]' });
+    // The timeout leaves room for the write on a loaded machine; the slow answer outlives it anyway.
+    const id = await run({ title: 'Half done', workspace: repo, timeoutSeconds: 12, prompt: '[[write part1.txt]]1\n[[/write]][[slow 60]]' });
     const first = await finished(id);
     expect(first.status).toBe('TIMED_OUT');
     expect(first.changes.files).toEqual(['part1.txt']); // what the turn wrote before the timeout is kept

@@ -5,6 +5,7 @@
  * answers its health check, then waits to be killed. Exits when its stdin closes (the test process is
  * gone, however it went), which stops the server through the normal exit path.
  */
+import { join } from 'node:path';
 import { ManagedOpencodeServer } from '../managed-opencode-server';
 import type { OpencodeSandboxMode } from '../opencode-sandbox';
 
@@ -27,6 +28,9 @@ async function main(): Promise<void> {
     dataDir,
     sandbox,
     parentEnv: { PATH: process.env.PATH },
+    // As the app does (its own installation read-only): the sandbox's private /tmp would hide a
+    // checkout under /tmp, opencode binary included.
+    protectedDirs: [join(__dirname, '..', '..', '..', '..', '..')],
     logger: {
       log: () => undefined,
       warn: (message) => process.stderr.write(`warn: ${message}\n`),
