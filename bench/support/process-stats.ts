@@ -1,52 +1,12 @@
 /** Memory and CPU of processes, from Linux /proc. */
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { descendantsOf, processTreeRssMb } from '@app/opencode';
 
-/**
- * Resident memory (VmRSS) of a process and all its descendants, in MB (Linux /proc). A sandboxed
- * OpenCode server is `bwrap` → `bwrap` → `opencode`, so the process a supervisor knows is not the one
- * that holds the memory: the whole tree is summed (shared pages are counted once per process).
- */
+export { descendantsOf };
+
+/** Resident memory (VmRSS) of a process and all its descendants, in MB; 0 when it cannot be read. */
 export function treeRssMb(pid: number | undefined): number {
-  if (!pid) return 0;
-  let kb = 0;
-  for (const p of [pid, ...descendantsOf(pid)]) kb += rssKb(p);
-  return kb / 1024;
-}
-
-/** The processes below `pid`, from the parent ids in /proc/<n>/stat. */
-export function descendantsOf(pid: number): number[] {
-  const children = new Map<number, number[]>();
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-    } catch {
-      continue; // exited meanwhile
-    }
-    // "pid (comm) state ppid ...": comm may hold spaces and parentheses.
-    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-    const list = children.get(ppid) ?? [];
-    list.push(Number(name));
-    children.set(ppid, list);
-  }
-  const found: number[] = [];
-  const pending = [...(children.get(pid) ?? [])];
-  while (pending.length > 0) {
-    const next = pending.pop()!;
-    found.push(next);
-    pending.push(...(children.get(next) ?? []));
-  }
-  return found;
-}
-
-function rssKb(pid: number): number {
-  try {
-    const match = /^VmRSS:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return match ? Number(match[1]) : 0;
-  } catch {
-    return 0;
-  }
+  return processTreeRssMb(pid) ?? 0;
 }
 
 /**

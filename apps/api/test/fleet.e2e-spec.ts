@@ -1,7 +1,7 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FleetServerView, OpencodeFleet } from '@app/opencode';
+import { descendantsOf, FleetServerView, OpencodeFleet } from '@app/opencode';
 import { makeTempWorkspace } from '@app/testing';
 import { createTestApp, TestApp } from '../../../test/support/app';
 import { waitFor } from '../../../test/support/wait';
@@ -16,21 +16,8 @@ interface SessionView {
   error: { code: string; message: string } | null;
 }
 
-/** `pid` and every process below it, from /proc (a sandboxed server runs in a session of its own below bwrap). */
-function tree(pid: number): number[] {
-  const parentOf = new Map<number, number>();
-  for (const name of readdirSync('/proc').filter((n) => /^\d+$/.test(n))) {
-    try {
-      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-      parentOf.set(Number(name), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
-    } catch {
-      // exited meanwhile
-    }
-  }
-  const found = [pid];
-  for (let i = 0; i < found.length; i++) for (const [child, parent] of parentOf) if (parent === found[i]) found.push(child);
-  return found;
-}
+/** `pid` and every process below it (a sandboxed server runs in a session of its own below bwrap). */
+const tree = (pid: number) => [pid, ...descendantsOf(pid)];
 
 /**
  * The app with a worker whose fleet is two managed `opencode serve` processes of its own (the

@@ -4,6 +4,7 @@ export { OpencodeFleet } from './fleet/opencode-fleet';
 export type { FleetLease, FleetRecycle, FleetServerView } from './fleet/opencode-fleet';
 export type { FleetServerState } from './fleet/fleet-policy';
 export { RedisFleetRegistry } from './fleet/redis-fleet-registry';
+export { descendantsOf, processTreeRssMb } from './fleet/process-memory';
 export { FleetError, FleetErrorCode } from './fleet/fleet.errors';
 export { OpencodeFleetApiModule } from './http/opencode-fleet-api.module';
 export { OPENCODE_ENDPOINT, StaticOpencodeEndpoint } from './opencode-endpoint';
