@@ -433,6 +433,7 @@ export class ManagedOpencodeServer extends EventEmitter implements OpencodeEndpo
       this.emit('restarted', { restarts: this.restartCount, reason } satisfies ManagedServerRestart);
     } catch (err) {
       this.restarting = false;
+      if (!this.running) return; // stopped while it restarted: nothing failed
       this.logger.error(`Restarting the OpenCode server failed: ${errorMessage(err)}`);
       this.scheduleRestart(reason);
     }
