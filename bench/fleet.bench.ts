@@ -62,12 +62,12 @@ import { configureHttp } from '../apps/api/src/http/configure-http';
 import { runMigrations } from '@app/migrations';
 import { treeCpuSeconds, treeRssMb } from './support/process-stats';
 import { percentile, runPool } from './support/stats';
+import { SessionWatcher } from './support/session-watcher';
 
 const SESSIONS = Number(process.env.BENCH_SESSIONS ?? 2000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 25);
 const RECYCLE_AFTER = Number(process.env.BENCH_RECYCLE_AFTER ?? Math.max(1, Math.floor(SESSIONS / 5)));
 const WINDOW = Math.max(1, Math.min(Number(process.env.BENCH_WINDOW ?? 200), Math.floor(SESSIONS / 2)));
-const FINAL = new Set(['COMPLETED', 'FAILED', 'TIMED_OUT', 'CANCELLED']);
 const SESSION_LIMIT_MS = 180_000;
 const GOAL_NO_AGEING = 0.9;
 const GOAL_RATIO = 1.3;
@@ -105,54 +105,6 @@ function sessionProblem(what: string, s: SessionView): void {
   problem(`${what}: ${s.status}${s.error ? ` (${s.error.code}: ${s.error.message.replace(/\d+/g, 'N')})` : ''}`, s.id);
 }
 
-/**
- * Waits for sessions to end: one watcher reads the newest sessions every 200 ms for all waiters
- * (what a dashboard does), and reads on its own a waiter that page no longer shows.
- */
-class SessionWatcher {
-  private readonly waiting = new Map<string, { resolve: (s: SessionView) => void; since: number }>();
-  private running = true;
-  private readonly loop: Promise<void>;
-
-  constructor(private readonly api: AxiosInstance) {
-    this.loop = this.watch();
-  }
-
-  finished(id: string, what: string): Promise<SessionView> {
-    const done = new Promise<SessionView>((resolve) => this.waiting.set(id, { resolve, since: Date.now() }));
-    return withTimeout(done, SESSION_LIMIT_MS, `${what}: session ${id} did not finish within ${SESSION_LIMIT_MS / 1000} s`).finally(() =>
-      this.waiting.delete(id),
-    );
-  }
-
-  async stop(): Promise<void> {
-    this.running = false;
-    await this.loop;
-  }
-
-  private async watch(): Promise<void> {
-    while (this.running) {
-      await sleep(200);
-      if (this.waiting.size === 0) continue;
-      try {
-        const page = (await this.api.get('/api/v1/sessions', { params: { limit: 100 } })).data as { items: SessionView[] };
-        const seen = new Set<string>();
-        for (const s of page.items) {
-          seen.add(s.id);
-          if (FINAL.has(s.status)) this.waiting.get(s.id)?.resolve(s);
-        }
-        for (const [id, waiter] of this.waiting) {
-          if (seen.has(id) || Date.now() - waiter.since < 3_000) continue;
-          const s = (await this.api.get(`/api/v1/sessions/${id}`)).data as SessionView;
-          if (FINAL.has(s.status)) waiter.resolve(s);
-        }
-      } catch (err) {
-        console.warn(`[watcher] ${(err as Error).message}`);
-      }
-    }
-  }
-}
-
 /** One ended session of a measured batch: when it finished (epoch ms, the worker's clock) and where it ran. */
 interface Ended {
   session: SessionView;
@@ -163,7 +115,7 @@ interface Ended {
  * Creates, starts and waits for `count` sessions on CONCURRENCY lanes, each writing `<tag>-<i>.txt`
  * in its lane; pushes each ended session to `ended` as it ends (watched while the batch runs).
  */
-async function runBatch(api: AxiosInstance, watcher: SessionWatcher, tag: string, count: number, lane: (n: number) => string, ended: Ended[] = []): Promise<Ended[]> {
+async function runBatch(api: AxiosInstance, watcher: SessionWatcher<SessionView>, tag: string, count: number, lane: (n: number) => string, ended: Ended[] = []): Promise<Ended[]> {
   await runPool(count, CONCURRENCY, async (i, n) => {
     const workspace = lane(n);
     const file = `${tag}-${i}.txt`;
@@ -313,7 +265,7 @@ async function runPeer(name: PeerName, root: string, fleetEnv: Record<string, st
     const sandboxed = fleet.list().map((s) => s.sandboxed);
     console.log(`${elapsed()}   ${fleet.list().length} server(s) up (${sandboxed.every(Boolean) ? 'bubblewrap sandbox' : sandboxed.some(Boolean) ? 'partly sandboxed' : 'no sandbox'}); warming up, one session per lane...`);
 
-    const watcher = new SessionWatcher(api);
+    const watcher = new SessionWatcher<SessionView>(api, SESSION_LIMIT_MS);
     const warm = await runBatch(api, watcher, `${name}-warm`, CONCURRENCY, lane);
     for (const { session: s } of warm.filter((e) => e.session.status !== 'COMPLETED')) sessionProblem(`${name} warm-up: a session ended`, s);
     console.log(`${elapsed()}   ${SESSIONS} sessions at concurrency ${CONCURRENCY}...`);
@@ -529,12 +481,6 @@ async function main(): Promise<void> {
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
-}
-
-function withTimeout<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const limit = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(what)), ms)));
-  return Promise.race([work, limit]).finally(() => clearTimeout(timer));
 }
 
 /**

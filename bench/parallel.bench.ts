@@ -59,6 +59,7 @@ import { runMigrations } from '@app/migrations';
 import { git, makeRepository } from './support/git-repo';
 import { selfCpuWithChildrenSeconds, treeCpuSeconds, treeRssMb } from './support/process-stats';
 import { percentile, runPool } from './support/stats';
+import { SessionWatcher } from './support/session-watcher';
 
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 8);
 const PLAN_TASKS = Number(process.env.BENCH_PLAN_TASKS ?? 8);
@@ -111,54 +112,6 @@ const elapsed = () => `[${((performance.now() - benchStart) / 1000).toFixed(0)} 
 /** Everything that did not go as it should: printed at the end, and the exit code is 1. */
 const problems: string[] = [];
 
-/**
- * Waits for sessions to end: one watcher reads the newest sessions every 200 ms for all waiters
- * (what a dashboard does), and reads on its own a waiter that page no longer shows.
- */
-class SessionWatcher {
-  private readonly waiting = new Map<string, { resolve: (s: SessionView) => void; since: number }>();
-  private running = true;
-  private readonly loop: Promise<void>;
-
-  constructor(private readonly api: AxiosInstance) {
-    this.loop = this.watch();
-  }
-
-  finished(id: string, what: string): Promise<SessionView> {
-    const done = new Promise<SessionView>((resolve) => this.waiting.set(id, { resolve, since: Date.now() }));
-    return withTimeout(done, SESSION_LIMIT_MS, `${what}: session ${id} did not finish within ${SESSION_LIMIT_MS / 1000} s`).finally(() =>
-      this.waiting.delete(id),
-    );
-  }
-
-  async stop(): Promise<void> {
-    this.running = false;
-    await this.loop;
-  }
-
-  private async watch(): Promise<void> {
-    while (this.running) {
-      await sleep(200);
-      if (this.waiting.size === 0) continue;
-      try {
-        const page = (await this.api.get('/api/v1/sessions', { params: { limit: 100 } })).data as { items: SessionView[] };
-        const seen = new Set<string>();
-        for (const s of page.items) {
-          seen.add(s.id);
-          if (FINAL.has(s.status)) this.waiting.get(s.id)?.resolve(s);
-        }
-        for (const [id, waiter] of this.waiting) {
-          if (seen.has(id) || Date.now() - waiter.since < 3_000) continue;
-          const s = (await this.api.get(`/api/v1/sessions/${id}`)).data as SessionView;
-          if (FINAL.has(s.status)) waiter.resolve(s);
-        }
-      } catch (err) {
-        console.warn(`[watcher] ${(err as Error).message}`);
-      }
-    }
-  }
-}
-
 interface Batch {
   tag: string;
   count: number;
@@ -171,7 +124,7 @@ interface Batch {
 }
 
 /** Creates, starts and waits for `count` sessions on `concurrency` lanes; every session must complete. */
-async function runBatch(api: AxiosInstance, watcher: SessionWatcher, batch: Batch): Promise<{ seconds: number; sessions: SessionView[] }> {
+async function runBatch(api: AxiosInstance, watcher: SessionWatcher<SessionView>, batch: Batch): Promise<{ seconds: number; sessions: SessionView[] }> {
   const sessions: SessionView[] = [];
   const started = performance.now();
   await runPool(batch.count, batch.concurrency, async (i, lane) => {
@@ -365,7 +318,7 @@ async function main(): Promise<void> {
     const opencode = axios.create({ baseURL: baseUrl, auth: { username: 'opencode', password }, timeout: 60_000 });
     const health = (await opencode.get('/global/health')).data as { version: string };
     restoreAgents = await raiseImplementerCapacity(api, PLAN_TASKS);
-    const watcher = new SessionWatcher(api);
+    const watcher = new SessionWatcher<SessionView>(api, SESSION_LIMIT_MS);
     const rss = async (windowMs = RSS_WINDOW_MS) => {
       let lowest = Infinity;
       for (const end = Date.now() + windowMs; Date.now() < end; await sleep(500)) lowest = Math.min(lowest, treeRssMb(server.pid));
@@ -649,12 +602,6 @@ function slotCount(worktreesDir: string): number {
 
 function countCompleted(sessions: SessionView[]): number {
   return sessions.filter((s) => s.status === 'COMPLETED').length;
-}
-
-function withTimeout<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const limit = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(what)), ms)));
-  return Promise.race([work, limit]).finally(() => clearTimeout(timer));
 }
 
 /**
