@@ -9,6 +9,8 @@ import type {
   RunTurnOptions,
 } from '../../application/ports/coding-turns.port';
 
+/** How long a placed turn may wait to be run before its place on the server is given back. */
+const UNRUN_TURN_RELEASE_MS = 5 * 60_000;
 /** How long a new turn waits for a server with room (every one full, or none READY) before it fails OPENCODE_UNAVAILABLE. */
 const PLACEMENT_WAIT_MS = 60_000;
 
@@ -31,6 +33,12 @@ export class OpencodeCodingTurnsAdapter implements CodingTurnsPort {
     try {
       const ref = await lease.runner.openTurn(request);
       this.placed.set(ref.opencodeSessionId, lease);
+      // A turn opened but never run (its session was cancelled or deleted meanwhile) gives its place back.
+      setTimeout(() => {
+        if (this.placed.get(ref.opencodeSessionId) !== lease) return;
+        this.placed.delete(ref.opencodeSessionId);
+        lease.release();
+      }, UNRUN_TURN_RELEASE_MS).unref();
       return { ...ref, serverId: lease.serverId };
     } catch (err) {
       lease.release();
