@@ -419,7 +419,7 @@ function report(p: PeerResult, r: Rates): void {
   console.log(`  live listing changes (s after the measured start): ${p.listingChanges.map((c) => `${sec(c.at)} ${c.change}`).join(', ') || '-'}`);
   console.log(
     `  machine during the measured sessions: ${f2(r.busyCores)} of ${cores()} cores busy on average, ${f2(r.oursCores)} of them this benchmark ` +
-      `(its process and its servers' process trees), ${f2(r.otherCores)} other work; load average ${p.load.before.map(f2).join(' ')} before the peer, ` +
+      `(its process and its servers' process trees: ${f2((r.oursCores * p.wallSeconds) / Math.max(1, r.completed))} s of CPU per completed session), ${f2(r.otherCores)} other work; load average ${p.load.before.map(f2).join(' ')} before the peer, ` +
       `${p.load.after.map(f2).join(' ')} after`,
   );
 }

@@ -22,7 +22,8 @@ const tree = (pid: number) => [pid, ...descendantsOf(pid)];
 /**
  * The app with a worker whose fleet is two managed `opencode serve` processes of its own (the
  * rehearsal provider, no external server): runs spread over both, a server SIGKILLed mid-turn
- * whose session runs again on the other as attempt 2 and completes (the pool whole again), and a
+ * whose session runs again on the other as attempt 2 and completes (the server replaced by the next
+ * generation of its slot), and a
  * server frozen with SIGSTOP: UNHEALTHY, new sessions complete on the other, SIGCONT brings it back.
  */
 describe('OpenCode fleet through the app (two managed servers)', () => {
@@ -79,9 +80,10 @@ describe('OpenCode fleet through the app (two managed servers)', () => {
     } else {
       expect(done).toMatchObject({ status: 'FAILED', error: { code: 'OPENCODE_UNAVAILABLE', message: expect.stringContaining(victim.id) } });
     }
-    // The victim's process restarted in place (same id, new process): the pool is whole again.
+    // The victim replaced by the next generation of its slot (a new id, a new process): the pool is whole again.
     const whole = await bothReady();
-    expect(whole.find((s) => s.id === victim.id)?.pid).not.toBe(victim.pid);
+    expect(whole.map((s) => s.id)).not.toContain(victim.id);
+    expect(whole.map((s) => s.id)).toContain(victim.id.replace(/g(\d+)$/, (_, g: string) => `g${Number(g) + 1}`));
   }, 180_000);
 
   it('takes a frozen server (SIGSTOP) out of placement: UNHEALTHY, new sessions complete on the other, SIGCONT brings it back', async () => {

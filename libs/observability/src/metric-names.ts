@@ -18,7 +18,7 @@ export const METRIC = {
   opencodeRequestDuration: 'orchestrator_opencode_request_duration_seconds',
   /** counter {route, kind}: OpenCode requests that failed (kind: http, network, timeout). */
   opencodeRequestErrors: 'orchestrator_opencode_request_errors_total',
-  /** counter: restarts in place of a managed OpenCode server's process (it exited; its supervisor started it again, same server id). */
+  /** counter: managed OpenCode servers whose process died (crash, OOM killer, SIGKILL) and that the fleet replaced by the next generation of their slot. */
   opencodeServerRestarts: 'orchestrator_opencode_server_restarts_total',
   /** gauge {server, state}: 1 for the state each OpenCode server of this worker is in, 0 for the others (state: STARTING, READY, DRAINING, UNHEALTHY, STOPPED). */
   opencodeServerState: 'orchestrator_opencode_server_state',

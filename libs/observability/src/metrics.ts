@@ -75,7 +75,7 @@ export class Metrics {
   });
   readonly opencodeServerRestarts = new Counter({
     name: METRIC.opencodeServerRestarts,
-    help: 'Restarts in place of the managed OpenCode servers of this process (a process exited and its supervisor started it again).',
+    help: 'Managed OpenCode servers of this process whose process died and that were replaced by the next generation of their slot.',
     registers: [this.registry],
   });
   readonly opencodeServerState = new Gauge({

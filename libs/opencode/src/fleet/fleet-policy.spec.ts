@@ -47,6 +47,7 @@ describe('recycleReason', () => {
     expect(recycleKind('recycle: up 61 minutes (OPENCODE_MAX_AGE_MINUTES=60)')).toBe('age');
     expect(recycleKind('unhealthy for 31 s (health check: timeout)')).toBe('unhealthy');
     expect(recycleKind('drain requested through the API')).toBe('drain');
+    expect(recycleKind('its process exited (code null, signal SIGKILL)')).toBe('exited');
   });
 });
 

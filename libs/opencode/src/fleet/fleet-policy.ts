@@ -56,8 +56,9 @@ export function recycleReason(wear: ServerWear, limits: RecycleLimits, now: Date
   return null;
 }
 
-/** The kind of a recycle reason, for a metric label: sessions, rss, age. */
-export function recycleKind(reason: string): 'sessions' | 'rss' | 'age' | 'drain' | 'unhealthy' {
+/** The kind of a recycle reason, for a metric label: sessions, rss, age, drain, unhealthy, exited. */
+export function recycleKind(reason: string): 'sessions' | 'rss' | 'age' | 'drain' | 'unhealthy' | 'exited' {
+  if (reason.startsWith('its process exited')) return 'exited';
   if (reason.includes('OPENCODE_RECYCLE_AFTER_SESSIONS')) return 'sessions';
   if (reason.includes('OPENCODE_MAX_RSS_MB')) return 'rss';
   if (reason.includes('OPENCODE_MAX_AGE_MINUTES')) return 'age';

@@ -161,7 +161,7 @@ describe('OpencodeFleet (real OpenCode servers)', () => {
     await waitFor(() => byId(frozen.id).state === 'READY', 10_000);
   }, 60_000);
 
-  it('loses the runs of a server killed mid-run (SIGKILL) at once, and has it whole again', async () => {
+  it('loses the runs of a server killed mid-run (SIGKILL) at once, and replaces it with a new generation', async () => {
     const victim = (await readyManaged())[1];
     const lease = fleet.rejoin(victim.id)!;
     const lost = new Promise<unknown>((resolve) => lease.lost.addEventListener('abort', () => resolve(lease.lost.reason), { once: true }));
@@ -171,8 +171,13 @@ describe('OpencodeFleet (real OpenCode servers)', () => {
     expect(String(await lost)).toMatch(new RegExp(`${victim.id} was lost`));
     const outcome = (await turn) as { status: string };
     expect(outcome.status).not.toBe('completed');
-    await waitFor(() => byId(victim.id).state === 'READY' && byId(victim.id).pid !== victim.pid, 30_000);
-    const again = fleet.rejoin(victim.id)!;
-    expect(await runOn(again, '[[write after.txt]]x[[/write]]')).toMatchObject({ status: 'completed' });
+    // A new id for the new process: nothing placed on or resumed against the dead one lands on it.
+    const successor = victim.id.replace(/g(\d+)$/, (_, g: string) => `g${Number(g) + 1}`);
+    expect(byId(victim.id).state).toBe('STOPPED');
+    expect(fleet.rejoin(victim.id)).toBeNull();
+    expect(recycles).toContainEqual({ id: victim.id, replacement: successor, reason: expect.stringMatching(/^its process exited \(code null, signal SIGKILL\)/), kind: 'exited' });
+    await waitFor(() => byId(successor)?.state === 'READY', 30_000);
+    expect(byId(successor).pid).not.toBe(victim.pid);
+    expect(await runOn(fleet.rejoin(successor)!, '[[write after.txt]]x[[/write]]')).toMatchObject({ status: 'completed' });
   }, 90_000);
 });

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Logger } from '@nestjs/common';
 import { errorMessage } from '@app/shared';
 import { OpencodeHttpClient, OpencodeRequestObserver } from '../client/opencode-http-client';
@@ -84,6 +85,10 @@ export interface OpencodeFleetOptions {
 const RETIRED_LISTED_MS = 10 * 60_000;
 /** A managed server that failed to start is tried again after this long. */
 const START_RETRY_MS = 5_000;
+/** A server that dies within this long of starting counts towards its slot's crash streak. */
+const CRASH_STABLE_MS = 60_000;
+/** The longest a slot whose servers keep dying waits before the next one starts. */
+const CRASH_MAX_DELAY_MS = 30_000;
 
 class FleetMember {
   state: FleetServerState = 'STARTING';
@@ -124,7 +129,9 @@ class FleetMember {
  * probes every server (health latency, the managed process tree's RSS), takes a server that
  * stops answering out of placement (UNHEALTHY) and, managed, kills and replaces it when it stays
  * so; drains a server on request or when a managed one passes a recycle limit, and replaces a
- * drained managed server once its runs have ended. Publishes every server to the registry.
+ * drained managed server once its runs have ended. A managed server whose process dies loses its
+ * runs at once and is replaced by the next generation of its slot (a new id: a server id names one
+ * process). Publishes every server to the registry.
  *
  * Events: 'recycled' (FleetRecycle), 'changed' (after each probe round).
  */
@@ -142,6 +149,8 @@ export class OpencodeFleet extends EventEmitter {
   private probing = false;
   private stopping = false;
   private readonly capacity = new EventEmitter();
+  /** Per managed slot: how many of its servers in a row died soon after starting. */
+  private readonly crashStreaks = new Map<number, number>();
 
   constructor(private readonly options: OpencodeFleetOptions) {
     super();
@@ -336,8 +345,9 @@ export class OpencodeFleet extends EventEmitter {
   private newManaged(index: number, generation: number): FleetMember {
     const server = this.options.createManaged(index, generation);
     const member = new FleetMember(`${this.workerId}-m${index}g${generation}`, index, generation, server, server, this.probeTimeoutMs);
-    // The process died (it comes back on its own, same port and data): the turns that ran on it are lost, now.
-    server.on('exited', (why: string) => this.loseRuns(member, `its process ${why}; it is being restarted`));
+    // The process died: the turns that ran on it are lost, now, and a new generation (a new id, a new
+    // process) takes the slot, so that no run is placed on, or resumed against, a process that never had its turn.
+    server.on('exited', (why: string) => void this.replace(member, `its process ${why}`, this.crashDelayMs(member)));
     this.add(member);
     return member;
   }
@@ -374,15 +384,28 @@ export class OpencodeFleet extends EventEmitter {
     await this.replace(member, member.drainReason ?? 'drained');
   }
 
-  /** A new generation of the managed slot takes the member's place; the member is stopped. */
-  private async replace(member: FleetMember, reason: string): Promise<void> {
+  /** A new generation of the managed slot takes the member's place (started after `delayMs`); the member is stopped. */
+  private async replace(member: FleetMember, reason: string, delayMs = 0): Promise<void> {
     if (!member.server || this.stopping || this.members.get(member.id) !== member) return;
     this.members.delete(member.id);
     const fresh = this.newManaged(member.index, member.generation + 1);
-    this.logger.log(`OpenCode server ${member.id} is replaced by ${fresh.id} (${reason})`);
+    const after = delayMs > 0 ? `, starting in ${delayMs / 1000} s` : '';
+    this.logger.log(`OpenCode server ${member.id} is replaced by ${fresh.id} (${reason}${after})`);
     this.emit('recycled', { id: member.id, replacement: fresh.id, reason, kind: recycleKind(reason) } satisfies FleetRecycle);
     await this.retire(member, reason);
+    if (delayMs > 0) await sleep(delayMs, undefined, { ref: false });
+    if (this.stopping || this.members.get(fresh.id) !== fresh) return; // the worker stopped meanwhile
     await this.launch(fresh).catch(() => undefined); // retried by launch
+  }
+
+  /**
+   * How long the replacement of a server that died waits: at once the first time; a slot whose
+   * servers keep dying within a minute of starting waits 1 s, 2 s, 4 s, ... up to 30 s, not hammered.
+   */
+  private crashDelayMs(member: FleetMember): number {
+    const streak = Date.now() - member.startedAt.getTime() < CRASH_STABLE_MS ? (this.crashStreaks.get(member.index) ?? 0) + 1 : 0;
+    this.crashStreaks.set(member.index, streak);
+    return streak === 0 ? 0 : Math.min(CRASH_MAX_DELAY_MS, 500 * 2 ** streak);
   }
 
   private async retire(member: FleetMember, reason = 'the worker stops'): Promise<void> {

@@ -214,22 +214,17 @@ describe('OpencodeMetrics', () => {
       expect([...(await samples(metrics)).keys()].filter((series) => series.includes('server="'))).toEqual([]);
     });
 
-    it('counts restarts in place of a managed server (same id, another process), not its first start or a replacement', async () => {
+    it('counts a managed server whose process died and was replaced as a restart, not as a recycle', async () => {
       const { metrics, fleet } = await setUp();
-      const managed: FleetServerView = { ...fleet.list()[0], id: 'spec-1-m0g1', managed: true, pid: null, state: 'STARTING' };
-      const list = jest.spyOn(fleet, 'list');
-      const listing = (...views: Partial<FleetServerView>[]) => {
-        list.mockReturnValue(views.map((view) => ({ ...managed, ...view })));
-        fleet.emit('changed');
-      };
-      listing({}); // launched, no process yet
-      listing({ pid: 100, state: 'READY' }); // started
-      listing({ pid: 100 });
-      listing({ pid: null }); // exited, its supervisor restarts it
-      listing({ pid: 101 }); // restarted in place
-      listing({ pid: 102 }); // and again
-      listing({ id: 'spec-1-m0g2', pid: 200 }); // replaced: a recycle, not a restart
-      expect((await samples(metrics)).get(METRIC.opencodeServerRestarts)).toBe(2);
+      const replaced = (id: string, kind: FleetRecycle['kind']) =>
+        fleet.emit('recycled', { id, replacement: id.replace(/g(\d+)$/, (_, g: string) => `g${Number(g) + 1}`), reason: kind, kind } satisfies FleetRecycle);
+      replaced('spec-1-m0g1', 'exited');
+      replaced('spec-1-m0g2', 'exited');
+      replaced('spec-1-m1g1', 'sessions');
+      const values = await samples(metrics);
+      expect(values.get(METRIC.opencodeServerRestarts)).toBe(2);
+      expect(values.get(`${METRIC.opencodeServerRecycles}{reason="sessions"}`)).toBe(1);
+      expect([...values.keys()].filter((series) => series.includes('reason="exited"'))).toEqual([]);
     });
 
     it("counts the fleet's recycles by reason, every reason shown from the start, none after shutdown", async () => {

@@ -15,15 +15,14 @@ const LATENCY_QUANTILES = [
 /** What was last exported of one server: the served count the counter has reached, the process last seen. */
 interface ExportedServer {
   served: number;
-  pid: number | null;
 }
 
 /**
  * OpenCode metrics of a process that runs a fleet (one that imports OpencodeModule): every request
  * of every server's client (latency and errors by route template), a health probe every 15 s for
  * orchestrator_opencode_up, and per server of this worker, after each probe round of the fleet
- * ('changed'): its state, RSS, health latency, runs running and served, and restarts in place of a
- * managed server's process; recycles by reason from 'recycled'. The series of a server that left
+ * ('changed'): its state, RSS, health latency, runs running and served; from 'recycled', recycles
+ * by reason and restarts (a managed server whose process died, replaced). The series of a server that left
  * the fleet's listing are removed, so server ids (new ones at each recycle) do not pile up.
  * Nothing when the process has no Metrics.
  */
@@ -41,14 +40,16 @@ export class OpencodeMetrics implements OnModuleInit, OnApplicationBootstrap, On
   ) {}
 
   private readonly onChanged = () => this.exportServers();
-  private readonly onRecycled = (recycle: FleetRecycle) => this.metrics?.opencodeServerRecycles.inc({ reason: recycle.kind });
+  // A server whose process died and was replaced is a restart (its own counter and alert), not a recycle.
+  private readonly onRecycled = (recycle: FleetRecycle) =>
+    recycle.kind === 'exited' ? this.metrics?.opencodeServerRestarts.inc() : this.metrics?.opencodeServerRecycles.inc({ reason: recycle.kind });
 
   /** Before any module starts sending requests (the worker starts in onApplicationBootstrap). */
   onModuleInit(): void {
     if (!this.metrics) return;
     this.unobserve = this.fleet.observeRequests({ finished: (request) => this.record(request) });
     // Every reason at 0 from the start: increase() over the first recycle of a kind then sees it.
-    for (const reason of FLEET_RECYCLE_KINDS) this.metrics.opencodeServerRecycles.inc({ reason }, 0);
+    for (const reason of FLEET_RECYCLE_KINDS) if (reason !== 'exited') this.metrics.opencodeServerRecycles.inc({ reason }, 0);
     this.fleet.on('recycled', this.onRecycled);
     this.fleet.on('changed', this.onChanged);
   }
@@ -105,9 +106,7 @@ export class OpencodeMetrics implements OnModuleInit, OnApplicationBootstrap, On
     // A counter (rate() gives runs per second per server); a new server's series starts at 0.
     const servedBefore = before?.served ?? 0;
     metrics.opencodeServerSessionsServed.inc({ server }, Math.max(0, view.sessionsServed - servedBefore));
-    // Same server id, another process: the managed server's supervisor started it again in place.
-    if (view.managed && before?.pid != null && view.pid !== null && view.pid !== before.pid) metrics.opencodeServerRestarts.inc();
-    this.exported.set(server, { served: Math.max(servedBefore, view.sessionsServed), pid: view.pid ?? before?.pid ?? null });
+    this.exported.set(server, { served: Math.max(servedBefore, view.sessionsServed) });
   }
 
   private removeServer(metrics: Metrics, server: string): void {
