@@ -38,7 +38,8 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [
-        ConfigModule.forRoot(config),
+        // An API without the worker runs no OpenCode server of its own (OPENCODE_SERVERS is the workers').
+        ConfigModule.forRoot(withWorker ? config : config.withoutManagedServers()),
         ObservabilityModule.forRoot({ logger }),
         PlatformModule,
         AuthModule,

@@ -43,8 +43,8 @@ describe('OpenCode fleet through the app (two managed servers)', () => {
 
   const servers = () => t.app.get(OpencodeFleet).list().filter((s) => s.state !== 'STOPPED');
   const session = async (id: string) => (await t.http.get(`/api/v1/sessions/${id}`).expect(200)).body as SessionView;
-  async function start(prompt: string): Promise<string> {
-    const created = await t.http.post('/api/v1/sessions').send({ title: 'fleet e2e', prompt, workspace: makeTempWorkspace() }).expect(201);
+  async function start(prompt: string, workspace = makeTempWorkspace()): Promise<string> {
+    const created = await t.http.post('/api/v1/sessions').send({ title: 'fleet e2e', prompt, workspace }).expect(201);
     await t.http.post(`/api/v1/sessions/${created.body.id}/start`).expect(202);
     return created.body.id as string;
   }
@@ -57,6 +57,13 @@ describe('OpenCode fleet through the app (two managed servers)', () => {
     expect(done.map((s) => s.status)).toEqual(['COMPLETED', 'COMPLETED', 'COMPLETED', 'COMPLETED']);
     const used = new Set(done.map((s) => s.opencodeServerId));
     expect([...used].sort()).toEqual(servers().map((s) => s.id).sort());
+  }, 120_000);
+
+  it("sends a directory's sessions back to the server that has it loaded", async () => {
+    const workspace = makeTempWorkspace();
+    const first = await finished(await start('[[write a.txt]]x[[/write]]', workspace));
+    const again = await Promise.all([1, 2, 3].map(async (i) => finished(await start(`[[write b${i}.txt]]x[[/write]]`, workspace))));
+    expect([first, ...again].map((s) => [s.status, s.opencodeServerId])).toEqual(Array(4).fill(['COMPLETED', first.opencodeServerId]));
   }, 120_000);
 
   it('runs a session lost with its SIGKILLed server again on the other as attempt 2, and has the pool whole again', async () => {

@@ -18,6 +18,16 @@ describe('AppConfig', () => {
     });
   });
 
+  it('runs no managed OpenCode server in a process without the worker, whatever OPENCODE_SERVERS says, and keeps the rest', () => {
+    const c = AppConfig.fromEnvironment({ OPENCODE_SERVERS: '3', OPENCODE_HOSTS: 'http://:pw@oc-1:4096', PORT: '3100' });
+    const api = c.withoutManagedServers();
+    expect(api).toBeInstanceOf(AppConfig);
+    expect(api.opencodeFleet).toEqual({ ...c.opencodeFleet, managedServers: 0 });
+    expect(api.opencodeFleet.externalServers).toEqual([{ url: 'http://oc-1:4096', password: 'pw' }]);
+    expect(api.port).toBe(3100);
+    expect(c.opencodeFleet.managedServers).toBe(3); // the original unchanged
+  });
+
   it('reads WORKER_METRICS_PORT, 0 turning the worker metrics server off', () => {
     expect(AppConfig.fromEnvironment({ WORKER_METRICS_PORT: '9100' }).workerMetricsPort).toBe(9100);
     expect(AppConfig.fromEnvironment({ WORKER_METRICS_PORT: '0' }).workerMetricsPort).toBe(0);

@@ -140,6 +140,14 @@ export class AppConfig {
     return new AppConfig(validateEnvironment(env), env);
   }
 
+  /**
+   * The same configuration for a process without the session worker (the API alone): it runs no
+   * OpenCode server of its own, whatever OPENCODE_SERVERS says (its health check asks the external ones).
+   */
+  withoutManagedServers(): AppConfig {
+    return Object.assign(Object.create(AppConfig.prototype) as AppConfig, this, { opencodeFleet: { ...this.opencodeFleet, managedServers: 0 } });
+  }
+
   /** A copy with some raw variables changed; used by tests and tools. */
   static with(overrides: Record<string, string | undefined>): AppConfig {
     return AppConfig.fromEnvironment({ ...process.env, ...overrides });

@@ -28,10 +28,10 @@ export function opencodeFleetFor(config: AppConfig, redis: Redis): OpencodeFleet
     limits: { afterSessions: fleet.recycleAfterSessions, maxRssMb: fleet.maxRssMb, maxAgeMinutes: fleet.maxAgeMinutes },
     defaultModel: model,
     registry: new RedisFleetRegistry(redis, config.queuePrefix),
-    createManaged: (index, generation) =>
+    createManaged: (index, _generation, lane) =>
       new ManagedOpencodeServer({
-        // Two directories a slot alternates between: a replacement starts while the server it replaces still stops.
-        dataDir: join(config.dataDir, 'opencode', `${index}-${generation % 2 === 1 ? 'a' : 'b'}`),
+        // Two directories a slot has: a successor starts while the server it replaces still runs.
+        dataDir: join(config.dataDir, 'opencode', `${index}-${lane}`),
         model,
         parentEnv: config.processEnvironment,
         passEnv: config.opencodePassEnv,

@@ -32,9 +32,9 @@ describe('OpencodeFleet (real OpenCode servers)', () => {
       unhealthyAfterFailures: 2,
       replaceUnhealthyAfterMs: 60_000,
       logger: quiet,
-      createManaged: (index, generation) =>
+      createManaged: (index, _generation, lane) =>
         new ManagedOpencodeServer({
-          dataDir: join(dataRoot, `${index}-${generation % 2 === 1 ? 'a' : 'b'}`),
+          dataDir: join(dataRoot, `${index}-${lane}`),
           parentEnv: process.env,
           writableRoots: [tmpdir()],
           protectedDirs: [join(__dirname, '..', '..', '..', '..')],
@@ -113,7 +113,11 @@ describe('OpencodeFleet (real OpenCode servers)', () => {
     // A slow turn on it, then three quick ones: the limit (5) passes while the slow one still runs.
     const slow = runOn(fleet.rejoin(first)!, '[[slow 30]]');
     for (let i = 0; i < 3; i++) expect(await runOn(fleet.rejoin(first)!, `[[write f${i}.txt]]x[[/write]]`)).toMatchObject({ status: 'completed' });
-    await waitFor(() => byId(first)?.state === 'DRAINING', 10_000);
+    // Make before break: its successor (the slot's next generation) starts first, and it drains once that one is READY.
+    const successor = first.replace(/g(\d+)$/, (_, g: string) => `g${Number(g) + 1}`);
+    await waitFor(() => byId(first)?.state === 'DRAINING', 30_000);
+    expect(byId(successor)?.state).toBe('READY');
+    expect(recycles.find((r) => r.id === first)).toMatchObject({ replacement: successor });
     expect(byId(first)).toMatchObject({ sessionsRunning: 1, drainReason: expect.stringContaining('OPENCODE_RECYCLE_AFTER_SESSIONS=5') });
     for (let i = 0; i < 3; i++) {
       const other = await fleet.place({ waitMs: 0 });
@@ -121,13 +125,13 @@ describe('OpencodeFleet (real OpenCode servers)', () => {
       other?.release();
     }
     expect(await slow).toMatchObject({ status: 'completed' });
-    await waitFor(() => recycles.some((r) => r.id === first), 20_000);
     expect(recycles.find((r) => r.id === first)).toMatchObject({ kind: 'sessions', reason: expect.stringContaining('OPENCODE_RECYCLE_AFTER_SESSIONS=5') });
+    await waitFor(() => byId(first).state === 'STOPPED', 20_000);
     await waitFor(() => managed().length === 2 && managed().every((s) => s.state === 'READY'), 60_000);
-    expect(byId(first).state).toBe('STOPPED');
+    expect(managed().map((s) => s.id)).toContain(successor);
   }, 150_000);
 
-  it('drains a server on request: no new runs, replaced once its run has ended', async () => {
+  it('drains a server on request: no new runs from then, its successor started at once, stopped once its run has ended', async () => {
     const target = (await readyManaged())[1].id;
     const lease = fleet.rejoin(target)!;
     const turn = runOn(lease, '[[slow 2]]');
@@ -138,6 +142,9 @@ describe('OpencodeFleet (real OpenCode servers)', () => {
       expect(other?.serverId).not.toBe(target);
       other?.release();
     }
+    // At once, or at the next probe when the slot's other data lane was still in use (its previous server stopping).
+    await waitFor(() => recycles.some((r) => r.id === target), 2_000);
+    expect(recycles.find((r) => r.id === target)).toMatchObject({ kind: 'drain', reason: 'drain requested by the spec' });
     expect(await turn).toMatchObject({ status: 'completed' });
     await waitFor(() => byId(target).state === 'STOPPED', 20_000);
     await waitFor(() => managed().length === 2 && managed().every((s) => s.state === 'READY'), 60_000);

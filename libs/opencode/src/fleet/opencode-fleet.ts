@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { EventEmitter } from 'node:events';
+import { EventEmitter, setMaxListeners } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Logger } from '@nestjs/common';
 import { errorMessage } from '@app/shared';
@@ -65,8 +65,12 @@ export interface OpencodeFleetOptions {
   externalServers: ReadonlyArray<{ url: string; password?: string }>;
   maxSessionsPerServer: number;
   limits: RecycleLimits;
-  /** The managed server of slot `index`, generation `generation` (its own data directory), not started. */
-  createManaged(index: number, generation: number): ManagedOpencodeServer;
+  /**
+   * The managed server of slot `index`, generation `generation`, not started. `lane`: which of the
+   * slot's two data directories it uses (a successor starts while its predecessor still runs; the
+   * fleet never gives one lane to two live processes).
+   */
+  createManaged(index: number, generation: number, lane: DataLane): ManagedOpencodeServer;
   /** The model prompts get when a session names none (an external server's; managed ones have their own). */
   defaultModel?: string;
   /** How often every server is probed (health latency, RSS, recycle limits, drain requests). Default 2 s. */
@@ -80,6 +84,9 @@ export interface OpencodeFleetOptions {
   registry?: FleetRegistry;
   logger?: Pick<Logger, 'log' | 'warn' | 'error'>;
 }
+
+/** One of a managed slot's two data directories. */
+export type DataLane = 'a' | 'b';
 
 /** Retired servers stay in the listing (STOPPED) this long. */
 const RETIRED_LISTED_MS = 10 * 60_000;
@@ -101,8 +108,10 @@ class FleetMember {
   drainReason: string | null = null;
   failures = 0;
   unhealthySince: number | null = null;
-  lost = new AbortController();
+  lost = lostSignal();
   retiredAt: number | null = null;
+  /** The next generation of its slot, started to take its place (a recycle, a drain). */
+  successor: FleetMember | null = null;
   readonly client: OpencodeHttpClient;
   readonly runner: OpencodeTurnRunner;
 
@@ -113,6 +122,7 @@ class FleetMember {
     readonly endpoint: OpencodeEndpointSource,
     readonly server: ManagedOpencodeServer | null,
     probeTimeoutMs: number,
+    readonly lane: DataLane = 'a',
   ) {
     this.client = new OpencodeHttpClient(endpoint, { healthTimeoutMs: probeTimeoutMs });
     this.runner = new OpencodeTurnRunner(this.client);
@@ -128,8 +138,10 @@ class FleetMember {
  * external servers it was given. Places each run on the READY server with the most headroom,
  * probes every server (health latency, the managed process tree's RSS), takes a server that
  * stops answering out of placement (UNHEALTHY) and, managed, kills and replaces it when it stays
- * so; drains a server on request or when a managed one passes a recycle limit, and replaces a
- * drained managed server once its runs have ended. A managed server whose process dies loses its
+ * so; recycles a managed server that passes a limit (make before break: its successor, the next
+ * generation of its slot in the slot's other data directory, starts first; then it drains and is
+ * stopped once its runs have ended); drains a server on request (a managed one's successor
+ * starting at once). A managed server whose process dies loses its
  * runs at once and is replaced by the next generation of its slot (a new id: a server id names one
  * process). Publishes every server to the registry.
  *
@@ -151,6 +163,10 @@ export class OpencodeFleet extends EventEmitter {
   private readonly capacity = new EventEmitter();
   /** Per managed slot: how many of its servers in a row died soon after starting. */
   private readonly crashStreaks = new Map<number, number>();
+  /** Per managed slot: the last generation made. */
+  private readonly generations = new Map<number, number>();
+  /** `<slot>-<lane>` of the retired managed servers still stopping (their data directory in use). */
+  private readonly stoppingLanes = new Set<string>();
 
   constructor(private readonly options: OpencodeFleetOptions) {
     super();
@@ -169,7 +185,7 @@ export class OpencodeFleet extends EventEmitter {
   /** Starts the managed servers (at once) and probes the external ones; fails when no server at all could start. */
   async start(): Promise<void> {
     this.stopping = false;
-    const managed = Array.from({ length: this.options.managedServers }, (_, index) => this.newManaged(index, 1));
+    const managed = Array.from({ length: this.options.managedServers }, (_, index) => this.newManaged(index, 'a'));
     this.options.externalServers.forEach((external, index) => {
       const endpoint = new StaticOpencodeEndpoint(external.url, external.password, this.options.defaultModel);
       // The same id in every worker that uses the server: a run resumed by another worker goes back to it.
@@ -197,13 +213,23 @@ export class OpencodeFleet extends EventEmitter {
   }
 
   /**
-   * A server for a new run: the READY one with the most headroom. While every server is full or
-   * none is READY it waits, at most `waitMs` (null then) or until `signal` aborts.
+   * A server for a new run (placeRun): for a run in `directory`, the directory's own server while
+   * it is not busier than its share, else the READY one with the most headroom. While every
+   * server is full or none is READY it waits, at most `waitMs` (null then) or until `signal` aborts.
    */
-  async place(options: { waitMs: number; signal?: AbortSignal }): Promise<FleetLease | null> {
+  async place(options: { waitMs: number; signal?: AbortSignal; directory?: string }): Promise<FleetLease | null> {
     const deadline = Date.now() + options.waitMs;
     for (;;) {
-      const id = placeRun([...this.members.values()].map((m) => ({ id: m.id, state: m.state, sessionsRunning: m.running, maxSessions: this.options.maxSessionsPerServer, latencyP50Ms: m.latency.percentile(50) })));
+      const loads = [...this.members.values()].map((m) => ({
+        id: m.id,
+        // Every generation of a managed slot the same: a replacement takes over its predecessor's directories.
+        affinityKey: m.managed ? `m${m.index}` : m.id,
+        state: m.state,
+        sessionsRunning: m.running,
+        maxSessions: this.options.maxSessionsPerServer,
+        latencyP50Ms: m.latency.percentile(50),
+      }));
+      const id = placeRun(loads, options.directory);
       if (id) return this.lease(this.members.get(id)!);
       const left = deadline - Date.now();
       if (left <= 0 || options.signal?.aborted || this.stopping) return null;
@@ -218,7 +244,11 @@ export class OpencodeFleet extends EventEmitter {
     return member && member.state !== 'STOPPED' && member.state !== 'STARTING' ? this.lease(member) : null;
   }
 
-  /** No new runs on `serverId`; a managed one is replaced once its runs have ended. False: no such server here. */
+  /**
+   * No new runs on `serverId` from now; a managed one's successor starts at once (or, while the
+   * slot's previous server still drains, once its runs have ended), and the server is stopped
+   * when its runs have ended. False: no such server here.
+   */
   drain(serverId: string, reason: string): boolean {
     const member = this.members.get(serverId);
     if (!member || member.state === 'STOPPED') return false;
@@ -226,6 +256,8 @@ export class OpencodeFleet extends EventEmitter {
     member.drainReason = reason;
     if (member.state !== 'UNHEALTHY') member.state = 'DRAINING';
     this.logger.log(`OpenCode server ${member.id} drains (${reason}); ${member.running} run(s) still on it`);
+    this.capacity.emit('changed');
+    if (member.server) this.startSuccessor(member, reason);
     if (member.running === 0) void this.replaceDrained(member);
     return true;
   }
@@ -298,8 +330,15 @@ export class OpencodeFleet extends EventEmitter {
         member.unhealthySince = null;
         this.capacity.emit('changed');
       }
-      const reason = member.server && member.drainReason === null ? recycleReason({ sessionsServed: member.served, rssMb: member.rssMb, startedAt: member.startedAt }, this.options.limits, new Date()) : null;
-      if (reason) this.drain(member.id, `recycle: ${reason}`);
+      const reason =
+        member.server && member.drainReason === null && member.successor === null
+          ? recycleReason({ sessionsServed: member.served, rssMb: member.rssMb, startedAt: member.startedAt }, this.options.limits, new Date())
+          : null;
+      // Make before break: it takes runs until its successor is READY, then drains. Tried again
+      // at the next probe while the slot's previous server still drains (two processes a slot at most).
+      if (reason) this.startSuccessor(member, `recycle: ${reason}`, () => this.drain(member.id, `recycle: ${reason}`));
+      // A drained one whose successor had to wait (the other data lane was still in use).
+      else if (member.server && member.drainReason !== null) this.startSuccessor(member, member.drainReason);
       return;
     }
     member.failures++;
@@ -342,9 +381,12 @@ export class OpencodeFleet extends EventEmitter {
     };
   }
 
-  private newManaged(index: number, generation: number): FleetMember {
-    const server = this.options.createManaged(index, generation);
-    const member = new FleetMember(`${this.workerId}-m${index}g${generation}`, index, generation, server, server, this.probeTimeoutMs);
+  /** The next generation of managed slot `index`, in data lane `lane`, not started. */
+  private newManaged(index: number, lane: DataLane): FleetMember {
+    const generation = (this.generations.get(index) ?? 0) + 1;
+    this.generations.set(index, generation);
+    const server = this.options.createManaged(index, generation, lane);
+    const member = new FleetMember(`${this.workerId}-m${index}g${generation}`, index, generation, server, server, this.probeTimeoutMs, lane);
     // The process died: the turns that ran on it are lost, now, and a new generation (a new id, a new
     // process) takes the slot, so that no run is placed on, or resumed against, a process that never had its turn.
     server.on('exited', (why: string) => void this.replace(member, `its process ${why}`, this.crashDelayMs(member)));
@@ -378,17 +420,56 @@ export class OpencodeFleet extends EventEmitter {
     }
   }
 
-  /** A drained managed server whose runs have all ended is replaced; an external one stays drained. */
+  /** A drained managed server whose runs have all ended is stopped, and replaced unless its successor already runs; an external one stays drained. */
   private async replaceDrained(member: FleetMember): Promise<void> {
     if (!member.server || member.state === 'STOPPED' || this.stopping) return;
     await this.replace(member, member.drainReason ?? 'drained');
   }
 
-  /** A new generation of the managed slot takes the member's place (started after `delayMs`); the member is stopped. */
+  /**
+   * The next generation of the member's slot, started beside it (make before break), in the
+   * slot's other data lane; `then` runs once its start has succeeded or failed. Not when the
+   * member has one already, or the other lane is still in use (the slot's previous server
+   * draining or stopping): false then.
+   */
+  private startSuccessor(member: FleetMember, reason: string, then?: () => void): boolean {
+    if (member.successor || this.stopping || this.members.get(member.id) !== member || this.slotServed(member)) return false;
+    const lane: DataLane = member.lane === 'a' ? 'b' : 'a';
+    if (this.lanesInUse(member.index, member).has(lane)) return false;
+    const fresh = this.newManaged(member.index, lane);
+    member.successor = fresh;
+    this.logger.log(`OpenCode server ${member.id} is replaced by ${fresh.id} (${reason})`);
+    this.emit('recycled', { id: member.id, replacement: fresh.id, reason, kind: recycleKind(reason) } satisfies FleetRecycle);
+    // A successor that cannot start is retried by launch; the member drains all the same.
+    void this.launch(fresh)
+      .catch(() => undefined)
+      .finally(() => then?.());
+    return true;
+  }
+
+  /** Whether another live server of the member's slot takes runs in its place (not draining). */
+  private slotServed(member: FleetMember): boolean {
+    return [...this.members.values()].some((m) => m.server && m.index === member.index && m !== member && m.drainReason === null);
+  }
+
+  /** The data lanes of slot `index` that a live server other than `except`, or a stopping one, uses. */
+  private lanesInUse(index: number, except?: FleetMember): Set<DataLane> {
+    const live = [...this.members.values()].filter((m) => m.server && m.index === index && m !== except).map((m) => m.lane);
+    const stopping = (['a', 'b'] as const).filter((lane) => this.stoppingLanes.has(`${index}-${lane}`));
+    return new Set([...live, ...stopping]);
+  }
+
+  /**
+   * The member is stopped, and a new generation of its slot (started after `delayMs`) takes its
+   * place, unless its successor already has.
+   */
   private async replace(member: FleetMember, reason: string, delayMs = 0): Promise<void> {
     if (!member.server || this.stopping || this.members.get(member.id) !== member) return;
+    // Its successor (or the successor's replacement) already serves the slot: only stop it.
+    if (this.slotServed(member)) return this.retire(member, reason);
     this.members.delete(member.id);
-    const fresh = this.newManaged(member.index, member.generation + 1);
+    // Its own data lane: free once it has stopped, which happens before the new one starts.
+    const fresh = this.newManaged(member.index, member.lane);
     const after = delayMs > 0 ? `, starting in ${delayMs / 1000} s` : '';
     this.logger.log(`OpenCode server ${member.id} is replaced by ${fresh.id} (${reason}${after})`);
     this.emit('recycled', { id: member.id, replacement: fresh.id, reason, kind: recycleKind(reason) } satisfies FleetRecycle);
@@ -415,7 +496,13 @@ export class OpencodeFleet extends EventEmitter {
     this.members.delete(member.id);
     if (member.server) {
       this.retired.push(member);
-      await member.server.stop().catch((err) => this.logger.warn(`Stopping OpenCode server ${member.id}: ${errorMessage(err)}`));
+      const lane = `${member.index}-${member.lane}`;
+      this.stoppingLanes.add(lane);
+      try {
+        await member.server.stop().catch((err) => this.logger.warn(`Stopping OpenCode server ${member.id}: ${errorMessage(err)}`));
+      } finally {
+        this.stoppingLanes.delete(lane);
+      }
     }
   }
 
@@ -423,7 +510,7 @@ export class OpencodeFleet extends EventEmitter {
   private loseRuns(member: FleetMember, why: string): void {
     if (member.running > 0) this.logger.warn(`OpenCode server ${member.id}: ${member.running} run(s) lost (${why})`);
     member.lost.abort(new Error(`the OpenCode server ${member.id} was lost: ${why}`));
-    member.lost = new AbortController();
+    member.lost = lostSignal();
   }
 
   private capacityChange(ms: number, signal?: AbortSignal): Promise<void> {
@@ -464,4 +551,11 @@ export class OpencodeFleet extends EventEmitter {
 
 function round(ms: number | null): number | null {
   return ms === null ? null : Math.round(ms * 10) / 10;
+}
+
+/** Aborted when a server is lost: every run on it listens (up to OPENCODE_SERVER_MAX_SESSIONS, beyond Node's 10 before it warns). */
+function lostSignal(): AbortController {
+  const controller = new AbortController();
+  setMaxListeners(0, controller.signal);
+  return controller;
 }

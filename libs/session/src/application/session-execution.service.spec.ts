@@ -198,6 +198,22 @@ describe('SessionExecutionService', () => {
       await worker(new ScriptedCodingTurns(async () => serverLost()), { queue }).run({ sessionId: last.id, attempt: FAILOVER_LAST_ATTEMPT });
       expect(await stored(last)).toMatchObject({ status: SessionStatus.FAILED, attempt: FAILOVER_LAST_ATTEMPT, error: { code: 'OPENCODE_UNAVAILABLE' } });
     });
+
+    it('runs a session whose turn could not be opened (no prompt went out) again, up to the last automatic attempt', async () => {
+      const s = await queued();
+      const queue = new RecordingQueue();
+      const refusing = () => new ScriptedCodingTurns(async () => outcome('completed'), true);
+      await worker(refusing(), { queue }).run(job(s));
+      expect(await stored(s)).toMatchObject({ status: SessionStatus.QUEUED, attempt: 2 });
+      expect((await repo.events(s.id)).at(-1)?.reason).toMatch(/^failover after no OpenCode turn could be opened \(could not open a turn: .+\) \(attempt 2\)$/);
+      await worker(refusing(), { queue }).run({ sessionId: s.id, attempt: 2 });
+      await worker(refusing(), { queue }).run({ sessionId: s.id, attempt: FAILOVER_LAST_ATTEMPT });
+      expect(await stored(s)).toMatchObject({ status: SessionStatus.FAILED, attempt: FAILOVER_LAST_ATTEMPT, error: { code: 'OPENCODE_UNAVAILABLE' } });
+      expect(queue.jobs).toEqual([
+        { sessionId: s.id, attempt: 2 },
+        { sessionId: s.id, attempt: 3 },
+      ]);
+    });
   });
 
   it('records the provider error as FAILED', async () => {

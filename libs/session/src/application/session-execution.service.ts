@@ -147,14 +147,15 @@ export class SessionExecutionService {
    * A turn lost with its OpenCode server (killed, restarted, replaced, gone with its worker) runs
    * again at once as a new attempt, on whichever server placement picks: a worktree session from
    * what its branch holds (the lost turn's work was committed there), a shared one only when the
-   * lost turn ran no tool. Up to FAILOVER_LAST_ATTEMPT; later it stays FAILED (retryable by hand).
+   * lost turn ran no tool; and a turn that could not be opened (no prompt went out). Up to
+   * FAILOVER_LAST_ATTEMPT; later it stays FAILED (retryable by hand).
    */
-  private async failOver(job: SessionRunJob, failed: Session): Promise<void> {
+  private async failOver(job: SessionRunJob, failed: Session, what = 'failover after its OpenCode server was lost'): Promise<void> {
     if (!this.queue) return;
     const why = failed.snapshot().error?.message ?? 'the OpenCode server was lost';
-    const requeued = await this.mutate(job, failed, (s) => s.retry(new Date(), `failover after its OpenCode server was lost (${why.slice(0, 200)})`), SessionStatus.FAILED);
+    const requeued = await this.mutate(job, failed, (s) => s.retry(new Date(), `${what} (${why.slice(0, 200)})`), SessionStatus.FAILED);
     if (!requeued) return;
-    this.logger.warn(`Session ${job.sessionId}: its turn was lost with its OpenCode server; running it again as attempt ${requeued.attempt}`);
+    this.logger.warn(`Session ${job.sessionId}: ${what}; running it again as attempt ${requeued.attempt}`);
     // Saved before enqueued: a crash in between leaves a QUEUED session the recovery sweep enqueues.
     await this.queue.enqueue({ sessionId: job.sessionId, attempt: requeued.attempt });
   }
@@ -253,9 +254,11 @@ export class SessionExecutionService {
     try {
       ref = await this.turns.openTurn(request);
     } catch (err) {
-      await this.mutate(job, session, (s) =>
+      const failed = await this.mutate(job, session, (s) =>
         s.fail({ code: RunFailureCode.OPENCODE_UNAVAILABLE, message: `could not open a turn: ${errorMessage(err)}` }, null),
       );
+      // No prompt went out: always safe to run again, on whichever server placement picks then.
+      if (failed && failed.attempt < FAILOVER_LAST_ATTEMPT) await this.failOver(job, failed, 'failover after no OpenCode turn could be opened');
       return null;
     }
     const attached = await this.mutate(job, session, (s) => s.attachTurn(ref.opencodeSessionId, ref.messageId, ref.serverId ?? null));

@@ -15,8 +15,9 @@ const UNRUN_TURN_RELEASE_MS = 5 * 60_000;
 const PLACEMENT_WAIT_MS = 60_000;
 
 /**
- * The coding-turns port on the worker's OpenCode fleet: a turn is placed on the READY server with
- * the most headroom and stays there for its life (the server's id is in its ref, so a resumed run
+ * The coding-turns port on the worker's OpenCode fleet: a turn is placed by its directory (the
+ * server that already has it loaded, unless busier than its share; else the READY server with the
+ * most headroom) and stays there for its life (the server's id is in its ref, so a resumed run
  * goes back to it). A turn whose server is lost under it (killed, restarted, replaced) ends `lost`
  * with OPENCODE_UNAVAILABLE. The turn logic lives in @app/opencode.
  */
@@ -28,7 +29,7 @@ export class OpencodeCodingTurnsAdapter implements CodingTurnsPort {
   constructor(private readonly fleet: OpencodeFleet) {}
 
   async openTurn(request: CodingTurnRequest): Promise<CodingTurnRef> {
-    const lease = await this.fleet.place({ waitMs: PLACEMENT_WAIT_MS });
+    const lease = await this.fleet.place({ waitMs: PLACEMENT_WAIT_MS, directory: request.workspace });
     if (!lease) throw new Error(`no OpenCode server was READY with room for another turn within ${PLACEMENT_WAIT_MS / 1000} s (${this.describeFleet()})`);
     try {
       const ref = await lease.runner.openTurn(request);
@@ -50,7 +51,7 @@ export class OpencodeCodingTurnsAdapter implements CodingTurnsPort {
     let lease = this.placed.get(ref.opencodeSessionId) ?? null;
     this.placed.delete(ref.opencodeSessionId);
     // A resumed run: its own server, or (a ref from before the fleet) any server with room.
-    lease ??= ref.serverId ? this.fleet.rejoin(ref.serverId) : await this.fleet.place({ waitMs: PLACEMENT_WAIT_MS, signal: options.signal });
+    lease ??= ref.serverId ? this.fleet.rejoin(ref.serverId) : await this.fleet.place({ waitMs: PLACEMENT_WAIT_MS, signal: options.signal, directory: request.workspace });
     if (!lease) return serverLost(`the OpenCode server ${ref.serverId ?? '(none)'} this turn ran on is gone (replaced or stopped)`);
     const turn = new AbortController();
     const onAbort = () => turn.abort(options.signal.reason);
