@@ -162,7 +162,7 @@ interface PeerResult {
   /** Ids that joined (+) or left (-) the live (non-STOPPED) listing, and when (epoch ms). */
   listingChanges: Array<{ at: number; change: string }>;
   /** Every second: CPU seconds so far of the whole machine and of this benchmark (this process and its servers' trees). */
-  cpu: Array<{ at: number; machine: number; ours: number }>;
+  cpu: Array<{ at: number; machine: number; ours: number; servers: number }>;
   load: { before: number[]; after: number[] };
 }
 
@@ -209,7 +209,7 @@ async function runPeer(name: PeerName, root: string, fleetEnv: Record<string, st
   const sampleCpu = () => {
     const self = process.cpuUsage();
     const servers = [...serverCpu.values()].reduce((a, b) => a + b, 0);
-    cpu.push({ at: Date.now(), machine: machineBusySeconds(), ours: (self.user + self.system) / 1e6 + servers });
+    cpu.push({ at: Date.now(), machine: machineBusySeconds(), ours: (self.user + self.system) / 1e6 + servers, servers });
   };
   sampleCpu();
   let app: INestApplication | undefined;
@@ -338,6 +338,8 @@ interface Rates {
   /** Over the whole measured batch: the machine's busy cores, this benchmark's, the others'. */
   busyCores: number;
   oursCores: number;
+  /** Of oursCores: the OpenCode servers' process trees (the rest is the app's process). */
+  serverCores: number;
   otherCores: number;
 }
 
@@ -345,13 +347,13 @@ interface Rates {
  * CPU used over [from, to] (epoch ms), in cores: by the whole machine and by this benchmark, from
  * the per-second samples nearest outside the span.
  */
-function cpuOver(p: PeerResult, from: number, to: number): { busy: number; ours: number; other: number } {
+function cpuOver(p: PeerResult, from: number, to: number): { busy: number; ours: number; servers: number; other: number } {
   const a = [...p.cpu].reverse().find((c) => c.at <= from) ?? p.cpu[0];
   const b = p.cpu.find((c) => c.at >= to) ?? p.cpu[p.cpu.length - 1];
   const seconds = Math.max(0.001, (b.at - a.at) / 1000);
   const busy = (b.machine - a.machine) / seconds;
   const ours = (b.ours - a.ours) / seconds;
-  return { busy, ours, other: Math.max(0, busy - ours) };
+  return { busy, ours, servers: (b.servers - a.servers) / seconds, other: Math.max(0, busy - ours) };
 }
 
 /** Sessions/s of the completed sessions: first and last WINDOW (by finishedAt), window by window, and over the wall time. */
@@ -366,7 +368,7 @@ function ratesOf(p: PeerResult): Rates {
   const timeline: Span[] = [];
   for (let end = WINDOW; end <= n; end += WINDOW) timeline.push(span(end === WINDOW ? p.startAt : at[end - WINDOW - 1], at[end - 1], WINDOW));
   const whole = cpuOver(p, p.startAt, p.startAt + p.wallSeconds * 1000);
-  return { completed: n, first, last, total: n / p.wallSeconds, timeline, busyCores: whole.busy, oursCores: whole.ours, otherCores: whole.other };
+  return { completed: n, first, last, total: n / p.wallSeconds, timeline, busyCores: whole.busy, oursCores: whole.ours, serverCores: whole.servers, otherCores: whole.other };
 }
 
 function report(p: PeerResult, r: Rates): void {
@@ -419,7 +421,9 @@ function report(p: PeerResult, r: Rates): void {
   console.log(`  live listing changes (s after the measured start): ${p.listingChanges.map((c) => `${sec(c.at)} ${c.change}`).join(', ') || '-'}`);
   console.log(
     `  machine during the measured sessions: ${f2(r.busyCores)} of ${cores()} cores busy on average, ${f2(r.oursCores)} of them this benchmark ` +
-      `(its process and its servers' process trees: ${f2((r.oursCores * p.wallSeconds) / Math.max(1, r.completed))} s of CPU per completed session), ${f2(r.otherCores)} other work; load average ${p.load.before.map(f2).join(' ')} before the peer, ` +
+      `(its process and its servers' process trees: ${f2((r.oursCores * p.wallSeconds) / Math.max(1, r.completed))} s of CPU per completed session; ` +
+      `the app ${f2(r.oursCores - r.serverCores)} cores, ${f2(((r.oursCores - r.serverCores) * p.wallSeconds) / Math.max(1, r.completed))} s a session, ` +
+      `the OpenCode servers ${f2(r.serverCores)} cores, ${f2((r.serverCores * p.wallSeconds) / Math.max(1, r.completed))} s a session), ${f2(r.otherCores)} other work; load average ${p.load.before.map(f2).join(' ')} before the peer, ` +
       `${p.load.after.map(f2).join(' ')} after`,
   );
 }

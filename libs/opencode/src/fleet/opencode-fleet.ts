@@ -135,15 +135,15 @@ class FleetMember {
 
 /**
  * The OpenCode servers of one worker process: its managed `opencode serve` processes and the
- * external servers it was given. Places each run on the READY server with the most headroom,
- * probes every server (health latency, the managed process tree's RSS), takes a server that
+ * external servers it was given. Places each run by its directory (placeRun: the server that has
+ * it loaded, unless busier than its share; else the READY server with the most headroom), probes every server (health latency, the managed process tree's RSS), takes a server that
  * stops answering out of placement (UNHEALTHY) and, managed, kills and replaces it when it stays
  * so; recycles a managed server that passes a limit (make before break: its successor, the next
  * generation of its slot in the slot's other data directory, starts first; then it drains and is
  * stopped once its runs have ended); drains a server on request (a managed one's successor
- * starting at once). A managed server whose process dies loses its
- * runs at once and is replaced by the next generation of its slot (a new id: a server id names one
- * process). Publishes every server to the registry.
+ * starting at once). A managed server whose process dies loses its runs at once and is replaced
+ * by the next generation of its slot (a new id: a server id names one process). Publishes every
+ * server to the registry.
  *
  * Events: 'recycled' (FleetRecycle), 'changed' (after each probe round).
  */
