@@ -12,7 +12,7 @@ const LATENCY_QUANTILES = [
   ['0.95', 'p95'],
 ] as const;
 
-/** What was last exported of one server: the served count the counter has reached, the process last seen. */
+/** What was last exported of one server: the served count the counter has reached. */
 interface ExportedServer {
   served: number;
 }
