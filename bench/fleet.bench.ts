@@ -51,15 +51,16 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync 
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ConsoleLogger, INestApplication } from '@nestjs/common';
+import { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { AppConfig } from '@app/config';
 import { createRootLogger } from '@app/observability';
-import { FleetRecycle, FleetServerView, OpencodeFleet } from '@app/opencode';
+import { FleetRecycle, FleetServerView, isProcessAlive, OpencodeFleet, processTable, ProcessTable } from '@app/opencode';
 import axios, { AxiosInstance } from 'axios';
 import { AppModule } from '../apps/api/src/app.module';
 import { configureHttp } from '../apps/api/src/http/configure-http';
 import { runMigrations } from '@app/migrations';
+import { CountingLogger } from './support/counting-logger';
 import { treeCpuSeconds, treeRssMb } from './support/process-stats';
 import { percentile, runPool } from './support/stats';
 import { SessionWatcher } from './support/session-watcher';
@@ -239,6 +240,7 @@ async function runPeer(name: PeerName, root: string, fleetEnv: Record<string, st
     let live = new Set<string>();
     const sample = (views: FleetServerView[]) => {
       const now = new Set<string>();
+      let table: ProcessTable | undefined;
       for (const v of views) {
         const seen = servers.get(v.id) ?? { id: v.id, pids: new Set<number>(), peakRssMb: 0, served: 0, sandboxed: v.sandboxed, firstLive: Date.now(), lastLive: Date.now() };
         servers.set(v.id, seen);
@@ -247,9 +249,10 @@ async function runPeer(name: PeerName, root: string, fleetEnv: Record<string, st
         now.add(v.id);
         seen.lastLive = Date.now();
         if (v.pid) {
-          serverCpu.set(v.id, Math.max(serverCpu.get(v.id) ?? 0, treeCpuSeconds(v.pid)));
+          table ??= processTable(); // one read of /proc for every server's tree
+          serverCpu.set(v.id, Math.max(serverCpu.get(v.id) ?? 0, treeCpuSeconds(v.pid, table)));
           seen.pids.add(v.pid);
-          seen.peakRssMb = Math.max(seen.peakRssMb, v.rssMb ?? 0, treeRssMb(v.pid));
+          seen.peakRssMb = Math.max(seen.peakRssMb, v.rssMb ?? 0, treeRssMb(v.pid, table));
         }
       }
       for (const id of now) if (!live.has(id)) listingChanges.push({ at: Date.now(), change: `+${id}` });
@@ -297,7 +300,7 @@ async function runPeer(name: PeerName, root: string, fleetEnv: Record<string, st
   // Every server's process tree ends with the app (the fleet stops them last).
   for (const s of servers.values()) {
     for (const pid of s.pids) {
-      if (!alive(pid)) continue;
+      if (!isProcessAlive(pid)) continue;
       problem(`${name}: a server process still ran after its app closed (killed)`, `${s.id} pid ${pid}`);
       try {
         process.kill(pid, 'SIGKILL');
@@ -311,14 +314,6 @@ async function runPeer(name: PeerName, root: string, fleetEnv: Record<string, st
   return { name, settings, managedServers, ended, startAt, wallSeconds, servers, recycles, listingChanges, cpu, load: { before: loadBefore, after: loadavg() } };
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** Sessions/s over a span of time (epoch ms), and the other work the machine did meanwhile (cores). */
 interface Span {
@@ -473,10 +468,7 @@ async function main(): Promise<void> {
     const perSlot = (RECYCLE_AFTER > 0 ? Math.floor((SESSIONS + CONCURRENCY) / 2 / RECYCLE_AFTER) : 0) * 2;
     console.log(`pool recycles: ${pool.recycles.length} (about ${perSlot} expected: ${SESSIONS + CONCURRENCY} sessions over 2 slots, one recycle per ${RECYCLE_AFTER} served)`);
     console.log(`whole run: ${elapsed()}`);
-    if (appLog.kinds.size > 0) {
-      console.log(`app errors and warnings logged during the run (by kind):`);
-      for (const { count, first } of [...appLog.kinds.values()].sort((a, b) => b.count - a.count)) console.log(`  ${count} x ${first}`);
-    }
+    appLog.report();
     if (problems.size > 0) {
       console.log(`PROBLEMS (${[...problems.values()].reduce((n, p) => n + p.count, 0)}, by kind):`);
       for (const [kind, { count, examples }] of problems) console.log(`  - ${count} x ${kind}${examples.length > 0 ? `; e.g. ${examples.join(', ')}` : ''}`);
@@ -487,43 +479,8 @@ async function main(): Promise<void> {
   }
 }
 
-/**
- * Nest's console logger at error and warn, counting what it logs by kind (ids and numbers taken
- * out), printing only the first 3 lines of each kind: the summary shows them all.
- */
-class CountingLogger extends ConsoleLogger {
-  readonly kinds = new Map<string, { count: number; first: string }>();
-
-  constructor() {
-    super('bench', { logLevels: ['error', 'warn'] });
-  }
-
-  override error(message: unknown, ...rest: unknown[]): void {
-    if (this.note('error', message, rest)) super.error(message, ...rest);
-  }
-
-  override warn(message: unknown, ...rest: unknown[]): void {
-    if (this.note('warn', message, rest)) super.warn(message, ...rest);
-  }
-
-  private note(level: string, message: unknown, rest: unknown[]): boolean {
-    const context = typeof rest[rest.length - 1] === 'string' ? `[${rest[rest.length - 1] as string}] ` : '';
-    const text = `${level} ${context}${String(message)}`;
-    // The rehearsal provider's notice, once per server started: expected here.
-    if (text.includes('No real model configured')) return false;
-    const kind = text
-      .replace(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}(\.\d+)?/g, '<id>')
-      .replace(/bench-fleet-[A-Za-z0-9]+/g, '<root>')
-      .replace(/\d+/g, 'N')
-      .slice(0, 300);
-    const seen = this.kinds.get(kind) ?? { count: 0, first: text.slice(0, 400) };
-    seen.count++;
-    this.kinds.set(kind, seen);
-    return seen.count <= 3;
-  }
-}
-
-const appLog = new CountingLogger();
+// The rehearsal provider's notice, once per server started: expected here.
+const appLog = new CountingLogger({ root: /bench-fleet-[A-Za-z0-9]+/g, ignore: ['No real model configured'] });
 
 main().catch((err: Error) => {
   console.error(err.stack ?? err.message);

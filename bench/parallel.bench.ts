@@ -47,7 +47,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, realpathSync, rmSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ConsoleLogger, INestApplication } from '@nestjs/common';
+import { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { AppConfig } from '@app/config';
 import { createRootLogger } from '@app/observability';
@@ -56,6 +56,7 @@ import axios, { AxiosInstance } from 'axios';
 import { AppModule } from '../apps/api/src/app.module';
 import { configureHttp } from '../apps/api/src/http/configure-http';
 import { runMigrations } from '@app/migrations';
+import { CountingLogger } from './support/counting-logger';
 import { git, makeRepository } from './support/git-repo';
 import { selfCpuWithChildrenSeconds, treeCpuSeconds, treeRssMb } from './support/process-stats';
 import { percentile, runPool } from './support/stats';
@@ -545,10 +546,7 @@ async function main(): Promise<void> {
         `${wrong('shared')}/${isolationChecked.shared} shared ones got one`,
     );
     console.log(`whole run: ${elapsed()}`);
-    if (appLog.kinds.size > 0) {
-      console.log(`app errors and warnings logged during the run (by kind):`);
-      for (const { count, first } of [...appLog.kinds.values()].sort((a, b) => b.count - a.count)) console.log(`  ${count} x ${first}`);
-    }
+    appLog.report();
     if (problems.length > 0) {
       console.log(`PROBLEMS (${problems.length}):`);
       for (const p of problems.slice(0, 50)) console.log(`  - ${p}`);
@@ -604,41 +602,7 @@ function countCompleted(sessions: SessionView[]): number {
   return sessions.filter((s) => s.status === 'COMPLETED').length;
 }
 
-/**
- * Nest's console logger at error and warn, counting what it logs by kind (ids and numbers taken
- * out), printing only the first 3 lines of each kind: the summary shows them all.
- */
-class CountingLogger extends ConsoleLogger {
-  readonly kinds = new Map<string, { count: number; first: string }>();
-
-  constructor() {
-    super('bench', { logLevels: ['error', 'warn'] });
-  }
-
-  override error(message: unknown, ...rest: unknown[]): void {
-    if (this.note('error', message, rest)) super.error(message, ...rest);
-  }
-
-  override warn(message: unknown, ...rest: unknown[]): void {
-    if (this.note('warn', message, rest)) super.warn(message, ...rest);
-  }
-
-  private note(level: string, message: unknown, rest: unknown[]): boolean {
-    const context = typeof rest[rest.length - 1] === 'string' ? `[${rest[rest.length - 1] as string}] ` : '';
-    const text = `${level} ${context}${String(message)}`;
-    const kind = text
-      .replace(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}(\.\d+)?/g, '<id>')
-      .replace(/bench-parallel-[A-Za-z0-9]+/g, '<root>')
-      .replace(/\d+/g, 'N')
-      .slice(0, 300);
-    const seen = this.kinds.get(kind) ?? { count: 0, first: text.slice(0, 400) };
-    seen.count++;
-    this.kinds.set(kind, seen);
-    return seen.count <= 3;
-  }
-}
-
-const appLog = new CountingLogger();
+const appLog = new CountingLogger({ root: /bench-parallel-[A-Za-z0-9]+/g });
 
 const quietLogger = { log: () => undefined, warn: (m: string) => !m.startsWith('No real model') && console.warn(`[opencode] ${m}`), error: (m: string) => console.error(`[opencode] ${m}`) };
 

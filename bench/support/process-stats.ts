@@ -1,12 +1,10 @@
 /** Memory and CPU of processes, from Linux /proc. */
 import { readFileSync } from 'node:fs';
-import { descendantsOf, processTreeRssMb } from '@app/opencode';
-
-export { descendantsOf };
+import { descendantsOf, ProcessTable, processTreeRssMb } from '@app/opencode';
 
 /** Resident memory (VmRSS) of a process and all its descendants, in MB; 0 when it cannot be read. */
-export function treeRssMb(pid: number | undefined): number {
-  return processTreeRssMb(pid) ?? 0;
+export function treeRssMb(pid: number | undefined, table?: ProcessTable): number {
+  return processTreeRssMb(pid, table) ?? 0;
 }
 
 /**
@@ -14,14 +12,12 @@ export function treeRssMb(pid: number | undefined): number {
  * own time and that of its children it has waited for (the git commands OpenCode runs for its
  * snapshots, ...). A live child is counted once: in its parent's figures only once it is reaped.
  */
-export function treeCpuSeconds(pid: number | undefined): number {
+export function treeCpuSeconds(pid: number | undefined, table?: ProcessTable): number {
   if (!pid) return 0;
   let ticks = 0;
-  for (const p of [pid, ...descendantsOf(pid)]) {
+  for (const p of [pid, ...descendantsOf(pid, table)]) {
     try {
-      const fields = readFileSync(`/proc/${p}/stat`, 'utf8');
-      const rest = fields.slice(fields.lastIndexOf(')') + 2).split(' ');
-      ticks += Number(rest[11]) + Number(rest[12]) + Number(rest[13]) + Number(rest[14]); // utime, stime, cutime, cstime (fields 14-17)
+      ticks += cpuTicks(`/proc/${p}/stat`);
     } catch {
       // exited meanwhile
     }
@@ -35,7 +31,13 @@ export function treeCpuSeconds(pid: number | undefined): number {
  * running (the OpenCode server) is not in it.
  */
 export function selfCpuWithChildrenSeconds(): number {
-  const stat = readFileSync('/proc/self/stat', 'utf8');
+  return cpuTicks('/proc/self/stat') / 100;
+}
+
+/** utime + stime + cutime + cstime (fields 14-17) of a /proc/<pid>/stat file, in clock ticks of 1/100 s. */
+function cpuTicks(statPath: string): number {
+  const stat = readFileSync(statPath, 'utf8');
+  // "pid (comm) state ...": comm may hold spaces and parentheses.
   const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(rest[11]) + Number(rest[12]) + Number(rest[13]) + Number(rest[14])) / 100;
+  return Number(rest[11]) + Number(rest[12]) + Number(rest[13]) + Number(rest[14]);
 }
