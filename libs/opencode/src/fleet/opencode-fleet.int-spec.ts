@@ -2,10 +2,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { AppConfig } from '@app/config';
 import { makeTempWorkspace, testOpencodeEndpoint } from '@app/testing';
 import { FleetLease, ManagedOpencodeServer, OpencodeFleet, TurnRequest } from '@app/opencode';
 import type { FleetRecycle } from './opencode-fleet';
-import { descendantsOf } from './process-memory';
+import { descendantsOf } from '../server/process-tree';
 
 /**
  * A fleet of real `opencode serve` processes on the rehearsal provider: two managed servers of its
@@ -35,7 +36,7 @@ describe('OpencodeFleet (real OpenCode servers)', () => {
       createManaged: (index, _generation, lane) =>
         new ManagedOpencodeServer({
           dataDir: join(dataRoot, `${index}-${lane}`),
-          parentEnv: process.env,
+          parentEnv: AppConfig.fromEnvironment().processEnvironment,
           writableRoots: [tmpdir()],
           protectedDirs: [join(__dirname, '..', '..', '..', '..')],
           password: 'fleet-spec',

@@ -8,7 +8,7 @@ import { OpencodeEndpointSource, StaticOpencodeEndpoint } from '../opencode-endp
 import type { ManagedOpencodeServer } from '../server/managed-opencode-server';
 import { OpencodeTurnRunner } from '../turn/opencode-turn-runner';
 import { FleetServerState, LatencyWindow, placeRun, RecycleLimits, recycleKind, recycleReason } from './fleet-policy';
-import { processTreeRssMb } from './process-memory';
+import { processTable, ProcessTable, processTreeRssMb } from '../server/process-tree';
 
 /** What a worker publishes about each of its servers (GET /api/v1/servers lists them). */
 export interface FleetServerView {
@@ -299,7 +299,9 @@ export class OpencodeFleet extends EventEmitter {
     this.probing = true;
     try {
       const members = [...this.members.values()].filter((m) => m.state !== 'STOPPED');
-      await Promise.all(members.map((m) => this.probe(m)));
+      // One read of /proc for every managed server's process tree.
+      const table = members.some((m) => m.server) ? processTable() : undefined;
+      await Promise.all(members.map((m) => this.probe(m, table)));
       await this.takeDrainRequests();
       await this.options.registry
         ?.publish(this.workerId, this.list(), this.probeIntervalMs * 3)
@@ -310,7 +312,7 @@ export class OpencodeFleet extends EventEmitter {
     }
   }
 
-  private async probe(member: FleetMember): Promise<void> {
+  private async probe(member: FleetMember, table?: ProcessTable): Promise<void> {
     if (member.state === 'STARTING' && member.server) return; // launch() decides for a managed one
     const began = performance.now();
     const healthy = await member.client.health().then(
@@ -320,7 +322,7 @@ export class OpencodeFleet extends EventEmitter {
         return false;
       },
     );
-    if (member.server) member.rssMb = processTreeRssMb(member.server.pid);
+    if (member.server) member.rssMb = processTreeRssMb(member.server.pid, table);
     if (healthy) {
       member.latency.add(performance.now() - began);
       member.failures = 0;

@@ -1,10 +1,12 @@
 import { ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { AppConfig } from '@app/config';
 import { waitFor } from '@app/testing';
 import { ManagedOpencodeServer } from './managed-opencode-server';
 import { OpencodeSandboxMode, probeArguments } from './opencode-sandbox';
+import { descendantsOf } from './process-tree';
 import { MANAGED_SERVER_REPORT, ManagedServerReport } from './testing/start-managed-server';
 
 const ROOT = join(__dirname, '..', '..', '..', '..');
@@ -32,17 +34,10 @@ function statFields(pid: number): string[] | undefined {
   }
 }
 
-/** Every process below `root` (children, their children, ...), read from /proc. */
-function descendantsOf(root: number): ProcessIdentity[] {
-  const children = new Map<number, number[]>();
-  for (const entry of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
-    const ppid = Number(statFields(Number(entry))?.[1]);
-    if (ppid) children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)]);
-  }
+/** Every process below `root` (children, their children, ...), with what identifies each, read from /proc. */
+function identitiesBelow(root: number): ProcessIdentity[] {
   const found: ProcessIdentity[] = [];
-  const queue = [...(children.get(root) ?? [])];
-  while (queue.length > 0) {
-    const pid = queue.shift()!;
+  for (const pid of descendantsOf(root)) {
     const fields = statFields(pid);
     if (!fields) continue;
     let cmdline = '';
@@ -52,7 +47,6 @@ function descendantsOf(root: number): ProcessIdentity[] {
       // Gone meanwhile.
     }
     found.push({ pid, startTime: fields[19], cmdline });
-    queue.push(...(children.get(pid) ?? []));
   }
   return found;
 }
@@ -82,7 +76,8 @@ interface Worker {
 function startWorker(dataDir: string, sandbox: OpencodeSandboxMode, started: ChildProcess[]): Promise<Worker> {
   const child = spawn(process.execPath, ['-r', 'ts-node/register', '-r', 'tsconfig-paths/register', FIXTURE, dataDir, sandbox], {
     cwd: ROOT,
-    env: { ...process.env, TS_NODE_TRANSPILE_ONLY: 'true', TS_NODE_SWC: 'true' },
+    // The whole environment (read through the config, like the app) for ts-node and the server it starts.
+    env: { ...AppConfig.fromEnvironment().processEnvironment, TS_NODE_TRANSPILE_ONLY: 'true', TS_NODE_SWC: 'true' },
     stdio: ['pipe', 'pipe', 'pipe'], // stdin: it exits when this process is gone
   });
   started.push(child);
@@ -148,7 +143,7 @@ describe('ManagedOpencodeServer dies with the process that started it', () => {
     const dataDir = mkdtempSync(join(tmpdir(), `orchestrator-die-with-parent-${sandbox}-`));
     dataDirs.push(dataDir);
     const worker = await startWorker(dataDir, sandbox, started);
-    const server = descendantsOf(worker.child.pid!);
+    const server = identitiesBelow(worker.child.pid!);
     serverProcesses.push(...server);
     expect(server.map((p) => p.pid)).toContain(worker.report.pid);
     expect(server.some((p) => /opencode\S* serve /.test(p.cmdline))).toBe(true);

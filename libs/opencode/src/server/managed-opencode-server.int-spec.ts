@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makeTempWorkspace, removeTempWorkspaces, waitFor } from '@app/testing';
 import {
+  isProcessAlive,
   ManagedOpencodeServer,
   ManagedServerRestart,
   OpencodeHttpClient,
@@ -19,14 +20,6 @@ const quiet = { log: () => undefined, warn: () => undefined, error: () => undefi
 /** Only the PATH of this process's environment (read through the config, like the app). */
 const PATH_ONLY = { PATH: AppConfig.fromEnvironment().processEnvironment.PATH };
 
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** Pids of the processes whose command line contains `needle` (reads /proc: Linux only). */
 function processesWith(needle: string): number[] {
@@ -197,7 +190,7 @@ describe('ManagedOpencodeServer', () => {
       expect(restart.restarts).toBe(1);
       expect(server.restarts).toBe(1);
       expect(server.pid).not.toBe(killedPid);
-      expect(isRunning(killedPid)).toBe(false);
+      expect(isProcessAlive(killedPid)).toBe(false);
       expect(server.endpoint().baseUrl).toBe(baseUrl);
       await expect(outcome).resolves.toMatchObject({ status: 'lost', error: { code: 'OPENCODE_SESSION_LOST' } });
       // The event stream (here /global/event) comes back by itself on the restarted server (its
@@ -222,7 +215,7 @@ describe('ManagedOpencodeServer', () => {
 
     await server.stop();
 
-    expect(isRunning(pid)).toBe(false);
+    expect(isProcessAlive(pid)).toBe(false);
     // Nothing of it is left: with bwrap, neither bwrap nor the server inside its PID namespace.
     await waitFor(async () => processesWith(serving), (pids) => pids.length === 0, { what: 'every server process to exit' });
     const startedWaiting = Date.now();

@@ -22,6 +22,7 @@ import type { OpencodeEndpoint, OpencodeEndpointSource } from '../opencode-endpo
 import { RehearsalProvider } from '../rehearsal/rehearsal-provider';
 import { findFreePort, isPortFree } from './free-port';
 import { resolveOpencodeBinary } from './opencode-binary';
+import { isProcessAlive } from './process-tree';
 import {
   bwrapArguments,
   chooseSandbox,
@@ -476,13 +477,13 @@ export class ManagedOpencodeServer extends EventEmitter implements OpencodeEndpo
     } catch {
       return;
     }
-    if (previous.ownerPid !== process.pid && isAlive(previous.ownerPid)) {
+    if (previous.ownerPid !== process.pid && isProcessAlive(previous.ownerPid)) {
       throw new Error(
         `Another process (pid ${previous.ownerPid}) manages an OpenCode server in ${this.options.dataDir}: ` +
           'give this process its own DATA_DIR, or point both at one server with OPENCODE_HOST',
       );
     }
-    if (isAlive(previous.pid) && looksLikeOpencode(previous.pid)) {
+    if (isProcessAlive(previous.pid) && looksLikeOpencode(previous.pid)) {
       this.logger.warn(`Killing a leftover OpenCode server (pid ${previous.pid}) from a run that did not stop it`);
       killGroup(previous.pid, 'SIGKILL');
     }
@@ -575,15 +576,6 @@ function dotenvFilesIn(dir: string): string[] {
       .map((entry) => join(dir, entry.name));
   } catch {
     return [];
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

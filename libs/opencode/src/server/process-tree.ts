@@ -1,27 +1,54 @@
 import { readdirSync, readFileSync } from 'node:fs';
 
+/** OS processes, from Linux /proc and signals: whether one lives, what runs below it, its memory. */
+
+/** Whether process `pid` exists (one of another user's, which cannot be signalled, counts). */
+export function isProcessAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 /**
  * Resident memory (VmRSS) of a process and all its descendants, in MB, from Linux /proc; null
  * when it cannot be read (no /proc, the process gone). A sandboxed server is `bwrap` → `bwrap` →
  * `opencode`, so the supervised pid is not the one that holds the memory: the tree is summed.
  */
-export function processTreeRssMb(pid: number | undefined): number | null {
+export function processTreeRssMb(pid: number | undefined, table?: ProcessTable): number | null {
   if (!pid) return null;
   const own = rssKb(pid);
   if (own === null) return null;
   let kb = own;
-  for (const child of descendantsOf(pid)) kb += rssKb(child) ?? 0;
+  for (const child of descendantsOf(pid, table)) kb += rssKb(child) ?? 0;
   return kb / 1024;
 }
 
-/** Every process below `pid` (children, their children, ...), from the parent ids in /proc. */
-export function descendantsOf(pid: number): number[] {
+/** The children of every process, by parent id: one read of /proc, for several trees. */
+export type ProcessTable = ReadonlyMap<number, readonly number[]>;
+
+/** Every process below `pid` (children, their children, ...), from the parent ids in /proc (or in `table`, read before). */
+export function descendantsOf(pid: number, table: ProcessTable = processTable()): number[] {
+  const found: number[] = [];
+  const pending = [...(table.get(pid) ?? [])];
+  while (pending.length > 0) {
+    const next = pending.pop()!;
+    found.push(next);
+    pending.push(...(table.get(next) ?? []));
+  }
+  return found;
+}
+
+/** Every process's children, by parent id, from /proc; empty without /proc. */
+export function processTable(): ProcessTable {
   const children = new Map<number, number[]>();
   let names: string[];
   try {
     names = readdirSync('/proc');
   } catch {
-    return [];
+    return children;
   }
   for (const name of names) {
     if (!/^\d+$/.test(name)) continue;
@@ -37,14 +64,7 @@ export function descendantsOf(pid: number): number[] {
     list.push(Number(name));
     children.set(ppid, list);
   }
-  const found: number[] = [];
-  const pending = [...(children.get(pid) ?? [])];
-  while (pending.length > 0) {
-    const next = pending.pop()!;
-    found.push(next);
-    pending.push(...(children.get(next) ?? []));
-  }
-  return found;
+  return children;
 }
 
 function rssKb(pid: number): number | null {

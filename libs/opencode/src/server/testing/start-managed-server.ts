@@ -6,6 +6,7 @@
  * gone, however it went), which stops the server through the normal exit path.
  */
 import { join } from 'node:path';
+import { AppConfig } from '@app/config';
 import { ManagedOpencodeServer } from '../managed-opencode-server';
 import type { OpencodeSandboxMode } from '../opencode-sandbox';
 
@@ -27,7 +28,8 @@ async function main(): Promise<void> {
   const server = new ManagedOpencodeServer({
     dataDir,
     sandbox,
-    parentEnv: { PATH: process.env.PATH },
+    // Only the PATH (read through the config, like the app).
+    parentEnv: { PATH: AppConfig.fromEnvironment().processEnvironment.PATH },
     // As the app does (its own installation read-only): the sandbox's private /tmp would hide a
     // checkout under /tmp, opencode binary included.
     protectedDirs: [join(__dirname, '..', '..', '..', '..', '..')],
