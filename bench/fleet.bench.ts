@@ -50,16 +50,11 @@ import 'reflect-metadata';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { INestApplication } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
 import { AppConfig } from '@app/config';
-import { createRootLogger } from '@app/observability';
 import { FleetRecycle, FleetServerView, isProcessAlive, OpencodeFleet, processTable, ProcessTable } from '@app/opencode';
-import axios, { AxiosInstance } from 'axios';
-import { AppModule } from '../apps/api/src/app.module';
-import { configureHttp } from '../apps/api/src/http/configure-http';
-import { runMigrations } from '@app/migrations';
+import type { AxiosInstance } from 'axios';
+import { startBenchApp } from './support/bench-app';
 import { CountingLogger } from './support/counting-logger';
 import { treeCpuSeconds, treeRssMb } from './support/process-stats';
 import { percentile, runPool } from './support/stats';
@@ -225,14 +220,9 @@ async function runPeer(name: PeerName, root: string, fleetEnv: Record<string, st
   let wallSeconds = NaN;
   let sampler: NodeJS.Timeout | undefined;
   try {
-    await runMigrations(config);
-    // Pino's lines at LOG_LEVEL, without the audit lines (written at info whatever LOG_LEVEL says: two per session).
-    const logger = createRootLogger({ level: 'error', destination: { write: (line: string) => void (line.includes('"msg":"audit"') || process.stdout.write(line)) } });
-    app = await NestFactory.create(AppModule.forRoot({ config, withWorker: true, logger }), { logger: appLog });
-    configureHttp(app, config);
-    await app.listen(0, '127.0.0.1');
-    const address = app.getHttpServer().address() as { port: number };
-    const api = axios.create({ baseURL: `http://127.0.0.1:${address.port}`, timeout: 60_000 });
+    const started = await startBenchApp(config, appLog, (made) => (app = made));
+    const { api } = started;
+    app = started.app;
     const fleet = app.get(OpencodeFleet);
     fleet.on('recycled', (r: FleetRecycle) => recycles.push({ ...r, at: Date.now(), completedBefore: ended.length }));
 

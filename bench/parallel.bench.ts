@@ -48,14 +48,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { INestApplication } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
 import { AppConfig } from '@app/config';
-import { createRootLogger } from '@app/observability';
 import { ManagedOpencodeServer } from '@app/opencode';
 import axios, { AxiosInstance } from 'axios';
-import { AppModule } from '../apps/api/src/app.module';
-import { configureHttp } from '../apps/api/src/http/configure-http';
-import { runMigrations } from '@app/migrations';
+import { startBenchApp } from './support/bench-app';
 import { CountingLogger } from './support/counting-logger';
 import { git, makeRepository } from './support/git-repo';
 import { selfCpuWithChildrenSeconds, treeCpuSeconds, treeRssMb } from './support/process-stats';
@@ -307,15 +303,10 @@ async function main(): Promise<void> {
       API_KEY: '',
       LOG_LEVEL: 'error',
     });
-    await runMigrations(config);
-    // Errors and warnings of the app, as Nest prints them, and counted for the summary. Pino's lines
-    // at LOG_LEVEL, without the audit lines (written at info whatever LOG_LEVEL says: one per POST).
-    const logger = createRootLogger({ level: 'error', destination: { write: (line: string) => void (line.includes('"msg":"audit"') || process.stdout.write(line)) } });
-    app = await NestFactory.create(AppModule.forRoot({ config, withWorker: true, logger }), { logger: appLog });
-    configureHttp(app, config);
-    await app.listen(0, '127.0.0.1');
-    const address = app.getHttpServer().address() as { port: number };
-    const api = axios.create({ baseURL: `http://127.0.0.1:${address.port}`, timeout: 60_000 });
+    // Errors and warnings of the app, as Nest prints them, and counted for the summary.
+    const started = await startBenchApp(config, appLog, (made) => (app = made));
+    const { api } = started;
+    app = started.app;
     const opencode = axios.create({ baseURL: baseUrl, auth: { username: 'opencode', password }, timeout: 60_000 });
     const health = (await opencode.get('/global/health')).data as { version: string };
     restoreAgents = await raiseImplementerCapacity(api, PLAN_TASKS);
