@@ -4,8 +4,8 @@ import type { Config } from 'jest';
 
 // Path aliases mirror tsconfig.json "paths".
 const moduleNameMapper = {
-  '^@app/(shared|config|locking|observability|opencode|platform|http|session|agent|task|auth|workspace|approval)$': '<rootDir>/libs/$1/src',
-  '^@app/(agent|approval|auth|locking|observability|session|task|workspace)/testing$': '<rootDir>/libs/$1/src/testing',
+  '^@app/(shared|config|locking|observability|opencode|platform|http|session|agent|task|auth|workspace|approval|spending|capacity)$': '<rootDir>/libs/$1/src',
+  '^@app/(agent|approval|auth|locking|observability|session|task|workspace|spending|capacity)/testing$': '<rootDir>/libs/$1/src/testing',
   '^@app/migrations$': '<rootDir>/migrations',
   '^@app/testing$': '<rootDir>/test/support',
 };

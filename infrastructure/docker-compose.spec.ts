@@ -9,7 +9,7 @@ import { DEFAULT_WORKER_METRICS_PORT } from '@app/observability';
 // Neither Debian's docker-compose 1.29 nor the compose-spec schema on npm (2021) knows the
 // top-level `name`, so the structure is checked here against the Compose Specification's keys.
 const ROOT = resolve(__dirname, '..');
-const OPTIONAL_VARIABLES = ['OPENCODE_HOST', 'OPENCODE_HOSTS', 'OPENCODE_SERVERS', 'OPENCODE_PASSWORD', 'OPENCODE_MODEL', 'API_KEY', 'REDIS_PASSWORD', 'WORKSPACE_ROOTS', 'OPENCODE_PASS_ENV', 'WORKTREES_DIR'];
+const OPTIONAL_VARIABLES = ['OPENCODE_HOST', 'OPENCODE_HOSTS', 'OPENCODE_SERVERS', 'OPENCODE_PASSWORD', 'OPENCODE_MODEL', 'API_KEY', 'REDIS_PASSWORD', 'WORKSPACE_ROOTS', 'OPENCODE_PASS_ENV', 'WORKTREES_DIR', 'PROVIDER_LIMITS'];
 // Set in compose ahead of the environment schema, which gains it with the metrics code; harmless
 // once it is there (the expected list is a set).
 const ORCHESTRATOR_SERVICES = ['api', 'worker'];

@@ -9,6 +9,10 @@ import { SessionOrigin1768000000000 } from './1768000000000-session-origin';
 import { SessionWorktree1769000000000 } from './1769000000000-session-worktree';
 import { PlanIntegration1769000000001 } from './1769000000001-plan-integration';
 import { SessionOpencodeServer1769000000002 } from './1769000000002-session-opencode-server';
+import { Spending1770000000000 } from './1770000000000-spending';
+import { AgentKeyBudgets1770000000001 } from './1770000000001-agent-key-budgets';
+import { PlanBudget1770000000002 } from './1770000000002-plan-budget';
+import { SessionBudget1770000000003 } from './1770000000003-session-budget';
 
 /** Every migration, oldest first; a new one is appended at the end (its timestamp is the newest). */
 export const MIGRATIONS = [
@@ -23,4 +27,8 @@ export const MIGRATIONS = [
   SessionWorktree1769000000000,
   PlanIntegration1769000000001,
   SessionOpencodeServer1769000000002,
+  Spending1770000000000,
+  AgentKeyBudgets1770000000001,
+  PlanBudget1770000000002,
+  SessionBudget1770000000003,
 ];

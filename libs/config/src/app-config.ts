@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { EnvironmentSchema, validateEnvironment } from './env.schema';
+import { parseProviderLimits, ProviderLimitRule } from './provider-limits';
 
 export interface OpencodeConfig {
   /** Undefined: this process starts and supervises its own local `opencode serve`. */
@@ -73,6 +74,15 @@ export class AppConfig {
     readonly author: { readonly name: string; readonly email: string };
     readonly resolverTries: number;
   };
+  /** Cost and capacity control: provider limits, quota hold, runaway guards, the plan forecast's prior. */
+  readonly capacity: {
+    readonly providerLimits: readonly ProviderLimitRule[];
+    readonly quotaHoldMinutes: number;
+    readonly turnMaxSteps: number;
+    readonly doomLoopRepeats: number;
+    readonly noProgressSeconds: number;
+    readonly taskCostPriorUsd: number;
+  };
   /**
    * The whole environment the process was started with, for the child processes it starts (a
    * managed OpenCode server reads provider credentials such as ANTHROPIC_API_KEY from it).
@@ -131,6 +141,14 @@ export class AppConfig {
       retentionHours: env.WORKTREE_RETENTION_HOURS,
       author: { name: env.WORKTREE_AUTHOR_NAME.trim(), email: env.WORKTREE_AUTHOR_EMAIL },
       resolverTries: env.MERGE_RESOLVER_TRIES,
+    };
+    this.capacity = {
+      providerLimits: parseProviderLimits(env.PROVIDER_LIMITS),
+      quotaHoldMinutes: env.PROVIDER_QUOTA_HOLD_MINUTES,
+      turnMaxSteps: env.TURN_MAX_STEPS,
+      doomLoopRepeats: env.DOOM_LOOP_REPEATS,
+      noProgressSeconds: env.NO_PROGRESS_SECONDS,
+      taskCostPriorUsd: env.PLAN_TASK_COST_PRIOR_USD,
     };
     this.processEnvironment = Object.freeze({ ...processEnvironment });
   }

@@ -2,6 +2,7 @@ import { plainToInstance, Transform } from 'class-transformer';
 import {
   IsIn,
   IsInt,
+  IsNumber,
   IsOptional,
   IsString,
   Matches,
@@ -10,9 +11,12 @@ import {
   MinLength,
   validateSync,
 } from 'class-validator';
+import { parseProviderLimits } from './provider-limits';
 
 const toInt = ({ value }: { value: unknown }) =>
   value === undefined || value === '' ? undefined : /^-?\d+$/.test(String(value)) ? Number(value) : value;
+const toNumber = ({ value }: { value: unknown }) =>
+  value === undefined || value === '' ? undefined : /^\d+(\.\d+)?$/.test(String(value)) ? Number(value) : value;
 const emptyToUndefined = ({ value }: { value: unknown }) => (value === '' ? undefined : value);
 
 /**
@@ -127,6 +131,19 @@ export class EnvironmentSchema {
    * The API serves /metrics on PORT instead. Default: DEFAULT_WORKER_METRICS_PORT of libs/observability.
    */
   @Transform(toInt) @IsInt() @Min(0) @Max(65535) WORKER_METRICS_PORT = 9465;
+
+  /** Limits per provider or model held across all workers (provider-limits.ts), e.g. `anthropic/*=concurrency:8,rpm:50`. Unset: none. */
+  @Transform(emptyToUndefined) @IsOptional() @IsString() PROVIDER_LIMITS?: string;
+  /** A model whose quota is exhausted (insufficient_quota, no Retry-After) is left alone for this many minutes. */
+  @Transform(toInt) @IsInt() @Min(1) @Max(10080) PROVIDER_QUOTA_HOLD_MINUTES = 60;
+  /** Model steps one turn may take unless its agent's binding says otherwise (STEP_LIMIT). */
+  @Transform(toInt) @IsInt() @Min(1) @Max(100000) TURN_MAX_STEPS = 200;
+  /** The same tool call (tool and input) this many times in one turn stops it (DOOM_LOOP). */
+  @Transform(toInt) @IsInt() @Min(2) @Max(1000) DOOM_LOOP_REPEATS = 5;
+  /** A turn showing no progress (no text, tool call or step) for this many seconds is stopped (NO_PROGRESS). */
+  @Transform(toInt) @IsInt() @Min(5) @Max(86400) NO_PROGRESS_SECONDS = 600;
+  /** A plan task's cost forecast when its agent has no finished run yet, USD per complexity point (see README). */
+  @Transform(toNumber) @IsNumber() @Min(0) @Max(1000) PLAN_TASK_COST_PRIOR_USD = 0.05;
 }
 
 export class ConfigValidationError extends Error {}
@@ -141,7 +158,7 @@ function isLoopbackHost(host: string): boolean {
 export function validateEnvironment(env: Record<string, string | undefined>): EnvironmentSchema {
   const known = Object.keys(new EnvironmentSchema());
   const picked: Record<string, unknown> = {};
-  const optional = ['OPENCODE_HOST', 'OPENCODE_HOSTS', 'OPENCODE_SERVERS', 'OPENCODE_PASSWORD', 'OPENCODE_MODEL', 'API_KEY', 'REDIS_PASSWORD', 'WORKSPACE_ROOTS', 'OPENCODE_PASS_ENV', 'LOG_FORMAT', 'WORKTREES_DIR'];
+  const optional = ['OPENCODE_HOST', 'OPENCODE_HOSTS', 'OPENCODE_SERVERS', 'OPENCODE_PASSWORD', 'OPENCODE_MODEL', 'API_KEY', 'REDIS_PASSWORD', 'WORKSPACE_ROOTS', 'OPENCODE_PASS_ENV', 'LOG_FORMAT', 'WORKTREES_DIR', 'PROVIDER_LIMITS'];
   for (const key of [...known, ...optional]) {
     if (env[key] !== undefined) picked[key] = env[key];
   }
@@ -155,6 +172,13 @@ export function validateEnvironment(env: Record<string, string | undefined>): En
       `  API_KEY is not set while HOST=${JSON.stringify(parsed.HOST)} is not a loopback address: ` +
         'anyone who can reach the port could run commands through the agents. Set API_KEY (8+ characters) or HOST=127.0.0.1',
     );
+  }
+  if (errors.length === 0) {
+    try {
+      parseProviderLimits(parsed.PROVIDER_LIMITS);
+    } catch (err) {
+      lines.push(`  PROVIDER_LIMITS=${JSON.stringify(parsed.PROVIDER_LIMITS)}: ${(err as Error).message}`);
+    }
   }
   if (lines.length > 0) {
     throw new ConfigValidationError(`Invalid environment configuration:\n${lines.join('\n')}`);

@@ -4,3 +4,5 @@ export { AppConfig } from './app-config';
 export type { ExternalOpencodeServer, OpencodeFleetConfig } from './app-config';
 export { EnvironmentSchema, validateEnvironment } from './env.schema';
 export { loadConfigOrExit } from './load-config';
+export { parseProviderLimits, PROVIDER_LIMIT_NAMES, ruleMatches } from './provider-limits';
+export type { ProviderLimitName, ProviderLimitRule } from './provider-limits';

@@ -58,6 +58,24 @@ export const METRIC = {
   worktreesDisk: 'orchestrator_worktrees_disk_bytes',
   /** counter {outcome}: merges of session branches (outcome: merged, up_to_date, conflict, dirty). */
   worktreeMerges: 'orchestrator_worktree_merges_total',
+  /** counter {agent, role, model, key, plan}: cost of model steps as they finish (streamed, so also of runs that failed or were stopped), USD. */
+  spendUsd: 'orchestrator_spend_usd_total',
+  /** counter {agent, role, model, key, plan}: tokens of model steps as they finish (every kind), streamed. */
+  spendTokens: 'orchestrator_spend_tokens_total',
+  /** gauge {scope, id, limit}: share of a budget left, 0-1 (scope: plan, agent, key; limit: maxTokens, maxCostUsd, maxMinutes), as last seen by a run. */
+  budgetRemaining: 'orchestrator_budget_remaining_ratio',
+  /** counter {scope, event}: budgets passing 80% (event warning) or reached (event exceeded), by scope (session, plan, agent, key). */
+  budgetEvents: 'orchestrator_budget_events_total',
+  /** counter {model, reason}: runs that waited QUEUED for provider capacity (reason: concurrency, rpm, tpm, cooldown, unavailable, rate_limited). */
+  sessionsThrottled: 'orchestrator_sessions_throttled_total',
+  /** counter {model}: rate-limit or overloaded answers of a model provider (HTTP 429/529) seen in turns. */
+  providerRateLimits: 'orchestrator_provider_rate_limits_total',
+  /** counter {model}: models found with their quota exhausted (marked unavailable). */
+  providerQuotaExhausted: 'orchestrator_provider_quota_exhausted_total',
+  /** counter {from, to}: runs sent to a fallback model instead of their primary one. */
+  modelFallbacks: 'orchestrator_model_fallbacks_total',
+  /** counter {reason}: turns stopped by a runaway guard (reason: STEP_LIMIT, DOOM_LOOP, NO_PROGRESS). */
+  runawayStops: 'orchestrator_runaway_stops_total',
   /** histogram {method, route, status}: HTTP requests served by the API, seconds. */
   httpRequestDuration: 'orchestrator_http_request_duration_seconds',
 } as const;

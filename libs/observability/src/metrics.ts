@@ -186,6 +186,61 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly spendUsd = new Counter({
+    name: METRIC.spendUsd,
+    help: 'Cost of model steps as they finish (streamed from OpenCode), USD, by agent, role, model, API key and plan.',
+    labelNames: ['agent', 'role', 'model', 'key', 'plan'] as const,
+    registers: [this.registry],
+  });
+  readonly spendTokens = new Counter({
+    name: METRIC.spendTokens,
+    help: 'Tokens of model steps as they finish (every kind), by agent, role, model, API key and plan.',
+    labelNames: ['agent', 'role', 'model', 'key', 'plan'] as const,
+    registers: [this.registry],
+  });
+  readonly budgetRemaining = new Gauge({
+    name: METRIC.budgetRemaining,
+    help: 'Share of a budget left (0-1) as last seen by a run, by scope (plan, agent, key), id and limit.',
+    labelNames: ['scope', 'id', 'limit'] as const,
+    registers: [this.registry],
+  });
+  readonly budgetEvents = new Counter({
+    name: METRIC.budgetEvents,
+    help: 'Budgets passing 80% (warning) or reached (exceeded), by scope (session, plan, agent, key).',
+    labelNames: ['scope', 'event'] as const,
+    registers: [this.registry],
+  });
+  readonly sessionsThrottled = new Counter({
+    name: METRIC.sessionsThrottled,
+    help: 'Runs put back in the queue to wait for provider capacity, by model and reason.',
+    labelNames: ['model', 'reason'] as const,
+    registers: [this.registry],
+  });
+  readonly providerRateLimits = new Counter({
+    name: METRIC.providerRateLimits,
+    help: 'Rate-limit or overloaded answers of a model provider seen in turns, by model.',
+    labelNames: ['model'] as const,
+    registers: [this.registry],
+  });
+  readonly providerQuotaExhausted = new Counter({
+    name: METRIC.providerQuotaExhausted,
+    help: 'Models found with their quota exhausted and marked unavailable, by model.',
+    labelNames: ['model'] as const,
+    registers: [this.registry],
+  });
+  readonly modelFallbacks = new Counter({
+    name: METRIC.modelFallbacks,
+    help: 'Runs sent to a fallback model instead of their primary one, by primary (from) and fallback (to).',
+    labelNames: ['from', 'to'] as const,
+    registers: [this.registry],
+  });
+  readonly runawayStops = new Counter({
+    name: METRIC.runawayStops,
+    help: 'Turns stopped by a runaway guard, by reason (STEP_LIMIT, DOOM_LOOP, NO_PROGRESS).',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+
   readonly httpRequestDuration = new Histogram({
     name: METRIC.httpRequestDuration,
     help: 'HTTP requests served by the API by method, route pattern and status code, seconds.',

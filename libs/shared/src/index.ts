@@ -6,3 +6,16 @@ export { addUsage, ZERO_USAGE } from './run-outcome';
 export type { RunFailure, RunResult, TokenUsage } from './run-outcome';
 export { ANONYMOUS_PRINCIPAL, BOOTSTRAP_KEY_ID, isInside, principalReaches, roleAtLeast, ROLES } from './access';
 export type { Principal, Role } from './access';
+export {
+  addSpend,
+  BUDGET_LIMITS,
+  BUDGET_WARNING_RATIO,
+  budgetProblem,
+  evaluateBudget,
+  normaliseBudget,
+  remainingOf,
+  spendOf,
+  tokensOf,
+  ZERO_SPEND,
+} from './budget';
+export type { Budget, BudgetLimit, BudgetVerdict, Spend } from './budget';
