@@ -15,10 +15,13 @@ export { OpencodeHttpClient } from './client/opencode-http-client';
 export { newOpencodeMessageId } from './client/opencode-message-id';
 
 export { OpencodeTurnRunner } from './turn/opencode-turn-runner';
-export type { TurnOutcome, TurnPermissionRequest, TurnProgress, TurnRequest } from './turn/turn.types';
+export type { TurnOutcome, TurnPermissionRequest, TurnProgress, TurnRequest, TurnUsageProgress } from './turn/turn.types';
+export { classifyProviderTrouble } from './turn/turn-messages';
+export type { ProviderTrouble } from './turn/turn-messages';
 
 export { ManagedOpencodeServer } from './server/managed-opencode-server';
 export type { ManagedServerRestart } from './server/managed-opencode-server';
-export { REHEARSAL_MODEL } from './server/opencode-server-environment';
-export { REHEARSAL_REQUESTS_PATH } from './rehearsal/rehearsal-provider';
+export { REHEARSAL_ALT_MODEL, REHEARSAL_FALLBACK_MODEL, REHEARSAL_MODEL } from './server/opencode-server-environment';
+export { RehearsalProvider, REHEARSAL_REQUESTS_PATH, REHEARSAL_STATS_PATH } from './rehearsal/rehearsal-provider';
+export type { RehearsalProviderOptions, RehearsalProviderStats } from './rehearsal/rehearsal-provider';
 export type { ChatCompletionRequest } from './rehearsal/rehearsal-script';

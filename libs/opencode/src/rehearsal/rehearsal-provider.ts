@@ -3,6 +3,9 @@ import type { AddressInfo } from 'node:net';
 import {
   ChatCompletionRequest,
   planRehearsalReply,
+  RATE_LIMIT_ERROR,
+  RehearsalErrorReply,
+  rehearsalPromptKey,
   RehearsalReply,
   RehearsalToolCall,
   RehearsalUsage,
@@ -12,10 +15,34 @@ import { errorMessage } from '@app/shared';
 
 export const REHEARSAL_PROVIDER_ID = 'rehearsal';
 export const REHEARSAL_MODEL_ID = 'scripted';
+/** More models of the same provider, e.g. to fall back to when the default one is out of quota. */
+export const REHEARSAL_FALLBACK_MODEL_ID = 'fallback';
+export const REHEARSAL_ALT_MODEL_ID = 'alt';
+export const REHEARSAL_MODEL_IDS = [REHEARSAL_MODEL_ID, REHEARSAL_FALLBACK_MODEL_ID, REHEARSAL_ALT_MODEL_ID] as const;
 /** Path where test processes that do not own the provider can read what it received. */
 export const REHEARSAL_REQUESTS_PATH = '/__rehearsal/requests';
+/** Path of the provider's counters (RehearsalProviderStats). */
+export const REHEARSAL_STATS_PATH = '/__rehearsal/stats';
+
+export interface RehearsalProviderOptions {
+  /** A chat request arriving while this many are in flight is answered 429 (a provider's capacity). */
+  maxConcurrentRequests?: number;
+  /** The `retry-after` of those 429s; default 1. */
+  rateLimitRetryAfterSeconds?: number;
+}
+
+export interface RehearsalProviderStats {
+  /** Chat requests received. */
+  requests: number;
+  /** Chat requests answered 429 (capacity, [[rate-limit N]], [[quota MODEL]]). */
+  rateLimited: number;
+  /** Most chat requests in flight at once (received, answer not yet ended or closed; 429s of the cap not counted). */
+  maxInFlight: number;
+}
 
 const MAX_RECORDED_REQUESTS = 200;
+/** Prompts remembered for [[rate-limit N]]: the oldest are forgotten past this. */
+const MAX_REMEMBERED_PROMPTS = 5_000;
 const SLOW_TICK_MS = 250;
 const MAX_BODY_BYTES = 20 * 1024 * 1024;
 
@@ -30,6 +57,11 @@ export class RehearsalProvider {
   private readonly recorded: ChatCompletionRequest[] = [];
   private requestCount = 0;
   private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly seenPrompts = new Set<string>();
+  private inFlight = 0;
+  private counters: RehearsalProviderStats = { requests: 0, rateLimited: 0, maxInFlight: 0 };
+
+  constructor(private readonly options: RehearsalProviderOptions = {}) {}
 
   /** Starts on 127.0.0.1 and a free port (or the given one); baseUrl ends with /v1. */
   async start(port = 0): Promise<{ baseUrl: string }> {
@@ -55,11 +87,19 @@ export class RehearsalProvider {
     return [...this.recorded];
   }
 
+  stats(): RehearsalProviderStats {
+    return { ...this.counters };
+  }
+
+  resetStats(): void {
+    this.counters = { requests: 0, rateLimited: 0, maxInFlight: this.inFlight };
+  }
+
   async stop(): Promise<void> {
     const server = this.server;
     this.server = undefined;
     this.url = undefined;
-    for (const timer of this.timers) clearInterval(timer);
+    for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();
     if (!server) return;
     await new Promise<void>((resolve) => {
@@ -73,9 +113,11 @@ export class RehearsalProvider {
     try {
       if (req.method === 'POST' && /\/chat\/completions$/.test(path)) return await this.chatCompletion(req, res);
       if (req.method === 'GET' && /\/models$/.test(path)) {
-        return sendJson(res, 200, { object: 'list', data: [{ id: REHEARSAL_MODEL_ID, object: 'model', owned_by: REHEARSAL_PROVIDER_ID }] });
+        const data = REHEARSAL_MODEL_IDS.map((id) => ({ id, object: 'model', owned_by: REHEARSAL_PROVIDER_ID }));
+        return sendJson(res, 200, { object: 'list', data });
       }
       if (req.method === 'GET' && path === REHEARSAL_REQUESTS_PATH) return sendJson(res, 200, this.requests());
+      if (req.method === 'GET' && path === REHEARSAL_STATS_PATH) return sendJson(res, 200, this.stats());
       sendError(res, 404, `no route ${req.method} ${path}`);
     } catch (err) {
       if (!res.headersSent) sendError(res, 400, errorMessage(err));
@@ -84,15 +126,21 @@ export class RehearsalProvider {
   }
 
   private async chatCompletion(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    this.counters.requests++;
+    if (this.options.maxConcurrentRequests !== undefined && this.inFlight >= this.options.maxConcurrentRequests) {
+      await readBody(req);
+      return this.sendError(res, { kind: 'error', status: 429, ...RATE_LIMIT_ERROR, retryAfterSeconds: this.options.rateLimitRetryAfterSeconds ?? 1 });
+    }
+    // In flight until the answer ended or the client went away (refused requests are not counted).
+    this.inFlight++;
+    this.counters.maxInFlight = Math.max(this.counters.maxInFlight, this.inFlight);
+    res.once('close', () => this.inFlight--);
     const body = JSON.parse(await readBody(req)) as ChatCompletionRequest;
     this.recorded.push(body);
     if (this.recorded.length > MAX_RECORDED_REQUESTS) this.recorded.shift();
     const requestNumber = ++this.requestCount;
-    const reply = planRehearsalReply(body, `call_${requestNumber}`);
-    if (reply.kind === 'error') {
-      const type = reply.status >= 500 ? 'server_error' : 'invalid_request_error';
-      return sendJson(res, reply.status, { error: { message: reply.message, type, code: type } });
-    }
+    const reply = planRehearsalReply(body, `call_${requestNumber}`, { seenBefore: this.seen(rehearsalPromptKey(body)) });
+    if (reply.kind === 'error') return this.sendError(res, reply);
     const usage = rehearsalUsage(body, completionText(reply));
     const id = `chatcmpl-rehearsal-${requestNumber}`;
     const model = body.model ?? REHEARSAL_MODEL_ID;
@@ -103,6 +151,7 @@ export class RehearsalProvider {
       streamToolCalls(stream, reply.calls, usage);
       return;
     }
+    if (reply.stallSeconds) return this.streamAfterStall(stream, res, reply.text, reply.stallSeconds, usage);
     if (!reply.slowSeconds) {
       stream.delta({ role: 'assistant', content: '' });
       for (const piece of splitInTwo(reply.text)) stream.delta({ content: piece });
@@ -110,6 +159,37 @@ export class RehearsalProvider {
       return;
     }
     this.streamSlowly(stream, res, reply.text, reply.slowSeconds, usage);
+  }
+
+  private sendError(res: ServerResponse, reply: RehearsalErrorReply): void {
+    if (reply.status === 429) this.counters.rateLimited++;
+    const type = reply.type ?? (reply.status >= 500 ? 'server_error' : 'invalid_request_error');
+    const headers: Record<string, string> = reply.retryAfterSeconds !== undefined ? { 'retry-after': String(reply.retryAfterSeconds) } : {};
+    sendJson(res, reply.status, { error: { message: reply.message, type, code: reply.code ?? type } }, headers);
+  }
+
+  /** Whether a request of this prompt came before (remembers it); bounded, the oldest forgotten first. */
+  private seen(key: string | undefined): boolean {
+    if (key === undefined) return false;
+    if (this.seenPrompts.has(key)) return true;
+    this.seenPrompts.add(key);
+    if (this.seenPrompts.size > MAX_REMEMBERED_PROMPTS) this.seenPrompts.delete(this.seenPrompts.values().next().value!);
+    return false;
+  }
+
+  /** The first chunk, then silence (no heartbeat) for N seconds, then the text; stops at once when the client goes away. */
+  private streamAfterStall(stream: ChunkWriter, res: ServerResponse, text: string, seconds: number, usage: RehearsalUsage): void {
+    stream.delta({ role: 'assistant', content: '' });
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      stream.delta({ content: text });
+      stream.finish('stop', usage);
+    }, seconds * 1000);
+    this.timers.add(timer);
+    res.once('close', () => {
+      clearTimeout(timer);
+      this.timers.delete(timer);
+    });
   }
 
   /** One chunk every 250 ms for N seconds; stops at once when the client goes away (an abort). */
@@ -217,9 +297,9 @@ function readBody(req: IncomingMessage): Promise<string> {
   });
 }
 
-function sendJson(res: ServerResponse, status: number, body: unknown): void {
+function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.writeHead(status, { ...headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
   res.end(text);
 }
 

@@ -2,7 +2,11 @@ import {
   ChatCompletionRequest,
   DEFAULT_FAIL_MESSAGE,
   parseRehearsalMarkers,
+  LOOP_TOOL_ARGUMENTS,
   planRehearsalReply,
+  QUOTA_ERROR,
+  RATE_LIMIT_ERROR,
+  rehearsalPromptKey,
   rehearsalUsage,
 } from './rehearsal-script';
 
@@ -212,6 +216,95 @@ describe('planRehearsalReply', () => {
   it('does not call a write tool the turn switched off', () => {
     const reply = planRehearsalReply(turn('[[write a]]x[[/write]]', { tools: [{ function: { name: 'bash' } }] }));
     expect(reply).toMatchObject({ kind: 'text' });
+  });
+});
+
+/** The request after `results` tool rounds of one call each (as OpenCode sends them: every step's call and result). */
+function afterToolRounds(prompt: string, results: number, extra: ChatCompletionRequest = {}): ChatCompletionRequest {
+  const request = turn(prompt, extra);
+  for (let i = 1; i <= results; i++) {
+    request.messages!.push(
+      { role: 'assistant', tool_calls: [{ id: `c${i}`, function: { name: 'bash', arguments: JSON.stringify(LOOP_TOOL_ARGUMENTS) } }] },
+      { role: 'tool', tool_call_id: `c${i}`, content: 'looping' },
+    );
+  }
+  return request;
+}
+
+describe('planRehearsalReply: capacity and runaway markers', () => {
+  it('reads rate-limit, quota, loop, steps and stall', () => {
+    expect(parseRehearsalMarkers('[[rate-limit 3]] [[quota scripted]] [[loop 1000]] [[steps 4]] [[stall 2.5]]')).toMatchObject({
+      rateLimitSeconds: 3,
+      quotaModel: 'scripted',
+      loop: 1000,
+      steps: 4,
+      stallSeconds: 2.5,
+    });
+  });
+
+  it('[[rate-limit N]]: 429 with retry-after N for the first request of the prompt, normal answers after it', () => {
+    expect(planRehearsalReply(turn('[[rate-limit 2]] hi'))).toEqual({ kind: 'error', status: 429, ...RATE_LIMIT_ERROR, retryAfterSeconds: 2 });
+    expect(RATE_LIMIT_ERROR).toEqual({ message: 'Rate limit reached for requests', type: 'rate_limit_error', code: 'rate_limit_exceeded' });
+    expect(planRehearsalReply(turn('[[rate-limit 2]] hi'), 'call', { seenBefore: true })).toEqual({
+      kind: 'text',
+      text: 'Rehearsal reply to: [[rate-limit 2]] hi',
+    });
+  });
+
+  it('keys a prompt by its text and model; side requests have no key', () => {
+    const key = rehearsalPromptKey(turn('[[rate-limit 1]] a'));
+    expect(key).toMatch(/^[0-9a-f]{64}$/);
+    expect(rehearsalPromptKey(turn('[[rate-limit 1]] a'))).toBe(key);
+    // The tool rounds of the turn keep the key: they are not "first" requests.
+    expect(rehearsalPromptKey(afterToolRounds('[[rate-limit 1]] a', 2))).toBe(key);
+    expect(rehearsalPromptKey(turn('[[rate-limit 1]] b'))).not.toBe(key);
+    expect(rehearsalPromptKey(turn('[[rate-limit 1]] a', { model: 'fallback' }))).not.toBe(key);
+    expect(rehearsalPromptKey(turn('[[rate-limit 1]] a', { tools: [] }))).toBeUndefined();
+  });
+
+  it('[[quota MODEL]]: 429 insufficient_quota (no retry-after) for that model only, at every request', () => {
+    expect(planRehearsalReply(turn('[[quota scripted]] hi'))).toEqual({ kind: 'error', status: 429, ...QUOTA_ERROR });
+    expect(QUOTA_ERROR).toEqual({
+      message: 'You exceeded your current quota, please check your plan and billing details.',
+      type: 'insufficient_quota',
+      code: 'insufficient_quota',
+    });
+    expect(planRehearsalReply(afterToolRounds('[[quota scripted]] [[steps 2]]', 1))).toMatchObject({ kind: 'error', status: 429 });
+    expect(planRehearsalReply(turn('[[quota scripted]] hi', { model: 'fallback' }))).toEqual({
+      kind: 'text',
+      text: 'Rehearsal reply to: [[quota scripted]] hi',
+    });
+  });
+
+  it('[[loop N]]: the same bash call while fewer than N tool results follow the prompt, then the closing text', () => {
+    const call = (reply: ReturnType<typeof planRehearsalReply>) => (reply.kind === 'tool-calls' ? reply.calls : []);
+    const first = call(planRehearsalReply(afterToolRounds('[[loop 3]]', 0), 'call_1'));
+    const third = call(planRehearsalReply(afterToolRounds('[[loop 3]]', 2), 'call_3'));
+    expect(first).toEqual([{ id: 'call_1_1', name: 'bash', arguments: '{"command":"echo looping","description":"Rehearsal loop"}' }]);
+    expect(third).toEqual([{ ...first[0], id: 'call_3_1' }]);
+    expect(planRehearsalReply(afterToolRounds('[[loop 3]]', 3))).toEqual({ kind: 'text', text: 'Ran 3 commands' });
+    expect(planRehearsalReply(afterToolRounds('[[loop 1000]]', 999))).toMatchObject({ kind: 'tool-calls' });
+  });
+
+  it('[[steps N]]: one distinct bash call per step, then the closing text', () => {
+    const commands = [0, 1, 2].map((done) => {
+      const reply = planRehearsalReply(afterToolRounds('[[steps 3]]', done));
+      return reply.kind === 'tool-calls' ? reply.calls.map((c) => JSON.parse(c.arguments).command) : reply;
+    });
+    expect(commands).toEqual([['echo step 1'], ['echo step 2'], ['echo step 3']]);
+    expect(planRehearsalReply(afterToolRounds('[[steps 3]]', 3))).toEqual({ kind: 'text', text: 'Ran 3 commands' });
+  });
+
+  it('[[loop N]] and [[steps N]] do not call bash when the turn does not offer it', () => {
+    const noBash = { tools: [{ function: { name: 'read' } }] };
+    for (const prompt of ['[[loop 3]]', '[[steps 3]]']) {
+      expect(planRehearsalReply(turn(prompt, noBash))).toEqual({ kind: 'text', text: 'The bash tool is not available in this turn.' });
+    }
+  });
+
+  it('[[stall N]]: the answer, also the closing one, carries the stall', () => {
+    expect(planRehearsalReply(turn('[[stall 3]] wait'))).toEqual({ kind: 'text', text: 'Rehearsal reply to: [[stall 3]] wait', stallSeconds: 3 });
+    expect(planRehearsalReply(afterToolRounds('[[stall 3]] [[steps 1]]', 1))).toEqual({ kind: 'text', text: 'Ran 1 command', stallSeconds: 3 });
   });
 });
 

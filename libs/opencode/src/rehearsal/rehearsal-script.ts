@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { isAbsolute, relative, resolve } from 'node:path';
 
 /**
@@ -17,6 +18,16 @@ import { isAbsolute, relative, resolve } from 'node:path';
  *   [[slow N]]                            the (closing) text streamed over N seconds
  *   [[expect-system text]]                HTTP 400 unless the system prompt contains text
  *   [[reply]]text[[/reply]]               the (closing) answer is exactly text (e.g. a review verdict)
+ *   [[rate-limit N]]                      the FIRST request of the prompt (per model) answers HTTP 429 with
+ *                                         `retry-after: N` (a rate_limit_error); the requests after it proceed
+ *   [[quota MODEL]]                       every request to model MODEL (an id such as `scripted`) answers
+ *                                         HTTP 429 insufficient_quota, no retry-after; other models proceed
+ *   [[loop N]]                            the SAME bash call (`echo looping`) while fewer than N tool results
+ *                                         follow the prompt, then the closing text (a runaway agent)
+ *   [[steps N]]                           N steps of one distinct bash call each (`echo step <i>`), then the
+ *                                         closing text
+ *   [[stall N]]                           the (closing) answer sends its first chunk, then nothing at all for
+ *                                         N seconds (no heartbeat), then its text
  */
 
 /** The subset of an OpenAI chat-completions request the script reads. */
@@ -50,6 +61,18 @@ export interface RehearsalMarkers {
   slowSeconds?: number;
   expectSystem: string[];
   reply?: string;
+  rateLimitSeconds?: number;
+  /** The model id (without provider) whose requests fail for want of quota. */
+  quotaModel?: string;
+  loop?: number;
+  steps?: number;
+  stallSeconds?: number;
+}
+
+/** What the provider knows of a request beyond its body (planRehearsalReply stays pure). */
+export interface RehearsalRequestContext {
+  /** The provider already received a request of this prompt and model (rehearsalPromptKey). */
+  seenBefore?: boolean;
 }
 
 export interface RehearsalToolCall {
@@ -60,9 +83,31 @@ export interface RehearsalToolCall {
 }
 
 export type RehearsalReply =
-  | { kind: 'error'; status: number; message: string }
+  | RehearsalErrorReply
   | { kind: 'tool-calls'; calls: RehearsalToolCall[] }
-  | { kind: 'text'; text: string; slowSeconds?: number };
+  | { kind: 'text'; text: string; slowSeconds?: number; stallSeconds?: number };
+
+export interface RehearsalErrorReply {
+  kind: 'error';
+  status: number;
+  message: string;
+  /** The OpenAI error body's type and code; default: from the status. */
+  type?: string;
+  code?: string;
+  /** Sent as the `retry-after` header. */
+  retryAfterSeconds?: number;
+}
+
+/** OpenAI's answers, as a provider at its limits gives them. */
+export const RATE_LIMIT_ERROR = { message: 'Rate limit reached for requests', type: 'rate_limit_error', code: 'rate_limit_exceeded' } as const;
+export const QUOTA_ERROR = {
+  message: 'You exceeded your current quota, please check your plan and billing details.',
+  type: 'insufficient_quota',
+  code: 'insufficient_quota',
+} as const;
+
+/** The tool call of [[loop N]]: identical every time. */
+export const LOOP_TOOL_ARGUMENTS = { command: 'echo looping', description: 'Rehearsal loop' } as const;
 
 export interface RehearsalUsage {
   prompt_tokens: number;
@@ -79,6 +124,11 @@ const SLOW = /\[\[slow\s+(\d+(?:\.\d+)?)\s*\]\]/;
 const EXPECT_SYSTEM = /\[\[expect-system\s+([^\]]+?)\s*\]\]/g;
 const WORKING_DIRECTORY = /Working directory:\s*(\S.*?)\s*$/m;
 const REPLY = /\[\[reply\]\]([\s\S]*?)\[\[\/reply\]\]/;
+const RATE_LIMIT = /\[\[rate-limit\s+(\d+(?:\.\d+)?)\s*\]\]/;
+const QUOTA = /\[\[quota\s+([^\]\s]+)\s*\]\]/;
+const LOOP = /\[\[loop\s+(\d+)\s*\]\]/;
+const STEPS = /\[\[steps\s+(\d+)\s*\]\]/;
+const STALL = /\[\[stall\s+(\d+(?:\.\d+)?)\s*\]\]/;
 
 export const DEFAULT_FAIL_MESSAGE = 'rehearsal provider failure';
 const DEFAULT_RETRYABLE_FAIL_MESSAGE = 'rehearsal provider temporary failure';
@@ -92,6 +142,10 @@ export function parseRehearsalMarkers(prompt: string): RehearsalMarkers {
   const failRetryable = FAIL_RETRYABLE.exec(text);
   const slow = SLOW.exec(text);
   const reply = REPLY.exec(text);
+  const number = (pattern: RegExp) => {
+    const match = pattern.exec(text);
+    return match ? Number(match[1]) : undefined;
+  };
   return {
     writes,
     commands: [...text.matchAll(BASH_BLOCK)].map((m) => m[1].trim()).filter((command) => command.length > 0),
@@ -101,11 +155,27 @@ export function parseRehearsalMarkers(prompt: string): RehearsalMarkers {
     slowSeconds: slow ? Number(slow[1]) : undefined,
     expectSystem: [...text.matchAll(EXPECT_SYSTEM)].map((m) => m[1]),
     reply: reply ? reply[1] : undefined,
+    rateLimitSeconds: number(RATE_LIMIT),
+    quotaModel: QUOTA.exec(text)?.[1],
+    loop: number(LOOP),
+    steps: number(STEPS),
+    stallSeconds: number(STALL),
   };
 }
 
+/**
+ * Identifies a turn request by its prompt and model, for [[rate-limit N]]: only the first
+ * request of a prompt is refused. Undefined for side requests (no tools offered: titles, summaries).
+ */
+export function rehearsalPromptKey(request: ChatCompletionRequest): string | undefined {
+  const messages = request.messages ?? [];
+  const lastUser = findLastIndex(messages, (m) => m.role === 'user');
+  if (lastUser < 0 || (request.tools ?? []).length === 0) return undefined;
+  return createHash('sha256').update(`${request.model ?? ''}\n${textOf(messages[lastUser])}`).digest('hex');
+}
+
 /** Decides the reply to one request. `callPrefix` keeps tool-call ids unique per request. */
-export function planRehearsalReply(request: ChatCompletionRequest, callPrefix = 'call'): RehearsalReply {
+export function planRehearsalReply(request: ChatCompletionRequest, callPrefix = 'call', context: RehearsalRequestContext = {}): RehearsalReply {
   const messages = request.messages ?? [];
   const lastUser = findLastIndex(messages, (m) => m.role === 'user');
   const offeredTools = new Set((request.tools ?? []).map((t) => t.function?.name).filter(Boolean));
@@ -116,10 +186,22 @@ export function planRehearsalReply(request: ChatCompletionRequest, callPrefix = 
   const afterPrompt = messages.slice(lastUser + 1);
   const workingDirectory = workingDirectoryOf(messages);
   const markers = parseRehearsalMarkers(prompt);
-  if (afterPrompt.some((m) => m.role === 'tool')) {
+  const pace = { slowSeconds: markers.slowSeconds, stallSeconds: markers.stallSeconds };
+  // The provider's limits come before anything the model would do.
+  if (markers.quotaModel !== undefined && markers.quotaModel === request.model) return { kind: 'error', status: 429, ...QUOTA_ERROR };
+  if (markers.rateLimitSeconds !== undefined && !context.seenBefore) {
+    return { kind: 'error', status: 429, ...RATE_LIMIT_ERROR, retryAfterSeconds: markers.rateLimitSeconds };
+  }
+  const toolResults = afterPrompt.filter((m) => m.role === 'tool').length;
+  const repeated = repeatedCall(markers, toolResults);
+  if (repeated) {
+    if (!offeredTools.has(repeated.name)) return { kind: 'text', text: `The ${repeated.name} tool is not available in this turn.` };
+    return { kind: 'tool-calls', calls: [{ id: `${callPrefix}_1`, ...repeated }] };
+  }
+  if (toolResults > 0) {
     // [[slow N]] with writes: the files are written at once, the closing answer takes N seconds.
     const text = markers.reply ?? summariseToolRound(afterPrompt, workingDirectory);
-    return { kind: 'text', text, slowSeconds: markers.slowSeconds };
+    return { kind: 'text', text, ...pace };
   }
 
   const system = messages.filter((m) => m.role === 'system').map(textOf).join('\n');
@@ -156,9 +238,19 @@ export function planRehearsalReply(request: ChatCompletionRequest, callPrefix = 
     return { kind: 'tool-calls', calls };
   }
 
-  if (markers.reply !== undefined) return { kind: 'text', text: markers.reply, slowSeconds: markers.slowSeconds };
+  if (markers.reply !== undefined) return { kind: 'text', text: markers.reply, ...pace };
   const firstLine = prompt.split('\n').find((line) => line.trim().length > 0)?.trim() ?? '';
-  return { kind: 'text', text: `Rehearsal reply to: ${firstLine}`, slowSeconds: markers.slowSeconds };
+  return { kind: 'text', text: `Rehearsal reply to: ${firstLine}`, ...pace };
+}
+
+/** [[loop N]] and [[steps N]]: one bash call per step while the turn has had fewer than N tool results. */
+function repeatedCall(markers: RehearsalMarkers, toolResults: number): Omit<RehearsalToolCall, 'id'> | undefined {
+  if (markers.loop !== undefined && toolResults < markers.loop) return { name: 'bash', arguments: JSON.stringify(LOOP_TOOL_ARGUMENTS) };
+  if (markers.steps !== undefined && toolResults < markers.steps) {
+    const step = toolResults + 1;
+    return { name: 'bash', arguments: JSON.stringify({ command: `echo step ${step}`, description: `Rehearsal step ${step}` }) };
+  }
+  return undefined;
 }
 
 /** Deterministic, non-zero token counts: about four characters a token. */

@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { Logger } from '@nestjs/common';
 import { OpencodeHttpClient } from '../client/opencode-http-client';
 import type { OpencodeEndpoint, OpencodeEndpointSource } from '../opencode-endpoint';
-import { RehearsalProvider } from '../rehearsal/rehearsal-provider';
+import { RehearsalProvider, RehearsalProviderOptions } from '../rehearsal/rehearsal-provider';
 import { findFreePort, isPortFree } from './free-port';
 import { resolveOpencodeBinary } from './opencode-binary';
 import { isProcessAlive } from './process-tree';
@@ -48,6 +48,8 @@ export interface ManagedOpencodeServerOptions {
   dataDir: string;
   /** "provider/model"; undefined: the offline rehearsal provider, started by this server. */
   model?: string;
+  /** Options of the rehearsal provider this server starts when no model is configured (e.g. a capacity cap). */
+  rehearsal?: RehearsalProviderOptions;
   /** OpenCode's per-step filesystem snapshots (config `snapshot`); default off. */
   snapshots?: boolean;
   /** Sets OPENCODE_SERVER_PASSWORD: every request then needs Basic auth. */
@@ -118,7 +120,7 @@ const STABLE_AFTER_MS = 60_000;
 export class ManagedOpencodeServer extends EventEmitter implements OpencodeEndpointSource {
   readonly defaultModel: string;
   private readonly options: Required<
-    Omit<ManagedOpencodeServerOptions, 'model' | 'password' | 'port' | 'binaryPath' | 'logger' | 'snapshots'>
+    Omit<ManagedOpencodeServerOptions, 'model' | 'password' | 'port' | 'binaryPath' | 'logger' | 'snapshots' | 'rehearsal'>
   > &
     Pick<ManagedOpencodeServerOptions, 'password' | 'binaryPath'>;
   /** Set when the server runs in a bubblewrap sandbox. */
@@ -208,7 +210,7 @@ export class ManagedOpencodeServer extends EventEmitter implements OpencodeEndpo
     this.killLeftoverFromCrashedRun();
     let rehearsalBaseUrl: string | undefined;
     if (!this.config.model) {
-      this.provider = new RehearsalProvider();
+      this.provider = new RehearsalProvider(this.config.rehearsal);
       rehearsalBaseUrl = (await this.provider.start()).baseUrl;
       this.logger.warn(
         `No real model configured (OPENCODE_MODEL is unset): OpenCode runs on the offline rehearsal provider ` +

@@ -4,16 +4,19 @@ import {
   buildOpencodeEnvironment,
   isPassedThrough,
   referencedPathsOf,
+  REHEARSAL_ALT_MODEL,
+  REHEARSAL_FALLBACK_MODEL,
   REHEARSAL_MODEL,
   serverDirectories,
 } from './opencode-server-environment';
 
 describe('buildOpencodeConfig', () => {
-  it("denies external directories and questions, and has no catch-all that would override a workspace's own ask rules", () => {
+  it("denies external directories and questions, allows OpenCode's doom_loop check, and has no catch-all that would override a workspace's own ask rules", () => {
     const { permission } = buildOpencodeConfig({ model: 'a/b' }) as { permission: Record<string, string> };
     expect(Object.entries(permission)).toEqual([
       ['external_directory', 'deny'],
       ['question', 'deny'],
+      ['doom_loop', 'allow'],
     ]);
   });
 
@@ -22,7 +25,7 @@ describe('buildOpencodeConfig', () => {
       autoupdate: false,
       share: 'disabled',
       snapshot: false,
-      permission: { external_directory: 'deny', question: 'deny' },
+      permission: { external_directory: 'deny', question: 'deny', doom_loop: 'allow' },
       model: 'anthropic/claude-sonnet-4',
       small_model: 'anthropic/claude-sonnet-4',
     });
@@ -46,6 +49,16 @@ describe('buildOpencodeConfig', () => {
         },
       },
     });
+  });
+
+  it('declares the scripted, fallback and alt rehearsal models with the same cost', () => {
+    const config = buildOpencodeConfig({ model: REHEARSAL_MODEL, rehearsalBaseUrl: 'http://127.0.0.1:1234/v1' }) as {
+      provider: { rehearsal: { models: Record<string, { cost: unknown; tool_call: boolean }> } };
+    };
+    const { models } = config.provider.rehearsal;
+    expect([REHEARSAL_MODEL, REHEARSAL_FALLBACK_MODEL, REHEARSAL_ALT_MODEL]).toEqual(['rehearsal/scripted', 'rehearsal/fallback', 'rehearsal/alt']);
+    expect(Object.keys(models)).toEqual(['scripted', 'fallback', 'alt']);
+    for (const model of Object.values(models)) expect(model).toMatchObject({ tool_call: true, cost: models.scripted.cost });
   });
 });
 

@@ -1,8 +1,17 @@
 import { join } from 'node:path';
 import { EnvironmentSchema } from '@app/config';
-import { REHEARSAL_MODEL_ID, REHEARSAL_PROVIDER_ID } from '../rehearsal/rehearsal-provider';
+import { REHEARSAL_ALT_MODEL_ID, REHEARSAL_FALLBACK_MODEL_ID, REHEARSAL_MODEL_ID, REHEARSAL_PROVIDER_ID } from '../rehearsal/rehearsal-provider';
 
 export const REHEARSAL_MODEL = `${REHEARSAL_PROVIDER_ID}/${REHEARSAL_MODEL_ID}`;
+/** Same script, other names: a fallback for a model out of quota, an alternative to route to. */
+export const REHEARSAL_FALLBACK_MODEL = `${REHEARSAL_PROVIDER_ID}/${REHEARSAL_FALLBACK_MODEL_ID}`;
+export const REHEARSAL_ALT_MODEL = `${REHEARSAL_PROVIDER_ID}/${REHEARSAL_ALT_MODEL_ID}`;
+
+const REHEARSAL_MODEL_NAMES: Record<string, string> = {
+  [REHEARSAL_MODEL_ID]: 'Scripted rehearsal model',
+  [REHEARSAL_FALLBACK_MODEL_ID]: 'Scripted rehearsal fallback model',
+  [REHEARSAL_ALT_MODEL_ID]: 'Scripted rehearsal alternative model',
+};
 
 /** USD per million tokens: declared so that rehearsal runs report a non-zero cost like real ones. */
 const REHEARSAL_MODEL_COST = { input: 3, output: 15, cache_read: 0.3, cache_write: 3.75 };
@@ -42,7 +51,10 @@ export function buildOpencodeConfig(options: { model: string; rehearsalBaseUrl?:
     // Off unless asked for: the turn's files then come from its tool calls, and a worktree session's
     // work is committed by the orchestrator; snapshots triple OpenCode's CPU per session in a git repository.
     snapshot: options.snapshots ?? false,
-    permission: { external_directory: 'deny', question: 'deny' },
+    // doom_loop: OpenCode's own repeated-call check (three identical calls in one step) would wait for
+    // an approval; the orchestrator runs its own guard. Here, not in the session's ruleset: OpenCode
+    // 1.18.33 evaluates doom_loop against the agent's rules only (measured: a session rule is ignored).
+    permission: { external_directory: 'deny', question: 'deny', doom_loop: 'allow' },
     model: options.model,
     small_model: options.model,
   };
@@ -52,14 +64,12 @@ export function buildOpencodeConfig(options: { model: string; rehearsalBaseUrl?:
         npm: '@ai-sdk/openai-compatible',
         name: 'Rehearsal (offline, scripted)',
         options: { baseURL: options.rehearsalBaseUrl, apiKey: 'rehearsal' },
-        models: {
-          [REHEARSAL_MODEL_ID]: {
-            name: 'Scripted rehearsal model',
-            tool_call: true,
-            cost: REHEARSAL_MODEL_COST,
-            limit: { context: 200_000, output: 32_000 },
-          },
-        },
+        models: Object.fromEntries(
+          Object.entries(REHEARSAL_MODEL_NAMES).map(([id, name]) => [
+            id,
+            { name, tool_call: true, cost: REHEARSAL_MODEL_COST, limit: { context: 200_000, output: 32_000 } },
+          ]),
+        ),
       },
     };
   }
@@ -121,7 +131,7 @@ const PASSED_OPENCODE_VARIABLES = ['OPENCODE_CONFIG'];
 /** Replaced by the server's own directories. */
 const ISOLATED_VARIABLES = ['HOME', 'XDG_CONFIG_HOME', 'XDG_DATA_HOME', 'XDG_STATE_HOME', 'XDG_CACHE_HOME'];
 /** The orchestrator's settings that have no default (so are not keys of `new EnvironmentSchema()`). */
-const ORCHESTRATOR_OPTIONAL_VARIABLES = ['API_KEY', 'OPENCODE_HOST', 'OPENCODE_PASSWORD', 'OPENCODE_MODEL', 'REDIS_PASSWORD', 'WORKSPACE_ROOTS', 'OPENCODE_PASS_ENV'];
+const ORCHESTRATOR_OPTIONAL_VARIABLES = ['API_KEY', 'OPENCODE_HOST', 'OPENCODE_PASSWORD', 'OPENCODE_MODEL', 'REDIS_PASSWORD', 'WORKSPACE_ROOTS', 'OPENCODE_PASS_ENV', 'PROVIDER_LIMITS'];
 const ORCHESTRATOR_PREFIXES = ['DB_', 'REDIS_'];
 let orchestratorVariables: Set<string> | undefined;
 

@@ -15,6 +15,7 @@ import type {
 import {
   answersTo,
   classifyError,
+  classifyProviderTrouble,
   errorOf,
   filesFromParts,
   finalTextOf,
@@ -268,8 +269,8 @@ export class TurnFollower {
     this.lastContactAt = Date.now();
     if (event.type === 'permission.asked') return void this.onPermissionAsked(event.properties, false);
     if (event.type === 'permission.replied') return this.onPermissionReplied(event.properties);
-    // A subagent's own progress and status are not the turn's.
-    if (sessionId !== this.sessionId) return;
+    // A subagent's own progress and status are not the turn's; only its steps' usage counts.
+    if (sessionId !== this.sessionId) return this.progress.onSubagentEvent(event);
     this.lastEventAt = Date.now();
     const props = event.properties;
     switch (event.type) {
@@ -293,8 +294,16 @@ export class TurnFollower {
     if (status.attempt === this.retryAttempt) return;
     this.retryAttempt = status.attempt;
     this.retries++;
-    this.progress.activity('retry', { retryAttempt: status.attempt, message: status.message });
-    if (this.retries > this.timings.maxProviderRetries) this.giveUpRetrying(status.message);
+    const message = typeof status.message === 'string' ? status.message : '';
+    const trouble = classifyProviderTrouble(message);
+    const retryAt = typeof status.next === 'number' ? { retryAt: status.next } : {};
+    this.progress.activity('retry', { retryAttempt: status.attempt, message: status.message, trouble, ...retryAt });
+    // OpenCode 1.18.33 retries an exhausted quota like a rate limit (five tries over about 40 s):
+    // waiting does not bring credit back, so the turn fails at once and the caller may fall back.
+    if (trouble === 'quota') return this.giveUpRetrying(message, TurnErrorCode.PROVIDER_QUOTA_EXHAUSTED);
+    if (this.retries > this.timings.maxProviderRetries) {
+      this.giveUpRetrying(message, trouble === 'rate-limit' ? TurnErrorCode.PROVIDER_RATE_LIMITED : TurnErrorCode.PROVIDER_ERROR);
+    }
   }
 
   private onIdle(): void {
@@ -310,12 +319,15 @@ export class TurnFollower {
     this.after(this.timings.errorSettleMs, () => this.end({ kind: 'settled' }));
   }
 
-  private giveUpRetrying(message: string): void {
+  private giveUpRetrying(message: string, code: TurnErrorCode): void {
     void this.client.abort(this.directory, this.sessionId).catch(() => undefined);
     this.end({
       kind: 'failed',
-      code: TurnErrorCode.PROVIDER_ERROR,
-      message: `the model provider kept failing (${this.retries} retries): ${message}`,
+      code,
+      message:
+        code === TurnErrorCode.PROVIDER_QUOTA_EXHAUSTED
+          ? `the model provider refused for want of quota: ${message}`
+          : `the model provider kept failing (${this.retries} retries): ${message}`,
       readMessages: true,
     });
   }
@@ -545,7 +557,10 @@ export class TurnFollower {
     if (!error && this.refused && !this.abortRequested && answers.at(-1)?.info.finish === 'tool-calls') {
       return { ...base, status: 'failed', error: { code: TurnErrorCode.PERMISSION_DENIED, message: refusalMessage(this.refused) } };
     }
-    if (!error && lastStepFinished(answers)) return { ...base, status: 'completed' };
+    // Aborted while OpenCode waited to retry the provider, the last message is closed without a
+    // finish reason (and without an error): that is an aborted turn, not a completed one.
+    const abortedUnfinished = this.abortRequested && !answers.at(-1)?.info.finish;
+    if (!error && lastStepFinished(answers) && !abortedUnfinished) return { ...base, status: 'completed' };
     if (this.abortRequested) return abortedOutcome(summary, filesChanged, usage);
     if (error) return { ...base, status: 'failed', error: classifyError(error) };
     if (messagesRead && answers.length === 0) {

@@ -3,6 +3,8 @@ import { parseModel } from './turn-follower';
 import {
   answersTo,
   classifyError,
+  classifyProviderTrouble,
+  retryAfterMsOf,
   errorOf,
   filesFromParts,
   finalTextOf,
@@ -123,5 +125,53 @@ describe('parseModel', () => {
     expect(parseModel('openrouter/anthropic/claude')).toEqual({ providerID: 'openrouter', modelID: 'anthropic/claude' });
     expect(parseModel(undefined)).toBeUndefined();
     expect(() => parseModel('nomodel')).toThrow('provider/model');
+  });
+});
+
+describe('classifyProviderTrouble', () => {
+  it.each([
+    // What OpenCode 1.18.33 puts in the retry status for the rehearsal provider's 429s (the provider's message only).
+    ['Rate limit reached for requests', undefined, 'rate-limit'],
+    ['You exceeded your current quota, please check your plan and billing details.', undefined, 'quota'],
+    ['You exceeded your current quota, please check your plan and billing details.', 429, 'quota'],
+    ['insufficient_quota', undefined, 'quota'],
+    ['Your credit balance is too low to access the Anthropic API.', 400, 'quota'],
+    ['Billing hard limit has been reached', undefined, 'quota'],
+    ['Too Many Requests', undefined, 'rate-limit'],
+    ['rate_limit_exceeded', undefined, 'rate-limit'],
+    ['slow down', 429, 'rate-limit'],
+    ['Overloaded', undefined, 'overloaded'],
+    ['upstream error', 529, 'overloaded'],
+    ['Service Unavailable', 503, 'overloaded'],
+    ['The model is at capacity', undefined, 'overloaded'],
+    ['rehearsal provider temporary failure', 500, 'error'],
+    ['', undefined, 'error'],
+  ])('%j (status %s) → %s', (message, statusCode, trouble) => {
+    expect(classifyProviderTrouble(message, statusCode)).toBe(trouble);
+  });
+});
+
+describe('classifyError: provider limits', () => {
+  it('maps an exhausted quota to PROVIDER_QUOTA_EXHAUSTED and a rate limit to PROVIDER_RATE_LIMITED', () => {
+    const quota = 'You exceeded your current quota, please check your plan and billing details.';
+    expect(classifyError({ name: 'APIError', data: { message: quota, statusCode: 429 } })).toEqual({ code: 'PROVIDER_QUOTA_EXHAUSTED', message: quota });
+    expect(classifyError({ name: 'APIError', data: { message: 'slow down', statusCode: 429 } })).toEqual({ code: 'PROVIDER_RATE_LIMITED', message: 'slow down' });
+    expect(classifyError({ name: 'APIError', data: { message: 'boom', statusCode: 500 } })).toEqual({ code: 'PROVIDER_ERROR', message: 'boom' });
+    // Not a provider's error: not the provider's limits either.
+    expect(classifyError({ name: 'UnknownError', data: { message: 'quota' } }).code).toBe('OPENCODE_ERROR');
+  });
+
+  it("puts the provider's retry-after in the message", () => {
+    const error = { name: 'APIError', data: { message: 'Rate limit reached for requests', statusCode: 429, responseHeaders: { 'Retry-After': '7' } } };
+    expect(classifyError(error)).toEqual({ code: 'PROVIDER_RATE_LIMITED', message: 'Rate limit reached for requests (retry after 7000 ms)' });
+  });
+
+  it('reads retry-after-ms, retry-after in seconds or as a date, and ignores anything else', () => {
+    const now = Date.parse('2026-01-01T00:00:00Z');
+    expect(retryAfterMsOf({ 'retry-after-ms': '1500', 'retry-after': '9' }, now)).toBe(1500);
+    expect(retryAfterMsOf({ 'retry-after': '2' }, now)).toBe(2000);
+    expect(retryAfterMsOf({ 'retry-after': 'Thu, 01 Jan 2026 00:00:03 GMT' }, now)).toBe(3000);
+    expect(retryAfterMsOf({ 'retry-after': 'soon' }, now)).toBeUndefined();
+    expect(retryAfterMsOf(undefined, now)).toBeUndefined();
   });
 });

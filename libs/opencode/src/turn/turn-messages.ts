@@ -5,8 +5,9 @@ import type {
   OpencodeErrorInfo,
   OpencodeMessage,
   OpencodePart,
+  OpencodeTokens,
 } from '../client/opencode.types';
-import { TurnErrorCode } from './turn.types';
+import { TurnActivityProgress, TurnErrorCode } from './turn.types';
 
 /** An assistant message of one turn, with its parts. */
 export interface TurnAnswer {
@@ -30,19 +31,32 @@ export function hasUserMessage(messages: OpencodeMessage[], userMessageId: strin
 
 /** Summed over every step of the turn. OpenCode's input tokens already exclude cache reads. */
 export function usageOf(answers: TurnAnswer[]): TokenUsage {
-  const usage = answers.reduce<TokenUsage>(
-    (sum, { info }) => ({
-      inputTokens: sum.inputTokens + (info.tokens?.input ?? 0),
-      outputTokens: sum.outputTokens + (info.tokens?.output ?? 0),
-      reasoningTokens: sum.reasoningTokens + (info.tokens?.reasoning ?? 0),
-      cacheReadTokens: sum.cacheReadTokens + (info.tokens?.cache?.read ?? 0),
-      cacheWriteTokens: sum.cacheWriteTokens + (info.tokens?.cache?.write ?? 0),
-      costUsd: sum.costUsd + (info.cost ?? 0),
-    }),
-    { ...ZERO_USAGE },
-  );
-  // Float sums of many small costs drift in the last digits.
-  return { ...usage, costUsd: Math.round(usage.costUsd * 1e9) / 1e9 };
+  return answers.reduce<TokenUsage>((sum, { info }) => sumUsage(sum, tokenUsageOf(info.tokens, info.cost)), { ...ZERO_USAGE });
+}
+
+/** OpenCode's tokens and cost (of a message or of one step-finish part) as TokenUsage. */
+export function tokenUsageOf(tokens: Partial<OpencodeTokens> | undefined, cost: number | undefined): TokenUsage {
+  return {
+    inputTokens: tokens?.input ?? 0,
+    outputTokens: tokens?.output ?? 0,
+    reasoningTokens: tokens?.reasoning ?? 0,
+    cacheReadTokens: tokens?.cache?.read ?? 0,
+    cacheWriteTokens: tokens?.cache?.write ?? 0,
+    costUsd: cost ?? 0,
+  };
+}
+
+/** a + b, the cost rounded to 1e-9 USD. */
+export function sumUsage(a: TokenUsage, b: TokenUsage): TokenUsage {
+  return {
+    inputTokens: a.inputTokens + b.inputTokens,
+    outputTokens: a.outputTokens + b.outputTokens,
+    reasoningTokens: a.reasoningTokens + b.reasoningTokens,
+    cacheReadTokens: a.cacheReadTokens + b.cacheReadTokens,
+    cacheWriteTokens: a.cacheWriteTokens + b.cacheWriteTokens,
+    // Float sums of many small costs drift in the last digits.
+    costUsd: Math.round((a.costUsd + b.costUsd) * 1e9) / 1e9,
+  };
 }
 
 /** The text of the last step that said something. */
@@ -91,12 +105,55 @@ export function lastStepFinished(answers: TurnAnswer[]): boolean {
 const ABORTED_ERROR_NAME = 'MessageAbortedError';
 const PROVIDER_ERROR_NAMES = new Set(['APIError', 'ProviderAuthError']);
 
+/** What a failing provider's answer says is wrong. */
+export type ProviderTrouble = NonNullable<TurnActivityProgress['trouble']>;
+
+const QUOTA_TEXT = /insufficient[_ ]quota|quota|billing|credit balance/i;
+const RATE_LIMIT_TEXT = /rate[ _-]?limit|too many requests|\b429\b/i;
+const OVERLOADED_TEXT = /overloaded|\b529\b|\b503\b|capacity/i;
+
+/**
+ * Classifies a provider failure from its message (and HTTP status when known). OpenCode 1.18.33's
+ * retry status carries only the provider's own message (e.g. OpenAI's "Rate limit reached for
+ * requests", "You exceeded your current quota, ..."), never the status code: the text decides.
+ * Quota first: an exhausted quota also comes as HTTP 429.
+ */
+export function classifyProviderTrouble(message: string, statusCode?: number): ProviderTrouble {
+  if (QUOTA_TEXT.test(message)) return 'quota';
+  if (statusCode === 429 || RATE_LIMIT_TEXT.test(message)) return 'rate-limit';
+  if (statusCode === 529 || statusCode === 503 || OVERLOADED_TEXT.test(message)) return 'overloaded';
+  return 'error';
+}
+
 /** Maps OpenCode's error to this adapter's codes, keeping the provider's own message. */
 export function classifyError(error: OpencodeErrorInfo): { code: TurnErrorCode; message: string } {
   const message = typeof error.data?.message === 'string' && error.data.message ? error.data.message : error.name;
-  if (PROVIDER_ERROR_NAMES.has(error.name)) return { code: TurnErrorCode.PROVIDER_ERROR, message };
+  if (PROVIDER_ERROR_NAMES.has(error.name)) {
+    const statusCode = typeof error.data?.statusCode === 'number' ? error.data.statusCode : undefined;
+    const trouble = classifyProviderTrouble(message, statusCode);
+    if (trouble === 'quota') return { code: TurnErrorCode.PROVIDER_QUOTA_EXHAUSTED, message };
+    if (trouble === 'rate-limit') {
+      const wait = retryAfterMsOf(error.data?.responseHeaders);
+      return { code: TurnErrorCode.PROVIDER_RATE_LIMITED, message: wait === undefined ? message : `${message} (retry after ${wait} ms)` };
+    }
+    return { code: TurnErrorCode.PROVIDER_ERROR, message };
+  }
   if (error.name === ABORTED_ERROR_NAME) {
     return { code: TurnErrorCode.OPENCODE_ERROR, message: 'the turn was aborted on the OpenCode server' };
   }
   return { code: TurnErrorCode.OPENCODE_ERROR, message: message === error.name ? message : `${error.name}: ${message}` };
+}
+
+/** The provider's wait from its response headers (retry-after-ms, or retry-after in seconds or as a date). */
+export function retryAfterMsOf(headers: unknown, now = Date.now()): number | undefined {
+  if (!headers || typeof headers !== 'object') return undefined;
+  const lower = new Map(Object.entries(headers as Record<string, unknown>).map(([name, value]) => [name.toLowerCase(), String(value)]));
+  const ms = Number(lower.get('retry-after-ms'));
+  if (lower.has('retry-after-ms') && Number.isFinite(ms) && ms >= 0) return Math.round(ms);
+  const value = lower.get('retry-after');
+  if (value === undefined || value.trim() === '') return undefined;
+  const seconds = Number(value);
+  if (Number.isFinite(seconds) && seconds >= 0) return Math.round(seconds * 1000);
+  const date = Date.parse(value);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
 }

@@ -1,6 +1,6 @@
 import type { OpencodeEvent } from '../client/opencode.types';
 import recorded from './fixtures/slow-write-turn.events.json';
-import { summarizeToolInput, TurnProgressTracker } from './turn-progress';
+import { summarizeToolInput, toolCallSignature, TurnProgressTracker } from './turn-progress';
 import type { TurnProgress } from './turn.types';
 
 /** A real turn (opencode 1.18.33): a write tool call, then an answer streamed in 9 deltas. */
@@ -42,10 +42,17 @@ describe('TurnProgressTracker', () => {
     t.close();
 
     const kinds = progress.map((p) => (p.kind === 'tool' ? `tool:${p.detail.status}` : p.kind));
-    expect(kinds).toEqual(['tool:pending', 'tool:running', 'tool:completed', 'files', ...Array(9).fill('text')]);
+    expect(kinds).toEqual(['tool:pending', 'tool:running', 'tool:completed', 'files', 'usage', ...Array(9).fill('text'), 'usage']);
+    const usage = progress.flatMap((p) => (p.kind === 'usage' ? [p.detail] : []));
+    const firstStep = { inputTokens: 2401, outputTokens: 14, reasoningTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0, costUsd: 0.007413 };
+    const secondStep = { inputTokens: 2443, outputTokens: 3, reasoningTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0, costUsd: 0.007374 };
+    expect(usage).toEqual([
+      { step: firstStep, total: firstStep, steps: 1, model: 'rehearsal/scripted' },
+      { step: secondStep, total: { ...firstStep, inputTokens: 4844, outputTokens: 17, costUsd: 0.014787 }, steps: 2, model: 'rehearsal/scripted' },
+    ]);
     expect(progress.slice(0, 4)).toEqual([
       { kind: 'tool', detail: { messageId: 'msg_21a032d19001wmf5MLKG9XWtoG', partId: 'prt_21a032f5a001NTdSRLrTNFkS3D', callId: 'call_3_1', tool: 'write', status: 'pending' } },
-      { kind: 'tool', detail: expect.objectContaining({ callId: 'call_3_1', status: 'running', input: 'a.txt' }) },
+      { kind: 'tool', detail: expect.objectContaining({ callId: 'call_3_1', status: 'running', input: 'a.txt', signature: expect.stringMatching(/^[0-9a-f]{16}$/) }) },
       { kind: 'tool', detail: expect.objectContaining({ callId: 'call_3_1', status: 'completed', input: 'a.txt', title: 'a.txt' }) },
       // The patch part and session.diff name the same file again: reported once.
       { kind: 'files', detail: { files: ['a.txt'], latest: ['a.txt'] } },
@@ -162,6 +169,72 @@ describe('TurnProgressTracker', () => {
     closed.close();
     closed.activity('idle');
     expect(progress).toEqual([]);
+  });
+});
+
+describe('TurnProgressTracker: usage of each model step', () => {
+  const stepFinish = (id: string, input: number, cost: number, sessionID = turn.sessionId, messageID = assistantMessage): OpencodeEvent => ({
+    type: 'message.part.updated',
+    properties: {
+      sessionID,
+      part: { id, sessionID, messageID, type: 'step-finish', tokens: { input, output: 10, reasoning: 2, cache: { read: 5, write: 1 } }, cost },
+    },
+  });
+  const usageOf = (progress: TurnProgress[]) => progress.flatMap((p) => (p.kind === 'usage' ? [p.detail] : []));
+
+  it("sums the turn's steps and its subagents' (each part once), counts the turn's own steps, names the model", () => {
+    const { t, progress } = tracker();
+    t.onEvent({ type: 'message.updated', properties: { info: { id: assistantMessage, role: 'assistant', providerID: 'rehearsal', modelID: 'alt' } } });
+    t.onEvent(stepFinish('prt_1', 100, 0.1));
+    t.onEvent(stepFinish('prt_1', 100, 0.1)); // the same part updated again: counted once
+    t.onSubagentEvent({ type: 'message.updated', properties: { info: { id: 'msg_sub', role: 'assistant', providerID: 'rehearsal', modelID: 'fallback' } } });
+    t.onSubagentEvent(stepFinish('prt_sub', 50, 0.2, 'ses_child', 'msg_sub'));
+    t.onSubagentEvent(partUpdated({ id: 'prt_subtool', type: 'tool', tool: 'bash', callID: 'c', state: { status: 'running', input: {} } }));
+    t.onEvent(stepFinish('prt_2', 1, 0.000000001, turn.sessionId, 'msg_unknown'));
+
+    const usage = usageOf(progress);
+    expect(usage).toHaveLength(3);
+    expect(usage[0]).toEqual({
+      step: { inputTokens: 100, outputTokens: 10, reasoningTokens: 2, cacheReadTokens: 5, cacheWriteTokens: 1, costUsd: 0.1 },
+      total: { inputTokens: 100, outputTokens: 10, reasoningTokens: 2, cacheReadTokens: 5, cacheWriteTokens: 1, costUsd: 0.1 },
+      steps: 1,
+      model: 'rehearsal/alt',
+    });
+    expect(usage[1]).toMatchObject({ steps: 1, model: 'rehearsal/fallback', total: { inputTokens: 150, outputTokens: 20, costUsd: 0.3 } });
+    expect(usage[2]).toEqual({
+      step: expect.objectContaining({ inputTokens: 1 }),
+      total: { inputTokens: 151, outputTokens: 30, reasoningTokens: 6, cacheReadTokens: 15, cacheWriteTokens: 3, costUsd: 0.300000001 },
+      steps: 2,
+    });
+    // A subagent's tool calls are not the turn's progress.
+    expect(progress.filter((p) => p.kind !== 'usage')).toEqual([]);
+  });
+});
+
+describe('toolCallSignature', () => {
+  it('is the same for identical calls, whatever the key order, and differs for any other input or tool', () => {
+    const a = toolCallSignature('bash', { command: 'echo looping', description: 'Rehearsal loop', options: { a: 1, b: [1, { y: 2, x: 1 }] } });
+    const b = toolCallSignature('bash', { options: { b: [1, { x: 1, y: 2 }], a: 1 }, description: 'Rehearsal loop', command: 'echo looping' });
+    expect(a).toMatch(/^[0-9a-f]{16}$/);
+    expect(b).toBe(a);
+    expect(toolCallSignature('bash', { command: 'echo looping', description: 'Rehearsal loop', options: { a: 1, b: [1, { y: 2, x: 2 }] } })).not.toBe(a);
+    expect(toolCallSignature('bash', { command: 'echo step 1' })).not.toBe(toolCallSignature('bash', { command: 'echo step 2' }));
+    expect(toolCallSignature('read', { command: 'echo step 1' })).not.toBe(toolCallSignature('bash', { command: 'echo step 1' }));
+    expect(toolCallSignature('bash', { value: '1' })).not.toBe(toolCallSignature('bash', { value: 1 }));
+  });
+
+  it('is reported once the input is known, the same for repeated identical calls', () => {
+    const { t, progress } = tracker();
+    const input = { command: 'echo looping', description: 'Rehearsal loop' };
+    for (const callID of ['c1', 'c2']) {
+      t.onEvent(partUpdated({ id: `prt_${callID}`, type: 'tool', tool: 'bash', callID, state: { status: 'pending', input: {} } }));
+      t.onEvent(partUpdated({ id: `prt_${callID}`, type: 'tool', tool: 'bash', callID, state: { status: 'running', input } }));
+      t.onEvent(partUpdated({ id: `prt_${callID}`, type: 'tool', tool: 'bash', callID, state: { status: 'completed', input, output: 'looping' } }));
+    }
+    const tools = progress.flatMap((p) => (p.kind === 'tool' ? [p.detail] : []));
+    expect(tools.filter((d) => d.status === 'pending').every((d) => d.signature === undefined)).toBe(true);
+    const signatures = new Set(tools.filter((d) => d.status !== 'pending').map((d) => d.signature));
+    expect([...signatures]).toEqual([toolCallSignature('bash', input)]);
   });
 });
 

@@ -1,6 +1,8 @@
+import { createHash } from 'node:crypto';
 import { isAbsolute, relative } from 'node:path';
-import type { OpencodeEvent, OpencodeFileDiff, OpencodePart } from '../client/opencode.types';
-import { uniqueRelative } from './turn-messages';
+import { TokenUsage, ZERO_USAGE } from '@app/shared';
+import type { OpencodeEvent, OpencodeFileDiff, OpencodeMessageInfo, OpencodePart, OpencodeTokens } from '../client/opencode.types';
+import { sumUsage, tokenUsageOf, uniqueRelative } from './turn-messages';
 import type { TurnActivityProgress, TurnProgress, TurnToolStatus } from './turn.types';
 
 export interface TurnProgressOptions {
@@ -35,12 +37,20 @@ export class TurnProgressTracker {
   private flushTimer?: NodeJS.Timeout;
   private lastActivity?: string;
   private closed = false;
+  /** step-finish parts counted (a part may be updated again). */
+  private readonly countedSteps = new Set<string>();
+  /** "provider/model" per assistant message, from message.updated. */
+  private readonly messageModels = new Map<string, string>();
+  private totalUsage: TokenUsage = { ...ZERO_USAGE };
+  private ownSteps = 0;
 
   constructor(private readonly options: TurnProgressOptions) {}
 
   onEvent(event: OpencodeEvent): void {
     const props = event.properties;
     switch (event.type) {
+      case 'message.updated':
+        return this.noteModel(props.info as Partial<OpencodeMessageInfo> | undefined);
       case 'message.part.updated':
         return this.onPart(props.part as OpencodePart | undefined);
       case 'message.part.delta':
@@ -48,6 +58,16 @@ export class TurnProgressTracker {
       case 'session.diff':
         return this.reportFiles(((props.diff as OpencodeFileDiff[] | undefined) ?? []).map((d) => d.file));
     }
+  }
+
+  /**
+   * An event of one of the turn's subagent sessions: only its steps' usage counts (its text and
+   * tool calls are not the turn's progress).
+   */
+  onSubagentEvent(event: OpencodeEvent): void {
+    if (event.type === 'message.updated') return this.noteModel(event.properties.info as Partial<OpencodeMessageInfo> | undefined);
+    const part = event.properties.part as OpencodePart | undefined;
+    if (event.type === 'message.part.updated' && part?.type === 'step-finish') this.onStepFinish(part, false);
   }
 
   /** busy and idle are reported once per change; every retry is reported. */
@@ -79,6 +99,7 @@ export class TurnProgressTracker {
     if (!part || part.messageID === this.options.userMessageId) return;
     this.partTypes.set(part.id, part.type);
     if (part.type === 'tool') this.onToolPart(part);
+    else if (part.type === 'step-finish') this.onStepFinish(part, true);
     else if (part.type === 'patch') this.reportFiles(part.files ?? []);
     else if (part.type === 'text' && part.time?.end && typeof part.text === 'string' && !part.synthetic) this.onTextEnd(part);
   }
@@ -90,6 +111,8 @@ export class TurnProgressTracker {
       this.toolStatuses.set(callId, status);
       const state = part.state;
       const input = summarizeToolInput(state?.input, this.options.directory);
+      // A pending call's input is not known yet.
+      const signature = status !== 'pending' && state?.input ? toolCallSignature(part.tool ?? 'unknown', state.input) : undefined;
       this.emit({
         kind: 'tool',
         detail: {
@@ -101,11 +124,29 @@ export class TurnProgressTracker {
           ...(state?.title ? { title: truncate(state.title) } : {}),
           ...(input ? { input } : {}),
           ...(state?.error ? { error: truncate(state.error, 1000) } : {}),
+          ...(signature ? { signature } : {}),
         },
       });
     }
     const path = part.state?.input?.filePath ?? part.state?.metadata?.filepath;
     if (status === 'completed' && FILE_WRITING_TOOLS.has(part.tool ?? '') && typeof path === 'string') this.reportFiles([path]);
+  }
+
+  private noteModel(info: Partial<OpencodeMessageInfo> | undefined): void {
+    if (info?.role !== 'assistant' || typeof info.id !== 'string') return;
+    if (info.providerID && info.modelID) this.messageModels.set(info.id, `${info.providerID}/${info.modelID}`);
+  }
+
+  /** One finished model step: its usage, once per part (of the turn's session or a subagent's). */
+  private onStepFinish(part: OpencodePart, own: boolean): void {
+    if (this.countedSteps.has(part.id)) return;
+    this.countedSteps.add(part.id);
+    const { tokens, cost } = part as OpencodePart & { tokens?: Partial<OpencodeTokens>; cost?: number };
+    const step = tokenUsageOf(tokens, cost);
+    this.totalUsage = sumUsage(this.totalUsage, step);
+    if (own) this.ownSteps++;
+    const model = this.messageModels.get(part.messageID);
+    this.emit({ kind: 'usage', detail: { step, total: { ...this.totalUsage }, steps: this.ownSteps, ...(model ? { model } : {}) } });
   }
 
   /** A finished text part: forward what its deltas did not bring (all of it when they were missed, e.g. a reconnect). */
@@ -177,6 +218,22 @@ export function summarizeToolInput(input: Record<string, unknown> | undefined, d
   const { content: _c, oldString: _o, newString: _n, ...rest } = input;
   const json = JSON.stringify(rest);
   return json === '{}' ? undefined : truncate(json);
+}
+
+/** sha256 (hex, 16 characters) of the tool name and its input's canonical JSON (keys sorted, at every depth). */
+export function toolCallSignature(tool: string, input: Record<string, unknown>): string {
+  return createHash('sha256').update(`${tool}\n${canonicalJson(input)}`).digest('hex').slice(0, 16);
+}
+
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map((item) => canonicalJson(item ?? null)).join(',')}]`;
+  if (value && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
 }
 
 function truncate(text: string, max = MAX_SUMMARY): string {

@@ -60,6 +60,12 @@ export interface TurnToolProgress {
   title?: string;
   input?: string;
   error?: string;
+  /**
+   * Stable hash (sha256 hex, first 16 characters) of the tool name and the canonical JSON (sorted
+   * keys) of its FULL input, once the input is known (running, completed, error): two identical
+   * calls share it, any difference in the input changes it (the orchestrator's repeated-call guard).
+   */
+  signature?: string;
 }
 
 /** Files the turn changed: `latest` newly seen, `files` all so far (workspace-relative, sorted). */
@@ -74,6 +80,22 @@ export interface TurnActivityProgress {
   /** retry only: OpenCode's retry counter and the provider's message. */
   retryAttempt?: number;
   message?: string;
+  /** retry only: what the provider's message says is wrong (classifyProviderTrouble). */
+  trouble?: 'rate-limit' | 'quota' | 'overloaded' | 'error';
+  /** retry only: when OpenCode tries again (epoch ms; OpenCode honours the provider's retry-after). */
+  retryAt?: number;
+}
+
+/** One finished model step (OpenCode's step-finish part) of the turn or of one of its subagents. */
+export interface TurnUsageProgress {
+  /** This step's usage. */
+  step: TokenUsage;
+  /** The turn's usage so far: every step seen of the turn's session and its subagents' sessions. */
+  total: TokenUsage;
+  /** Steps of the turn's own session so far (subagents' steps not counted). */
+  steps: number;
+  /** "provider/model" of the message the step belongs to, when known. */
+  model?: string;
 }
 
 /** Live progress of a turn, reported in the order OpenCode showed it. */
@@ -81,7 +103,8 @@ export type TurnProgress =
   | { kind: 'text'; detail: TurnTextProgress }
   | { kind: 'tool'; detail: TurnToolProgress }
   | { kind: 'files'; detail: TurnFilesProgress }
-  | { kind: 'activity'; detail: TurnActivityProgress };
+  | { kind: 'activity'; detail: TurnActivityProgress }
+  | { kind: 'usage'; detail: TurnUsageProgress };
 
 /** A permission OpenCode waits on during the turn (asked by the turn's session or by a subagent's). */
 export interface TurnPermissionRequest {
@@ -130,6 +153,10 @@ export interface RunTurnOptions {
 export const TurnErrorCode = {
   /** The model provider failed the turn (OpenCode's APIError / ProviderAuthError). */
   PROVIDER_ERROR: 'PROVIDER_ERROR',
+  /** The provider refused for want of quota or credit (e.g. HTTP 429 insufficient_quota): waiting does not help. */
+  PROVIDER_QUOTA_EXHAUSTED: 'PROVIDER_QUOTA_EXHAUSTED',
+  /** The provider kept rate-limiting the turn (HTTP 429) past the retries allowed. */
+  PROVIDER_RATE_LIMITED: 'PROVIDER_RATE_LIMITED',
   /** OpenCode itself failed the turn or refused the prompt. */
   OPENCODE_ERROR: 'OPENCODE_ERROR',
   /** The server did not answer for longer than the configured window. */

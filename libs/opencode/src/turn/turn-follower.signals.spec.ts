@@ -1,0 +1,155 @@
+import { tmpdir } from 'node:os';
+import type { SubscribeOptions } from '../client/opencode-event-stream';
+import type { OpencodeHttpClient } from '../client/opencode-http-client';
+import type { OpencodeEvent, OpencodeMessage, OpencodeSessionStatus } from '../client/opencode.types';
+import { TurnFollower, TurnRunnerTimings } from './turn-follower';
+import type { TurnProgress } from './turn.types';
+
+const DIR = tmpdir();
+const SESSION = 'ses_turn';
+const CHILD = 'ses_child';
+const MESSAGE = 'msg_0000000000001AAAAAAAAAAAAAA';
+const ANSWER = 'msg_0000000000002AAAAAAAAAAAAAA';
+const TIMINGS: TurnRunnerTimings = {
+  reconcileIntervalMs: 20,
+  unavailableAfterMs: 5_000,
+  notStartedGraceMs: 50,
+  abortSettleMs: 200,
+  errorSettleMs: 20,
+  textFlushMs: 10,
+  maxProviderRetries: 2,
+};
+const QUOTA = 'You exceeded your current quota, please check your plan and billing details.';
+
+/** The parts of OpenCode a follower talks to, scripted by the test through events. */
+class ScriptedOpencode {
+  listener?: SubscribeOptions;
+  statuses: Record<string, OpencodeSessionStatus> = {};
+  messageList: OpencodeMessage[] = [];
+  prompts = 0;
+  aborts = 0;
+  readonly defaultModel = 'rehearsal/scripted';
+
+  asClient(): OpencodeHttpClient {
+    return this as unknown as OpencodeHttpClient;
+  }
+  async subscribeShared(options: SubscribeOptions) {
+    this.listener = options;
+    return { connected: true, reconnects: 0, close: () => (this.listener = undefined) };
+  }
+  async promptAsync(): Promise<void> {
+    this.prompts++;
+  }
+  async messages(): Promise<OpencodeMessage[]> {
+    return this.messageList;
+  }
+  async sessionStatus(): Promise<Record<string, OpencodeSessionStatus>> {
+    return this.statuses;
+  }
+  async abort(): Promise<boolean> {
+    this.aborts++;
+    this.statuses = {};
+    return true;
+  }
+  async diff() {
+    return [];
+  }
+  async pendingPermissions() {
+    return [];
+  }
+  emit(type: string, properties: Record<string, unknown>): void {
+    this.listener?.onEvent({ type, properties, directory: DIR } as OpencodeEvent);
+  }
+  status(status: OpencodeSessionStatus, sessionID = SESSION): void {
+    if (sessionID === SESSION) this.statuses = status.type === 'idle' ? {} : { [SESSION]: status };
+    this.emit('session.status', { sessionID, status });
+  }
+}
+
+async function until(check: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 1_000;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+function follow(fake: ScriptedOpencode) {
+  const progress: TurnProgress[] = [];
+  const run = new TurnFollower(
+    fake.asClient(),
+    { opencodeSessionId: SESSION, messageId: MESSAGE },
+    { workspace: DIR, title: 't', prompt: 'p', agent: 'build' },
+    { signal: new AbortController().signal, onProgress: (p) => progress.push(p) },
+    TIMINGS,
+  ).run();
+  return { run, progress };
+}
+
+const retry = (attempt: number, message: string, next = 1_900_000_000_000): OpencodeSessionStatus => ({ type: 'retry', attempt, message, next });
+
+describe('TurnFollower: provider limits and usage', () => {
+  it('fails an exhausted quota at once (PROVIDER_QUOTA_EXHAUSTED), after a retry activity saying so', async () => {
+    const fake = new ScriptedOpencode();
+    const { run, progress } = follow(fake);
+    await until(() => fake.prompts > 0, 'the prompt');
+    fake.status({ type: 'busy' });
+    fake.status(retry(1, QUOTA, 1_900_000_002_000));
+
+    const outcome = await run;
+    expect(outcome.status).toBe('failed');
+    expect(outcome.error).toEqual({ code: 'PROVIDER_QUOTA_EXHAUSTED', message: expect.stringContaining(QUOTA) });
+    expect(fake.aborts).toBe(1);
+    expect(progress).toContainEqual({
+      kind: 'activity',
+      detail: { state: 'retry', retryAttempt: 1, message: QUOTA, trouble: 'quota', retryAt: 1_900_000_002_000 },
+    });
+  });
+
+  it('reports rate-limit retries with their trouble, and past the limit fails PROVIDER_RATE_LIMITED', async () => {
+    const fake = new ScriptedOpencode();
+    const { run, progress } = follow(fake);
+    await until(() => fake.prompts > 0, 'the prompt');
+    fake.status({ type: 'busy' });
+    for (const attempt of [1, 2, 3]) fake.status(retry(attempt, 'Rate limit reached for requests'));
+
+    const outcome = await run;
+    expect(outcome.error).toEqual({ code: 'PROVIDER_RATE_LIMITED', message: expect.stringContaining('Rate limit reached for requests') });
+    const retries = progress.flatMap((p) => (p.kind === 'activity' && p.detail.state === 'retry' ? [p.detail] : []));
+    expect(retries.map((r) => r.trouble)).toEqual(['rate-limit', 'rate-limit', 'rate-limit']);
+  });
+
+  it("counts the subagents' steps in the usage total, not their other progress", async () => {
+    const fake = new ScriptedOpencode();
+    const { run, progress } = follow(fake);
+    await until(() => fake.prompts > 0, 'the prompt');
+    const tokens = { input: 10, output: 2, reasoning: 0, cache: { read: 0, write: 0 } };
+    const step = (sessionID: string, id: string, messageID: string) =>
+      fake.emit('message.part.updated', { sessionID, part: { id, sessionID, messageID, type: 'step-finish', tokens, cost: 0.5 } });
+    fake.status({ type: 'busy' });
+    fake.emit('session.created', { info: { id: CHILD, parentID: SESSION } });
+    step(SESSION, 'prt_1', ANSWER);
+    step(CHILD, 'prt_c1', 'msg_child');
+    fake.emit('message.part.updated', {
+      sessionID: CHILD,
+      part: { id: 'prt_ct', sessionID: CHILD, messageID: 'msg_child', type: 'tool', tool: 'bash', callID: 'x', state: { status: 'running', input: {} } },
+    });
+    step('ses_stranger', 'prt_s', 'msg_stranger');
+    fake.messageList = [
+      {
+        info: { id: ANSWER, sessionID: SESSION, role: 'assistant', parentID: MESSAGE, modelID: 'scripted', providerID: 'rehearsal', cost: 0.5, tokens, time: { created: 1, completed: 2 } },
+        parts: [],
+      },
+    ];
+    fake.status({ type: 'idle' });
+
+    const outcome = await run;
+    expect(outcome.status).toBe('completed');
+    const usage = progress.flatMap((p) => (p.kind === 'usage' ? [p.detail] : []));
+    expect(usage.map((u) => [u.steps, u.total.inputTokens, u.total.costUsd])).toEqual([
+      [1, 10, 0.5],
+      [1, 20, 1],
+    ]);
+    expect(progress.some((p) => p.kind === 'tool')).toBe(false);
+  });
+});
