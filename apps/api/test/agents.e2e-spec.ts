@@ -58,6 +58,8 @@ describe('Agents through HTTP', () => {
       systemInstructions: '',
       disabledTools: ['webfetch'],
       permissions: {},
+      fallbackModels: [],
+      maxSteps: null,
     });
     expect(patched.body.readOnly).toBe(false);
 

@@ -270,7 +270,7 @@ describe('Authentication and authorization (API_KEY set)', () => {
     const mine = (list.body as Array<Record<string, unknown>>).filter((k) => [viewer.id, operator.id, admin.id].includes(k.id as string));
     expect(mine).toHaveLength(3);
     expect(Object.keys(mine[0]).sort()).toEqual(
-      ['createdAt', 'createdByKeyId', 'expiresAt', 'id', 'name', 'prefix', 'revokedAt', 'role', 'status', 'updatedAt', 'version', 'workspaceRoots'].sort(),
+      ['budget', 'createdAt', 'createdByKeyId', 'expiresAt', 'id', 'name', 'prefix', 'revokedAt', 'role', 'spendToday', 'status', 'updatedAt', 'version', 'workspaceRoots'].sort(),
     );
     const text = JSON.stringify(list.body);
     for (const secret of secrets.filter((s) => s !== API_KEY)) {

@@ -4,7 +4,7 @@ import { AgentRole } from '../domain/agent-role';
 import { AgentErrorCode } from '../domain/agent.errors';
 import { AgentRun, PerformanceTier, TIER_THRESHOLDS } from '../domain/performance';
 import { AgentService, ROUTING_LOAD_TTL_MS, ROUTING_SNAPSHOT_TTL_MS } from './agent.service';
-import { InMemoryAgentPerformance, InMemoryAgentRepository } from '@app/agent/testing';
+import { InMemoryAgentPerformance, InMemoryAgentRepository, InMemorySpendLimits } from '@app/agent/testing';
 
 const implementer = (name: string, extra: Record<string, unknown> = {}) => ({
   name,
@@ -29,12 +29,14 @@ const run = (agentId: string, outcome: AgentRun['outcome'], minutesAgo: number, 
 describe('AgentService', () => {
   let repo: InMemoryAgentRepository;
   let perf: InMemoryAgentPerformance;
+  let spendLimits: InMemorySpendLimits;
   let service: AgentService;
 
   beforeEach(() => {
     repo = new InMemoryAgentRepository();
     perf = new InMemoryAgentPerformance(repo);
-    service = new AgentService(repo, perf);
+    spendLimits = new InMemorySpendLimits();
+    service = new AgentService(repo, perf, spendLimits);
   });
   afterEach(() => jest.useRealTimers());
 
@@ -70,6 +72,43 @@ describe('AgentService', () => {
       await expect(service.delete(a.id)).rejects.toMatchObject({ code: AgentErrorCode.AGENT_NOT_FOUND });
       await expect(service.update(a.id, 1, {})).rejects.toMatchObject({ code: AgentErrorCode.AGENT_NOT_FOUND });
       await expect(service.create(implementer('impl'))).resolves.toBeDefined();
+    });
+
+    it('creates with fallback models, max steps and a budget, and mirrors the budget to the spending context', async () => {
+      const a = await service.create(
+        implementer('impl', { binding: { model: 'anthropic/claude', fallbackModels: ['openai/gpt-5'], maxSteps: 30 }, budget: { maxCostUsd: 5 } }),
+      );
+      expect(a.binding).toMatchObject({ model: 'anthropic/claude', fallbackModels: ['openai/gpt-5'], maxSteps: 30 });
+      expect(repo.rows.get(a.id)!.budget).toEqual({ maxCostUsd: 5 });
+      expect(spendLimits.calls).toEqual([{ agentId: a.id, budget: { maxCostUsd: 5 } }]);
+      const plain = await service.create(implementer('plain'));
+      expect(plain.binding).toMatchObject({ fallbackModels: [], maxSteps: null });
+      expect(plain.budget).toBeNull();
+      expect(spendLimits.calls).toHaveLength(1);
+    });
+
+    it('mirrors a budget after each update that names one, never after a refused one', async () => {
+      const a = await service.create(implementer('impl'));
+      await service.update(a.id, 1, { maxConcurrentSessions: 2 });
+      expect(spendLimits.calls).toEqual([]);
+      await service.update(a.id, 2, { budget: { maxTokens: 1000, maxCostUsd: undefined } });
+      expect(spendLimits.calls).toEqual([{ agentId: a.id, budget: { maxTokens: 1000 } }]);
+      await expect(service.update(a.id, 2, { budget: null })).rejects.toMatchObject({ code: AgentErrorCode.AGENT_VERSION_CONFLICT });
+      await expect(service.update(a.id, 3, { budget: { maxCostUsd: 0 } })).rejects.toMatchObject({
+        code: AgentErrorCode.AGENT_INVALID,
+        details: { field: 'budget.maxCostUsd' },
+      });
+      expect(spendLimits.calls).toHaveLength(1);
+      await service.update(a.id, 3, { budget: null });
+      expect(spendLimits.calls[1]).toEqual({ agentId: a.id, budget: null });
+      expect((await service.get(a.id)).budget).toBeNull();
+    });
+
+    it("reads today's spend, zero for an agent that spent nothing", async () => {
+      spendLimits.spent.set('a', { tokens: 5, costUsd: 1, minutes: 3 });
+      const spent = await service.spentToday(['a', 'b']);
+      expect(spent.get('a')).toEqual({ tokens: 5, costUsd: 1, minutes: 3 });
+      expect(spent.get('b')).toEqual({ tokens: 0, costUsd: 0, minutes: 0 });
     });
 
     it('refuses a disabled agent where an enabled one is needed', async () => {
@@ -138,7 +177,7 @@ describe('AgentService', () => {
       expect(message).toContain('off: DISABLED (the agent is disabled)');
       expect(message).toContain('pythonless: NO_SKILL_MATCH (has none of python)');
       const empty = new InMemoryAgentRepository();
-      const none = new AgentService(empty, new InMemoryAgentPerformance(empty));
+      const none = new AgentService(empty, new InMemoryAgentPerformance(empty), new InMemorySpendLimits());
       await expect(none.pick({ skills: [], complexity: 1 })).rejects.toThrow(/there are no agents/);
     });
 

@@ -1,4 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
+import { Budget, Spend, ZERO_SPEND } from '@app/shared';
 import { Agent, AgentBinding, AgentChanges, READ_ONLY_ROLES } from '../domain/agent';
 import { AgentRole, AGENT_ROLES } from '../domain/agent-role';
 import { AgentError, AgentErrorCode } from '../domain/agent.errors';
@@ -7,6 +8,7 @@ import { AgentRun, PerformanceSummary, PerformanceTier, RECENT_RUNS, TIER_THRESH
 import { RankedAgent, RankOptions, rankAgents, RoutingDecision, WorkRequest } from '../domain/routing';
 import { AGENT_PERFORMANCE, AgentPerformancePort, AgentStanding } from './ports/agent-performance.port';
 import { AGENT_REPOSITORY, AgentListFilter, AgentRepositoryPort } from './ports/agent.repository.port';
+import { SPEND_LIMITS, SpendLimitsPort } from './ports/spend-limits.port';
 import { RefreshingValue } from './refreshing-value';
 
 export interface CreateAgentCommand {
@@ -16,6 +18,8 @@ export interface CreateAgentCommand {
   maxConcurrentSessions?: number;
   enabled?: boolean;
   binding?: Partial<AgentBinding>;
+  /** Per UTC day over every session of the agent; absent or null: no limit. */
+  budget?: Budget | null;
 }
 
 export interface AgentPerformance {
@@ -49,6 +53,7 @@ export class AgentService {
   constructor(
     @Inject(AGENT_REPOSITORY) private readonly agents: AgentRepositoryPort,
     @Inject(AGENT_PERFORMANCE) private readonly performanceFigures: AgentPerformancePort,
+    @Inject(SPEND_LIMITS) private readonly spendLimits: SpendLimitsPort,
   ) {
     this.snapshot = new RefreshingValue(() => this.performanceFigures.routingSnapshot(), ROUTING_SNAPSHOT_TTL_MS);
     this.load = new RefreshingValue(() => this.performanceFigures.activeSessions(), ROUTING_LOAD_TTL_MS);
@@ -68,10 +73,15 @@ export class AgentService {
         systemInstructions: command.binding?.systemInstructions ?? '',
         disabledTools: command.binding?.disabledTools ?? [],
         permissions: command.binding?.permissions ?? {},
+        fallbackModels: command.binding?.fallbackModels ?? [],
+        maxSteps: command.binding?.maxSteps ?? null,
       },
+      budget: command.budget ?? null,
     });
     await this.agents.insert(agent);
     this.invalidateRoutingSnapshot();
+    // A new agent has no limit in the spending context: only a budget needs mirroring.
+    if (agent.budget) await this.spendLimits.setAgentBudget(agent.id, agent.budget);
     return agent;
   }
 
@@ -99,7 +109,16 @@ export class AgentService {
     agent.update(changes);
     await this.agents.update(agent);
     this.invalidateRoutingSnapshot();
+    // Mirrored whenever the request names a budget, even an unchanged one: re-sending it repairs
+    // a mirror that an earlier failure left behind.
+    if (changes.budget !== undefined) await this.spendLimits.setAgentBudget(agent.id, agent.budget);
     return agent;
+  }
+
+  /** What each agent spent this UTC day (zero for those that spent nothing). */
+  async spentToday(agentIds: string[]): Promise<Map<string, Spend>> {
+    const spent = await this.spendLimits.spentToday(agentIds);
+    return new Map(agentIds.map((id) => [id, spent.get(id) ?? { ...ZERO_SPEND }]));
   }
 
   async delete(id: string): Promise<void> {

@@ -1,4 +1,4 @@
-import { Agent, WRITING_TOOLS } from './agent';
+import { Agent, MAX_FALLBACK_MODELS, WRITING_TOOLS } from './agent';
 import { AgentRole } from './agent-role';
 import { AgentError, AgentErrorCode } from './agent.errors';
 import { parseReviewVerdict } from './review-verdict';
@@ -112,5 +112,68 @@ describe('parseReviewVerdict', () => {
     expect(parseReviewVerdict('VERDICT: APPROVE')).toBeNull();
     expect(parseReviewVerdict('QUALITY: 11/10\nVERDICT: APPROVE')).toBeNull();
     expect(parseReviewVerdict(null)).toBeNull();
+  });
+
+  describe('fallback models, max steps and the daily budget', () => {
+    const invalid = (field: string) => expect.objectContaining({ code: AgentErrorCode.AGENT_INVALID, details: expect.objectContaining({ field }) });
+
+    it('default to none, null (TURN_MAX_STEPS) and no budget', () => {
+      const a = Agent.create(base);
+      expect(a.binding.fallbackModels).toEqual([]);
+      expect(a.binding.maxSteps).toBeNull();
+      expect(a.budget).toBeNull();
+    });
+
+    it('keeps fallback models in the order given, and refuses a bad, repeated, primary or sixth one', () => {
+      const a = Agent.create({ ...base, binding: { ...base.binding, fallbackModels: ['openai/gpt-5', 'anthropic/claude-haiku'] } });
+      expect(a.binding.fallbackModels).toEqual(['openai/gpt-5', 'anthropic/claude-haiku']);
+      const bad = (fallbackModels: unknown) => () => a.update({ binding: { fallbackModels: fallbackModels as string[] } });
+      expect(bad(['gpt-5'])).toThrow(invalid('binding.fallbackModels[0]'));
+      expect(bad(['openai/gpt-5', 'openai/gpt-5'])).toThrow(invalid('binding.fallbackModels[1]'));
+      expect(bad(['openai/gpt-5', 'rehearsal/scripted'])).toThrow(invalid('binding.fallbackModels[1]'));
+      expect(bad(Array.from({ length: MAX_FALLBACK_MODELS + 1 }, (_, i) => `p/m${i}`))).toThrow(invalid('binding.fallbackModels'));
+      expect(bad([`p/${'x'.repeat(200)}`])).toThrow(invalid('binding.fallbackModels[0]'));
+      expect(bad('openai/gpt-5')).toThrow(invalid('binding.fallbackModels'));
+      // Making a fallback the primary model is refused too: the lists must stay apart.
+      expect(() => a.update({ binding: { model: 'openai/gpt-5' } })).toThrow(invalid('binding.fallbackModels[0]'));
+      expect(a.binding.fallbackModels).toEqual(['openai/gpt-5', 'anthropic/claude-haiku']);
+      a.update({ binding: { model: 'openai/gpt-5', fallbackModels: ['rehearsal/scripted'] } });
+      expect(a.binding).toMatchObject({ model: 'openai/gpt-5', fallbackModels: ['rehearsal/scripted'] });
+      expect(Agent.create({ ...base, binding: { ...base.binding, fallbackModels: Array.from({ length: 5 }, (_, i) => `p/m${i}`) } }).binding.fallbackModels).toHaveLength(5);
+    });
+
+    it('takes max steps from 1 to 100000, or null for the default', () => {
+      const a = Agent.create({ ...base, binding: { ...base.binding, maxSteps: 40 } });
+      expect(a.binding.maxSteps).toBe(40);
+      for (const maxSteps of [0, 100_001, 2.5, Number.NaN]) expect(() => a.update({ binding: { maxSteps } })).toThrow(invalid('binding.maxSteps'));
+      a.update({ binding: { maxSteps: 100_000 } });
+      expect(a.binding.maxSteps).toBe(100_000);
+      a.update({ binding: { maxSteps: null } });
+      expect(a.binding.maxSteps).toBeNull();
+      a.update({ name: 'renamed' });
+      expect(a.binding.maxSteps).toBeNull();
+    });
+
+    it('stores a budget normalised, refuses a bad one naming the field, keeps it on other changes, and clears it with null', () => {
+      const a = Agent.create({ ...base, budget: { maxCostUsd: 10, maxTokens: undefined } });
+      expect(a.budget).toEqual({ maxCostUsd: 10 });
+      expect(() => a.update({ budget: { maxCostUsd: -1 } })).toThrow(invalid('budget.maxCostUsd'));
+      expect(() => a.update({ budget: { maxCostUsd: -1 } })).toThrow(/^budget\.maxCostUsd must be a number above 0/);
+      expect(() => a.update({ budget: { maxTokens: 1.5 } })).toThrow(invalid('budget.maxTokens'));
+      expect(() => a.update({ budget: { tokens: 5 } as never })).toThrow(invalid('budget.tokens'));
+      expect(() => a.update({ budget: 'lots' as never })).toThrow(invalid('budget'));
+      expect(() => Agent.create({ ...base, budget: { maxMinutes: 0 } })).toThrow(invalid('budget.maxMinutes'));
+      a.update({ maxConcurrentSessions: 4 });
+      expect(a.budget).toEqual({ maxCostUsd: 10 });
+      a.update({ budget: { maxTokens: 1000, maxMinutes: 60 } });
+      expect(a.snapshot().budget).toEqual({ maxTokens: 1000, maxMinutes: 60 });
+      (a.snapshot().budget as { maxTokens: number }).maxTokens = 1;
+      expect(a.budget).toEqual({ maxTokens: 1000, maxMinutes: 60 });
+      a.update({ budget: {} });
+      expect(a.budget).toBeNull();
+      a.update({ budget: { maxMinutes: 5 } });
+      a.update({ budget: null });
+      expect(a.budget).toBeNull();
+    });
   });
 });

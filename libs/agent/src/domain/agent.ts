@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { Budget, budgetProblem, normaliseBudget } from '@app/shared';
 import { AgentRole, AGENT_ROLES } from './agent-role';
 import { AgentError } from './agent.errors';
 import { Capability, normaliseCapabilities } from './capability';
@@ -23,6 +24,13 @@ export interface AgentBinding {
    * roles only what tightens takes effect (a deny, or an ask on a read tool).
    */
   permissions: Readonly<Record<string, PermissionAction>>;
+  /**
+   * "provider/model"s tried in this order when the primary model is at quota, failing or
+   * saturated: at most MAX_FALLBACK_MODELS, distinct, none equal to `model`.
+   */
+  fallbackModels: string[];
+  /** Model steps one turn of this agent may take; null: the default (TURN_MAX_STEPS). */
+  maxSteps: number | null;
 }
 
 export interface AgentProps {
@@ -33,19 +41,27 @@ export interface AgentProps {
   maxConcurrentSessions: number;
   enabled: boolean;
   binding: AgentBinding;
+  /** What the agent may spend per UTC day over all its sessions; null: no limit. Stored normalised. */
+  budget: Budget | null;
   version: number;
   createdAt: Date;
   updatedAt: Date;
 }
 
-/** What Agent.create needs; a binding without permissions has none ({}). */
-export type NewAgent = Omit<AgentProps, 'id' | 'version' | 'createdAt' | 'updatedAt' | 'enabled' | 'binding'> & {
+/**
+ * What Agent.create needs; a binding without permissions has none ({}), without fallbackModels
+ * none ([]), without maxSteps the default (null); no budget is no limit.
+ */
+export type NewAgent = Omit<AgentProps, 'id' | 'version' | 'createdAt' | 'updatedAt' | 'enabled' | 'binding' | 'budget'> & {
   enabled?: boolean;
   id?: string;
-  binding: Omit<AgentBinding, 'permissions'> & Partial<Pick<AgentBinding, 'permissions'>>;
+  binding: Omit<AgentBinding, OptionalBindingField> & Partial<Pick<AgentBinding, OptionalBindingField>>;
+  budget?: Budget | null;
 };
+type OptionalBindingField = 'permissions' | 'fallbackModels' | 'maxSteps';
 
-export type AgentChanges = Partial<Pick<AgentProps, 'name' | 'role' | 'capabilities' | 'maxConcurrentSessions' | 'enabled'>> & {
+/** Absent (undefined) fields stay as they are; `budget: null` removes the budget. */
+export type AgentChanges = Partial<Pick<AgentProps, 'name' | 'role' | 'capabilities' | 'maxConcurrentSessions' | 'enabled' | 'budget'>> & {
   binding?: Partial<AgentBinding>;
 };
 
@@ -68,6 +84,9 @@ export const MAX_PERMISSIONS = 64;
  */
 export const ORCHESTRATOR_DENIED_PERMISSIONS: readonly string[] = ['external_directory', 'question'];
 export const MAX_CONCURRENT_LIMIT = 1000;
+export const MAX_FALLBACK_MODELS = 5;
+export const MAX_MODEL_LENGTH = 200;
+export const MAX_STEPS_LIMIT = 100_000;
 
 export class Agent {
   private constructor(private props: AgentProps) {}
@@ -80,7 +99,8 @@ export class Agent {
       capabilities: [],
       maxConcurrentSessions: 1,
       enabled: true,
-      binding: { opencodeAgent: 'build', model: null, systemInstructions: '', disabledTools: [], permissions: {} },
+      binding: { opencodeAgent: 'build', model: null, systemInstructions: '', disabledTools: [], permissions: {}, fallbackModels: [], maxSteps: null },
+      budget: null,
       version: 1,
       createdAt: now,
       updatedAt: now,
@@ -90,7 +110,7 @@ export class Agent {
   }
 
   static restore(props: AgentProps): Agent {
-    return new Agent({ ...props, capabilities: [...props.capabilities], binding: copyBinding(props.binding) });
+    return new Agent({ ...props, capabilities: [...props.capabilities], binding: copyBinding(props.binding), budget: copyBudget(props.budget) });
   }
 
   get id(): string {
@@ -117,6 +137,10 @@ export class Agent {
   get binding(): Readonly<AgentBinding> {
     return this.props.binding;
   }
+  /** The daily budget (UTC day, every session of the agent); null: no limit. */
+  get budget(): Readonly<Budget> | null {
+    return this.props.budget;
+  }
   /** ARCHITECT and REVIEWER: read and search tools only, whatever the binding's OpenCode agent. */
   get readOnly(): boolean {
     return READ_ONLY_ROLES.includes(this.props.role);
@@ -128,7 +152,7 @@ export class Agent {
   }
 
   snapshot(): Readonly<AgentProps> {
-    return { ...this.props, capabilities: [...this.props.capabilities], binding: copyBinding(this.props.binding) };
+    return { ...this.props, capabilities: [...this.props.capabilities], binding: copyBinding(this.props.binding), budget: copyBudget(this.props.budget) };
   }
 
   /** Changes any editable field; every invariant is checked before anything changes. */
@@ -151,6 +175,11 @@ export class Agent {
     if (changes.capabilities !== undefined) next.capabilities = normaliseCapabilities(changes.capabilities);
     if (changes.maxConcurrentSessions !== undefined) next.maxConcurrentSessions = changes.maxConcurrentSessions;
     if (changes.enabled !== undefined) next.enabled = changes.enabled;
+    if (changes.budget !== undefined) {
+      const problem = budgetProblem(changes.budget);
+      if (problem) throw AgentError.invalid(problem.field, problem.message, changes.budget);
+      next.budget = normaliseBudget(changes.budget);
+    }
     validate(next);
     // Leaving a read-only role gives the writing tools back, unless the change names the tools itself.
     const leavesReadOnly = READ_ONLY_ROLES.includes(this.props.role) && !READ_ONLY_ROLES.includes(next.role);
@@ -180,6 +209,21 @@ function validate(p: AgentProps): void {
     if (!TOOL_PATTERN.test(t)) throw AgentError.invalid(`binding.disabledTools[${i}]`, `"${t}" is not a tool name`, t);
   });
   validatePermissions(b.permissions);
+  validateFallbackModels(b.fallbackModels, b.model);
+  if (b.maxSteps !== null && !(Number.isInteger(b.maxSteps) && b.maxSteps >= 1 && b.maxSteps <= MAX_STEPS_LIMIT)) {
+    throw AgentError.invalid('binding.maxSteps', `must be an integer from 1 to ${MAX_STEPS_LIMIT}, or null for the default (TURN_MAX_STEPS)`, b.maxSteps);
+  }
+}
+
+function validateFallbackModels(models: unknown, primary: string | null): void {
+  if (!Array.isArray(models)) throw AgentError.invalid('binding.fallbackModels', 'must be a list of "provider/model"', models);
+  if (models.length > MAX_FALLBACK_MODELS) throw AgentError.invalid('binding.fallbackModels', `must have at most ${MAX_FALLBACK_MODELS} models`);
+  models.forEach((m: unknown, i) => {
+    const field = `binding.fallbackModels[${i}]`;
+    if (typeof m !== 'string' || m.length > MAX_MODEL_LENGTH || !MODEL_PATTERN.test(m)) throw AgentError.invalid(field, 'must be "provider/model"', m);
+    if (m === primary) throw AgentError.invalid(field, `is the binding's model (${m}); a fallback must be another model`, m);
+    if (models.indexOf(m) !== i) throw AgentError.invalid(field, `repeats ${m}; each fallback model may appear once`, m);
+  });
 }
 
 function validatePermissions(permissions: unknown): void {
@@ -205,7 +249,11 @@ function sortedByName(permissions: Readonly<Record<string, PermissionAction>>): 
 }
 
 function copyBinding(binding: AgentBinding): AgentBinding {
-  return { ...binding, disabledTools: [...binding.disabledTools], permissions: { ...binding.permissions } };
+  return { ...binding, disabledTools: [...binding.disabledTools], permissions: { ...binding.permissions }, fallbackModels: [...binding.fallbackModels] };
+}
+
+function copyBudget(budget: Budget | null): Budget | null {
+  return budget ? { ...budget } : null;
 }
 
 function disabledToolsFor(role: AgentRole, requested: readonly string[]): string[] {

@@ -81,7 +81,7 @@ export const DEFAULT_AGENTS: readonly DefaultAgent[] = [
       { skill: 'documentation', level: 4 },
     ],
     maxConcurrentSessions: 5,
-    binding: { opencodeAgent: 'plan', model: null, systemInstructions: ARCHITECT_INSTRUCTIONS, disabledTools: toolsOff(AgentRole.ARCHITECT), permissions: {} },
+    binding: { opencodeAgent: 'plan', model: null, systemInstructions: ARCHITECT_INSTRUCTIONS, disabledTools: toolsOff(AgentRole.ARCHITECT), permissions: {}, fallbackModels: [], maxSteps: null },
   },
   {
     id: DEFAULT_AGENT_IDS.implementer,
@@ -96,7 +96,7 @@ export const DEFAULT_AGENTS: readonly DefaultAgent[] = [
       { skill: 'api-design', level: 3 },
     ],
     maxConcurrentSessions: 5,
-    binding: { opencodeAgent: 'build', model: null, systemInstructions: IMPLEMENTER_INSTRUCTIONS, disabledTools: toolsOff(AgentRole.IMPLEMENTER), permissions: {} },
+    binding: { opencodeAgent: 'build', model: null, systemInstructions: IMPLEMENTER_INSTRUCTIONS, disabledTools: toolsOff(AgentRole.IMPLEMENTER), permissions: {}, fallbackModels: [], maxSteps: null },
   },
   {
     id: DEFAULT_AGENT_IDS.reviewer,
@@ -110,7 +110,7 @@ export const DEFAULT_AGENTS: readonly DefaultAgent[] = [
       { skill: 'architecture', level: 3 },
     ],
     maxConcurrentSessions: 5,
-    binding: { opencodeAgent: 'plan', model: null, systemInstructions: REVIEWER_INSTRUCTIONS, disabledTools: toolsOff(AgentRole.REVIEWER), permissions: {} },
+    binding: { opencodeAgent: 'plan', model: null, systemInstructions: REVIEWER_INSTRUCTIONS, disabledTools: toolsOff(AgentRole.REVIEWER), permissions: {}, fallbackModels: [], maxSteps: null },
   },
   {
     id: DEFAULT_AGENT_IDS.debugger,
@@ -124,6 +124,6 @@ export const DEFAULT_AGENTS: readonly DefaultAgent[] = [
       { skill: 'sql', level: 3 },
     ],
     maxConcurrentSessions: 5,
-    binding: { opencodeAgent: 'build', model: null, systemInstructions: DEBUGGER_INSTRUCTIONS, disabledTools: toolsOff(AgentRole.DEBUGGER), permissions: {} },
+    binding: { opencodeAgent: 'build', model: null, systemInstructions: DEBUGGER_INSTRUCTIONS, disabledTools: toolsOff(AgentRole.DEBUGGER), permissions: {}, fallbackModels: [], maxSteps: null },
   },
 ];

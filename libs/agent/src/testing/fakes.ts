@@ -3,6 +3,8 @@ import { AgentError } from '../domain/agent.errors';
 import { AgentRun, RECENT_RUNS, summarise } from '../domain/performance';
 import { AgentPerformanceFigures, AgentPerformancePort, AgentStanding } from '../application/ports/agent-performance.port';
 import { AgentListFilter, AgentRepositoryPort } from '../application/ports/agent.repository.port';
+import { SpendLimitsPort } from '../application/ports/spend-limits.port';
+import type { Budget, Spend } from '@app/shared';
 
 type AgentRow = ReturnType<Agent['snapshot']> & { deletedAt: Date | null };
 
@@ -102,5 +104,22 @@ export class InMemoryAgentPerformance implements AgentPerformancePort {
     return this.runs
       .filter((r) => r.agentId === agentId && r.outcome !== 'CANCELLED')
       .sort((a, b) => b.finishedAt.getTime() - a.finishedAt.getTime());
+  }
+}
+
+/** Unit-test double of the spending context as agents see it: the budgets set, in call order, and spend you set. */
+export class InMemorySpendLimits implements SpendLimitsPort {
+  readonly calls: Array<{ agentId: string; budget: Budget | null }> = [];
+  readonly budgets = new Map<string, Budget | null>();
+  /** Agent id → what it spent today; set it directly. */
+  readonly spent = new Map<string, Spend>();
+  async setAgentBudget(agentId: string, budget: Budget | null): Promise<void> {
+    const copy = budget ? { ...budget } : null;
+    this.calls.push({ agentId, budget: copy });
+    this.budgets.set(agentId, copy);
+  }
+
+  async spentToday(agentIds: string[]): Promise<Map<string, Spend>> {
+    return new Map(agentIds.filter((id) => this.spent.has(id)).map((id) => [id, { ...this.spent.get(id)! }]));
   }
 }

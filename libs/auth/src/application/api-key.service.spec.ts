@@ -4,7 +4,7 @@ import { WorkspaceError, WorkspaceErrorCode, WorkspacePort } from '@app/workspac
 import { hashSecret } from '../domain/api-key-secret';
 import { AuthErrorCode } from '../domain/auth.errors';
 import { ApiKeyService } from './api-key.service';
-import { InMemoryApiKeyRepository } from '@app/auth/testing';
+import { InMemoryApiKeyRepository, InMemoryKeySpendLimits } from '@app/auth/testing';
 
 const BOOTSTRAP = 'bootstrap-secret-123';
 const ADMIN: Principal = { keyId: BOOTSTRAP_KEY_ID, name: 'API_KEY', role: 'admin', workspaceRoots: null };
@@ -22,7 +22,8 @@ const workspaces = {
 function service(apiKey: string | null = BOOTSTRAP) {
   const repo = new InMemoryApiKeyRepository();
   const config = new AppConfig(validateEnvironment(apiKey ? { API_KEY: apiKey } : {}));
-  return { repo, keys: new ApiKeyService(repo, workspaces, config) };
+  const spendLimits = new InMemoryKeySpendLimits();
+  return { repo, spendLimits, keys: new ApiKeyService(repo, workspaces, config, spendLimits) };
 }
 
 describe('ApiKeyService', () => {
@@ -96,5 +97,66 @@ describe('ApiKeyService', () => {
     const a = await keys.create({ name: 'a', role: 'viewer' }, ADMIN, new Date(Date.now()));
     const b = await keys.create({ name: 'b', role: 'viewer' }, ADMIN, new Date(Date.now() + 1000));
     expect((await keys.list()).map((k) => k.id)).toEqual([b.key.id, a.key.id]);
+  });
+
+  describe('daily budgets', () => {
+    it('issues a key with a budget, stored normalised, and mirrors it to the spending context', async () => {
+      const { keys, repo, spendLimits } = service();
+      const { key } = await keys.create({ name: 'ci', role: 'operator', budget: { maxCostUsd: 5, maxMinutes: undefined } }, ADMIN);
+      expect(key.budget).toEqual({ maxCostUsd: 5 });
+      expect(repo.rows.get(key.id)!.budget).toEqual({ maxCostUsd: 5 });
+      expect(spendLimits.calls).toEqual([{ keyId: key.id, budget: { maxCostUsd: 5 } }]);
+      const plain = await keys.create({ name: 'no-budget', role: 'viewer' }, ADMIN);
+      expect(plain.key.budget).toBeNull();
+      expect(spendLimits.calls).toHaveLength(1);
+    });
+
+    it('refuses a bad budget at issue, naming the field, and mirrors nothing', async () => {
+      const { keys, repo, spendLimits } = service();
+      await expect(keys.create({ name: 'ci', role: 'operator', budget: { maxCostUsd: -1 } }, ADMIN)).rejects.toMatchObject({
+        code: AuthErrorCode.KEY_INVALID,
+        details: { field: 'budget.maxCostUsd' },
+        message: expect.stringMatching(/^budget\.maxCostUsd must be a number above 0/),
+      });
+      expect(repo.rows.size).toBe(0);
+      expect(spendLimits.calls).toEqual([]);
+    });
+
+    it('changes a budget with the version read, mirrors it after the write, and refuses a stale version', async () => {
+      const { keys, repo, spendLimits } = service();
+      const { key } = await keys.create({ name: 'ci', role: 'operator' }, ADMIN);
+      const changed = await keys.changeBudget(key.id, 1, { maxTokens: 1000, maxCostUsd: 2 });
+      expect(changed.version).toBe(2);
+      expect(repo.rows.get(key.id)).toMatchObject({ budget: { maxTokens: 1000, maxCostUsd: 2 }, version: 2 });
+      expect(spendLimits.calls).toEqual([{ keyId: key.id, budget: { maxTokens: 1000, maxCostUsd: 2 } }]);
+      await expect(keys.changeBudget(key.id, 1, null)).rejects.toMatchObject({ code: AuthErrorCode.KEY_VERSION_CONFLICT });
+      await expect(keys.changeBudget(key.id, 2, { maxTokens: 1.5 })).rejects.toMatchObject({
+        code: AuthErrorCode.KEY_INVALID,
+        details: { field: 'budget.maxTokens' },
+      });
+      expect(spendLimits.calls).toHaveLength(1);
+      await keys.changeBudget(key.id, 2, null);
+      expect(repo.rows.get(key.id)!.budget).toBeNull();
+      expect(spendLimits.calls[1]).toEqual({ keyId: key.id, budget: null });
+    });
+
+    it('refuses an unknown key and the bootstrap key (it has no stored row)', async () => {
+      const { keys, spendLimits } = service();
+      await expect(keys.changeBudget('00000000-0000-4000-8000-000000000000', 1, null)).rejects.toMatchObject({ code: AuthErrorCode.KEY_NOT_FOUND });
+      await expect(keys.changeBudget(BOOTSTRAP_KEY_ID, 1, { maxCostUsd: 1 })).rejects.toMatchObject({
+        code: AuthErrorCode.KEY_INVALID,
+        details: { field: 'id' },
+        message: expect.stringContaining('bootstrap key (API_KEY)'),
+      });
+      expect(spendLimits.calls).toEqual([]);
+    });
+
+    it("reads today's spend, zero for a key that spent nothing", async () => {
+      const { keys, spendLimits } = service();
+      spendLimits.spent.set('a', { tokens: 10, costUsd: 0.5, minutes: 2 });
+      const spent = await keys.spentToday(['a', 'b']);
+      expect(spent.get('a')).toEqual({ tokens: 10, costUsd: 0.5, minutes: 2 });
+      expect(spent.get('b')).toEqual({ tokens: 0, costUsd: 0, minutes: 0 });
+    });
   });
 });

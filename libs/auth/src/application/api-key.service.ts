@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { AppConfig } from '@app/config';
-import { ANONYMOUS_PRINCIPAL, isInside, Principal, Role } from '@app/shared';
+import { ANONYMOUS_PRINCIPAL, BOOTSTRAP_KEY_ID, Budget, isInside, Principal, Role, Spend, ZERO_SPEND } from '@app/shared';
 import { WORKSPACE_PORT, WorkspaceError, WorkspaceErrorCode, WorkspacePort } from '@app/workspace';
 import { ApiKey } from '../domain/api-key';
 import { hashSecret, looksLikeStoredSecret } from '../domain/api-key-secret';
@@ -8,6 +8,7 @@ import { AuthError, AuthErrorCode } from '../domain/auth.errors';
 import { BOOTSTRAP_PRINCIPAL, BootstrapKey } from '../domain/bootstrap-key';
 import { Authentication } from './authentication';
 import { API_KEY_REPOSITORY, ApiKeyRepositoryPort } from './ports/api-key.repository.port';
+import { SPEND_LIMITS, SpendLimitsPort } from './ports/spend-limits.port';
 
 export interface CreateApiKeyCommand {
   name: string;
@@ -15,6 +16,8 @@ export interface CreateApiKeyCommand {
   /** Directories inside WORKSPACE_ROOTS; absent: the creating key's own roots (none: any root). */
   workspaceRoots?: string[];
   expiresAt?: Date;
+  /** Per UTC day over every session made with the key; absent or null: no limit. */
+  budget?: Budget | null;
 }
 
 export interface IssuedApiKey {
@@ -32,6 +35,7 @@ export class ApiKeyService {
     @Inject(API_KEY_REPOSITORY) private readonly keys: ApiKeyRepositoryPort,
     @Inject(WORKSPACE_PORT) private readonly workspaces: WorkspacePort,
     config: AppConfig,
+    @Inject(SPEND_LIMITS) private readonly spendLimits: SpendLimitsPort,
   ) {
     this.bootstrap = config.apiKey ? new BootstrapKey(config.apiKey) : null;
   }
@@ -66,11 +70,37 @@ export class ApiKeyService {
         workspaceRoots: workspaceRoots ? [...workspaceRoots] : null,
         expiresAt: command.expiresAt ?? null,
         createdByKeyId: by.keyId,
+        budget: command.budget ?? null,
       },
       now,
     );
     await this.keys.insert(issued.key);
+    // A new key has no limit in the spending context: only a budget needs mirroring.
+    if (issued.key.budget) await this.spendLimits.setKeyBudget(issued.key.id, issued.key.budget);
     return issued;
+  }
+
+  /**
+   * Replaces the daily budget of a key read at `version` (null: none); a stale version is
+   * KEY_VERSION_CONFLICT. The spending context gets the new budget after the write, every time
+   * (so re-sending a budget repairs a mirror an earlier failure left behind).
+   */
+  async changeBudget(id: string, version: number, budget: Budget | null, now = new Date()): Promise<ApiKey> {
+    if (id === BOOTSTRAP_KEY_ID) {
+      throw AuthError.invalid('id', 'is the bootstrap key (API_KEY), which is set by the environment and has no stored row: it cannot have a budget', id);
+    }
+    const key = await this.get(id);
+    if (key.version !== version) throw AuthError.versionConflict(id, version);
+    key.changeBudget(budget, now);
+    await this.keys.update(key);
+    await this.spendLimits.setKeyBudget(key.id, key.budget);
+    return key;
+  }
+
+  /** What the sessions of each key spent this UTC day (zero for those that spent nothing). */
+  async spentToday(keyIds: string[]): Promise<Map<string, Spend>> {
+    const spent = await this.spendLimits.spentToday(keyIds);
+    return new Map(keyIds.map((id) => [id, spent.get(id) ?? { ...ZERO_SPEND }]));
   }
 
   list(): Promise<ApiKey[]> {

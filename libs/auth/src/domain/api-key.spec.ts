@@ -62,4 +62,27 @@ describe('ApiKey', () => {
     expect(key.revoke(new Date(NOW.getTime() + 5))).toBe(false);
     expect(key.revokedAt).toEqual(NOW);
   });
+
+  it('has a daily budget: none by default, stored normalised, validated with the field named, replaced by changeBudget', () => {
+    expect(issue().key.budget).toBeNull();
+    const { key } = issue({ budget: { maxTokens: 1000, maxMinutes: undefined } });
+    expect(key.budget).toEqual({ maxTokens: 1000 });
+    expect(issue({ budget: {} }).key.budget).toBeNull();
+    for (const [budget, field] of [
+      [{ maxCostUsd: 0 }, 'budget.maxCostUsd'],
+      [{ maxTokens: 2.5 }, 'budget.maxTokens'],
+      [{ maxDollars: 3 }, 'budget.maxDollars'],
+      [[1], 'budget'],
+    ] as const) {
+      expect(() => issue({ budget: budget as never })).toThrow(expect.objectContaining({ code: AuthErrorCode.KEY_INVALID, details: expect.objectContaining({ field }) }));
+      expect(() => key.changeBudget(budget as never)).toThrow(expect.objectContaining({ code: AuthErrorCode.KEY_INVALID }));
+    }
+    expect(key.budget).toEqual({ maxTokens: 1000 });
+    key.changeBudget({ maxCostUsd: 12.5 }, new Date('2030-01-02T00:00:00Z'));
+    expect(key.snapshot()).toMatchObject({ budget: { maxCostUsd: 12.5 }, updatedAt: new Date('2030-01-02T00:00:00Z') });
+    (key.snapshot().budget as { maxCostUsd: number }).maxCostUsd = 1;
+    expect(key.budget).toEqual({ maxCostUsd: 12.5 });
+    key.changeBudget(null);
+    expect(key.budget).toBeNull();
+  });
 });

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { Principal, Role, ROLES } from '@app/shared';
+import { Budget, budgetProblem, normaliseBudget, Principal, Role, ROLES } from '@app/shared';
 import { generateSecret, hashSecret, identifyingPrefix } from './api-key-secret';
 import { AuthError } from './auth.errors';
 
@@ -17,6 +17,8 @@ export interface ApiKeyProps {
   revokedAt: Date | null;
   /** The key that made this one (BOOTSTRAP_KEY_ID for API_KEY; null with authentication off). */
   createdByKeyId: string | null;
+  /** What the sessions made with this key may spend per UTC day, together; null: no limit. Stored normalised. */
+  budget: Budget | null;
   createdAt: Date;
   updatedAt: Date;
   version: number;
@@ -28,6 +30,8 @@ export interface IssueApiKey {
   workspaceRoots: string[] | null;
   expiresAt: Date | null;
   createdByKeyId: string | null;
+  /** Absent or null: no limit. */
+  budget?: Budget | null;
 }
 
 /** Why a presented key does not authenticate. */
@@ -51,6 +55,7 @@ export class ApiKey {
     if (input.workspaceRoots !== null && input.workspaceRoots.length === 0) {
       throw AuthError.invalid('workspaceRoots', 'must name at least one directory (leave it out for any root)');
     }
+    const budget = validBudget(input.budget ?? null);
     const secret = generateSecret();
     const key = new ApiKey({
       id: randomUUID(),
@@ -62,6 +67,7 @@ export class ApiKey {
       expiresAt: input.expiresAt,
       revokedAt: null,
       createdByKeyId: input.createdByKeyId,
+      budget,
       createdAt: now,
       updatedAt: now,
       version: 1,
@@ -70,7 +76,7 @@ export class ApiKey {
   }
 
   static restore(props: ApiKeyProps): ApiKey {
-    return new ApiKey({ ...props, workspaceRoots: props.workspaceRoots ? [...props.workspaceRoots] : null });
+    return new ApiKey({ ...props, workspaceRoots: props.workspaceRoots ? [...props.workspaceRoots] : null, budget: copyBudget(props.budget) });
   }
 
   get id(): string {
@@ -82,9 +88,21 @@ export class ApiKey {
   get revokedAt(): Date | null {
     return this.props.revokedAt;
   }
+  get budget(): Readonly<Budget> | null {
+    return this.props.budget;
+  }
 
   snapshot(): Readonly<ApiKeyProps> {
-    return { ...this.props, workspaceRoots: this.props.workspaceRoots ? [...this.props.workspaceRoots] : null };
+    return { ...this.props, workspaceRoots: this.props.workspaceRoots ? [...this.props.workspaceRoots] : null, budget: copyBudget(this.props.budget) };
+  }
+
+  /**
+   * Replaces the daily budget (null: none). A revoked or expired key may still have one changed:
+   * sessions it made may still be running.
+   */
+  changeBudget(budget: Budget | null, now = new Date()): void {
+    this.props.budget = validBudget(budget);
+    this.props.updatedAt = now;
   }
 
   status(now = new Date()): ApiKeyStatus {
@@ -113,4 +131,14 @@ export class ApiKey {
   persisted(version: number): void {
     this.props.version = version;
   }
+}
+
+function validBudget(budget: unknown): Budget | null {
+  const problem = budgetProblem(budget);
+  if (problem) throw AuthError.invalid(problem.field, problem.message, budget);
+  return normaliseBudget(budget as Budget | null);
+}
+
+function copyBudget(budget: Budget | null | undefined): Budget | null {
+  return budget ? { ...budget } : null;
 }

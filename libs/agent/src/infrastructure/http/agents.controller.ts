@@ -11,6 +11,7 @@ import {
 } from '@nestjs/swagger';
 import { ErrorResponseDto, IdParam, KeyedApi, RequireRole } from '@app/http';
 import { AgentService } from '../../application/agent.service';
+import { Agent } from '../../domain/agent';
 import {
   AgentPerformanceDto,
   AgentResponseDto,
@@ -36,14 +37,16 @@ export class AgentsController {
   @ApiCreatedResponse({ type: AgentResponseDto })
   @ApiConflictResponse({ type: ErrorResponseDto, description: 'AGENT_NAME_TAKEN' })
   async create(@Body() body: CreateAgentDto): Promise<AgentResponseDto> {
-    return presentAgent(await this.agents.create(body));
+    return this.present(await this.agents.create(body));
   }
 
   @Get()
   @ApiOperation({ summary: 'List live agents by name, optionally by role and enabled' })
   @ApiOkResponse({ type: [AgentResponseDto] })
   async list(@Query() query: ListAgentsQueryDto): Promise<AgentResponseDto[]> {
-    return (await this.agents.list(query)).map(presentAgent);
+    const agents = await this.agents.list(query);
+    const spent = await this.agents.spentToday(agents.map((a) => a.id));
+    return agents.map((a) => presentAgent(a, spent.get(a.id)));
   }
 
   @Post('route')
@@ -59,7 +62,7 @@ export class AgentsController {
   @ApiOkResponse({ type: AgentResponseDto })
   @ApiNotFoundResponse({ type: ErrorResponseDto, description: 'AGENT_NOT_FOUND (unknown or deleted)' })
   async get(@IdParam() id: string): Promise<AgentResponseDto> {
-    return presentAgent(await this.agents.get(id));
+    return this.present(await this.agents.get(id));
   }
 
   @Get(':id/performance')
@@ -79,7 +82,7 @@ export class AgentsController {
   @ApiConflictResponse({ type: ErrorResponseDto, description: 'AGENT_VERSION_CONFLICT (stale version) or AGENT_NAME_TAKEN' })
   async update(@IdParam() id: string, @Body() body: UpdateAgentDto): Promise<AgentResponseDto> {
     const { version, ...changes } = body;
-    return presentAgent(await this.agents.update(id, version, changes));
+    return this.present(await this.agents.update(id, version, changes));
   }
 
   @Delete(':id')
@@ -90,5 +93,9 @@ export class AgentsController {
   @ApiNotFoundResponse({ type: ErrorResponseDto })
   async remove(@IdParam() id: string): Promise<void> {
     await this.agents.delete(id);
+  }
+
+  private async present(agent: Agent): Promise<AgentResponseDto> {
+    return presentAgent(agent, (await this.agents.spentToday([agent.id])).get(agent.id));
   }
 }

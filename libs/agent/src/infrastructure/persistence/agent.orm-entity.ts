@@ -11,6 +11,7 @@ import {
   ValueTransformer,
   VersionColumn,
 } from 'typeorm';
+import type { Budget } from '@app/shared';
 import type { PermissionAction } from '../../domain/agent';
 import type { Capability } from '../../domain/capability';
 
@@ -36,6 +37,10 @@ export class AgentOrmEntity {
   @Column('jsonb', { name: 'disabled_tools', default: () => "'[]'::jsonb" }) disabledTools: string[];
   /** Added by migrations/1767000000001-agent-binding-permissions.ts. */
   @Column('jsonb', { default: () => "'{}'::jsonb" }) permissions: Record<string, PermissionAction>;
+  /** These three: added by migrations/1770000000001-agent-key-budgets.ts. */
+  @Column('jsonb', { name: 'fallback_models', default: () => "'[]'::jsonb" }) fallbackModels: string[];
+  @Column('integer', { name: 'max_steps', nullable: true }) maxSteps: number | null;
+  @Column('jsonb', { nullable: true }) budget: Budget | null;
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' }) createdAt: Date;
   @UpdateDateColumn({ name: 'updated_at', type: 'timestamptz' }) updatedAt: Date;
   @DeleteDateColumn({ name: 'deleted_at', type: 'timestamptz' }) deletedAt: Date | null;

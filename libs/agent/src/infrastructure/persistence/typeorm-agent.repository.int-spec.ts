@@ -61,6 +61,53 @@ describe('TypeormAgentRepository (real PostgreSQL)', () => {
     expect((await repo.findById(a.id))!.binding.permissions).toEqual({ edit: 'deny' });
   });
 
+  it('stores fallback models, max steps and the budget, and an update that changes or clears them', async () => {
+    const a = Agent.create({
+      name: `${tag}-budgeted`,
+      role: AgentRole.IMPLEMENTER,
+      capabilities: [],
+      maxConcurrentSessions: 1,
+      binding: { opencodeAgent: 'build', model: 'anthropic/claude', systemInstructions: '', disabledTools: [], fallbackModels: ['openai/gpt-5', 'google/gemini'], maxSteps: 25 },
+      budget: { maxTokens: 1_000_000, maxCostUsd: 12.5, maxMinutes: 90 },
+    });
+    await repo.insert(a);
+    const stored = (await repo.findById(a.id))!;
+    expect(stored.snapshot()).toEqual({ ...a.snapshot(), createdAt: expect.any(Date), updatedAt: expect.any(Date) });
+    expect(stored.binding).toMatchObject({ fallbackModels: ['openai/gpt-5', 'google/gemini'], maxSteps: 25 });
+    expect(stored.budget).toEqual({ maxTokens: 1_000_000, maxCostUsd: 12.5, maxMinutes: 90 });
+    stored.update({ binding: { fallbackModels: [], maxSteps: null }, budget: null });
+    await repo.update(stored);
+    const cleared = (await repo.findById(a.id))!;
+    expect(cleared.binding).toMatchObject({ fallbackModels: [], maxSteps: null });
+    expect(cleared.budget).toBeNull();
+    expect(cleared.version).toBe(2);
+  });
+
+  it('reads a row written before fallback models, max steps and budgets with none, the default and no limit', async () => {
+    const id = randomUUID();
+    // The columns as the migration leaves them for an existing row: the defaults it gives.
+    await dataSource.query(
+      `INSERT INTO agents (id, name, role, capabilities, max_concurrent_sessions, opencode_agent, model, system_instructions, disabled_tools, version)
+       VALUES ($1, $2, 'IMPLEMENTER', '[]'::jsonb, 1, 'build', NULL, '', '[]'::jsonb, 1)`,
+      [id, `${tag}-old-row`],
+    );
+    const [row] = await dataSource.query(`SELECT fallback_models, max_steps, budget FROM agents WHERE id = $1`, [id]);
+    expect(row).toEqual({ fallback_models: [], max_steps: null, budget: null });
+    const old = (await repo.findById(id))!;
+    expect(old.binding).toMatchObject({ fallbackModels: [], maxSteps: null });
+    expect(old.budget).toBeNull();
+  });
+
+  it('refuses through constraints what the domain never writes: a seventh fallback list entry, zero steps, a budget that is not an object', async () => {
+    const a = newAgent('constrained');
+    await repo.insert(a);
+    const refused = (sql: string) => expect(dataSource.query(`UPDATE agents SET ${sql} WHERE id = $1`, [a.id])).rejects.toThrow(/ck_agents_/);
+    await refused(`fallback_models = '["a/1","a/2","a/3","a/4","a/5","a/6"]'::jsonb`);
+    await refused(`fallback_models = '{}'::jsonb`);
+    await refused(`max_steps = 0`);
+    await refused(`budget = '[1]'::jsonb`);
+  });
+
   it('refuses a live name twice, whatever the case', async () => {
     const a = newAgent('unique');
     await repo.insert(a);

@@ -5,7 +5,7 @@ import { Public, RequireRole } from '@app/http';
 import { ANONYMOUS_PRINCIPAL, Principal } from '@app/shared';
 import type { WorkspacePort } from '@app/workspace';
 import { ApiKeyService } from '../../application/api-key.service';
-import { InMemoryApiKeyRepository } from '@app/auth/testing';
+import { InMemoryApiKeyRepository, InMemoryKeySpendLimits } from '@app/auth/testing';
 import { AccessGuard } from './access.guard';
 import { RequestAuthenticator } from './request-authenticator';
 
@@ -30,7 +30,7 @@ const API_KEY = 'bootstrap-secret-123';
 
 async function setup(apiKey: string | null = API_KEY) {
   const repo = new InMemoryApiKeyRepository();
-  const keys = new ApiKeyService(repo, {} as WorkspacePort, new AppConfig(validateEnvironment(apiKey ? { API_KEY: apiKey } : {})));
+  const keys = new ApiKeyService(repo, {} as WorkspacePort, new AppConfig(validateEnvironment(apiKey ? { API_KEY: apiKey } : {})), new InMemoryKeySpendLimits());
   const guard = new AccessGuard(new Reflector(), new RequestAuthenticator(keys));
   const viewer = await keys.create({ name: 'looker', role: 'viewer' }, ANONYMOUS_PRINCIPAL);
   const call = async (controller: { prototype: object }, handler: string, token?: string) => {

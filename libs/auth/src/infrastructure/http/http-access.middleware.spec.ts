@@ -7,7 +7,7 @@ import type { WorkspacePort } from '@app/workspace';
 import express from 'express';
 import request from 'supertest';
 import { ApiKeyService } from '../../application/api-key.service';
-import { InMemoryApiKeyRepository } from '@app/auth/testing';
+import { InMemoryApiKeyRepository, InMemoryKeySpendLimits } from '@app/auth/testing';
 import { HttpAccessMiddleware } from './http-access.middleware';
 import { RequestAuthenticator } from './request-authenticator';
 
@@ -23,7 +23,7 @@ async function setup(apiKey: string | null = API_KEY) {
     },
   });
   const repo = new InMemoryApiKeyRepository();
-  const keys = new ApiKeyService(repo, {} as WorkspacePort, new AppConfig(validateEnvironment(apiKey ? { API_KEY: apiKey } : {})));
+  const keys = new ApiKeyService(repo, {} as WorkspacePort, new AppConfig(validateEnvironment(apiKey ? { API_KEY: apiKey } : {})), new InMemoryKeySpendLimits());
   // LOG_LEVEL=error: audit lines are written all the same.
   const access = new HttpAccessMiddleware(new RequestAuthenticator(keys), createRootLogger({ level: 'error', destination: logs }));
   const app = express();

@@ -4,7 +4,7 @@ import { ApiKeyOrmEntity } from './api-key.orm-entity';
 
 export const ApiKeyMapper = {
   toDomain(row: ApiKeyOrmEntity): ApiKey {
-    return ApiKey.restore({ ...row, role: row.role as Role });
+    return ApiKey.restore({ ...row, role: row.role as Role, budget: row.budget ?? null });
   },
 
   toRow(key: ApiKey): ApiKeyOrmEntity {

@@ -2,6 +2,7 @@ import { DataSource } from 'typeorm';
 import { openTestDataSource } from '../../../../../test/support/database';
 import { ApiKey } from '../../domain/api-key';
 import { AuthError, AuthErrorCode } from '../../domain/auth.errors';
+import { ApiKeyMapper } from './api-key.mapper';
 import { TypeormApiKeyRepository } from './typeorm-api-key.repository';
 
 describe('TypeormApiKeyRepository (real PostgreSQL)', () => {
@@ -50,5 +51,42 @@ describe('TypeormApiKeyRepository (real PostgreSQL)', () => {
     const stored = (await repo.findByHash(key.snapshot().keyHash))!;
     expect(stored.version).toBe(2);
     expect(stored.status()).toBe('revoked');
+  });
+
+  it('stores a budget, reads it by id, hash and list, and a version-checked change of it', async () => {
+    const { key } = ApiKey.issue({
+      name: `${tag}-budgeted`,
+      role: 'operator',
+      workspaceRoots: null,
+      expiresAt: null,
+      createdByKeyId: 'bootstrap',
+      budget: { maxCostUsd: 3.25, maxMinutes: 600 },
+    });
+    await repo.insert(key);
+    expect((await repo.findById(key.id))!.budget).toEqual({ maxCostUsd: 3.25, maxMinutes: 600 });
+    expect((await repo.findByHash(key.snapshot().keyHash))!.budget).toEqual({ maxCostUsd: 3.25, maxMinutes: 600 });
+    expect((await repo.list()).find((k) => k.id === key.id)!.budget).toEqual({ maxCostUsd: 3.25, maxMinutes: 600 });
+    const stale = (await repo.findById(key.id))!;
+    key.changeBudget({ maxTokens: 500 });
+    await repo.update(key);
+    expect(key.version).toBe(2);
+    expect((await repo.findByHash(key.snapshot().keyHash))!.budget).toEqual({ maxTokens: 500 });
+    stale.changeBudget(null);
+    await expect(repo.update(stale)).rejects.toMatchObject({ code: AuthErrorCode.KEY_VERSION_CONFLICT });
+    key.changeBudget(null);
+    await repo.update(key);
+    expect((await repo.findById(key.id))!.budget).toBeNull();
+  });
+
+  it('reads a key stored before budgets with none', async () => {
+    const { key } = issue('old-row');
+    const { budget: _b, ...row } = ApiKeyMapper.toRow(key);
+    await dataSource.query(
+      `INSERT INTO api_keys (id, name, role, workspace_roots, key_hash, prefix, expires_at, revoked_at, created_by_key_id, version)
+       VALUES ($1, $2, $3, NULL, $4, $5, NULL, NULL, 'bootstrap', 1)`,
+      [row.id, row.name, row.role, row.keyHash, row.prefix],
+    );
+    expect((await repo.findById(key.id))!.budget).toBeNull();
+    expect((await repo.findByHash(key.snapshot().keyHash))!.budget).toBeNull();
   });
 });

@@ -1,6 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform, Type } from 'class-transformer';
 import {
+  Allow,
   ArrayMaxSize,
   IsArray,
   IsBoolean,
@@ -20,7 +21,10 @@ import {
 } from 'class-validator';
 import {
   MAX_CONCURRENT_LIMIT,
+  MAX_FALLBACK_MODELS,
+  MAX_MODEL_LENGTH,
   MAX_PERMISSIONS,
+  MAX_STEPS_LIMIT,
   MODEL_PATTERN,
   ORCHESTRATOR_DENIED_PERMISSIONS,
   PERMISSION_ACTIONS,
@@ -106,7 +110,55 @@ class AgentBindingDto {
   })
   @IsOptional() @IsPermissionMap()
   permissions?: Record<string, PermissionAction>;
+
+  @ApiPropertyOptional({
+    type: [String],
+    maxItems: MAX_FALLBACK_MODELS,
+    example: ['openai/gpt-5', 'anthropic/claude-haiku-4-5'],
+    description: `"provider/model"s used in this order when the model is at quota, failing or saturated; at most ${MAX_FALLBACK_MODELS}, distinct, none equal to model. Replaces the whole list; default []`,
+  })
+  @IsOptional() @IsArray() @ArrayMaxSize(MAX_FALLBACK_MODELS, { message: `binding.fallbackModels must have at most ${MAX_FALLBACK_MODELS} models` })
+  @IsString({ each: true }) @MaxLength(MAX_MODEL_LENGTH, { each: true })
+  @Matches(MODEL_PATTERN, { each: true, message: 'each of binding.fallbackModels must look like provider/model' })
+  fallbackModels?: string[];
+
+  @ApiPropertyOptional({
+    nullable: true,
+    type: Number,
+    minimum: 1,
+    maximum: MAX_STEPS_LIMIT,
+    description: 'Model steps one turn of this agent may take; null: the default (TURN_MAX_STEPS)',
+  })
+  @ValidateIf((_o, v) => v !== null && v !== undefined)
+  @IsInt({ message: 'binding.maxSteps must be an integer or null' }) @Min(1) @Max(MAX_STEPS_LIMIT)
+  maxSteps?: number | null;
 }
+
+/** A daily budget as the API reads and shows it; any of the three limits, each above 0. */
+export class BudgetDto {
+  @ApiPropertyOptional({ type: Number, minimum: 1, example: 5_000_000, description: 'Tokens (input, output, reasoning, cache reads and writes)' })
+  maxTokens?: number;
+  @ApiPropertyOptional({ type: Number, example: 25, description: 'US dollars' })
+  maxCostUsd?: number;
+  @ApiPropertyOptional({ type: Number, example: 240, description: 'Minutes of running sessions' })
+  maxMinutes?: number;
+}
+
+export class SpendDto {
+  @ApiProperty() tokens: number;
+  @ApiProperty() costUsd: number;
+  @ApiProperty() minutes: number;
+}
+
+export class SpendTodayDto {
+  @ApiProperty({ type: SpendDto, description: 'Spent this UTC day' }) spent: SpendDto;
+  @ApiProperty({ type: BudgetDto, nullable: true, description: 'What is left of each set limit (never below 0); null: no budget' })
+  remaining: BudgetDto | null;
+}
+
+const BUDGET_DESCRIPTION =
+  'Per UTC day, over every session the agent runs: {maxTokens?, maxCostUsd?, maxMinutes?}, each above 0; null: no limit. ' +
+  'Checked by the domain: a bad one is 400 AGENT_INVALID naming the field (e.g. budget.maxCostUsd)';
 
 export class CreateAgentDto {
   @ApiProperty({ example: 'backend-implementer', maxLength: 100, description: 'Unique among live agents (case-insensitive)' })
@@ -132,6 +184,11 @@ export class CreateAgentDto {
   @ApiPropertyOptional({ type: AgentBindingDto })
   @IsOptional() @ValidateNested() @Type(() => AgentBindingDto)
   binding?: AgentBindingDto;
+
+  // Checked in the domain with budgetProblem (one rule for every context): only let through here.
+  @ApiPropertyOptional({ type: BudgetDto, nullable: true, description: BUDGET_DESCRIPTION })
+  @Allow()
+  budget?: BudgetDto | null;
 }
 
 export class UpdateAgentDto {
@@ -162,6 +219,10 @@ export class UpdateAgentDto {
   @ApiPropertyOptional({ type: AgentBindingDto, description: 'Only the fields given change' })
   @IsOptional() @ValidateNested() @Type(() => AgentBindingDto)
   binding?: AgentBindingDto;
+
+  @ApiPropertyOptional({ type: BudgetDto, nullable: true, description: `${BUDGET_DESCRIPTION}. Replaces the whole budget; absent: unchanged` })
+  @Allow()
+  budget?: BudgetDto | null;
 }
 
 const toBoolean = ({ value }: { value: unknown }) => (value === 'true' ? true : value === 'false' ? false : value);
@@ -203,6 +264,8 @@ class AgentBindingResponseDto {
   @ApiProperty({ type: [String] }) disabledTools: string[];
   @ApiProperty({ type: 'object', additionalProperties: { type: 'string', enum: [...PERMISSION_ACTIONS] }, example: PERMISSIONS_EXAMPLE })
   permissions: Record<string, PermissionAction>;
+  @ApiProperty({ type: [String] }) fallbackModels: string[];
+  @ApiProperty({ nullable: true, type: Number, description: 'null: the default (TURN_MAX_STEPS)' }) maxSteps: number | null;
 }
 
 export class AgentResponseDto {
@@ -214,6 +277,8 @@ export class AgentResponseDto {
   @ApiProperty() maxConcurrentSessions: number;
   @ApiProperty() enabled: boolean;
   @ApiProperty({ type: AgentBindingResponseDto }) binding: AgentBindingResponseDto;
+  @ApiProperty({ type: BudgetDto, nullable: true, description: 'Per UTC day over every session of the agent; null: no limit' }) budget: BudgetDto | null;
+  @ApiProperty({ type: SpendTodayDto }) spendToday: SpendTodayDto;
   @ApiProperty() version: number;
   @ApiProperty({ format: 'date-time' }) createdAt: Date;
   @ApiProperty({ format: 'date-time' }) updatedAt: Date;

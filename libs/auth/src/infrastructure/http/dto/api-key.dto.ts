@@ -1,7 +1,29 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { ArrayMaxSize, ArrayMinSize, IsArray, IsIn, IsISO8601, IsNotEmpty, IsOptional, IsString, MaxLength } from 'class-validator';
-import { Role, ROLES } from '@app/shared';
+import { Allow, ArrayMaxSize, ArrayMinSize, IsArray, IsIn, IsInt, IsISO8601, IsNotEmpty, IsOptional, IsString, MaxLength, Min } from 'class-validator';
+import { Budget, Role, ROLES } from '@app/shared';
 import { ApiKeyStatus, MAX_KEY_NAME_LENGTH } from '../../../domain/api-key';
+
+const BUDGET_DESCRIPTION =
+  'Per UTC day, over every session made with the key: {maxTokens?, maxCostUsd?, maxMinutes?}, each above 0; null: no limit. ' +
+  'A bad one is 400 KEY_INVALID naming the field (e.g. budget.maxCostUsd)';
+
+export class KeyBudgetDto {
+  @ApiPropertyOptional({ type: Number, example: 5_000_000, description: 'Tokens (input, output, reasoning, cache reads and writes)' }) maxTokens?: number;
+  @ApiPropertyOptional({ type: Number, example: 25, description: 'US dollars' }) maxCostUsd?: number;
+  @ApiPropertyOptional({ type: Number, example: 240, description: 'Minutes of running sessions' }) maxMinutes?: number;
+}
+
+export class KeySpendDto {
+  @ApiProperty() tokens: number;
+  @ApiProperty() costUsd: number;
+  @ApiProperty() minutes: number;
+}
+
+export class KeySpendTodayDto {
+  @ApiProperty({ type: KeySpendDto, description: 'Spent this UTC day by the sessions made with the key' }) spent: KeySpendDto;
+  @ApiProperty({ type: KeyBudgetDto, nullable: true, description: 'What is left of each set limit (never below 0); null: no budget' })
+  remaining: KeyBudgetDto | null;
+}
 
 export class CreateApiKeyDto {
   @ApiProperty({ example: 'ci-pipeline', maxLength: MAX_KEY_NAME_LENGTH })
@@ -23,6 +45,21 @@ export class CreateApiKeyDto {
   @ApiPropertyOptional({ format: 'date-time', example: '2030-01-01T00:00:00Z', description: 'After this the key is refused (401); must be in the future' })
   @IsOptional() @IsISO8601({ strict: true }, { message: 'expiresAt must be an ISO 8601 date-time' })
   expiresAt?: string;
+
+  // Checked in the domain with budgetProblem (one rule for every context): only let through here.
+  @ApiPropertyOptional({ type: KeyBudgetDto, nullable: true, description: BUDGET_DESCRIPTION })
+  @Allow()
+  budget?: Budget | null;
+}
+
+export class UpdateApiKeyDto {
+  @ApiProperty({ description: 'The version you read; a stale one gets 409 KEY_VERSION_CONFLICT' })
+  @IsInt() @Min(1)
+  version: number;
+
+  @ApiProperty({ type: KeyBudgetDto, nullable: true, description: `${BUDGET_DESCRIPTION}. Replaces the whole budget` })
+  @Allow()
+  budget: Budget | null;
 }
 
 export class ApiKeyResponseDto {
@@ -36,6 +73,9 @@ export class ApiKeyResponseDto {
   @ApiProperty({ nullable: true, type: String, format: 'date-time' }) revokedAt: Date | null;
   @ApiProperty({ nullable: true, type: String, description: "The key that made it ('bootstrap': API_KEY; null: authentication was off)" })
   createdByKeyId: string | null;
+  @ApiProperty({ type: KeyBudgetDto, nullable: true, description: 'Per UTC day over every session made with the key; null: no limit' })
+  budget: Budget | null;
+  @ApiProperty({ type: KeySpendTodayDto }) spendToday: KeySpendTodayDto;
   @ApiProperty({ format: 'date-time' }) createdAt: Date;
   @ApiProperty({ format: 'date-time' }) updatedAt: Date;
   @ApiProperty() version: number;
