@@ -68,12 +68,16 @@ export class ApiClient {
     return this.call<T>('POST', path, body);
   }
 
+  patch<T>(path: string, body?: unknown): Promise<T> {
+    return this.call<T>('PATCH', path, body);
+  }
+
   /** A GET whose answer is text (a diff), given back exactly as sent; an error still answers JSON. */
   getText(path: string, accept: string, params?: Record<string, unknown>): Promise<string> {
     return this.call<string>('GET', path, undefined, params, { responseType: 'text', transformResponse: [(data: unknown) => data], headers: { accept } });
   }
 
-  private async call<T>(method: 'GET' | 'POST', path: string, data?: unknown, params?: Record<string, unknown>, extra: AxiosRequestConfig = {}): Promise<T> {
+  private async call<T>(method: 'GET' | 'POST' | 'PATCH', path: string, data?: unknown, params?: Record<string, unknown>, extra: AxiosRequestConfig = {}): Promise<T> {
     const cleanParams = params ? Object.fromEntries(Object.entries(params).filter(([, v]) => v !== undefined)) : undefined;
     try {
       const res = await this.http.request({ method, url: path, data, params: cleanParams, ...extra });

@@ -4,7 +4,7 @@
  * should name exactly what is wrong.
  */
 
-type OptionKind = 'string' | 'int' | 'boolean' | 'list';
+type OptionKind = 'string' | 'int' | 'number' | 'boolean' | 'list';
 
 interface OptionSpec {
   name: string;
@@ -13,13 +13,15 @@ interface OptionSpec {
   value?: string;
   description: string;
   required?: boolean;
-  /** For int options: the smallest and largest value accepted. */
+  /** For int and number options: the smallest and largest value accepted. */
   min?: number;
   max?: number;
   /** For string options: the only values accepted (compared after upper-casing when `upper`, lower-casing when `lower`). */
   choices?: readonly string[];
   upper?: boolean;
   lower?: boolean;
+  /** For number options: the value must be above `min`, not equal to it. */
+  exclusiveMin?: boolean;
   /** Boolean options default to false unless this says true (`--no-NAME` turns them off). */
   defaultValue?: boolean;
 }
@@ -53,7 +55,7 @@ export class UsageError extends Error {
 }
 
 const SESSION_STATUSES = ['PENDING', 'QUEUED', 'RUNNING', 'COMPLETED', 'FAILED', 'TIMED_OUT', 'CANCELLED'] as const;
-const PLAN_STATUSES = ['DRAFT', 'RUNNING', 'COMPLETED', 'FAILED', 'CANCELLED'] as const;
+const PLAN_STATUSES = ['DRAFT', 'RUNNING', 'PAUSED', 'COMPLETED', 'FAILED', 'CANCELLED'] as const;
 const AGENT_ROLES = ['ARCHITECT', 'IMPLEMENTER', 'REVIEWER', 'DEBUGGER'] as const;
 const ISOLATIONS = ['worktree', 'shared'] as const;
 const MERGE_STRATEGIES = ['merge', 'squash', 'rebase'] as const;
@@ -69,6 +71,13 @@ const MERGE_OPTIONS: OptionSpec[] = [
     choices: MERGE_STRATEGIES,
     lower: true,
   },
+];
+
+/** A budget's three limits (an absent one is no limit), as run and plan-budget take them. */
+const BUDGET_OPTIONS: OptionSpec[] = [
+  { name: 'max-cost-usd', kind: 'number', value: 'USD', description: 'budget: at most this many US dollars', min: 0, exclusiveMin: true, max: 1e7 },
+  { name: 'max-tokens', kind: 'int', value: 'N', description: 'budget: at most this many tokens (every kind)', min: 1, max: 1e12 },
+  { name: 'max-minutes', kind: 'number', value: 'M', description: 'budget: at most this many minutes of running time', min: 0, exclusiveMin: true, max: 1e7 },
 ];
 
 const GLOBAL_OPTIONS: OptionSpec[] = [
@@ -105,6 +114,7 @@ const COMMANDS: CommandSpec[] = [
         lower: true,
       },
       { name: 'base', kind: 'string', value: 'REF', description: 'the branch or commit its branch starts from (default: the workspace\'s HEAD; worktree only)' },
+      ...BUDGET_OPTIONS.map((o) => ({ ...o, description: `${o.description} (the session's own budget)` })),
       { name: 'follow', kind: 'boolean', defaultValue: true, description: 'only create and start the session, print its id and exit (default: follow it)' },
     ],
   },
@@ -143,9 +153,19 @@ const COMMANDS: CommandSpec[] = [
       { name: 'limit', kind: 'int', value: 'N', description: 'at most N (1-100, default 20)', min: 1, max: 100 },
     ],
   },
-  { name: 'plan', summary: 'a plan: progress, totals, its branch and its tasks with status, agent and session', positionals: [ID('plan')], options: [] },
+  { name: 'plan', summary: 'a plan: progress, totals, budget and spend, its branch and its tasks with status, agent and session', positionals: [ID('plan')], options: [] },
+  {
+    name: 'plan-budget',
+    summary: 'set a plan\'s budget: the limits given replace those of its budget, the others stay (--clear: no budget)',
+    positionals: [ID('plan')],
+    options: [
+      ...BUDGET_OPTIONS,
+      { name: 'clear', kind: 'boolean', description: 'remove every limit (no budget) before applying the ones given' },
+    ],
+  },
   { name: 'plan-merge', summary: 'merge a finished plan\'s integration branch into a branch of its repository', positionals: [ID('plan')], options: MERGE_OPTIONS },
   { name: 'agents', summary: 'list agents with role, skills and tier', positionals: [], options: [] },
+  { name: 'capacity', summary: 'provider limits (concurrency, requests and tokens per minute) with what is in use, and models held back', positionals: [], options: [] },
   {
     name: 'agent-performance',
     summary: 'an agent\'s success rate, quality, cost, durations and tier',
@@ -265,6 +285,15 @@ function convert(spec: OptionSpec, value: string, command?: string): OptionValue
       if (!/^-?\d+$/.test(value.trim()) || !Number.isSafeInteger(n)) throw new UsageError(`--${spec.name} must be a whole number, got "${value}"`, command);
       if ((spec.min !== undefined && n < spec.min) || (spec.max !== undefined && n > spec.max)) {
         throw new UsageError(`--${spec.name} must be between ${spec.min} and ${spec.max}, got ${n}`, command);
+      }
+      return n;
+    }
+    case 'number': {
+      const n = Number(value);
+      if (value.trim() === '' || !Number.isFinite(n)) throw new UsageError(`--${spec.name} must be a number, got "${value}"`, command);
+      const tooLow = spec.min !== undefined && (spec.exclusiveMin ? n <= spec.min : n < spec.min);
+      if (tooLow || (spec.max !== undefined && n > spec.max)) {
+        throw new UsageError(`--${spec.name} must be ${spec.exclusiveMin ? 'above' : 'at least'} ${spec.min} and at most ${spec.max}, got ${n}`, command);
       }
       return n;
     }

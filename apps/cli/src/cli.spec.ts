@@ -188,3 +188,94 @@ describe('plan-merge', () => {
     expect(requests).toHaveLength(1);
   });
 });
+
+describe('capacity', () => {
+  it('shows GET /api/v1/capacity readably, and as JSON with --json', async () => {
+    const answer = {
+      rules: [{ pattern: 'anthropic/*', concurrency: { limit: 8, inUse: 3, holders: [], waiting: 0 } }],
+      marks: [{ model: 'openai/gpt-5', kind: 'cooldown', until: '2025-01-31T15:00:00.000Z', why: 'HTTP 429' }],
+    };
+    handler = (_req, _body, res) => json(res, 200, answer);
+    const r = await cli('capacity');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('anthropic/*  concurrency 3/8');
+    expect(r.stdout).toMatch(/openai\/gpt-5 {2}cooldown {2}\d{4}-\d\d-\d\d \d\d:\d\d:\d\d {2}HTTP 429/);
+    expect(requests.map((q) => `${q.method} ${q.url}`)).toEqual(['GET /api/v1/capacity']);
+    expect(JSON.parse((await cli('capacity', '--json')).stdout)).toEqual(answer);
+  });
+
+  it('exits 1 with the API error of a server without the route', async () => {
+    handler = (_req, _body, res) => error(res, 404, 'NOT_FOUND', 'Cannot GET /api/v1/capacity');
+    expect(await cli('capacity')).toEqual({ code: 1, stdout: '', stderr: 'NOT_FOUND: Cannot GET /api/v1/capacity\n' });
+  });
+});
+
+describe('plan-budget', () => {
+  const planAt = (version: number, budget: unknown) => ({ id: PLAN, version, status: 'PAUSED', pausedReason: 'BUDGET', budget });
+
+  it('reads the version, sends the limits given on top of the budget it has, and prints the new budget', async () => {
+    handler = (req, body, res) =>
+      req.method === 'PATCH'
+        ? json(res, 200, { ...planAt(8, JSON.parse(body).budget), spend: { spent: { tokens: 100, costUsd: 1, minutes: 2 }, forecast: null, remaining: { maxCostUsd: 4 } } })
+        : json(res, 200, planAt(7, { maxCostUsd: 1, maxTokens: 50000 }));
+    const r = await cli('plan-budget', PLAN, '--max-cost-usd', '5');
+    expect(r.code).toBe(0);
+    expect(requests.map((q) => `${q.method} ${q.url}`)).toEqual([`GET /api/v1/plans/${PLAN}`, `PATCH /api/v1/plans/${PLAN}`]);
+    expect(requests[1].body).toEqual({ version: 7, budget: { maxCostUsd: 5, maxTokens: 50000 } });
+    expect(r.stdout.split('\n')[0]).toBe(`plan ${PLAN}: budget $5.00, 50000 tokens`);
+    expect(r.stdout).toContain('spent $1.00 of $5.00 ($4.00 left)');
+    expect(r.stdout).toContain('run it again to resume');
+  });
+
+  it('--clear sends a null budget, or only the limits given after it', async () => {
+    handler = (req, body, res) => json(res, 200, req.method === 'PATCH' ? planAt(2, JSON.parse(body).budget) : planAt(1, { maxCostUsd: 1 }));
+    await cli('plan-budget', PLAN, '--clear');
+    expect(requests[1].body).toEqual({ version: 1, budget: null });
+    requests = [];
+    await cli('plan-budget', PLAN, '--clear', '--max-minutes', '90.5');
+    expect(requests[1].body).toEqual({ version: 1, budget: { maxMinutes: 90.5 } });
+  });
+
+  it('reads the plan again when it changed in between (VERSION_CONFLICT)', async () => {
+    let reads = 0;
+    handler = (req, body, res) => {
+      if (req.method === 'GET') return json(res, 200, planAt(++reads, null));
+      if (JSON.parse(body).version === 1) return error(res, 409, 'VERSION_CONFLICT', 'the plan changed since you read it');
+      json(res, 200, planAt(3, JSON.parse(body).budget));
+    };
+    const r = await cli('plan-budget', PLAN, '--max-tokens', '1000');
+    expect(r.code).toBe(0);
+    expect(requests.map((q) => q.method)).toEqual(['GET', 'PATCH', 'GET', 'PATCH']);
+    expect(requests[3].body).toEqual({ version: 2, budget: { maxTokens: 1000 } });
+  });
+
+  it('refuses a missing or bad limit before asking the API', async () => {
+    handler = (_req, _body, res) => json(res, 200, {});
+    const none = await cli('plan-budget', PLAN);
+    expect(none.code).toBe(2);
+    expect(none.stderr).toContain('USAGE: give --max-cost-usd, --max-tokens, --max-minutes or --clear');
+    expect((await cli('plan-budget', PLAN, '--max-cost-usd', '0')).stderr).toContain('--max-cost-usd must be above 0');
+    expect((await cli('plan-budget', PLAN, '--max-cost-usd', 'lots')).stderr).toContain('--max-cost-usd must be a number, got "lots"');
+    expect((await cli('plan-budget', PLAN, '--max-tokens', '1.5')).stderr).toContain('--max-tokens must be a whole number');
+    expect(requests).toEqual([]);
+  });
+
+  it('says so when the server is too old to say the plan\'s version', async () => {
+    handler = (_req, _body, res) => json(res, 200, { id: PLAN, status: 'RUNNING' });
+    const r = await cli('plan-budget', PLAN, '--max-cost-usd', '5');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('too old to set budgets');
+    expect(requests).toHaveLength(1);
+  });
+});
+
+describe('run with a budget', () => {
+  it('sends the session\'s budget only when a limit is given', async () => {
+    handler = (req, _body, res) => (req.url!.endsWith('/start') ? json(res, 202, {}) : json(res, req.method === 'POST' ? 201 : 200, { id: ID, status: 'QUEUED' }));
+    await cli('run', '--no-follow', '--workspace', '/w', '--prompt', 'p', '--max-cost-usd', '0.5', '--max-tokens', '20000');
+    expect(requests[0].body).toMatchObject({ budget: { maxCostUsd: 0.5, maxTokens: 20000 } });
+    requests = [];
+    await cli('run', '--no-follow', '--workspace', '/w', '--prompt', 'p');
+    expect(requests[0].body).not.toHaveProperty('budget');
+  });
+});

@@ -6,6 +6,8 @@ import { FinalSession, followSession } from './follow';
 import {
   EventRenderer,
   formatAgentsTable,
+  formatCapacity,
+  formatPlanBudget,
   formatMergeResult,
   formatPerformance,
   formatPlan,
@@ -19,6 +21,8 @@ import {
   AgentPerformance,
   AgentView,
   ApprovalView,
+  Budget,
+  CapacityView,
   FileDiff,
   MergeResult,
   PlanSummary,
@@ -77,7 +81,9 @@ export const COMMAND_HANDLERS: Record<string, (ctx: CommandContext) => Promise<n
   plans,
   plan,
   'plan-merge': planMerge,
+  'plan-budget': planBudget,
   agents,
+  capacity,
   'agent-performance': agentPerformance,
 };
 
@@ -99,6 +105,8 @@ async function run(ctx: CommandContext): Promise<number> {
     ...(o.timeout !== undefined && { timeoutSeconds: o.timeout }),
     ...(o.isolation !== undefined && { isolation: o.isolation }),
     ...(o.base !== undefined && { baseRef: o.base }),
+    // Only when a limit is given: an older server knows no `budget`.
+    ...(hasBudgetOptions(ctx) && { budget: budgetOptions(ctx) }),
   };
   const created = await ctx.api.post<SessionView>('/api/v1/sessions', body);
   const id = created.id;
@@ -284,6 +292,51 @@ async function planMerge(ctx: CommandContext): Promise<number> {
     const detail = await ctx.api.get<PlanView>(`/api/v1/plans/${enc(id)}`).catch(() => undefined);
     ctx.io.stdout(formatMergeResult(result, detail?.branch?.name ?? `the branch of plan ${id}`));
   }
+  return EXIT.OK;
+}
+
+const BUDGET_FLAGS: Array<[string, keyof Budget]> = [
+  ['max-cost-usd', 'maxCostUsd'],
+  ['max-tokens', 'maxTokens'],
+  ['max-minutes', 'maxMinutes'],
+];
+
+function hasBudgetOptions(ctx: CommandContext): boolean {
+  return BUDGET_FLAGS.some(([flag]) => ctx.options[flag] !== undefined);
+}
+
+/** The limits given on the command line, on top of `base`. */
+function budgetOptions(ctx: CommandContext, base: Budget = {}): Budget {
+  const budget: Budget = { ...base };
+  for (const [flag, key] of BUDGET_FLAGS) if (ctx.options[flag] !== undefined) budget[key] = Number(ctx.options[flag]);
+  return budget;
+}
+
+/** PATCH needs the version just read; the plan moves while it runs, so a VERSION_CONFLICT is read again (a few times). */
+async function planBudget(ctx: CommandContext): Promise<number> {
+  const id = requireUuid(ctx.positionals.id, 'ID');
+  const clear = ctx.options.clear === true;
+  if (!clear && !hasBudgetOptions(ctx)) throw new UsageError('give --max-cost-usd, --max-tokens, --max-minutes or --clear', 'plan-budget');
+  for (let attempt = 1; ; attempt++) {
+    const current = await ctx.api.get<PlanView>(`/api/v1/plans/${enc(id)}`);
+    if (current.version === undefined) throw new ApiError(0, 'UNSUPPORTED', 'this server does not say the plan\'s version: it is too old to set budgets');
+    const merged = budgetOptions(ctx, clear ? {} : (current.budget ?? {}));
+    const budget = Object.keys(merged).length ? merged : null;
+    try {
+      const updated = await ctx.api.patch<PlanView>(`/api/v1/plans/${enc(id)}`, { version: current.version, budget });
+      if (ctx.global.json) printJson(ctx, updated);
+      else ctx.io.stdout(formatPlanBudget(updated, ctx.style));
+      return EXIT.OK;
+    } catch (err) {
+      if (!(err instanceof ApiError && err.code === 'VERSION_CONFLICT' && attempt < 3)) throw err;
+    }
+  }
+}
+
+async function capacity(ctx: CommandContext): Promise<number> {
+  const status = await ctx.api.get<CapacityView>('/api/v1/capacity');
+  if (ctx.global.json) printJson(ctx, status);
+  else ctx.io.stdout(formatCapacity(status, ctx.style));
   return EXIT.OK;
 }
 

@@ -2,9 +2,12 @@ import {
   AgentPerformance,
   AgentView,
   AwaitingApproval,
+  Budget,
+  CapacityView,
   isFinal,
   MergeResult,
   PerformanceSummary,
+  PlanSpend,
   PlanSummary,
   PlanView,
   SessionPage,
@@ -34,7 +37,7 @@ const PLAIN: Style = makeStyle(false);
 function colourStatus(status: string, style: Style): string {
   if (status === 'COMPLETED') return style.green(status);
   if (status === 'FAILED' || status === 'TIMED_OUT' || status === 'CONFLICTED') return style.red(status);
-  if (status === 'CANCELLED') return style.yellow(status);
+  if (status === 'CANCELLED' || status === 'PAUSED') return style.yellow(status);
   if (status === 'RUNNING' || status === 'MERGING' || status === 'RESOLVING') return style.cyan(status);
   return status;
 }
@@ -86,6 +89,91 @@ function formatChangeTotals(c: { files: string[]; insertions: number; deletions:
 function formatUsage(usage: Usage | null | undefined): string {
   if (!usage) return '-';
   return `${usage.inputTokens} in / ${usage.outputTokens} out tokens, ${formatCost(usage.costUsd)}`;
+}
+
+// ---------- budgets and stops ----------
+
+const num = (n: number) => (Number.isInteger(n) ? String(n) : String(Number(n.toFixed(2))));
+
+/** "$5.00, 200000 tokens, 30 min", or "none". */
+export function formatBudget(budget: Budget | null | undefined): string {
+  if (!budget) return 'none';
+  const parts: string[] = [];
+  if (typeof budget.maxCostUsd === 'number') parts.push(formatCost(budget.maxCostUsd));
+  if (typeof budget.maxTokens === 'number') parts.push(`${budget.maxTokens} tokens`);
+  if (typeof budget.maxMinutes === 'number') parts.push(`${num(budget.maxMinutes)} min`);
+  return parts.length ? parts.join(', ') : 'none';
+}
+
+/** Every token a usage counts. */
+function totalTokens(u: Usage & { totalTokens?: number }): number {
+  return u.totalTokens ?? u.inputTokens + u.outputTokens + (u.reasoningTokens ?? 0) + (u.cacheReadTokens ?? 0) + (u.cacheWriteTokens ?? 0);
+}
+
+/** What the error codes of the cost and runaway guards mean, said plainly. */
+const STOP_EXPLANATIONS: Record<string, string> = {
+  BUDGET_EXCEEDED: 'stopped because a budget was reached (its own, its plan\'s, its agent\'s or its API key\'s)',
+  STEP_LIMIT: 'stopped by the runaway guard: too many model steps in one turn',
+  DOOM_LOOP: 'stopped by the runaway guard: the same tool call over and over',
+  NO_PROGRESS: 'stopped by the runaway guard: nothing happened for too long',
+  PROVIDER_QUOTA_EXHAUSTED: 'the model provider\'s quota is exhausted: the model is held back (see: orchestrator capacity)',
+};
+
+export function explainStop(code: string | null | undefined): string | undefined {
+  return code ? STOP_EXPLANATIONS[code] : undefined;
+}
+
+/** "anthropic/x", or "anthropic/x, ran openai/y (fallback)" when another model ran. */
+function modelText(s: Pick<SessionView, 'model' | 'modelUsed'>, style: Style): string {
+  const requested = s.model ?? 'default';
+  if (!s.modelUsed || s.modelUsed === s.model) return requested;
+  return `${requested}, ran ${s.model ? style.yellow(s.modelUsed) : s.modelUsed}${s.model ? ' (fallback)' : ''}`;
+}
+
+/** A session's budget with what it used of each limit. */
+function sessionBudgetText(s: SessionView): string {
+  const b = s.budget;
+  if (!b) return 'none';
+  const used: string[] = [];
+  if (typeof b.maxCostUsd === 'number' && s.usage) used.push(`${formatCost(s.usage.costUsd)} of ${formatCost(b.maxCostUsd)}`);
+  if (typeof b.maxTokens === 'number' && s.usage) used.push(`${totalTokens(s.usage)} of ${b.maxTokens} tokens`);
+  const ran = between(s.startedAt, s.finishedAt ?? (s.startedAt ? new Date().toISOString() : null));
+  if (typeof b.maxMinutes === 'number' && ran !== null) used.push(`${num(ran / 60_000)} of ${num(b.maxMinutes)} min`);
+  return `${formatBudget(b)}${used.length ? ` (used ${used.join(', ')})` : ''}`;
+}
+
+type Amount = 'costUsd' | 'tokens' | 'minutes';
+const LIMIT_OF: Record<Amount, keyof Budget> = { costUsd: 'maxCostUsd', tokens: 'maxTokens', minutes: 'maxMinutes' };
+const AMOUNT_TEXT: Record<Amount, (n: number) => string> = {
+  costUsd: (n) => formatCost(n),
+  tokens: (n) => `${Math.round(n)} tokens`,
+  minutes: (n) => `${num(n)} min`,
+};
+
+/**
+ * A plan's spend, one line per amount its budget limits (cost alone without a budget):
+ * "spent $1.20 of $5.00 ($3.80 left), forecast $4.10".
+ */
+export function formatPlanSpend(spend: PlanSpend, budget: Budget | null | undefined, style: Style = PLAIN): string[] {
+  const limited = (['costUsd', 'tokens', 'minutes'] as Amount[]).filter((a) => typeof budget?.[LIMIT_OF[a]] === 'number');
+  const amounts: Amount[] = limited.length ? limited : ['costUsd'];
+  return amounts.map((a) => {
+    const show = AMOUNT_TEXT[a];
+    const spent = spend.spent?.[a] ?? 0;
+    const limit = budget?.[LIMIT_OF[a]];
+    let line = `spent ${show(spent)}`;
+    if (typeof limit === 'number') {
+      const left = spend.remaining?.[LIMIT_OF[a]] ?? Math.max(0, limit - spent);
+      const leftText = `${show(left)} left`;
+      line += ` of ${show(limit)} (${left <= 0 ? style.red(leftText) : left < limit * 0.1 ? style.yellow(leftText) : leftText})`;
+    }
+    const forecast = spend.forecast?.[a];
+    if (typeof forecast === 'number') {
+      const over = typeof limit === 'number' && forecast > limit;
+      line += `, forecast ${show(forecast)}${over ? style.yellow(' (over budget)') : ''}`;
+    }
+    return line;
+  });
 }
 
 /** Local wall-clock time HH:MM:SS of an ISO instant. */
@@ -140,7 +228,8 @@ export function formatSession(s: SessionView, history: TransitionRecord[], style
     ['workspace', s.workspace ?? '-'],
     ...worktreeFields(s, style),
     ['agent', s.assignment ? `${s.assignment.agentName} (${s.assignment.role}, ${s.agentId})` : `OpenCode agent ${s.agent ?? '-'}`],
-    ['model', s.model ?? 'default'],
+    ['model', modelText(s, style)],
+    ...(s.budget !== undefined ? [['budget', sessionBudgetText(s)] as [string, string]] : []),
     ['timeout', s.timeoutSeconds ? `${s.timeoutSeconds}s` : '-'],
     ['created', dateTime(s.createdAt)],
     ['started', dateTime(s.startedAt)],
@@ -153,6 +242,8 @@ export function formatSession(s: SessionView, history: TransitionRecord[], style
     fields.push(['waits on', `${style.yellow(a.title)} until ${dateTime(a.expiresAt)} (approval ${a.id})`]);
   }
   if (s.error) fields.push(['error', style.red(`${s.error.code}: ${s.error.message}`)]);
+  const stop = explainStop(s.error?.code);
+  if (stop) fields.push(['stopped', stop]);
   if (s.result) fields.push(['files', s.result.filesChanged.length ? s.result.filesChanged.join(', ') : '(none)']);
   const width = Math.max(...fields.map(([k]) => k.length));
   const lines = fields.map(([k, v]) => `${style.dim(k.padEnd(width))}  ${v}`);
@@ -216,7 +307,9 @@ export function formatOutcome(
   if (s.changes && s.changes.headCommit !== s.changes.baseCommit) parts.push(`on branch ${s.changes.branch}`);
   if (s.usage) parts.push(formatUsage(s.usage));
   const line = parts.join(' | ');
-  return s.error && s.status !== 'COMPLETED' ? `${line}\n${style.red(`${s.error.code}: ${s.error.message}`)}` : line;
+  if (!s.error || s.status === 'COMPLETED') return line;
+  const stop = explainStop(s.error.code);
+  return `${line}\n${style.red(`${s.error.code}: ${s.error.message}`)}${stop ? `\n${stop}` : ''}`;
 }
 
 // ---------- live events ----------
@@ -387,9 +480,10 @@ export function formatPlan(plan: PlanView, agentNames: Map<string, string>, styl
   const bar = '#'.repeat(Math.round((plan.progress.percent / 100) * width)).padEnd(width, '.');
   const lines = [
     `${style.dim('plan'.padEnd(9))}  ${plan.id}`,
-    `${style.dim('status'.padEnd(9))}  ${colourStatus(plan.status, style)}${plan.error ? ` ${style.red(`${plan.error.code}: ${plan.error.message}`)}` : ''}`,
+    `${style.dim('status'.padEnd(9))}  ${colourStatus(plan.status, style)}${pausedNote(plan, style)}${plan.error ? ` ${style.red(`${plan.error.code}: ${plan.error.message}`)}` : ''}`,
     `${style.dim('progress'.padEnd(9))}  [${bar}] ${plan.progress.percent}% of ${plan.progress.total} tasks${settled ? ` (${settled})` : ''}`,
     `${style.dim('totals'.padEnd(9))}  ${formatUsage(plan.totals)}`,
+    ...planBudgetLines(plan, style),
     `${style.dim('workspace'.padEnd(9))}  ${plan.workspace}`,
     ...planBranchLines(plan, style),
     `${style.dim('critical'.padEnd(9))}  ${plan.criticalPath.length ? plan.criticalPath.join(' -> ') : '-'}`,
@@ -413,6 +507,29 @@ export function formatPlan(plan: PlanView, agentNames: Map<string, string>, styl
   return lines.join('\n');
 }
 
+function pausedNote(plan: PlanSummary, style: Style): string {
+  if (!plan.pausedReason) return '';
+  const why = plan.pausedReason === 'BUDGET' ? 'its budget was reached; raise it (orchestrator plan-budget) and run it again' : plan.pausedReason;
+  return ` ${style.yellow(`(paused: ${why})`)}`;
+}
+
+/** budget and spend lines of a plan (nothing from a server that knows neither). */
+function planBudgetLines(plan: PlanView, style: Style): string[] {
+  const label = (k: string) => style.dim(k.padEnd(9));
+  const lines: string[] = [];
+  if (plan.budget !== undefined) lines.push(`${label('budget')}  ${formatBudget(plan.budget)}`);
+  if (plan.spend) formatPlanSpend(plan.spend, plan.budget, style).forEach((l, i) => lines.push(`${label(i === 0 ? 'spend' : '')}  ${l}`));
+  return lines;
+}
+
+/** What plan-budget answers: the plan's new budget and where its spend stands. */
+export function formatPlanBudget(plan: PlanView, style: Style = PLAIN): string {
+  const lines = [`plan ${plan.id}: budget ${formatBudget(plan.budget)}`];
+  if (plan.spend) lines.push(...formatPlanSpend(plan.spend, plan.budget, style).map((l) => `  ${l}`));
+  if (plan.status === 'PAUSED') lines.push(style.dim(`the plan is PAUSED${plan.pausedReason ? ` (${plan.pausedReason})` : ''}: run it again to resume (POST /api/v1/plans/${plan.id}/run)`));
+  return lines.join('\n');
+}
+
 /** The plan's integration branch: its name, commits and what it changed. */
 function planBranchLines(plan: PlanView, style: Style): string[] {
   if (plan.branch === undefined) return []; // a server from before worktrees
@@ -433,6 +550,66 @@ function conflictNote(t: PlanView['tasks'][number], style: Style): string {
   if (!files.length || (t.status !== 'RESOLVING' && t.status !== 'CONFLICTED')) return '';
   const note = `[conflicts: ${truncate(files.join(', '), 60)}]`;
   return ` ${t.status === 'CONFLICTED' ? style.red(note) : style.yellow(note)}`;
+}
+
+// ---------- capacity ----------
+
+/** A value of an unknown field, short. */
+function compact(value: unknown): string {
+  if (value === null || value === undefined) return '-';
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  if (Array.isArray(value)) return value.length <= 3 ? value.map(compact).join(',') : `${value.length} items`;
+  return truncate(JSON.stringify(value), 80);
+}
+
+/** One limit of a rule: "concurrency 3/8 (2 waiting)", "rpm 12/50 (resets in 41s)", or its fields for a limit this CLI does not know. */
+function formatLimit(name: string, value: unknown, style: Style): string {
+  if (!value || typeof value !== 'object' || Array.isArray(value)) return `${name} ${compact(value)}`;
+  const v = value as Record<string, unknown>;
+  const used = typeof v.inUse === 'number' ? v.inUse : typeof v.used === 'number' ? v.used : undefined;
+  if (typeof v.limit !== 'number' || used === undefined) {
+    return `${name} ${Object.entries(v).map(([k, x]) => `${k}=${compact(x)}`).join(' ')}`;
+  }
+  const ratio = `${used}/${v.limit}`;
+  const extras: string[] = [];
+  if (typeof v.waiting === 'number' && v.waiting > 0) extras.push(`${v.waiting} waiting`);
+  if (typeof v.resetInMs === 'number' && v.resetInMs > 0) extras.push(`resets in ${formatDuration(v.resetInMs)}`);
+  for (const [k, x] of Object.entries(v)) {
+    if (!['limit', 'inUse', 'used', 'waiting', 'resetInMs', 'holders'].includes(k)) extras.push(`${k}=${compact(x)}`);
+  }
+  const full = used >= v.limit ? style.yellow(ratio) : ratio;
+  return `${name} ${full}${extras.length ? ` (${extras.join(', ')})` : ''}`;
+}
+
+export function formatCapacity(c: CapacityView, style: Style = PLAIN): string {
+  const rules = Array.isArray(c.rules) ? c.rules : [];
+  const marks = Array.isArray(c.marks) ? c.marks : [];
+  const lines: string[] = [style.bold('provider limits')];
+  if (rules.length === 0) lines.push('  none (PROVIDER_LIMITS is not set: no limit on any model)');
+  else {
+    const rows = rules.map((r) => {
+      const limits = Object.entries(r)
+        .filter(([k]) => k !== 'pattern')
+        .map(([k, v]) => formatLimit(k, v, style));
+      return [String(r.pattern ?? '?'), limits.length ? limits.join('; ') : '-'];
+    });
+    lines.push(...table(['PATTERN', 'IN USE / LIMIT'], rows, style).split('\n').map((l) => `  ${l}`));
+  }
+  lines.push('', style.bold('models held back'));
+  if (marks.length === 0) lines.push('  none');
+  else {
+    const rows = marks.map((m) => {
+      const known = ['model', 'kind', 'until', 'why'];
+      const extra = Object.entries(m).filter(([k]) => !known.includes(k)).map(([k, v]) => `${k}=${compact(v)}`);
+      const kind = m.kind === 'unavailable' ? style.red(m.kind) : m.kind ? style.yellow(m.kind) : '-';
+      return [String(m.model ?? '?'), kind, dateTime(m.until ?? null), [m.why ?? '', ...extra].filter(Boolean).join('; ') || '-'];
+    });
+    lines.push(...table(['MODEL', 'KIND', 'UNTIL', 'WHY'], rows, style).split('\n').map((l) => `  ${l}`));
+  }
+  const other = Object.keys(c).filter((k) => k !== 'rules' && k !== 'marks');
+  if (other.length) lines.push('', ...other.map((k) => `${style.dim(k)}  ${compact(c[k])}`));
+  return lines.join('\n');
 }
 
 // ---------- agents ----------

@@ -12,6 +12,13 @@ export interface Usage {
   costUsd: number;
 }
 
+/** A limit on what a session or plan may spend; an absent limit is no limit. */
+export interface Budget {
+  maxTokens?: number;
+  maxCostUsd?: number;
+  maxMinutes?: number;
+}
+
 export interface SessionView {
   id: string;
   title: string;
@@ -19,6 +26,10 @@ export interface SessionView {
   workspace?: string;
   agent?: string;
   model?: string | null;
+  /** The model that actually ran (a fallback's when the requested one had no capacity); absent from older servers. */
+  modelUsed?: string | null;
+  /** Its own budget (null: none); absent from older servers. */
+  budget?: Budget | null;
   status: string;
   attempt: number;
   version: number;
@@ -155,6 +166,12 @@ export interface AgentPerformance {
 
 export interface PlanSummary {
   id: string;
+  /** For PATCH (absent from older servers). */
+  version?: number;
+  /** Its budget (null: none); absent from older servers. */
+  budget?: Budget | null;
+  /** Why a PAUSED plan is paused: BUDGET (its budget was reached), or null. */
+  pausedReason?: string | null;
   requirement: string;
   workspace: string;
   template: string | null;
@@ -201,4 +218,41 @@ export interface PlanView extends PlanSummary {
   totals: Usage & { totalTokens?: number };
   criticalPath: string[];
   tasks: PlanTask[];
+  /** What the plan spent, what it is expected to spend in all, and what its budget has left (absent from older servers). */
+  spend?: PlanSpend | null;
+}
+
+export interface SpendAmounts {
+  tokens: number;
+  costUsd: number;
+  minutes: number;
+}
+
+export interface PlanSpend {
+  spent: SpendAmounts;
+  forecast?: SpendAmounts | null;
+  /** null: no budget. */
+  remaining?: Budget | null;
+}
+
+/** GET /api/v1/capacity: provider limits with what is in use, and models held back. Read loosely: the shape may grow. */
+export interface CapacityView {
+  rules?: CapacityRule[];
+  marks?: ModelMark[];
+  [field: string]: unknown;
+}
+
+export interface CapacityRule {
+  pattern: string;
+  /** concurrency {limit, inUse, holders, waiting}, rpm and tpm {limit, used, resetInMs}, or what a newer server adds. */
+  [limit: string]: unknown;
+}
+
+export interface ModelMark {
+  model: string;
+  /** cooldown (after a 429) or unavailable (quota exhausted). */
+  kind?: string;
+  until?: string;
+  why?: string;
+  [field: string]: unknown;
 }
