@@ -4,6 +4,7 @@ import { ExpressAdapter } from '@bull-board/express';
 import { DynamicModule, Module } from '@nestjs/common';
 import { AgentModule } from '@app/agent';
 import { AuthModule } from '@app/auth';
+import { CapacityApiModule } from '@app/capacity';
 import { AppConfig, ConfigModule } from '@app/config';
 import { ObservabilityModule } from '@app/observability';
 import { OpencodeFleetApiModule } from '@app/opencode';
@@ -48,6 +49,7 @@ export class AppModule {
         ...(withWorker ? [SessionWorkerModule] : []),
         TaskModule.forRoot({ scheduler: withWorker }),
         OpencodeFleetApiModule,
+        CapacityApiModule,
         HealthModule.forRoot({ checkOpencode: usesOpencode(config, withWorker) }),
         BullBoardModule.forRoot({ route: '/queues', adapter: ExpressAdapter }),
         BullBoardModule.forFeature({ name: SESSION_RUN_QUEUE, adapter: BullMQAdapter }),

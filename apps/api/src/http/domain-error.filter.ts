@@ -3,6 +3,7 @@ import type { Response } from 'express';
 import { AgentErrorCode } from '@app/agent';
 import { ApprovalErrorCode } from '@app/approval';
 import { AuthErrorCode } from '@app/auth';
+import { CapacityErrorCode } from '@app/capacity';
 import { LockErrorCode } from '@app/locking';
 import { FleetErrorCode } from '@app/opencode';
 import { SessionErrorCode } from '@app/session';
@@ -10,7 +11,7 @@ import { CommonErrorCode, DomainError } from '@app/shared';
 import { PlanErrorCode, TaskErrorCode } from '@app/task';
 import { WorkspaceErrorCode } from '@app/workspace';
 
-type KnownCode = SessionErrorCode | AgentErrorCode | LockErrorCode | CommonErrorCode | PlanErrorCode | TaskErrorCode | WorkspaceErrorCode | AuthErrorCode | ApprovalErrorCode | FleetErrorCode;
+type KnownCode = SessionErrorCode | AgentErrorCode | LockErrorCode | CommonErrorCode | PlanErrorCode | TaskErrorCode | WorkspaceErrorCode | AuthErrorCode | ApprovalErrorCode | FleetErrorCode | CapacityErrorCode;
 
 /** Every code of every context, mapped once. A code missing here does not compile. */
 const STATUS_OF: Record<KnownCode, HttpStatus> = {
@@ -22,6 +23,7 @@ const STATUS_OF: Record<KnownCode, HttpStatus> = {
   [SessionErrorCode.AGENT_CHOICE_CONFLICT]: HttpStatus.BAD_REQUEST,
   [SessionErrorCode.WORKSPACE_NOT_GIT]: HttpStatus.BAD_REQUEST,
   [SessionErrorCode.ISOLATION_INVALID]: HttpStatus.BAD_REQUEST,
+  [SessionErrorCode.BUDGET_INVALID]: HttpStatus.BAD_REQUEST,
   [SessionErrorCode.NO_WORKTREE]: HttpStatus.CONFLICT,
   [SessionErrorCode.WORKTREE_GONE]: HttpStatus.CONFLICT,
   [SessionErrorCode.MERGE_CONFLICT]: HttpStatus.CONFLICT,
@@ -57,6 +59,7 @@ const STATUS_OF: Record<KnownCode, HttpStatus> = {
   [ApprovalErrorCode.APPROVAL_ALREADY_DECIDED]: HttpStatus.CONFLICT,
   [ApprovalErrorCode.APPROVAL_VERSION_CONFLICT]: HttpStatus.CONFLICT,
   [FleetErrorCode.SERVER_NOT_FOUND]: HttpStatus.NOT_FOUND,
+  [CapacityErrorCode.CAPACITY_MARK_NOT_FOUND]: HttpStatus.NOT_FOUND,
   [CommonErrorCode.VALIDATION_FAILED]: HttpStatus.BAD_REQUEST,
   [CommonErrorCode.NOT_FOUND]: HttpStatus.NOT_FOUND,
   [CommonErrorCode.UNAUTHORIZED]: HttpStatus.UNAUTHORIZED,

@@ -57,6 +57,10 @@ class AskingCodingTurns implements CodingTurnsPort {
   async isHealthy(): Promise<boolean> {
     return true;
   }
+
+  defaultModel(): string | null {
+    return 'rehearsal/scripted';
+  }
   async releaseDirectory(): Promise<boolean> {
     return true;
   }

@@ -44,7 +44,7 @@ describe('SessionExecutionService', () => {
     const workspaceLock = new WorkspaceLock(locks, workspaces, config);
     const slots = new WorktreeSlots(locks, testGit(), workspaces, config);
     const service = new SessionExecutionService(repository, turns, watcher, workspaceLock, slots, config, agents, workspaces, options.events, null, options.queue ?? null);
-    return { run: (j) => service.run(j), watcher };
+    return { run: async (j) => void (await service.run(j)), watcher };
   }
 
   async function queued(timeoutSeconds = 60): Promise<Session> {
@@ -290,6 +290,7 @@ describe('SessionExecutionService', () => {
     const talking: CodingTurnsPort = {
       openTurn: async () => ({ opencodeSessionId: 'ses_1', messageId: 'msg_1' }),
       isHealthy: async () => true,
+      defaultModel: () => null,
       releaseDirectory: async () => true,
       runTurn: async (_ref, _request, options: RunTurnOptions): Promise<CodingTurnOutcome> => {
         options.onProgress?.({ kind: 'tool', detail: { messageId: 'm', partId: 'p1', callId: 'c1', tool: 'write', status: 'completed', input: 'a.txt' } });
@@ -312,6 +313,7 @@ describe('SessionExecutionService', () => {
     const agent: CodingTurnsPort = {
       openTurn: async () => ({ opencodeSessionId: 'ses_1', messageId: 'msg_1' }),
       isHealthy: async () => true,
+      defaultModel: () => null,
       releaseDirectory: async () => true,
       runTurn: async (_ref, _request, options) => {
         options.onProgress?.({ kind: 'activity', detail: { state: 'busy' } });
@@ -501,7 +503,7 @@ describe('SessionExecutionService', () => {
       const watcher = new RunWatcher(repo, heartbeat);
       const slots = new WorktreeSlots(locks, testGit(), spaces, slotConfig);
       const service = new SessionExecutionService(repo, turns, watcher, new WorkspaceLock(locks, spaces, slotConfig), slots, slotConfig, agents, spaces);
-      return { run: (j) => service.run(j), watcher };
+      return { run: async (j) => void (await service.run(j)), watcher };
     }
 
     async function queuedIn(branch: string): Promise<Session> {

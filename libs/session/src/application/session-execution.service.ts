@@ -26,6 +26,11 @@ import { RunWatcher } from './run-watcher';
 import { WorkspaceLock, WorkspaceLockOutcome } from './workplace/workspace-lock';
 import { SettledWorktree, WorktreeSlots } from './workplace/worktree-slots';
 import { errorMessage, RunFailure } from '@app/shared';
+import { budgetEvent } from './ports/session-events.port';
+import { CapacityPermitRef, PROVIDER_CAPACITY, ProviderCapacityPort } from './ports/provider-capacity.port';
+import { RUN_CONTROL_METRICS, RunControlMetricsPort } from './ports/run-control-metrics.port';
+import { RUN_SPENDING, RunSpendingPort } from './ports/run-spending.port';
+import { quotaFailure, TurnControl, TurnStop } from './turn-control';
 
 /** How many times a change of the run is retried after concurrent edits of the session. */
 const MAX_CONFLICT_RETRIES = 8;
@@ -35,7 +40,24 @@ export const FAILOVER_LAST_ATTEMPT = 3;
 const SERVER_LOSS_CODES: readonly string[] = [RunFailureCode.OPENCODE_UNAVAILABLE, 'OPENCODE_SESSION_LOST', RunFailureCode.WORKER_LOST];
 
 /** Failures of the infrastructure, not of the agent: they stay out of its performance figures. */
-const INFRASTRUCTURE_FAILURES: readonly string[] = [RunFailureCode.WORKSPACE_LOCK_LOST, ...SERVER_LOSS_CODES];
+const INFRASTRUCTURE_FAILURES: readonly string[] = [RunFailureCode.WORKSPACE_LOCK_LOST, RunFailureCode.PROVIDER_QUOTA_EXHAUSTED, ...SERVER_LOSS_CODES];
+/** How a turn ends when the provider gave up on rate limits (OpenCode's own retries spent). */
+const PROVIDER_RATE_LIMITED = 'PROVIDER_RATE_LIMITED';
+
+/** How a run of a job ended: done (whatever the session's status), or to be run again after a wait (QUEUED, waiting for provider capacity). */
+export interface RunEnd {
+  waitMs?: number;
+}
+const DONE: RunEnd = {};
+
+/** The model a run was admitted on, and the capacity it holds there (none without provider limits). */
+interface Admitted {
+  model: string;
+  /** The model of the session, or the server's default: what a fallback stands in for. */
+  primary: string;
+  candidates: string[];
+  permit: CapacityPermitRef | null;
+}
 
 /** After the turn, how long its approval decisions may take to be recorded and announced. */
 const APPROVALS_SETTLE_MS = 5_000;
@@ -53,6 +75,8 @@ interface FollowedTurn {
   lockLostReason?: string;
   /** The turn ran a tool (it may have changed the workspace): a shared session is then not re-run on its own. */
   toolsRan: boolean;
+  /** What the turn's control decided (a budget, runaway, quota or throttle stop), if anything. */
+  control: TurnControl;
 }
 
 /**
@@ -80,20 +104,84 @@ export class SessionExecutionService {
     @Optional() @Inject(APPROVAL_GATE) private readonly approvals: ApprovalGatePort | null = null,
     /** Without it a turn lost with its server is not re-run on its own (the session stays FAILED). */
     @Optional() @Inject(SESSION_QUEUE) private readonly queue: SessionQueuePort | null = null,
+    /** Without it no budget is enforced (nothing is recorded). */
+    @Optional() @Inject(RUN_SPENDING) private readonly spending: RunSpendingPort | null = null,
+    /** Without it no provider limit holds and no model is marked unavailable. */
+    @Optional() @Inject(PROVIDER_CAPACITY) private readonly capacity: ProviderCapacityPort | null = null,
+    @Optional() @Inject(RUN_CONTROL_METRICS) private readonly metrics: RunControlMetricsPort | null = null,
   ) {}
 
-  async run(job: SessionRunJob): Promise<void> {
+  /**
+   * Runs the job's attempt. Returns a wait when the session stays (or went back) QUEUED for
+   * provider capacity: its model is at its limit or rate-limited, and the run gives its worker back
+   * (the job is delayed, no attempt is spent) so that sessions on other models run meanwhile.
+   */
+  async run(job: SessionRunJob): Promise<RunEnd> {
     const queued = await this.sessions.findById(job.sessionId);
-    if (!queued || queued.attempt !== job.attempt) return; // deleted or superseded by a retry
-    if (queued.status !== SessionStatus.QUEUED && queued.status !== SessionStatus.RUNNING) return;
-    const place = await this.takePlace(job, queued);
-    if (!place) return;
+    if (!queued || queued.attempt !== job.attempt) return DONE; // deleted or superseded by a retry
+    if (queued.status !== SessionStatus.QUEUED && queued.status !== SessionStatus.RUNNING) return DONE;
+    const admitted = await this.admit(job, queued);
+    if (!admitted) return DONE;
+    if (!('model' in admitted)) return admitted;
     try {
-      await this.runInPlace(job, place);
+      const place = await this.takePlace(job, queued);
+      if (!place) return DONE;
+      try {
+        return await this.runInPlace(job, place, admitted);
+      } finally {
+        if (place.slot) await this.slots.release(place.lease);
+        else await this.workspaceLock.release(place.lease);
+      }
     } finally {
-      if (place.slot) await this.slots.release(place.lease);
-      else await this.workspaceLock.release(place.lease);
+      if (admitted.permit) {
+        await this.capacity?.release(admitted.permit).catch((err: Error) => this.logger.warn(`Session ${job.sessionId}: could not release its capacity on ${admitted.model}: ${err.message}`));
+      }
     }
+  }
+
+  /**
+   * Provider capacity for the run: the first usable of its model (or the server's default) and its
+   * agent's fallback models, admitted under PROVIDER_LIMITS. Not admitted: the run waits QUEUED
+   * (returns the wait), times out after the session's timeout, or fails at once
+   * (PROVIDER_QUOTA_EXHAUSTED) when every model it may use is out of quota. A resumed run keeps the
+   * model its turn runs on, admitted or not (the turn is already on the provider).
+   */
+  private async admit(job: SessionRunJob, session: Session): Promise<Admitted | RunEnd | null> {
+    const s = session.snapshot();
+    const primary = s.model ?? this.turns.defaultModel() ?? 'default';
+    const candidates = [...new Set([primary, ...(s.assignment?.fallbackModels ?? [])])];
+    if (!this.capacity) return { model: s.modelUsed ?? primary, primary, candidates, permit: null };
+    const resumed = session.status === SessionStatus.RUNNING;
+    const usable = resumed ? [] : await this.capacity.usable(candidates);
+    const model = resumed ? (s.modelUsed ?? primary) : (usable[0] ?? candidates[0]);
+    const admission = await this.capacity.admit({ sessionId: job.sessionId, model });
+    if (admission.admitted || resumed) {
+      const permit = admission.admitted ? admission.permit : null;
+      if (!resumed && s.modelUsed !== model) {
+        const recorded = await this.mutate(job, session, (x) => x.useModel(model), SessionStatus.QUEUED);
+        if (!recorded) {
+          if (permit) await this.capacity.release(permit);
+          return null;
+        }
+        if (model !== primary) {
+          this.metrics?.fallback(primary, model);
+          this.logger.warn(`Session ${job.sessionId}: runs on fallback model ${model} (${primary} is not usable now)`);
+        }
+      }
+      return { model, primary, candidates, permit };
+    }
+    if (admission.reason === 'unavailable' && usable.length === 0) {
+      const fallbacks = candidates.length > 1 ? `none of its fallback models (${candidates.slice(1).join(', ')}) is usable either` : 'it has no fallback model';
+      const failure = { code: RunFailureCode.PROVIDER_QUOTA_EXHAUSTED, message: `${admission.message}; ${fallbacks}; the session did not run` };
+      await this.mutate(job, session, (x) => x.failUnrun(failure), SessionStatus.QUEUED);
+      return null;
+    }
+    const waitedMs = Date.now() - (s.queuedAt ?? s.createdAt).getTime();
+    if (waitedMs + admission.retryInMs > s.timeoutSeconds * 1000) {
+      await this.mutate(job, session, (x) => x.timeOutThrottled(model, admission.message), SessionStatus.QUEUED);
+      return null;
+    }
+    return { waitMs: admission.retryInMs };
   }
 
   /**
@@ -119,28 +207,121 @@ export class SessionExecutionService {
     }
   }
 
-  private async runInPlace(job: SessionRunJob, place: RunPlace): Promise<void> {
+  private async runInPlace(job: SessionRunJob, place: RunPlace, admitted: Admitted): Promise<RunEnd> {
     const claimed = await this.claim(job, place.slot);
-    if (!claimed) return;
+    if (!claimed) return DONE;
     const request = await this.turnRequest(job, claimed.session, place.slot);
-    if (!request) return;
+    if (!request) return DONE;
+    if (admitted.model !== admitted.primary || claimed.session.snapshot().model) request.model = admitted.model;
+    const control = this.turnControl(job, claimed.session, admitted);
+    const refused = await control.open();
+    if (refused) {
+      await this.mutate(job, claimed.session, (s) => s.fail(refused, null));
+      return DONE;
+    }
     const turn = await this.openTurn(job, claimed.session, request, claimed.resume);
-    if (!turn) return;
-    const ended = await this.follow(job, turn.session, turn.ref, request, turn.resume, place.lease);
+    if (!turn) {
+      await control.finish(claimed.session.snapshot().usage ?? { ...ZERO_TURN_USAGE });
+      return DONE;
+    }
+    const ended = await this.follow(job, turn.session, turn.ref, request, turn.resume, place.lease, control);
+    await control.finish(ended.outcome.usage);
     // A slot whose lease was lost (expired, or taken over by a resumed run of this session) may be
     // someone else's now: its work is theirs to commit (resetSlot commits leftovers to this branch).
     const settled = place.slot && !place.lease.signal.aborted ? await this.settleWorktree(turn.session, place.slot) : null;
+    const waiting = await this.waitAgain(job, turn.session, ended, admitted, settled, place.slot !== undefined);
+    if (waiting) return waiting;
     const outcome = settled && 'failure' in settled ? failedBy(ended.outcome, settled.failure) : ended.outcome;
+    const stop = control.stop ? stopFailure(control.stop) : quotaStopOf(ended, admitted.model);
     const finished = await this.mutate(job, turn.session, (s) => {
       if (settled && 'changes' in settled) s.recordChanges(settled.changes);
       s.recordTurnOutcome(outcome, {
-        abortReason: ended.abortReason,
+        abortReason: stop && !ended.abortReason ? 'quota' : ended.abortReason,
         resumed: claimed.resume,
         lockLostReason: ended.lockLostReason,
+        stop,
       });
     });
     if (finished) await this.reportRun(finished);
     if (finished && failsOver(finished, ended, place.slot !== undefined)) await this.failOver(job, finished);
+    return DONE;
+  }
+
+  /**
+   * A turn that goes back to the queue instead of ending, on the same attempt: rate-limited before
+   * its first step (OpenCode's retries spent or the control stopped it), or its model's quota
+   * exhausted while a fallback model is usable and nothing of the run would be lost (a worktree
+   * session keeps its work on its branch; a shared one only when no tool ran).
+   */
+  private async waitAgain(
+    job: SessionRunJob,
+    session: Session,
+    ended: FollowedTurn,
+    admitted: Admitted,
+    settled: SettledWorktree | { failure: RunFailure } | null,
+    worktree: boolean,
+  ): Promise<RunEnd | null> {
+    if (ended.outcome.status === 'completed' || (settled && 'failure' in settled)) return null;
+    const stop = ended.control.stop;
+    const untouched = !ended.toolsRan && !ended.control.ranTools;
+    let waitMs: number | undefined;
+    let reason = '';
+    if (stop?.reason === 'throttled') {
+      waitMs = stop.waitMs;
+      reason = stop.message;
+    } else if (ended.outcome.error?.code === PROVIDER_RATE_LIMITED && untouched && !ended.abortReason && this.capacity) {
+      waitMs = await this.capacity.rateLimited(admitted.model).catch(() => 5_000);
+      reason = `the provider of ${admitted.model} kept rate-limiting the turn (${ended.outcome.error.message}); back in the queue for ${Math.ceil(waitMs / 1000)} s, attempt not spent`;
+    } else if (quotaStopOf(ended, admitted.model) && this.capacity && (worktree || untouched)) {
+      if (ended.outcome.error?.code === RunFailureCode.PROVIDER_QUOTA_EXHAUSTED) await this.capacity.quotaExhausted(admitted.model, undefined, ended.outcome.error.message).catch(() => undefined);
+      const next = (await this.capacity.usable(admitted.candidates)).find((m) => m !== admitted.model);
+      if (!next) return null;
+      waitMs = 0;
+      reason = `the quota of ${admitted.model} is exhausted; the run moves to fallback model ${next} (attempt not spent)`;
+    }
+    if (waitMs === undefined) return null;
+    const requeued = await this.mutate(job, session, (s) => s.requeue(reason));
+    if (!requeued) return DONE;
+    this.logger.warn(`Session ${job.sessionId}: ${reason}`);
+    return { waitMs };
+  }
+
+  private turnControl(job: SessionRunJob, session: Session, admitted: Admitted): TurnControl {
+    const s = session.snapshot();
+    const { turnMaxSteps, doomLoopRepeats, noProgressSeconds } = this.config.capacity;
+    const scopes = {
+      sessionId: s.id,
+      attempt: s.attempt,
+      sessionBudget: s.budget,
+      planId: s.origin.kind === 'plan' ? s.origin.planId : null,
+      agentId: s.agentId,
+      keyId: s.createdByKeyId,
+      agentName: s.assignment?.agentName ?? null,
+      role: s.assignment?.role ?? null,
+      model: admitted.model,
+    };
+    const limits = { maxSteps: s.assignment?.maxSteps ?? turnMaxSteps, doomLoopRepeats, noProgressMs: noProgressSeconds * 1000 };
+    return new TurnControl(
+      { scopes, model: admitted.model, permit: admitted.permit, limits, startedAt: s.startedAt ?? new Date() },
+      {
+        spending: this.spending,
+        capacity: this.capacity,
+        metrics: this.metrics,
+        onBudget: (state, event) => this.publishBudget(job, state, event),
+      },
+      // Set when follow() starts: the control aborts the turn it follows.
+      (reason) => this.abortTurn.get(job.sessionId)?.abort(reason),
+    );
+  }
+
+  /** The AbortController of the turn each run follows now, for its control. */
+  private readonly abortTurn = new Map<string, AbortController>();
+
+  private publishBudget(job: SessionRunJob, state: 'warning' | 'exceeded', event: { scope: string; scopeId: string; limit: string; message: string }): void {
+    if (state === 'warning') this.logger.warn(`Session ${job.sessionId}: ${event.message}`);
+    if (!this.events) return;
+    const data = { attempt: job.attempt, state, scope: event.scope, scopeId: event.scopeId, limit: event.limit, message: event.message };
+    this.events.publish(budgetEvent(job.sessionId, data)).catch((err: Error) => this.logger.debug(`Could not publish a budget event of ${job.sessionId}: ${err.message}`));
   }
 
   /**
@@ -276,8 +457,11 @@ export class SessionExecutionService {
     request: CodingTurnRequest,
     resume: boolean,
     lease: Lease,
+    control: TurnControl,
   ): Promise<FollowedTurn> {
     const turn = new AbortController();
+    this.abortTurn.set(job.sessionId, turn);
+    if (control.stop) turn.abort(control.stop.reason);
     const unwatch = this.watcher.watchRun(job.sessionId, turn);
     const keepLease = this.abortOnLeaseLoss(job, lease, turn);
     const clearDeadline = abortAtDeadline(session, turn);
@@ -296,8 +480,18 @@ export class SessionExecutionService {
         onProgress: (progress) => {
           if (progress.kind === 'tool' || progress.kind === 'files') toolsRan = true;
           this.publishProgress(job, progress);
+          control.onProgress(progress);
         },
-        onPermission: permissions?.decide,
+        onPermission: permissions
+          ? async (request, signal) => {
+              control.asked();
+              try {
+                return await permissions.decide(request, signal);
+              } finally {
+                control.answered();
+              }
+            }
+          : undefined,
       });
       await permissions?.finish(APPROVALS_SETTLE_MS);
       const abortReason = turn.signal.aborted ? (turn.signal.reason as TurnAbortReason) : undefined;
@@ -307,8 +501,10 @@ export class SessionExecutionService {
         lockLostReason: abortReason === 'lock-lost' ? lockLostReasonOf(lease) : undefined,
         // A resumed turn's earlier part was not seen here: it may have run tools.
         toolsRan: toolsRan || resume,
+        control,
       };
     } finally {
+      if (this.abortTurn.get(job.sessionId) === turn) this.abortTurn.delete(job.sessionId);
       clearDeadline();
       keepLease();
       unwatch();
@@ -447,4 +643,20 @@ function failsOver(session: Session, ended: FollowedTurn, worktree: boolean): bo
   if (s.status !== SessionStatus.FAILED || ended.outcome.status !== 'lost' || ended.abortReason) return false;
   if (!s.error || !SERVER_LOSS_CODES.includes(s.error.code) || s.attempt >= FAILOVER_LAST_ATTEMPT) return false;
   return worktree || !ended.toolsRan;
+}
+
+/** What a stop of the turn's control records when the turn ends with it. */
+function stopFailure(stop: TurnStop): RunFailure {
+  return stop.reason === 'throttled' ? { code: PROVIDER_RATE_LIMITED, message: stop.message } : stop.failure;
+}
+
+const ZERO_TURN_USAGE = { inputTokens: 0, outputTokens: 0, reasoningTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0, costUsd: 0 };
+
+/** The failure of a turn its model's exhausted quota ended (stopped by the control, or failed so by OpenCode). */
+function quotaStopOf(ended: FollowedTurn, model: string): RunFailure | undefined {
+  const stop = ended.control.stop;
+  if (stop?.reason === 'quota') return stop.failure;
+  const error = ended.outcome.error;
+  if (ended.outcome.status !== 'completed' && error?.code === RunFailureCode.PROVIDER_QUOTA_EXHAUSTED) return quotaFailure(model, error.message, undefined);
+  return undefined;
 }

@@ -1,3 +1,4 @@
+import type { Budget } from '@app/shared';
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { AppConfig } from '@app/config';
@@ -32,6 +33,8 @@ export interface CreateSessionCommand {
   /** The OpenCode agent (build, plan, ...) the turn runs with (the API's `agent`; the session's opencodeAgent). */
   agent?: string;
   model?: string;
+  /** Limits on what one attempt may spend. */
+  budget?: Budget | null;
   timeoutSeconds?: number;
   metadata?: Record<string, unknown>;
   /** Why it is made; default: through the API. */
@@ -92,6 +95,7 @@ export class SessionLifecycleService {
       createdByKeyId: command.createdByKeyId ?? null,
       opencodeAgent: assignment?.opencodeAgent ?? command.agent ?? DEFAULT_OPENCODE_AGENT,
       model: command.model ?? assignment?.model ?? null,
+      budget: command.budget ?? null,
       assignment: assignment?.snapshot ?? null,
       timeoutSeconds: command.timeoutSeconds ?? this.config.sessionTimeoutSeconds,
     });
@@ -131,6 +135,8 @@ export class SessionLifecycleService {
       disabledTools: choice.disabledTools,
       readOnly: choice.readOnly,
       permissions: choice.permissions,
+      fallbackModels: choice.fallbackModels,
+      maxSteps: choice.maxSteps,
       routing: { ...routing, score: choice.score },
       reviewOf: command.reviewOf ?? null,
     };
@@ -201,7 +207,7 @@ export class SessionLifecycleService {
     return session;
   }
 
-  async edit(id: string, version: number, changes: { title?: string; metadata?: Record<string, unknown> }) {
+  async edit(id: string, version: number, changes: { title?: string; metadata?: Record<string, unknown>; budget?: Budget | null }) {
     const session = await this.get(id);
     if (session.version !== version) throw SessionError.versionConflict(id, version);
     session.edit(changes);

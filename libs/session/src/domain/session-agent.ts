@@ -24,6 +24,10 @@ export interface SessionAgentAssignment {
   };
   /** The session whose work this one reviews; a review verdict's quality score is credited to it. */
   reviewOf: string | null;
+  /** Models used in order when the primary one is at quota, failing or saturated (absent on older rows: none). */
+  fallbackModels?: string[];
+  /** Model steps one turn may take (absent or null: TURN_MAX_STEPS). */
+  maxSteps?: number | null;
 }
 
 /** What the orchestrator allows a session's turn (sent to OpenCode as the session's permission rules). */

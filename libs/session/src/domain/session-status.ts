@@ -11,9 +11,13 @@ export enum SessionStatus {
 /** The one table of allowed transitions. Everything else is INVALID_TRANSITION. */
 export const SESSION_TRANSITIONS: Readonly<Record<SessionStatus, readonly SessionStatus[]>> = {
   [SessionStatus.PENDING]: [SessionStatus.QUEUED, SessionStatus.CANCELLED],
-  // QUEUED → TIMED_OUT: its workspace stayed locked by other sessions for its whole timeout.
-  [SessionStatus.QUEUED]: [SessionStatus.RUNNING, SessionStatus.CANCELLED, SessionStatus.TIMED_OUT],
+  // QUEUED → TIMED_OUT: its workspace (or its provider's capacity) stayed taken for its whole timeout.
+  // QUEUED → FAILED: refused before it ran (every model's quota exhausted).
+  [SessionStatus.QUEUED]: [SessionStatus.RUNNING, SessionStatus.CANCELLED, SessionStatus.TIMED_OUT, SessionStatus.FAILED],
+  // RUNNING → QUEUED: the same attempt waits again for provider capacity (rate limited before its
+  // first step, or moved to a fallback model); it spends no attempt.
   [SessionStatus.RUNNING]: [
+    SessionStatus.QUEUED,
     SessionStatus.COMPLETED,
     SessionStatus.FAILED,
     SessionStatus.TIMED_OUT,

@@ -22,6 +22,8 @@ export enum SessionErrorCode {
   WORKSPACE_DIRTY = 'WORKSPACE_DIRTY',
   /** No target given and the repository's HEAD is detached, or the target is not a branch. */
   MERGE_TARGET_INVALID = 'MERGE_TARGET_INVALID',
+  /** A budget that is not {maxTokens?, maxCostUsd?, maxMinutes?} with positive limits (details.field names which). */
+  BUDGET_INVALID = 'BUDGET_INVALID',
 }
 
 export class SessionError extends DomainError<SessionErrorCode> {
@@ -68,4 +70,14 @@ export enum RunFailureCode {
   WORKTREE_FAILED = 'WORKTREE_FAILED',
   /** A resolver session ended with conflict markers still in the files it was to resolve. */
   MERGE_CONFLICT_UNRESOLVED = 'MERGE_CONFLICT_UNRESOLVED',
+  /** A budget (the session's, its plan's, its agent's or its API key's) was reached: the turn was stopped at once; not retried automatically. */
+  BUDGET_EXCEEDED = 'BUDGET_EXCEEDED',
+  /** The turn took more model steps than its limit (the agent's binding.maxSteps, else TURN_MAX_STEPS). */
+  STEP_LIMIT = 'STEP_LIMIT',
+  /** The turn repeated the same tool call (same tool, same input) DOOM_LOOP_REPEATS times. */
+  DOOM_LOOP = 'DOOM_LOOP',
+  /** The turn showed no progress (no text, tool call or step) for NO_PROGRESS_SECONDS. */
+  NO_PROGRESS = 'NO_PROGRESS',
+  /** The model's quota is exhausted (insufficient_quota, or a Retry-After beyond an hour) and no fallback model was usable. */
+  PROVIDER_QUOTA_EXHAUSTED = 'PROVIDER_QUOTA_EXHAUSTED',
 }

@@ -33,10 +33,10 @@ function moveTo(s: Session, to: SessionStatus): void {
     [SessionStatus.PENDING]: () => {
       throw new SessionError(SessionErrorCode.INVALID_TRANSITION, 'nothing goes back to PENDING');
     },
-    [SessionStatus.QUEUED]: () => (s.status === SessionStatus.PENDING ? s.queue() : s.retry()),
+    [SessionStatus.QUEUED]: () => (s.status === SessionStatus.PENDING ? s.queue() : s.status === SessionStatus.RUNNING ? s.requeue('rate limited') : s.retry()),
     [SessionStatus.RUNNING]: () => s.markRunning(),
     [SessionStatus.COMPLETED]: () => s.complete({ summary: '', filesChanged: [] }, ZERO_USAGE),
-    [SessionStatus.FAILED]: () => s.fail({ code: 'E', message: 'm' }, null),
+    [SessionStatus.FAILED]: () => (s.status === SessionStatus.QUEUED ? s.failUnrun({ code: 'E', message: 'm' }) : s.fail({ code: 'E', message: 'm' }, null)),
     [SessionStatus.TIMED_OUT]: () => (s.status === SessionStatus.QUEUED ? s.timeOutWaiting('workspace:/w') : s.timeOut(null)),
     [SessionStatus.CANCELLED]: () => s.cancel('by test'),
   };
@@ -69,9 +69,46 @@ describe('Session state machine', () => {
     expect(s.pullEvents()).toEqual([]);
   });
 
-  it('covers all 49 pairs: 12 allowed, 37 refused', () => {
-    expect(cases.filter(([, , ok]) => ok)).toHaveLength(12);
-    expect(cases.filter(([, , ok]) => !ok)).toHaveLength(37);
+  it('covers all 49 pairs: 14 allowed, 35 refused', () => {
+    expect(cases.filter(([, , ok]) => ok)).toHaveLength(14);
+    expect(cases.filter(([, , ok]) => !ok)).toHaveLength(35);
+  });
+
+  it('requeues a running attempt without spending it, forgetting its turn and slot but not when it was queued', () => {
+    const s = sessionIn(SessionStatus.RUNNING);
+    const queuedAt = s.snapshot().queuedAt;
+    s.attachTurn('ses_1', 'msg_1', 'm0');
+    s.requeue('rate limited before its first step');
+    const snap = s.snapshot();
+    expect(snap).toMatchObject({ status: SessionStatus.QUEUED, attempt: 1, opencodeSessionId: null, opencodeMessageId: null, opencodeServerId: null, startedAt: null });
+    expect(snap.queuedAt).toEqual(queuedAt);
+    expect(s.pullEvents()).toEqual([expect.objectContaining({ from: SessionStatus.RUNNING, to: SessionStatus.QUEUED, reason: 'rate limited before its first step', attempt: 1 })]);
+  });
+
+  it('records the model a run uses, and forgets it on a retry', () => {
+    const s = sessionIn(SessionStatus.QUEUED);
+    s.useModel('rehearsal/fallback');
+    expect(s.snapshot().modelUsed).toBe('rehearsal/fallback');
+    s.markRunning();
+    s.fail({ code: 'E', message: 'm' }, null);
+    s.retry();
+    expect(s.snapshot().modelUsed).toBeNull();
+  });
+
+  it('keeps a budget normalised and refuses a bad one naming the field', () => {
+    const s = Session.create({ title: 't', prompt: 'p', workspace: '/tmp', opencodeAgent: 'build', timeoutSeconds: 60, budget: { maxTokens: 1000, maxCostUsd: undefined } });
+    expect(s.snapshot().budget).toEqual({ maxTokens: 1000 });
+    s.edit({ budget: null });
+    expect(s.snapshot().budget).toBeNull();
+    expect(() => s.edit({ budget: { maxCostUsd: -1 } })).toThrow(expect.objectContaining({ code: SessionErrorCode.BUDGET_INVALID, details: { field: 'budget.maxCostUsd' } }));
+  });
+
+  it.each(['budget', 'runaway', 'quota'] as const)('fails a turn the worker stopped for %s with the stated failure and the usage so far', (reason) => {
+    const s = sessionIn(SessionStatus.RUNNING);
+    const usage = { ...ZERO_USAGE, inputTokens: 5, costUsd: 0.01 };
+    const stop = { code: 'BUDGET_EXCEEDED', message: 'session budget maxTokens 4 reached' };
+    s.recordTurnOutcome({ status: 'aborted', summary: 'half', filesChanged: ['a.ts'], usage }, { abortReason: reason, resumed: false, stop });
+    expect(s.snapshot()).toMatchObject({ status: SessionStatus.FAILED, error: stop, usage, result: { summary: 'half', filesChanged: ['a.ts'] } });
   });
 
   it('records creation as the first transition', () => {

@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { RunFailure, RunResult, TokenUsage } from '@app/shared';
+import { Budget, budgetProblem, normaliseBudget, RunFailure, RunResult, TokenUsage } from '@app/shared';
 import { SessionAgentAssignment } from './session-agent';
 import { SessionTransitioned } from './session-events';
 import { API_ORIGIN, SessionOrigin } from './session-origin';
 import { canTransition, SessionStatus } from './session-status';
 import { RunFailureCode, SessionError, SessionErrorCode } from './session.errors';
-import { TurnCircumstances, TurnOutcome } from './turn-outcome';
+import { STATED_STOPS, TurnCircumstances, TurnOutcome } from './turn-outcome';
 import { SessionIsolation, SessionMerge, SessionWorktree, WorktreeChanges } from './session-worktree';
 
 /** One recorded change of status; appended to session_events, never changed. */
@@ -25,6 +25,10 @@ export interface SessionProps {
   /** The OpenCode agent (build, plan, ...) the turn runs with; not the orchestrator agent (agentId). */
   opencodeAgent: string;
   model: string | null;
+  /** The model the current attempt's turn runs (ran) on: `model` (or the server's default), or a fallback model; null before the run. */
+  modelUsed: string | null;
+  /** Limits on what one attempt may spend (tokens, cost, running minutes); null: none of its own. */
+  budget: Budget | null;
   /** The orchestrator agent that runs it (null: a plain OpenCode session). */
   agentId: string | null;
   assignment: SessionAgentAssignment | null;
@@ -63,6 +67,7 @@ export interface CreateSessionInput {
   workspace: string;
   opencodeAgent: string;
   model?: string | null;
+  budget?: Budget | null;
   assignment?: SessionAgentAssignment | null;
   timeoutSeconds: number;
   metadata?: Record<string, unknown>;
@@ -90,6 +95,8 @@ export class Session {
       workspace: input.workspace,
       opencodeAgent: input.opencodeAgent,
       model: input.model ?? null,
+      modelUsed: null,
+      budget: validBudget(input.budget ?? null),
       agentId: input.assignment?.agentId ?? null,
       assignment: input.assignment ?? null,
       timeoutSeconds: input.timeoutSeconds,
@@ -205,6 +212,7 @@ export class Session {
       opencodeSessionId: null,
       opencodeMessageId: null,
       opencodeServerId: null,
+      modelUsed: null,
       result: null,
       usage: null,
       error: null,
@@ -220,6 +228,24 @@ export class Session {
   markRunning(now = new Date()): void {
     this.transition(SessionStatus.RUNNING, 'picked up by a worker', now);
     this.props.startedAt = now;
+  }
+
+  /**
+   * RUNNING → QUEUED, the same attempt: the run gives its worker back and waits for provider
+   * capacity (rate limited before its first step, or moved to a fallback model). The turn it
+   * opened is forgotten (it was aborted); nothing is spent of its attempts; queuedAt stays, so
+   * its wait still counts from when it was first queued.
+   */
+  requeue(reason: string, now = new Date()): void {
+    this.transition(SessionStatus.QUEUED, reason, now, [SessionStatus.RUNNING]);
+    Object.assign(this.props, { opencodeSessionId: null, opencodeMessageId: null, opencodeServerId: null, startedAt: null, cancelRequestedAt: null });
+    if (this.props.worktree) this.props.worktree = { ...this.props.worktree, slot: null };
+  }
+
+  /** The model this attempt's turn runs on (the primary or a fallback), chosen before the turn opens. */
+  useModel(model: string, now = new Date()): void {
+    this.props.modelUsed = model;
+    this.props.updatedAt = now;
   }
 
   /** Records which OpenCode turn runs this attempt, before the prompt is sent. */
@@ -254,6 +280,19 @@ export class Session {
     this.finish(now, { result: null, usage: null, error: { code: RunFailureCode.WORKSPACE_BUSY, message } });
   }
 
+  /** QUEUED → TIMED_OUT: its provider had no capacity for it (limits, rate limits) for its whole timeout. */
+  timeOutThrottled(model: string, why: string, now = new Date()): void {
+    const message = `waited ${this.props.timeoutSeconds}s for capacity on ${model} (${why}); the session never ran`;
+    this.transition(SessionStatus.TIMED_OUT, message, now, [SessionStatus.QUEUED]);
+    this.finish(now, { result: null, usage: null, error: { code: RunFailureCode.TIMED_OUT, message } });
+  }
+
+  /** QUEUED → FAILED: refused before it ran (e.g. the quota of every model it may use is exhausted). */
+  failUnrun(error: RunFailure, now = new Date()): void {
+    this.transition(SessionStatus.FAILED, `${error.code}: ${error.message}`, now, [SessionStatus.QUEUED]);
+    this.finish(now, { result: null, usage: null, error });
+  }
+
   /** PENDING | QUEUED | RUNNING → CANCELLED. */
   cancel(reason: string, usage: TokenUsage | null = null, now = new Date(), partial?: RunResult): void {
     this.transition(SessionStatus.CANCELLED, reason, now);
@@ -274,7 +313,8 @@ export class Session {
    * turn the server lost fails with WORKER_LOST; any other turn failure is recorded as reported.
    * What the turn produced so far is kept.
    */
-  recordTurnOutcome(outcome: TurnOutcome, { abortReason, resumed, lockLostReason }: TurnCircumstances, now = new Date()): void {
+  recordTurnOutcome(outcome: TurnOutcome, circumstances: TurnCircumstances, now = new Date()): void {
+    const { abortReason, resumed, lockLostReason } = circumstances;
     this.assertStatus(SessionStatus.RUNNING, 'record the outcome of a turn');
     const { usage } = outcome;
     const partial = { summary: outcome.summary, filesChanged: outcome.filesChanged };
@@ -285,6 +325,10 @@ export class Session {
       return this.fail({ code: RunFailureCode.WORKSPACE_LOCK_LOST, message }, usage, now, partial);
     }
     if (abortReason === 'timeout') return this.timeOut(usage, now, partial);
+    if (abortReason && STATED_STOPS.includes(abortReason)) {
+      const stop = circumstances.stop ?? { code: 'OPENCODE_ERROR', message: `the turn was stopped (${abortReason})` };
+      return this.fail(stop, usage, now, partial);
+    }
     if (outcome.status === 'aborted' || abortReason) return this.cancel('cancelled by user', usage, now, partial);
     const error = outcome.error ?? { code: 'OPENCODE_ERROR', message: 'the turn failed without an error message' };
     if (outcome.status === 'lost' && resumed) {
@@ -331,8 +375,9 @@ export class Session {
     this.props.updatedAt = now;
   }
 
-  /** Title and metadata are the only fields a user may change. */
-  edit(changes: { title?: string; metadata?: Record<string, unknown> }, now = new Date()): void {
+  /** Title, metadata and budget are the only fields a user may change (a budget change applies to the next run). */
+  edit(changes: { title?: string; metadata?: Record<string, unknown>; budget?: Budget | null }, now = new Date()): void {
+    if (changes.budget !== undefined) this.props.budget = validBudget(changes.budget);
     if (changes.title !== undefined) this.props.title = changes.title;
     if (changes.metadata !== undefined) this.props.metadata = changes.metadata;
     this.props.updatedAt = now;
@@ -408,4 +453,11 @@ export class Session {
       );
     }
   }
+}
+
+/** A budget as given, checked and without empty limits; throws BUDGET_INVALID naming the field. */
+function validBudget(budget: Budget | null): Budget | null {
+  const problem = budgetProblem(budget);
+  if (problem) throw new SessionError(SessionErrorCode.BUDGET_INVALID, `${problem.field} ${problem.message}`, { field: problem.field });
+  return normaliseBudget(budget);
 }

@@ -23,8 +23,16 @@ export interface TurnOutcome {
   error?: RunFailure;
 }
 
-/** Why the worker stopped a turn: the user cancelled, the session's timeout passed, or the run lost its workspace lock. */
-export type TurnAbortReason = 'cancel' | 'timeout' | 'lock-lost';
+/**
+ * Why the worker stopped a turn: the user cancelled, the session's timeout passed, the run lost its
+ * workspace lock, a budget was reached, a runaway guard fired (step limit, doom loop, no progress),
+ * the provider rate-limited the turn before its first step (the run waits again), or the model's
+ * quota is exhausted.
+ */
+export type TurnAbortReason = 'cancel' | 'timeout' | 'lock-lost' | 'budget' | 'runaway' | 'throttled' | 'quota';
+
+/** Stops whose failure the worker states itself (TurnCircumstances.stop): budget, runaway guards, quota, a throttle that could not wait. */
+export const STATED_STOPS: readonly TurnAbortReason[] = ['budget', 'runaway', 'quota', 'throttled'];
 
 /** What the worker knows about the end of a turn besides its outcome. */
 export interface TurnCircumstances {
@@ -34,4 +42,6 @@ export interface TurnCircumstances {
   resumed: boolean;
   /** Why the workspace lock was lost (with abortReason 'lock-lost'). */
   lockLostReason?: string;
+  /** The failure a stated stop records (abortReason budget, runaway or quota): its code and what was reached. */
+  stop?: RunFailure;
 }

@@ -151,6 +151,8 @@ export const REVIEWER_CHOICE: AgentChoice = {
   disabledTools: ['bash', 'edit', 'write'],
   readOnly: true,
   permissions: { webfetch: 'deny' },
+  fallbackModels: [],
+  maxSteps: null,
   score: null,
 };
 
@@ -176,6 +178,10 @@ export class ScriptedCodingTurns implements CodingTurnsPort {
 
   async isHealthy(): Promise<boolean> {
     return true;
+  }
+
+  defaultModel(): string | null {
+    return 'rehearsal/scripted';
   }
 
   released: string[] = [];

@@ -21,6 +21,10 @@ export interface AgentChoice {
   readOnly: boolean;
   /** The binding's OpenCode permission → allow | ask | deny. */
   permissions: Record<string, 'allow' | 'ask' | 'deny'>;
+  /** Models used in order when the primary is at quota, failing or saturated. */
+  fallbackModels: string[];
+  /** Model steps one turn may take (null: TURN_MAX_STEPS). */
+  maxSteps: number | null;
   /** The routing score, null when the agent was named. */
   score: number | null;
 }

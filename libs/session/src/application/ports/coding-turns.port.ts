@@ -59,6 +59,8 @@ export interface CodingToolProgress {
   title?: string;
   input?: string;
   error?: string;
+  /** A hash of the tool and its whole input, once known: two identical calls have the same one. */
+  signature?: string;
 }
 
 /** Files changed so far (`files`) and those first seen now (`latest`), workspace-relative. */
@@ -72,6 +74,20 @@ export interface CodingActivityProgress {
   state: 'busy' | 'retry' | 'idle';
   retryAttempt?: number;
   message?: string;
+  /** retry only: what troubles the provider (from its message). */
+  trouble?: 'rate-limit' | 'quota' | 'overloaded' | 'error';
+  /** retry only: when the server tries again (epoch ms; honours the provider's Retry-After). */
+  retryAt?: number;
+}
+
+/** One finished model step of the turn (or of one of its subagents), and the turn's usage so far. */
+export interface CodingUsageProgress {
+  step: TokenUsage;
+  total: TokenUsage;
+  /** Steps of the turn's own session so far. */
+  steps: number;
+  /** "provider/model" of the step, when known. */
+  model?: string;
 }
 
 /** Live progress of a turn, in the order the server showed it (text coalesced). */
@@ -79,7 +95,8 @@ export type CodingTurnProgress =
   | { kind: 'text'; detail: CodingTextProgress }
   | { kind: 'tool'; detail: CodingToolProgress }
   | { kind: 'files'; detail: CodingFilesProgress }
-  | { kind: 'activity'; detail: CodingActivityProgress };
+  | { kind: 'activity'; detail: CodingActivityProgress }
+  | { kind: 'usage'; detail: CodingUsageProgress };
 
 /** A permission the coding server waits on during the turn (asked by the turn's session or a subagent's). */
 export interface CodingPermissionRequest {
@@ -134,6 +151,8 @@ export interface CodingTurnsPort {
   runTurn(ref: CodingTurnRef, request: CodingTurnRequest, options: RunTurnOptions): Promise<CodingTurnOutcome>;
   /** Whether the server answers its health check. */
   isHealthy(): Promise<boolean>;
+  /** "provider/model" a turn without a model runs on (the servers' default), when known. */
+  defaultModel(): string | null;
   /**
    * Frees what the server keeps for a directory no turn will use any more (a removed worktree
    * slot); rejects when the server cannot be reached.

@@ -14,9 +14,10 @@ import type {
   CodingTextProgress,
   CodingToolProgress,
   CodingTurnProgress,
+  CodingUsageProgress,
 } from './coding-turns.port';
 
-export const SESSION_EVENT_TYPES = ['transition', 'text', 'tool', 'files', 'activity', 'approval'] as const;
+export const SESSION_EVENT_TYPES = ['transition', 'text', 'tool', 'files', 'activity', 'usage', 'budget', 'approval'] as const;
 export type SessionEventType = (typeof SESSION_EVENT_TYPES)[number];
 
 interface EventEnvelope<T extends SessionEventType, D> {
@@ -64,10 +65,24 @@ export type SessionTextEvent = EventEnvelope<'text', OfAttempt<CodingTextProgres
 export type SessionToolEvent = EventEnvelope<'tool', OfAttempt<CodingToolProgress>>;
 export type SessionFilesEvent = EventEnvelope<'files', OfAttempt<CodingFilesProgress>>;
 export type SessionActivityEvent = EventEnvelope<'activity', OfAttempt<CodingActivityProgress>>;
-export type SessionProgressEvent = SessionTextEvent | SessionToolEvent | SessionFilesEvent | SessionActivityEvent;
+export type SessionUsageEvent = EventEnvelope<'usage', OfAttempt<CodingUsageProgress>>;
+export type SessionProgressEvent = SessionTextEvent | SessionToolEvent | SessionFilesEvent | SessionActivityEvent | SessionUsageEvent;
+
+/** A budget the run counts against passed 80% (warning) or was reached (exceeded: the turn is stopped). */
+export interface BudgetEventData {
+  attempt: number;
+  state: 'warning' | 'exceeded';
+  /** SESSION, PLAN, AGENT or KEY. */
+  scope: string;
+  scopeId: string;
+  /** maxTokens, maxCostUsd or maxMinutes. */
+  limit: string;
+  message: string;
+}
+export type SessionBudgetEvent = EventEnvelope<'budget', BudgetEventData>;
 
 /** One live event of one session, as published and as sent to stream clients. */
-export type SessionLiveEvent = SessionTransitionEvent | SessionProgressEvent | SessionApprovalEvent;
+export type SessionLiveEvent = SessionTransitionEvent | SessionProgressEvent | SessionApprovalEvent | SessionBudgetEvent;
 
 /** Which events a subscriber wants; an empty or missing list means all. */
 export interface SessionEventFilter {
@@ -163,7 +178,13 @@ export function progressEvent(
       return { ...base, type: 'files', data: { ...progress.detail, attempt } };
     case 'activity':
       return { ...base, type: 'activity', data: { ...progress.detail, attempt } };
+    case 'usage':
+      return { ...base, type: 'usage', data: { ...progress.detail, attempt } };
   }
+}
+
+export function budgetEvent(sessionId: string, data: BudgetEventData, at = new Date()): SessionBudgetEvent {
+  return { sessionId, type: 'budget', at: at.toISOString(), data };
 }
 
 export function approvalEvent(sessionId: string, data: ApprovalEventData, at = new Date()): SessionApprovalEvent {

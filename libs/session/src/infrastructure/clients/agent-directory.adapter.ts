@@ -57,6 +57,8 @@ function toChoice(agent: Agent, score: number | null): AgentChoice {
     disabledTools: [...b.disabledTools],
     readOnly: agent.readOnly,
     permissions: { ...b.permissions },
+    fallbackModels: [...(b.fallbackModels ?? [])],
+    maxSteps: b.maxSteps ?? null,
     score,
   };
 }

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import { FleetLease, OpencodeFleet } from '@app/opencode';
+import { AppConfig } from '@app/config';
+import { FleetLease, OpencodeFleet, REHEARSAL_MODEL } from '@app/opencode';
 import { ZERO_USAGE } from '@app/shared';
 import type {
   CodingTurnsPort,
@@ -26,7 +27,10 @@ export class OpencodeCodingTurnsAdapter implements CodingTurnsPort {
   /** Placed turns between openTurn and runTurn, by OpenCode session id. */
   private readonly placed = new Map<string, FleetLease>();
 
-  constructor(private readonly fleet: OpencodeFleet) {}
+  constructor(
+    private readonly fleet: OpencodeFleet,
+    private readonly config: AppConfig,
+  ) {}
 
   async openTurn(request: CodingTurnRequest): Promise<CodingTurnRef> {
     const lease = await this.fleet.place({ waitMs: PLACEMENT_WAIT_MS, directory: request.workspace });
@@ -71,6 +75,11 @@ export class OpencodeCodingTurnsAdapter implements CodingTurnsPort {
       lease.lost.removeEventListener('abort', onLost);
       lease.release();
     }
+  }
+
+  /** OPENCODE_MODEL, else the rehearsal model managed servers run without one; unknown for external servers without it. */
+  defaultModel(): string | null {
+    return this.config.opencode.model ?? (this.config.opencodeFleet.managedServers > 0 ? REHEARSAL_MODEL : null);
   }
 
   isHealthy(): Promise<boolean> {

@@ -4,7 +4,7 @@ import { AppConfig } from '@app/config';
 import { runWithLogContext } from '@app/observability';
 import { REDIS_CLIENT } from '@app/platform';
 import type Redis from 'ioredis';
-import { Job, Queue, Worker } from 'bullmq';
+import { DelayedError, Job, Queue, Worker } from 'bullmq';
 import { SessionRunJob } from '../../application/ports/session-queue.port';
 import { SESSION_SIGNALS, SessionSignalsPort } from '../../application/ports/session-signals.port';
 import { RunWatcher } from '../../application/run-watcher';
@@ -41,7 +41,7 @@ export class SessionRunWorker implements OnApplicationBootstrap, OnApplicationSh
     await this.applyGlobalConcurrency();
     this.redis.on('ready', this.onRedisReady);
     this.unsubscribe = await this.signals.onCancelRequested((id) => this.watcher.onCancelRequested(id));
-    this.worker = new Worker<SessionRunJob>(SESSION_RUN_QUEUE, (job) => this.process(job), {
+    this.worker = new Worker<SessionRunJob>(SESSION_RUN_QUEUE, (job, token) => this.process(job, token), {
       connection: { host: this.config.redis.host, port: this.config.redis.port, password: this.config.redis.password, maxRetriesPerRequest: null },
       prefix: this.config.queuePrefix,
       concurrency: this.config.maxConcurrentSessions,
@@ -76,12 +76,19 @@ export class SessionRunWorker implements OnApplicationBootstrap, OnApplicationSh
   }
 
   /** Every log line of the run carries the correlation id of the request that queued it (or the job id). */
-  private process(job: Job<SessionRunJob>): Promise<void> {
+  private process(job: Job<SessionRunJob>, token?: string): Promise<void> {
     const { sessionId, attempt, correlationId } = job.data;
     return runWithLogContext({ correlationId: correlationId ?? `job:${job.id}`, sessionId }, async () => {
       const started = Date.now();
       this.logger.log(`Run of session ${sessionId} (attempt ${attempt}) started, job ${job.id}`);
-      await this.execution.run(job.data);
+      const end = await this.execution.run(job.data);
+      if (end.waitMs !== undefined && token) {
+        // Waiting for provider capacity: the same job goes back to the queue, delayed, and this
+        // worker slot is free for sessions on other models (BullMQ's manual delay; no attempt spent).
+        await job.moveToDelayed(Date.now() + Math.max(0, end.waitMs), token);
+        this.logger.log(`Run of session ${sessionId} (attempt ${attempt}) waits ${end.waitMs} ms for provider capacity`);
+        throw new DelayedError();
+      }
       this.logger.log(`Run of session ${sessionId} (attempt ${attempt}) ended after ${Date.now() - started} ms`);
     });
   }

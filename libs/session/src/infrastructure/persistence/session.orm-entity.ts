@@ -9,7 +9,7 @@ import {
   UpdateDateColumn,
   VersionColumn,
 } from 'typeorm';
-import type { RunFailure, RunResult, TokenUsage } from '@app/shared';
+import type { RunFailure, RunResult, TokenUsage, Budget } from '@app/shared';
 import type { SessionAgentAssignment } from '../../domain/session-agent';
 import type { SessionWorktree } from '../../domain/session-worktree';
 
@@ -24,6 +24,8 @@ export class SessionOrmEntity {
   @Column('text') workspace: string;
   @Column('varchar', { length: 100 }) agent: string;
   @Column('varchar', { length: 200, nullable: true }) model: string | null;
+  @Column('varchar', { name: 'model_used', length: 200, nullable: true }) modelUsed: string | null;
+  @Column('jsonb', { nullable: true }) budget: Budget | null;
   @Column('uuid', { name: 'agent_id', nullable: true }) agentId: string | null;
   @Column('jsonb', { name: 'agent_assignment', nullable: true }) assignment: SessionAgentAssignment | null;
   @Column('integer', { name: 'timeout_seconds' }) timeoutSeconds: number;

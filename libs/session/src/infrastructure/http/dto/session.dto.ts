@@ -14,8 +14,9 @@ import {
   Max,
   MaxLength,
   Min,
+  ValidateNested,
 } from 'class-validator';
-import { RunFailureDto, RunResultDto, TokenUsageDto } from '@app/http';
+import { BudgetDto, RunFailureDto, RunResultDto, TokenUsageDto } from '@app/http';
 import { SessionStatus } from '../../../domain/session-status';
 import { SESSION_ISOLATIONS, SessionIsolation } from '../../../domain/session-worktree';
 import { SessionChangesDto, SessionWorktreeDto } from './session-worktree.dto';
@@ -86,6 +87,10 @@ export class CreateSessionDto {
   @ApiPropertyOptional({ example: 'main', description: "The branch or commit the session's branch is made from; default: the workspace's HEAD (worktree only)" })
   @IsOptional() @IsString() @MaxLength(200)
   baseRef?: string;
+
+  @ApiPropertyOptional({ type: BudgetDto, description: 'Limits on what one attempt may spend; reaching one stops the turn (FAILED, BUDGET_EXCEEDED). Its plan, agent and API key budgets hold too' })
+  @IsOptional() @ValidateNested() @Type(() => BudgetDto)
+  budget?: BudgetDto;
 }
 
 export class UpdateSessionDto {
@@ -100,6 +105,10 @@ export class UpdateSessionDto {
   @ApiPropertyOptional({ type: 'object', additionalProperties: true })
   @IsOptional() @IsObject()
   metadata?: Record<string, unknown>;
+
+  @ApiPropertyOptional({ type: BudgetDto, nullable: true, description: 'The budget of its next run (null: none); a running turn keeps the one it started with' })
+  @IsOptional() @ValidateNested() @Type(() => BudgetDto)
+  budget?: BudgetDto | null;
 }
 
 export class ListSessionsQueryDto {
@@ -169,6 +178,9 @@ export class SessionResponseDto {
   @ApiProperty() workspace: string;
   @ApiProperty({ example: 'build', description: 'The OpenCode agent (build, plan, ...) the turn runs with' }) agent: string;
   @ApiProperty({ nullable: true, type: String }) model: string | null;
+  @ApiProperty({ nullable: true, type: String, description: 'The model its current attempt runs (ran) on: its model or the server default, or a fallback model of its agent' })
+  modelUsed: string | null;
+  @ApiProperty({ nullable: true, type: BudgetDto, description: 'Limits on what one attempt may spend' }) budget: BudgetDto | null;
   @ApiProperty({ nullable: true, type: String, format: 'uuid', description: 'The orchestrator agent that runs it' }) agentId: string | null;
   @ApiProperty({ nullable: true, type: AssignmentDto }) assignment: AssignmentDto | null;
   @ApiProperty() timeoutSeconds: number;
