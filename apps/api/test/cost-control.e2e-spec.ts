@@ -34,7 +34,7 @@ describe('Cost and capacity control', () => {
       env: {
         PROVIDER_LIMITS: 'rehearsal/alt=concurrency:1',
         DOOM_LOOP_REPEATS: '8',
-        NO_PROGRESS_SECONDS: '5',
+        NO_PROGRESS_SECONDS: '15',
         TURN_MAX_STEPS: '60',
       },
     });
@@ -66,7 +66,7 @@ describe('Cost and capacity control', () => {
     const second = await start({ prompt: 'Second on alt.', model: 'rehearsal/alt', workspace: makeTempWorkspace() });
     const other = await start({ prompt: 'On the default model.', workspace: makeTempWorkspace() });
     const otherDone = await settled(other);
-    expect(otherDone.status).toBe('COMPLETED');
+    expect(otherDone).toMatchObject({ status: 'COMPLETED', error: null });
     // The second alt session waited QUEUED (no worker slot held) while the first still ran.
     const [firstNow, secondNow] = [await get(first), await get(second)];
     expect(firstNow.status).toBe('RUNNING');
@@ -141,9 +141,9 @@ describe('Cost and capacity control', () => {
   });
 
   it('stops a turn that shows no progress for NO_PROGRESS_SECONDS with NO_PROGRESS', async () => {
-    const done = await settled(await start({ prompt: 'Go silent. [[stall 40]]' }));
+    const done = await settled(await start({ prompt: 'Go silent. [[stall 60]]' }));
     expect(done).toMatchObject({ status: 'FAILED', error: { code: 'NO_PROGRESS' } });
-    expect(new Date(done.finishedAt).getTime() - new Date(done.startedAt).getTime()).toBeLessThan(30_000);
+    expect(new Date(done.finishedAt).getTime() - new Date(done.startedAt).getTime()).toBeLessThan(45_000);
   });
 
   it('refuses a bad budget with 400 naming the field, and changes a budget with the version', async () => {
