@@ -461,6 +461,7 @@ export class SessionExecutionService {
   ): Promise<FollowedTurn> {
     const turn = new AbortController();
     this.abortTurn.set(job.sessionId, turn);
+    control.begin();
     if (control.stop) turn.abort(control.stop.reason);
     const unwatch = this.watcher.watchRun(job.sessionId, turn);
     const keepLease = this.abortOnLeaseLoss(job, lease, turn);

@@ -87,6 +87,11 @@ export class TurnControl {
     return null;
   }
 
+  /** The turn starts now: silence is counted from here (opening it may have waited for a server). */
+  begin(): void {
+    this.guard.observe({ kind: 'other' });
+  }
+
   /** Whether the turn may have changed the workspace (a tool ran). */
   get ranTools(): boolean {
     return this.toolsRan;

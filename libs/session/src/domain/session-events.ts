@@ -32,6 +32,8 @@ export interface CommittedSessionState {
   readonly agent: { readonly name: string; readonly role: string } | null;
   /** The model asked for (null: the server's default). */
   readonly model: string | null;
+  /** The model the attempt ran on (a fallback, or the server's default), once known. */
+  readonly modelUsed: string | null;
   readonly opencodeSessionId: string | null;
   readonly result: RunResult | null;
   readonly usage: TokenUsage | null;

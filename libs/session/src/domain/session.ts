@@ -184,6 +184,7 @@ export class Session {
       agentId: p.agentId,
       agent: p.assignment ? { name: p.assignment.agentName, role: p.assignment.role } : null,
       model: p.model,
+      modelUsed: p.modelUsed,
       opencodeSessionId: p.opencodeSessionId,
       result: p.result,
       usage: p.usage,

@@ -55,7 +55,7 @@ export class SessionMetricsObserver {
     }
     const agent = session.agent?.name ?? NO_AGENT;
     const role = session.agent?.role ?? NO_AGENT;
-    const model = session.model ?? DEFAULT_MODEL;
+    const model = session.modelUsed ?? session.model ?? DEFAULT_MODEL;
     if (ran) this.metrics.agentRuns.labels(agent, role, to).inc();
     const usage = session.usage;
     if (!usage) return;
