@@ -114,8 +114,9 @@ describe('SessionExecutionService with provider capacity', () => {
   });
 
   it('moves a run whose quota ran out to its agent\'s fallback model, same attempt, and completes there', async () => {
-    const turns = new ScriptedCodingTurns(async () =>
-      turns.runs.length === 1 ? outcome('failed', { error: { code: 'PROVIDER_QUOTA_EXHAUSTED', message: 'insufficient_quota' } }) : outcome('completed'),
+    let runs = 0;
+    const turns: ScriptedCodingTurns = new ScriptedCodingTurns(async () =>
+      ++runs === 1 ? outcome('failed', { error: { code: 'PROVIDER_QUOTA_EXHAUSTED', message: 'insufficient_quota' } }) : outcome('completed'),
     );
     const s = await queued({ fallbackModels: ['p/fallback'] });
     const service = worker(turns);
