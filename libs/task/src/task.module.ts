@@ -3,6 +3,8 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { AppConfig } from '@app/config';
 import { LockingModule } from '@app/locking';
 import { SessionModule } from '@app/session';
+import { AgentModule } from '@app/agent';
+import { SpendingModule } from '@app/spending';
 import { WorkspaceModule } from '@app/workspace';
 import { IntegrationBranches } from './application/integration-branches';
 import { DEFAULT_PLAN_MERGE_SETTINGS, PLAN_MERGE_SETTINGS, PlanMergeSettings } from './application/plan-merge-settings';
@@ -11,6 +13,11 @@ import { PlanScheduler } from './application/plan-scheduler';
 import { PlanService } from './application/plan.service';
 import { PLAN_REPOSITORY } from './application/ports/plan.repository.port';
 import { TASK_SESSIONS } from './application/ports/task-sessions.port';
+import { AGENT_RUN_HISTORY } from './application/ports/agent-run-history.port';
+import { PLAN_SPENDING } from './application/ports/plan-spending.port';
+import { TaskForecaster } from './application/task-forecaster';
+import { AgentServiceRunHistory } from './infrastructure/clients/agent-service-run-history.adapter';
+import { SpendingServicePlanSpending } from './infrastructure/clients/spending-service-plan-spending.adapter';
 import { TaskMerges } from './application/task-merges';
 import { LifecycleTaskSessions } from './infrastructure/clients/lifecycle-task-sessions.adapter';
 import { PlansController } from './infrastructure/http/plans.controller';
@@ -22,6 +29,8 @@ import { TypeormPlanRepository } from './infrastructure/persistence/typeorm-plan
 const ports = [
   { provide: PLAN_REPOSITORY, useClass: TypeormPlanRepository },
   { provide: TASK_SESSIONS, useClass: LifecycleTaskSessions },
+  { provide: PLAN_SPENDING, useClass: SpendingServicePlanSpending },
+  { provide: AGENT_RUN_HISTORY, useClass: AgentServiceRunHistory },
   {
     provide: PLAN_MERGE_SETTINGS,
     inject: [AppConfig],
@@ -45,13 +54,15 @@ export class TaskModule {
     return {
       module: TaskModule,
       // SessionModule: the session use cases behind TASK_SESSIONS, and its transitions for the loop.
-      imports: [TypeOrmModule.forFeature(TASK_ENTITIES), SessionModule, LockingModule, WorkspaceModule],
+      // AgentModule: routing and figures for a task's forecast; SpendingModule: a plan's spend and its budget's guard.
+      imports: [TypeOrmModule.forFeature(TASK_ENTITIES), SessionModule, AgentModule, SpendingModule, LockingModule, WorkspaceModule],
       controllers: [PlansController],
       providers: [
         ...ports,
         PlanKicker,
         IntegrationBranches,
         TaskMerges,
+        TaskForecaster,
         PlanScheduler,
         PlanService,
         PlanGauges,

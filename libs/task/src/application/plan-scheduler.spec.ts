@@ -13,7 +13,8 @@ import { PlanScheduler } from './plan-scheduler';
 import { PlanService } from './plan.service';
 import { TaskMerges } from './task-merges';
 import { PlanStatus, TaskStatus } from '../domain/plan-status';
-import { FakeGit, FakeTaskSessions, InMemoryPlanRepository } from '@app/task/testing';
+import { FakeAgentRunHistory, FakeGit, FakePlanSpending, FakeTaskSessions, InMemoryPlanRepository } from '@app/task/testing';
+import { TaskForecaster } from './task-forecaster';
 
 const task = (key: string, dependsOn: string[] = [], extra: Partial<TaskSpec> = {}): TaskSpec => ({
   key,
@@ -32,13 +33,16 @@ function setup(maxConcurrentSessions = 4, workspace = tmpdir(), settings: Partia
   const git = new FakeGit();
   const sessions = new FakeTaskSessions(git);
   const locks = new InMemoryLocks();
-  const config = { maxConcurrentSessions } as AppConfig;
+  const config = { maxConcurrentSessions, capacity: { taskCostPriorUsd: 0.05 } } as AppConfig;
+  const spending = new FakePlanSpending();
+  const history = new FakeAgentRunHistory();
+  const forecaster = new TaskForecaster(history, repo, config);
   const mergeSettings = { ...DEFAULT_PLAN_MERGE_SETTINGS, ...settings };
   /** The scheduler and the plan use cases as one process on one host would wire them. */
   const processOn = (workspaces: WorkspacePort = testWorkspaces()) => {
     const branches = new IntegrationBranches(git, locks, workspaces, mergeSettings);
-    const scheduler = new PlanScheduler(repo, sessions, locks, config, workspaces, new TaskMerges(repo, sessions, branches, mergeSettings));
-    return { scheduler, service: new PlanService(repo, sessions, locks, scheduler, new PlanKicker(), config, workspaces, branches) };
+    const scheduler = new PlanScheduler(repo, sessions, locks, config, workspaces, new TaskMerges(repo, sessions, branches, mergeSettings), spending, forecaster);
+    return { scheduler, service: new PlanService(repo, sessions, locks, scheduler, new PlanKicker(), config, workspaces, branches, spending, forecaster) };
   };
   const { scheduler, service } = processOn();
   const runPlan = async (tasks: TaskSpec[]) => {
@@ -51,7 +55,7 @@ function setup(maxConcurrentSessions = 4, workspace = tmpdir(), settings: Partia
   /** Completes the live session of each task named. */
   const complete = (...keys: string[]) =>
     keys.forEach((k) => sessions.finish(sessions.of(k)[0].id, 'COMPLETED', { result: { summary: `${k} done`, filesChanged: [`${k}.ts`] } }));
-  return { repo, git, sessions, locks, scheduler, service, processOn, runPlan, status, planStatus, complete, config };
+  return { repo, git, sessions, locks, scheduler, service, processOn, runPlan, status, planStatus, complete, config, spending, history };
 }
 
 const gitWorkspaces: string[] = [];
@@ -648,5 +652,145 @@ describe('PlanService.merge', () => {
     await shared.scheduler.advance(id);
     await expect(shared.service.merge(id, {})).rejects.toMatchObject({ code: 'PLAN_NOT_ISOLATED' });
     await expect(shared.service.merge('00000000-0000-4000-8000-00000000dead', {})).rejects.toMatchObject({ code: 'PLAN_NOT_FOUND' });
+  });
+});
+
+describe('PlanScheduler with a plan budget', () => {
+  const createPlan = async (t: ReturnType<typeof setup>, tasks: TaskSpec[], budget: unknown) =>
+    (await t.service.create({ requirement: 'build the thing', workspace: tmpdir(), tasks, budget })).plan.id;
+
+  it('gives the budget to the spending guard at creation and on every change, version-checked', async () => {
+    const t = setup();
+    const id = await createPlan(t, [task('a')], { maxCostUsd: 1 });
+    expect(t.spending.limits.get(id)).toEqual({ maxCostUsd: 1 });
+    await expect(t.service.updateBudget(id, 7, { maxCostUsd: 2 })).rejects.toMatchObject({ code: 'PLAN_VERSION_CONFLICT' });
+    await expect(t.service.updateBudget(id, 1, { maxCostUsd: 0 })).rejects.toMatchObject({ code: 'VALIDATION_FAILED', details: { field: 'budget.maxCostUsd' } });
+    await expect(t.service.updateBudget(id, 1, undefined)).rejects.toMatchObject({ code: 'VALIDATION_FAILED', details: { field: 'budget' } });
+    const updated = await t.service.updateBudget(id, 1, { maxCostUsd: 2, maxMinutes: 60 });
+    expect(updated.plan.snapshot()).toMatchObject({ version: 2, budget: { maxCostUsd: 2, maxMinutes: 60 } });
+    expect(t.spending.limits.get(id)).toEqual({ maxCostUsd: 2, maxMinutes: 60 });
+    await t.service.updateBudget(id, 2, null);
+    expect(t.spending.limits.get(id)).toBeNull();
+  });
+
+  it('pauses before a task whose forecast does not fit what is left, starts nothing more, and resumes on run once raised', async () => {
+    const t = setup();
+    // Priors: 0.05 USD per complexity point, 3 points: 0.15 per task.
+    const id = await createPlan(t, [task('a'), task('b', ['a'])], { maxCostUsd: 0.2 });
+    await t.service.run(id);
+    await t.scheduler.advance(id);
+    expect(t.sessions.created.map((s) => s.command.origin.taskKey)).toEqual(['a']);
+    t.spending.spent.set(id, { tokens: 100, costUsd: 0.1, minutes: 1 });
+    t.complete('a');
+    await t.scheduler.advance(id); // 0.15 > 0.2 - 0.1
+    expect(t.status(id, 'a')).toBe(TaskStatus.COMPLETED);
+    expect(t.status(id, 'b')).toBe(TaskStatus.PENDING);
+    const paused = (await t.repo.findById(id))!.snapshot();
+    expect(paused).toMatchObject({ status: PlanStatus.PAUSED, pausedReason: 'BUDGET' });
+    expect(paused.pausedMessage).toMatch(/task b's forecast \(\$0\.150\) does not fit what is left of the plan's maxCostUsd \(\$0\.100\)/);
+    await t.scheduler.advance(id);
+    expect(t.sessions.created).toHaveLength(1);
+
+    const detail = await t.service.get(id);
+    expect(detail.spend.spent.costUsd).toBe(0.1);
+    expect(detail.spend.forecast.costUsd).toBeCloseTo(0.15);
+    expect(detail.spend.remaining!.maxCostUsd).toBeCloseTo(0.1);
+
+    await t.service.updateBudget(id, paused.version, { maxCostUsd: 1 });
+    expect(await t.planStatus(id)).toBe(PlanStatus.PAUSED);
+    await t.service.run(id);
+    expect((await t.repo.findById(id))!.snapshot()).toMatchObject({ status: PlanStatus.RUNNING, pausedReason: null, pausedMessage: null });
+    await t.scheduler.advance(id);
+    expect(t.status(id, 'b')).toBe(TaskStatus.RUNNING);
+    t.complete('b');
+    expect(await t.scheduler.advance(id)).toBe('finished');
+    expect(await t.planStatus(id)).toBe(PlanStatus.COMPLETED);
+  });
+
+  it("counts the forecasts of the tasks it starts in the same tick, and forecasts from the routed agent's history", async () => {
+    const t = setup();
+    t.history.byRole.set('IMPLEMENTER', { agentId: 'impl', runs: 5, costUsdPerRun: 0.1, minutesPerRun: 2, meanComplexity: 3 });
+    const id = await createPlan(t, [task('a'), task('b'), task('c')], { maxCostUsd: 0.25 });
+    await t.service.run(id);
+    await t.scheduler.advance(id);
+    expect(t.sessions.created.map((s) => s.command.origin.taskKey)).toEqual(['a', 'b']);
+    expect((await t.repo.findById(id))!.snapshot()).toMatchObject({ status: PlanStatus.PAUSED, pausedReason: 'BUDGET' });
+    expect((await t.repo.findById(id))!.snapshot().pausedMessage).toMatch(/^task c's forecast/);
+    expect(t.history.asked[0]).toEqual({ role: 'IMPLEMENTER', skills: ['typescript'], complexity: 3 });
+
+    // Paused: the running tasks are settled, the plan finishes nothing new.
+    expect(await t.repo.activePlanIds()).toEqual([id]);
+    t.complete('a', 'b');
+    await t.scheduler.advance(id);
+    expect([t.status(id, 'a'), t.status(id, 'b'), t.status(id, 'c')]).toEqual([TaskStatus.COMPLETED, TaskStatus.COMPLETED, TaskStatus.PENDING]);
+    expect(await t.repo.activePlanIds()).toEqual([]);
+    expect(t.sessions.created).toHaveLength(2);
+  });
+
+  it('starts tasks as before without a budget', async () => {
+    const t = setup();
+    const id = await createPlan(t, [task('a'), task('b')], undefined);
+    await t.service.run(id);
+    await t.scheduler.advance(id);
+    expect(t.sessions.created).toHaveLength(2);
+    expect(t.spending.limits.has(id)).toBe(false);
+  });
+
+  it('does not retry a session stopped at the budget on the Debugger: the task goes back to PENDING and the plan pauses', async () => {
+    const t = setup();
+    const id = await createPlan(t, [task('a'), task('b', ['a'])], { maxCostUsd: 10 });
+    await t.service.run(id);
+    await t.scheduler.advance(id);
+    const first = t.sessions.of('a')[0];
+    t.sessions.finish(first.id, 'FAILED', { error: { code: 'BUDGET_EXCEEDED', message: "the plan's maxCostUsd is reached" } });
+    await t.scheduler.advance(id);
+    expect(t.sessions.created).toHaveLength(1); // no Debugger session
+    expect(t.sessions.retries).toEqual([]);
+    expect(t.repo.task(id, 'a')).toMatchObject({ status: TaskStatus.PENDING, attempt: 0, sessionId: null, usage: { costUsd: 0.01 }, error: { code: 'BUDGET_EXCEEDED' } });
+    const paused = (await t.repo.findById(id))!.snapshot();
+    expect(paused).toMatchObject({ status: PlanStatus.PAUSED, pausedReason: 'BUDGET' });
+    expect(paused.pausedMessage).toContain(`task a's session ${first.id} was stopped at the plan's budget`);
+
+    await t.service.run(id);
+    await t.scheduler.advance(id);
+    const again = t.sessions.of('a')[0];
+    expect(again.id).not.toBe(first.id);
+    expect(again.command).toMatchObject({ role: 'IMPLEMENTER', origin: { retryOf: null } });
+    expect(t.repo.task(id, 'a')).toMatchObject({ status: TaskStatus.RUNNING, attempt: 1, sessionId: again.id });
+    expect(t.repo.task(id, 'a').sessions.map((s) => s.sessionId)).toEqual([first.id, again.id]);
+  });
+
+  it("holds a Debugger retry while paused, and checks the retry's forecast too", async () => {
+    const t = setup();
+    const id = await createPlan(t, [task('a'), task('b')], { maxCostUsd: 0.35 });
+    await t.service.run(id);
+    await t.scheduler.advance(id); // a and b: 0.15 each
+    t.spending.spent.set(id, { tokens: 0, costUsd: 0.3, minutes: 0 });
+    t.sessions.finish(t.sessions.of('a')[0].id, 'FAILED', { error: { code: 'PROVIDER_ERROR', message: 'boom' } });
+    await t.scheduler.advance(id); // the retry's 0.15 > 0.05 left
+    expect(t.sessions.created).toHaveLength(2);
+    expect(await t.planStatus(id)).toBe(PlanStatus.PAUSED);
+    expect(t.repo.task(id, 'a').status).toBe(TaskStatus.RUNNING);
+    await t.scheduler.advance(id);
+    expect(t.sessions.created).toHaveLength(2);
+
+    const version = (await t.repo.findById(id))!.version;
+    await t.service.updateBudget(id, version, { maxCostUsd: 1 });
+    await t.service.run(id);
+    await t.scheduler.advance(id);
+    expect(t.sessions.of('a')[0].command.role).toBe('DEBUGGER');
+    expect(t.repo.task(id, 'a').status).toBe(TaskStatus.RETRYING);
+  });
+
+  it('cancels a PAUSED plan and refuses to run a plan that is neither DRAFT nor PAUSED', async () => {
+    const t = setup();
+    const id = await createPlan(t, [task('a')], { maxTokens: 1 });
+    await t.service.run(id);
+    await t.scheduler.advance(id);
+    expect(await t.planStatus(id)).toBe(PlanStatus.PAUSED);
+    await t.service.cancel(id);
+    expect(await t.planStatus(id)).toBe(PlanStatus.CANCELLED);
+    await expect(t.service.run(id)).rejects.toMatchObject({ code: 'PLAN_INVALID_STATE' });
+    await expect(t.service.updateBudget(id, (await t.repo.findById(id))!.version, { maxTokens: 5 })).rejects.toMatchObject({ code: 'PLAN_INVALID_STATE' });
   });
 });

@@ -3,10 +3,13 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { AppConfig } from '@app/config';
 import { WORKSPACE_PORT, WorkspacePort } from '@app/workspace';
 import { LOCK_PORT, LockError, LockErrorCode, LockPort } from '@app/locking';
-import { DomainError, RunFailure } from '@app/shared';
+import { addSpend, DomainError, RunFailure, Spend, ZERO_SPEND } from '@app/shared';
 import { Plan, PlanTask, TaskSessionRef } from '../domain/plan';
 import { BLOCKING_TASK_STATUSES, isFinalTask, PlanStatus, SLOT_TASK_STATUSES, TaskStatus } from '../domain/plan-status';
 import { pickReady } from '../domain/scheduling';
+import { budgetShortfall, shortfallMessage } from '../domain/budget-forecast';
+import { BUDGET_EXCEEDED, PLAN_SPENDING, PlanSpendingPort } from './ports/plan-spending.port';
+import { TaskForecaster } from './task-forecaster';
 import { PLAN_REPOSITORY, PlanRepositoryPort } from './ports/plan.repository.port';
 import {
   CreateTaskSession,
@@ -48,6 +51,8 @@ export class PlanScheduler {
     private readonly config: AppConfig,
     @Inject(WORKSPACE_PORT) private readonly workspaces: WorkspacePort,
     private readonly merges: TaskMerges,
+    @Inject(PLAN_SPENDING) private readonly spending: PlanSpendingPort,
+    private readonly forecaster: TaskForecaster,
   ) {}
 
   private now(): Date {
@@ -80,7 +85,8 @@ export class PlanScheduler {
       await this.cancelTasks(tasks, PLAN_CANCELLED);
       return 'finished';
     }
-    if (plan.status !== PlanStatus.RUNNING) return 'idle';
+    // PAUSED: what runs is settled and merged; nothing new starts (startReady, no resolver, no Debugger retry).
+    if (plan.status !== PlanStatus.RUNNING && plan.status !== PlanStatus.PAUSED) return 'idle';
 
     if (!(await this.workspaces.isDirectory(plan.workspace))) {
       const error = { code: 'WORKSPACE_MISSING', message: `the plan's workspace ${plan.workspace} no longer exists or is not a directory` };
@@ -94,7 +100,7 @@ export class PlanScheduler {
     for (const task of tasks) {
       if (SLOT_TASK_STATUSES.includes(task.status)) await this.settle(plan, task, byKey);
     }
-    await this.merges.mergeQueued(plan, tasks, this.config.maxConcurrentSessions);
+    await this.merges.mergeQueued(plan, tasks, plan.status === PlanStatus.RUNNING ? this.config.maxConcurrentSessions : 0);
     await this.block(plan, byKey);
     await this.startReady(plan, tasks, byKey);
     await this.block(plan, byKey);
@@ -173,18 +179,24 @@ export class PlanScheduler {
       case 'FAILED':
       case 'TIMED_OUT': {
         const failure = session.error ?? { code: session.status, message: `the session ended ${session.status}` };
+        if (failure.code === BUDGET_EXCEEDED && task.status !== TaskStatus.RESOLVING) {
+          await this.budgetStopped(plan, task, session, failure);
+          return;
+        }
         if (INFRASTRUCTURE_FAILURES.includes(failure.code) && session.attempt < INFRASTRUCTURE_ATTEMPTS) {
           this.logger.warn(`Plan ${plan.id} task ${task.key}: session ${session.id} ended ${failure.code}; running it again`);
           await this.sessions.retry(session.id);
           return;
         }
         if (task.status === TaskStatus.RUNNING) {
-          await this.retryOnDebugger(plan, task, session, failure, byKey);
+          // A paused plan starts no session, the Debugger's neither: the retry waits for the resume.
+          if (plan.status === PlanStatus.RUNNING) await this.retryOnDebugger(plan, task, session, failure, byKey);
           return;
         }
         if (task.status === TaskStatus.RESOLVING) {
           task.unresolved(session.usage, { code: failure.code, message: `its resolver session ${session.id} ended ${session.status}: ${failure.message}` }, this.now());
           await this.plans.updateTask(task);
+          if (failure.code === BUDGET_EXCEEDED) await this.pause(plan, `task ${task.key}'s resolver session ${session.id} was stopped at the plan's budget: ${failure.message}`);
           return;
         }
         task.addUsage(session.usage);
@@ -208,7 +220,43 @@ export class PlanScheduler {
     await this.plans.updateTask(task);
   }
 
+  /**
+   * A session stopped at the plan's budget (the spending context's guard) is not the work's
+   * failure: no Debugger retry. The task goes back to PENDING (usage kept, the stopped session
+   * listed) and the plan is PAUSED (BUDGET): raising the budget and running the plan again starts
+   * a new session for it.
+   */
+  private async budgetStopped(plan: Plan, task: PlanTask, session: TaskSessionView, failure: RunFailure): Promise<void> {
+    task.budgetStopped(session.usage, { code: failure.code, message: `its session ${session.id} was stopped at the plan's budget (${failure.message}); it starts again when the plan resumes` }, this.now());
+    await this.plans.updateTask(task);
+    await this.pause(plan, `task ${task.key}'s session ${session.id} was stopped at the plan's budget: ${failure.message}`);
+  }
+
+  private async pause(plan: Plan, message: string): Promise<void> {
+    if (plan.status !== PlanStatus.RUNNING && plan.status !== PlanStatus.PAUSED) return;
+    this.logger.log(`Plan ${plan.id} PAUSED (BUDGET): ${message}`);
+    plan.pause('BUDGET', message, this.now());
+    await this.plans.updatePlan(plan);
+  }
+
+  /**
+   * The forecast of a new session for the task when it fits what is left of the plan's budget
+   * (zero without a budget: nothing forecast); null when it does not, the plan PAUSED with the task
+   * named. `spend.committed`: forecasts of the sessions this tick started already (not in the ledger yet).
+   */
+  private async fitsBudget(plan: Plan, task: PlanTask, spend: TickSpend, role?: TaskSessionRef['role']): Promise<Spend | null> {
+    const budget = plan.budget;
+    if (!budget) return { ...ZERO_SPEND };
+    spend.spent ??= (await this.spending.spentBy([plan.id])).get(plan.id) ?? { ...ZERO_SPEND };
+    const forecast = await this.forecaster.forecast(task, role);
+    const shortfall = budgetShortfall(budget, spend.spent, spend.committed, forecast);
+    if (!shortfall) return forecast;
+    await this.pause(plan, shortfallMessage(task.key, shortfall));
+    return null;
+  }
+
   private async retryOnDebugger(plan: Plan, task: PlanTask, failed: TaskSessionView, failure: RunFailure, byKey: Map<string, PlanTask>): Promise<void> {
+    if (!(await this.fitsBudget(plan, task, newTickSpend(), 'DEBUGGER'))) return;
     const deps = task.dependsOn.map((k) => byKey.get(k)!);
     let outcome;
     try {
@@ -257,6 +305,7 @@ export class PlanScheduler {
    * MAX_CONCURRENT_SESSIONS is a plan's parallel-task limit.
    */
   private async startReady(plan: Plan, tasks: readonly PlanTask[], byKey: Map<string, PlanTask>): Promise<void> {
+    if (plan.status !== PlanStatus.RUNNING) return;
     const maxParallelTasks = this.config.maxConcurrentSessions;
     const active = tasks.filter((t) => SLOT_TASK_STATUSES.includes(t.status)).length;
     let free = maxParallelTasks - active;
@@ -267,9 +316,17 @@ export class PlanScheduler {
     const slack: Record<string, number> = {};
     for (const [key, s] of Object.entries(plan.analysis.schedule)) slack[key] = s.slack;
     // The whole ready list in pickReady's order: a task that must wait for an agent leaves its slot to the next one.
+    const spend = newTickSpend();
     for (const key of pickReady(ready, slack, ready.length)) {
       if (free <= 0) break;
-      if (await this.startTask(plan, byKey.get(key)!, byKey)) free--;
+      const task = byKey.get(key)!;
+      // The first task that does not fit pauses the plan: nothing after it starts either (no cheaper task jumps the queue).
+      const forecast = await this.fitsBudget(plan, task, spend);
+      if (!forecast) return;
+      if (await this.startTask(plan, task, byKey)) {
+        free--;
+        spend.committed = addSpend(spend.committed, forecast);
+      }
     }
   }
 
@@ -305,6 +362,16 @@ export class PlanScheduler {
   private attachAndStart(task: PlanTask, session: TaskSessionView, kind: TaskSessionRef['kind']): Promise<void> {
     return attachAndStart({ plans: this.plans, sessions: this.sessions, logger: this.logger }, task, session, kind, this.now());
   }
+}
+
+/** The plan's spend as one tick sees it: the ledger read once (lazily), plus what it started. */
+interface TickSpend {
+  spent: Spend | null;
+  committed: Spend;
+}
+
+function newTickSpend(): TickSpend {
+  return { spent: null, committed: { ...ZERO_SPEND } };
 }
 
 /**

@@ -3,6 +3,8 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { AppConfig } from '@app/config';
 import { LOCK_PORT, LockPort } from '@app/locking';
 import { WORKSPACE_PORT, WorkspacePort } from '@app/workspace';
+import { Budget, remainingOf, Spend, ZERO_SPEND } from '@app/shared';
+import { sumForecasts } from '../domain/budget-forecast';
 import { analyseComplexity, ComplexityAnalysis } from '../domain/complexity';
 import { analysePlan } from '../domain/dag';
 import { decompose, MAX_REQUIREMENT_LENGTH } from '../domain/decompose';
@@ -15,9 +17,11 @@ import { PlanError } from '../domain/plan.errors';
 import { IntegrationBranches, PlanMergeRequest, PlanMergeResult } from './integration-branches';
 import { PlanKicker } from './plan-kicker';
 import { PLAN_CANCELLED, PlanScheduler } from './plan-scheduler';
-import { PlanStatus } from '../domain/plan-status';
+import { PlanStatus, TaskStatus } from '../domain/plan-status';
 import { PLAN_REPOSITORY, PlanRepositoryPort } from './ports/plan.repository.port';
 import { TASK_SESSIONS, TaskSessionsPort, TaskSessionView } from './ports/task-sessions.port';
+import { PLAN_SPENDING, PlanSpendingPort } from './ports/plan-spending.port';
+import { TaskForecaster } from './task-forecaster';
 
 export interface CreatePlanCommand {
   requirement: string;
@@ -29,6 +33,17 @@ export interface CreatePlanCommand {
   template?: TemplateName;
   /** The user's own graph; validated as given (missing skills, dependsOn, complexity, estimateMinutes take defaults). */
   tasks?: unknown[];
+  /** What all its tasks together may spend; validated (VALIDATION_FAILED naming the field). */
+  budget?: unknown;
+}
+
+/** A plan's spending: what its sessions spent, what its tasks not started yet are forecast to, what is left of its budget. */
+export interface PlanSpend {
+  spent: Spend;
+  /** Summed forecasts of its PENDING tasks (see forecastTask). */
+  forecast: Spend;
+  /** What is left of each limit set; null without a budget. */
+  remaining: Budget | null;
 }
 
 export interface PlanDetail {
@@ -38,6 +53,7 @@ export interface PlanDetail {
   sessions: Map<string, TaskSessionView>;
   /** What the plan's integration branch holds now; null without a branch (or when it is gone). */
   branchChanges: PlanBranchChanges | null;
+  spend: PlanSpend;
 }
 
 /** Defaults of a user task's optional fields. */
@@ -60,6 +76,8 @@ export class PlanService {
     private readonly config: AppConfig,
     @Inject(WORKSPACE_PORT) private readonly workspaces: WorkspacePort,
     private readonly branches: IntegrationBranches,
+    @Inject(PLAN_SPENDING) private readonly spending: PlanSpendingPort,
+    private readonly forecaster: TaskForecaster,
   ) {}
 
   /** A DRAFT plan: decomposed from the requirement, or the user's tasks validated as given. */
@@ -91,10 +109,29 @@ export class PlanService {
       analysis,
       maxParallelTasks,
       createdByKeyId: command.createdByKeyId ?? null,
+      budget: command.budget,
     });
     const tasks = specs.map((spec, i) => PlanTask.create(plan.id, spec, i));
     await this.plans.insert(plan, tasks);
-    return { plan, tasks, sessions: new Map(), branchChanges: null };
+    if (plan.budget) await this.spending.setLimit(plan.id, plan.budget);
+    return { plan, tasks, sessions: new Map(), branchChanges: null, spend: await this.spendOf(plan, tasks) };
+  }
+
+  /**
+   * A new budget (null: none) with the version read: PLAN_VERSION_CONFLICT when the plan changed
+   * since (a pause changes it too); DRAFT, RUNNING or PAUSED only. It does not resume a PAUSED plan
+   * (POST run does). The spending context's guard gets the new limit after it is stored.
+   */
+  async updateBudget(id: string, version: number, budget: unknown): Promise<PlanDetail> {
+    if (budget === undefined) throw PlanError.invalidField('budget', 'must be given: {maxTokens?, maxCostUsd?, maxMinutes?}, or null for none');
+    await this.withPlanLock(id, async (plan) => {
+      if (plan.version !== version) throw PlanError.versionConflict('Plan', id, version);
+      plan.changeBudget(budget);
+      await this.plans.updatePlan(plan);
+      await this.spending.setLimit(plan.id, plan.budget);
+    });
+    this.kicker.kick(id);
+    return this.get(id);
   }
 
   async get(id: string): Promise<PlanDetail> {
@@ -106,7 +143,17 @@ export class PlanService {
     const sessions = new Map<string, TaskSessionView>();
     views.forEach((v) => v && sessions.set(v.id, v));
     const branchChanges = plan.branch ? await this.branches.changesOf(plan.branch) : null;
-    return { plan, tasks, sessions, branchChanges };
+    return { plan, tasks, sessions, branchChanges, spend: await this.spendOf(plan, tasks) };
+  }
+
+  private async spendOf(plan: Plan, tasks: readonly PlanTask[]): Promise<PlanSpend> {
+    const pending = tasks.filter((t) => t.status === TaskStatus.PENDING);
+    const [spentBy, forecasts] = await Promise.all([
+      plan.status === PlanStatus.DRAFT ? new Map<string, Spend>() : this.spending.spentBy([plan.id]),
+      Promise.all(pending.map((t) => this.forecaster.forecast(t))),
+    ]);
+    const spent = spentBy.get(plan.id) ?? { ...ZERO_SPEND };
+    return { spent, forecast: sumForecasts(forecasts), remaining: remainingOf(plan.budget, spent) };
   }
 
   list(query: { status?: PlanStatus; limit?: number }): Promise<Plan[]> {
@@ -115,20 +162,22 @@ export class PlanService {
 
   /**
    * DRAFT → RUNNING, with its integration branch made from the workspace's HEAD when the workspace
-   * is in a git work tree; the scheduler starts its first tasks at once when it runs in this
-   * process, else at its next tick.
+   * is in a git work tree; PAUSED → RUNNING (resumed: the next task's forecast is checked against the
+   * budget again, and pauses it again if it still does not fit). The scheduler starts tasks at once
+   * when it runs in this process, else at its next tick.
    */
   async run(id: string): Promise<PlanDetail> {
     await this.withPlanLock(id, async (plan) => {
-      if (plan.status !== PlanStatus.DRAFT) throw PlanError.invalidState(id, plan.status, 'run');
-      plan.start(await this.branches.open(plan.id, plan.workspace));
+      if (plan.status === PlanStatus.PAUSED) plan.resume();
+      else if (plan.status === PlanStatus.DRAFT) plan.start(await this.branches.open(plan.id, plan.workspace));
+      else throw PlanError.invalidState(id, plan.status, 'run');
       await this.plans.updatePlan(plan);
     });
     this.kicker.kick(id);
     return this.get(id);
   }
 
-  /** DRAFT | RUNNING → CANCELLED: running task sessions are cancelled, pending tasks CANCELLED, nothing more starts. */
+  /** DRAFT | RUNNING | PAUSED → CANCELLED: running task sessions are cancelled, pending tasks CANCELLED, nothing more starts. */
   async cancel(id: string): Promise<PlanDetail> {
     await this.withPlanLock(id, async (plan) => {
       plan.cancel(); // PLAN_INVALID_STATE when already final

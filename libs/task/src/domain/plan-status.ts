@@ -5,6 +5,11 @@
 export enum PlanStatus {
   DRAFT = 'DRAFT',
   RUNNING = 'RUNNING',
+  /**
+   * Nothing new starts (see Plan.pausedReason): tasks already running finish and are settled and
+   * merged as usual. POST run resumes it (RUNNING).
+   */
+  PAUSED = 'PAUSED',
   COMPLETED = 'COMPLETED',
   FAILED = 'FAILED',
   CANCELLED = 'CANCELLED',
@@ -12,14 +17,16 @@ export enum PlanStatus {
 
 const PLAN_TRANSITIONS: Readonly<Record<PlanStatus, readonly PlanStatus[]>> = {
   [PlanStatus.DRAFT]: [PlanStatus.RUNNING, PlanStatus.CANCELLED],
-  [PlanStatus.RUNNING]: [PlanStatus.COMPLETED, PlanStatus.FAILED, PlanStatus.CANCELLED],
+  [PlanStatus.RUNNING]: [PlanStatus.PAUSED, PlanStatus.COMPLETED, PlanStatus.FAILED, PlanStatus.CANCELLED],
+  // → FAILED | COMPLETED: its last tasks settled while it was paused (the rest blocked), or its workspace vanished.
+  [PlanStatus.PAUSED]: [PlanStatus.RUNNING, PlanStatus.CANCELLED, PlanStatus.FAILED, PlanStatus.COMPLETED],
   [PlanStatus.COMPLETED]: [],
   [PlanStatus.FAILED]: [],
   [PlanStatus.CANCELLED]: [],
 };
 
 export enum TaskStatus {
-  /** Waiting for its dependencies, or for a free slot. */
+  /** Waiting for its dependencies, or for a free slot (or for its plan to resume: its session was stopped at the plan's budget). */
   PENDING = 'PENDING',
   /** Its session (first attempt) was created and started. */
   RUNNING = 'RUNNING',
@@ -45,8 +52,9 @@ const TASK_TRANSITIONS: Readonly<Record<TaskStatus, readonly TaskStatus[]>> = {
   // PENDING → FAILED: no session could be made for it (no eligible agent, workspace gone).
   [TaskStatus.PENDING]: [TaskStatus.RUNNING, TaskStatus.BLOCKED, TaskStatus.CANCELLED, TaskStatus.FAILED],
   // → COMPLETED at once in a shared workspace, or when its session changed nothing.
-  [TaskStatus.RUNNING]: [TaskStatus.COMPLETED, TaskStatus.MERGING, TaskStatus.RETRYING, TaskStatus.FAILED, TaskStatus.CANCELLED],
-  [TaskStatus.RETRYING]: [TaskStatus.COMPLETED, TaskStatus.MERGING, TaskStatus.FAILED, TaskStatus.CANCELLED],
+  // → PENDING (from RETRYING too): its session was stopped at the plan's budget; a new one starts when the plan resumes.
+  [TaskStatus.RUNNING]: [TaskStatus.COMPLETED, TaskStatus.MERGING, TaskStatus.RETRYING, TaskStatus.FAILED, TaskStatus.CANCELLED, TaskStatus.PENDING],
+  [TaskStatus.RETRYING]: [TaskStatus.COMPLETED, TaskStatus.MERGING, TaskStatus.FAILED, TaskStatus.CANCELLED, TaskStatus.PENDING],
   // MERGING → FAILED: git could not merge its branch at all (not a conflict).
   [TaskStatus.MERGING]: [TaskStatus.COMPLETED, TaskStatus.RESOLVING, TaskStatus.CONFLICTED, TaskStatus.FAILED, TaskStatus.CANCELLED],
   // Back to MERGING: the resolver's branch joins the queue, or (the resolver failed) the task's own does again.

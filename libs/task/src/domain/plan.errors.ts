@@ -8,6 +8,8 @@ export enum PlanErrorCode {
   PLAN_INVALID_STATE = 'PLAN_INVALID_STATE',
   /** A merge of a plan that has no integration branch (its workspace is not in a git work tree). */
   PLAN_NOT_ISOLATED = 'PLAN_NOT_ISOLATED',
+  /** A field of a plan command is invalid (details.field, e.g. "budget.maxCostUsd"): the common code's string. */
+  VALIDATION_FAILED = 'VALIDATION_FAILED',
   // The next three are the session merge's codes too (one concept, one name): the same strings.
   /** Merging the plan's branch would conflict; nothing was changed (details.files). */
   MERGE_CONFLICT = 'MERGE_CONFLICT',
@@ -63,6 +65,10 @@ export class PlanError extends DomainError<PlanErrorCode> {
 
   static mergeTargetInvalid(message: string, target: string | null): PlanError {
     return new PlanError(PlanErrorCode.MERGE_TARGET_INVALID, message, { field: 'target', target });
+  }
+
+  static invalidField(field: string, message: string, value?: unknown): PlanError {
+    return new PlanError(PlanErrorCode.VALIDATION_FAILED, `${field} ${message}`, value === undefined ? { field } : { field, value });
   }
 
   static invalidState(id: string, status: string, action: string): PlanError {

@@ -16,8 +16,9 @@ const ref = (sessionId: string, kind: TaskSessionRef['kind'], agentId = `agent-o
 });
 const branch = { name: 'orchestrator/plan-1234abcd', repository: '/srv/repo', baseCommit: 'c0ffee' };
 
-function newPlan(): Plan {
+function newPlan(budget?: unknown): Plan {
   return Plan.create({
+    budget,
     requirement: 'build  it\nwell',
     workspace: '/srv/repo/app',
     template: null,
@@ -128,5 +129,73 @@ describe('Plan with an integration branch', () => {
     expect(taskMergeMessage(spec, 's-1')).toBe('Merge task a: do a now (session s-1)');
     const plan = newPlan();
     expect(planMergeMessage(plan, branch.name)).toBe(`Merge plan ${plan.id.slice(0, 8)} (orchestrator/plan-1234abcd): build it well`);
+  });
+});
+
+describe('Plan budget and PAUSED', () => {
+  it('takes a budget at creation, normalised (absent or null limits dropped), or none', () => {
+    expect(newPlan({ maxCostUsd: 2, maxTokens: null }).budget).toEqual({ maxCostUsd: 2 });
+    expect(newPlan().budget).toBeNull();
+    expect(newPlan(null).budget).toBeNull();
+    expect(newPlan({}).budget).toBeNull();
+  });
+
+  it('refuses a bad budget with VALIDATION_FAILED naming the field', () => {
+    expect(() => newPlan({ maxCostUsd: -1 })).toThrow(expect.objectContaining({ code: 'VALIDATION_FAILED', details: { field: 'budget.maxCostUsd' } }));
+    expect(() => newPlan({ maxTokens: 1.5 })).toThrow(expect.objectContaining({ details: { field: 'budget.maxTokens' } }));
+    expect(() => newPlan({ maxDollars: 1 })).toThrow(expect.objectContaining({ details: { field: 'budget.maxDollars' } }));
+    expect(() => newPlan('lots')).toThrow(expect.objectContaining({ details: { field: 'budget' } }));
+    const plan = newPlan({ maxCostUsd: 1 });
+    expect(() => plan.changeBudget({ maxMinutes: 0 })).toThrow(expect.objectContaining({ code: 'VALIDATION_FAILED', details: { field: 'budget.maxMinutes' } }));
+    expect(plan.budget).toEqual({ maxCostUsd: 1 });
+  });
+
+  it('RUNNING → PAUSED (BUDGET, with a message) → RUNNING clears why; PAUSED → CANCELLED', () => {
+    const plan = newPlan({ maxCostUsd: 1 });
+    expect(() => plan.pause('BUDGET', 'x')).toThrow(expect.objectContaining({ code: 'PLAN_INVALID_STATE' })); // DRAFT
+    plan.start();
+    plan.pause('BUDGET', "task a's forecast does not fit");
+    expect(plan.snapshot()).toMatchObject({ status: PlanStatus.PAUSED, pausedReason: 'BUDGET', pausedMessage: "task a's forecast does not fit" });
+    plan.pause('BUDGET', 'newer'); // paused again: the newer reason
+    expect(plan.snapshot().pausedMessage).toBe('newer');
+    expect(() => plan.softDelete()).toThrow(expect.objectContaining({ code: 'PLAN_INVALID_STATE' }));
+    plan.changeBudget({ maxCostUsd: 5 });
+    expect(plan.status).toBe(PlanStatus.PAUSED); // a new budget does not resume it
+    plan.resume();
+    expect(plan.snapshot()).toMatchObject({ status: PlanStatus.RUNNING, pausedReason: null, pausedMessage: null, budget: { maxCostUsd: 5 } });
+    expect(() => plan.resume()).toThrow(expect.objectContaining({ code: 'PLAN_INVALID_STATE' }));
+    plan.pause('BUDGET', 'again');
+    plan.cancel();
+    expect(plan.snapshot()).toMatchObject({ status: PlanStatus.CANCELLED, pausedReason: null });
+  });
+
+  it('changes the budget while DRAFT, RUNNING or PAUSED only (null removes it)', () => {
+    const plan = newPlan({ maxCostUsd: 1 });
+    plan.changeBudget(null);
+    expect(plan.budget).toBeNull();
+    plan.start();
+    plan.changeBudget({ maxTokens: 1000 });
+    plan.finish(PlanStatus.COMPLETED, null);
+    expect(() => plan.changeBudget({ maxTokens: 2000 })).toThrow(expect.objectContaining({ code: 'PLAN_INVALID_STATE' }));
+  });
+
+  it('a PAUSED plan whose last tasks settled finishes', () => {
+    const plan = newPlan();
+    plan.start();
+    plan.pause('BUDGET', 'x');
+    plan.finish(PlanStatus.FAILED, { code: 'TASKS_FAILED', message: 'm' });
+    expect(plan.snapshot()).toMatchObject({ status: PlanStatus.FAILED, pausedReason: null });
+  });
+
+  it('a task whose session was stopped at the budget goes back to PENDING with its usage kept', () => {
+    const task = PlanTask.create('p', spec, 0);
+    task.attachSession(ref('s1', 'TASK'));
+    task.budgetStopped(usage, { code: 'BUDGET_EXCEEDED', message: 'plan limit' });
+    expect(task.snapshot()).toMatchObject({ status: TaskStatus.PENDING, sessionId: null, attempt: 0, usage: { costUsd: 0.01 }, error: { code: 'BUDGET_EXCEEDED' } });
+    expect(task.snapshot().sessions).toHaveLength(1);
+    task.attachSession(ref('s2', 'TASK'));
+    expect(task.snapshot()).toMatchObject({ status: TaskStatus.RUNNING, attempt: 1, sessionId: 's2' });
+    expect(canMoveTask(TaskStatus.RETRYING, TaskStatus.PENDING)).toBe(true);
+    expect(canMoveTask(TaskStatus.MERGING, TaskStatus.PENDING)).toBe(false);
   });
 });

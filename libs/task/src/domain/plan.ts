@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { addUsage, RunFailure, RunResult, TokenUsage } from '@app/shared';
+import { addUsage, Budget, budgetProblem, normaliseBudget, RunFailure, RunResult, TokenUsage } from '@app/shared';
 import type { ComplexityAnalysis } from './complexity';
 import type { PlanAnalysis } from './dag';
 import type { PlanBranch, TaskMerge } from './plan-branch';
@@ -18,6 +18,9 @@ export interface TaskSessionRef {
   agentId: string | null;
   createdAt: Date;
 }
+
+/** Why a plan is PAUSED: BUDGET, the next task's forecast did not fit what is left of its budget (or a session was stopped at it). */
+export type PausedReason = 'BUDGET';
 
 export interface PlanProps {
   id: string;
@@ -38,7 +41,13 @@ export interface PlanProps {
   createdByKeyId: string | null;
   /** Its integration branch, made when it is run in a git workspace; null: its tasks share the workspace. */
   branch: PlanBranch | null;
+  /** What all its tasks together may spend (null: no limit); the spending context's guard enforces it at run time too. */
+  budget: Budget | null;
   status: PlanStatus;
+  /** Set while PAUSED. */
+  pausedReason: PausedReason | null;
+  /** Which task's forecast did not fit what was left (or which session was stopped), while PAUSED. */
+  pausedMessage: string | null;
   error: RunFailure | null;
   version: number;
   createdAt: Date;
@@ -50,18 +59,31 @@ export interface PlanProps {
 
 export type NewPlan = Pick<PlanProps, 'requirement' | 'workspace' | 'template' | 'chosenBecause' | 'complexity' | 'analysis' | 'maxParallelTasks'> & {
   createdByKeyId?: string | null;
+  /** Validated (VALIDATION_FAILED naming the field) and normalised. */
+  budget?: unknown;
 };
+
+/** A budget as given (a request's `budget`): VALIDATION_FAILED naming the field, else the normalised budget (null: none). */
+export function validBudget(value: unknown): Budget | null {
+  const problem = budgetProblem(value);
+  if (problem) throw PlanError.invalidField(problem.field, problem.message);
+  return normaliseBudget(value as Budget | null);
+}
 
 export class Plan {
   private constructor(private props: PlanProps) {}
 
   static create(input: NewPlan, now = new Date()): Plan {
+    const { budget, ...rest } = input;
     return new Plan({
-      ...input,
+      ...rest,
       createdByKeyId: input.createdByKeyId ?? null,
       id: randomUUID(),
       branch: null,
+      budget: budget === undefined ? null : validBudget(budget),
       status: PlanStatus.DRAFT,
+      pausedReason: null,
+      pausedMessage: null,
       error: null,
       version: 1,
       createdAt: now,
@@ -73,7 +95,7 @@ export class Plan {
   }
 
   static restore(props: PlanProps): Plan {
-    return new Plan({ ...props });
+    return new Plan({ ...props, budget: props.budget && { ...props.budget } });
   }
 
   get id(): string {
@@ -100,6 +122,12 @@ export class Plan {
   get branch(): PlanBranch | null {
     return this.props.branch;
   }
+  get budget(): Budget | null {
+    return this.props.budget && { ...this.props.budget };
+  }
+  get pausedReason(): PausedReason | null {
+    return this.props.pausedReason;
+  }
 
   snapshot(): Readonly<PlanProps> {
     return { ...this.props };
@@ -125,19 +153,54 @@ export class Plan {
     return this.props.branch;
   }
 
+  /**
+   * A new budget (null: none), raised or lowered, while the plan may still spend: DRAFT, RUNNING or
+   * PAUSED (a finished or cancelled plan spends nothing more: PLAN_INVALID_STATE). It does not resume
+   * a PAUSED plan: POST run does.
+   */
+  changeBudget(budget: unknown, now = new Date()): void {
+    const valid = validBudget(budget);
+    if (![PlanStatus.DRAFT, PlanStatus.RUNNING, PlanStatus.PAUSED].includes(this.props.status)) {
+      throw PlanError.invalidState(this.id, this.status, 'change the budget of');
+    }
+    this.props.budget = valid;
+    this.props.updatedAt = now;
+  }
+
+  /** RUNNING → PAUSED: nothing new starts; what runs finishes. Already PAUSED: the newer message is kept. */
+  pause(reason: PausedReason, message: string, now = new Date()): void {
+    if (this.props.status !== PlanStatus.PAUSED) this.moveTo(PlanStatus.PAUSED, 'pause', now);
+    this.props.pausedReason = reason;
+    this.props.pausedMessage = message;
+    this.props.updatedAt = now;
+  }
+
+  /** PAUSED → RUNNING: the scheduler starts tasks again (and pauses it again if the next forecast still does not fit). */
+  resume(now = new Date()): void {
+    this.moveTo(PlanStatus.RUNNING, 'resume', now);
+    this.clearPause();
+  }
+
   cancel(now = new Date()): void {
     this.moveTo(PlanStatus.CANCELLED, 'cancel', now);
+    this.clearPause();
     this.props.finishedAt = now;
   }
 
   finish(status: PlanStatus.COMPLETED | PlanStatus.FAILED, error: RunFailure | null, now = new Date()): void {
     this.moveTo(status, 'finish', now);
+    this.clearPause();
     this.props.error = error;
     this.props.finishedAt = now;
   }
 
+  private clearPause(): void {
+    this.props.pausedReason = null;
+    this.props.pausedMessage = null;
+  }
+
   softDelete(now = new Date()): void {
-    if (this.props.status === PlanStatus.RUNNING) throw PlanError.invalidState(this.id, this.status, 'delete (cancel it first)');
+    if (this.props.status === PlanStatus.RUNNING || this.props.status === PlanStatus.PAUSED) throw PlanError.invalidState(this.id, this.status, 'delete (cancel it first)');
     this.props.deletedAt = now;
   }
 
@@ -350,6 +413,19 @@ export class PlanTask {
   private currentMerge(): TaskMerge {
     if (!this.props.merge) throw new PlanError(PlanErrorCode.PLAN_INVALID_STATE, `Task ${this.props.key} of plan ${this.props.planId} is not in the merge queue`, { task: this.props.key });
     return this.props.merge;
+  }
+
+  /**
+   * Its session (own or the Debugger's) was stopped at the plan's budget: RUNNING | RETRYING →
+   * PENDING, its usage kept and the stop recorded in `error`, so a new session (attempt 1 again, no
+   * Debugger) starts once the plan resumes. The stopped session stays in `sessions`.
+   */
+  budgetStopped(usage: TokenUsage | null, reason: RunFailure, now = new Date()): void {
+    this.moveTo(TaskStatus.PENDING, now);
+    this.addUsage(usage);
+    this.props.error = reason;
+    this.props.sessionId = null;
+    this.props.attempt = 0;
   }
 
   /** Keeps the partial result of a failed first attempt for the retry's context. */

@@ -1,7 +1,10 @@
-import type { RunFailure, RunResult, TokenUsage } from '@app/shared';
+import type { Budget, RunFailure, RunResult, Spend, TokenUsage } from '@app/shared';
+import type { AgentRunHistory } from '../domain/budget-forecast';
+import type { AgentRunHistoryPort, TaskWork } from '../application/ports/agent-run-history.port';
+import type { PlanSpendingPort } from '../application/ports/plan-spending.port';
 import { Plan, PlanProps, PlanTask, PlanTaskProps } from '../domain/plan';
 import { PlanError } from '../domain/plan.errors';
-import { LIVE_TASK_STATUSES, PlanStatus } from '../domain/plan-status';
+import { ACTIVE_TASK_STATUSES, LIVE_TASK_STATUSES, PlanStatus } from '../domain/plan-status';
 import { PlanListQuery, PlanRepositoryPort } from '../application/ports/plan.repository.port';
 import { FakeGit } from './fake-git';
 import {
@@ -61,9 +64,18 @@ export class InMemoryPlanRepository implements PlanRepositoryPort {
         (p) =>
           !p.deletedAt &&
           (p.status === PlanStatus.RUNNING ||
-            (p.status === PlanStatus.CANCELLED && [...this.tasks.values()].some((t) => t.planId === p.id && LIVE_TASK_STATUSES.includes(t.status)))),
+            (p.status === PlanStatus.CANCELLED && [...this.tasks.values()].some((t) => t.planId === p.id && LIVE_TASK_STATUSES.includes(t.status))) ||
+            (p.status === PlanStatus.PAUSED && [...this.tasks.values()].some((t) => t.planId === p.id && ACTIVE_TASK_STATUSES.includes(t.status)))),
       )
       .map((p) => p.id);
+  }
+
+  async meanComplexityOf(agentId: string, lastN: number): Promise<number | null> {
+    const recent = [...this.tasks.values()]
+      .filter((t) => t.agentId === agentId && t.startedAt)
+      .sort((a, b) => b.startedAt!.getTime() - a.startedAt!.getTime())
+      .slice(0, lastN);
+    return recent.length ? recent.reduce((sum, t) => sum + t.complexity, 0) / recent.length : null;
   }
 
   /** The stored task by key (the latest written state). */
@@ -205,5 +217,31 @@ export class FakeTaskSessions implements TaskSessionsPort {
     const base = git.read(repository, changes.baseCommit);
     const changed = [...new Set([...Object.keys(diff), ...Object.keys(base)])].filter((p) => diff[p] !== base[p]).sort();
     s.changes = { ...changes, headCommit, files: changed, insertions: changed.length, deletions: 0 };
+  }
+}
+
+/** The spending context as plans see it: a ledger the test sets by hand, and the limits the guard was given. */
+export class FakePlanSpending implements PlanSpendingPort {
+  readonly spent = new Map<string, Spend>();
+  readonly limits = new Map<string, Budget | null>();
+
+  async spentBy(planIds: string[]): Promise<Map<string, Spend>> {
+    return new Map(planIds.filter((id) => this.spent.has(id)).map((id) => [id, { ...this.spent.get(id)! }]));
+  }
+
+  async setLimit(planId: string, budget: Budget | null): Promise<void> {
+    this.limits.set(planId, budget && { ...budget });
+  }
+}
+
+/** Agents' recent figures by role (routing reduced to "the agent of the role"); none: no agent has history. */
+export class FakeAgentRunHistory implements AgentRunHistoryPort {
+  readonly byRole = new Map<string, Omit<AgentRunHistory, 'meanComplexity'> & { meanComplexity?: number | null }>();
+  readonly asked: TaskWork[] = [];
+
+  async historyFor(work: TaskWork): Promise<AgentRunHistory | null> {
+    this.asked.push(work);
+    const h = this.byRole.get(work.role);
+    return h ? { meanComplexity: null, ...h } : { agentId: `agent-${work.role.toLowerCase()}`, runs: 0, costUsdPerRun: null, minutesPerRun: null, meanComplexity: null };
   }
 }

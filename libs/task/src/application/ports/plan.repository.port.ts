@@ -22,10 +22,13 @@ export interface PlanRepositoryPort {
   /** Newest first. */
   list(query: PlanListQuery): Promise<Plan[]>;
   /**
-   * Plans the scheduler has work on: RUNNING ones, and CANCELLED ones that still have a task
-   * not in a final status (a cancel interrupted half-way), oldest first.
+   * Plans the scheduler has work on: RUNNING ones, PAUSED ones with a task still running or
+   * merging (settled and merged while paused), and CANCELLED ones that still have a task not in a
+   * final status (a cancel interrupted half-way), oldest first.
    */
   activePlanIds(): Promise<string[]>;
+  /** Mean complexity of the last `lastN` plan tasks the agent was given (any plan); null when none. */
+  meanComplexityOf(agentId: string, lastN: number): Promise<number | null>;
 }
 
 export const PLAN_REPOSITORY = Symbol('PLAN_REPOSITORY');

@@ -39,10 +39,12 @@ function runPlan(): { plan: Plan; task: PlanTask; session: TaskSessionView } {
   return { plan, task, session };
 }
 
+const spend = { spent: { tokens: 0, costUsd: 0, minutes: 0 }, forecast: { tokens: 0, costUsd: 0, minutes: 0 }, remaining: null };
+
 describe('plan presenter', () => {
   it("shows the integration branch with its head and the totals of its changes, each task's merge and each session's branch", () => {
     const { plan, task, session } = runPlan();
-    const dto = presentPlan({ plan, tasks: [task], sessions: new Map([[session.id, session]]), branchChanges: { headCommit: 'h2', files: ['a.ts', 'b.ts'], insertions: 7, deletions: 2 } });
+    const dto = presentPlan({ plan, tasks: [task], sessions: new Map([[session.id, session]]), branchChanges: { headCommit: 'h2', files: ['a.ts', 'b.ts'], insertions: 7, deletions: 2 }, spend });
     expect(dto.branch).toEqual({ ...branch, headCommit: 'h2', files: ['a.ts', 'b.ts'], insertions: 7, deletions: 2 });
     expect(dto.tasks[0]).toMatchObject({ status: 'MERGING', merge: { source: 's-1', queuedAt: new Date(1000), conflicts: [], commit: null } });
     expect(dto.tasks[0].sessions[0]).toMatchObject({ kind: 'TASK', changes });
@@ -52,8 +54,8 @@ describe('plan presenter', () => {
 
   it('shows a branch deleted by hand without head or changes, and no branch for a plan sharing its workspace', () => {
     const { plan, task } = runPlan();
-    expect(presentPlan({ plan, tasks: [task], sessions: new Map(), branchChanges: null }).branch).toEqual({ ...branch, headCommit: null, files: [], insertions: 0, deletions: 0 });
+    expect(presentPlan({ plan, tasks: [task], sessions: new Map(), branchChanges: null, spend }).branch).toEqual({ ...branch, headCommit: null, files: [], insertions: 0, deletions: 0 });
     const draft = Plan.restore({ ...plan.snapshot(), branch: null });
-    expect(presentPlan({ plan: draft, tasks: [], sessions: new Map(), branchChanges: null }).branch).toBeNull();
+    expect(presentPlan({ plan: draft, tasks: [], sessions: new Map(), branchChanges: null, spend }).branch).toBeNull();
   });
 });

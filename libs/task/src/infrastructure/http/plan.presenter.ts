@@ -19,6 +19,9 @@ export function presentPlanSummary(plan: Plan): PlanSummaryDto {
     createdByKeyId: p.createdByKeyId,
     branch: p.branch && { ...p.branch },
     status: p.status,
+    budget: p.budget && { ...p.budget },
+    pausedReason: p.pausedReason,
+    pausedMessage: p.pausedMessage,
     error: p.error,
     version: p.version,
     createdAt: p.createdAt,
@@ -100,6 +103,7 @@ export function presentPlan(detail: PlanDetail): PlanResponseDto {
     maxConcurrentSessions: p.maxParallelTasks,
     progress: { total: tasks.length, byStatus, percent: tasks.length ? Math.floor((100 * settled) / tasks.length) : 100 },
     totals: usageDto(totals),
+    spend: { spent: { ...detail.spend.spent }, forecast: { ...detail.spend.forecast }, remaining: detail.spend.remaining && { ...detail.spend.remaining } },
     tasks: taskDtos,
   };
 }

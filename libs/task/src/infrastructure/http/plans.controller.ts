@@ -1,4 +1,4 @@
-import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Post, Query } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Patch, Post, Query } from '@nestjs/common';
 import {
   ApiAcceptedResponse,
   ApiBadRequestResponse,
@@ -13,7 +13,7 @@ import {
 import { assertPrincipalReaches, CurrentPrincipal, ErrorResponseDto, IdParam, KeyedApi, RequireRole } from '@app/http';
 import { Principal } from '@app/shared';
 import { PlanService } from '../../application/plan.service';
-import { CreatePlanDto, ListPlansQueryDto, MergePlanDto, PlanMergeResultDto, PlanResponseDto, PlanSummaryDto } from './dto/plan.dto';
+import { CreatePlanDto, ListPlansQueryDto, MergePlanDto, PlanMergeResultDto, PlanResponseDto, PlanSummaryDto, UpdatePlanDto } from './dto/plan.dto';
 import { presentPlan, presentPlanSummary } from './plan.presenter';
 
 @ApiTags('plans')
@@ -47,13 +47,24 @@ export class PlansController {
     return presentPlan(await this.plans.get(id));
   }
 
+  @Patch(':id')
+  @RequireRole('operator')
+  @ApiOperation({ summary: "Change a plan's budget (DRAFT, RUNNING or PAUSED), with the version you read; a PAUSED plan stays paused until POST run" })
+  @ApiOkResponse({ type: PlanResponseDto })
+  @ApiNotFoundResponse({ type: ErrorResponseDto })
+  @ApiConflictResponse({ type: ErrorResponseDto, description: 'PLAN_VERSION_CONFLICT (stale version), PLAN_INVALID_STATE (finished or cancelled), LOCK_TIMEOUT' })
+  async update(@IdParam() id: string, @Body() body: UpdatePlanDto, @CurrentPrincipal() principal: Principal): Promise<PlanResponseDto> {
+    await this.assertReaches(id, principal);
+    return presentPlan(await this.plans.updateBudget(id, body.version, body.budget));
+  }
+
   @Post(':id/run')
   @RequireRole('operator')
   @HttpCode(HttpStatus.ACCEPTED)
-  @ApiOperation({ summary: 'Run a DRAFT plan (RUNNING): tasks start as their dependencies complete' })
+  @ApiOperation({ summary: "Run a DRAFT plan, or resume a PAUSED one (RUNNING): tasks start as their dependencies complete and their forecasts fit the budget" })
   @ApiAcceptedResponse({ type: PlanResponseDto })
   @ApiNotFoundResponse({ type: ErrorResponseDto })
-  @ApiConflictResponse({ type: ErrorResponseDto, description: 'PLAN_INVALID_STATE (not DRAFT), LOCK_TIMEOUT' })
+  @ApiConflictResponse({ type: ErrorResponseDto, description: 'PLAN_INVALID_STATE (not DRAFT or PAUSED), LOCK_TIMEOUT' })
   async run(@IdParam() id: string, @CurrentPrincipal() principal: Principal): Promise<PlanResponseDto> {
     await this.assertReaches(id, principal);
     return presentPlan(await this.plans.run(id));
@@ -62,7 +73,7 @@ export class PlansController {
   @Post(':id/cancel')
   @RequireRole('operator')
   @HttpCode(HttpStatus.ACCEPTED)
-  @ApiOperation({ summary: 'Cancel a DRAFT or RUNNING plan: its running sessions are cancelled, nothing more starts' })
+  @ApiOperation({ summary: 'Cancel a DRAFT, RUNNING or PAUSED plan: its running sessions are cancelled, nothing more starts' })
   @ApiAcceptedResponse({ type: PlanResponseDto })
   @ApiNotFoundResponse({ type: ErrorResponseDto })
   @ApiConflictResponse({ type: ErrorResponseDto, description: 'PLAN_INVALID_STATE (already finished), LOCK_TIMEOUT' })
@@ -92,7 +103,7 @@ export class PlansController {
   @Delete(':id')
   @RequireRole('operator')
   @HttpCode(HttpStatus.NO_CONTENT)
-  @ApiOperation({ summary: 'Soft-delete a plan that is not RUNNING (kept in the database, hidden from the API)' })
+  @ApiOperation({ summary: 'Soft-delete a plan that is not RUNNING or PAUSED (kept in the database, hidden from the API)' })
   @ApiNoContentResponse()
   @ApiNotFoundResponse({ type: ErrorResponseDto })
   @ApiConflictResponse({ type: ErrorResponseDto, description: 'PLAN_INVALID_STATE: cancel it first' })

@@ -5,8 +5,8 @@ import { DataSource } from 'typeorm';
 import { PlanStatus, TaskStatus } from '../../domain/plan-status';
 
 /**
- * The plans gauges, read at scrape time: plans by status, and the tasks of unfinished plans
- * (DRAFT or RUNNING) by status. Each one GROUP BY; skipped when the process has no Metrics.
+ * The plans gauges, read at scrape time: plans by status (PAUSED included), and the tasks of
+ * unfinished plans (DRAFT, RUNNING or PAUSED) by status. Each one GROUP BY; skipped when the process has no Metrics.
  */
 @Injectable()
 export class PlanGauges implements OnModuleInit, OnModuleDestroy {
@@ -28,7 +28,7 @@ export class PlanGauges implements OnModuleInit, OnModuleDestroy {
         read: () =>
           this.count(
             `SELECT t.status, count(*)::int AS n FROM plan_tasks t JOIN plans p ON p.id = t.plan_id
-             WHERE p.deleted_at IS NULL AND p.status IN ('${PlanStatus.DRAFT}', '${PlanStatus.RUNNING}') GROUP BY t.status`,
+             WHERE p.deleted_at IS NULL AND p.status IN ('${PlanStatus.DRAFT}', '${PlanStatus.RUNNING}', '${PlanStatus.PAUSED}') GROUP BY t.status`,
           ),
         known: Object.values(TaskStatus),
       }),

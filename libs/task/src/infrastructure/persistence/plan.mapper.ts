@@ -1,5 +1,5 @@
 import type { TaskRole } from '../../domain/task-spec';
-import { Plan, PlanTask } from '../../domain/plan';
+import { PausedReason, Plan, PlanTask } from '../../domain/plan';
 import type { TaskMerge } from '../../domain/plan-branch';
 import { PlanStatus, TaskStatus } from '../../domain/plan-status';
 import { PlanOrmEntity, PlanTaskOrmEntity, TaskMergeRow } from './plan.orm-entity';
@@ -10,7 +10,7 @@ export const PlanMapper = {
   },
 
   toDomain(row: PlanOrmEntity): Plan {
-    return Plan.restore({ ...row, status: row.status as PlanStatus });
+    return Plan.restore({ ...row, status: row.status as PlanStatus, pausedReason: row.pausedReason as PausedReason | null });
   },
 
   taskToRow(task: PlanTask): PlanTaskOrmEntity {

@@ -1,4 +1,4 @@
-import type { RunFailure, RunResult, TokenUsage } from '@app/shared';
+import type { Budget, RunFailure, RunResult, TokenUsage } from '@app/shared';
 import { Column, CreateDateColumn, DeleteDateColumn, Entity, Index, PrimaryColumn, UpdateDateColumn, VersionColumn } from 'typeorm';
 import type { ComplexityAnalysis } from '../../domain/complexity';
 import type { PlanAnalysis } from '../../domain/dag';
@@ -21,7 +21,10 @@ export class PlanOrmEntity {
   @Column('integer', { name: 'max_concurrent_sessions' }) maxParallelTasks: number;
   @Column('text', { name: 'created_by_key_id', nullable: true }) createdByKeyId: string | null;
   @Column('jsonb', { nullable: true }) branch: PlanBranch | null;
+  @Column('jsonb', { nullable: true }) budget: Budget | null;
   @Column('varchar', { length: 20 }) status: string;
+  @Column('varchar', { name: 'paused_reason', length: 20, nullable: true }) pausedReason: string | null;
+  @Column('text', { name: 'paused_message', nullable: true }) pausedMessage: string | null;
   @Column('jsonb', { nullable: true }) error: RunFailure | null;
   @Column('timestamptz', { name: 'started_at', nullable: true }) startedAt: Date | null;
   @Column('timestamptz', { name: 'finished_at', nullable: true }) finishedAt: Date | null;

@@ -142,4 +142,34 @@ describe('TypeormPlanRepository (real PostgreSQL)', () => {
     [stored] = await repo.tasksOf(plan.id);
     expect(stored.status).toBe(TaskStatus.CONFLICTED);
   });
+  it('round-trips a budget and a pause (PAUSED, BUDGET, message), ticks a PAUSED plan only while a task runs, and reads an agent\'s mean task complexity', async () => {
+    const { plan, tasks } = newPlan();
+    const withBudget = Plan.create({ ...plan.snapshot(), budget: { maxCostUsd: 0.5, maxTokens: 1000 } });
+    const own = tasks.map((t, i) => PlanTask.create(withBudget.id, { ...t.spec, complexity: 2 + 4 * i }, i));
+    await repo.insert(withBudget, own);
+    expect((await repo.findById(withBudget.id))!.snapshot()).toMatchObject({ budget: { maxCostUsd: 0.5, maxTokens: 1000 }, pausedReason: null, pausedMessage: null });
+
+    const loaded = (await repo.findById(withBudget.id))!;
+    loaded.start();
+    loaded.pause('BUDGET', "task b's forecast does not fit");
+    await repo.updatePlan(loaded);
+    expect((await repo.findById(withBudget.id))!.snapshot()).toMatchObject({ status: PlanStatus.PAUSED, pausedReason: 'BUDGET', pausedMessage: "task b's forecast does not fit" });
+    expect(await repo.activePlanIds()).not.toContain(withBudget.id); // nothing runs
+
+    const [a] = await repo.tasksOf(withBudget.id);
+    const agentId = '00000000-0000-4000-8000-0000000000aa';
+    a.attachSession({ sessionId: '00000000-0000-4000-8000-000000000011', kind: 'TASK', role: 'IMPLEMENTER', agentId, createdAt: new Date() });
+    await repo.updateTask(a);
+    expect(await repo.activePlanIds()).toContain(withBudget.id);
+    expect(await repo.meanComplexityOf(agentId, 50)).toBe(2);
+    expect(await repo.meanComplexityOf('00000000-0000-4000-8000-0000000000bb', 50)).toBeNull();
+
+    const paused = (await repo.findById(withBudget.id))!;
+    paused.changeBudget(null);
+    paused.resume();
+    await repo.updatePlan(paused);
+    expect((await repo.findById(withBudget.id))!.snapshot()).toMatchObject({ status: PlanStatus.RUNNING, budget: null, pausedReason: null, pausedMessage: null });
+    // The schema refuses a pause reason on a plan that is not PAUSED.
+    await expect(dataSource.query(`UPDATE plans SET paused_reason = 'BUDGET' WHERE id = $1`, [withBudget.id])).rejects.toThrow(/ck_plans_paused_reason/);
+  });
 });

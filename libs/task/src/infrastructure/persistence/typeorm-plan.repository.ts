@@ -4,7 +4,7 @@ import { DataSource, EntityTarget, ObjectLiteral } from 'typeorm';
 import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
 import { Plan, PlanTask } from '../../domain/plan';
 import { PlanError } from '../../domain/plan.errors';
-import { LIVE_TASK_STATUSES, PlanStatus } from '../../domain/plan-status';
+import { ACTIVE_TASK_STATUSES, LIVE_TASK_STATUSES, PlanStatus } from '../../domain/plan-status';
 import { PlanListQuery, PlanRepositoryPort } from '../../application/ports/plan.repository.port';
 import { PlanMapper } from './plan.mapper';
 import { PlanOrmEntity, PlanTaskOrmEntity } from './plan.orm-entity';
@@ -82,10 +82,21 @@ export class TypeormPlanRepository implements PlanRepositoryPort {
       `SELECT p.id FROM plans p
         WHERE p.deleted_at IS NULL
           AND (p.status = $1
-               OR (p.status = $2 AND EXISTS (SELECT 1 FROM plan_tasks t WHERE t.plan_id = p.id AND t.status = ANY($3))))
+               OR (p.status = $2 AND EXISTS (SELECT 1 FROM plan_tasks t WHERE t.plan_id = p.id AND t.status = ANY($3)))
+               OR (p.status = $4 AND EXISTS (SELECT 1 FROM plan_tasks t WHERE t.plan_id = p.id AND t.status = ANY($5))))
         ORDER BY p.created_at, p.id`,
-      [PlanStatus.RUNNING, PlanStatus.CANCELLED, LIVE_TASK_STATUSES],
+      [PlanStatus.RUNNING, PlanStatus.CANCELLED, LIVE_TASK_STATUSES, PlanStatus.PAUSED, ACTIVE_TASK_STATUSES],
     );
     return rows.map((r) => r.id);
+  }
+
+  async meanComplexityOf(agentId: string, lastN: number): Promise<number | null> {
+    const [row]: Array<{ mean: string | null }> = await this.dataSource.query(
+      `SELECT avg(complexity) AS mean FROM (
+         SELECT complexity FROM plan_tasks WHERE agent_id = $1 AND started_at IS NOT NULL ORDER BY started_at DESC LIMIT $2
+       ) recent`,
+      [agentId, lastN],
+    );
+    return row?.mean == null ? null : Number(row.mean);
   }
 }

@@ -1,6 +1,7 @@
 import { ApiProperty, ApiPropertyOptional, OmitType } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { ArrayMaxSize, IsArray, IsIn, IsInt, IsNotEmpty, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
+import { Allow, ArrayMaxSize, IsArray, IsIn, IsInt, IsNotEmpty, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
+import type { Budget } from '@app/shared';
 import { RunFailureDto, RunResultDto, TokenUsageDto } from '@app/http';
 import { PlanStatus, TaskStatus } from '../../../domain/plan-status';
 
@@ -18,6 +19,16 @@ class TaskSpecDto {
   @ApiPropertyOptional({ minimum: 1, default: 30 }) estimateMinutes?: number;
   @ApiPropertyOptional({ type: [String], default: [], example: ['design'] }) dependsOn?: string[];
 }
+
+/** A budget as the API reads and shows it; an absent limit is no limit. */
+export class BudgetDto {
+  @ApiPropertyOptional({ minimum: 1, example: 2_000_000, description: 'Tokens of every kind (input, output, reasoning, cache), a whole number' }) maxTokens?: number;
+  @ApiPropertyOptional({ exclusiveMinimum: true, minimum: 0, example: 5, description: 'US dollars' }) maxCostUsd?: number;
+  @ApiPropertyOptional({ exclusiveMinimum: true, minimum: 0, example: 120, description: "Running time of the plan's sessions, summed" }) maxMinutes?: number;
+}
+
+const BUDGET_DESCRIPTION =
+  'What all its tasks together may spend (null: no limit). Before a task starts, its forecast must fit what is left, else the plan is PAUSED (pausedReason BUDGET); a running session is stopped at the limit. 400 VALIDATION_FAILED names the field (details.field, e.g. budget.maxCostUsd)';
 
 export class CreatePlanDto {
   @ApiProperty({ example: 'Add a CRUD REST API for orders with PostgreSQL', maxLength: 10_000 })
@@ -38,6 +49,21 @@ export class CreatePlanDto {
   })
   @IsOptional() @IsArray() @ArrayMaxSize(MAX_PLAN_TASKS)
   tasks?: unknown[];
+
+  // Checked by the domain (budgetProblem), which names the field.
+  @ApiPropertyOptional({ type: BudgetDto, nullable: true, description: BUDGET_DESCRIPTION })
+  @IsOptional()
+  budget?: Budget | null;
+}
+
+export class UpdatePlanDto {
+  @ApiProperty({ description: 'The version you read; a stale one gets 409 PLAN_VERSION_CONFLICT' })
+  @IsInt() @Min(1)
+  version: number;
+
+  @ApiProperty({ type: BudgetDto, nullable: true, description: `${BUDGET_DESCRIPTION}. Raising it does not resume a PAUSED plan: POST run does` })
+  @Allow()
+  budget: Budget | null;
 }
 
 export class ListPlansQueryDto {
@@ -150,6 +176,23 @@ class PlanBranchDetailDto extends PlanBranchDto {
   @ApiProperty() deletions: number;
 }
 
+export class SpendDto {
+  @ApiProperty() tokens: number;
+  @ApiProperty() costUsd: number;
+  @ApiProperty() minutes: number;
+}
+
+export class PlanSpendDto {
+  @ApiProperty({ type: SpendDto, description: "What the plan's sessions spent so far (running ones included)" }) spent: SpendDto;
+  @ApiProperty({
+    type: SpendDto,
+    description:
+      "Forecast of its tasks not started yet (PENDING): per task, the routed agent's mean cost and median minutes over its recent runs scaled by the task's complexity / the agent's mean task complexity, or without history PLAN_TASK_COST_PRIOR_USD × complexity and the task's estimateMinutes; tokens = cost / 0.000006 USD",
+  })
+  forecast: SpendDto;
+  @ApiProperty({ type: BudgetDto, nullable: true, description: 'What is left of each limit set (never below 0); null without a budget' }) remaining: BudgetDto | null;
+}
+
 export class PlanSummaryDto {
   @ApiProperty({ format: 'uuid' }) id: string;
   @ApiProperty() requirement: string;
@@ -163,7 +206,11 @@ export class PlanSummaryDto {
     description: 'Its integration branch, made when it is run in a git workspace (every task works on a branch of its own, merged into it); null: its tasks share the workspace',
   })
   branch: PlanBranchDto | null;
-  @ApiProperty({ enum: PlanStatus }) status: PlanStatus;
+  @ApiProperty({ enum: PlanStatus, description: 'PAUSED: nothing new starts (see pausedReason); running tasks finish; POST run resumes it' }) status: PlanStatus;
+  @ApiProperty({ type: BudgetDto, nullable: true, description: 'What all its tasks together may spend; null: no limit' }) budget: BudgetDto | null;
+  @ApiProperty({ enum: ['BUDGET'], nullable: true, type: String, description: "Why it is PAUSED: BUDGET, the next task's forecast does not fit what is left (or a session was stopped at the limit)" })
+  pausedReason: 'BUDGET' | null;
+  @ApiProperty({ nullable: true, type: String, description: 'Which task did not fit, and by how much' }) pausedMessage: string | null;
   @ApiProperty({ nullable: true, type: RunFailureDto }) error: RunFailureDto | null;
   @ApiProperty() version: number;
   @ApiProperty({ type: String, format: 'date-time' }) createdAt: Date;
@@ -185,5 +232,6 @@ export class PlanResponseDto extends OmitType(PlanSummaryDto, ['branch'] as cons
   maxConcurrentSessions: number;
   @ApiProperty({ type: PlanProgressDto }) progress: PlanProgressDto;
   @ApiProperty({ type: PlanUsageDto }) totals: PlanUsageDto;
+  @ApiProperty({ type: PlanSpendDto, description: 'Spent, forecast of the tasks not started yet, and what is left of the budget' }) spend: PlanSpendDto;
   @ApiProperty({ type: [PlanTaskDto] }) tasks: PlanTaskDto[];
 }
