@@ -279,7 +279,17 @@ describe('Metrics and logs of a real run', () => {
     // With samples too (the plan gauges show every status at scrape time, 0 included).
     const sampled = new Set(scrapes.flatMap((s) => [...s.familiesWithSamples()]));
     // Errors need an OpenCode failure; RSS, a managed OpenCode server (the tests' is external).
-    const rare: string[] = [METRIC.opencodeRequestErrors, METRIC.opencodeServerRss];
+    // Labelled by a model or a budget's id, no sample until a run meets one (cost-control.e2e-spec.ts
+    // drives them: 429s, quotas, fallbacks, throttles, budgets).
+    const rare: string[] = [
+      METRIC.opencodeRequestErrors,
+      METRIC.opencodeServerRss,
+      METRIC.sessionsThrottled,
+      METRIC.providerRateLimits,
+      METRIC.providerQuotaExhausted,
+      METRIC.modelFallbacks,
+      METRIC.budgetRemaining,
+    ];
     expect(wanted.filter((name) => !sampled.has(name) && !rare.includes(name))).toEqual([]);
   });
 });

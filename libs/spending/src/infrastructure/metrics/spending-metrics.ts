@@ -1,9 +1,9 @@
-import { Injectable, Optional } from '@nestjs/common';
+import { Injectable, OnModuleInit, Optional } from '@nestjs/common';
 import { Metrics } from '@app/observability';
 import type { BudgetLimit, Spend } from '@app/shared';
 import type { SpendLabels, SpendingMetricsPort } from '../../application/ports/spending-metrics.port';
 import type { BudgetEvent } from '../../domain/budget-check';
-import type { SpendScope } from '../../domain/spend-scope';
+import { SPEND_SCOPES, SpendScope } from '../../domain/spend-scope';
 
 const NONE = 'none';
 
@@ -15,8 +15,13 @@ const NONE = 'none';
  * when the process has no Metrics.
  */
 @Injectable()
-export class SpendingMetrics implements SpendingMetricsPort {
+export class SpendingMetrics implements SpendingMetricsPort, OnModuleInit {
   constructor(@Optional() private readonly metrics?: Metrics) {}
+
+  /** Every scope and event at 0, so that increase() (the BudgetExceeded alert) sees the first. */
+  onModuleInit(): void {
+    for (const scope of SPEND_SCOPES) for (const event of ['warning', 'exceeded']) this.metrics?.budgetEvents.labels(scope.toLowerCase(), event).inc(0);
+  }
 
   spent(labels: SpendLabels, increase: Spend): void {
     if (!this.metrics) return;
