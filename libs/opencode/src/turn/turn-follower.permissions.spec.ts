@@ -1,23 +1,9 @@
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { OpencodeError } from '../client/opencode-error';
-import type { SubscribeOptions } from '../client/opencode-event-stream';
-import type { OpencodeHttpClient } from '../client/opencode-http-client';
-import type {
-  OpencodeEvent,
-  OpencodeMessage,
-  OpencodePermissionReply,
-  OpencodePermissionRequest,
-  OpencodeSessionInfo,
-  OpencodeSessionStatus,
-} from '../client/opencode.types';
+import type { OpencodePermissionReply } from '../client/opencode.types';
+import { CHILD, DIR, MESSAGE, ScriptedOpencode, SESSION, until } from './testing/scripted-opencode';
 import { permissionTitle, TurnFollower, TurnRunnerTimings } from './turn-follower';
 import type { RunTurnOptions, TurnOutcome, TurnPermissionRequest, TurnPermissionWithdrawal } from './turn.types';
-
-const DIR = tmpdir();
-const SESSION = 'ses_turn';
-const CHILD = 'ses_child';
-const MESSAGE = 'msg_0000000000001AAAAAAAAAAAAAA';
 
 const TIMINGS: TurnRunnerTimings = {
   reconcileIntervalMs: 20,
@@ -28,114 +14,6 @@ const TIMINGS: TurnRunnerTimings = {
   textFlushMs: 10,
   maxProviderRetries: 8,
 };
-
-/**
- * The parts of OpenCode a turn follower talks to, scripted: the test emits events and sets what
- * the polling routes answer; the fake records prompts, replies and aborts.
- */
-class ScriptedOpencode {
-  listener?: SubscribeOptions;
-  statuses: Record<string, OpencodeSessionStatus> = {};
-  messageList: OpencodeMessage[] = [];
-  pending: OpencodePermissionRequest[] = [];
-  parents: Record<string, string | undefined> = {};
-  readonly replies: Array<{ requestId: string; reply: OpencodePermissionReply }> = [];
-  readonly sessionLookups: string[] = [];
-  prompts = 0;
-  aborts = 0;
-  readonly defaultModel = 'rehearsal/scripted';
-
-  asClient(): OpencodeHttpClient {
-    return this as unknown as OpencodeHttpClient;
-  }
-
-  async subscribeShared(options: SubscribeOptions) {
-    this.listener = options;
-    return { connected: true, reconnects: 0, close: () => (this.listener = undefined) };
-  }
-  async promptAsync(): Promise<void> {
-    this.prompts++;
-  }
-  async messages(): Promise<OpencodeMessage[]> {
-    return this.messageList;
-  }
-  async sessionStatus(): Promise<Record<string, OpencodeSessionStatus>> {
-    return this.statuses;
-  }
-  async abort(): Promise<boolean> {
-    this.aborts++;
-    this.emit('session.error', { sessionID: SESSION, error: { name: 'MessageAbortedError', data: { message: 'aborted' } } });
-    this.emit('session.status', { sessionID: SESSION, status: { type: 'idle' } });
-    return true;
-  }
-  async diff() {
-    return [];
-  }
-  async pendingPermissions(): Promise<OpencodePermissionRequest[]> {
-    return this.pending;
-  }
-  async replyPermission(_directory: string, requestId: string, reply: OpencodePermissionReply): Promise<void> {
-    const request = this.pending.find((p) => p.id === requestId);
-    if (!request) throw new OpencodeError(`Permission request not found: ${requestId}`, 'PermissionNotFoundError', 404);
-    this.replies.push({ requestId, reply });
-    this.pending = this.pending.filter((p) => p.id !== requestId);
-    this.emit('permission.replied', { sessionID: request.sessionID, requestID: requestId, reply });
-  }
-  async getSession(_directory: string, id: string): Promise<OpencodeSessionInfo> {
-    this.sessionLookups.push(id);
-    if (!(id in this.parents)) throw new OpencodeError(`no session ${id}`, 'NotFoundError', 404);
-    return { id, title: 't', directory: DIR, parentID: this.parents[id], time: { created: 0, updated: 0 } };
-  }
-
-  emit(type: string, properties: Record<string, unknown>): void {
-    this.listener?.onEvent({ type, properties, directory: DIR } as OpencodeEvent);
-  }
-
-  /** OpenCode asks: the request is pending and announced. */
-  ask(id: string, sessionID = SESSION, extra: Partial<OpencodePermissionRequest> = {}): OpencodePermissionRequest {
-    const request: OpencodePermissionRequest = {
-      id,
-      sessionID,
-      permission: 'edit',
-      patterns: ['tmp/ws/a.txt'],
-      metadata: { filepath: join(DIR, 'a.txt'), diff: 'x'.repeat(5_000), nested: { no: true } },
-      always: ['*'],
-      ...extra,
-    };
-    this.pending.push(request);
-    this.emit('permission.asked', request as unknown as Record<string, unknown>);
-    return request;
-  }
-
-  busy(): void {
-    this.statuses = { [SESSION]: { type: 'busy' } };
-    this.emit('session.status', { sessionID: SESSION, status: { type: 'busy' } });
-  }
-
-  /** The turn ends: its last step finished with `finish`, and the session goes idle. */
-  finish(finish: 'stop' | 'tool-calls' = 'stop'): void {
-    this.messageList = [
-      { info: { id: MESSAGE, sessionID: SESSION, role: 'user', time: { created: 1 } }, parts: [] },
-      {
-        info: {
-          id: 'msg_0000000000002AAAAAAAAAAAAAA',
-          sessionID: SESSION,
-          role: 'assistant',
-          parentID: MESSAGE,
-          modelID: 'scripted',
-          providerID: 'rehearsal',
-          cost: 0,
-          tokens: { input: 1, output: 1, reasoning: 0, cache: { read: 0, write: 0 } },
-          time: { created: 2, completed: 3 },
-          finish,
-        },
-        parts: [],
-      },
-    ];
-    this.statuses = {};
-    this.emit('session.status', { sessionID: SESSION, status: { type: 'idle' } });
-  }
-}
 
 function follower(fake: ScriptedOpencode, options: Partial<RunTurnOptions> = {}, resume = false) {
   const client = fake.asClient();
@@ -148,15 +26,6 @@ function follower(fake: ScriptedOpencode, options: Partial<RunTurnOptions> = {},
     TIMINGS,
   ).run();
   return { run, controller };
-}
-
-/** Resolves when `check` holds (polled every few ms), or fails after a second. */
-async function until(check: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 1_000;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
 }
 
 /** A handler the test answers by hand. */
@@ -173,7 +42,7 @@ async function started(fake: ScriptedOpencode): Promise<void> {
 
 describe('TurnFollower: permission requests', () => {
   it('hands each request of its own session to onPermission once, and answers OpenCode with its reply', async () => {
-    const fake = new ScriptedOpencode();
+    const fake = new ScriptedOpencode({ abort: 'aborted-then-idle' });
     const handler = manualHandler();
     const { run } = follower(fake, { onPermission: handler.onPermission });
     await started(fake);
@@ -202,7 +71,7 @@ describe('TurnFollower: permission requests', () => {
   });
 
   it('handles requests of its subagents (children learnt from session.created), not of other sessions', async () => {
-    const fake = new ScriptedOpencode();
+    const fake = new ScriptedOpencode({ abort: 'aborted-then-idle' });
     const handler = manualHandler();
     fake.parents = { ses_other: undefined };
     const { run } = follower(fake, { onPermission: handler.onPermission });
@@ -227,7 +96,7 @@ describe('TurnFollower: permission requests', () => {
 
   it('rejects at once without a handler, and when the handler throws', async () => {
     for (const onPermission of [undefined, () => Promise.reject(new Error('database down'))]) {
-      const fake = new ScriptedOpencode();
+      const fake = new ScriptedOpencode({ abort: 'aborted-then-idle' });
       const { run } = follower(fake, { onPermission });
       await started(fake);
       fake.busy();
@@ -243,7 +112,7 @@ describe('TurnFollower: permission requests', () => {
   it('reports a refusal that stopped the turn as PERMISSION_DENIED, and a turn that went on as completed', async () => {
     const outcomes: TurnOutcome[] = [];
     for (const finish of ['tool-calls', 'stop'] as const) {
-      const fake = new ScriptedOpencode();
+      const fake = new ScriptedOpencode({ abort: 'aborted-then-idle' });
       const { run } = follower(fake, { onPermission: async () => 'reject' });
       await started(fake);
       fake.busy();
@@ -257,7 +126,7 @@ describe('TurnFollower: permission requests', () => {
   });
 
   it('finds, on resume, a request asked while nobody followed, from a subagent it learns through its parents', async () => {
-    const fake = new ScriptedOpencode();
+    const fake = new ScriptedOpencode({ abort: 'aborted-then-idle' });
     const handler = manualHandler();
     fake.statuses = { [SESSION]: { type: 'busy' } };
     fake.messageList = [{ info: { id: MESSAGE, sessionID: SESSION, role: 'user', time: { created: 1 } }, parts: [] }];
@@ -276,7 +145,7 @@ describe('TurnFollower: permission requests', () => {
   });
 
   it('does not call the turn lost or not started while a decision is awaited', async () => {
-    const fake = new ScriptedOpencode();
+    const fake = new ScriptedOpencode({ abort: 'aborted-then-idle' });
     const handler = manualHandler();
     const { run } = follower(fake, { onPermission: handler.onPermission });
     let settled = false;
@@ -295,7 +164,7 @@ describe('TurnFollower: permission requests', () => {
   });
 
   it('withdraws a request OpenCode settled by itself (an earlier always covered it) and sends no answer for it', async () => {
-    const fake = new ScriptedOpencode();
+    const fake = new ScriptedOpencode({ abort: 'aborted-then-idle' });
     const handler = manualHandler();
     const { run } = follower(fake, { onPermission: handler.onPermission });
     await started(fake);
@@ -317,7 +186,7 @@ describe('TurnFollower: permission requests', () => {
   });
 
   it('withdraws an undecided request when the turn ends, and refuses it on OpenCode (which keeps it pending after an abort)', async () => {
-    const fake = new ScriptedOpencode();
+    const fake = new ScriptedOpencode({ abort: 'aborted-then-idle' });
     const handler = manualHandler();
     const { run, controller } = follower(fake, { onPermission: handler.onPermission });
     await started(fake);
@@ -332,7 +201,7 @@ describe('TurnFollower: permission requests', () => {
   });
 
   it('sends an answer again when OpenCode still lists the request after a failed reply', async () => {
-    const fake = new ScriptedOpencode();
+    const fake = new ScriptedOpencode({ abort: 'aborted-then-idle' });
     let failures = 1;
     const reply = fake.replyPermission.bind(fake);
     fake.replyPermission = async (...args) => {

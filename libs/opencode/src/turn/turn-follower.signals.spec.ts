@@ -1,14 +1,8 @@
-import { tmpdir } from 'node:os';
-import type { SubscribeOptions } from '../client/opencode-event-stream';
-import type { OpencodeHttpClient } from '../client/opencode-http-client';
-import type { OpencodeEvent, OpencodeMessage, OpencodeSessionStatus } from '../client/opencode.types';
+import type { OpencodeSessionStatus } from '../client/opencode.types';
+import { CHILD, DIR, MESSAGE, ScriptedOpencode, SESSION, until } from './testing/scripted-opencode';
 import { TurnFollower, TurnRunnerTimings } from './turn-follower';
 import type { TurnProgress } from './turn.types';
 
-const DIR = tmpdir();
-const SESSION = 'ses_turn';
-const CHILD = 'ses_child';
-const MESSAGE = 'msg_0000000000001AAAAAAAAAAAAAA';
 const ANSWER = 'msg_0000000000002AAAAAAAAAAAAAA';
 const TIMINGS: TurnRunnerTimings = {
   reconcileIntervalMs: 20,
@@ -20,59 +14,6 @@ const TIMINGS: TurnRunnerTimings = {
   maxProviderRetries: 2,
 };
 const QUOTA = 'You exceeded your current quota, please check your plan and billing details.';
-
-/** The parts of OpenCode a follower talks to, scripted by the test through events. */
-class ScriptedOpencode {
-  listener?: SubscribeOptions;
-  statuses: Record<string, OpencodeSessionStatus> = {};
-  messageList: OpencodeMessage[] = [];
-  prompts = 0;
-  aborts = 0;
-  readonly defaultModel = 'rehearsal/scripted';
-
-  asClient(): OpencodeHttpClient {
-    return this as unknown as OpencodeHttpClient;
-  }
-  async subscribeShared(options: SubscribeOptions) {
-    this.listener = options;
-    return { connected: true, reconnects: 0, close: () => (this.listener = undefined) };
-  }
-  async promptAsync(): Promise<void> {
-    this.prompts++;
-  }
-  async messages(): Promise<OpencodeMessage[]> {
-    return this.messageList;
-  }
-  async sessionStatus(): Promise<Record<string, OpencodeSessionStatus>> {
-    return this.statuses;
-  }
-  async abort(): Promise<boolean> {
-    this.aborts++;
-    this.statuses = {};
-    return true;
-  }
-  async diff() {
-    return [];
-  }
-  async pendingPermissions() {
-    return [];
-  }
-  emit(type: string, properties: Record<string, unknown>): void {
-    this.listener?.onEvent({ type, properties, directory: DIR } as OpencodeEvent);
-  }
-  status(status: OpencodeSessionStatus, sessionID = SESSION): void {
-    if (sessionID === SESSION) this.statuses = status.type === 'idle' ? {} : { [SESSION]: status };
-    this.emit('session.status', { sessionID, status });
-  }
-}
-
-async function until(check: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 1_000;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
 
 function follow(fake: ScriptedOpencode) {
   const progress: TurnProgress[] = [];
@@ -90,7 +31,7 @@ const retry = (attempt: number, message: string, next = 1_900_000_000_000): Open
 
 describe('TurnFollower: provider limits and usage', () => {
   it('fails an exhausted quota at once (PROVIDER_QUOTA_EXHAUSTED), after a retry activity saying so', async () => {
-    const fake = new ScriptedOpencode();
+    const fake = new ScriptedOpencode({ abort: 'clear-statuses' });
     const { run, progress } = follow(fake);
     await until(() => fake.prompts > 0, 'the prompt');
     fake.status({ type: 'busy' });
@@ -107,7 +48,7 @@ describe('TurnFollower: provider limits and usage', () => {
   });
 
   it('reports rate-limit retries with their trouble, and past the limit fails PROVIDER_RATE_LIMITED', async () => {
-    const fake = new ScriptedOpencode();
+    const fake = new ScriptedOpencode({ abort: 'clear-statuses' });
     const { run, progress } = follow(fake);
     await until(() => fake.prompts > 0, 'the prompt');
     fake.status({ type: 'busy' });
@@ -120,7 +61,7 @@ describe('TurnFollower: provider limits and usage', () => {
   });
 
   it("counts the subagents' steps in the usage total, not their other progress", async () => {
-    const fake = new ScriptedOpencode();
+    const fake = new ScriptedOpencode({ abort: 'clear-statuses' });
     const { run, progress } = follow(fake);
     await until(() => fake.prompts > 0, 'the prompt');
     const tokens = { input: 10, output: 2, reasoning: 0, cache: { read: 0, write: 0 } };
