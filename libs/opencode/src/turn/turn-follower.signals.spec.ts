@@ -30,6 +30,18 @@ function follow(fake: ScriptedOpencode) {
 const retry = (attempt: number, message: string, next = 1_900_000_000_000): OpencodeSessionStatus => ({ type: 'retry', attempt, message, next });
 
 describe('TurnFollower: provider limits and usage', () => {
+  it('reports a turn aborted between two steps (the last asked for tools) as aborted, not completed', async () => {
+    const fake = new ScriptedOpencode({ abort: 'clear-statuses' });
+    const stop = new AbortController();
+    const run = new TurnFollower(fake.asClient(), { opencodeSessionId: SESSION, messageId: MESSAGE }, { workspace: DIR, title: 't', prompt: 'p', agent: 'build' }, { signal: stop.signal }, TIMINGS).run();
+    await until(() => fake.prompts > 0, 'the prompt');
+    fake.status({ type: 'busy' });
+    stop.abort('runaway');
+    await until(() => fake.aborts > 0, 'the abort');
+    fake.finish('tool-calls');
+    expect((await run).status).toBe('aborted');
+  });
+
   it('fails an exhausted quota at once (PROVIDER_QUOTA_EXHAUSTED), after a retry activity saying so', async () => {
     const fake = new ScriptedOpencode({ abort: 'clear-statuses' });
     const { run, progress } = follow(fake);

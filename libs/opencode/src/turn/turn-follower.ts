@@ -557,9 +557,11 @@ export class TurnFollower {
     if (!error && this.refused && !this.abortRequested && answers.at(-1)?.info.finish === 'tool-calls') {
       return { ...base, status: 'failed', error: { code: TurnErrorCode.PERMISSION_DENIED, message: refusalMessage(this.refused) } };
     }
-    // Aborted while OpenCode waited to retry the provider, the last message is closed without a
-    // finish reason (and without an error): that is an aborted turn, not a completed one.
-    const abortedUnfinished = this.abortRequested && !answers.at(-1)?.info.finish;
+    // Aborted between two steps (the last one asked for tools: finish "tool-calls") or while
+    // OpenCode waited to retry the provider (no finish reason), the last message is closed without
+    // an error: that is an aborted turn, not a completed one.
+    const lastFinish = answers.at(-1)?.info.finish;
+    const abortedUnfinished = this.abortRequested && (!lastFinish || lastFinish === 'tool-calls');
     if (!error && lastStepFinished(answers) && !abortedUnfinished) return { ...base, status: 'completed' };
     if (this.abortRequested) return abortedOutcome(summary, filesChanged, usage);
     if (error) return { ...base, status: 'failed', error: classifyError(error) };
