@@ -17,12 +17,14 @@ class FakeCapacity implements ProviderCapacityPort {
   readonly admitted: string[] = [];
   readonly released: string[] = [];
   deny?: Extract<CapacityAdmission, { admitted: false }>;
+  full = new Set<string>();
 
   async admit({ sessionId, model }: { sessionId: string; model: string }): Promise<CapacityAdmission> {
     if (this.marked.has(model)) {
       return { admitted: false, reason: 'unavailable', rule: model, retryInMs: 3_600_000, message: `${model} is unavailable (quota exhausted)` };
     }
     if (this.deny) return this.deny;
+    if (this.full.has(model)) return { admitted: false, reason: 'concurrency', rule: model, retryInMs: 500, message: `${model} is full` };
     this.admitted.push(model);
     return { admitted: true, permit: { sessionId, model, rules: ['*'] } };
   }
@@ -127,6 +129,15 @@ describe('SessionExecutionService with provider capacity', () => {
     expect(await stored(s)).toMatchObject({ status: SessionStatus.COMPLETED, attempt: 1, model: 'p/primary', modelUsed: 'p/fallback' });
     expect(turns.runs.map((r) => r.request.model)).toEqual(['p/primary', 'p/fallback']);
     expect(capacity.released).toEqual(['p/primary', 'p/fallback']);
+  });
+
+  it('runs on the next fallback model with room when the primary is saturated', async () => {
+    capacity.full = new Set(['p/primary']);
+    const turns = new ScriptedCodingTurns(async () => outcome('completed'));
+    const s = await queued({ fallbackModels: ['p/fallback'] });
+    await worker(turns).run(job(s));
+    expect(await stored(s)).toMatchObject({ status: SessionStatus.COMPLETED, modelUsed: 'p/fallback' });
+    expect(turns.runs[0].request.model).toBe('p/fallback');
   });
 
   it('fails with PROVIDER_QUOTA_EXHAUSTED when the quota runs out and no fallback is usable', async () => {

@@ -141,7 +141,8 @@ export class SessionExecutionService {
 
   /**
    * Provider capacity for the run: the first usable of its model (or the server's default) and its
-   * agent's fallback models, admitted under PROVIDER_LIMITS. Not admitted: the run waits QUEUED
+   * agent's fallback models (usable: not out of quota nor cooling down after a 429; a saturated one
+   * gives way to the next with room), admitted under PROVIDER_LIMITS. Not admitted: the run waits QUEUED
    * (returns the wait), times out after the session's timeout, or fails at once
    * (PROVIDER_QUOTA_EXHAUSTED) when every model it may use is out of quota. A resumed run keeps the
    * model its turn runs on, admitted or not (the turn is already on the provider).
@@ -153,8 +154,14 @@ export class SessionExecutionService {
     if (!this.capacity) return { model: s.modelUsed ?? primary, primary, candidates, permit: null };
     const resumed = session.status === SessionStatus.RUNNING;
     const usable = resumed ? [] : await this.capacity.usable(candidates);
-    const model = resumed ? (s.modelUsed ?? primary) : (usable[0] ?? candidates[0]);
-    const admission = await this.capacity.admit({ sessionId: job.sessionId, model });
+    let model = resumed ? (s.modelUsed ?? primary) : (usable[0] ?? candidates[0]);
+    let admission = await this.capacity.admit({ sessionId: job.sessionId, model });
+    // Saturated (at its concurrency, rpm or tpm limit): the next usable fallback model, if one has room.
+    for (const next of usable.slice(1)) {
+      if (admission.admitted) break;
+      const tried = await this.capacity.admit({ sessionId: job.sessionId, model: next });
+      if (tried.admitted) [model, admission] = [next, tried];
+    }
     if (admission.admitted || resumed) {
       const permit = admission.admitted ? admission.permit : null;
       if (!resumed && s.modelUsed !== model) {
