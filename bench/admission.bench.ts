@@ -2,7 +2,7 @@
  * npm run bench:admission — what provider capacity control (PROVIDER_LIMITS) buys against a
  * provider that answers 429 above 10 concurrent requests. One managed OpenCode server on the
  * rehearsal provider started with `{ maxConcurrentRequests: BENCH_PROVIDER_CAP, rateLimitRetryAfterSeconds: 1 }`
- * serves both runs (its stats reset in between); the app (HTTP API + BullMQ worker + PostgreSQL +
+ * serves each run (a fresh one per run: a 429 storm leaves a server swollen and slow); the app (HTTP API + BullMQ worker + PostgreSQL +
  * Redis, one process) is pointed at it through OPENCODE_HOST/PORT/PASSWORD/MODEL, and started
  * anew for each run, with its own queue prefix, database and data directory:
  *
@@ -11,7 +11,7 @@
  *
  * Both: MAX_CONCURRENT_SESSIONS = OPENCODE_SERVER_MAX_SESSIONS = BENCH_CONCURRENCY (25: without a
  * limit more requests than the provider's cap reach it at once). BENCH_SESSIONS sessions, each in
- * its own directory (isolation "shared"), each one tool call (a file written) then a text; all
+ * one of BENCH_CONCURRENCY directories (isolation "shared"), each one tool call (a file written) then a text; all
  * created, then all started through the API; waited for until final (COMPLETED, FAILED,
  * TIMED_OUT, CANCELLED) by paging GET /api/v1/sessions once a second.
  *
@@ -25,8 +25,11 @@
  * Goals: with the limit 0 failed and < 1% of requests answered 429; admission p99 < 2 ms.
  * Exit code 1 when a goal is missed (all figures are printed first).
  *
- * Env: BENCH_SESSIONS (500), BENCH_CONCURRENCY (25), BENCH_LIMIT (10), BENCH_PROVIDER_CAP (10),
- * BENCH_RUN_TIMEOUT_S (900). Uses the local PostgreSQL (databases orchestrator_bench_admission_*)
+ * Each session's closing answer streams for BENCH_ANSWER_SECONDS (2): a provider that answers at once
+ * never has two requests in flight (measured: at most 1 with 25 turns at once), so nothing would be limited.
+ *
+ * Env: BENCH_SESSIONS (500), BENCH_ANSWER_SECONDS (2), BENCH_CONCURRENCY (25), BENCH_LIMIT (10), BENCH_PROVIDER_CAP (10),
+ * BENCH_RUN_TIMEOUT_S (480: a run still going then is reported with its unfinished sessions). Uses the local PostgreSQL (a database per run, orchestrator_bench_admission_<pid>_*, dropped after it)
  * and Redis.
  */
 import 'reflect-metadata';
@@ -39,6 +42,8 @@ import type { INestApplication } from '@nestjs/common';
 import { AppConfig } from '@app/config';
 import { ManagedOpencodeServer } from '@app/opencode';
 import type { AxiosInstance } from 'axios';
+import Redis from 'ioredis';
+import { Client } from 'pg';
 import { measureAdmissionLatency } from './support/admission-latency';
 import { startBenchApp } from './support/bench-app';
 import { CountingLogger } from './support/counting-logger';
@@ -48,7 +53,9 @@ const SESSIONS = Number(process.env.BENCH_SESSIONS ?? 500);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 25);
 const LIMIT = Number(process.env.BENCH_LIMIT ?? 10);
 const PROVIDER_CAP = Number(process.env.BENCH_PROVIDER_CAP ?? 10);
-const RUN_TIMEOUT_MS = Number(process.env.BENCH_RUN_TIMEOUT_S ?? 900) * 1000;
+/** Seconds the provider takes over each session's closing answer: a real model's answers overlap (an instant one never has two requests in flight). */
+const ANSWER_SECONDS = Number(process.env.BENCH_ANSWER_SECONDS ?? 2);
+const RUN_TIMEOUT_MS = Number(process.env.BENCH_RUN_TIMEOUT_S ?? 480) * 1000;
 const API_LANES = 20;
 const GOAL_MAX_429_SHARE = 0.01;
 const GOAL_P99_MS = 2;
@@ -132,7 +139,7 @@ async function runOnce(name: string, root: string, server: ManagedOpencodeServer
   const url = new URL(baseUrl);
   const config = AppConfig.with({
     PORT: '0',
-    DB_NAME: `orchestrator_bench_admission_${providerLimits ? 'limit' : 'nolimit'}`,
+    DB_NAME: `orchestrator_bench_admission_${process.pid}_${providerLimits ? 'limit' : 'nolimit'}`,
     QUEUE_PREFIX: `bench-admission-${process.pid}-${providerLimits ? 'limit' : 'nolimit'}`,
     DATA_DIR: join(dir, 'data'),
     OPENCODE_HOST: url.hostname,
@@ -156,9 +163,12 @@ async function runOnce(name: string, root: string, server: ManagedOpencodeServer
     const started = await startBenchApp(config, logger, (a) => (app = a));
     const api = started.api;
     const ids: string[] = new Array(SESSIONS);
+    // A pool of workspaces, one per worker slot: OpenCode loads an instance per directory (a few MB
+    // and CPU each), which would otherwise be the figure measured rather than admission.
+    const pool = Array.from({ length: CONCURRENCY }, (_, k) => mkdtempSync(join(workspaces, `w${k}-`)));
     await runPool(SESSIONS, API_LANES, async (i) => {
-      const workspace = mkdtempSync(join(workspaces, `s${i}-`));
-      const body = { title: `admission ${name} ${i}`, prompt: `Admission benchmark ${i}. [[write out.txt]]x\n[[/write]]`, workspace, isolation: 'shared' };
+      const workspace = pool[i % pool.length];
+      const body = { title: `admission ${name} ${i}`, prompt: `Admission benchmark ${i}. [[write out.txt]]x\n[[/write]] [[slow ${ANSWER_SECONDS}]]`, workspace, isolation: 'shared' };
       ids[i] = ((await api.post('/api/v1/sessions', body)).data as { id: string }).id;
     });
     console.log(`${elapsed()} ${SESSIONS} sessions created; starting them`);
@@ -195,34 +205,72 @@ async function runOnce(name: string, root: string, server: ManagedOpencodeServer
     };
   } finally {
     await (app as INestApplication | undefined)?.close();
+    await dropDatabase(config);
+    await dropQueueKeys(config);
+  }
+}
+
+/** And its queue's and capacity's keys in Redis (all under its own prefix). */
+async function dropQueueKeys(config: AppConfig): Promise<void> {
+  const redis = new Redis({ host: config.redis.host, port: config.redis.port, password: config.redis.password, lazyConnect: true });
+  await redis.connect();
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${config.queuePrefix}:*`, 'COUNT', 1000);
+      if (keys.length) await redis.del(...keys);
+      cursor = next;
+    } while (cursor !== '0');
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/** A run's own database goes with it: a stopped run's QUEUED sessions must not meet the next one. */
+async function dropDatabase(config: AppConfig): Promise<void> {
+  const { host, port, user, password, name } = config.database;
+  const client = new Client({ host, port, user, password, database: 'postgres' });
+  await client.connect();
+  try {
+    await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  } finally {
+    await client.end();
   }
 }
 
 async function main(): Promise<void> {
   const root = mkdtempSync(join(tmpdir(), 'bench-admission-'));
   const logger = new CountingLogger({ root: new RegExp(root.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'), 'g') });
-  const server = new ManagedOpencodeServer({
-    dataDir: join(root, 'opencode'),
-    parentEnv: process.env,
-    sandbox: 'auto',
-    writableRoots: [root],
-    protectedDirs: [join(__dirname, '..')],
-    password: randomBytes(12).toString('hex'),
-    rehearsal: { maxConcurrentRequests: PROVIDER_CAP, rateLimitRetryAfterSeconds: 1 },
-    stopGraceMs: 1_000,
-    logger: { log: () => undefined, warn: (m) => !m.startsWith('No real model') && console.warn(`[opencode] ${m}`), error: (m) => console.error(`[opencode] ${m}`) },
-  });
-  const onSignal = () => void server.stop().finally(() => process.exit(130));
+  // A fresh server (and provider) per run: a 429 storm leaves an OpenCode server swollen and slow,
+  // which would otherwise be charged to the run after it.
+  const makeServer = (name: string) =>
+    new ManagedOpencodeServer({
+      dataDir: join(root, `opencode-${name}`),
+      parentEnv: process.env,
+      sandbox: 'auto',
+      writableRoots: [root],
+      protectedDirs: [join(__dirname, '..')],
+      password: randomBytes(12).toString('hex'),
+      rehearsal: { maxConcurrentRequests: PROVIDER_CAP, rateLimitRetryAfterSeconds: 1 },
+      stopGraceMs: 1_000,
+      logger: { log: () => undefined, warn: (m) => !m.startsWith('No real model') && console.warn(`[opencode] ${m}`), error: (m) => console.error(`[opencode] ${m}`) },
+    });
+  let current: ManagedOpencodeServer | undefined;
+  const onSignal = () => void (current?.stop() ?? Promise.resolve()).finally(() => process.exit(130));
   for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, onSignal);
-  const runs: RunResult[] = [];
-  try {
-    await server.start();
-    console.log(`${elapsed()} OpenCode ${server.endpoint().baseUrl}, model ${server.defaultModel}, provider cap ${PROVIDER_CAP} concurrent requests (429 above, retry-after 1 s)`);
-    runs.push(await runOnce('no limit', root, server, '', logger));
-    runs.push(await runOnce('limit', root, server, `rehearsal/*=concurrency:${LIMIT}`, logger));
-  } finally {
-    await server.stop();
+  const byName = new Map<string, RunResult>();
+  // The limited run first, on a machine nothing has disturbed yet; the baseline after it.
+  for (const [name, limits] of [['limit', `rehearsal/*=concurrency:${LIMIT}`], ['no limit', '']] as const) {
+    const server = (current = makeServer(name.replace(' ', '-')));
+    try {
+      await server.start();
+      console.log(`${elapsed()} OpenCode ${server.endpoint().baseUrl}, model ${server.defaultModel}, provider cap ${PROVIDER_CAP} concurrent requests (429 above, retry-after 1 s)`);
+      byName.set(name, await runOnce(name, root, server, limits, logger));
+    } finally {
+      await server.stop();
+    }
   }
+  const runs: RunResult[] = [byName.get('no limit')!, byName.get('limit')!];
   console.log(`${elapsed()} admission latency (1,000 sessions over 50 models)...`);
   const latency = await measureAdmissionLatency({ rounds: 8, sessions: 1_000, models: 50 });
   rmSync(root, { recursive: true, force: true });
