@@ -182,8 +182,9 @@ describe('Metrics and logs of a real run', () => {
       expect(delta(`${METRIC.sessionDuration}_sum`, { status: 'COMPLETED' })).toBeCloseTo(ranFor, 3);
       expect(delta(`${METRIC.sessionQueueWait}_count`)).toBe(1);
 
-      // Tokens, cost and the run, by agent 'none', role 'none', model 'default' (a plain session).
-      const who = { agent: 'none', role: 'none', model: 'default' };
+      // Tokens, cost and the run, by agent 'none', role 'none' (a plain session) and the model it ran on (the server's default).
+      expect(done.modelUsed).toBe(process.env.OPENCODE_MODEL);
+      const who = { agent: 'none', role: 'none', model: done.modelUsed };
       expect(done.usage.inputTokens).toBeGreaterThan(0);
       expect(delta(METRIC.tokens, { ...who, kind: 'input' })).toBe(done.usage.inputTokens);
       expect(delta(METRIC.tokens, { ...who, kind: 'output' })).toBe(done.usage.outputTokens);
