@@ -26,3 +26,10 @@ export class SpendDto {
   @ApiProperty() costUsd: number;
   @ApiProperty() minutes: number;
 }
+
+/** What a day's budget (an agent's, an API key's) stands at: spent this UTC day, and what is left. */
+export class SpendTodayDto {
+  @ApiProperty({ type: SpendDto, description: 'Spent this UTC day' }) spent: SpendDto;
+  @ApiProperty({ type: BudgetDto, nullable: true, description: 'What is left of each set limit (never below 0); null: no budget' })
+  remaining: BudgetDto | null;
+}

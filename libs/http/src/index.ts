@@ -8,4 +8,4 @@ export { IdParam, KeyedApi } from './keyed-api.decorators';
 export { assertPrincipalReaches } from './principal-reach';
 export { ErrorResponseDto } from './error-response.dto';
 export { RunFailureDto, RunResultDto, TokenUsageDto } from './run-outcome.dto';
-export { BudgetDto, SpendDto } from './budget.dto';
+export { BudgetDto, SpendDto, SpendTodayDto } from './budget.dto';

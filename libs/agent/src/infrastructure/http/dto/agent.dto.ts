@@ -36,6 +36,7 @@ import { AGENT_ROLES, AgentRole } from '../../../domain/agent-role';
 import { MAX_LEVEL, MIN_LEVEL, SKILL_PATTERN } from '../../../domain/capability';
 import { PerformanceTier } from '../../../domain/performance';
 import { SkipReason } from '../../../domain/routing';
+import { BudgetDto, SpendTodayDto } from '@app/http';
 
 const SKILL_MESSAGE = 'must be a skill tag: lowercase letters, digits and + # . _ -, at most 40 characters';
 const SKIP_REASONS: SkipReason[] = ['DISABLED', 'ROLE_MISMATCH', 'SATURATED', 'NO_SKILL_MATCH'];
@@ -132,28 +133,6 @@ class AgentBindingDto {
   @ValidateIf((_o, v) => v !== null && v !== undefined)
   @IsInt({ message: 'binding.maxSteps must be an integer or null' }) @Min(1) @Max(MAX_STEPS_LIMIT)
   maxSteps?: number | null;
-}
-
-/** A daily budget as the API reads and shows it; any of the three limits, each above 0. */
-export class BudgetDto {
-  @ApiPropertyOptional({ type: Number, minimum: 1, example: 5_000_000, description: 'Tokens (input, output, reasoning, cache reads and writes)' })
-  maxTokens?: number;
-  @ApiPropertyOptional({ type: Number, example: 25, description: 'US dollars' })
-  maxCostUsd?: number;
-  @ApiPropertyOptional({ type: Number, example: 240, description: 'Minutes of running sessions' })
-  maxMinutes?: number;
-}
-
-export class SpendDto {
-  @ApiProperty() tokens: number;
-  @ApiProperty() costUsd: number;
-  @ApiProperty() minutes: number;
-}
-
-export class SpendTodayDto {
-  @ApiProperty({ type: SpendDto, description: 'Spent this UTC day' }) spent: SpendDto;
-  @ApiProperty({ type: BudgetDto, nullable: true, description: 'What is left of each set limit (never below 0); null: no budget' })
-  remaining: BudgetDto | null;
 }
 
 const BUDGET_DESCRIPTION =

@@ -2,28 +2,11 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Allow, ArrayMaxSize, ArrayMinSize, IsArray, IsIn, IsInt, IsISO8601, IsNotEmpty, IsOptional, IsString, MaxLength, Min } from 'class-validator';
 import { Budget, Role, ROLES } from '@app/shared';
 import { ApiKeyStatus, MAX_KEY_NAME_LENGTH } from '../../../domain/api-key';
+import { BudgetDto, SpendTodayDto } from '@app/http';
 
 const BUDGET_DESCRIPTION =
   'Per UTC day, over every session made with the key: {maxTokens?, maxCostUsd?, maxMinutes?}, each above 0; null: no limit. ' +
   'A bad one is 400 KEY_INVALID naming the field (e.g. budget.maxCostUsd)';
-
-export class KeyBudgetDto {
-  @ApiPropertyOptional({ type: Number, example: 5_000_000, description: 'Tokens (input, output, reasoning, cache reads and writes)' }) maxTokens?: number;
-  @ApiPropertyOptional({ type: Number, example: 25, description: 'US dollars' }) maxCostUsd?: number;
-  @ApiPropertyOptional({ type: Number, example: 240, description: 'Minutes of running sessions' }) maxMinutes?: number;
-}
-
-export class KeySpendDto {
-  @ApiProperty() tokens: number;
-  @ApiProperty() costUsd: number;
-  @ApiProperty() minutes: number;
-}
-
-export class KeySpendTodayDto {
-  @ApiProperty({ type: KeySpendDto, description: 'Spent this UTC day by the sessions made with the key' }) spent: KeySpendDto;
-  @ApiProperty({ type: KeyBudgetDto, nullable: true, description: 'What is left of each set limit (never below 0); null: no budget' })
-  remaining: KeyBudgetDto | null;
-}
 
 export class CreateApiKeyDto {
   @ApiProperty({ example: 'ci-pipeline', maxLength: MAX_KEY_NAME_LENGTH })
@@ -47,7 +30,7 @@ export class CreateApiKeyDto {
   expiresAt?: string;
 
   // Checked in the domain with budgetProblem (one rule for every context): only let through here.
-  @ApiPropertyOptional({ type: KeyBudgetDto, nullable: true, description: BUDGET_DESCRIPTION })
+  @ApiPropertyOptional({ type: BudgetDto, nullable: true, description: BUDGET_DESCRIPTION })
   @Allow()
   budget?: Budget | null;
 }
@@ -57,7 +40,7 @@ export class UpdateApiKeyDto {
   @IsInt() @Min(1)
   version: number;
 
-  @ApiProperty({ type: KeyBudgetDto, nullable: true, description: `${BUDGET_DESCRIPTION}. Replaces the whole budget` })
+  @ApiProperty({ type: BudgetDto, nullable: true, description: `${BUDGET_DESCRIPTION}. Replaces the whole budget` })
   @Allow()
   budget: Budget | null;
 }
@@ -73,9 +56,9 @@ export class ApiKeyResponseDto {
   @ApiProperty({ nullable: true, type: String, format: 'date-time' }) revokedAt: Date | null;
   @ApiProperty({ nullable: true, type: String, description: "The key that made it ('bootstrap': API_KEY; null: authentication was off)" })
   createdByKeyId: string | null;
-  @ApiProperty({ type: KeyBudgetDto, nullable: true, description: 'Per UTC day over every session made with the key; null: no limit' })
+  @ApiProperty({ type: BudgetDto, nullable: true, description: 'Per UTC day over every session made with the key; null: no limit' })
   budget: Budget | null;
-  @ApiProperty({ type: KeySpendTodayDto }) spendToday: KeySpendTodayDto;
+  @ApiProperty({ type: SpendTodayDto }) spendToday: SpendTodayDto;
   @ApiProperty({ format: 'date-time' }) createdAt: Date;
   @ApiProperty({ format: 'date-time' }) updatedAt: Date;
   @ApiProperty() version: number;

@@ -2,7 +2,7 @@ import { ApiProperty, ApiPropertyOptional, OmitType } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { Allow, ArrayMaxSize, IsArray, IsIn, IsInt, IsNotEmpty, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
 import type { Budget } from '@app/shared';
-import { RunFailureDto, RunResultDto, TokenUsageDto } from '@app/http';
+import { BudgetDto, RunFailureDto, RunResultDto, SpendDto, TokenUsageDto } from '@app/http';
 import { PlanStatus, TaskStatus } from '../../../domain/plan-status';
 
 const PLAN_TEMPLATES = ['MICROSERVICE', 'CRUD', 'SECURITY'] as const;
@@ -18,13 +18,6 @@ class TaskSpecDto {
   @ApiPropertyOptional({ minimum: 1, maximum: 10, default: 5 }) complexity?: number;
   @ApiPropertyOptional({ minimum: 1, default: 30 }) estimateMinutes?: number;
   @ApiPropertyOptional({ type: [String], default: [], example: ['design'] }) dependsOn?: string[];
-}
-
-/** A budget as the API reads and shows it; an absent limit is no limit. */
-export class BudgetDto {
-  @ApiPropertyOptional({ minimum: 1, example: 2_000_000, description: 'Tokens of every kind (input, output, reasoning, cache), a whole number' }) maxTokens?: number;
-  @ApiPropertyOptional({ exclusiveMinimum: true, minimum: 0, example: 5, description: 'US dollars' }) maxCostUsd?: number;
-  @ApiPropertyOptional({ exclusiveMinimum: true, minimum: 0, example: 120, description: "Running time of the plan's sessions, summed" }) maxMinutes?: number;
 }
 
 const BUDGET_DESCRIPTION =
@@ -174,12 +167,6 @@ class PlanBranchDetailDto extends PlanBranchDto {
   @ApiProperty({ type: [String], description: 'Files changed from baseCommit to headCommit' }) files: string[];
   @ApiProperty() insertions: number;
   @ApiProperty() deletions: number;
-}
-
-export class SpendDto {
-  @ApiProperty() tokens: number;
-  @ApiProperty() costUsd: number;
-  @ApiProperty() minutes: number;
 }
 
 export class PlanSpendDto {
