@@ -47,7 +47,9 @@ export async function ensureDatabase(config: AppConfig): Promise<void> {
 /** Creates the database if needed and applies pending migrations; returns their names. */
 export async function runMigrations(config: AppConfig): Promise<string[]> {
   await ensureDatabase(config);
-  const dataSource = new DataSource(dataSourceOptions(config));
+  const options = dataSourceOptions(config) as DataSourceOptions & { extra?: Record<string, unknown> };
+  // A migration may rightly run long (a big table) or wait for another process's: no statement timeout.
+  const dataSource = new DataSource({ ...options, extra: { ...options.extra, statement_timeout: 0, query_timeout: undefined } });
   await dataSource.initialize();
   try {
     // Several processes may start at once: one applies the migrations, the others wait.

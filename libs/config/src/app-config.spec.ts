@@ -6,7 +6,7 @@ describe('AppConfig', () => {
     const c = AppConfig.fromEnvironment({});
     expect(c).toMatchObject({
       port: 3000,
-      database: { host: '127.0.0.1', port: 5432, user: 'postgres', password: '', name: 'orchestrator' },
+      database: { host: '127.0.0.1', port: 5432, user: 'postgres', password: '', name: 'orchestrator', statementTimeoutMs: 30_000, connectTimeoutMs: 5_000, keepAliveSeconds: 30 },
       redis: { host: '127.0.0.1', port: 6379 },
       queuePrefix: 'orchestrator',
       opencode: { host: undefined, port: 4096, password: undefined, model: undefined },

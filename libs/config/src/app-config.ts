@@ -36,7 +36,18 @@ export class AppConfig {
   readonly port: number;
   /** Interface the API listens on (HOST). */
   readonly host: string;
-  readonly database: { host: string; port: number; user: string; password: string; name: string };
+  readonly database: {
+    host: string;
+    port: number;
+    user: string;
+    password: string;
+    name: string;
+    /** 0: no limit. */
+    statementTimeoutMs: number;
+    connectTimeoutMs: number;
+    /** 0: keepalive off. */
+    keepAliveSeconds: number;
+  };
   readonly redis: { host: string; port: number; password?: string };
   readonly queuePrefix: string;
   readonly opencode: OpencodeConfig;
@@ -98,6 +109,9 @@ export class AppConfig {
       user: env.DB_USER,
       password: env.DB_PASSWORD,
       name: env.DB_NAME,
+      statementTimeoutMs: env.DB_STATEMENT_TIMEOUT_MS,
+      connectTimeoutMs: env.DB_CONNECT_TIMEOUT_MS,
+      keepAliveSeconds: env.DB_KEEPALIVE_SECONDS,
     };
     this.redis = { host: env.REDIS_HOST, port: env.REDIS_PORT, password: env.REDIS_PASSWORD };
     this.queuePrefix = env.QUEUE_PREFIX;

@@ -30,6 +30,12 @@ export class EnvironmentSchema {
 
   @IsString() @MinLength(1) DB_HOST = '127.0.0.1';
   @Transform(toInt) @IsInt() @Min(1) @Max(65535) DB_PORT = 5432;
+  /** A statement running longer is cancelled by PostgreSQL (statement_timeout), and a query without an answer this long plus 5 s fails in the client (a dead connection); 0: no limit. */
+  @Transform(toInt) @IsInt() @Min(0) @Max(3_600_000) DB_STATEMENT_TIMEOUT_MS = 30_000;
+  /** Opening a connection fails after this long. */
+  @Transform(toInt) @IsInt() @Min(100) @Max(600_000) DB_CONNECT_TIMEOUT_MS = 5_000;
+  /** TCP keepalive on the connections, first probe after this many seconds idle (a peer gone without a word is noticed); 0: off. */
+  @Transform(toInt) @IsInt() @Min(0) @Max(7200) DB_KEEPALIVE_SECONDS = 30;
   @IsString() @MinLength(1) DB_USER = 'postgres';
   @IsString() DB_PASSWORD = '';
   @Matches(/^[A-Za-z_][A-Za-z0-9_]{0,62}$/, { message: 'DB_NAME must be a plain PostgreSQL identifier' })
