@@ -43,9 +43,9 @@ import { AppConfig } from '@app/config';
 import { ManagedOpencodeServer } from '@app/opencode';
 import type { AxiosInstance } from 'axios';
 import Redis from 'ioredis';
-import { Client } from 'pg';
 import { measureAdmissionLatency } from './support/admission-latency';
 import { startBenchApp } from './support/bench-app';
+import { dropDatabase } from './support/bench-database';
 import { CountingLogger } from './support/counting-logger';
 import { runPool } from './support/stats';
 
@@ -223,18 +223,6 @@ async function dropQueueKeys(config: AppConfig): Promise<void> {
     } while (cursor !== '0');
   } finally {
     redis.disconnect();
-  }
-}
-
-/** A run's own database goes with it: a stopped run's QUEUED sessions must not meet the next one. */
-async function dropDatabase(config: AppConfig): Promise<void> {
-  const { host, port, user, password, name } = config.database;
-  const client = new Client({ host, port, user, password, database: 'postgres' });
-  await client.connect();
-  try {
-    await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-  } finally {
-    await client.end();
   }
 }
 

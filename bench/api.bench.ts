@@ -24,10 +24,10 @@ import { createRootLogger, NestPinoLogger } from '@app/observability';
 import autocannon from 'autocannon';
 import { Pool } from 'pg';
 import axios from 'axios';
-import { Client } from 'pg';
 import { AppModule } from '../apps/api/src/app.module';
 import { configureHttp } from '../apps/api/src/http/configure-http';
 import { runMigrations } from '@app/migrations';
+import { dropDatabase } from './support/bench-database';
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 6);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -79,17 +79,6 @@ interface Round {
   non2xx: number;
   errors: number;
   timeouts: number;
-}
-
-async function dropDatabase(config: AppConfig): Promise<void> {
-  const { host, port, user, password } = config.database;
-  const client = new Client({ host, port, user, password, database: 'postgres' });
-  await client.connect();
-  try {
-    await client.query(`DROP DATABASE IF EXISTS "${DB_NAME}" WITH (FORCE)`);
-  } finally {
-    await client.end();
-  }
 }
 
 function measure(options: autocannon.Options): Promise<Round> {

@@ -74,6 +74,7 @@ import {
 import { AppConfig } from '@app/config';
 import { dataSourceOptions, ensureDatabase, runMigrations } from '@app/migrations';
 import { percentile, runPool } from './support/stats';
+import { dropDatabase } from './support/bench-database';
 
 const DB_NAME = 'orchestrator_bench_routing';
 const AGENTS = 1000;
@@ -640,10 +641,7 @@ async function main(): Promise<void> {
         ? `database ${DB_NAME} is not a complete seed (${JSON.stringify(existing)}${RESEED ? ', BENCH_RESEED=1' : ''}): dropping it`
         : `database ${DB_NAME} has no schema yet`,
     );
-    const admin = new DataSource({ type: 'postgres', ...pgOf(config), database: 'postgres' });
-    await admin.initialize();
-    await admin.query(`DROP DATABASE IF EXISTS ${DB_NAME} WITH (FORCE)`);
-    await admin.destroy();
+    await dropDatabase(config);
     const t0 = performance.now();
     const applied = await runMigrations(config);
     console.log(`created ${DB_NAME}, applied ${applied.length} migrations in ${sec(performance.now() - t0)}`);

@@ -1,5 +1,5 @@
 import { isAbsolute, relative, resolve } from 'node:path';
-import { TokenUsage, ZERO_USAGE } from '@app/shared';
+import { addUsage, TokenUsage, ZERO_USAGE } from '@app/shared';
 import type {
   OpencodeAssistantMessageInfo,
   OpencodeErrorInfo,
@@ -46,17 +46,10 @@ export function tokenUsageOf(tokens: Partial<OpencodeTokens> | undefined, cost: 
   };
 }
 
-/** a + b, the cost rounded to 1e-9 USD. */
+/** a + b (the kernel's addUsage), the cost rounded to 1e-9 USD: float sums of many small costs drift in the last digits. */
 export function sumUsage(a: TokenUsage, b: TokenUsage): TokenUsage {
-  return {
-    inputTokens: a.inputTokens + b.inputTokens,
-    outputTokens: a.outputTokens + b.outputTokens,
-    reasoningTokens: a.reasoningTokens + b.reasoningTokens,
-    cacheReadTokens: a.cacheReadTokens + b.cacheReadTokens,
-    cacheWriteTokens: a.cacheWriteTokens + b.cacheWriteTokens,
-    // Float sums of many small costs drift in the last digits.
-    costUsd: Math.round((a.costUsd + b.costUsd) * 1e9) / 1e9,
-  };
+  const sum = addUsage(a, b);
+  return { ...sum, costUsd: Math.round(sum.costUsd * 1e9) / 1e9 };
 }
 
 /** The text of the last step that said something. */

@@ -25,7 +25,7 @@ import { retryOnConflict } from './retry-on-conflict';
 import { RunWatcher } from './run-watcher';
 import { WorkspaceLock, WorkspaceLockOutcome } from './workplace/workspace-lock';
 import { SettledWorktree, WorktreeSlots } from './workplace/worktree-slots';
-import { errorMessage, RunFailure } from '@app/shared';
+import { errorMessage, RunFailure, ZERO_USAGE } from '@app/shared';
 import { budgetEvent } from './ports/session-events.port';
 import { CapacityPermitRef, PROVIDER_CAPACITY, ProviderCapacityPort } from './ports/provider-capacity.port';
 import { RUN_CONTROL_METRICS, RunControlMetricsPort } from './ports/run-control-metrics.port';
@@ -228,7 +228,7 @@ export class SessionExecutionService {
     }
     const turn = await this.openTurn(job, claimed.session, request, claimed.resume);
     if (!turn) {
-      await control.finish(claimed.session.snapshot().usage ?? { ...ZERO_TURN_USAGE });
+      await control.finish(ZERO_USAGE);
       return DONE;
     }
     const ended = await this.follow(job, turn.session, turn.ref, request, turn.resume, place.lease, control);
@@ -657,8 +657,6 @@ function failsOver(session: Session, ended: FollowedTurn, worktree: boolean): bo
 function stopFailure(stop: TurnStop): RunFailure {
   return stop.reason === 'throttled' ? { code: PROVIDER_RATE_LIMITED, message: stop.message } : stop.failure;
 }
-
-const ZERO_TURN_USAGE = { inputTokens: 0, outputTokens: 0, reasoningTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0, costUsd: 0 };
 
 /** The failure of a turn its model's exhausted quota ended (stopped by the control, or failed so by OpenCode). */
 function quotaStopOf(ended: FollowedTurn, model: string): RunFailure | undefined {

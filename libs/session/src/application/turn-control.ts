@@ -1,5 +1,5 @@
 import { Logger } from '@nestjs/common';
-import { addUsage, errorMessage, RunFailure, TokenUsage, tokensOf, ZERO_USAGE } from '@app/shared';
+import { errorMessage, RunFailure, TokenUsage, tokensOf, ZERO_USAGE } from '@app/shared';
 import { GuardedProgress, RunawayGuard, RunawayLimits } from '../domain/runaway-guard';
 import { RunFailureCode } from '../domain/session.errors';
 import type { TurnAbortReason } from '../domain/turn-outcome';
@@ -244,7 +244,7 @@ export function quotaFailure(model: string, why: string | undefined, until: Date
 }
 
 function maxUsage(a: TokenUsage, b: TokenUsage): TokenUsage {
-  const sum = addUsage(a, null);
-  for (const key of Object.keys(sum) as Array<keyof TokenUsage>) sum[key] = Math.max(a[key], b[key]);
-  return sum;
+  const max = { ...a };
+  for (const key of Object.keys(max) as Array<keyof TokenUsage>) max[key] = Math.max(a[key], b[key]);
+  return max;
 }
