@@ -36,7 +36,7 @@ const config: Config = {
     {
       ...withServices,
       displayName: 'integration',
-      testMatch: ['<rootDir>/libs/**/*.int-spec.ts', '<rootDir>/migrations/**/*.int-spec.ts', '<rootDir>/infrastructure/**/*.int-spec.ts'],
+      testMatch: ['<rootDir>/libs/**/*.int-spec.ts', '<rootDir>/migrations/**/*.int-spec.ts', '<rootDir>/infrastructure/**/*.int-spec.ts', '<rootDir>/test/**/*.int-spec.ts'],
       globals: { testTimeoutMs: 60_000 },
     },
     {

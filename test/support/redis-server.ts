@@ -108,7 +108,7 @@ function answers(host: string, port: number): Promise<boolean> {
   });
 }
 
-function freePort(host: string): Promise<number> {
+export function freePort(host: string): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);

@@ -60,6 +60,7 @@ describe('OpenCode fleet through the app (two managed servers)', () => {
   }, 120_000);
 
   it("sends a directory's sessions back to the server that has it loaded", async () => {
+    await bothReady();
     const workspace = makeTempWorkspace();
     const first = await finished(await start('[[write a.txt]]x[[/write]]', workspace));
     const again = await Promise.all([1, 2, 3].map(async (i) => finished(await start(`[[write b${i}.txt]]x[[/write]]`, workspace))));

@@ -26,9 +26,14 @@ export interface ServerLoad {
  * loads (Mirrokni, Thorup, Zadimoghaddam 2018), c = 1.25.
  */
 export const AFFINITY_LOAD_BOUND = 1.25;
-/** A server whose recent health answers are this many times slower than the fastest open one's (and above SLOW_FLOOR_MS) takes no directory's runs by affinity. */
+/**
+ * A server whose recent health answers are this many times slower than the fastest open one's (and
+ * above SLOW_FLOOR_MS) takes no directory's runs by affinity. The floor is high on purpose: a server
+ * that is loading a directory answers its probes in hundreds of milliseconds for a few seconds, and
+ * passing it over then would send the directory's next runs exactly where it is not loaded.
+ */
 const SLOW_FACTOR = 4;
-const SLOW_FLOOR_MS = 500;
+const SLOW_FLOOR_MS = 1_000;
 
 /**
  * Where a new run goes: a READY server with room. With a `directory`, the directory's own server
