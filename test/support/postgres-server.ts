@@ -134,7 +134,9 @@ export async function startPostgresServer(database = 'orchestrator'): Promise<Te
     host,
     port,
     env: () => env(),
-    migrate: (name = database) => runMigrations(AppConfig.with(env(name))),
+    migrate: async (name = database) => {
+      await runMigrations(AppConfig.with(env(name)));
+    },
     restart: async (downForMs = 500, mode = 'fast') => {
       await halt(mode);
       await sleep(downForMs);
