@@ -28,6 +28,7 @@ interface Service {
   container_name?: string;
   restart?: string;
   deploy?: { replicas?: number };
+  stop_grace_period?: string;
 }
 
 type Compose = { services: Record<string, Service>; volumes?: Record<string, unknown> } & Record<string, unknown>;
@@ -45,6 +46,12 @@ function withDefaults(value: string): string {
   return String(value)
     .replace(/\$\{(\w+):\?[^}]*\}/g, REQUIRED_SAMPLE)
     .replace(/\$\{(\w+)(?::?-([^}]*))?\}/g, (_, _name: string, fallback?: string) => fallback ?? '');
+}
+
+/** A Compose duration (`1m30s`, `90s`, `500ms`) in seconds. */
+function seconds(duration: string): number {
+  const unit: Record<string, number> = { us: 1e-6, ms: 1e-3, s: 1, m: 60, h: 3600 };
+  return [...duration.matchAll(/(\d+(?:\.\d+)?)(us|ms|s|m|h)/g)].reduce((sum, [, n, u]) => sum + Number(n) * unit[u], 0);
 }
 
 /** The variables a file requires the operator to set (`${VAR:?message}`). */
@@ -112,6 +119,16 @@ describe('docker-compose.yml', () => {
       ...new Set([...Object.keys(new EnvironmentSchema()), ...OPTIONAL_VARIABLES]),
     ].sort();
     expect(Object.keys(services[name].environment ?? {}).sort()).toEqual(expected);
+  });
+
+  it.each(ORCHESTRATOR_SERVICES)('gives the %s a stop_grace_period at least 15 s longer than its SHUTDOWN_GRACE_SECONDS', (name) => {
+    const grace = validateEnvironment(
+      Object.fromEntries(Object.entries(services[name].environment ?? {}).map(([key, value]) => [key, withDefaults(value)])),
+    ).SHUTDOWN_GRACE_SECONDS;
+    const period = String(services[name].stop_grace_period ?? '');
+    expect(period).toMatch(DURATION);
+    // Docker's default (10 s) would SIGKILL a draining process before it handed its runs over.
+    expect(seconds(period)).toBeGreaterThanOrEqual(grace + 15);
   });
 
   it.each(ORCHESTRATOR_SERVICES)('gives the %s a valid configuration that points at the other services', (name) => {

@@ -13,6 +13,8 @@ import { Spending1770000000000 } from './1770000000000-spending';
 import { AgentKeyBudgets1770000000001 } from './1770000000001-agent-key-budgets';
 import { PlanBudget1770000000002 } from './1770000000002-plan-budget';
 import { SessionBudget1770000000003 } from './1770000000003-session-budget';
+import { Retention1771000000000 } from './1771000000000-retention';
+import { SessionWaitingSince1771000000100 } from './1771000000100-session-waiting-since';
 
 /** Every migration, oldest first; a new one is appended at the end (its timestamp is the newest). */
 export const MIGRATIONS = [
@@ -31,4 +33,6 @@ export const MIGRATIONS = [
   AgentKeyBudgets1770000000001,
   PlanBudget1770000000002,
   SessionBudget1770000000003,
+  Retention1771000000000,
+  SessionWaitingSince1771000000100,
 ];

@@ -41,7 +41,8 @@ export class AppModule {
       imports: [
         // An API without the worker runs no OpenCode server of its own (OPENCODE_SERVERS is the workers').
         ConfigModule.forRoot(withWorker ? config : config.withoutManagedServers()),
-        ObservabilityModule.forRoot({ logger }),
+        // The API refreshes the deployment-wide gauges of /metrics in the background; workers do not.
+        ObservabilityModule.forRoot({ logger, refreshAggregates: true }),
         PlatformModule,
         AuthModule,
         SessionModule,
@@ -50,7 +51,7 @@ export class AppModule {
         TaskModule.forRoot({ scheduler: withWorker }),
         OpencodeFleetApiModule,
         CapacityApiModule,
-        HealthModule.forRoot({ checkOpencode: usesOpencode(config, withWorker) }),
+        HealthModule.forRoot({ checkOpencode: usesOpencode(config, withWorker), runsWorker: withWorker }),
         BullBoardModule.forRoot({ route: '/queues', adapter: ExpressAdapter }),
         BullBoardModule.forFeature({ name: SESSION_RUN_QUEUE, adapter: BullMQAdapter }),
       ],

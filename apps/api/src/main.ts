@@ -5,6 +5,7 @@ import { NestFactory } from '@nestjs/core';
 import { AppConfig, loadConfigOrExit } from '@app/config';
 import { createNestLogger, createRootLogger, logFormatFor, NestPinoLogger } from '@app/observability';
 import { OpencodeFleet } from '@app/opencode';
+import { stopOnSignals } from '@app/platform';
 import type { Logger as Pino } from 'pino';
 import { runMigrations } from '@app/migrations';
 import { AppModule, usesOpencode } from './app.module';
@@ -13,7 +14,10 @@ import { configureHttp } from './http/configure-http';
 /**
  * `node dist/apps/api/src/main.js [--with-worker]`: migrations, then the API (and, with
  * --with-worker, the session worker in the same process). Logs go to stdout in LOG_FORMAT
- * (default: readable lines on a terminal, JSON lines otherwise).
+ * (default: readable lines on a terminal, JSON lines otherwise). SIGTERM or SIGINT stops it
+ * gracefully: no new connections or requests (readiness 503), the requests in flight (and, with
+ * the worker, the running turns) get SHUTDOWN_GRACE_SECONDS to finish, the rest is handed over,
+ * then it exits 0. A second signal ends the grace at once; a third exits at once.
  */
 async function bootstrap(config: AppConfig, root: Pino): Promise<void> {
   const withWorker = process.argv.includes('--with-worker');
@@ -27,6 +31,7 @@ async function bootstrap(config: AppConfig, root: Pino): Promise<void> {
   const app = await NestFactory.create(AppModule.forRoot({ config, withWorker, logger: root }));
   app.useLogger(app.get(NestPinoLogger));
   configureHttp(app, config);
+  stopOnSignals(app, { graceSeconds: config.shutdownGraceSeconds, logger });
   await app.listen(config.port, config.host);
   const url = listeningUrl(app.getHttpServer().address());
   // The one line an operator needs: where everything is, and what runs in this process.

@@ -130,8 +130,8 @@ describe('Metrics and logs of a real run', () => {
   beforeAll(async () => {
     // LOG_LEVEL log: the worker's run lines are info lines; they go to the capture, not the console.
     // A long lease: no recovery sweep (every WORKER_LEASE_SECONDS) runs during the file, so only
-    // the runs the tests start move the counters.
-    t = await createTestApp({ logs: logs.stream, env: { LOG_LEVEL: 'log', API_KEY, WORKER_LEASE_SECONDS: '600' } });
+    // the runs the tests start move the counters. The deployment-wide gauges refreshed every second.
+    t = await createTestApp({ logs: logs.stream, env: { LOG_LEVEL: 'log', API_KEY, WORKER_LEASE_SECONDS: '600', METRICS_REFRESH_SECONDS: '1' } });
   });
   afterAll(() => t?.close());
 
@@ -210,12 +210,20 @@ describe('Metrics and logs of a real run', () => {
       expect(delta(http, { method: 'GET', route: '/api/v1/sessions/:id', status: '200' })).toBeGreaterThanOrEqual(1);
       expect(after.values('route').filter((route) => route.includes(id))).toEqual([]);
 
-      // Gauges read at scrape time.
-      expect(after.sum(METRIC.sessions, { status: 'COMPLETED' })).toBeGreaterThanOrEqual(1);
-      expect(after.has(METRIC.sessions, { status: 'RUNNING' })).toBe(true);
-      expect(after.sum(METRIC.queueJobs, { state: 'completed' })).toBeGreaterThanOrEqual(1);
-      const states = after.samples.filter((s) => s.name === METRIC.queueJobs).map((s) => s.labels.state);
+      // The deployment-wide gauges, refreshed in the background (every second here): the run shows
+      // at the next refresh, and each gauge's age stays below a few refresh intervals.
+      const refreshed = await waitFor(
+        scrape,
+        (s) => s.sum(METRIC.sessions, { status: 'COMPLETED' }) >= 1 && s.sum(METRIC.queueJobs, { state: 'completed' }) >= 1,
+        { what: 'the COMPLETED session and its job in the refreshed gauges' },
+      );
+      expect(refreshed.has(METRIC.sessions, { status: 'RUNNING' })).toBe(true);
+      const states = refreshed.samples.filter((s) => s.name === METRIC.queueJobs).map((s) => s.labels.state);
       expect(states.sort()).toEqual([...QUEUE_STATES].sort());
+      for (const metric of [METRIC.sessions, METRIC.queueJobs, METRIC.plans, METRIC.planTasks]) {
+        expect({ metric, exported: refreshed.has(METRIC.metricsAggregatesAge, { metric }) }).toEqual({ metric, exported: true });
+        expect(refreshed.sum(METRIC.metricsAggregatesAge, { metric })).toBeLessThan(30);
+      }
 
       // The correlation id: the start request's line, and the worker's lines of that run.
       const tagged = logs.lines.filter((line) => line.correlationId === 'test-123');
@@ -253,7 +261,7 @@ describe('Metrics and logs of a real run', () => {
       expect(worker.get(WorkerMetricsServer).port).toBe(port);
       const health = await fetch(`http://127.0.0.1:${port}/health`);
       expect(health.status).toBe(200);
-      expect(await health.json()).toEqual({ status: 'ok' });
+      expect(await health.json()).toEqual({ status: 'ok', databaseWaits: { runs: 0 } }); // no run waits for PostgreSQL
       const metrics = await fetch(`http://127.0.0.1:${port}/metrics`);
       expect(metrics.status).toBe(200);
       expect(metrics.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
@@ -261,6 +269,10 @@ describe('Metrics and logs of a real run', () => {
       scrapes.push(new Scrape(text));
       expect(text).toContain('process_cpu_seconds_total');
       expect(text).toMatch(new RegExp(`^${METRIC.sessionTransitions}\\{from="PENDING",to="QUEUED"\\} 0$`, 'm'));
+      // The deployment-wide gauges are the API's: a worker refreshes none, so more workers cost PostgreSQL nothing.
+      for (const metric of [METRIC.sessions, METRIC.queueJobs, METRIC.plans, METRIC.planTasks, METRIC.metricsAggregatesAge]) {
+        expect({ metric, sampled: new RegExp(`^${metric}\\{`, 'm').test(text) }).toEqual({ metric, sampled: false });
+      }
       expect((await fetch(`http://127.0.0.1:${port}/nope`)).status).toBe(404);
     });
 

@@ -23,7 +23,8 @@ describe('Workspace lock', () => {
   it('runs two sessions on one workspace one after the other, and others alongside; GET /locks shows who waits', async () => {
     const shared = makeTempWorkspace();
     const elsewhere = makeTempWorkspace();
-    const first = await createAndStart('first', shared, '[[slow 3]][[write a.txt]]1[[/write]]');
+    // Long enough that the session on the other workspace ends first even on a loaded machine.
+    const first = await createAndStart('first', shared, '[[slow 15]][[write a.txt]]1[[/write]]');
     await waitFor(() => get(first), (s) => s.status === 'RUNNING', { what: 'first running' });
     const second = await createAndStart('second', shared, '[[write b.txt]]2[[/write]]');
     const other = await createAndStart('other workspace', elsewhere, '[[write c.txt]]3[[/write]]');
@@ -39,7 +40,7 @@ describe('Workspace lock', () => {
     expect(lock.waiters).toEqual([{ owner: `session:${second}`, position: 1, waitingMs: expect.any(Number) }]);
 
     // A session on another workspace is not held back by it.
-    const otherDone = await waitFor(() => get(other), (s) => FINAL.includes(s.status), { timeoutMs: 30_000, what: 'other done' });
+    const otherDone = await waitFor(() => get(other), (s) => FINAL.includes(s.status), { timeoutMs: 15_000, what: 'other done' });
     expect(otherDone.status).toBe('COMPLETED');
     expect((await get(first)).status).toBe('RUNNING');
     expect((await get(second)).status).toBe('QUEUED');
@@ -47,13 +48,13 @@ describe('Workspace lock', () => {
     const [a, b] = await waitFor(
       () => Promise.all([get(first), get(second)]),
       (both) => both.every((s) => FINAL.includes(s.status)),
-      { timeoutMs: 45_000, what: 'both done' },
+      { timeoutMs: 60_000, what: 'both done' },
     );
     expect([a.status, b.status]).toEqual(['COMPLETED', 'COMPLETED']);
     expect(Date.parse(b.startedAt)).toBeGreaterThanOrEqual(Date.parse(a.finishedAt));
     const locks = (await t.http.get('/api/v1/locks').expect(200)).body.locks as any[];
     expect(locks.find((l) => l.resource === resource)).toBeUndefined();
-  });
+  }, 120_000);
 
   it('a queued session cancelled while it waits for the workspace never runs', async () => {
     const shared = makeTempWorkspace();

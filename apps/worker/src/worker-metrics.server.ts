@@ -1,12 +1,14 @@
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import { AddressInfo } from 'node:net';
-import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown, Optional } from '@nestjs/common';
 import { AppConfig } from '@app/config';
 import { Metrics } from '@app/observability';
+import { DatabaseWait } from '@app/session';
 
 /**
  * A worker has no HTTP server of its own: this one serves GET /metrics (Prometheus text format)
- * and GET /health (200 while the process answers) on WORKER_METRICS_PORT, on every interface
+ * and GET /health (200 while the process answers; `databaseWaits`: its runs waiting for PostgreSQL)
+ * on WORKER_METRICS_PORT, on every interface
  * (Prometheus scrapes each replica over the compose network). WORKER_METRICS_PORT=0: none.
  */
 @Injectable()
@@ -17,6 +19,7 @@ export class WorkerMetricsServer implements OnApplicationBootstrap, OnApplicatio
   constructor(
     private readonly config: AppConfig,
     private readonly metrics: Metrics,
+    @Optional() @Inject(DatabaseWait) private readonly databaseWait?: DatabaseWait,
   ) {}
 
   /** The port it listens on (undefined: not listening). */
@@ -65,12 +68,19 @@ export class WorkerMetricsServer implements OnApplicationBootstrap, OnApplicatio
     if (req.method !== 'GET' && req.method !== 'HEAD') return this.send(res, 405, 'text/plain', 'GET only\n');
     try {
       if (path === '/metrics') return this.send(res, 200, this.metrics.contentType, await this.metrics.scrape());
-      if (path === '/health') return this.send(res, 200, 'application/json', JSON.stringify({ status: 'ok' }));
+      if (path === '/health') return this.send(res, 200, 'application/json', JSON.stringify({ status: 'ok', ...this.databaseWaits() }));
       this.send(res, 404, 'text/plain', 'GET /metrics or /health\n');
     } catch (err) {
       this.logger.error(`Metrics scrape failed: ${(err as Error).message}`);
       this.send(res, 500, 'text/plain', 'metrics unavailable\n');
     }
+  }
+
+  /** The runs waiting for PostgreSQL (to record what must not be lost): how many, since when. */
+  private databaseWaits() {
+    if (!this.databaseWait) return {};
+    const waiting = this.databaseWait.waiting();
+    return { databaseWaits: { runs: waiting.length, ...(waiting.length > 0 && { since: waiting[0].since.toISOString() }) } };
   }
 
   private send(res: ServerResponse, status: number, contentType: string, body: string): void {

@@ -33,6 +33,21 @@ describe('AppConfig', () => {
     expect(AppConfig.fromEnvironment({ WORKER_METRICS_PORT: '0' }).workerMetricsPort).toBe(0);
   });
 
+  it('reads METRICS_REFRESH_SECONDS, MAX_EVENT_STREAMS and MAX_EVENT_STREAMS_PER_KEY, with their defaults', () => {
+    expect(AppConfig.fromEnvironment({})).toMatchObject({ metricsRefreshSeconds: 15, eventStreams: { max: 200, maxPerKey: 20 } });
+    const c = AppConfig.fromEnvironment({ METRICS_REFRESH_SECONDS: '60', MAX_EVENT_STREAMS: '1000', MAX_EVENT_STREAMS_PER_KEY: '5' });
+    expect(c).toMatchObject({ metricsRefreshSeconds: 60, eventStreams: { max: 1000, maxPerKey: 5 } });
+  });
+
+  it('reads SHUTDOWN_GRACE_SECONDS (default 60; 0: hand over at once) and refuses a negative, fractional or too long grace', () => {
+    expect(AppConfig.fromEnvironment({}).shutdownGraceSeconds).toBe(60);
+    expect(AppConfig.fromEnvironment({ SHUTDOWN_GRACE_SECONDS: '0' }).shutdownGraceSeconds).toBe(0);
+    expect(AppConfig.fromEnvironment({ SHUTDOWN_GRACE_SECONDS: '300' }).shutdownGraceSeconds).toBe(300);
+    for (const bad of ['-1', '1.5', '3601', 'soon']) {
+      expect(() => AppConfig.fromEnvironment({ SHUTDOWN_GRACE_SECONDS: bad })).toThrow(new RegExp(`SHUTDOWN_GRACE_SECONDS="?${bad.replace('.', '\\.')}`));
+    }
+  });
+
   it('reads LOG_FORMAT, unset (or empty) leaving the choice to the terminal, and names the values it accepts', () => {
     expect(AppConfig.fromEnvironment({}).logFormat).toBeUndefined();
     expect(AppConfig.fromEnvironment({ LOG_FORMAT: '' }).logFormat).toBeUndefined();
@@ -58,6 +73,13 @@ describe('AppConfig', () => {
     ['API_KEY', 'short'],
     ['QUEUE_PREFIX', 'has:colon'],
     ['WORKER_METRICS_PORT', '70000'],
+    ['METRICS_REFRESH_SECONDS', '0'],
+    ['METRICS_REFRESH_SECONDS', '3601'],
+    ['METRICS_REFRESH_SECONDS', '1.5'],
+    ['MAX_EVENT_STREAMS', '0'],
+    ['MAX_EVENT_STREAMS', 'many'],
+    ['MAX_EVENT_STREAMS_PER_KEY', '0'],
+    ['MAX_EVENT_STREAMS_PER_KEY', '-3'],
   ])('stops with a message naming %s=%s', (name, value) => {
     expect(() => AppConfig.fromEnvironment({ [name]: value })).toThrow(ConfigValidationError);
     expect(() => AppConfig.fromEnvironment({ [name]: value })).toThrow(new RegExp(`${name}=`));

@@ -60,12 +60,18 @@ export class AppConfig {
   readonly sessionTimeoutSeconds: number;
   readonly apiKey?: string;
   readonly workerLeaseSeconds: number;
+  /** SHUTDOWN_GRACE_SECONDS: on SIGTERM, how long running turns and requests may take to finish before the rest is handed over. */
+  readonly shutdownGraceSeconds: number;
   readonly dataDir: string;
   readonly logLevel: EnvironmentSchema['LOG_LEVEL'];
   /** LOG_FORMAT; undefined: pretty when stdout is a terminal, JSON otherwise. */
   readonly logFormat?: 'pretty' | 'json';
   /** Port of a worker process's /metrics and /health server; 0: none. */
   readonly workerMetricsPort: number;
+  /** METRICS_REFRESH_SECONDS: how often the API refreshes the deployment-wide gauges in the background. */
+  readonly metricsRefreshSeconds: number;
+  /** Server-sent event streams one API process holds open: in all, and per API key. */
+  readonly eventStreams: { readonly max: number; readonly maxPerKey: number };
   /** Absolute directories every workspace must resolve into (not yet realpath'd: WorkspacePort does that). */
   readonly workspaceRoots: readonly string[];
   /** The orchestrator's own installation (the directory of its package.json): never a workspace. */
@@ -85,6 +91,8 @@ export class AppConfig {
     readonly author: { readonly name: string; readonly email: string };
     readonly resolverTries: number;
   };
+  /** Retention of finished work (README, Retention): days after which it is pruned (0: never), rows per statement. */
+  readonly retention: { readonly days: number; readonly batchSize: number };
   /** Cost and capacity control: provider limits, quota hold, runaway guards, the plan forecast's prior. */
   readonly capacity: {
     readonly providerLimits: readonly ProviderLimitRule[];
@@ -137,10 +145,13 @@ export class AppConfig {
     this.sessionTimeoutSeconds = env.SESSION_TIMEOUT_SECONDS;
     this.apiKey = env.API_KEY;
     this.workerLeaseSeconds = env.WORKER_LEASE_SECONDS;
+    this.shutdownGraceSeconds = env.SHUTDOWN_GRACE_SECONDS;
     this.dataDir = isAbsolute(env.DATA_DIR) ? env.DATA_DIR : resolve(env.DATA_DIR);
     this.logLevel = env.LOG_LEVEL;
     this.logFormat = env.LOG_FORMAT;
     this.workerMetricsPort = env.WORKER_METRICS_PORT;
+    this.metricsRefreshSeconds = env.METRICS_REFRESH_SECONDS;
+    this.eventStreams = { max: env.MAX_EVENT_STREAMS, maxPerKey: env.MAX_EVENT_STREAMS_PER_KEY };
     this.workspaceRoots = env.WORKSPACE_ROOTS
       ? [...new Set(env.WORKSPACE_ROOTS.split(',').map((root) => resolve(root.trim())))]
       : [tmpdir()];
@@ -164,6 +175,7 @@ export class AppConfig {
       noProgressSeconds: env.NO_PROGRESS_SECONDS,
       taskCostPriorUsd: env.PLAN_TASK_COST_PRIOR_USD,
     };
+    this.retention = { days: env.RETENTION_DAYS, batchSize: env.RETENTION_BATCH_SIZE };
     this.processEnvironment = Object.freeze({ ...processEnvironment });
   }
 

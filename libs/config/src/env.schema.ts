@@ -81,6 +81,8 @@ export class EnvironmentSchema {
 
   /** How long a worker may stay silent before its job counts as stalled (worker lost). */
   @Transform(toInt) @IsInt() @Min(1) @Max(3600) WORKER_LEASE_SECONDS = 30;
+  /** On SIGTERM, how long running turns and HTTP requests may take to finish before what is left is handed over (0: at once). */
+  @Transform(toInt) @IsInt() @Min(0) @Max(3600) SHUTDOWN_GRACE_SECONDS = 60;
   /** Where the managed OpenCode server keeps its isolated home, config and data. */
   @IsString() @MinLength(1) DATA_DIR = '.orchestrator';
   @IsIn(['fatal', 'error', 'warn', 'log', 'debug', 'verbose']) LOG_LEVEL = 'log';
@@ -137,6 +139,12 @@ export class EnvironmentSchema {
    * The API serves /metrics on PORT instead. Default: DEFAULT_WORKER_METRICS_PORT of libs/observability.
    */
   @Transform(toInt) @IsInt() @Min(0) @Max(65535) WORKER_METRICS_PORT = 9465;
+  /** The API reads the deployment-wide gauges (sessions, run jobs, plans, plan tasks) from PostgreSQL and Redis this often, in the background; a scrape reads none. */
+  @Transform(toInt) @IsInt() @Min(1) @Max(3600) METRICS_REFRESH_SECONDS = 15;
+  /** Server-sent event streams one API process holds open at once; more are refused with 503 TOO_MANY_STREAMS. */
+  @Transform(toInt) @IsInt() @Min(1) @Max(100_000) MAX_EVENT_STREAMS = 200;
+  /** ... and per API key (the anonymous caller when API_KEY is unset), on one API process. */
+  @Transform(toInt) @IsInt() @Min(1) @Max(100_000) MAX_EVENT_STREAMS_PER_KEY = 20;
 
   /** Limits per provider or model held across all workers (provider-limits.ts), e.g. `anthropic/*=concurrency:8,rpm:50`. Unset: none. */
   @Transform(emptyToUndefined) @IsOptional() @IsString() PROVIDER_LIMITS?: string;
@@ -150,6 +158,10 @@ export class EnvironmentSchema {
   @Transform(toInt) @IsInt() @Min(5) @Max(86400) NO_PROGRESS_SECONDS = 600;
   /** A plan task's cost forecast when its agent has no finished run yet, USD per complexity point (see README). */
   @Transform(toNumber) @IsNumber() @Min(0) @Max(1000) PLAN_TASK_COST_PRIOR_USD = 0.05;
+  /** Finished sessions' bulky fields and finished plans are pruned this many days after they finished (README, Retention); 0: kept for ever. */
+  @Transform(toInt) @IsInt() @Min(0) @Max(36500) RETENTION_DAYS = 30;
+  /** Rows one pruning statement touches (each its own short transaction). */
+  @Transform(toInt) @IsInt() @Min(1) @Max(10000) RETENTION_BATCH_SIZE = 500;
 }
 
 export class ConfigValidationError extends Error {}

@@ -10,9 +10,9 @@ export const METRIC = {
   sessionDuration: 'orchestrator_session_duration_seconds',
   /** histogram: QUEUED → RUNNING, seconds (buckets up to 4 h). */
   sessionQueueWait: 'orchestrator_session_queue_wait_seconds',
-  /** gauge {status}: sessions by status (not deleted). */
+  /** gauge {status}: sessions by status (not deleted), refreshed in the background. */
   sessions: 'orchestrator_sessions',
-  /** gauge {state}: run jobs waiting, active, delayed, failed, completed. */
+  /** gauge {state}: run jobs waiting, active, delayed, failed, completed, refreshed in the background. */
   queueJobs: 'orchestrator_queue_jobs',
   /** histogram {route, method, status}: OpenCode HTTP requests, seconds. */
   opencodeRequestDuration: 'orchestrator_opencode_request_duration_seconds',
@@ -48,9 +48,9 @@ export const METRIC = {
   lockDeadlocks: 'orchestrator_lock_deadlocks_total',
   /** counter {kind}: held leases lost before release. */
   lockLost: 'orchestrator_lock_lost_total',
-  /** gauge {status}: plans by status. */
+  /** gauge {status}: plans by status, refreshed in the background. */
   plans: 'orchestrator_plans',
-  /** gauge {status}: tasks of unfinished plans by status. */
+  /** gauge {status}: tasks of unfinished plans by status, refreshed in the background. */
   planTasks: 'orchestrator_plan_tasks',
   /** counter {outcome}: approvals decided (outcome: allowed, denied, expired, cancelled). */
   approvals: 'orchestrator_approvals_total',
@@ -58,6 +58,8 @@ export const METRIC = {
   worktreesDisk: 'orchestrator_worktrees_disk_bytes',
   /** counter {outcome}: merges of session branches (outcome: merged, up_to_date, conflict, dirty). */
   worktreeMerges: 'orchestrator_worktree_merges_total',
+  /** counter {kind}: rows pruned by the retention job (kind: session_outputs, plans, plan_tasks): a finished session's output text, a finished plan and its tasks deleted. */
+  retentionPruned: 'orchestrator_retention_pruned_total',
   /** counter {agent, role, model, key, plan}: cost of model steps as they finish (streamed, so also of runs that failed or were stopped), USD. */
   spendUsd: 'orchestrator_spend_usd_total',
   /** counter {agent, role, model, key, plan}: tokens of model steps as they finish (every kind), streamed. */
@@ -78,6 +80,16 @@ export const METRIC = {
   runawayStops: 'orchestrator_runaway_stops_total',
   /** histogram {method, route, status}: HTTP requests served by the API, seconds. */
   httpRequestDuration: 'orchestrator_http_request_duration_seconds',
+  /** gauge {metric}: seconds since each background-refreshed gauge was last read from PostgreSQL or Redis (metric: orchestrator_sessions, orchestrator_queue_jobs, orchestrator_plans, orchestrator_plan_tasks). */
+  metricsAggregatesAge: 'orchestrator_metrics_aggregates_age_seconds',
+  /** gauge: server-sent event streams open on this process now. */
+  eventStreams: 'orchestrator_event_streams',
+  /** counter {limit}: event streams refused with 503 TOO_MANY_STREAMS, by the limit reached (limit: process, key). */
+  eventStreamsRefused: 'orchestrator_event_streams_refused_total',
+  /** counter {outcome}: waits of runs for an unreachable PostgreSQL before writing what must not be lost (a turn's outcome), by how they ended (outcome: recovered, gave_up). */
+  databaseWaits: 'orchestrator_database_waits_total',
+  /** gauge: runs of this process waiting for PostgreSQL now. */
+  runsWaitingForDatabase: 'orchestrator_runs_waiting_for_database',
 } as const;
 
 type MetricName = (typeof METRIC)[keyof typeof METRIC];

@@ -10,30 +10,58 @@ const LOCK_WAIT_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2
 
 export type TokenKind = 'input' | 'output' | 'reasoning' | 'cache_read' | 'cache_write';
 
-/** Gauges whose values are read from their source at scrape time. */
-type ScrapedGauge = 'sessions' | 'queueJobs' | 'plans' | 'planTasks';
+/**
+ * Gauges of the whole deployment, read from PostgreSQL or Redis in the background (see
+ * refreshAggregates and MetricsRefresher), never at scrape time: a scrape costs no query.
+ */
+export type AggregateGauge = 'sessions' | 'queueJobs' | 'plans' | 'planTasks';
 
-/** Label value → value, as a scrape-time source answers it. */
+/** Each aggregate's metric and its one label. */
+const AGGREGATES: Readonly<Record<AggregateGauge, { metric: string; label: string }>> = {
+  sessions: { metric: METRIC.sessions, label: 'status' },
+  queueJobs: { metric: METRIC.queueJobs, label: 'state' },
+  plans: { metric: METRIC.plans, label: 'status' },
+  planTasks: { metric: METRIC.planTasks, label: 'status' },
+};
+
+/** Label value → value, as an aggregate's source answers it. */
 export type GaugeCounts = Readonly<Record<string, number>>;
 
-interface ScrapeSource {
+export interface AggregateSource {
   read(): Promise<GaugeCounts>;
   /** Label values shown as 0 when the source does not name them. */
   known?: readonly string[];
 }
 
+/** What one refresh did, by metric name: the gauges read and set, and those that kept their last values, with why. */
+export interface AggregateRefresh {
+  refreshed: string[];
+  failed: Array<{ metric: string; reason: string }>;
+}
+
 interface MetricsOptions {
   /** prom-client's process and Node.js metrics (CPU, memory, event loop lag...). Default true. */
   defaultMetrics?: boolean;
-  /** How long a scrape-time source may take before its gauge is left empty for that scrape. Default 2000. */
-  sourceTimeoutMs?: number;
+  /** How long an aggregate's source may take before that refresh gives up on it (its gauge keeps its last values). Default 10000. */
+  aggregateTimeoutMs?: number;
+  /** The clock of the aggregates' ages (tests). Default Date.now. */
+  now?: () => number;
+}
+
+interface RegisteredAggregate {
+  source: AggregateSource;
+  /** When the gauge was last set from its source (epoch ms). */
+  refreshedAt?: number;
+  /** A read that has not answered yet: the next refresh does not start another one beside it. */
+  reading?: Promise<unknown>;
 }
 
 /**
  * Every metric of metric-names.ts, in one prom-client Registry per process (the API with
  * --with-worker serves the worker's metrics too). It knows no bounded context: each context
  * records into the instruments from an adapter of its own (label rules included), and hands
- * scrape-time gauges a source through collectAtScrape.
+ * the deployment-wide gauges a source through refreshInBackground. A scrape only serialises
+ * what is in memory: it never waits for PostgreSQL or Redis.
  */
 export class Metrics {
   readonly registry = new Registry();
@@ -57,8 +85,8 @@ export class Metrics {
     buckets: LONG_DURATION_BUCKETS,
     registers: [this.registry],
   });
-  readonly sessions = this.scrapedGauge('sessions', METRIC.sessions, 'Sessions by status (deleted ones excluded), read at scrape time.', 'status');
-  readonly queueJobs = this.scrapedGauge('queueJobs', METRIC.queueJobs, 'Run jobs of the session-runs queue by state, read at scrape time.', 'state');
+  readonly sessions = this.aggregateGauge(METRIC.sessions, 'Sessions by status (deleted ones excluded), refreshed in the background.', 'status');
+  readonly queueJobs = this.aggregateGauge(METRIC.queueJobs, 'Run jobs of the session-runs queue by state, refreshed in the background.', 'state');
 
   readonly opencodeRequestDuration = new Histogram({
     name: METRIC.opencodeRequestDuration,
@@ -164,8 +192,8 @@ export class Metrics {
     registers: [this.registry],
   });
 
-  readonly plans = this.scrapedGauge('plans', METRIC.plans, 'Plans by status.', 'status');
-  readonly planTasks = this.scrapedGauge('planTasks', METRIC.planTasks, 'Tasks of unfinished plans by status.', 'status');
+  readonly plans = this.aggregateGauge(METRIC.plans, 'Plans by status, refreshed in the background.', 'status');
+  readonly planTasks = this.aggregateGauge(METRIC.planTasks, 'Tasks of unfinished plans by status, refreshed in the background.', 'status');
 
   readonly approvals = new Counter({
     name: METRIC.approvals,
@@ -183,6 +211,12 @@ export class Metrics {
     name: METRIC.worktreeMerges,
     help: 'Merges of session branches into a branch of their repository, by outcome.',
     labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly retentionPruned = new Counter({
+    name: METRIC.retentionPruned,
+    help: "Rows pruned by the retention job, by kind (a finished session's output text, a finished plan, a plan's task).",
+    labelNames: ['kind'] as const,
     registers: [this.registry],
   });
 
@@ -249,11 +283,46 @@ export class Metrics {
     registers: [this.registry],
   });
 
-  private readonly sources = new Map<ScrapedGauge, ScrapeSource>();
-  private readonly sourceTimeoutMs: number;
+  readonly metricsAggregatesAge = new Gauge({
+    name: METRIC.metricsAggregatesAge,
+    help: 'Seconds since each background-refreshed gauge (label metric) was last read from its source; absent until its first refresh.',
+    labelNames: ['metric'] as const,
+    registers: [this.registry],
+    collect: () => this.exportAges(),
+  });
+
+  readonly eventStreams = new Gauge({
+    name: METRIC.eventStreams,
+    help: 'Server-sent event streams open on this process now.',
+    registers: [this.registry],
+  });
+  readonly eventStreamsRefused = new Counter({
+    name: METRIC.eventStreamsRefused,
+    help: 'Event streams refused with 503 TOO_MANY_STREAMS, by the limit reached (process: MAX_EVENT_STREAMS, key: MAX_EVENT_STREAMS_PER_KEY).',
+    labelNames: ['limit'] as const,
+    registers: [this.registry],
+  });
+
+  readonly databaseWaits = new Counter({
+    name: METRIC.databaseWaits,
+    help: 'Waits of runs for an unreachable PostgreSQL before writing what must not be lost, by how they ended (recovered: written; gave_up: the session timeout passed or the process stopped).',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly runsWaitingForDatabase = new Gauge({
+    name: METRIC.runsWaitingForDatabase,
+    help: 'Runs of this process waiting for PostgreSQL now.',
+    registers: [this.registry],
+  });
+
+  private readonly aggregates = new Map<AggregateGauge, RegisteredAggregate>();
+  private readonly aggregateTimeoutMs: number;
+  private readonly now: () => number;
+  private refreshing?: Promise<AggregateRefresh>;
 
   constructor(options: MetricsOptions = {}) {
-    this.sourceTimeoutMs = options.sourceTimeoutMs ?? 2000;
+    this.aggregateTimeoutMs = options.aggregateTimeoutMs ?? 10_000;
+    this.now = options.now ?? Date.now;
     if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
     // Absent until a health check says otherwise: a process that never talks to OpenCode
     // must not report it down.
@@ -270,41 +339,85 @@ export class Metrics {
   }
 
   /**
-   * Reads a gauge from `source` at each scrape (sessions, queue jobs, plans). Returns the undo.
-   * A source that fails or answers too late leaves its gauge empty for that scrape, rather
-   * than stale or failing the whole scrape.
+   * Makes `source` the source of a deployment-wide gauge, read by refreshAggregates (in the
+   * processes that run a MetricsRefresher), never at scrape time. Returns the undo, which also
+   * removes the gauge's values and age.
    */
-  collectAtScrape(gauge: ScrapedGauge, source: ScrapeSource): () => void {
-    this.sources.set(gauge, source);
+  refreshInBackground(aggregate: AggregateGauge, source: AggregateSource): () => void {
+    const entry: RegisteredAggregate = { source };
+    this.aggregates.set(aggregate, entry);
     return () => {
-      if (this.sources.get(gauge) === source) this.sources.delete(gauge);
+      if (this.aggregates.get(aggregate) !== entry) return;
+      this.aggregates.delete(aggregate);
+      this.gaugeOf(aggregate).reset();
     };
   }
 
-  private scrapedGauge<L extends string>(gauge: ScrapedGauge, name: string, help: string, label: L) {
-    const metrics = this;
-    return new Gauge<L>({
-      name,
-      help,
-      labelNames: [label],
-      registers: [this.registry],
-      async collect() {
-        const source = metrics.sources.get(gauge);
-        if (!source) return;
-        this.reset();
-        const counts = await withTimeout(source.read(), metrics.sourceTimeoutMs).catch(() => null);
-        if (!counts) return;
-        setAll(this, label, counts, source.known);
-      },
-    });
+  /**
+   * Reads every registered aggregate once and sets its gauge. One refresh at a time: a call while
+   * one runs gets that one. A source that fails or takes longer than aggregateTimeoutMs keeps its
+   * gauge's last values (its age grows), and is not read again until its late read has answered.
+   */
+  refreshAggregates(): Promise<AggregateRefresh> {
+    this.refreshing ??= this.refreshAll().finally(() => (this.refreshing = undefined));
+    return this.refreshing;
+  }
+
+  /** Seconds since `aggregate` was last set from its source; undefined before its first refresh. */
+  aggregateAgeSeconds(aggregate: AggregateGauge): number | undefined {
+    const refreshedAt = this.aggregates.get(aggregate)?.refreshedAt;
+    return refreshedAt === undefined ? undefined : Math.max(0, this.now() - refreshedAt) / 1000;
+  }
+
+  private async refreshAll(): Promise<AggregateRefresh> {
+    const result: AggregateRefresh = { refreshed: [], failed: [] };
+    await Promise.all(
+      [...this.aggregates].map(async ([aggregate, entry]) => {
+        const { metric, label } = AGGREGATES[aggregate];
+        const fail = (reason: string) => result.failed.push({ metric, reason });
+        if (entry.reading) return fail('its previous read has not answered yet');
+        const reading = Promise.resolve().then(() => entry.source.read());
+        entry.reading = reading;
+        reading.then(
+          () => (entry.reading = undefined),
+          () => (entry.reading = undefined),
+        );
+        try {
+          const counts = await withTimeout(reading, this.aggregateTimeoutMs);
+          if (this.aggregates.get(aggregate) !== entry) return; // undone meanwhile
+          setAll(this.gaugeOf(aggregate), label, counts, entry.source.known);
+          entry.refreshedAt = this.now();
+          result.refreshed.push(metric);
+        } catch (err) {
+          fail(err instanceof Error ? err.message : String(err));
+        }
+      }),
+    );
+    return result;
+  }
+
+  private exportAges(): void {
+    this.metricsAggregatesAge.reset();
+    for (const aggregate of this.aggregates.keys()) {
+      const age = this.aggregateAgeSeconds(aggregate);
+      if (age !== undefined) this.metricsAggregatesAge.set({ metric: AGGREGATES[aggregate].metric }, age);
+    }
+  }
+
+  private gaugeOf(aggregate: AggregateGauge): Gauge<string> {
+    return this[aggregate] as Gauge<string>;
+  }
+
+  private aggregateGauge<L extends string>(name: string, help: string, label: L): Gauge<L> {
+    return new Gauge<L>({ name, help, labelNames: [label], registers: [this.registry] });
   }
 }
 
-function setAll<L extends string>(gauge: Gauge<L>, label: L, counts: GaugeCounts, known: readonly string[] = []): void {
+/** The gauge's one label set to each value of `counts`, `known` values it does not name at 0, nothing else. */
+function setAll(gauge: Gauge<string>, label: string, counts: GaugeCounts, known: readonly string[] = []): void {
   gauge.reset();
-  const labels = (value: string) => ({ [label]: value }) as Record<L, string>;
-  for (const value of known) gauge.set(labels(value), 0);
-  for (const [value, count] of Object.entries(counts)) gauge.set(labels(value), count);
+  for (const value of known) gauge.set({ [label]: value }, 0);
+  for (const [value, count] of Object.entries(counts)) gauge.set({ [label]: value }, count);
 }
 
 function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {

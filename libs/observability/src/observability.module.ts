@@ -4,6 +4,7 @@ import { Logger as NestPinoLogger } from 'nestjs-pino';
 import type { Logger as Pino } from 'pino';
 import { createNestLogger, createRootLogger, logFormatFor } from './logging/root-logger';
 import { Metrics } from './metrics';
+import { METRICS_REFRESH_OPTIONS, MetricsRefresher, MetricsRefreshOptions } from './metrics-refresher';
 
 /** The process's root pino logger (a pino.Logger). */
 export const ROOT_LOGGER = Symbol('ROOT_LOGGER');
@@ -15,6 +16,13 @@ interface ObservabilityOptions {
    * Default: on stdout at LOG_LEVEL, in LOG_FORMAT.
    */
   logger?: Pino;
+  /**
+   * Refresh the deployment-wide gauges (sessions, run jobs, plans, plan tasks) in the background,
+   * every METRICS_REFRESH_SECONDS. The API does (one process per deployment in the usual setup,
+   * and the one Prometheus scrapes for them); a worker does not, so its /metrics leaves them out
+   * and the load on PostgreSQL does not grow with the number of workers. Default false.
+   */
+  refreshAggregates?: boolean;
 }
 
 /**
@@ -37,6 +45,16 @@ export class ObservabilityModule {
             options.logger ?? createRootLogger({ level: config.logLevel, format: logFormatFor(config.logFormat) }),
         },
         { provide: NestPinoLogger, inject: [ROOT_LOGGER], useFactory: createNestLogger },
+        ...(options.refreshAggregates
+          ? [
+              {
+                provide: METRICS_REFRESH_OPTIONS,
+                inject: [AppConfig],
+                useFactory: (config: AppConfig): MetricsRefreshOptions => ({ intervalMs: config.metricsRefreshSeconds * 1000 }),
+              },
+              MetricsRefresher,
+            ]
+          : []),
       ],
       exports: [Metrics, ROOT_LOGGER, NestPinoLogger],
     };

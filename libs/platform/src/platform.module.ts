@@ -2,10 +2,12 @@ import { BullModule } from '@nestjs/bullmq';
 import { Global, Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { AppConfig } from '@app/config';
+import { OutageClassifier } from './outage-classifier';
 import { postgresConnectionOptions } from './postgres-connection';
 import { RedisModule } from './redis.module';
+import { ProcessShutdown } from './shutdown/process-shutdown';
 
-/** The shared infrastructure every process needs: PostgreSQL, Redis and the BullMQ connection. */
+/** The shared infrastructure every process needs: PostgreSQL, Redis and the BullMQ connection, and what tells their outages. */
 @Global()
 @Module({
   imports: [
@@ -23,6 +25,7 @@ import { RedisModule } from './redis.module';
     }),
     RedisModule,
   ],
-  exports: [RedisModule],
+  providers: [OutageClassifier, ProcessShutdown],
+  exports: [RedisModule, OutageClassifier, ProcessShutdown],
 })
 export class PlatformModule {}

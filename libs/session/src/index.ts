@@ -1,6 +1,8 @@
 // The session context's public entry: what other code uses of it, nothing more.
 export { SessionModule } from './session.module';
 export { SessionWorkerModule } from './session-worker.module';
+export { DatabaseWait } from './application/database-wait';
+export type { DatabaseWaiter } from './application/database-wait';
 export { CodingTurnsModule } from './coding-turns.module';
 export { SESSION_ENTITIES } from './infrastructure/persistence/session-entities';
 export { SESSION_RUN_QUEUE } from './infrastructure/jobs/session-run.queue';

@@ -30,4 +30,8 @@ export enum CommonErrorCode {
   /** The key is valid but its role is below the route's (the message names the role needed). */
   FORBIDDEN = 'FORBIDDEN',
   INTERNAL = 'INTERNAL',
+  /** PostgreSQL cannot be reached (refused, lost, shutting down): 503, retry later. */
+  DATABASE_UNAVAILABLE = 'DATABASE_UNAVAILABLE',
+  /** Redis cannot be reached: 503, retry later. */
+  REDIS_UNAVAILABLE = 'REDIS_UNAVAILABLE',
 }

@@ -2,6 +2,8 @@
 // the HTTP helpers built on it are in @app/http).
 export { CommonErrorCode, DomainError } from './domain-error';
 export { errorMessage } from './error-message';
+export { OUTAGE_RETRY_AFTER_SECONDS, retryWhileUnavailable, ServiceUnavailableError } from './outage';
+export type { Outage, WhileUnavailableOptions } from './outage';
 export { addUsage, ZERO_USAGE } from './run-outcome';
 export type { RunFailure, RunResult, TokenUsage } from './run-outcome';
 export { ANONYMOUS_PRINCIPAL, BOOTSTRAP_KEY_ID, isInside, principalReaches, roleAtLeast, ROLES } from './access';

@@ -2,6 +2,7 @@ import { DynamicModule, Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { AppConfig } from '@app/config';
 import { LockingModule } from '@app/locking';
+import { MaintenanceModule } from '@app/platform';
 import { SessionModule } from '@app/session';
 import { AgentModule } from '@app/agent';
 import { SpendingModule } from '@app/spending';
@@ -22,6 +23,10 @@ import { TaskMerges } from './application/task-merges';
 import { LifecycleTaskSessions } from './infrastructure/clients/lifecycle-task-sessions.adapter';
 import { PlansController } from './infrastructure/http/plans.controller';
 import { PlanSchedulerLoop } from './infrastructure/jobs/plan-scheduler.loop';
+import { PlanRetentionSchedule } from './infrastructure/jobs/plan-retention.schedule';
+import { PlanRetentionService } from './application/plan-retention.service';
+import { PLAN_RETENTION_METRICS } from './application/ports/retention-metrics.port';
+import { PlanRetentionMetrics } from './infrastructure/metrics/plan-retention-metrics';
 import { TASK_ENTITIES } from './infrastructure/persistence/task-entities';
 import { PlanGauges } from './infrastructure/persistence/plan-gauges';
 import { TypeormPlanRepository } from './infrastructure/persistence/typeorm-plan.repository';
@@ -43,7 +48,7 @@ const ports = [
 ];
 
 export interface TaskModuleOptions {
-  /** Run the plan scheduler loop in this process: where the session worker runs. */
+  /** Run the plan scheduler loop and plan retention in this process: where the session worker runs. */
   scheduler: boolean;
 }
 
@@ -55,7 +60,16 @@ export class TaskModule {
       module: TaskModule,
       // SessionModule: the session use cases behind TASK_SESSIONS, and its transitions for the loop.
       // AgentModule: routing and figures for a task's forecast; SpendingModule: a plan's spend and its budget's guard.
-      imports: [TypeOrmModule.forFeature(TASK_ENTITIES), SessionModule, AgentModule, SpendingModule, LockingModule, WorkspaceModule],
+      // MaintenanceModule (scheduler only): the periodic jobs plan retention runs as.
+      imports: [
+        TypeOrmModule.forFeature(TASK_ENTITIES),
+        SessionModule,
+        AgentModule,
+        SpendingModule,
+        LockingModule,
+        WorkspaceModule,
+        ...(options.scheduler ? [MaintenanceModule] : []),
+      ],
       controllers: [PlansController],
       providers: [
         ...ports,
@@ -66,7 +80,9 @@ export class TaskModule {
         PlanScheduler,
         PlanService,
         PlanGauges,
-        ...(options.scheduler ? [PlanSchedulerLoop] : []),
+        ...(options.scheduler
+          ? [PlanSchedulerLoop, PlanRetentionService, PlanRetentionSchedule, { provide: PLAN_RETENTION_METRICS, useClass: PlanRetentionMetrics }]
+          : []),
       ],
     };
   }

@@ -6,8 +6,8 @@ import {
   HealthIndicatorService,
   TypeOrmHealthIndicator,
 } from '@nestjs/terminus';
-import { REDIS_CLIENT } from '@app/platform';
-import { CODING_TURNS, CodingTurnsPort, WorktreeDiskUsage } from '@app/session';
+import { ProcessShutdown, REDIS_CLIENT } from '@app/platform';
+import { CODING_TURNS, CodingTurnsPort, DatabaseWait, WorktreeDiskUsage } from '@app/session';
 import { Public } from '@app/http';
 import type Redis from 'ioredis';
 
@@ -31,8 +31,11 @@ export class HealthController {
     private readonly db: TypeOrmHealthIndicator,
     @Inject(REDIS_CLIENT) private readonly redis: Redis,
     private readonly worktrees: WorktreeDiskUsage,
+    private readonly shutdown: ProcessShutdown,
     /** Absent in an API-only process without OPENCODE_HOST: its workers manage OpenCode. */
     @Optional() @Inject(CODING_TURNS) private readonly codingTurns?: CodingTurnsPort,
+    /** Present when this process runs the session worker. */
+    @Optional() @Inject(DatabaseWait) private readonly databaseWait?: DatabaseWait,
   ) {}
 
   @Get('live')
@@ -44,14 +47,36 @@ export class HealthController {
 
   @Get('ready')
   @HealthCheck()
-  @ApiOperation({ summary: 'Readiness: PostgreSQL, Redis and OpenCode answer, WORKTREES_DIR is usable (503 otherwise); details include the disk worktrees use' })
+  @ApiOperation({
+    summary: 'Readiness: the process is not stopping, PostgreSQL, Redis and OpenCode answer, WORKTREES_DIR is usable (503 otherwise); details include the disk worktrees use',
+  })
   ready() {
     return this.health.check([
+      () => this.stoppingCheck(),
       () => this.db.pingCheck('postgres', { timeout: PROBE_TIMEOUT_MS }),
+      ...(this.databaseWait ? [() => this.databaseWaitsCheck(this.databaseWait!)] : []),
       () => this.redisCheck(),
       () => this.opencodeCheck(),
       () => this.worktreesCheck(),
     ]);
+  }
+
+  /** Down from SIGTERM on: the process drains (no new requests) before it stops. */
+  private stoppingCheck() {
+    const check = this.indicators.check('shutdown');
+    return this.shutdown.draining ? check.down({ message: 'this process is stopping: it takes no new requests or runs' }) : check.up();
+  }
+
+  /**
+   * Up, with the runs of this process's worker that wait for PostgreSQL to record what must not be
+   * lost: {runs, since (the oldest wait), sessions}. Informative: the postgres check says whether it answers.
+   */
+  private databaseWaitsCheck(databaseWait: DatabaseWait) {
+    const waiting = databaseWait.waiting();
+    return this.indicators.check('databaseWaits').up({
+      runs: waiting.length,
+      ...(waiting.length > 0 && { since: waiting[0].since.toISOString(), sessions: waiting.map((w) => w.sessionId) }),
+    });
   }
 
   /** Up with {directory, bytes, measuredAt} (measured at most once a minute); down when WORKTREES_DIR cannot be used. */

@@ -7,7 +7,8 @@ import { CapacityErrorCode } from '@app/capacity';
 import { LockErrorCode } from '@app/locking';
 import { FleetErrorCode } from '@app/opencode';
 import { SessionErrorCode } from '@app/session';
-import { CommonErrorCode, DomainError } from '@app/shared';
+import { OutageClassifier } from '@app/platform';
+import { CommonErrorCode, DomainError, errorMessage, Outage, ServiceUnavailableError } from '@app/shared';
 import { PlanErrorCode, TaskErrorCode } from '@app/task';
 import { WorkspaceErrorCode } from '@app/workspace';
 
@@ -65,6 +66,8 @@ const STATUS_OF: Record<KnownCode, HttpStatus> = {
   [CommonErrorCode.UNAUTHORIZED]: HttpStatus.UNAUTHORIZED,
   [CommonErrorCode.FORBIDDEN]: HttpStatus.FORBIDDEN,
   [CommonErrorCode.INTERNAL]: HttpStatus.INTERNAL_SERVER_ERROR,
+  [CommonErrorCode.DATABASE_UNAVAILABLE]: HttpStatus.SERVICE_UNAVAILABLE,
+  [CommonErrorCode.REDIS_UNAVAILABLE]: HttpStatus.SERVICE_UNAVAILABLE,
 };
 
 const CODE_OF_HTTP_STATUS: Partial<Record<number, CommonErrorCode>> = {
@@ -81,22 +84,44 @@ export interface ErrorBody {
   details?: Record<string, unknown>;
 }
 
-/** Turns anything thrown into `{statusCode, code, message, details?}`; never a stack trace. */
+/**
+ * Turns anything thrown into `{statusCode, code, message, details?}`; never a stack trace. An error
+ * that says PostgreSQL or Redis is out of reach (a refused or lost connection, a server shutting
+ * down, a lock store that does not answer) is a 503 DATABASE_UNAVAILABLE or REDIS_UNAVAILABLE with
+ * Retry-After, logged as one warning line: the outage, not a bug.
+ */
 @Catch()
 export class DomainErrorFilter implements ExceptionFilter {
   private readonly logger = new Logger('HTTP');
 
-  catch(exception: unknown, host: ArgumentsHost): void {
+  constructor(private readonly outages?: OutageClassifier) {}
+
+  catch(thrown: unknown, host: ArgumentsHost): void {
     const response = host.switchToHttp().getResponse<Response>();
+    const exception = this.unavailableOf(thrown) ?? thrown;
     const body = this.toBody(exception);
     if (exception instanceof DomainError && exception.retryAfterSeconds !== undefined) {
       response.setHeader('Retry-After', String(exception.retryAfterSeconds));
     }
-    if (body.statusCode >= 500) {
+    if (exception instanceof ServiceUnavailableError) {
+      const request = host.switchToHttp().getRequest<{ method?: string; originalUrl?: string }>();
+      this.logger.warn(`${body.code}: ${request.method} ${request.originalUrl} answered 503: ${errorMessage(thrown)}`);
+    } else if (body.statusCode >= 500 && body.statusCode !== HttpStatus.SERVICE_UNAVAILABLE) {
+      // (Any other 503 is answered on purpose: readiness down, a limit reached. Not a bug to log.)
       const stack = exception instanceof Error ? exception.stack : String(exception);
       this.logger.error(`Unhandled error: ${stack}`);
     }
     response.status(body.statusCode).json(body);
+  }
+
+  /** The 503 to answer when `exception` says PostgreSQL or Redis is out of reach; undefined otherwise. */
+  private unavailableOf(exception: unknown): ServiceUnavailableError | undefined {
+    if (exception instanceof ServiceUnavailableError) return exception;
+    // The lock store is Redis: a lock that could not be asked for is Redis out of reach.
+    const lockUnavailable = exception instanceof DomainError && exception.code === LockErrorCode.LOCK_UNAVAILABLE;
+    const outage: Outage | null = lockUnavailable ? 'redis' : (this.outages?.outageOf(exception) ?? null);
+    if (!outage) return undefined;
+    return new ServiceUnavailableError(outage, lockUnavailable ? { reason: LockErrorCode.LOCK_UNAVAILABLE, ...(exception as DomainError).details } : undefined);
   }
 
   private toBody(exception: unknown): ErrorBody {

@@ -1,20 +1,24 @@
-import { AcquireOptions, Lease, LockPort, LockView } from '../application/ports/lock.port';
+import { AcquireOptions, Lease, LockPort, LockView, ParkedGrantListener, ParkOptions, ParkOutcome } from '../application/ports/lock.port';
 import { canonicalLockOrder, LockError } from '../domain/lock.errors';
 
 interface Waiting {
   owner: string;
   since: number;
   grant: (fence: number) => void;
+  /** A parked place (no promise waits on it): granted, the lock is held for its owner to take. */
+  parked?: boolean;
 }
 
 /**
  * A FIFO lock in one process, for unit tests of code that uses LockPort: same errors and
- * queueing rules as the Redis lock, without TTLs, renewal or deadlock detection.
+ * queueing rules as the Redis lock (parked places included), without TTLs, renewal or deadlock
+ * detection. A grant handed to a place is held until its owner parks again, or expire().
  */
 export class InMemoryLocks implements LockPort {
   private fence = 0;
-  readonly holders = new Map<string, { owner: string; fence: number; since: number; controller: AbortController }>();
+  readonly holders = new Map<string, { owner: string; fence: number; since: number; controller: AbortController; toPlace?: boolean }>();
   private readonly queues = new Map<string, Waiting[]>();
+  private readonly parkListeners = new Set<ParkedGrantListener>();
 
   async acquire(resource: string, options: AcquireOptions): Promise<Lease> {
     if (options.signal?.aborted) throw LockError.aborted(resource, options.signal.reason);
@@ -61,6 +65,44 @@ export class InMemoryLocks implements LockPort {
     }
   }
 
+  async park(resource: string, options: ParkOptions): Promise<ParkOutcome> {
+    const queue = this.queues.get(resource) ?? [];
+    this.queues.set(resource, queue);
+    const own = queue.findIndex((w) => w.parked && w.owner === options.owner);
+    const holder = this.holders.get(resource);
+    if (holder?.owner === options.owner || (!holder && queue.length === 0) || (!holder && own === 0)) {
+      if (own >= 0) queue.splice(own, 1);
+      holder?.controller.abort(LockError.lost(resource, holder.fence, 'taken over by its owner', true));
+      return { kind: 'held', lease: this.grant(resource, options.owner) };
+    }
+    if (own >= 0) return { kind: 'parked', position: own + 1 };
+    const place: Waiting = {
+      owner: options.owner,
+      since: Date.now(),
+      parked: true,
+      grant: () => {
+        this.grant(resource, options.owner, true);
+        for (const listener of this.parkListeners) listener(resource, options.owner);
+      },
+    };
+    queue.push(place);
+    return { kind: 'parked', position: queue.length };
+  }
+
+  async unpark(resource: string, owner: string): Promise<void> {
+    const queue = this.queues.get(resource) ?? [];
+    const own = queue.findIndex((w) => w.parked && w.owner === owner);
+    if (own >= 0) queue.splice(own, 1);
+    // A grant handed to the place and not taken yet goes to the next in line.
+    const holder = this.holders.get(resource);
+    if (holder?.owner === owner && holder.toPlace) this.expire(resource);
+  }
+
+  onParkedGrant(listener: ParkedGrantListener): () => void {
+    this.parkListeners.add(listener);
+    return () => this.parkListeners.delete(listener);
+  }
+
   async release(lease: Lease): Promise<boolean> {
     const holder = this.holders.get(lease.resource);
     if (!holder || holder.fence !== lease.fence) return false;
@@ -95,10 +137,10 @@ export class InMemoryLocks implements LockPort {
     });
   }
 
-  private grant(resource: string, owner: string): Lease {
+  private grant(resource: string, owner: string, toPlace = false): Lease {
     const fence = ++this.fence;
     const controller = new AbortController();
-    this.holders.set(resource, { owner, fence, since: Date.now(), controller });
+    this.holders.set(resource, { owner, fence, since: Date.now(), controller, toPlace });
     return { resource, owner, token: String(fence), fence, signal: controller.signal };
   }
 }

@@ -188,4 +188,10 @@ describe('OpencodeFleet (real OpenCode servers)', () => {
     expect(byId(successor).pid).not.toBe(victim.pid);
     expect(await runOn(fleet.rejoin(successor)!, '[[write after.txt]]x[[/write]]')).toMatchObject({ status: 'completed' });
   }, 90_000);
+
+  it('tells which turns outlive the worker: those on an external server, not on its own managed ones', async () => {
+    const [own] = await readyManaged();
+    const external = fleet.list().find((s) => !s.managed)!;
+    expect([fleet.outlivesWorker(external.id), fleet.outlivesWorker(own.id), fleet.outlivesWorker('no-such-server')]).toEqual([true, false, false]);
+  }, 60_000);
 });

@@ -203,13 +203,29 @@ export class OpencodeFleet extends EventEmitter {
     this.probeTimer.unref();
   }
 
-  /** Stops every managed server; the runs still on them end as their servers go. */
+  /**
+   * Stops every managed server, and stops using the external ones. Last in a worker's stop: a
+   * planned stop has finished or handed over every run by then (see outlivesWorker); a run still
+   * on a server (the application closed without draining, like a crash) ends as its server goes.
+   */
   async stop(): Promise<void> {
     this.stopping = true;
     clearInterval(this.probeTimer);
     const all = [...this.members.values()];
+    const managed = all.filter((m) => m.managed).length;
+    if (managed > 0) this.logger.log(`Stopping ${managed} managed OpenCode server(s)`);
     await Promise.allSettled(all.map((member) => this.retire(member)));
     this.capacity.emit('changed');
+  }
+
+  /**
+   * Whether a turn on `serverId` goes on when this worker process stops: an external server
+   * (someone else runs it, and its id is the same in every worker). A managed server stops with
+   * the process, and an unknown one cannot be vouched for.
+   */
+  outlivesWorker(serverId: string): boolean {
+    const member = this.members.get(serverId);
+    return member !== undefined && !member.managed;
   }
 
   /**
@@ -240,8 +256,11 @@ export class OpencodeFleet extends EventEmitter {
   /** The server a run was placed on, for the rest of its life (a resumed run); null when that server is gone. */
   rejoin(serverId: string): FleetLease | null {
     const member = this.members.get(serverId);
-    // STARTING: a new generation under a known id never ran that turn.
-    return member && member.state !== 'STOPPED' && member.state !== 'STARTING' ? this.lease(member) : null;
+    // A managed one STARTING: a new generation under a known id never ran that turn. An external one
+    // STARTING was not probed yet (a worker just started, its first probe slow): the turn may well be
+    // there, and a server that does not answer fails the turn soon enough.
+    const known = member && member.state !== 'STOPPED' && (member.state !== 'STARTING' || !member.managed);
+    return known ? this.lease(member) : null;
   }
 
   /**
@@ -259,6 +278,22 @@ export class OpencodeFleet extends EventEmitter {
     this.capacity.emit('changed');
     if (member.server) this.startSuccessor(member, reason);
     if (member.running === 0) void this.replaceDrained(member);
+    return true;
+  }
+
+  /**
+   * A turn on `serverId` got no answer for its whole silence limit. A managed server whose probes
+   * find it silent too (UNHEALTHY) is killed and replaced now, its runs lost at once, so that the
+   * turn fails over like one whose server died. Waiting for the 30 s UNHEALTHY grace would not do:
+   * it counts from the third failed probe, so it ends after the turn's own 30 s limit, and the turn
+   * would end FAILED, not lost. True when the server was replaced.
+   */
+  replaceSilent(serverId: string, why: string): boolean {
+    const member = this.members.get(serverId);
+    if (!member?.server || member.state !== 'UNHEALTHY' || this.stopping) return false;
+    this.logger.warn(`OpenCode server ${member.id} is UNHEALTHY and a turn on it got no answer (${why}): killing and replacing it`);
+    member.unhealthySince = null; // the probes' own replacement, once, is this one
+    void this.replace(member, `unhealthy, and a turn on it got no answer (${why})`);
     return true;
   }
 
@@ -322,6 +357,7 @@ export class OpencodeFleet extends EventEmitter {
         return false;
       },
     );
+    if (member.state === 'STOPPED') return; // retired while it was probed: it stays STOPPED
     if (member.server) member.rssMb = processTreeRssMb(member.server.pid, table);
     if (healthy) {
       member.latency.add(performance.now() - began);

@@ -70,6 +70,33 @@ describe('TurnFollower: permission requests', () => {
     expect(handler.asked[0].signal.aborted).toBe(false);
   });
 
+  it('detached, leaves the turn running and its pending request unanswered, and resolves at once without reading the outcome', async () => {
+    const fake = new ScriptedOpencode({ abort: 'aborted-then-idle' });
+    const handler = manualHandler();
+    const detach = new AbortController();
+    const { run } = follower(fake, { onPermission: handler.onPermission, detach: detach.signal });
+    await started(fake);
+    fake.busy();
+    fake.ask('per_1');
+    await until(() => handler.asked.length === 1, 'the handler');
+    detach.abort();
+
+    expect(await run).toEqual({ status: 'detached', summary: '', filesChanged: [], usage: expect.objectContaining({ inputTokens: 0 }) });
+    expect(handler.asked[0].signal.aborted).toBe(true); // the decision is no longer wanted here
+    await new Promise((resolve) => setTimeout(resolve, 4 * TIMINGS.reconcileIntervalMs));
+    expect(fake.aborts).toBe(0);
+    expect(fake.replies).toEqual([]);
+  });
+
+  it('detached before it starts, sends nothing', async () => {
+    const fake = new ScriptedOpencode({ abort: 'aborted-then-idle' });
+    const detach = new AbortController();
+    detach.abort();
+    const { run } = follower(fake, { detach: detach.signal });
+    expect((await run).status).toBe('detached');
+    expect(fake.prompts).toBe(0);
+  });
+
   it('handles requests of its subagents (children learnt from session.created), not of other sessions', async () => {
     const fake = new ScriptedOpencode({ abort: 'aborted-then-idle' });
     const handler = manualHandler();

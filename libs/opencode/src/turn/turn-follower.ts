@@ -72,6 +72,8 @@ type Ending =
   | { kind: 'abort-timeout' }
   /** Aborted before anything was sent. */
   | { kind: 'aborted-unsent' }
+  /** Detached: the turn goes on, unwatched, for another follower. */
+  | { kind: 'detached' }
   | { kind: 'failed'; code: TurnErrorCode; message: string; readMessages: boolean }
   | { kind: 'lost'; message: string; readMessages: boolean };
 
@@ -142,9 +144,11 @@ export class TurnFollower {
   }
 
   async run(): Promise<TurnOutcome> {
-    const { signal } = this.options;
+    const { signal, detach } = this.options;
     const onAbort = () => void this.abort();
+    const onDetach = () => this.end({ kind: 'detached' });
     try {
+      if (detach?.aborted) return detachedOutcome();
       if (!(await isDirectory(this.directory))) {
         return failedOutcome(TurnErrorCode.WORKSPACE_MISSING, `workspace ${this.directory} is not a directory`);
       }
@@ -162,6 +166,9 @@ export class TurnFollower {
       }
       const early = await this.startTurn();
       if (early) return await this.outcomeOf(early);
+      // Once the prompt is out: a resumed follower finds it sent (detached earlier, it sends it itself).
+      detach?.addEventListener('abort', onDetach, { once: true });
+      if (detach?.aborted) onDetach();
       signal.addEventListener('abort', onAbort, { once: true });
       if (signal.aborted) void this.abort();
       // Polling costs the (CPU-bound) OpenCode server: only when the stream went quiet for our session.
@@ -173,7 +180,9 @@ export class TurnFollower {
       return await this.outcomeOf(await this.ended);
     } finally {
       signal.removeEventListener('abort', onAbort);
-      this.withdrawPermissions();
+      detach?.removeEventListener('abort', onDetach);
+      // Detached, the turn's requests stay pending on the server for whoever follows it next.
+      this.withdrawPermissions(this.ending?.kind !== 'detached');
       // Every progress is reported before runTurn resolves (the session's final transition comes after it).
       this.progress.close();
       for (const timer of this.timers) clearTimeout(timer);
@@ -457,13 +466,14 @@ export class TurnFollower {
 
   /**
    * The turn is over for this follower: pending decisions are withdrawn, and OpenCode, which
-   * keeps an unanswered request pending even after the session was aborted, gets a refusal.
+   * keeps an unanswered request pending even after the session was aborted, gets a refusal
+   * (`refuse`; not when the turn goes on for another follower).
    */
-  private withdrawPermissions(): void {
+  private withdrawPermissions(refuse: boolean): void {
     for (const handling of this.permissions.values()) {
       if (handling.settled) continue;
-      handling.withdrawal.abort({ kind: 'turn-ended' } satisfies TurnPermissionWithdrawal);
-      if (handling.sending) continue;
+      handling.withdrawal.abort((refuse ? { kind: 'turn-ended' } : { kind: 'detached' }) satisfies TurnPermissionWithdrawal);
+      if (handling.sending || !refuse) continue;
       handling.settled = true;
       void withTimeout(this.client.replyPermission(this.directory, handling.request.requestId, 'reject'), this.timings.abortSettleMs).catch(
         () => undefined,
@@ -531,16 +541,16 @@ export class TurnFollower {
 
   private async outcomeOf(ending: Ending): Promise<TurnOutcome> {
     if (ending.kind === 'aborted-unsent') return abortedOutcome('', [], { ...ZERO_USAGE });
+    if (ending.kind === 'detached') return detachedOutcome();
     const readMessages = ending.kind === 'settled' || ending.kind === 'abort-timeout' || ending.readMessages;
     let answers: TurnAnswer[] = [];
     let messagesRead = false;
+    let unreadable: OpencodeError | undefined;
     if (readMessages) {
-      try {
-        answers = answersTo(await this.client.messages(this.directory, this.sessionId), this.messageId);
-        messagesRead = true;
-      } catch {
-        // The outcome stands without usage details.
-      }
+      // Otherwise the outcome stands without usage details.
+      const read = await this.readAnswers(ending.kind === 'settled' && !this.abortRequested);
+      if (read instanceof OpencodeError) unreadable = read;
+      else [answers, messagesRead] = [read, true];
     }
     const summary = finalTextOf(answers);
     const usage = usageOf(answers);
@@ -568,7 +578,31 @@ export class TurnFollower {
     if (messagesRead && answers.length === 0) {
       return { ...base, status: 'failed', error: { code: TurnErrorCode.OPENCODE_ERROR, message: 'OpenCode ended the turn without any answer' } };
     }
+    // Over, OpenCode said, but the server went before its answer was read: not a completion with nothing in it.
+    if (unreadable && ending.kind === 'settled') {
+      const code = unreadable.isUnavailable ? TurnErrorCode.OPENCODE_UNAVAILABLE : TurnErrorCode.OPENCODE_ERROR;
+      return { ...base, status: 'failed', error: { code, message: `OpenCode ended the turn, but its answer could not be read: ${unreadable.message}` } };
+    }
     return { ...base, status: 'completed' };
+  }
+
+  /**
+   * The turn's answers, or why they could not be read. `persist`: the answers of a turn OpenCode
+   * said is over are asked for again while the server does not answer (it may be restarting), up
+   * to the silence limit or until the worker stops the turn.
+   */
+  private async readAnswers(persist: boolean): Promise<TurnAnswer[] | OpencodeError> {
+    for (;;) {
+      try {
+        const answers = answersTo(await this.client.messages(this.directory, this.sessionId), this.messageId);
+        this.lastContactAt = Date.now();
+        return answers;
+      } catch (err) {
+        const error = OpencodeError.from(err, "read the turn's messages");
+        if (!persist || !error.isUnavailable || this.silentTooLong() || this.options.signal.aborted) return error;
+        await sleep(1_000);
+      }
+    }
   }
 
   /** The git diff of the turn when OpenCode has one (a git work tree), else what the tools wrote. */
@@ -625,6 +659,11 @@ export class TurnFollower {
 
 function abortedOutcome(summary: string, filesChanged: string[], usage: TurnOutcome['usage']): TurnOutcome {
   return { status: 'aborted', summary, filesChanged, usage, error: { code: TurnErrorCode.ABORTED, message: 'the turn was aborted' } };
+}
+
+/** Nothing is read: the turn has not ended, and its next follower reports it whole. */
+function detachedOutcome(): TurnOutcome {
+  return { status: 'detached', summary: '', filesChanged: [], usage: { ...ZERO_USAGE } };
 }
 
 function failedOutcome(code: TurnErrorCode, message: string): TurnOutcome {

@@ -31,7 +31,8 @@ export interface TurnRef {
   messageId: string;
 }
 
-export type TurnStatus = 'completed' | 'failed' | 'aborted' | 'lost';
+/** detached: the follower was detached (RunTurnOptions.detach) and left the turn running on the server. */
+export type TurnStatus = 'completed' | 'failed' | 'aborted' | 'lost' | 'detached';
 
 export interface TurnOutcome {
   status: TurnStatus;
@@ -128,12 +129,19 @@ export type TurnPermissionReply = 'once' | 'always' | 'reject';
 /**
  * The reason of the signal given to onPermission when the follower stops waiting for its answer:
  * the turn ended (completed, failed, aborted), or OpenCode settled the request without it (an
- * earlier `always` covered it, or another answer reached OpenCode first).
+ * earlier `always` covered it, or another answer reached OpenCode first), or the follower was
+ * detached (the request stays pending on the server, for the turn's next follower).
  */
-export type TurnPermissionWithdrawal = { kind: 'turn-ended' } | { kind: 'settled'; reply: TurnPermissionReply };
+export type TurnPermissionWithdrawal = { kind: 'turn-ended' } | { kind: 'settled'; reply: TurnPermissionReply } | { kind: 'detached' };
 
 export interface RunTurnOptions {
   signal: AbortSignal;
+  /**
+   * Aborting it stops following the turn and leaves it running on the server, its pending
+   * permission requests unanswered (another follower, with `resume`, takes it from there);
+   * runTurn then resolves at once with status 'detached'. Nothing is sent after it aborts.
+   */
+  detach?: AbortSignal;
   resume?: boolean;
   /**
    * Called synchronously, in order, from the events the turn follower receives (text coalesced);

@@ -39,6 +39,7 @@ export class PermissionDecider {
   /**
    * After the turn: waits (at most `ms`) for the decisions still being recorded, then cancels
    * what the run left PENDING, so that every approval event goes out before the final transition.
+   * Not after a turn handed to another worker: what waits is that worker's to decide.
    */
   async finish(ms: number): Promise<void> {
     if (this.inFlight.size > 0) {
@@ -82,7 +83,10 @@ export class PermissionDecider {
     }
     this.publish(approval);
     let decided = await this.gate.awaitDecision(approval.id, signal);
-    if (decided.status === 'PENDING') decided = await this.gate.withdraw(approval.id, withdrawalOf(signal.reason));
+    // Detached (the turn was handed to another worker), the approval stays PENDING: that worker's run finds it again.
+    if (decided.status === 'PENDING' && (signal.reason as CodingPermissionWithdrawal | undefined)?.kind !== 'detached') {
+      decided = await this.gate.withdraw(approval.id, withdrawalOf(signal.reason));
+    }
     if (decided.status !== approval.status) this.publish(decided);
     if (decided.status === 'DENIED' || decided.status === 'EXPIRED') this.refused = decided;
     return replyOf(decided);

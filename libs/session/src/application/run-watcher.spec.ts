@@ -24,20 +24,43 @@ describe('RunWatcher', () => {
     return s;
   }
 
-  it('aborts the turn of a running session, or the wait of a waiting one, on its cancel signal only', () => {
+  it('aborts the turn of a running session, or gives up the place of a waiting one, on its cancel signal only', () => {
     const turn = new AbortController();
-    const wait = new AbortController();
+    const left: string[] = [];
     watcher.watchRun('a', turn);
-    watcher.watchWait('b', wait);
+    watcher.watchPlace('b', async () => void left.push('b'), 60_000);
     expect(watcher.activeSessionIds).toEqual(['a']);
     expect(watcher.waitingSessionIds).toEqual(['b']);
 
     watcher.onCancelRequested('someone-else');
-    expect([turn.signal.aborted, wait.signal.aborted]).toEqual([false, false]);
+    expect([turn.signal.aborted, left]).toEqual([false, []]);
     watcher.onCancelRequested('a');
     watcher.onCancelRequested('b');
     expect(turn.signal.reason).toBe('cancel');
-    expect(wait.signal.reason).toBe('the session was cancelled or settled while it waited');
+    expect(left).toEqual(['b']);
+    expect(watcher.waitingSessionIds).toEqual([]);
+  });
+
+  it('gives up the place of a waiting session found cancelled by the poll, without beating for it; forgets one whose run came back', async () => {
+    const waiting = await stored((s) => s.queue());
+    const cancelled = await stored((s) => (s.queue(), s.cancel('cancelled by user')));
+    const back = await stored((s) => s.queue());
+    const left: string[] = [];
+    for (const s of [waiting, cancelled, back]) watcher.watchPlace(s.id, async () => void left.push(s.id), 60_000);
+    watcher.unwatchPlace(back.id);
+
+    await jest.advanceTimersByTimeAsync(WATCH_INTERVAL_MS);
+    expect(left).toEqual([cancelled.id]);
+    expect(watcher.waitingSessionIds).toEqual([waiting.id]);
+    // A waiting session has its delayed job: recovery needs no heartbeat to leave it alone.
+    expect(await heartbeat.alive([waiting.id])).toEqual(new Set());
+  });
+
+  it('forgets a waiting session once its place has lapsed', async () => {
+    const waiting = await stored((s) => s.queue());
+    watcher.watchPlace(waiting.id, async () => undefined, WATCH_INTERVAL_MS / 2);
+    await jest.advanceTimersByTimeAsync(WATCH_INTERVAL_MS);
+    expect(watcher.waitingSessionIds).toEqual([]);
   });
 
   it('forgets a session once unwatched', () => {

@@ -11,16 +11,25 @@ export const HEARTBEAT_TTL_MS = 4 * WATCH_INTERVAL_MS;
 /** Stops watching a session (call it once its run, or its wait, is over). */
 export type Unwatch = () => void;
 
+/** A QUEUED session whose run gave its worker back while it keeps its place in a lock's queue. */
+interface WaitingPlace {
+  leave: () => Promise<void>;
+  /** When its place lapses unless its run comes back (then it is forgotten here). */
+  until: number;
+}
+
 /**
- * The sessions this process runs, or holds QUEUED while they wait for their workspace: while
- * there are any, one heartbeat for all of them every few seconds (so that recovery knows a live
- * worker has them), and one query for cancel requests whose signal was lost. A cancel request,
- * signalled or found, aborts the session's controller here; only the process that has the session acts.
+ * The sessions this process runs, and those whose run it parked in a lock's queue (the run gave
+ * its worker back while it waits for its workspace or a worktree slot). While there are any: one
+ * heartbeat every few seconds for the running ones (so that recovery knows a live worker has them;
+ * a waiting one has its delayed job instead), and one query for cancel requests whose signal was
+ * lost. A cancel request, signalled or found, aborts a running session's turn, or gives a waiting
+ * session's place up; only the process that has the session acts.
  */
 @Injectable()
 export class RunWatcher {
   private readonly running = new Map<string, AbortController>();
-  private readonly waiting = new Map<string, AbortController>();
+  private readonly waiting = new Map<string, WaitingPlace>();
   private timer?: NodeJS.Timeout;
 
   constructor(
@@ -33,15 +42,28 @@ export class RunWatcher {
     return this.watch(this.running, sessionId, turn);
   }
 
-  /** A session this process holds QUEUED while it waits for its workspace lock: a cancel request aborts `wait`. */
-  watchWait(sessionId: string, wait: AbortController): Unwatch {
-    return this.watch(this.waiting, sessionId, wait);
+  /**
+   * A QUEUED session whose run this process parked in a lock's queue: a cancel request, or the row
+   * found settled or deleted, calls `leave` (its place is given up). Forgotten after `forMs` (the
+   * place's lifetime), or once its run is back (watchPlace again, or unwatchPlace).
+   */
+  watchPlace(sessionId: string, leave: () => Promise<void>, forMs: number): void {
+    this.waiting.set(sessionId, { leave, until: Date.now() + forMs });
+    this.ensureTicking();
   }
 
-  /** Called for every cancel signal; acts only on sessions this process runs or holds. */
+  /** The session's run is back: it took its place, or gave it up itself. */
+  unwatchPlace(sessionId: string): void {
+    this.waiting.delete(sessionId);
+  }
+
+  /** Called for every cancel signal; acts only on sessions this process runs or parked. */
   onCancelRequested(sessionId: string): void {
     this.running.get(sessionId)?.abort('cancel' satisfies TurnAbortReason);
-    this.waiting.get(sessionId)?.abort('the session was cancelled or settled while it waited');
+    const place = this.waiting.get(sessionId);
+    if (!place) return;
+    this.waiting.delete(sessionId);
+    void place.leave().catch(() => undefined);
   }
 
   /** Sessions whose turn this process follows. */
@@ -49,7 +71,7 @@ export class RunWatcher {
     return [...this.running.keys()];
   }
 
-  /** Sessions waiting QUEUED in this process for their workspace lock. */
+  /** QUEUED sessions whose run this process parked in a lock's queue. */
   get waitingSessionIds(): string[] {
     return [...this.waiting.keys()];
   }
@@ -58,7 +80,9 @@ export class RunWatcher {
     registry.set(sessionId, controller);
     this.ensureTicking();
     void this.heartbeat.beat([sessionId], HEARTBEAT_TTL_MS).catch(() => undefined);
-    return () => registry.delete(sessionId);
+    return () => {
+      if (registry.get(sessionId) === controller) registry.delete(sessionId);
+    };
   }
 
   private ensureTicking(): void {
@@ -68,13 +92,16 @@ export class RunWatcher {
   }
 
   private async tick(): Promise<void> {
+    const now = Date.now();
+    for (const [id, place] of this.waiting) if (place.until <= now) this.waiting.delete(id);
     if (this.running.size === 0 && this.waiting.size === 0) {
       clearInterval(this.timer);
       this.timer = undefined;
       return;
     }
-    const ids = [...new Set([...this.running.keys(), ...this.waiting.keys()])];
-    await this.heartbeat.beat(ids, HEARTBEAT_TTL_MS).catch(() => undefined);
+    const running = [...this.running.keys()];
+    if (running.length) await this.heartbeat.beat(running, HEARTBEAT_TTL_MS).catch(() => undefined);
+    const ids = [...new Set([...running, ...this.waiting.keys()])];
     const toStop = await this.sessions.findToStop(ids).catch(() => []);
     for (const id of toStop) this.onCancelRequested(id);
   }

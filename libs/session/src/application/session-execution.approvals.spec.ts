@@ -54,6 +54,10 @@ class AskingCodingTurns implements CodingTurnsPort {
     return this.end(reply, options.signal);
   }
 
+  outlivesWorker(): boolean {
+    return false;
+  }
+
   async isHealthy(): Promise<boolean> {
     return true;
   }

@@ -9,12 +9,14 @@ import { SessionTransitionPublisher } from './session-transition-publisher';
 import { RunJobState, SessionQueuePort, SessionRunJob } from './ports/session-queue.port';
 import { SessionRepositoryPort } from './ports/session.repository.port';
 import { RunWatcher, WATCH_INTERVAL_MS } from './run-watcher';
-import { FAILOVER_LAST_ATTEMPT, SessionExecutionService } from './session-execution.service';
+import { FAILOVER_LAST_ATTEMPT, RunEnd, SessionExecutionService } from './session-execution.service';
 import { workspaceLockResource } from '@app/workspace';
+import { LockError } from '@app/locking';
 import { WorkspaceLock } from './workplace/workspace-lock';
 import { slotLockResource, WorktreeSlots } from './workplace/worktree-slots';
 import {
   FakeAgentDirectory,
+  FakeQueue,
   InMemoryHeartbeat,
   InMemorySessionRepository,
   outcome,
@@ -36,7 +38,7 @@ describe('SessionExecutionService', () => {
   let agents: FakeAgentDirectory;
   const config = AppConfig.with({});
 
-  type Worker = { run: (job: SessionRunJob) => Promise<void>; watcher: RunWatcher };
+  type Worker = { run: (job: SessionRunJob) => Promise<void>; runEnd: (job: SessionRunJob) => Promise<RunEnd>; watcher: RunWatcher };
   /** One worker process: the use case with its own run watcher. */
   function worker(turns: CodingTurnsPort, options: { repository?: SessionRepositoryPort; events?: SessionEventsPort; queue?: SessionQueuePort } = {}): Worker {
     const repository = options.repository ?? repo;
@@ -44,7 +46,7 @@ describe('SessionExecutionService', () => {
     const workspaceLock = new WorkspaceLock(locks, workspaces, config);
     const slots = new WorktreeSlots(locks, testGit(), workspaces, config);
     const service = new SessionExecutionService(repository, turns, watcher, workspaceLock, slots, config, agents, workspaces, options.events, null, options.queue ?? null);
-    return { run: async (j) => void (await service.run(j)), watcher };
+    return { run: async (j) => void (await service.run(j)), runEnd: (j) => service.run(j), watcher };
   }
 
   async function queued(timeoutSeconds = 60): Promise<Session> {
@@ -74,6 +76,9 @@ describe('SessionExecutionService', () => {
     };
   }
   const job = (s: Session) => ({ sessionId: s.id, attempt: s.attempt });
+  async function waitUntil(check: () => Promise<boolean>): Promise<void> {
+    for (let i = 0; i < 1000 && !(await check()); i++) await new Promise((r) => setTimeout(r, 5));
+  }
   const stored = async (s: Session) => (await repo.findById(s.id, { includeDeleted: true }))!.snapshot();
 
   beforeEach(() => {
@@ -153,6 +158,7 @@ describe('SessionExecutionService', () => {
         this.jobs.push(j);
       }
       async remove(): Promise<void> {}
+      async wake(): Promise<void> {}
       async state(): Promise<RunJobState> {
         return 'missing' as RunJobState;
       }
@@ -290,6 +296,7 @@ describe('SessionExecutionService', () => {
     const talking: CodingTurnsPort = {
       openTurn: async () => ({ opencodeSessionId: 'ses_1', messageId: 'msg_1' }),
       isHealthy: async () => true,
+      outlivesWorker: () => false,
       defaultModel: () => null,
       releaseDirectory: async () => true,
       runTurn: async (_ref, _request, options: RunTurnOptions): Promise<CodingTurnOutcome> => {
@@ -313,6 +320,7 @@ describe('SessionExecutionService', () => {
     const agent: CodingTurnsPort = {
       openTurn: async () => ({ opencodeSessionId: 'ses_1', messageId: 'msg_1' }),
       isHealthy: async () => true,
+      outlivesWorker: () => false,
       defaultModel: () => null,
       releaseDirectory: async () => true,
       runTurn: async (_ref, _request, options) => {
@@ -420,30 +428,80 @@ describe('SessionExecutionService', () => {
       expect(await locks.list()).toEqual([]);
     });
 
-    it('runs two sessions on one workspace one after the other; the second waits QUEUED', async () => {
+    it('runs two sessions on one workspace one after the other: the second keeps its place QUEUED without holding a worker, and is woken when the lock is handed to it', async () => {
       const first = await queued();
       const second = await queued();
       const spans: Record<string, { start: number; end: number }> = {};
+      let releaseFirst = () => undefined as void;
       const agentFor = (id: string) =>
         new ScriptedCodingTurns(async () => {
           spans[id] = { start: Date.now(), end: 0 };
-          await new Promise((r) => setTimeout(r, 50));
+          if (id === first.id) await new Promise<void>((r) => (releaseFirst = r));
           spans[id].end = Date.now();
           return outcome('completed');
         });
-      const service = worker(agentFor(first.id));
-      const other = worker(agentFor(second.id));
+      const queue = new FakeQueue();
+      const service = worker(agentFor(first.id), { queue });
+      const other = worker(agentFor(second.id), { queue });
       const a = service.run(job(first));
-      await turnAttached(first);
-      const b = other.run(job(second));
-      await new Promise((r) => setTimeout(r, 10));
-      expect((await stored(second)).status).toBe(SessionStatus.QUEUED);
+      await turnAttached(first, service);
+
+      // The second run ends at once, its session QUEUED with its place kept and its wait started.
+      const waited = await other.runEnd(job(second));
+      expect(waited).toEqual({ waitMs: expect.any(Number), waitingFor: 'place' });
+      expect(waited.waitMs).toBeGreaterThan(0);
+      expect(waited.waitMs).toBeLessThanOrEqual(5_000);
+      const waiting = await stored(second);
+      expect(waiting).toMatchObject({ status: SessionStatus.QUEUED, startedAt: null, waitingSince: expect.any(Date) });
+      expect((await locks.list())[0]).toMatchObject({ holder: { owner: `session:${first.id}` }, waiters: [{ owner: `session:${second.id}`, position: 1 }] });
       expect(other.watcher.waitingSessionIds).toEqual([second.id]);
-      expect(await heartbeat.alive([second.id])).toEqual(new Set([second.id])); // recovery leaves it alone
-      await Promise.all([a, b]);
-      expect((await stored(first)).status).toBe(SessionStatus.COMPLETED);
-      expect((await stored(second)).status).toBe(SessionStatus.COMPLETED);
+      // Trying again while the first runs keeps its place and the start of its wait.
+      expect(await other.runEnd(job(second))).toMatchObject({ waitingFor: 'place' });
+      expect((await stored(second)).waitingSince).toEqual(waiting.waitingSince);
+      expect((await locks.list())[0].waiters).toHaveLength(1);
+
+      queue.jobs.set(`${second.id}.1`, 'delayed'); // what the worker does with a wait
+      releaseFirst();
+      await a;
+      expect(queue.woken).toEqual([job(second)]); // the lock was handed to its place
+      expect((await locks.list())[0].holder?.owner).toBe(`session:${second.id}`);
+      expect(await other.runEnd(job(second))).toEqual({});
+      expect(await stored(first)).toMatchObject({ status: SessionStatus.COMPLETED });
+      expect(await stored(second)).toMatchObject({ status: SessionStatus.COMPLETED, waitingSince: null });
       expect(spans[second.id].start).toBeGreaterThanOrEqual(spans[first.id].end);
+      expect(other.watcher.waitingSessionIds).toEqual([]);
+      expect(await locks.list()).toEqual([]);
+    });
+
+    it('serves waiting sessions in the order they first found the workspace busy', async () => {
+      const holder = await locks.acquire(await resource(), { owner: 'another session', ttlMs: 60_000, waitTimeoutMs: 0 });
+      const [early, late] = [await queued(), await queued()];
+      const turns = new ScriptedCodingTurns(async () => outcome('completed'));
+      const service = worker(turns);
+      await service.runEnd(job(early));
+      await service.runEnd(job(late));
+      await locks.release(holder);
+      // The lock went to the earlier place: the later session keeps waiting even though it asks first.
+      expect(await service.runEnd(job(late))).toMatchObject({ waitingFor: 'place' });
+      expect(await service.runEnd(job(early))).toEqual({});
+      expect(await service.runEnd(job(late))).toEqual({});
+      expect([(await stored(early)).status, (await stored(late)).status]).toEqual([SessionStatus.COMPLETED, SessionStatus.COMPLETED]);
+    });
+
+    it('takes over the lease its own previous attempt still holds: a retry does not wait for itself', async () => {
+      const s = await queued();
+      const previous = await locks.acquire(await resource(), { owner: `session:${s.id}`, ttlMs: 60_000, waitTimeoutMs: 0 });
+      const row = (await repo.findById(s.id))!;
+      row.markRunning();
+      row.fail({ code: 'OPENCODE_ERROR', message: 'boom' }, null);
+      row.retry();
+      await repo.update(row);
+      const turns = new ScriptedCodingTurns(async () => outcome('completed'));
+      expect(await worker(turns).runEnd({ sessionId: s.id, attempt: 2 })).toEqual({});
+      expect(await stored(s)).toMatchObject({ status: SessionStatus.COMPLETED, attempt: 2 });
+      expect(previous.signal.aborted).toBe(true);
+      expect(LockError.isTakeover(previous.signal.reason)).toBe(true); // told it was its own owner, not a loss
+      expect(await locks.list()).toEqual([]);
     });
 
     it('stops the turn and records WORKSPACE_LOCK_LOST when the lease is lost mid-run', async () => {
@@ -460,11 +518,20 @@ describe('SessionExecutionService', () => {
       expect(after.error?.message).toContain('taken away by the test');
     });
 
-    it('ends TIMED_OUT with WORKSPACE_BUSY when the workspace stays locked for the whole timeout', async () => {
-      const s = await queued(1);
+    it('ends TIMED_OUT with WORKSPACE_BUSY once it waited its timeout, counted from when it first found the workspace busy', async () => {
+      const s = await queued(60);
       await locks.acquire(await resource(), { owner: 'another session', ttlMs: 60_000, waitTimeoutMs: 0 });
+      // Queued long ago (waiting for a worker): its wait for the workspace starts only now.
+      repo.rows.set(s.id, { ...(await stored(s)), queuedAt: new Date(Date.now() - 3_600_000) });
       const agent = new ScriptedCodingTurns(async () => outcome('completed'));
-      await worker(agent).run(job(s));
+      const service = worker(agent);
+      expect(await service.runEnd(job(s))).toMatchObject({ waitingFor: 'place' });
+      const since = (await stored(s)).waitingSince!;
+      expect(Date.now() - since.getTime()).toBeLessThan(60_000);
+
+      // Its timeout passes while its job is delayed (the start is on the row, not in a process).
+      repo.rows.set(s.id, { ...(await stored(s)), waitingSince: new Date(since.getTime() - 60_000) });
+      expect(await service.runEnd(job(s))).toEqual({});
       const after = await stored(s);
       expect(after).toMatchObject({ status: SessionStatus.TIMED_OUT, error: { code: 'WORKSPACE_BUSY' } });
       expect(after.startedAt).toBeNull();
@@ -472,21 +539,31 @@ describe('SessionExecutionService', () => {
       expect((await locks.list())[0].waiters).toEqual([]);
     });
 
-    it('stops waiting when the queued session is cancelled', async () => {
+    it('waits no longer than its remaining timeout before it tries again', async () => {
+      const s = await queued(60);
+      await locks.acquire(await resource(), { owner: 'another session', ttlMs: 60_000, waitTimeoutMs: 0 });
+      const service = worker(new ScriptedCodingTurns(async () => outcome('completed')));
+      await service.runEnd(job(s));
+      repo.rows.set(s.id, { ...(await stored(s)), waitingSince: new Date(Date.now() - 59_900) });
+      expect((await service.runEnd(job(s))).waitMs).toBeLessThanOrEqual(100);
+    });
+
+    it('gives its place up when the queued session is cancelled while it waits', async () => {
       const s = await queued();
       await locks.acquire(await resource(), { owner: 'another session', ttlMs: 60_000, waitTimeoutMs: 0 });
       const agent = new ScriptedCodingTurns(async () => outcome('completed'));
       const service = worker(agent);
-      const waiting = service.run(job(s));
-      await new Promise((r) => setTimeout(r, 10));
+      expect(await service.runEnd(job(s))).toMatchObject({ waitingFor: 'place' });
+      expect((await locks.list())[0].waiters).toHaveLength(1);
       const row = (await repo.findById(s.id))!;
       row.cancel('cancelled by user');
       await repo.update(row);
       service.watcher.onCancelRequested(s.id);
-      await waiting;
+      await waitUntil(async () => (await locks.list())[0].waiters.length === 0);
+      expect(service.watcher.waitingSessionIds).toEqual([]);
+      expect(await service.runEnd(job(s))).toEqual({}); // a job that runs anyway does nothing
       expect((await stored(s)).status).toBe(SessionStatus.CANCELLED);
       expect(agent.opened).toBe(0);
-      expect((await locks.list())[0].waiters).toEqual([]);
     });
   });
 
@@ -503,7 +580,7 @@ describe('SessionExecutionService', () => {
       const watcher = new RunWatcher(repo, heartbeat);
       const slots = new WorktreeSlots(locks, testGit(), spaces, slotConfig);
       const service = new SessionExecutionService(repo, turns, watcher, new WorkspaceLock(locks, spaces, slotConfig), slots, slotConfig, agents, spaces);
-      return { run: async (j) => void (await service.run(j)), watcher };
+      return { run: async (j) => void (await service.run(j)), runEnd: (j) => service.run(j), watcher };
     }
 
     async function queuedIn(branch: string): Promise<Session> {
@@ -548,36 +625,36 @@ describe('SessionExecutionService', () => {
       expect(await locks.list()).toEqual([]);
     }, GIT_WORK_MS);
 
-    it('waits QUEUED for a slot while every slot is busy, takes the first that comes free, and gives up after its timeout', async () => {
-      const oneSlot = AppConfig.with({ WORKTREES_DIR: worktreesDir, WORKTREE_SLOTS_PER_REPOSITORY: '1' });
+    it('keeps a place QUEUED while every slot is busy, takes the slot handed to it, and gives up after its timeout', async () => {
+      const twoSlots = AppConfig.with({ WORKTREES_DIR: worktreesDir, WORKTREE_SLOTS_PER_REPOSITORY: '2' });
       const spaces = testWorkspaces(undefined, undefined, worktreesDir);
-      const slots = new WorktreeSlots(locks, testGit(), spaces, oneSlot);
-      const onlySlot = join(await slots.homeOf(repository), 'slot-0');
-      const service = new SessionExecutionService(repo, writing(async () => outcome('completed')), new RunWatcher(repo, heartbeat), new WorkspaceLock(locks, spaces, oneSlot), slots, oneSlot, agents, spaces);
-      const holder = await locks.acquire(slotLockResource(onlySlot), { owner: 'another session', ttlMs: 60_000, waitTimeoutMs: 0 });
+      const slots = new WorktreeSlots(locks, testGit(), spaces, twoSlots);
+      const home = await slots.homeOf(repository);
+      const queue = new FakeQueue();
+      const service = new SessionExecutionService(repo, writing(async () => outcome('completed')), new RunWatcher(repo, heartbeat), new WorkspaceLock(locks, spaces, twoSlots), slots, twoSlots, agents, spaces, null, null, queue);
+      const holders = await Promise.all(
+        [0, 1].map((n) => locks.acquire(slotLockResource(join(home, `slot-${n}`)), { owner: `another session ${n}`, ttlMs: 60_000, waitTimeoutMs: 0 })),
+      );
 
       const patient = await queuedIn('orchestrator/unit-wait');
-      const running = service.run(job(patient));
-      await new Promise((r) => setTimeout(r, 300));
+      expect(await service.run(job(patient))).toMatchObject({ waitingFor: 'place' });
       expect((await stored(patient)).status).toBe(SessionStatus.QUEUED);
-      await locks.release(holder);
-      await running;
+      // A place in the queue of every slot: the first to come free is its.
+      expect((await locks.list()).map((l) => l.waiters.map((w) => w.owner))).toEqual([[`session:${patient.id}`], [`session:${patient.id}`]]);
+      queue.jobs.set(`${patient.id}.1`, 'delayed');
+      await locks.release(holders[1]);
+      expect(queue.woken).toEqual([job(patient)]);
+      expect(await service.run(job(patient))).toEqual({});
       expect((await stored(patient)).status).toBe(SessionStatus.COMPLETED);
+      expect((await locks.list()).map((l) => [l.holder?.owner, l.waiters.length])).toEqual([['another session 0', 0]]); // its other place given up
 
-      await locks.acquire(slotLockResource(onlySlot), { owner: 'another session', ttlMs: 60_000, waitTimeoutMs: 0 });
-      const s = Session.create({
-        title: 'No slot',
-        prompt: 'p',
-        workspace: repository,
-        opencodeAgent: 'build',
-        timeoutSeconds: 1,
-        worktree: newSessionWorktree({ repository, subdirectory: '', branch: 'orchestrator/unit-busy', baseRef: null, baseCommit }),
-      });
-      await repo.insert(s);
-      s.queue();
-      await repo.update(s);
-      await service.run(job(s));
+      await locks.acquire(slotLockResource(join(home, 'slot-1')), { owner: 'another session 1', ttlMs: 60_000, waitTimeoutMs: 0 });
+      const s = await queuedIn('orchestrator/unit-busy');
+      expect(await service.run(job(s))).toMatchObject({ waitingFor: 'place' });
+      repo.rows.set(s.id, { ...(await stored(s)), waitingSince: new Date(Date.now() - 61_000) });
+      expect(await service.run(job(s))).toEqual({});
       expect(await stored(s)).toMatchObject({ status: SessionStatus.TIMED_OUT, error: { code: 'WORKSPACE_BUSY' }, startedAt: null });
+      expect((await locks.list()).every((l) => l.waiters.length === 0)).toBe(true);
     }, GIT_WORK_MS);
 
     it('leaves the slot to whoever holds it now when its lease is lost: nothing is committed by this run', async () => {

@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { AppConfig } from '@app/config';
 import { Lease, LockError } from '@app/locking';
 import { WORKSPACE_PORT, WorkspaceError, WorkspaceErrorCode, WorkspacePort } from '@app/workspace';
-import { Session } from '../domain/session';
+import { Session, WORKER_SHUTDOWN } from '../domain/session';
 import { turnPolicyOf } from '../domain/session-agent';
 import { SessionStatus } from '../domain/session-status';
 import { RunFailureCode } from '../domain/session.errors';
@@ -23,7 +23,8 @@ import { SESSION_QUEUE, SessionQueuePort, SessionRunJob } from './ports/session-
 import { SESSION_REPOSITORY, SessionRepositoryPort } from './ports/session.repository.port';
 import { retryOnConflict } from './retry-on-conflict';
 import { RunWatcher } from './run-watcher';
-import { WorkspaceLock, WorkspaceLockOutcome } from './workplace/workspace-lock';
+import { DatabaseWait } from './database-wait';
+import { PLACE_KEPT_MS, placeRetryMs, WorkspaceLock } from './workplace/workspace-lock';
 import { SettledWorktree, WorktreeSlots } from './workplace/worktree-slots';
 import { errorMessage, RunFailure, ZERO_USAGE } from '@app/shared';
 import { budgetEvent } from './ports/session-events.port';
@@ -44,11 +45,25 @@ const INFRASTRUCTURE_FAILURES: readonly string[] = [RunFailureCode.WORKSPACE_LOC
 /** How a turn ends when the provider gave up on rate limits (OpenCode's own retries spent). */
 const PROVIDER_RATE_LIMITED = 'PROVIDER_RATE_LIMITED';
 
-/** How a run of a job ended: done (whatever the session's status), or to be run again after a wait (QUEUED, waiting for provider capacity). */
+/**
+ * How a run of a job ended: done (whatever the session's status), or to be run again after a wait
+ * (QUEUED, waiting for provider capacity, or for its place: its workspace or a worktree slot).
+ */
 export interface RunEnd {
   waitMs?: number;
+  /** What the wait is for: its place ('place'; the job may be woken early), else provider capacity. */
+  waitingFor?: 'place';
+  /**
+   * A planned stop of this worker gave the run up (handOverRuns). follow: the session stays
+   * RUNNING and its OpenCode turn goes on (its server outlives this worker); the job goes back to
+   * the queue as it is, and the next worker follows the turn. new-attempt: the turn stopped with
+   * this worker's server; the session was queued again as a new attempt (its own job).
+   */
+  handedOver?: 'follow' | 'new-attempt';
 }
 const DONE: RunEnd = {};
+const HANDED_TO_NEXT_WORKER: RunEnd = { handedOver: 'follow' };
+const REQUEUED_AS_NEW_ATTEMPT: RunEnd = { handedOver: 'new-attempt' };
 
 /** The model a run was admitted on, and the capacity it holds there (none without provider limits). */
 interface Admitted {
@@ -109,7 +124,11 @@ export class SessionExecutionService {
     /** Without it no provider limit holds and no model is marked unavailable. */
     @Optional() @Inject(PROVIDER_CAPACITY) private readonly capacity: ProviderCapacityPort | null = null,
     @Optional() @Inject(RUN_CONTROL_METRICS) private readonly metrics: RunControlMetricsPort | null = null,
-  ) {}
+    /** Without it a write that finds the database out of reach fails the job at once (BullMQ retries it a few times). */
+    @Optional() @Inject(DatabaseWait) private readonly databaseWait: DatabaseWait | null = null,
+  ) {
+    this.workspaceLock.onPlaceReady((sessionId) => this.wakeParkedRun(sessionId));
+  }
 
   /**
    * Runs the job's attempt. Returns a wait when the session stays (or went back) QUEUED for
@@ -120,22 +139,25 @@ export class SessionExecutionService {
     const queued = await this.sessions.findById(job.sessionId);
     if (!queued || queued.attempt !== job.attempt) return DONE; // deleted or superseded by a retry
     if (queued.status !== SessionStatus.QUEUED && queued.status !== SessionStatus.RUNNING) return DONE;
-    const admitted = await this.admit(job, queued);
-    if (!admitted) return DONE;
-    if (!('model' in admitted)) return admitted;
+    // Its place first: a run that cannot have it now asks no capacity (an admission counts a request toward rpm limits).
+    const place = await this.takePlace(job, queued);
+    if (!('lease' in place)) return place;
     try {
-      const place = await this.takePlace(job, queued);
-      if (!place) return DONE;
+      const admitted = await this.admit(job, queued);
+      if (!admitted) return DONE;
+      if (!('model' in admitted)) return admitted; // its place goes to the next in line meanwhile
       try {
         return await this.runInPlace(job, place, admitted);
       } finally {
-        if (place.slot) await this.slots.release(place.lease);
-        else await this.workspaceLock.release(place.lease);
+        if (admitted.permit) {
+          await this.capacity?.release(admitted.permit).catch((err: Error) => this.logger.warn(`Session ${job.sessionId}: could not release its capacity on ${admitted.model}: ${err.message}`));
+        }
       }
     } finally {
-      if (admitted.permit) {
-        await this.capacity?.release(admitted.permit).catch((err: Error) => this.logger.warn(`Session ${job.sessionId}: could not release its capacity on ${admitted.model}: ${err.message}`));
-      }
+      // A turn handed to the next worker keeps its place: that run takes the lease over (same owner).
+      const handedOver = this.handedOverPlaces.delete(place.lease);
+      if (!handedOver && place.slot) await this.slots.release(place.lease);
+      else if (!handedOver) await this.workspaceLock.release(place.lease);
     }
   }
 
@@ -192,27 +214,85 @@ export class SessionExecutionService {
   }
 
   /**
-   * Waits, QUEUED and in arrival order, for where the run works: a worktree slot of its
-   * repository (isolation "worktree"), or its workspace when no other session runs there
-   * ("shared"). Gives up (TIMED_OUT, WORKSPACE_BUSY) after the session's own timeout, or when it
-   * is cancelled meanwhile.
+   * Where the run works, taken without waiting: a worktree slot of its repository (isolation
+   * "worktree"), or its workspace when no other session runs there ("shared"). Busy: see waitForPlace.
    */
-  private async takePlace(job: SessionRunJob, session: Session): Promise<RunPlace | null> {
-    const wait = new AbortController();
-    const unwatch = this.watcher.watchWait(job.sessionId, wait);
-    try {
-      const taken: WorkspaceLockOutcome & { slot?: string } = session.worktree
-        ? await this.slots.acquire(session, wait.signal)
-        : await this.workspaceLock.acquire(session, wait.signal);
-      if (taken.kind === 'held') return { lease: taken.lease, slot: taken.slot };
-      if (taken.kind === 'busy') {
-        await this.mutate(job, session, (s) => s.timeOutWaiting(taken.resource), SessionStatus.QUEUED);
-      }
-      return null; // busy, or cancelled or settled meanwhile
-    } finally {
-      unwatch();
+  private async takePlace(job: SessionRunJob, session: Session): Promise<RunPlace | RunEnd> {
+    const taken = session.worktree ? await this.slots.take(session) : await this.workspaceLock.take(session);
+    if (taken.kind === 'held') {
+      this.forgetPlace(job.sessionId);
+      return { lease: taken.lease, slot: taken.slot };
     }
+    return this.waitForPlace(job, session, taken.resource);
   }
+
+  /**
+   * Its place is busy: the session stays QUEUED, its place kept in the lock's FIFO queue, and the
+   * run gives its worker back (a delayed job, no attempt spent) until the lock is handed to its
+   * place (the job is woken then) or placeRetryMs at most. It gives up (TIMED_OUT, WORKSPACE_BUSY)
+   * after its own timeout counted from when it first found its place busy (waitingSince, on the
+   * row, so that the count survives the delays). A cancel meanwhile gives its place up (RunWatcher).
+   * A resumed RUNNING run whose place another session took waits likewise until its deadline, then
+   * fails WORKSPACE_LOCK_LOST.
+   */
+  private async waitForPlace(job: SessionRunJob, session: Session, resource: string): Promise<RunEnd> {
+    const leave = () => (session.worktree ? this.slots.leave(session) : this.workspaceLock.leave(session));
+    const now = Date.now();
+    const { startedAt, timeoutSeconds } = session.snapshot();
+    if (session.status === SessionStatus.RUNNING) {
+      const remainingMs = (startedAt ?? new Date(now)).getTime() + timeoutSeconds * 1000 - now;
+      if (remainingMs > 0) return this.parkRun(job, leave, Math.min(placeRetryMs(0), remainingMs));
+      this.forgetPlace(job.sessionId);
+      await leave();
+      const failure = {
+        code: RunFailureCode.WORKSPACE_LOCK_LOST,
+        message: `its worker was lost, and ${resource} was held by other sessions until past its timeout; its OpenCode turn was not followed again`,
+      };
+      await this.mutate(job, session, (s) => s.fail(failure, s.snapshot().usage));
+      return DONE;
+    }
+    const waiting = session.snapshot().waitingSince ? session : await this.mutate(job, session, (s) => s.waitForPlace(new Date(now)), SessionStatus.QUEUED);
+    if (!waiting) {
+      await leave(); // cancelled, deleted or retried meanwhile
+      return DONE;
+    }
+    const waitedMs = now - (waiting.snapshot().waitingSince ?? new Date(now)).getTime();
+    const remainingMs = timeoutSeconds * 1000 - waitedMs;
+    if (remainingMs > 0) return this.parkRun(job, leave, Math.min(placeRetryMs(waitedMs), remainingMs));
+    this.forgetPlace(job.sessionId);
+    await leave();
+    await this.mutate(job, waiting, (s) => s.timeOutWaiting(resource), SessionStatus.QUEUED);
+    return DONE;
+  }
+
+  /** The run gives its worker back for `waitMs` at most; woken when the lock is handed to its place. */
+  private parkRun(job: SessionRunJob, leave: () => Promise<void>, waitMs: number): RunEnd {
+    const until = Date.now() + PLACE_KEPT_MS;
+    for (const [id, parked] of this.parkedRuns) if (parked.until <= Date.now()) this.parkedRuns.delete(id);
+    this.parkedRuns.set(job.sessionId, { job, until });
+    this.watcher.watchPlace(job.sessionId, leave, PLACE_KEPT_MS);
+    return { waitMs, waitingFor: 'place' };
+  }
+
+  private forgetPlace(sessionId: string): void {
+    this.parkedRuns.delete(sessionId);
+    this.watcher.unwatchPlace(sessionId);
+  }
+
+  /**
+   * The lock was handed to the place of a run this process parked: its delayed job runs now. A
+   * wake-up that misses its job anyway is not lost: the run comes back after its wait, and the
+   * grant holds PLACE_CLAIM_MS for it.
+   */
+  private wakeParkedRun(sessionId: string): void {
+    const parked = this.parkedRuns.get(sessionId);
+    if (!parked || !this.queue) return;
+    this.parkedRuns.delete(sessionId);
+    this.queue.wake(parked.job).catch((err: Error) => this.logger.debug(`Could not wake the run of session ${sessionId}: ${err.message}`));
+  }
+
+  /** Runs this process parked (their jobs delayed while they wait for their place), by session id. */
+  private readonly parkedRuns = new Map<string, { job: SessionRunJob; until: number }>();
 
   private async runInPlace(job: SessionRunJob, place: RunPlace, admitted: Admitted): Promise<RunEnd> {
     const claimed = await this.claim(job, place.slot);
@@ -233,9 +313,15 @@ export class SessionExecutionService {
     }
     const ended = await this.follow(job, turn.session, turn.ref, request, turn.resume, place.lease, control);
     await control.finish(ended.outcome.usage);
+    if (ended.outcome.status === 'detached') {
+      this.handedOverPlaces.add(place.lease);
+      this.logger.log(`Session ${job.sessionId}: handed over; its OpenCode turn goes on, for the next worker to follow`);
+      return HANDED_TO_NEXT_WORKER;
+    }
     // A slot whose lease was lost (expired, or taken over by a resumed run of this session) may be
     // someone else's now: its work is theirs to commit (resetSlot commits leftovers to this branch).
     const settled = place.slot && !place.lease.signal.aborted ? await this.settleWorktree(turn.session, place.slot) : null;
+    if (ended.abortReason === 'shutdown' && ended.outcome.status !== 'completed') return this.requeueAfterShutdown(job, turn.session, ended, settled);
     const waiting = await this.waitAgain(job, turn.session, ended, admitted, settled, place.slot !== undefined);
     if (waiting) return waiting;
     const outcome = settled && 'failure' in settled ? failedBy(ended.outcome, settled.failure) : ended.outcome;
@@ -323,6 +409,53 @@ export class SessionExecutionService {
 
   /** The AbortController of the turn each run follows now, for its control. */
   private readonly abortTurn = new Map<string, AbortController>();
+  /** How each run following a turn now gives it up when this worker stops (handOverRuns). */
+  private readonly handOffs = new Map<string, () => void>();
+  /** Set once the grace of a planned stop is over: a run that reaches its turn from then on gives it up at once. */
+  private handingOver = false;
+  /** Leases of runs handed over: kept (not released) for the next worker, which takes them over. */
+  private readonly handedOverPlaces = new WeakSet<Lease>();
+
+  /**
+   * The grace of a planned stop of this worker is over (a deploy): every run still following a
+   * turn gives it up now, and so does any run that reaches its turn later. A turn on a server that
+   * outlives this worker (an external one) goes on: the run stops following it and its job goes
+   * back to the queue, keeping its workspace lease, for the next worker to follow it without sending
+   * the prompt again. A turn on a server that stops with this worker (a managed one) is aborted, and
+   * the session is queued again as a new attempt (WORKER_SHUTDOWN), never failed WORKER_LOST.
+   * Returns how many runs were following a turn.
+   */
+  handOverRuns(): number {
+    this.handingOver = true;
+    const handOffs = [...this.handOffs.values()];
+    handOffs.forEach((handOff) => handOff());
+    return handOffs.length;
+  }
+
+  /**
+   * The turn stopped with this worker (its managed server stops too): the session runs again as a
+   * new attempt (a worktree session from what its branch holds), or ends CANCELLED when a cancel
+   * was asked meanwhile.
+   */
+  private async requeueAfterShutdown(
+    job: SessionRunJob,
+    session: Session,
+    ended: FollowedTurn,
+    settled: SettledWorktree | { failure: RunFailure } | null,
+  ): Promise<RunEnd> {
+    const why = 'its worker stopped (a planned stop) and its OpenCode server stopped with it; the turn was aborted and the session runs again';
+    const recorded = await this.mutate(job, session, (s) => {
+      if (settled && 'changes' in settled) s.recordChanges(settled.changes);
+      if (s.cancelRequested) s.recordTurnOutcome(ended.outcome, { abortReason: 'cancel', resumed: false });
+      else s.requeueAfterShutdown(why);
+    });
+    if (!recorded || recorded.status !== SessionStatus.QUEUED) return DONE;
+    this.logger.warn(`Session ${job.sessionId}: ${WORKER_SHUTDOWN}, ${why} as attempt ${recorded.attempt}`);
+    // Saved before enqueued: a crash in between leaves a QUEUED session the recovery sweep enqueues.
+    // Ahead of the backlog: it was running, and only the deploy stopped it.
+    await this.queue?.enqueue({ sessionId: job.sessionId, attempt: recorded.attempt }, { ahead: true });
+    return REQUEUED_AS_NEW_ATTEMPT;
+  }
 
   private publishBudget(job: SessionRunJob, state: 'warning' | 'exceeded', event: { scope: string; scopeId: string; limit: string; message: string }): void {
     if (state === 'warning') this.logger.warn(`Session ${job.sessionId}: ${event.message}`);
@@ -368,27 +501,29 @@ export class SessionExecutionService {
 
   /** QUEUED → RUNNING (in `slot` when it has one), or picks up a RUNNING session whose worker was lost. */
   private claim(job: SessionRunJob, slot?: string): Promise<{ session: Session; resume: boolean } | null> {
-    return retryOnConflict(
-      MAX_CONFLICT_RETRIES,
-      async () => {
-        const session = await this.sessions.findById(job.sessionId);
-        if (!session || session.attempt !== job.attempt) return null; // deleted or superseded by a retry
-        if (session.status === SessionStatus.RUNNING) {
-          this.logger.warn(`Resuming session ${session.id} (attempt ${job.attempt}) after its worker was lost`);
-          if (slot && session.worktree?.slot !== slot) {
-            session.useSlot(slot);
-            await this.sessions.update(session);
+    const claim = () =>
+      retryOnConflict(
+        MAX_CONFLICT_RETRIES,
+        async () => {
+          const session = await this.sessions.findById(job.sessionId);
+          if (!session || session.attempt !== job.attempt) return null; // deleted or superseded by a retry
+          if (session.status === SessionStatus.RUNNING) {
+            this.logger.warn(`Resuming session ${session.id} (attempt ${job.attempt}): its previous worker was lost or handed it over`);
+            if (slot && session.worktree?.slot !== slot) {
+              session.useSlot(slot);
+              await this.sessions.update(session);
+            }
+            return { session, resume: true };
           }
-          return { session, resume: true };
-        }
-        if (session.status !== SessionStatus.QUEUED) return null; // finished or cancelled meanwhile
-        session.markRunning();
-        if (slot) session.useSlot(slot);
-        await this.sessions.update(session);
-        return { session, resume: false };
-      },
-      () => new Error(`session ${job.sessionId}: too many concurrent changes while claiming it`),
-    );
+          if (session.status !== SessionStatus.QUEUED) return null; // finished or cancelled meanwhile
+          session.markRunning();
+          if (slot) session.useSlot(slot);
+          await this.sessions.update(session);
+          return { session, resume: false };
+        },
+        () => new Error(`session ${job.sessionId}: too many concurrent changes while claiming it`),
+      );
+    return this.whileDatabaseAway(job, null, 'that it runs', claim);
   }
 
   /**
@@ -468,6 +603,11 @@ export class SessionExecutionService {
   ): Promise<FollowedTurn> {
     const turn = new AbortController();
     this.abortTurn.set(job.sessionId, turn);
+    // A planned stop: a turn that outlives this worker is left running for the next one, any other is aborted.
+    const detach = new AbortController();
+    const handOff = () => (this.turns.outlivesWorker(ref) ? detach.abort() : turn.abort('shutdown' satisfies TurnAbortReason));
+    this.handOffs.set(job.sessionId, handOff);
+    if (this.handingOver) handOff();
     control.begin();
     if (control.stop) turn.abort(control.stop.reason);
     const unwatch = this.watcher.watchRun(job.sessionId, turn);
@@ -484,6 +624,7 @@ export class SessionExecutionService {
       // last progress of the run before the run's final status.
       const result = await this.turns.runTurn(ref, request, {
         signal: turn.signal,
+        detach: detach.signal,
         resume,
         onProgress: (progress) => {
           if (progress.kind === 'tool' || progress.kind === 'files') toolsRan = true;
@@ -501,7 +642,7 @@ export class SessionExecutionService {
             }
           : undefined,
       });
-      await permissions?.finish(APPROVALS_SETTLE_MS);
+      if (result.status !== 'detached') await permissions?.finish(APPROVALS_SETTLE_MS);
       const abortReason = turn.signal.aborted ? (turn.signal.reason as TurnAbortReason) : undefined;
       return {
         outcome: permissions ? permissions.explain(result) : result,
@@ -513,6 +654,7 @@ export class SessionExecutionService {
       };
     } finally {
       if (this.abortTurn.get(job.sessionId) === turn) this.abortTurn.delete(job.sessionId);
+      if (this.handOffs.get(job.sessionId) === handOff) this.handOffs.delete(job.sessionId);
       clearDeadline();
       keepLease();
       unwatch();
@@ -563,7 +705,9 @@ export class SessionExecutionService {
   /**
    * Applies a change to this attempt while it is RUNNING (or `expected`) and writes it
    * version-checked. The first try uses the copy in hand; after a concurrent edit it reloads and
-   * reapplies. Returns the written session, or null when the attempt is no longer as expected.
+   * reapplies. While the database is out of reach it waits (see whileDatabaseAway), and then
+   * reloads too: the copy in hand may hold the change already. Returns the written session, or
+   * null when the attempt is no longer as expected.
    */
   private mutate(
     job: SessionRunJob,
@@ -571,17 +715,30 @@ export class SessionExecutionService {
     change: (s: Session) => void,
     expected = SessionStatus.RUNNING,
   ): Promise<Session | null> {
-    return retryOnConflict(
-      MAX_CONFLICT_RETRIES,
-      async (attempt) => {
-        const session = (attempt === 1 ? inHand : null) ?? (await this.sessions.findById(job.sessionId, { includeDeleted: true }));
-        if (!session || session.attempt !== job.attempt || session.status !== expected) return null;
-        change(session);
-        await this.sessions.update(session);
-        return session;
-      },
-      () => new Error(`session ${job.sessionId}: too many concurrent changes while recording its run`),
-    );
+    const write = (copy: Session | null) =>
+      retryOnConflict(
+        MAX_CONFLICT_RETRIES,
+        async (attempt) => {
+          const session = (attempt === 1 ? copy : null) ?? (await this.sessions.findById(job.sessionId, { includeDeleted: true }));
+          if (!session || session.attempt !== job.attempt || session.status !== expected) return null;
+          change(session);
+          await this.sessions.update(session);
+          return session;
+        },
+        () => new Error(`session ${job.sessionId}: too many concurrent changes while recording its run`),
+      );
+    return this.whileDatabaseAway(job, inHand, 'the state of its run', (tryNumber) => write(tryNumber === 1 ? inHand : null));
+  }
+
+  /**
+   * Runs `write`, and again while it fails because the database is out of reach, for up to the
+   * session's timeout (DatabaseWait), so that an outage does not spend the job's few retries nor
+   * lose the outcome of a turn OpenCode finished. Without a DatabaseWait: once.
+   */
+  private whileDatabaseAway<T>(job: SessionRunJob, session: Session | null, what: string, write: (tryNumber: number) => Promise<T>): Promise<T> {
+    if (!this.databaseWait) return write(1);
+    const timeoutSeconds = session?.snapshot().timeoutSeconds ?? this.config.sessionTimeoutSeconds;
+    return this.databaseWait.write(job.sessionId, what, timeoutSeconds, write);
   }
 }
 

@@ -143,6 +143,11 @@ export class SessionLifecycleService {
     return { opencodeAgent: choice.opencodeAgent, model: choice.model, snapshot };
   }
 
+  /** Which of these sessions are not finished yet (deleted ones included; unknown ids are not listed). */
+  unfinished(ids: readonly string[]): Promise<string[]> {
+    return this.sessions.findUnfinished(ids);
+  }
+
   async get(id: string): Promise<Session> {
     const session = await this.sessions.findById(id);
     if (!session) throw SessionError.notFound(id);

@@ -33,8 +33,7 @@ describe('SessionRecoveryService: approvals whose worker died', () => {
   it('cancels the pending approvals of a run it fails WORKER_LOST', async () => {
     const s = await running();
     const pending = await ask(s, 'per_1');
-    const report = await recovery.sweep(new Date(Date.now() + 5_000));
-    expect(report.failed).toEqual([s.id]);
+    expect(await recovery.failLostRun(s.id, s.attempt, 'failed')).toBe(true);
     expect((await repo.findById(s.id))!.snapshot().error?.code).toBe('WORKER_LOST');
     expect(gate.approvals.get(pending.id)).toMatchObject({ status: 'CANCELLED', decidedBy: 'session-ended' });
   });

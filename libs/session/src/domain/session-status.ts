@@ -34,7 +34,7 @@ export function canTransition(from: SessionStatus, to: SessionStatus): boolean {
 }
 
 /** Statuses a session never leaves on its own (only a retry re-queues the retryable ones). */
-const FINAL_STATUSES: readonly SessionStatus[] = [
+export const FINAL_STATUSES: readonly SessionStatus[] = [
   SessionStatus.COMPLETED,
   SessionStatus.FAILED,
   SessionStatus.TIMED_OUT,

@@ -85,6 +85,43 @@ describe('Session state machine', () => {
     expect(s.pullEvents()).toEqual([expect.objectContaining({ from: SessionStatus.RUNNING, to: SessionStatus.QUEUED, reason: 'rate limited before its first step', attempt: 1 })]);
   });
 
+  it('queues a running attempt again as a new attempt when its worker stops on purpose (WORKER_SHUTDOWN), forgetting its turn and slot', () => {
+    const s = sessionIn(SessionStatus.RUNNING);
+    s.attachTurn('ses_1', 'msg_1', 'w1-m0g1');
+    s.useModel('rehearsal/scripted');
+    s.requeueAfterShutdown('its OpenCode server stops with the worker; the turn was aborted');
+    expect(s.snapshot()).toMatchObject({
+      status: SessionStatus.QUEUED,
+      attempt: 2,
+      opencodeSessionId: null,
+      opencodeMessageId: null,
+      opencodeServerId: null,
+      modelUsed: null,
+      startedAt: null,
+      error: null,
+    });
+    expect(s.pullEvents()).toEqual([
+      expect.objectContaining({
+        from: SessionStatus.RUNNING,
+        to: SessionStatus.QUEUED,
+        attempt: 2,
+        reason: 'WORKER_SHUTDOWN: its OpenCode server stops with the worker; the turn was aborted (attempt 2)',
+      }),
+    ]);
+    for (const status of ALL.filter((x) => x !== SessionStatus.RUNNING)) {
+      expect(() => sessionIn(status).requeueAfterShutdown('stop')).toThrow(expect.objectContaining({ code: SessionErrorCode.INVALID_TRANSITION }));
+    }
+  });
+
+  it('refuses to record a turn handed to another worker (detached): it has not ended', () => {
+    const s = sessionIn(SessionStatus.RUNNING);
+    s.attachTurn('ses_1', 'msg_1');
+    expect(() => s.recordTurnOutcome({ status: 'detached', summary: '', filesChanged: [], usage: ZERO_USAGE }, { resumed: false })).toThrow(
+      expect.objectContaining({ code: SessionErrorCode.INVALID_TRANSITION }),
+    );
+    expect(s.status).toBe(SessionStatus.RUNNING);
+  });
+
   it('records the model a run uses, and forgets it on a retry', () => {
     const s = sessionIn(SessionStatus.QUEUED);
     s.useModel('rehearsal/fallback');
@@ -167,6 +204,31 @@ describe('Session state machine', () => {
       const s = sessionIn(status);
       s.softDelete();
       expect(s.isDeleted).toBe(true);
+    }
+  });
+});
+
+describe('Session.waitForPlace', () => {
+  it('keeps when a queued attempt first found its place busy, until it runs or a new attempt starts', () => {
+    const s = sessionIn(SessionStatus.QUEUED);
+    const first = new Date('2026-01-01T00:00:10Z');
+    s.waitForPlace(first);
+    s.waitForPlace(new Date('2026-01-01T00:00:20Z'));
+    expect(s.snapshot().waitingSince).toEqual(first);
+    expect(s.pullEvents()).toEqual([]); // not a transition
+    s.markRunning();
+    expect(s.snapshot().waitingSince).toBeNull();
+    s.fail({ code: 'E', message: 'm' }, null);
+    s.retry();
+    s.waitForPlace(new Date('2026-01-01T00:01:00Z'));
+    s.timeOutWaiting('workspace:/w');
+    s.retry();
+    expect(s.snapshot()).toMatchObject({ attempt: 3, waitingSince: null });
+  });
+
+  it('is refused unless QUEUED', () => {
+    for (const status of ALL.filter((x) => x !== SessionStatus.QUEUED)) {
+      expect(() => sessionIn(status).waitForPlace()).toThrow(SessionError);
     }
   });
 });

@@ -8,6 +8,9 @@ import { RunFailureCode, SessionError, SessionErrorCode } from './session.errors
 import { STATED_STOPS, TurnCircumstances, TurnOutcome } from './turn-outcome';
 import { SessionIsolation, SessionMerge, SessionWorktree, WorktreeChanges } from './session-worktree';
 
+/** How the history names a session queued again because its worker stopped on purpose (a deploy), not lost. */
+export const WORKER_SHUTDOWN = 'WORKER_SHUTDOWN';
+
 /** One recorded change of status; appended to session_events, never changed. */
 export interface SessionTransition {
   from: SessionStatus | null;
@@ -52,8 +55,15 @@ export interface SessionProps {
   error: RunFailure | null;
   cancelRequestedAt: Date | null;
   queuedAt: Date | null;
+  /**
+   * When this attempt first found where it works busy (its workspace, or every worktree slot), while
+   * QUEUED; its wait for a place times out `timeoutSeconds` after it. Null once it runs, or before any wait.
+   */
+  waitingSince: Date | null;
   startedAt: Date | null;
   finishedAt: Date | null;
+  /** When retention emptied the output text of this finished attempt (result.summary); null: not pruned (README, Retention). */
+  prunedAt: Date | null;
   createdAt: Date;
   updatedAt: Date;
   deletedAt: Date | null;
@@ -116,8 +126,10 @@ export class Session {
       error: null,
       cancelRequestedAt: null,
       queuedAt: null,
+      waitingSince: null,
       startedAt: null,
       finishedAt: null,
+      prunedAt: null,
       createdAt: now,
       updatedAt: now,
       deletedAt: null,
@@ -208,6 +220,22 @@ export class Session {
   retry(now = new Date(), why = 'retry'): void {
     this.assertCan(SessionStatus.QUEUED, [SessionStatus.FAILED, SessionStatus.TIMED_OUT, SessionStatus.CANCELLED]);
     if (this.props.worktree) this.activeWorktree('retry on its branch');
+    this.startNewAttempt(now, why);
+  }
+
+  /**
+   * RUNNING → QUEUED as a new attempt, with a clean slate: its worker stopped on purpose (a
+   * deploy) and the turn could not outlive it (its OpenCode server stopped with the worker), so
+   * the turn was aborted and the session runs again. Not a failure: the history's reason starts
+   * with WORKER_SHUTDOWN. A worktree session's next attempt starts from what its branch holds.
+   */
+  requeueAfterShutdown(why: string, now = new Date()): void {
+    this.assertCan(SessionStatus.QUEUED, [SessionStatus.RUNNING]);
+    if (this.props.worktree) this.props.worktree = { ...this.props.worktree, slot: null };
+    this.startNewAttempt(now, `${WORKER_SHUTDOWN}: ${why}`);
+  }
+
+  private startNewAttempt(now: Date, why: string): void {
     this.props.attempt += 1;
     Object.assign(this.props, {
       opencodeSessionId: null,
@@ -215,12 +243,14 @@ export class Session {
       opencodeServerId: null,
       modelUsed: null,
       result: null,
+      prunedAt: null,
       usage: null,
       error: null,
       cancelRequestedAt: null,
       startedAt: null,
       finishedAt: null,
       queuedAt: now,
+      waitingSince: null,
     });
     this.transition(SessionStatus.QUEUED, `${why} (attempt ${this.props.attempt})`, now);
   }
@@ -229,6 +259,18 @@ export class Session {
   markRunning(now = new Date()): void {
     this.transition(SessionStatus.RUNNING, 'picked up by a worker', now);
     this.props.startedAt = now;
+    this.props.waitingSince = null;
+  }
+
+  /**
+   * QUEUED, found where it works busy: its wait for a place starts now, unless it started earlier
+   * (the run gave its worker back between tries, so the start is kept here, not in a process).
+   */
+  waitForPlace(now = new Date()): void {
+    this.assertStatus(SessionStatus.QUEUED, 'wait for its workspace');
+    if (this.props.waitingSince) return;
+    this.props.waitingSince = now;
+    this.props.updatedAt = now;
   }
 
   /**
@@ -274,7 +316,7 @@ export class Session {
     this.finish(now, { result: partial ?? null, usage, error: { code: RunFailureCode.TIMED_OUT, message } });
   }
 
-  /** QUEUED → TIMED_OUT: it waited its whole timeout for a workspace that other sessions held. */
+  /** QUEUED → TIMED_OUT: it waited its whole timeout (from waitingSince) for a workspace that other sessions held. */
   timeOutWaiting(waitedFor: string, now = new Date()): void {
     const message = `${waitedFor} stayed locked by other sessions for ${this.props.timeoutSeconds}s; the session never ran`;
     this.transition(SessionStatus.TIMED_OUT, message, now, [SessionStatus.QUEUED]);
@@ -317,6 +359,12 @@ export class Session {
   recordTurnOutcome(outcome: TurnOutcome, circumstances: TurnCircumstances, now = new Date()): void {
     const { abortReason, resumed, lockLostReason } = circumstances;
     this.assertStatus(SessionStatus.RUNNING, 'record the outcome of a turn');
+    if (outcome.status === 'detached') {
+      throw new SessionError(SessionErrorCode.INVALID_TRANSITION, `Cannot record the outcome of session ${this.id}'s turn: it was handed to another worker and has not ended`, {
+        id: this.id,
+        status: this.props.status,
+      });
+    }
     const { usage } = outcome;
     const partial = { summary: outcome.summary, filesChanged: outcome.filesChanged };
     if (outcome.status === 'completed') return this.complete(partial, usage, now);

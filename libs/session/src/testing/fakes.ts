@@ -1,5 +1,6 @@
+import { ZERO_USAGE } from '@app/shared';
 import { Session } from '../domain/session';
-import { SessionStatus } from '../domain/session-status';
+import { isFinal, SessionStatus } from '../domain/session-status';
 import { SessionError } from '../domain/session.errors';
 import {
   CodingTurnsPort,
@@ -11,7 +12,7 @@ import {
 import { AgentChoice, AgentChoiceRequest, AgentDirectoryPort, AgentRunReport } from '../application/ports/agent-directory.port';
 import { RunHeartbeatPort } from '../application/ports/run-heartbeat.port';
 import { RunJobState, SessionQueuePort, SessionRunJob } from '../application/ports/session-queue.port';
-import { SessionEventRecord, SessionPage, SessionRepositoryPort } from '../application/ports/session.repository.port';
+import { SessionEventRecord, SessionPage, SessionRepositoryPort, UnchangedSinceQuery } from '../application/ports/session.repository.port';
 import { SessionTransitionPublisher } from '../application/session-transition-publisher';
 
 /** Unit-test double of the repository with the same version check (and publishing after the write) as the real one. */
@@ -50,9 +51,13 @@ export class InMemorySessionRepository implements SessionRepositoryPort {
     return this.history.filter((e) => e.sessionId === sessionId);
   }
 
-  async findUnchangedSince(statuses: SessionStatus[], before: Date): Promise<Session[]> {
+  async findUnchangedSince(query: UnchangedSinceQuery): Promise<Session[]> {
+    const key = (r: { updatedAt: Date; id: string }) => `${r.updatedAt.toISOString()}|${r.id}`;
+    const after = query.after ? key(query.after) : '';
     return [...this.rows.values()]
-      .filter((r) => statuses.includes(r.status) && r.updatedAt < before && !r.deletedAt)
+      .filter((r) => r.status === query.status && r.updatedAt < query.before && !r.deletedAt && key(r) > after)
+      .sort((a, b) => (key(a) < key(b) ? -1 : 1))
+      .slice(0, query.limit)
       .map((r) => Session.restore(r));
   }
 
@@ -75,6 +80,25 @@ export class InMemorySessionRepository implements SessionRepositoryPort {
       })
       .slice(0, limit)
       .map((p) => Session.restore(p));
+  }
+
+  async pruneFinished(before: Date, limit: number, now: Date): Promise<number> {
+    const due = [...this.rows.values()]
+      .filter((r) => r.prunedAt === null && isFinal(r.status) && r.finishedAt !== null && r.finishedAt < before)
+      .sort((a, b) => a.finishedAt!.getTime() - b.finishedAt!.getTime() || a.id.localeCompare(b.id))
+      .slice(0, limit);
+    for (const r of due) {
+      const result = r.result ? { ...r.result, summary: '' } : null;
+      this.rows.set(r.id, { ...r, result, prunedAt: now, updatedAt: now, version: r.version + 1 });
+    }
+    return due.length;
+  }
+
+  async findUnfinished(ids: readonly string[]): Promise<string[]> {
+    return ids.filter((id) => {
+      const row = this.rows.get(id);
+      return row !== undefined && !isFinal(row.status);
+    });
   }
 
   async findToStop(ids: string[]): Promise<string[]> {
@@ -107,11 +131,21 @@ export class InMemoryHeartbeat implements RunHeartbeatPort {
 export class FakeQueue implements SessionQueuePort {
   readonly jobs = new Map<string, RunJobState>();
   enqueued: SessionRunJob[] = [];
-  async enqueue(job: SessionRunJob): Promise<void> {
+  /** Jobs enqueued ahead of the waiting ones. */
+  ahead: SessionRunJob[] = [];
+  woken: SessionRunJob[] = [];
+  async enqueue(job: SessionRunJob, options: { ahead?: boolean } = {}): Promise<void> {
     const key = `${job.sessionId}.${job.attempt}`;
     if (this.jobs.has(key)) return;
     this.jobs.set(key, 'waiting');
     this.enqueued.push(job);
+    if (options.ahead) this.ahead.push(job);
+  }
+  async wake(job: SessionRunJob): Promise<void> {
+    const key = `${job.sessionId}.${job.attempt}`;
+    if (this.jobs.get(key) !== 'delayed') return;
+    this.jobs.set(key, 'waiting');
+    this.woken.push(job);
   }
   async remove(job: SessionRunJob): Promise<void> {
     this.jobs.delete(`${job.sessionId}.${job.attempt}`);
@@ -171,9 +205,24 @@ export class ScriptedCodingTurns implements CodingTurnsPort {
     return { opencodeSessionId: `ses_${this.opened}`, messageId: `msg_${this.opened}` };
   }
 
+  /** Whether its turns go on when the worker stops (an external server); a managed server's by default. */
+  outlives = false;
+
   async runTurn(ref: CodingTurnRef, request: CodingTurnRequest, options: RunTurnOptions): Promise<CodingTurnOutcome> {
     this.runs.push({ ref, request, resume: options.resume ?? false });
-    return this.behaviour(options.signal, options.resume ?? false);
+    const { detach } = options;
+    if (!detach) return this.behaviour(options.signal, options.resume ?? false);
+    // Detached, the turn goes on unwatched: its own end no longer matters here.
+    const detached = new Promise<CodingTurnOutcome>((resolve) => {
+      const done = () => resolve({ status: 'detached', summary: '', filesChanged: [], usage: { ...ZERO_USAGE } });
+      if (detach.aborted) done();
+      else detach.addEventListener('abort', done, { once: true });
+    });
+    return Promise.race([this.behaviour(options.signal, options.resume ?? false), detached]);
+  }
+
+  outlivesWorker(): boolean {
+    return this.outlives;
   }
 
   async isHealthy(): Promise<boolean> {

@@ -5,7 +5,7 @@ import type { PlanSpendingPort } from '../application/ports/plan-spending.port';
 import { Plan, PlanProps, PlanTask, PlanTaskProps } from '../domain/plan';
 import { PlanError } from '../domain/plan.errors';
 import { ACTIVE_TASK_STATUSES, LIVE_TASK_STATUSES, PlanStatus } from '../domain/plan-status';
-import { PlanListQuery, PlanRepositoryPort } from '../application/ports/plan.repository.port';
+import { PlanListQuery, PlanRepositoryPort, PrunablePlan, PrunablePlanCursor } from '../application/ports/plan.repository.port';
 import { FakeGit } from './fake-git';
 import {
   CreateTaskSession,
@@ -76,6 +76,48 @@ export class InMemoryPlanRepository implements PlanRepositoryPort {
       .sort((a, b) => b.startedAt!.getTime() - a.startedAt!.getTime())
       .slice(0, lastN);
     return recent.length ? recent.reduce((sum, t) => sum + t.complexity, 0) / recent.length : null;
+  }
+
+  async findPrunable(before: Date, limit: number, after: PrunablePlanCursor | null): Promise<PrunablePlan[]> {
+    const key = (c: PrunablePlanCursor) => `${c.endedAt.toISOString()}|${c.id}`;
+    return [...this.plans.values()]
+      .map((p) => ({ plan: p, endedAt: this.prunableEnd(p, before) }))
+      .filter((x): x is { plan: PlanProps; endedAt: Date } => x.endedAt !== null)
+      .map(({ plan, endedAt }) => ({ id: plan.id, endedAt, sessionIds: this.sessionIdsOf(plan.id) }))
+      .filter((c) => !after || key(c) > key(after))
+      .sort((a, b) => a.endedAt.getTime() - b.endedAt.getTime() || a.id.localeCompare(b.id))
+      .slice(0, limit);
+  }
+
+  async deletePrunable(ids: readonly string[], before: Date): Promise<{ plans: number; tasks: number }> {
+    let plans = 0;
+    let tasks = 0;
+    for (const id of ids) {
+      const plan = this.plans.get(id);
+      if (!plan || !this.prunableEnd(plan, before)) continue;
+      for (const t of [...this.tasks.values()].filter((x) => x.planId === id)) {
+        this.tasks.delete(t.id);
+        tasks++;
+      }
+      this.plans.delete(id);
+      plans++;
+    }
+    return { plans, tasks };
+  }
+
+  /** When the plan ended if retention may delete it (see PlanRepositoryPort.findPrunable), else null. */
+  private prunableEnd(p: PlanProps, before: Date): Date | null {
+    const finished = [PlanStatus.COMPLETED, PlanStatus.FAILED, PlanStatus.CANCELLED].includes(p.status);
+    const deletedDraft = p.status === PlanStatus.DRAFT && p.deletedAt !== null;
+    const endedAt = p.finishedAt ?? p.deletedAt;
+    if (!(finished || deletedDraft) || !endedAt || endedAt >= before) return null;
+    const live = finished && [...this.tasks.values()].some((t) => t.planId === p.id && LIVE_TASK_STATUSES.includes(t.status));
+    return live ? null : endedAt;
+  }
+
+  private sessionIdsOf(planId: string): string[] {
+    const ids = [...this.tasks.values()].filter((t) => t.planId === planId).flatMap((t) => [...t.sessions.map((s) => s.sessionId), ...(t.sessionId ? [t.sessionId] : [])]);
+    return [...new Set(ids)];
   }
 
   /** The stored task by key (the latest written state). */
@@ -164,6 +206,13 @@ export class FakeTaskSessions implements TaskSessionsPort {
     this.merged.push({ sessionId, ...merge });
     const repository = this.git!.rootOf(s.command.workspace)!;
     await this.git!.deleteBranch(repository, s.changes!.branch);
+  }
+
+  async unfinished(sessionIds: readonly string[]): Promise<string[]> {
+    return sessionIds.filter((id) => {
+      const s = this.sessions.get(id);
+      return s !== undefined && !FINAL_SESSION_STATUSES.includes(s.status);
+    });
   }
 
   /** The session made for a task (by its origin's taskKey), the latest first. */

@@ -2,6 +2,7 @@ import { Writable } from 'node:stream';
 import { Logger } from '@nestjs/common';
 import { AppConfig, validateEnvironment } from '@app/config';
 import { createRootLogger } from '@app/observability';
+import { OutageClassifier } from '@app/platform';
 import { ANONYMOUS_PRINCIPAL, Principal } from '@app/shared';
 import type { WorkspacePort } from '@app/workspace';
 import express from 'express';
@@ -23,9 +24,10 @@ async function setup(apiKey: string | null = API_KEY) {
     },
   });
   const repo = new InMemoryApiKeyRepository();
-  const keys = new ApiKeyService(repo, {} as WorkspacePort, new AppConfig(validateEnvironment(apiKey ? { API_KEY: apiKey } : {})), new InMemoryKeySpendLimits());
+  const config = new AppConfig(validateEnvironment(apiKey ? { API_KEY: apiKey } : {}));
+  const keys = new ApiKeyService(repo, {} as WorkspacePort, config, new InMemoryKeySpendLimits());
   // LOG_LEVEL=error: audit lines are written all the same.
-  const access = new HttpAccessMiddleware(new RequestAuthenticator(keys), createRootLogger({ level: 'error', destination: logs }));
+  const access = new HttpAccessMiddleware(new RequestAuthenticator(keys), createRootLogger({ level: 'error', destination: logs }), new OutageClassifier(config));
   const app = express();
   app.use((req, _res, next) => {
     (req as { id?: string }).id = 'corr-1';
@@ -52,6 +54,26 @@ const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 
 describe('HttpAccessMiddleware', () => {
   beforeAll(() => Logger.overrideLogger(false));
+
+  it('answers 503 DATABASE_UNAVAILABLE with Retry-After when the key cannot be looked up because PostgreSQL is away, 500 on any other failure', async () => {
+    const { app, repo, viewer } = await setup();
+    const port = new AppConfig(validateEnvironment({})).database.port;
+    repo.findByHash = async () => {
+      throw Object.assign(new Error(`connect ECONNREFUSED 127.0.0.1:${port}`), { code: 'ECONNREFUSED', syscall: 'connect', port });
+    };
+    const away = await request(app).get('/api/v1/sessions').set(bearer(viewer));
+    expect(away.status).toBe(503);
+    expect(away.body).toMatchObject({ statusCode: 503, code: 'DATABASE_UNAVAILABLE', details: { retryable: true } });
+    expect(away.body.message).toContain('PostgreSQL');
+    expect(Number(away.headers['retry-after'])).toBeGreaterThan(0);
+
+    repo.findByHash = async () => {
+      throw new Error('a bug');
+    };
+    const broken = await request(app).get('/api/v1/sessions').set(bearer(viewer));
+    expect(broken.status).toBe(500);
+    expect(broken.body.code).toBe('INTERNAL');
+  });
 
   it('wants a key on every path but the public ones, however the path is spelt', async () => {
     const { app, viewer } = await setup();

@@ -1,7 +1,8 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import type { NextFunction, Request, Response } from 'express';
 import { ROOT_LOGGER, routeOf } from '@app/observability';
-import { CommonErrorCode, roleAtLeast } from '@app/shared';
+import { OutageClassifier } from '@app/platform';
+import { CommonErrorCode, errorMessage, roleAtLeast, ServiceUnavailableError } from '@app/shared';
 import type { Logger as Pino } from 'pino';
 import { isJobDashboardPath, isMutatingMethod, isPublicPath, jobDashboardRole, parseRequestPath } from '../../domain/request-path';
 import { BEARER_CHALLENGE, forbidden, RefusalBody, unauthorized, WWW_AUTHENTICATE } from './access-refusals';
@@ -25,6 +26,8 @@ export class HttpAccessMiddleware {
   constructor(
     private readonly authenticator: RequestAuthenticator,
     @Inject(ROOT_LOGGER) root: Pino,
+    /** Tells a key lookup that failed because PostgreSQL is out of reach (503) from a bug (500). */
+    @Optional() @Inject(OutageClassifier) private readonly outages?: OutageClassifier,
   ) {
     this.audit = root.level === 'silent' ? root : root.child({}, { level: 'info' });
   }
@@ -45,6 +48,13 @@ export class HttpAccessMiddleware {
         next();
       },
       (err: Error) => {
+        const outage = this.outages?.outageOf(err);
+        if (outage) {
+          const unavailable = new ServiceUnavailableError(outage);
+          this.logger.warn(`${unavailable.code}: could not check the API key of ${req.method} ${req.originalUrl}: ${errorMessage(err)}`);
+          res.setHeader('Retry-After', String(unavailable.retryAfterSeconds));
+          return refuse(res, { statusCode: 503, code: unavailable.code, message: unavailable.message, details: { retryable: true } });
+        }
         this.logger.error(`Could not check the API key: ${err.stack ?? err.message}`);
         refuse(res, { statusCode: 500, code: CommonErrorCode.INTERNAL, message: 'Internal error; see the server log' });
       },

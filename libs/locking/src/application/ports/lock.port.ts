@@ -34,6 +34,35 @@ export interface AcquireOptions {
   reclaim?: boolean;
 }
 
+/**
+ * A place in a resource's FIFO queue kept for an owner that does not wait in a process (a job
+ * that gave its worker back and comes back later). The lock is handed to the place in turn like
+ * to any waiter; the owner takes it when it parks again (or it passes on after claimMs).
+ */
+export interface ParkOptions {
+  owner: string;
+  /** The lease's TTL once the owner takes it. */
+  ttlMs: number;
+  /** The place is kept this long; parking again keeps it (and its position) longer. */
+  placeMs: number;
+  /** A grant handed to the place waits this long for its owner to come and take it. */
+  claimMs: number;
+  /** Renew the lease in the background until it is released (default true). */
+  autoRenew?: boolean;
+  /** How long the owner has waited for this lock so far (since its first park), reported with a grant (the lock wait metric). Default 0. */
+  waitedMs?: number;
+}
+
+/**
+ * held: the owner has the lease (the lock was free with nobody queued ahead, was handed to its
+ * place, or was still held by the same owner: taken over with a new fence, as with reclaim).
+ * parked: its place is kept at `position` (1 = next).
+ */
+export type ParkOutcome = { kind: 'held'; lease: Lease } | { kind: 'parked'; position: number };
+
+/** Told that a lock was handed to a place parked by this process: its owner should come and take it. */
+export type ParkedGrantListener = (resource: string, owner: string) => void;
+
 export interface LockHolderView {
   owner: string;
   fence: number;
@@ -62,6 +91,15 @@ export interface LockPort {
    * The wait timeout covers the whole call.
    */
   acquireAll(resources: readonly string[], options: AcquireOptions): Promise<Lease[]>;
+  /**
+   * Takes the lock at once, or keeps the owner's place in the queue and returns; never waits.
+   * One place per owner and resource: parking again keeps its position.
+   */
+  park(resource: string, options: ParkOptions): Promise<ParkOutcome>;
+  /** Gives up the owner's place; a grant handed to the place meanwhile is released and handed on. Best effort. */
+  unpark(resource: string, owner: string): Promise<void>;
+  /** Listens for grants handed to places this process parked; returns the function that stops listening. */
+  onParkedGrant(listener: ParkedGrantListener): () => void;
   /** Releases only when the lease is still the current grant; returns whether it did. */
   release(lease: Lease): Promise<boolean>;
   /** Every held or awaited lock with its holder and waiters in queue order, for operators. */

@@ -12,29 +12,36 @@ export function lockKind(resource: string): LockKind {
   return prefix === 'session' || prefix === 'workspace' ? prefix : 'other';
 }
 
+type Child = { observe(seconds: number): void };
+type CounterChild = { inc(): void };
+
 /**
  * The fair lock's observer (RedisFairLock's `observer` option), recording into Metrics: lock
  * waits by kind and outcome, contention, deadlock victims and lost leases.
  */
 export class FairLockMetrics implements FairLockObserver {
-  /** Children per (kind, outcome): the lock's hot path skips prom-client's label hashing. */
-  private readonly waitChildren = new Map<string, { observe(seconds: number): void }>();
+  /**
+   * Label children per kind (and outcome), made once: every acquire reports, and prom-client
+   * would otherwise hash the label values of each observation.
+   */
+  private readonly waitChildren: Record<LockKind, Partial<Record<LockAcquireOutcome, Child>>> = { session: {}, workspace: {}, other: {} };
+  private readonly contentionChildren: Record<LockKind, CounterChild>;
 
   constructor(private readonly metrics: Metrics) {
     // Known label values start at 0, so that increase() sees the first event.
+    const contention = {} as Record<LockKind, CounterChild>;
     for (const kind of LOCK_KINDS) {
       metrics.lockLost.labels(kind).inc(0);
-      metrics.lockContention.labels(kind).inc(0);
+      (contention[kind] = metrics.lockContention.labels(kind)).inc(0);
     }
+    this.contentionChildren = contention;
   }
 
   acquired(resource: string, waitedMs: number, outcome: LockAcquireOutcome, contended: boolean): void {
     const kind = lockKind(resource);
-    const key = `${kind}|${outcome}`;
-    let child = this.waitChildren.get(key);
-    if (!child) this.waitChildren.set(key, (child = this.metrics.lockWait.labels(kind, outcome)));
-    child.observe(waitedMs / 1000);
-    if (contended) this.metrics.lockContention.labels(kind).inc();
+    const children = this.waitChildren[kind];
+    (children[outcome] ??= this.metrics.lockWait.labels(kind, outcome)).observe(waitedMs / 1000);
+    if (contended) this.contentionChildren[kind].inc();
     if (outcome === 'deadlock') this.metrics.lockDeadlocks.inc();
   }
 

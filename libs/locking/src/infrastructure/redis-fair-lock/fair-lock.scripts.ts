@@ -4,7 +4,9 @@
  * Redis Cluster hash tag, so all of them live in one slot and the scripts may touch keys
  * they compute (a waiter's record, another resource's holder during the cycle search).
  *
- *   ns:l:<resource>  hash  the grant: o owner, f fence, w grant id, at granted at; PEXPIRE ttl
+ *   ns:l:<resource>  hash  the grant: o owner, f fence, w grant id, t ttl, at granted at (an
+ *                          uncontended grant leaves it out, to spare a TIME call: it is t - PTTL
+ *                          ago until the first renewal writes it down); PEXPIRE ttl
  *   ns:q:<resource>  zset  waiting grant ids, scored by arrival (ns:seq), the FIFO queue
  *   ns:w:<id>        hash  a waiter: o owner, r resource, s arrival, t ttl, c channel, at since,
  *                          v deadlock cycle when it was chosen as a victim; PEXPIRE liveness
@@ -18,25 +20,28 @@
  * Expiry is judged by Redis alone: a grant is its hash key's PEXPIRE, a waiter's liveness
  * is its record's PEXPIRE, timestamps come from TIME.
  *
+ * The uncontended path is one round trip each way and does no more work in Redis than it must:
+ * ACQUIRE first checks, with nothing defined but the fence counter, that the lock is free and its
+ * queue empty (a queue's key exists only while someone is in it) and takes it at once; RELEASE
+ * deletes the grant and stops there when nobody waits. Only a call that finds a queue defines the
+ * queue's helpers.
+ *
  * A grant is handed over inside the script that frees the lock (release, a waiter leaving,
  * or anyone noticing an expired holder): the head of the queue becomes the holder at once
  * and is told on its process's channel ns:ch:<channel> ("g|<id>|<fence>"); a process that
  * caused a grant to one of its own waiters learns it from the reply instead.
  */
 
-const COMMON = `
+/** What an uncontended grant needs, and nothing more (every function defined costs each call). */
+const FENCING = `
 local ns = ARGV[1]
-local function key(kind, name) return ns .. ':' .. kind .. ':' .. name end
-
-local function now_ms()
-  local t = redis.call('TIME')
-  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-end
 
 -- Strictly increasing, and still so after a Redis restart that lost every key: a counter,
 -- seeded from Redis time in microseconds whenever it is missing. The counter stays below the
 -- clock (it would need a million grants a second to catch up), so a reseed after a loss
 -- starts above every fence handed out before, as long as Redis's clock does not go back.
+-- A number: Redis writes it (HSET) and replies it (an integer) with all its digits, while Lua's
+-- own tostring and '..' would not; fence_text spells it for a message.
 local function next_fence()
   local fk = ns .. ':fence'
   local f = redis.call('INCR', fk)
@@ -45,13 +50,26 @@ local function next_fence()
     f = tonumber(t[1]) * 1000000 + tonumber(t[2])
     redis.call('SET', fk, string.format('%.0f', f))
   end
-  return string.format('%.0f', f)
+  return f
+end
+`;
+
+/** The queue's helpers, for every caller that goes past the uncontended path. */
+const QUEUEING = `
+local function key(kind, name) return ns .. ':' .. kind .. ':' .. name end
+
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 
+local function fence_text(f) return string.format('%.0f', f) end
+
+-- Grants a lock whether or not its key exists (a takeover overwrites every field). Returns the fence.
 local function grant(res, owner, id, ttl)
   local f = next_fence()
   local lk = key('l', res)
-  redis.call('HSET', lk, 'o', owner, 'f', f, 'w', id, 'at', now_ms())
+  redis.call('HSET', lk, 'o', owner, 'f', f, 'w', id, 't', ttl, 'at', now_ms())
   redis.call('PEXPIRE', lk, ttl)
   return f
 end
@@ -74,7 +92,7 @@ local function grant_next(res, caller_channel)
     if w[1] and not w[4] then
       forget_waiter(id, w[1])
       local f = grant(res, w[1], id, tonumber(w[2]))
-      if w[3] ~= caller_channel then redis.call('PUBLISH', key('ch', w[3]), 'g|' .. id .. '|' .. f) end
+      if w[3] ~= caller_channel then redis.call('PUBLISH', key('ch', w[3]), 'g|' .. id .. '|' .. fence_text(f)) end
       return {id, f, w[3]}
     end
   end
@@ -95,26 +113,35 @@ local function with_grant(reply, g)
 end
 `;
 
+const COMMON = FENCING + QUEUEING;
+
 /**
- * KEYS: lock, queue. ARGV: ns, resource, owner, ttl, id, channel, liveness, enqueue (1/0), reclaim (1/0).
- * With reclaim, an owner that already holds the lock (an earlier run of it that died) takes
- * the grant over at once with a new fence.
- * Reply: {1, fence} granted now; {0, pttl} not granted (and not queued when enqueue is 0);
- * {2, pttl} queued; followed by a grant {id, fence, channel} when it handed the lock to
- * an older waiter on the way.
+ * KEYS: lock, queue. ARGV: ns, owner, ttl, id (<channel>.<n>), liveness, enqueue (1/0), reclaim (1/0);
+ * the resource is the lock key's tail. With reclaim, an owner that already holds the lock (an
+ * earlier run of it that died) takes the grant over at once with a new fence.
+ * Reply: the fence (an integer, no table to build and parse) when granted now; {0, pttl} not
+ * granted (and not queued when enqueue is 0); {2, pttl} queued; both followed by a grant
+ * {id, fence, channel} when it handed the lock to an older waiter on the way.
  */
-export const ACQUIRE = `${COMMON}
-local res, owner, ttl, id, channel = ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5], ARGV[6]
-local liveness, enqueue = tonumber(ARGV[7]), ARGV[8] == '1'
-local g = nil
-if ARGV[9] == '1' and redis.call('HGET', KEYS[1], 'o') == owner then
-  return {1, grant(res, owner, id, ttl)}
+export const ACQUIRE = `${FENCING}
+-- Uncontended: nobody holds it and nobody waits (reclaim included: there is nothing to take over).
+if redis.call('EXISTS', KEYS[1], KEYS[2]) == 0 then
+  local f = next_fence()
+  redis.call('HSET', KEYS[1], 'o', ARGV[2], 'f', f, 'w', ARGV[4], 't', ARGV[3])
+  redis.call('PEXPIRE', KEYS[1], ARGV[3])
+  return f
 end
+${QUEUEING}
+local owner, ttl, id = ARGV[2], tonumber(ARGV[3]), ARGV[4]
+local res, channel = string.sub(KEYS[1], #ns + 4), string.match(id, '^(.*)%.')
+local liveness, enqueue = tonumber(ARGV[5]), ARGV[6] == '1'
+local g = nil
+if ARGV[7] == '1' and redis.call('HGET', KEYS[1], 'o') == owner then return grant(res, owner, id, ttl) end
 if redis.call('EXISTS', KEYS[1]) == 0 then
-  if redis.call('ZCARD', KEYS[2]) == 0 then return {1, grant(res, owner, id, ttl)} end
-  -- No barging: older waiters go first (the holder expired and nobody noticed yet).
+  -- Free, but a queue exists: no barging, older waiters go first (the holder expired and nobody
+  -- noticed yet); waiters found dead on the way are dropped.
   g = grant_next(res, channel)
-  if not g then return {1, grant(res, owner, id, ttl)} end
+  if not g then return grant(res, owner, id, ttl) end
 end
 if not enqueue then return with_grant({0, redis.call('PTTL', KEYS[1])}, g) end
 local seq = redis.call('INCR', ns .. ':seq')
@@ -125,6 +152,46 @@ redis.call('PEXPIRE', wk, liveness)
 redis.call('SADD', key('ow', owner), id)
 redis.call('PEXPIRE', key('ow', owner), liveness)
 return with_grant({2, redis.call('PTTL', KEYS[1])}, g)
+`;
+
+/**
+ * A place kept in the queue for an owner that comes back later instead of waiting (a job that gave
+ * its worker back). KEYS: lock, queue. ARGV: ns, resource, owner, ttl, id, channel, place, claim.
+ * The lock held by this owner (handed to its place, or kept by an earlier run of it that died) is
+ * taken over with a new fence. A free lock goes to the oldest live waiter or place first (no
+ * barging), so to this owner only when nobody is queued ahead of it. Otherwise the place is kept
+ * (made at the back when missing, its position kept when present) for `place` ms, and a grant
+ * handed to it holds `claim` ms for its owner to come and take it.
+ * Reply (three fields, then a grant it caused for another waiter, if any): {1, fence, 0} held;
+ * {2, pttl, position} parked.
+ */
+export const PARK = `${COMMON}
+local res, owner, ttl, id, channel = ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5], ARGV[6]
+local place, claim = tonumber(ARGV[7]), tonumber(ARGV[8])
+local function take()
+  redis.call('ZREM', KEYS[2], id)
+  forget_waiter(id, owner)
+  -- Not the place's id: giving the place up later (LEAVE) must not release the lease taken here.
+  return {1, grant(res, owner, id .. '.held', ttl), 0}
+end
+if redis.call('HGET', KEYS[1], 'o') == owner then return take() end
+local g = settle(res, channel)
+if g and g[1] == id then return take() end
+if redis.call('EXISTS', KEYS[1]) == 0 then return take() end
+local wk = key('w', id)
+local seq = redis.call('ZSCORE', KEYS[2], id)
+if not seq then
+  seq = redis.call('INCR', ns .. ':seq')
+  redis.call('ZADD', KEYS[2], seq, id)
+end
+redis.call('HSET', wk, 'o', owner, 'r', res, 's', seq, 't', claim, 'c', channel)
+redis.call('HSETNX', wk, 'at', now_ms())
+redis.call('HDEL', wk, 'v')
+redis.call('PEXPIRE', wk, place)
+local ok = key('ow', owner)
+redis.call('SADD', ok, id)
+if redis.call('PTTL', ok) < place then redis.call('PEXPIRE', ok, place) end
+return with_grant({2, redis.call('PTTL', KEYS[1]), redis.call('ZRANK', KEYS[2], id) + 1}, g)
 `;
 
 /**
@@ -242,26 +309,38 @@ return with_grant({0}, settle(res, channel))
 `;
 
 /**
- * KEYS: lock, queue. ARGV: ns, resource, fence, channel.
- * Reply: {1} released (then a grant to the next waiter, if any); {0} not the current grant.
+ * KEYS: lock, queue. ARGV: ns, fence, channel; the resource is the lock key's tail.
+ * Reply: 1 released, nobody waiting; 0 not the current grant; {1} released with a queue, then
+ * the grant to the next waiter, if a live one was found.
  */
-export const RELEASE = `${COMMON}
-local res, fence, channel = ARGV[2], ARGV[3], ARGV[4]
-if redis.call('HGET', KEYS[1], 'f') ~= fence then return {0} end
+export const RELEASE = `
+if redis.call('HGET', KEYS[1], 'f') ~= ARGV[2] then return 0 end
 redis.call('DEL', KEYS[1])
-return with_grant({1}, grant_next(res, channel))
+if redis.call('EXISTS', KEYS[2]) == 0 then return 1 end
+${COMMON}
+return with_grant({1}, grant_next(string.sub(KEYS[1], #ns + 4), ARGV[3]))
 `;
 
 /**
  * The watchdog's batch: KEYS are lock keys; ARGV: ns, then fence, ttl and owner per key.
  * Reply per key: 1 renewed; 0 lost; 2 lost to a newer grant of the same owner (reclaimed).
+ * The first renewal of an uncontended grant writes down when it was granted (ttl - PTTL ago),
+ * before the new expiry hides it.
  */
 export const RENEW = `
 local out = {}
+local now = nil
 for i, lk in ipairs(KEYS) do
   local fence, ttl, owner = ARGV[3 * i - 1], ARGV[3 * i], ARGV[3 * i + 1]
-  local held = redis.call('HMGET', lk, 'f', 'o')
+  local held = redis.call('HMGET', lk, 'f', 'o', 'at', 't')
   if held[1] == fence then
+    if not held[3] and held[4] then
+      if not now then
+        local t = redis.call('TIME')
+        now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+      end
+      redis.call('HSET', lk, 'at', now - (tonumber(held[4]) - math.max(redis.call('PTTL', lk), 0)))
+    end
     redis.call('PEXPIRE', lk, ttl)
     out[i] = 1
   elseif held[2] == owner then
@@ -285,10 +364,14 @@ for i = 2, #ARGV do
   local res = ARGV[i]
   settle(res, '')
   local lk = key('l', res)
-  local h = redis.call('HMGET', lk, 'o', 'f', 'at')
+  local h = redis.call('HMGET', lk, 'o', 'f', 'at', 't')
   local holder = cjson.null
   if h[1] then
-    holder = {owner = h[1], fence = h[2], since = tonumber(h[3]), ttl = redis.call('PTTL', lk)}
+    local ttl = redis.call('PTTL', lk)
+    local since = tonumber(h[3])
+    -- Granted uncontended and not renewed yet: t - PTTL ago.
+    if not since then since = now - math.max((tonumber(h[4]) or 0) - math.max(ttl, 0), 0) end
+    holder = {owner = h[1], fence = h[2], since = since, ttl = ttl}
   end
   local waiters = {}
   for _, id in ipairs(redis.call('ZRANGE', key('q', res), 0, -1)) do

@@ -602,6 +602,95 @@ describe('RedisFairLock (real Redis)', () => {
     },
   );
 
+  describe('the uncontended path (one script each way, nothing but the grant written)', () => {
+    /** Redis's clock, in ms, as the scripts read it. */
+    const redisNow = async () => {
+      const [seconds, micros] = await admin.time();
+      return Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
+    };
+
+    it(
+      'takes a free lock with an empty queue at once, and release leaves only the fence counter',
+      async () => {
+        const lock = makeLock('uncontended');
+        const [lockKey] = lock.keysOf('r');
+        const lease = await lock.acquire('r', { owner: 'solo', ttlMs: 5000, waitTimeoutMs: 1000, reclaim: true });
+        expect((await keysMatching(`${lock.ns}:*`)).sort()).toEqual([`${lock.ns}:fence`, lockKey].sort());
+        expect(await admin.hgetall(lockKey)).toEqual({ o: 'solo', f: lease.token, w: expect.any(String), t: '5000' });
+        expect(await admin.pttl(lockKey)).toBeGreaterThan(0);
+        expect(await lock.release(lease)).toBe(true);
+        expect(await keysMatching(`${lock.ns}:*`)).toEqual([`${lock.ns}:fence`]);
+      },
+    );
+
+    it(
+      'does not take a free lock past a waiter (its holder expired unnoticed): the waiter gets it',
+      async () => {
+        // The waiter checks rarely, so that the lock stays free with it queued until the newcomer asks.
+        const patient = makeLock('no-barging', { recheckMs: 20_000, deadlockCheckMs: 20_000 });
+        const [holder, newcomer] = [makeLock('no-barging'), makeLock('no-barging')];
+        const [lockKey, queueKey] = holder.keysOf('r');
+        const held = await holder.acquire('r', { owner: 'holder', ttlMs: 30_000, waitTimeoutMs: 0 });
+        const waiting = outcome(patient.acquire('r', { owner: 'waiter', ttlMs: 5000, waitTimeoutMs: 30_000 }));
+        await waitForQueue(holder, 'r', ['waiter']);
+        await admin.del(lockKey); // as if its TTL ran out
+        expect(await admin.zcard(queueKey)).toBe(1);
+
+        const barging = await failure(newcomer.acquire('r', { owner: 'newcomer', ttlMs: 5000, waitTimeoutMs: 0 }));
+        expect(barging.code).toBe(LockErrorCode.LOCK_TIMEOUT);
+        const got = await waiting; // handed over by the newcomer's call, told by message
+        if (!got.ok) throw got.error;
+        expect(got.lease.fence).toBeGreaterThan(held.fence);
+        expect(await admin.hget(lockKey, 'o')).toBe('waiter');
+        expect(await holder.release(held)).toBe(false);
+        expect(await patient.release(got.lease)).toBe(true);
+        expect(await holder.list()).toEqual([]);
+      },
+    );
+
+    it(
+      'takes a free lock whose queue holds only dead waiters, and clears them',
+      async () => {
+        const lock = makeLock('dead-queue');
+        const [lockKey, queueKey] = lock.keysOf('r');
+        await admin.zadd(queueKey, 1, 'gone.0'); // its record expired with its process
+        const lease = await lock.acquire('r', { owner: 'next', ttlMs: 5000, waitTimeoutMs: 0 });
+        expect(await admin.exists(queueKey)).toBe(0);
+        expect(await admin.hget(lockKey, 'o')).toBe('next');
+        expect(await lock.release(lease)).toBe(true);
+      },
+    );
+
+    it(
+      'reports how long an uncontended grant has been held, before its first renewal and after',
+      async () => {
+        const lock = makeLock('held-for');
+        // Never renewed: held for ttl - PTTL.
+        const before = await redisNow();
+        const kept = await lock.acquire('kept', { owner: 'o', ttlMs: 5000, waitTimeoutMs: 0, autoRenew: false });
+        await sleep(50);
+        const listed = (await view(lock, 'kept'))!.holder!;
+        const listedBy = await redisNow();
+        expect(await admin.hexists(lock.keysOf('kept')[0], 'at')).toBe(0);
+        expect(listed.heldForMs).toBeGreaterThanOrEqual(50 - 2);
+        expect(listed.heldForMs).toBeLessThanOrEqual(listedBy - before + 2);
+
+        // Renewed (after ttl/3): the renewal wrote down when it was granted, not when it renewed.
+        const renewedKey = lock.keysOf('renewed')[0];
+        const from = await redisNow();
+        const renewed = await lock.acquire('renewed', { owner: 'o', ttlMs: 300, waitTimeoutMs: 0 });
+        const to = await redisNow();
+        const at = Number(await waitFor(() => admin.hget(renewedKey, 'at'), Boolean, { timeoutMs: 5000, intervalMs: 10, what: 'a renewal' }));
+        expect(at).toBeGreaterThanOrEqual(from - 2);
+        expect(at).toBeLessThanOrEqual(to + 2);
+        const seen = await redisNow(); // after the renewal, at least ttl/3 after the grant
+        expect((await view(lock, 'renewed'))!.holder!.heldForMs).toBeGreaterThanOrEqual(seen - to - 2);
+        expect(await lock.release(renewed)).toBe(true);
+        expect(await lock.release(kept)).toBe(true);
+      },
+    );
+  });
+
   describe('deadlocks', () => {
     /**
      * Owner i holds r_i, then (in order, each confirmed queued before the next) waits for
@@ -669,6 +758,92 @@ describe('RedisFairLock (real Redis)', () => {
         const results = await Promise.all(outcomes);
         expect(results.filter((r) => !r.ok)).toEqual([]);
         expect(await clients[0].list()).toEqual([]);
+      },
+    );
+  });
+
+  describe('parked places (an owner that comes back instead of waiting)', () => {
+    const place = (owner: string, extra: { placeMs?: number; claimMs?: number } = {}) => ({ owner, ttlMs: 5000, placeMs: 60_000, claimMs: 10_000, ...extra });
+
+    it(
+      'keeps a place in arrival order among live waiters without waiting, hands the lock to it in turn, tells the process that parked it, and the owner takes it',
+      async () => {
+        const [a, b, c, d] = [makeLock('park'), makeLock('park'), makeLock('park'), makeLock('park')];
+        const held = await a.acquire('res', { owner: 'holder', ttlMs: 5000, waitTimeoutMs: 0 });
+        const told: string[] = [];
+        b.onParkedGrant((resource, owner) => told.push(`b:${resource}:${owner}`));
+        c.onParkedGrant((resource, owner) => told.push(`c:${resource}:${owner}`));
+        expect(await b.park('res', place('p1'))).toEqual({ kind: 'parked', position: 1 });
+        expect(await c.park('res', place('p2'))).toEqual({ kind: 'parked', position: 2 });
+        const live = outcome(d.acquire('res', { owner: 'live', ttlMs: 5000, waitTimeoutMs: 10_000 }));
+        await waitForQueue(a, 'res', ['p1', 'p2', 'live']);
+        // Parking again keeps the place (and its position), from any process.
+        expect(await c.park('res', place('p1'))).toEqual({ kind: 'parked', position: 1 });
+        expect(await b.park('res', place('p1'))).toEqual({ kind: 'parked', position: 1 });
+
+        expect(await a.release(held)).toBe(true);
+        await waitFor(async () => told, (t) => t.length === 1, { timeoutMs: 5000, intervalMs: 10, what: 'the grant to p1 told to b' });
+        expect(told).toEqual(['b:res:p1']);
+        expect((await view(a, 'res'))?.holder?.owner).toBe('p1');
+        expect(await c.park('res', place('p2'))).toEqual({ kind: 'parked', position: 1 }); // no overtaking
+
+        const first = await b.park('res', place('p1'));
+        if (first.kind !== 'held') throw new Error('p1 should have taken the lock handed to its place');
+        expect(first.lease.fence).toBeGreaterThan(held.fence);
+        expect(await queueOf(a, 'res')).toEqual(['p2', 'live']);
+        expect(await b.release(first.lease)).toBe(true);
+        await waitFor(async () => told, (t) => t.length === 2, { timeoutMs: 5000, intervalMs: 10, what: 'the grant to p2 told to c' });
+        expect(told[1]).toBe('c:res:p2');
+        const second = await c.park('res', place('p2'));
+        if (second.kind !== 'held') throw new Error('p2 should have taken the lock handed to its place');
+        expect(await c.release(second.lease)).toBe(true);
+        const last = await live;
+        if (!last.ok) throw last.error;
+        expect(last.lease.fence).toBeGreaterThan(second.lease.fence);
+        expect(await d.release(last.lease)).toBe(true);
+        expect(await keysMatching(`${a.ns}:w:*`)).toEqual([]);
+      },
+    );
+
+    it(
+      'takes over at once what its owner still holds (an earlier run that died, a previous attempt): it never queues behind itself',
+      async () => {
+        const [a, b] = [makeLock('park-own'), makeLock('park-own')];
+        const earlier = await a.acquire('own', { owner: 'session:x', ttlMs: 600, waitTimeoutMs: 0 });
+        const now = await b.park('own', place('session:x'));
+        if (now.kind !== 'held') throw new Error('the owner should have taken its own lock over');
+        expect(now.lease.fence).toBeGreaterThan(earlier.fence);
+        await waitFor(async () => earlier.signal.aborted, Boolean, { timeoutMs: 5000, intervalMs: 20, what: 'the earlier lease to be told' });
+        expect(LockError.isTakeover(earlier.signal.reason)).toBe(true);
+        expect(await a.release(earlier)).toBe(false);
+        expect((await view(a, 'own'))?.holder).toMatchObject({ owner: 'session:x', fence: now.lease.fence });
+        expect(await b.release(now.lease)).toBe(true);
+      },
+    );
+
+    it(
+      'forgets a place given up or lapsed; a grant handed to a place given up, or not taken within claimMs, passes on',
+      async () => {
+        const [a, b, c] = [makeLock('park-leave'), makeLock('park-leave'), makeLock('park-leave')];
+        const held = await a.acquire('res', { owner: 'holder', ttlMs: 5000, waitTimeoutMs: 0 });
+        await b.park('res', place('gone'));
+        await b.park('res', place('lapsing', { placeMs: 200 }));
+        await b.park('res', place('granted'));
+        await b.park('res', place('slow', { claimMs: 300 }));
+        await b.unpark('res', 'gone');
+        await sleep(400);
+        await waitForQueue(a, 'res', ['granted', 'slow']);
+
+        const live = outcome(c.acquire('res', { owner: 'live', ttlMs: 5000, waitTimeoutMs: 10_000 }));
+        await waitForQueue(a, 'res', ['granted', 'slow', 'live']);
+        expect(await a.release(held)).toBe(true);
+        expect((await view(a, 'res'))?.holder?.owner).toBe('granted');
+        await b.unpark('res', 'granted'); // the grant goes on to the next place
+        expect((await view(a, 'res'))?.holder?.owner).toBe('slow');
+        const got = await live; // 'slow' never comes: its grant lapses after 300 ms
+        if (!got.ok) throw got.error;
+        expect(await c.release(got.lease)).toBe(true);
+        expect(await b.list()).toEqual([]);
       },
     );
   });

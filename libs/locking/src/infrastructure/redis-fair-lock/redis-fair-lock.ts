@@ -1,11 +1,12 @@
 import { AsyncResource } from 'node:async_hooks';
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { Logger } from '@nestjs/common';
 import type Redis from 'ioredis';
-import { AcquireOptions, Lease, LockPort, LockView } from '../../application/ports/lock.port';
+import { AcquireOptions, Lease, LockPort, LockView, ParkedGrantListener, ParkOptions, ParkOutcome } from '../../application/ports/lock.port';
 import { canonicalLockOrder, LockError, LockErrorCode } from '../../domain/lock.errors';
-import { ACQUIRE, LEAVE, LIST, RECHECK, RELEASE, RENEW } from './fair-lock.scripts';
+import { CallDeadlines } from './call-deadlines';
+import { ACQUIRE, LEAVE, LIST, PARK, RECHECK, RELEASE, RENEW } from './fair-lock.scripts';
 import { errorMessage } from '@app/shared';
 
 export interface FairLockOptions {
@@ -93,17 +94,25 @@ interface Held {
 }
 
 type Reply = (string | number)[];
+/** ACQUIRE answers a grant with the bare fence, RELEASE an uncontended release with 1 or 0 (no table to build and parse). */
+type ShortReply = number | Reply;
+
+/** An ACQUIRE reply in the general shape: a bare fence is {1, fence}. */
+function acquireReply(reply: ShortReply): Reply {
+  return typeof reply === 'number' ? [1, reply] : reply;
+}
 
 interface FairLockCommands {
-  fairLockAcquire(lock: string, queue: string, ...args: (string | number)[]): Promise<Reply>;
+  fairLockAcquire(lock: string, queue: string, ...args: (string | number)[]): Promise<ShortReply>;
   fairLockRecheck(lock: string, queue: string, ...args: (string | number)[]): Promise<Reply>;
   fairLockLeave(lock: string, queue: string, ...args: (string | number)[]): Promise<Reply>;
-  fairLockRelease(lock: string, queue: string, ...args: (string | number)[]): Promise<Reply>;
+  fairLockRelease(lock: string, queue: string, ...args: (string | number)[]): Promise<ShortReply>;
+  fairLockPark(lock: string, queue: string, ...args: (string | number)[]): Promise<Reply>;
   fairLockRenew(numKeys: number, ...keysAndArgs: (string | number)[]): Promise<number[]>;
   fairLockList(numKeys: number, ns: string, ...resources: string[]): Promise<string>;
 }
 
-const GRANT_AT = { acquire: 2, recheck: 3, leave: 1, release: 1 } as const;
+const GRANT_AT = { acquire: 2, recheck: 3, leave: 1, release: 1, park: 3 } as const;
 
 /**
  * The fair lock queue behind LockPort (see fair-lock.scripts.ts for the Redis side).
@@ -133,7 +142,12 @@ export class RedisFairLock implements LockPort {
   private readonly observer?: FairLockObserver;
   private readonly waiters = new Map<string, Waiter>();
   private readonly held = new Map<string, Held>();
+  /** Places this process parked (by place id), so that a grant handed to one is told to the listeners. */
+  private readonly parked = new Map<string, { resource: string; owner: string; until: number }>();
+  private readonly parkListeners = new Set<ParkedGrantListener>();
   private subscribed?: Promise<void>;
+  /** One timer bounds every pending Redis call (not one timer per call: the hot path makes one). */
+  private readonly deadlines = new CallDeadlines('Redis');
   private renewTimer?: NodeJS.Timeout;
   private renewAt = Infinity;
   private closed = false;
@@ -155,6 +169,7 @@ export class RedisFairLock implements LockPort {
     redis.defineCommand('fairLockRecheck', { numberOfKeys: 2, lua: RECHECK });
     redis.defineCommand('fairLockLeave', { numberOfKeys: 2, lua: LEAVE });
     redis.defineCommand('fairLockRelease', { numberOfKeys: 2, lua: RELEASE });
+    redis.defineCommand('fairLockPark', { numberOfKeys: 2, lua: PARK });
     redis.defineCommand('fairLockRenew', { lua: RENEW });
     redis.defineCommand('fairLockList', { lua: LIST });
     subscriber.on('message', this.onMessage);
@@ -212,7 +227,7 @@ export class RedisFairLock implements LockPort {
         throw LockError.unavailable(resource, errorMessage(err));
       }
     }
-    const id = `${this.channelId}.${(this.nextId++).toString(36)}`;
+    const id = `${this.channelId}.${this.nextId++}`;
     const waiter: Waiter = { id, wake: noop };
     this.waiters.set(id, waiter);
     try {
@@ -221,7 +236,8 @@ export class RedisFairLock implements LockPort {
         // The first call gets callTimeoutMs whatever the wait: a slow answer is not a missing one
         // (a try-once acquire would otherwise fail after 50 ms on a cold connection or a busy loop).
         const answerBy = Date.now() + this.callTimeoutMs;
-        reply = await this.enqueue(resource, owner, ttlMs, id, waitTimeoutMs > 0, answerBy, options.reclaim === true);
+        reply = acquireReply(await this.enqueue(resource, owner, ttlMs, id, waitTimeoutMs > 0, answerBy, options.reclaim === true));
+        this.noteGrant(reply, GRANT_AT.acquire);
       } catch (err) {
         await this.leave(resource, id); // runs after the unanswered call, whenever Redis answers
         throw LockError.unavailable(resource, errorMessage(err));
@@ -280,7 +296,8 @@ export class RedisFairLock implements LockPort {
             position = Number(reply[2]);
             break;
           case 3: // its place expired (a long pause, or Redis lost it): queue again, at the back
-            reply = await this.enqueue(resource, owner, ttlMs, id, true, deadline).catch(() => [2, this.recheckMs]);
+            reply = acquireReply(await this.enqueue(resource, owner, ttlMs, id, true, deadline).catch(() => [2, this.recheckMs]));
+            this.noteGrant(reply, GRANT_AT.acquire);
             if (reply[0] === 1) waiter.fence = String(reply[1]);
             else pttl = Number(reply[1]);
             break;
@@ -308,16 +325,74 @@ export class RedisFairLock implements LockPort {
     }
   }
 
+  /**
+   * One round trip: the lock now, or the owner's place kept (see PARK). The place's id comes from
+   * the owner and the resource, so that whichever process parks next keeps the same place. Grants
+   * to it are told on this process's channel (subscribed here, best effort: the owner parks again
+   * anyway) to the onParkedGrant listeners.
+   */
+  async park(resource: string, options: ParkOptions): Promise<ParkOutcome> {
+    validate(resource, { ...options, waitTimeoutMs: 0 });
+    for (const [name, ms] of [['placeMs', options.placeMs], ['claimMs', options.claimMs]] as const) {
+      if (!Number.isInteger(ms) || ms <= 0) throw new TypeError(`lock ${resource}: ${name} must be a positive integer`);
+    }
+    if (this.closed) throw LockError.aborted(resource, CLOSED);
+    if (!this.isSubscribed) await this.call(this.subscribe(), Date.now() + this.callTimeoutMs).catch(() => undefined);
+    const id = placeId(options.owner, resource);
+    let reply: Reply;
+    try {
+      reply = await this.call(
+        this.commands.fairLockPark(
+          this.lockKey(resource),
+          this.queueKey(resource),
+          this.ns,
+          resource,
+          options.owner,
+          options.ttlMs,
+          id,
+          this.channelId,
+          options.placeMs,
+          options.claimMs,
+        ),
+        Date.now() + this.callTimeoutMs,
+      );
+    } catch (err) {
+      throw LockError.unavailable(resource, errorMessage(err));
+    }
+    this.noteGrant(reply, GRANT_AT.park);
+    if (reply[0] === 1) {
+      this.parked.delete(id);
+      const waited = Math.max(0, options.waitedMs ?? 0);
+      if (this.observer) this.tell(() => this.observer!.acquired(resource, waited, 'granted', waited > 0));
+      return { kind: 'held', lease: this.hold(resource, options.owner, String(reply[1]), options) };
+    }
+    const now = Date.now();
+    for (const [other, place] of this.parked) if (place.until <= now) this.parked.delete(other);
+    this.parked.set(id, { resource, owner: options.owner, until: now + options.placeMs });
+    return { kind: 'parked', position: Number(reply[2]) };
+  }
+
+  async unpark(resource: string, owner: string): Promise<void> {
+    const id = placeId(owner, resource);
+    this.parked.delete(id);
+    await this.leave(resource, id);
+  }
+
+  onParkedGrant(listener: ParkedGrantListener): () => void {
+    this.parkListeners.add(listener);
+    return () => this.parkListeners.delete(listener);
+  }
+
   async release(lease: Lease): Promise<boolean> {
     this.forget(lease);
     const reply = await this.commands.fairLockRelease(
       this.lockKey(lease.resource),
       this.queueKey(lease.resource),
       this.ns,
-      lease.resource,
       lease.token,
       this.channelId,
     );
+    if (typeof reply === 'number') return reply === 1;
     this.noteGrant(reply, GRANT_AT.release);
     return reply[0] === 1;
   }
@@ -393,21 +468,33 @@ export class RedisFairLock implements LockPort {
     if (channel !== this.channel) return;
     const [kind, id, fence] = message.split('|');
     const waiter = this.waiters.get(id);
-    if (!waiter) return;
+    if (!waiter) {
+      if (kind === 'g') this.grantedToPlace(id);
+      return;
+    }
     if (kind === 'g') waiter.fence = fence;
     waiter.wake();
   };
+
+  /** A lock was handed to a place this process parked: its listeners call its owner back. */
+  private grantedToPlace(id: string): void {
+    const place = this.parked.get(id);
+    if (!place) return;
+    this.parked.delete(id);
+    for (const listener of this.parkListeners) this.tell(() => listener(place.resource, place.owner));
+  }
 
   /** A grant that this process's call handed to one of its own waiters (no message is sent then). */
   private noteGrant(reply: Reply, at: number): void {
     if (reply.length < at + 3 || String(reply[at + 2]) !== this.channelId) return;
     const waiter = this.waiters.get(String(reply[at]));
-    if (!waiter) return;
+    if (!waiter) return this.grantedToPlace(String(reply[at]));
     waiter.fence = String(reply[at + 1]);
     waiter.wake();
   }
 
-  private async enqueue(
+  /** The ACQUIRE call; its caller notes a grant it handed to one of this process's waiters (noteGrant). */
+  private enqueue(
     resource: string,
     owner: string,
     ttlMs: number,
@@ -415,25 +502,21 @@ export class RedisFairLock implements LockPort {
     wait: boolean,
     deadline: number,
     reclaim = false,
-  ) {
-    const reply = await this.call(
+  ): Promise<ShortReply> {
+    return this.call(
       this.commands.fairLockAcquire(
         this.lockKey(resource),
         this.queueKey(resource),
         this.ns,
-        resource,
         owner,
         ttlMs,
-        id,
-        this.channelId,
+        id, // <channelId>.<n>: the script finds this process's channel in it
         this.livenessMs,
         wait ? 1 : 0,
         reclaim ? 1 : 0,
       ),
       deadline,
     );
-    this.noteGrant(reply, GRANT_AT.acquire);
-    return reply;
   }
 
   /**
@@ -452,15 +535,10 @@ export class RedisFairLock implements LockPort {
 
   /** Bounds a Redis call by the waiter's deadline (and callTimeoutMs). */
   private call<T>(promise: Promise<T>, deadline: number): Promise<T> {
-    const ms = Math.max(50, Math.min(this.callTimeoutMs, deadline - Date.now() + 50));
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`Redis did not answer within ${ms} ms`)), ms);
-    });
-    return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+    return this.deadlines.bound(promise, Math.max(50, Math.min(this.callTimeoutMs, deadline - Date.now() + 50)));
   }
 
-  private hold(resource: string, owner: string, token: string, options: AcquireOptions): Lease {
+  private hold(resource: string, owner: string, token: string, options: Pick<AcquireOptions, 'ttlMs' | 'autoRenew'>): Lease {
     const lease = new FairLease(resource, owner, token, Number(token));
     if (options.autoRenew !== false) {
       const now = Date.now();
@@ -570,11 +648,16 @@ function escapeGlob(text: string): string {
 
 const LIST_BATCH = 500;
 
-function validate(resource: string, options: AcquireOptions): void {
+function validate(resource: string, options: Pick<AcquireOptions, 'owner' | 'ttlMs' | 'waitTimeoutMs'>): void {
   if (!resource) throw new TypeError('a lock needs a resource name');
   if (!options.owner) throw new TypeError(`lock ${resource}: an owner is required`);
   if (!Number.isInteger(options.ttlMs) || options.ttlMs <= 0) throw new TypeError(`lock ${resource}: ttlMs must be a positive integer`);
   if (!(options.waitTimeoutMs >= 0)) throw new TypeError(`lock ${resource}: waitTimeoutMs must be 0 or more`);
+}
+
+/** A place's id: the same for an owner and a resource whichever process parks it (`p.` sets it apart from waiter ids). */
+function placeId(owner: string, resource: string): string {
+  return `p.${createHash('sha256').update(`${owner}\n${resource}`).digest('hex').slice(0, 32)}`;
 }
 
 function sleepUntilWoken(waiter: Waiter, ms: number, signal?: AbortSignal): Promise<void> {

@@ -118,13 +118,20 @@ export type CodingPermissionReply = 'once' | 'always' | 'reject';
 
 /**
  * Why the answer is no longer wanted (the reason of onPermission's signal): the turn ended, or
- * the server settled the request by itself (an earlier `always` covered it, another answer came first).
+ * the server settled the request by itself (an earlier `always` covered it, another answer came
+ * first), or the run was detached (the request stays pending, for the worker that follows the turn next).
  */
-export type CodingPermissionWithdrawal = { kind: 'turn-ended' } | { kind: 'settled'; reply: CodingPermissionReply };
+export type CodingPermissionWithdrawal = { kind: 'turn-ended' } | { kind: 'settled'; reply: CodingPermissionReply } | { kind: 'detached' };
 
 export interface RunTurnOptions {
   /** Aborting it aborts the turn on the server; runTurn then resolves with status 'aborted'. */
   signal: AbortSignal;
+  /**
+   * Aborting it stops following the turn and leaves it running on its server, permission requests
+   * unanswered, for another worker to follow (with `resume`); runTurn then resolves at once with
+   * status 'detached'. Only for a turn whose server outlives this worker (outlivesWorker).
+   */
+  detach?: AbortSignal;
   /** True when this turn may already have been sent (a job resumed after a worker was lost). */
   resume?: boolean;
   /**
@@ -149,6 +156,12 @@ export interface CodingTurnsPort {
    * Never rejects for turn failures: they come back as an outcome. Rejects only on programming errors.
    */
   runTurn(ref: CodingTurnRef, request: CodingTurnRequest, options: RunTurnOptions): Promise<CodingTurnOutcome>;
+  /**
+   * Whether the turn's server goes on running when this worker process stops (a server someone
+   * else runs), so that another worker can follow the turn to its end; false for a server this
+   * process manages (it stops with the process) or one it does not know.
+   */
+  outlivesWorker(ref: CodingTurnRef): boolean;
   /** Whether the server answers its health check. */
   isHealthy(): Promise<boolean>;
   /** "provider/model" a turn without a model runs on (the servers' default), when known. */

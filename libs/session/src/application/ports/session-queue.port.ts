@@ -12,8 +12,13 @@ export interface SessionRunJob {
 }
 
 export interface SessionQueuePort {
-  /** Idempotent: enqueuing the same (session, attempt) twice adds one job. */
-  enqueue(job: SessionRunJob): Promise<void>;
+  /**
+   * Idempotent: enqueuing the same (session, attempt) twice adds one job. `ahead`: the job goes
+   * before every waiting one (a lost run resumed by recovery does not wait behind the backlog).
+   */
+  enqueue(job: SessionRunJob, options?: { ahead?: boolean }): Promise<void>;
+  /** A delayed job (waiting for its place) runs now, its place having come free; nothing when it is neither delayed nor about to be. */
+  wake(job: SessionRunJob): Promise<void>;
   /** Removes a job that has not started; an active job is left to notice the new status. */
   remove(job: SessionRunJob): Promise<void>;
   state(job: SessionRunJob): Promise<RunJobState>;

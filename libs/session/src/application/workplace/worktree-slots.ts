@@ -2,19 +2,17 @@ import { createHash } from 'node:crypto';
 import { basename, join } from 'node:path';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { AppConfig } from '@app/config';
-import { Lease, LOCK_PORT, LockError, LockErrorCode, LockPort } from '@app/locking';
+import { Lease, LOCK_PORT, LockPort } from '@app/locking';
 import { errorMessage } from '@app/shared';
 import { GIT_PORT, GitPort, WORKSPACE_PORT, WorkspacePort } from '@app/workspace';
 import { Session } from '../../domain/session';
 import { SessionStatus } from '../../domain/session-status';
 import { SessionWorktree, WorktreeChanges, worktreeCommitMessage } from '../../domain/session-worktree';
-import { workspaceLockTtlMs, WorkspaceLockOutcome } from './workspace-lock';
+import { PLACE_CLAIM_MS, PLACE_KEPT_MS, PlaceOutcome, sessionLockOwner, waitedFor, workspaceLockTtlMs } from './workspace-lock';
 
 /** The file in a repository's slot directory that names the repository (for the janitor). */
 export const REPOSITORY_NOTE = 'repository';
 const SLOT_PREFIX = 'slot-';
-/** With every slot busy, how long a run queues on one slot before it looks at all of them again. */
-const SLOT_RESCAN_MS = 2_000;
 
 /** What a run's work looks like once committed, and whether a resolver left conflict markers. */
 export interface SettledWorktree {
@@ -49,43 +47,43 @@ export class WorktreeSlots {
   }
 
   /**
-   * A free slot of the session's repository: the lowest free one (its OpenCode instance is the
-   * warmest), else the first one to come free, for at most the session's timeout (then 'busy').
-   * A RUNNING session (resumed after its worker was lost) takes over the slot it had.
+   * A slot of the session's repository, never waiting: the lowest one it can take now (the warmest
+   * OpenCode instance), its places in the other slots' queues then given up. With every slot busy,
+   * the session keeps a place in the queue of each (so the first slot to come free is handed to the
+   * longest-waiting session, whichever slot it is) and the answer is busy. A slot still held by an
+   * earlier run of the session is taken over. A RUNNING session (resumed after its worker was lost)
+   * takes only the slot its turn works in.
    */
-  async acquire(session: Session, signal: AbortSignal): Promise<WorkspaceLockOutcome & { slot?: string }> {
+  async take(session: Session): Promise<PlaceOutcome> {
     const worktree = this.worktreeOf(session);
     const home = await this.homeOf(worktree.repository);
+    if (session.status === SessionStatus.RUNNING && worktree.slot) {
+      const taken = await this.park(session, worktree.slot);
+      return taken.kind === 'held' ? taken : { kind: 'busy', resource: slotLockResource(worktree.slot) };
+    }
     const note = join(home, REPOSITORY_NOTE);
     if ((await this.workspaces.readNote(note)) !== worktree.repository) await this.workspaces.writeNote(note, worktree.repository);
-    const options = { owner: `session:${session.id}`, ttlMs: workspaceLockTtlMs(this.config.workerLeaseSeconds), signal };
-    const slots = this.config.worktrees.slotsPerRepository;
-    const timeoutMs = session.snapshot().timeoutSeconds * 1000;
-    if (session.status === SessionStatus.RUNNING && worktree.slot) {
-      return this.take(worktree.slot, { ...options, waitTimeoutMs: timeoutMs, reclaim: true });
+    const slots = this.slotsOf(home);
+    // Places in slots after the one taken exist only when the session waited before.
+    const waitedBefore = session.snapshot().waitingSince !== null;
+    for (const [n, slot] of slots.entries()) {
+      const taken = await this.park(session, slot);
+      if (taken.kind !== 'held') continue;
+      await Promise.all(slots.filter((_, m) => m < n || (waitedBefore && m > n)).map((other) => this.unpark(session, other)));
+      return this.used(taken);
     }
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      for (let n = 0; n < slots; n++) {
-        const taken = await this.take(join(home, `${SLOT_PREFIX}${n}`), { ...options, waitTimeoutMs: 0 });
-        if (taken.kind === 'held' || taken.kind === 'abandoned') return this.used(taken);
-      }
-      const remaining = deadline - Date.now();
-      if (remaining <= 0) return { kind: 'busy', resource: `worktree-slot:${home}/*` };
-      // Every slot busy: queue on one of them for a moment, then look at all of them again, so the
-      // first slot to come free is found within SLOT_RESCAN_MS whichever it is.
-      const n = Math.floor(Math.random() * slots);
-      const taken = await this.take(join(home, `${SLOT_PREFIX}${n}`), { ...options, waitTimeoutMs: Math.min(SLOT_RESCAN_MS, remaining) });
-      if (taken.kind !== 'busy') return this.used(taken);
-    }
+    return { kind: 'busy', resource: `worktree-slot:${home}/*` };
+  }
+
+  /** Gives up the session's places in its repository's slots (it timed out, or was cancelled or deleted while it waited). Best effort. */
+  async leave(session: Session): Promise<void> {
+    const home = await this.homeOf(this.worktreeOf(session).repository).catch(() => null);
+    if (home) await Promise.all(this.slotsOf(home).map((slot) => this.unpark(session, slot)));
   }
 
   /** Notes when a slot was last taken: the janitor removes slots unused for WORKTREE_RETENTION_HOURS. */
-  private async used<T extends { kind: string; slot?: string }>(taken: T): Promise<T> {
-    if (taken.kind === 'held' && taken.slot) {
-      const name = basename(taken.slot);
-      await this.workspaces.writeNote(join(taken.slot, '..', slotUseNote(name)), new Date().toISOString());
-    }
+  private async used(taken: PlaceOutcome & { kind: 'held'; slot: string }): Promise<PlaceOutcome> {
+    await this.workspaces.writeNote(join(taken.slot, '..', slotUseNote(basename(taken.slot))), new Date().toISOString());
     return taken;
   }
 
@@ -160,19 +158,24 @@ export class WorktreeSlots {
       .catch((err: Error) => this.logger.warn(`Could not release ${lease.resource} (it expires on its own): ${err.message}`));
   }
 
-  private async take(
-    slot: string,
-    options: { owner: string; ttlMs: number; signal: AbortSignal; waitTimeoutMs: number; reclaim?: boolean },
-  ): Promise<WorkspaceLockOutcome & { slot?: string }> {
+  private async park(session: Session, slot: string): Promise<PlaceOutcome & { slot: string }> {
     const resource = slotLockResource(slot);
-    try {
-      return { kind: 'held', lease: await this.locks.acquire(resource, options), slot };
-    } catch (err) {
-      if (!(err instanceof LockError)) throw err;
-      if (err.code === LockErrorCode.LOCK_ABORTED && options.signal.aborted) return { kind: 'abandoned' };
-      if (err.code === LockErrorCode.LOCK_TIMEOUT) return { kind: 'busy', resource };
-      throw err;
-    }
+    const parked = await this.locks.park(resource, {
+      owner: sessionLockOwner(session.id),
+      ttlMs: workspaceLockTtlMs(this.config.workerLeaseSeconds),
+      placeMs: PLACE_KEPT_MS,
+      claimMs: PLACE_CLAIM_MS,
+      waitedMs: waitedFor(session),
+    });
+    return parked.kind === 'held' ? { kind: 'held', lease: parked.lease, slot } : { kind: 'busy', resource, slot };
+  }
+
+  private async unpark(session: Session, slot: string): Promise<void> {
+    await this.locks.unpark(slotLockResource(slot), sessionLockOwner(session.id)).catch(() => undefined);
+  }
+
+  private slotsOf(home: string): string[] {
+    return Array.from({ length: this.config.worktrees.slotsPerRepository }, (_, n) => join(home, `${SLOT_PREFIX}${n}`));
   }
 
   private worktreeOf(session: Session): SessionWorktree {

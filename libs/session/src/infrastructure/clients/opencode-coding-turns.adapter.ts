@@ -65,6 +65,11 @@ export class OpencodeCodingTurnsAdapter implements CodingTurnsPort {
     lease.lost.addEventListener('abort', onLost, { once: true });
     try {
       const outcome = await lease.runner.runTurn(ref, request, { ...options, signal: turn.signal });
+      // Silent past the turn's limit, and to the fleet's probes too (UNHEALTHY): a managed server is
+      // replaced now, so that the turn is lost with it (and fails over) rather than FAILED.
+      if (outcome.status === 'failed' && outcome.error?.code === 'OPENCODE_UNAVAILABLE' && !options.signal.aborted && !lease.lost.aborted) {
+        this.fleet.replaceSilent(lease.serverId, outcome.error.message);
+      }
       // Stopped because its server went, not by the worker: the turn is lost, not aborted.
       if (lease.lost.aborted && !options.signal.aborted && outcome.status !== 'completed') {
         return { ...outcome, status: 'lost', error: { code: 'OPENCODE_UNAVAILABLE', message: errorText(lease.lost.reason) } };
@@ -80,6 +85,11 @@ export class OpencodeCodingTurnsAdapter implements CodingTurnsPort {
   /** OPENCODE_MODEL, else the rehearsal model managed servers run without one; unknown for external servers without it. */
   defaultModel(): string | null {
     return this.config.opencode.model ?? (this.config.opencodeFleet.managedServers > 0 ? REHEARSAL_MODEL : null);
+  }
+
+  /** An external server's turn goes on without this worker (its id is the same in every worker); a managed server's stops with it. */
+  outlivesWorker(ref: CodingTurnRef): boolean {
+    return ref.serverId !== undefined && this.fleet.outlivesWorker(ref.serverId);
   }
 
   isHealthy(): Promise<boolean> {

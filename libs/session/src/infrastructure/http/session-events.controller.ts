@@ -10,7 +10,8 @@ import {
   getSchemaPath,
 } from '@nestjs/swagger';
 import type { Response } from 'express';
-import { ErrorResponseDto, KeyedApi } from '@app/http';
+import { CurrentPrincipal, ErrorResponseDto, KeyedApi } from '@app/http';
+import type { Principal } from '@app/shared';
 import { SessionSseStreams } from '../events/session-sse-streams';
 import { SessionStreamEventDto, StreamEventsQueryDto } from './dto/session-stream.dto';
 
@@ -36,8 +37,12 @@ export class SessionEventsController {
     content: { 'text/event-stream': { schema: { $ref: getSchemaPath(SessionStreamEventDto) } } },
   })
   @ApiBadRequestResponse({ type: ErrorResponseDto, description: 'VALIDATION_FAILED: a sessionId is not a UUID, or an unknown type' })
-  @ApiServiceUnavailableResponse({ type: ErrorResponseDto, description: 'EVENTS_UNAVAILABLE: Redis does not answer (retryable)' })
-  async stream(@Query() query: StreamEventsQueryDto, @Res() res: Response): Promise<void> {
-    await this.streams.streamAll({ sessionIds: query.sessionId, types: query.types }, res);
+  @ApiServiceUnavailableResponse({
+    type: ErrorResponseDto,
+    description:
+      'EVENTS_UNAVAILABLE: Redis does not answer (retryable); TOO_MANY_STREAMS: this API process holds MAX_EVENT_STREAMS streams, or the key MAX_EVENT_STREAMS_PER_KEY (retryable, Retry-After)',
+  })
+  async stream(@Query() query: StreamEventsQueryDto, @Res() res: Response, @CurrentPrincipal() principal: Principal): Promise<void> {
+    await this.streams.streamAll({ sessionIds: query.sessionId, types: query.types }, res, principal);
   }
 }

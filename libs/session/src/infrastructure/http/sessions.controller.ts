@@ -113,10 +113,15 @@ export class SessionsController {
   })
   @ApiNoContentResponse({ description: 'Last-Event-ID was "end": the client already saw the end' })
   @ApiNotFoundResponse({ type: ErrorResponseDto, description: 'SESSION_NOT_FOUND (JSON, before the stream starts)' })
-  @ApiServiceUnavailableResponse({ type: ErrorResponseDto, description: 'EVENTS_UNAVAILABLE: Redis does not answer (retryable)' })
+  @ApiServiceUnavailableResponse({
+    type: ErrorResponseDto,
+    description:
+      'EVENTS_UNAVAILABLE: Redis does not answer (retryable); TOO_MANY_STREAMS: this API process holds MAX_EVENT_STREAMS streams, or the key MAX_EVENT_STREAMS_PER_KEY (retryable, Retry-After)',
+  })
   async stream(
     @IdParam() id: string,
     @Res() res: Response,
+    @CurrentPrincipal() principal: Principal,
     @Headers('last-event-id') lastEventId?: string,
   ): Promise<void> {
     await this.streams.streamSession(
@@ -126,6 +131,7 @@ export class SessionsController {
         return { version: session.version, status: session.status, attempt: session.attempt, body: presentSession(session, await this.awaiting.ofOne(session)) };
       },
       res,
+      principal,
       lastEventId,
     );
   }

@@ -73,9 +73,10 @@ function seconds(from: Date, to: Date): number {
 }
 
 /**
- * Session metrics of this process: its transitions (observer), and at scrape time the sessions
- * by status (one GROUP BY on non-deleted rows) and the run jobs by state (BullMQ's counts).
- * Nothing when the process has no Metrics.
+ * Session metrics of this process: its transitions (observer), and the sources of two
+ * deployment-wide gauges, read in the background (never at scrape time) by the processes that
+ * refresh them: sessions by status (one GROUP BY on non-deleted rows) and run jobs by state
+ * (BullMQ's counts). Nothing when the process has no Metrics.
  */
 @Injectable()
 export class SessionMetrics implements OnModuleInit, OnModuleDestroy {
@@ -94,8 +95,8 @@ export class SessionMetrics implements OnModuleInit, OnModuleDestroy {
     observer.initialise();
     this.undo.push(
       this.transitions.observe((event) => observer.transitioned(event)),
-      this.metrics.collectAtScrape('sessions', { read: () => this.sessionsByStatus(), known: Object.values(SessionStatus) }),
-      this.metrics.collectAtScrape('queueJobs', { read: () => this.jobsByState(), known: QUEUE_STATES }),
+      this.metrics.refreshInBackground('sessions', { read: () => this.sessionsByStatus(), known: Object.values(SessionStatus) }),
+      this.metrics.refreshInBackground('queueJobs', { read: () => this.jobsByState(), known: QUEUE_STATES }),
     );
   }
 

@@ -48,8 +48,10 @@ export class SessionOrmEntity {
   @Column('jsonb', { nullable: true }) error: RunFailure | null;
   @Column('timestamptz', { name: 'cancel_requested_at', nullable: true }) cancelRequestedAt: Date | null;
   @Column('timestamptz', { name: 'queued_at', nullable: true }) queuedAt: Date | null;
+  @Column('timestamptz', { name: 'waiting_since', nullable: true }) waitingSince: Date | null;
   @Column('timestamptz', { name: 'started_at', nullable: true }) startedAt: Date | null;
   @Column('timestamptz', { name: 'finished_at', nullable: true }) finishedAt: Date | null;
+  @Column('timestamptz', { name: 'pruned_at', nullable: true }) prunedAt: Date | null;
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' }) createdAt: Date;
   @UpdateDateColumn({ name: 'updated_at', type: 'timestamptz' }) updatedAt: Date;
   @DeleteDateColumn({ name: 'deleted_at', type: 'timestamptz' }) deletedAt: Date | null;

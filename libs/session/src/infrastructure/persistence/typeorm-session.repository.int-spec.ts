@@ -162,6 +162,59 @@ describe('TypeormSessionRepository (real PostgreSQL)', () => {
     expect(new Set(seen).size).toBe(seen.length);
   });
 
+  it('pages sessions unchanged since a date by (updatedAt, id), each once, even rows a microsecond apart in one millisecond', async () => {
+    const queued: Session[] = [];
+    for (let i = 0; i < 7; i++) {
+      const s = newSession(`stale ${i}`);
+      await repo.insert(s);
+      s.queue();
+      await repo.update(s);
+      queued.push(s);
+    }
+    const running = newSession('stale running');
+    await repo.insert(running);
+    running.queue();
+    running.markRunning();
+    await repo.update(running);
+    const deleted = queued.pop()!;
+    deleted.softDelete();
+    await repo.update(deleted);
+    // Five rows in one millisecond (µs apart), one a millisecond later; the running one and the deleted one as old.
+    const at = (us: number) => `2020-01-01T00:00:00.${String(123000 + us).padStart(6, '0')}Z`;
+    for (const [i, s] of queued.entries()) {
+      await dataSource.query(`UPDATE sessions SET updated_at = $1 WHERE id = $2`, [at(i < 5 ? 400 - i * 50 : 1000), s.id]);
+    }
+    await dataSource.query(`UPDATE sessions SET updated_at = $1 WHERE id = ANY($2)`, [at(0), [running.id, deleted.id]]);
+    const before = new Date('2020-01-02T00:00:00Z');
+
+    const seen: string[] = [];
+    let after: { updatedAt: Date; id: string } | undefined;
+    for (let page = 0; page < 10; page++) {
+      const got = await repo.findUnchangedSince({ status: SessionStatus.QUEUED, before, limit: 2, after });
+      seen.push(...got.map((s) => s.id));
+      if (got.length < 2) break;
+      const last = got[got.length - 1];
+      after = { updatedAt: last.snapshot().updatedAt, id: last.id };
+    }
+    const sameMs = queued.slice(0, 5).map((s) => s.id).sort();
+    expect(seen).toEqual([...sameMs, queued[5].id]);
+    expect(await repo.findUnchangedSince({ status: SessionStatus.RUNNING, before, limit: 10 })).toEqual([expect.objectContaining({ id: running.id })]);
+    expect(await repo.findUnchangedSince({ status: SessionStatus.QUEUED, before: new Date('2020-01-01T00:00:00.123Z'), limit: 10 })).toEqual([]);
+  });
+
+  it('stores when a queued session started to wait for its place, and forgets it once it runs', async () => {
+    const s = newSession();
+    await repo.insert(s);
+    s.queue();
+    const since = new Date('2026-01-01T00:00:00.000Z');
+    s.waitForPlace(since);
+    await repo.update(s);
+    expect((await repo.findById(s.id))?.snapshot().waitingSince).toEqual(since);
+    s.markRunning();
+    await repo.update(s);
+    expect((await repo.findById(s.id))?.snapshot().waitingSince).toBeNull();
+  });
+
   it('refuses a forged cursor', async () => {
     await expect(repo.list({ limit: 2, cursor: 'bm9wZQ' })).rejects.toMatchObject({ code: SessionErrorCode.INVALID_CURSOR });
   });

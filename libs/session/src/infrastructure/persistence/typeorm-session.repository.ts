@@ -1,7 +1,7 @@
 import { Injectable, Optional } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { Pool } from 'pg';
-import { DataSource, EntityManager, In, IsNull, LessThan, Not } from 'typeorm';
+import { DataSource, EntityManager, In, IsNull, Not } from 'typeorm';
 import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
 import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
 import {
@@ -9,11 +9,12 @@ import {
   SessionListQuery,
   SessionPage,
   SessionRepositoryPort,
+  UnchangedSinceQuery,
 } from '../../application/ports/session.repository.port';
 import { SessionTransitionPublisher } from '../../application/session-transition-publisher';
 import { Session } from '../../domain/session';
 import type { SessionTransitioned } from '../../domain/session-events';
-import { SessionStatus } from '../../domain/session-status';
+import { FINAL_STATUSES, SessionStatus } from '../../domain/session-status';
 import { SessionError, SessionErrorCode } from '../../domain/session.errors';
 import { SessionMapper } from './session.mapper';
 import { SessionEventOrmEntity, SessionOrmEntity } from './session.orm-entity';
@@ -116,13 +117,22 @@ export class TypeormSessionRepository implements SessionRepositoryPort {
     }));
   }
 
-  async findUnchangedSince(statuses: SessionStatus[], before: Date, limit: number): Promise<Session[]> {
-    const rows = await this.dataSource.getRepository(SessionOrmEntity).find({
-      where: { status: In(statuses), updatedAt: LessThan(before), deletedAt: IsNull() },
-      order: { updatedAt: 'ASC' },
-      take: limit,
-    });
-    return rows.map(SessionMapper.toDomain);
+  /**
+   * Keyset paging on (updated_at, id). updated_at is kept in µs but a cursor's Date in ms: keys are
+   * compared (and ordered) at ms precision, so that the row a page ended on is not read again.
+   */
+  async findUnchangedSince(query: UnchangedSinceQuery): Promise<Session[]> {
+    const at = `date_trunc('milliseconds', s.updated_at)`;
+    const qb = this.dataSource
+      .getRepository(SessionOrmEntity)
+      .createQueryBuilder('s')
+      .where('s.status = :status', { status: query.status })
+      .andWhere('s.updated_at < :before', { before: query.before })
+      .orderBy(at, 'ASC')
+      .addOrderBy('s.id', 'ASC')
+      .limit(query.limit);
+    if (query.after) qb.andWhere(`(${at}, s.id) > (:afterAt, :afterId)`, { afterAt: query.after.updatedAt, afterId: query.after.id });
+    return (await qb.getMany()).map(SessionMapper.toDomain);
   }
 
   async activeBranches(repository: string): Promise<string[]> {
@@ -154,6 +164,34 @@ export class TypeormSessionRepository implements SessionRepositoryPort {
     return rows.map(SessionMapper.toDomain);
   }
 
+  async pruneFinished(before: Date, limit: number, now: Date): Promise<number> {
+    // One statement, so one short transaction. The status list is written out (constants, not
+    // parameters) so that the planner matches idx_sessions_prunable, which has the same predicate.
+    // TypeORM answers an UPDATE with [rows, affected].
+    const [, pruned]: [unknown[], number] = await this.dataSource.query(
+      `UPDATE sessions SET
+              result = CASE WHEN result IS NULL THEN NULL ELSE jsonb_set(result, '{summary}', '""'::jsonb) END,
+              pruned_at = $3, updated_at = $3, version = version + 1
+        WHERE id IN (
+          SELECT id FROM sessions
+           WHERE pruned_at IS NULL AND status IN (${FINAL_STATUS_LIST}) AND finished_at < $1
+           ORDER BY finished_at, id
+           LIMIT $2
+           FOR UPDATE SKIP LOCKED)`,
+      [before, limit, now],
+    );
+    return pruned;
+  }
+
+  async findUnfinished(ids: readonly string[]): Promise<string[]> {
+    if (ids.length === 0) return [];
+    const rows: Array<{ id: string }> = await this.dataSource.query(
+      `SELECT id FROM sessions WHERE id = ANY($1::uuid[]) AND status NOT IN (${FINAL_STATUS_LIST})`,
+      [ids],
+    );
+    return rows.map((r) => r.id);
+  }
+
   async findToStop(ids: string[]): Promise<string[]> {
     if (ids.length === 0) return [];
     const live = [SessionStatus.QUEUED, SessionStatus.RUNNING];
@@ -179,6 +217,9 @@ export class TypeormSessionRepository implements SessionRepositoryPort {
     return events;
   }
 }
+
+/** The final statuses as an SQL list: enum constants, safe to write into a statement. */
+const FINAL_STATUS_LIST = FINAL_STATUSES.map((status) => `'${status}'`).join(',');
 
 function encodeCursor(createdAt: Date, id: string): string {
   return Buffer.from(`${createdAt.toISOString()}|${id}`).toString('base64url');

@@ -6,6 +6,17 @@ export interface PlanListQuery {
   limit: number;
 }
 
+/** Where a retention walk over prunable plans got to: the last plan it looked at. */
+export interface PrunablePlanCursor {
+  endedAt: Date;
+  id: string;
+}
+
+/** A plan retention may delete, with every session its tasks had (first attempts, retries, resolvers). */
+export interface PrunablePlan extends PrunablePlanCursor {
+  sessionIds: string[];
+}
+
 export interface PlanRepositoryPort {
   /** The plan and its tasks, in one transaction. */
   insert(plan: Plan, tasks: readonly PlanTask[]): Promise<void>;
@@ -29,6 +40,17 @@ export interface PlanRepositoryPort {
   activePlanIds(): Promise<string[]>;
   /** Mean complexity of the last `lastN` plan tasks the agent was given (any plan); null when none. */
   meanComplexityOf(agentId: string, lastN: number): Promise<number | null>;
+  /**
+   * Retention: up to `limit` plans that ended before `before` and may go, oldest first and after
+   * `after` (where the previous batch stopped): finished ones (COMPLETED, FAILED, CANCELLED) with
+   * no task left in a live status, deleted or not, and DRAFTs their user deleted.
+   */
+  findPrunable(before: Date, limit: number, after: PrunablePlanCursor | null): Promise<PrunablePlan[]>;
+  /**
+   * Deletes these plans with their tasks, in one short transaction: those that still qualify (see
+   * findPrunable) and that no writer holds. Returns how many plans and tasks went.
+   */
+  deletePrunable(ids: readonly string[], before: Date): Promise<{ plans: number; tasks: number }>;
 }
 
 export const PLAN_REPOSITORY = Symbol('PLAN_REPOSITORY');

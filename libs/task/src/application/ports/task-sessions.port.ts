@@ -80,6 +80,8 @@ export interface TaskSessionsPort {
    * and removes the branch; no-op when it is merged or discarded already.
    */
   markMerged(sessionId: string, merge: { target: string; commit: string }): Promise<void>;
+  /** Which of these sessions are not finished yet (deleted ones included; one that does not exist is not listed). */
+  unfinished(sessionIds: readonly string[]): Promise<string[]>;
 }
 
 export const TASK_SESSIONS = Symbol('TASK_SESSIONS');

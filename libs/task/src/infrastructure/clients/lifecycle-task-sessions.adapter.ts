@@ -92,6 +92,10 @@ export class LifecycleTaskSessions implements TaskSessionsPort {
   async markMerged(sessionId: string, merge: { target: string; commit: string }): Promise<void> {
     await this.worktrees.markMerged(sessionId, { ...merge, strategy: 'merge' });
   }
+
+  unfinished(sessionIds: readonly string[]): Promise<string[]> {
+    return this.lifecycle.unfinished(sessionIds);
+  }
 }
 
 function isolationOf(command: CreateTaskSession) {

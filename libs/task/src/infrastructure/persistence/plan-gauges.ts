@@ -5,8 +5,9 @@ import { DataSource } from 'typeorm';
 import { PlanStatus, TaskStatus } from '../../domain/plan-status';
 
 /**
- * The plans gauges, read at scrape time: plans by status (PAUSED included), and the tasks of
- * unfinished plans (DRAFT, RUNNING or PAUSED) by status. Each one GROUP BY; skipped when the process has no Metrics.
+ * The sources of the plans gauges, read in the background (never at scrape time) by the
+ * processes that refresh them: plans by status (PAUSED included), and the tasks of unfinished
+ * plans (DRAFT, RUNNING or PAUSED) by status. Each one GROUP BY; skipped when the process has no Metrics.
  */
 @Injectable()
 export class PlanGauges implements OnModuleInit, OnModuleDestroy {
@@ -20,11 +21,11 @@ export class PlanGauges implements OnModuleInit, OnModuleDestroy {
   onModuleInit(): void {
     if (!this.metrics) return;
     this.unregister.push(
-      this.metrics.collectAtScrape('plans', {
+      this.metrics.refreshInBackground('plans', {
         read: () => this.count(`SELECT status, count(*)::int AS n FROM plans WHERE deleted_at IS NULL GROUP BY status`),
         known: Object.values(PlanStatus),
       }),
-      this.metrics.collectAtScrape('planTasks', {
+      this.metrics.refreshInBackground('planTasks', {
         read: () =>
           this.count(
             `SELECT t.status, count(*)::int AS n FROM plan_tasks t JOIN plans p ON p.id = t.plan_id

@@ -5,9 +5,20 @@ import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialE
 import { Plan, PlanTask } from '../../domain/plan';
 import { PlanError } from '../../domain/plan.errors';
 import { ACTIVE_TASK_STATUSES, LIVE_TASK_STATUSES, PlanStatus } from '../../domain/plan-status';
-import { PlanListQuery, PlanRepositoryPort } from '../../application/ports/plan.repository.port';
+import { PlanListQuery, PlanRepositoryPort, PrunablePlan, PrunablePlanCursor } from '../../application/ports/plan.repository.port';
 import { PlanMapper } from './plan.mapper';
 import { PlanOrmEntity, PlanTaskOrmEntity } from './plan.orm-entity';
+
+/**
+ * Plans retention may delete (`p` is the plan), written as idx_plans_prunable's predicate so that
+ * the planner walks that index; enum constants only, safe to write into a statement.
+ */
+const PRUNABLE_PLAN = `(p.status IN (${[PlanStatus.COMPLETED, PlanStatus.FAILED, PlanStatus.CANCELLED].map((s) => `'${s}'`).join(',')}) OR (p.status = '${PlanStatus.DRAFT}' AND p.deleted_at IS NOT NULL))`;
+/** When a prunable plan ended: finished, or (a DRAFT) deleted. The index's first column. */
+const ENDED_AT = 'coalesce(p.finished_at, p.deleted_at)';
+/** ... and, a finished one, none of its tasks still live ($live: the live task statuses); a DRAFT's tasks never ran. */
+const NO_LIVE_TASK = (live: string) =>
+  `(p.status = '${PlanStatus.DRAFT}' OR NOT EXISTS (SELECT 1 FROM plan_tasks t WHERE t.plan_id = p.id AND t.status = ANY(${live})))`;
 
 @Injectable()
 export class TypeormPlanRepository implements PlanRepositoryPort {
@@ -98,5 +109,43 @@ export class TypeormPlanRepository implements PlanRepositoryPort {
       [agentId, lastN],
     );
     return row?.mean == null ? null : Number(row.mean);
+  }
+
+  async findPrunable(before: Date, limit: number, after: PrunablePlanCursor | null): Promise<PrunablePlan[]> {
+    const params: unknown[] = [before, limit, LIVE_TASK_STATUSES];
+    if (after) params.push(after.endedAt, after.id);
+    const rows: Array<{ id: string; endedAt: Date; sessionIds: string[] }> = await this.dataSource.query(
+      `SELECT p.id, ${ENDED_AT} AS "endedAt",
+              ARRAY(SELECT DISTINCT ref.id FROM plan_tasks t
+                      CROSS JOIN LATERAL (SELECT r->>'sessionId' AS id FROM jsonb_array_elements(t.sessions) r
+                                          UNION SELECT t.session_id::text) ref
+                     WHERE t.plan_id = p.id AND ref.id IS NOT NULL) AS "sessionIds"
+         FROM plans p
+        WHERE ${PRUNABLE_PLAN} AND ${ENDED_AT} < $1 AND ${NO_LIVE_TASK('$3')}
+          ${after ? `AND (${ENDED_AT}, p.id) > ($4, $5::uuid)` : ''}
+        ORDER BY ${ENDED_AT}, p.id
+        LIMIT $2`,
+      params,
+    );
+    return rows.map((r) => ({ id: r.id, endedAt: r.endedAt, sessionIds: r.sessionIds }));
+  }
+
+  async deletePrunable(ids: readonly string[], before: Date): Promise<{ plans: number; tasks: number }> {
+    if (ids.length === 0) return { plans: 0, tasks: 0 };
+    return this.dataSource.transaction(async (em) => {
+      // Checked again under the lock: a plan a writer holds is left for a later run.
+      const locked: Array<{ id: string }> = await em.query(
+        `SELECT p.id FROM plans p
+          WHERE p.id = ANY($1::uuid[]) AND ${PRUNABLE_PLAN} AND ${ENDED_AT} < $2 AND ${NO_LIVE_TASK('$3')}
+          FOR UPDATE OF p SKIP LOCKED`,
+        [ids, before, LIVE_TASK_STATUSES],
+      );
+      const doomed = locked.map((r) => r.id);
+      if (doomed.length === 0) return { plans: 0, tasks: 0 };
+      // TypeORM answers a DELETE with [rows, affected].
+      const [, tasks]: [unknown[], number] = await em.query(`DELETE FROM plan_tasks WHERE plan_id = ANY($1::uuid[])`, [doomed]);
+      const [, plans]: [unknown[], number] = await em.query(`DELETE FROM plans WHERE id = ANY($1::uuid[])`, [doomed]);
+      return { plans, tasks };
+    });
   }
 }

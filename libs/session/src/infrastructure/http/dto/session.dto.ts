@@ -200,8 +200,22 @@ export class SessionResponseDto {
   @ApiProperty({ nullable: true, type: RunFailureDto }) error: RunFailureDto | null;
   @ApiProperty({ nullable: true, type: String, format: 'date-time' }) cancelRequestedAt: Date | null;
   @ApiProperty({ nullable: true, type: String, format: 'date-time' }) queuedAt: Date | null;
+  @ApiProperty({
+    nullable: true,
+    type: String,
+    format: 'date-time',
+    description: 'QUEUED: when it first found its workspace (or every worktree slot) busy; it gives up TIMED_OUT WORKSPACE_BUSY timeoutSeconds later. Null once it runs',
+  })
+  waitingSince: Date | null;
   @ApiProperty({ nullable: true, type: String, format: 'date-time' }) startedAt: Date | null;
   @ApiProperty({ nullable: true, type: String, format: 'date-time' }) finishedAt: Date | null;
+  @ApiProperty({
+    nullable: true,
+    type: String,
+    format: 'date-time',
+    description: 'When retention emptied its output text (result.summary), RETENTION_DAYS after it finished; null: not pruned',
+  })
+  prunedAt: Date | null;
   @ApiProperty({ format: 'date-time' }) createdAt: Date;
   @ApiProperty({ format: 'date-time' }) updatedAt: Date;
   @ApiProperty({
