@@ -24,7 +24,10 @@
  * ACQUIRE first checks, with nothing defined but the fence counter, that the lock is free and its
  * queue empty (a queue's key exists only while someone is in it) and takes it at once; RELEASE
  * deletes the grant and stops there when nobody waits. Only a call that finds a queue defines the
- * queue's helpers.
+ * queue's helpers. These two scripts have the namespace (and the waiters' liveness) written into
+ * their text instead of passed with every call, since each argument costs both ends on every call:
+ * one pair of scripts per namespace and setting, not per process, so Redis's script cache stays
+ * small.
  *
  * A grant is handed over inside the script that frees the lock (release, a waiter leaving,
  * or anyone noticing an expired holder): the head of the queue becomes the holder at once
@@ -34,8 +37,6 @@
 
 /** What an uncontended grant needs, and nothing more (every function defined costs each call). */
 const FENCING = `
-local ns = ARGV[1]
-
 -- Strictly increasing, and still so after a Redis restart that lost every key: a counter,
 -- seeded from Redis time in microseconds whenever it is missing. The counter stays below the
 -- clock (it would need a million grants a second to catch up), so a reseed after a loss
@@ -113,30 +114,44 @@ local function with_grant(reply, g)
 end
 `;
 
-const COMMON = FENCING + QUEUEING;
+/** For the scripts that get the namespace as ARGV[1]. */
+const COMMON = `local ns = ARGV[1]\n${FENCING}${QUEUEING}`;
+
+/** A Lua string literal of `text`: bytes outside printable ASCII, quotes and backslashes escaped. */
+function luaString(text: string): string {
+  let literal = '';
+  for (const byte of Buffer.from(text, 'utf8')) {
+    const plain = byte >= 0x20 && byte < 0x7f && byte !== 0x22 && byte !== 0x5c;
+    literal += plain ? String.fromCharCode(byte) : `\\${String(byte).padStart(3, '0')}`;
+  }
+  return `"${literal}"`;
+}
 
 /**
- * KEYS: lock, queue. ARGV: ns, owner, ttl, id (<channel>.<n>), liveness, enqueue (1/0), reclaim (1/0);
- * the resource is the lock key's tail. With reclaim, an owner that already holds the lock (an
- * earlier run of it that died) takes the grant over at once with a new fence.
+ * The namespace `ns` and the waiters' liveness (ms) are written into the script. KEYS: lock, queue.
+ * ARGV: owner, ttl, id (<channel>.<n>), mode (two characters: enqueue 1/0, then reclaim 1/0); the
+ * resource is the lock key's tail. With reclaim, an owner that already holds the lock (an earlier
+ * run of it that died) takes the grant over at once with a new fence.
  * Reply: the fence (an integer, no table to build and parse) when granted now; {0, pttl} not
  * granted (and not queued when enqueue is 0); {2, pttl} queued; both followed by a grant
  * {id, fence, channel} when it handed the lock to an older waiter on the way.
  */
-export const ACQUIRE = `${FENCING}
+export function acquireScript(ns: string, livenessMs: number): string {
+  return `local ns, liveness = ${luaString(ns)}, ${Math.round(livenessMs)}
+${FENCING}
 -- Uncontended: nobody holds it and nobody waits (reclaim included: there is nothing to take over).
 if redis.call('EXISTS', KEYS[1], KEYS[2]) == 0 then
   local f = next_fence()
-  redis.call('HSET', KEYS[1], 'o', ARGV[2], 'f', f, 'w', ARGV[4], 't', ARGV[3])
-  redis.call('PEXPIRE', KEYS[1], ARGV[3])
+  redis.call('HSET', KEYS[1], 'o', ARGV[1], 'f', f, 'w', ARGV[3], 't', ARGV[2])
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
   return f
 end
 ${QUEUEING}
-local owner, ttl, id = ARGV[2], tonumber(ARGV[3]), ARGV[4]
+local owner, ttl, id = ARGV[1], tonumber(ARGV[2]), ARGV[3]
 local res, channel = string.sub(KEYS[1], #ns + 4), string.match(id, '^(.*)%.')
-local liveness, enqueue = tonumber(ARGV[5]), ARGV[6] == '1'
+local enqueue, reclaim = string.sub(ARGV[4], 1, 1) == '1', string.sub(ARGV[4], 2, 2) == '1'
 local g = nil
-if ARGV[7] == '1' and redis.call('HGET', KEYS[1], 'o') == owner then return grant(res, owner, id, ttl) end
+if reclaim and redis.call('HGET', KEYS[1], 'o') == owner then return grant(res, owner, id, ttl) end
 if redis.call('EXISTS', KEYS[1]) == 0 then
   -- Free, but a queue exists: no barging, older waiters go first (the holder expired and nobody
   -- noticed yet); waiters found dead on the way are dropped.
@@ -153,6 +168,7 @@ redis.call('SADD', key('ow', owner), id)
 redis.call('PEXPIRE', key('ow', owner), liveness)
 return with_grant({2, redis.call('PTTL', KEYS[1])}, g)
 `;
+}
 
 /**
  * A place kept in the queue for an owner that comes back later instead of waiting (a job that gave
@@ -309,17 +325,21 @@ return with_grant({0}, settle(res, channel))
 `;
 
 /**
- * KEYS: lock, queue. ARGV: ns, fence, channel; the resource is the lock key's tail.
+ * The namespace `ns` is written into the script. KEYS: lock, queue. ARGV: fence, channel; the
+ * resource is the lock key's tail.
  * Reply: 1 released, nobody waiting; 0 not the current grant; {1} released with a queue, then
  * the grant to the next waiter, if a live one was found.
  */
-export const RELEASE = `
-if redis.call('HGET', KEYS[1], 'f') ~= ARGV[2] then return 0 end
+export function releaseScript(ns: string): string {
+  return `
+if redis.call('HGET', KEYS[1], 'f') ~= ARGV[1] then return 0 end
 redis.call('DEL', KEYS[1])
 if redis.call('EXISTS', KEYS[2]) == 0 then return 1 end
-${COMMON}
-return with_grant({1}, grant_next(string.sub(KEYS[1], #ns + 4), ARGV[3]))
+local ns = ${luaString(ns)}
+${FENCING}${QUEUEING}
+return with_grant({1}, grant_next(string.sub(KEYS[1], #ns + 4), ARGV[2]))
 `;
+}
 
 /**
  * The watchdog's batch: KEYS are lock keys; ARGV: ns, then fence, ttl and owner per key.

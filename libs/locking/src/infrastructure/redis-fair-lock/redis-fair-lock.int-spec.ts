@@ -662,6 +662,31 @@ describe('RedisFairLock (real Redis)', () => {
     );
 
     it(
+      'writes any namespace into its scripts (quotes, a backslash, non-ASCII), and instances of two namespaces share connections',
+      async () => {
+        const [redis, subscriber] = [connect(), connect()];
+        const odd = new RedisFairLock(redis, subscriber, { prefix: PREFIX, namespace: `it's "odd" \\ ünï`, recheckMs: 50 });
+        const plain = new RedisFairLock(redis, subscriber, { prefix: PREFIX, namespace: 'plain-shared', recheckMs: 50 });
+        instances.push(odd, plain);
+        const held = await odd.acquire('r', { owner: 'holder', ttlMs: 5000, waitTimeoutMs: 0 });
+        const other = await plain.acquire('r', { owner: 'other', ttlMs: 5000, waitTimeoutMs: 0 });
+        expect(await admin.hget(odd.keysOf('r')[0], 'o')).toBe('holder');
+        expect(await admin.hget(plain.keysOf('r')[0], 'o')).toBe('other');
+        // The queue's path (waiter records, arrival counter) uses the namespace too.
+        const waiting = outcome(odd.acquire('r', { owner: 'waiter', ttlMs: 5000, waitTimeoutMs: 10_000 }));
+        await waitForQueue(odd, 'r', ['waiter']);
+        expect(await keysMatching(`${odd.ns.replace(/[*?[\]\\]/g, '\\$&')}:w:*`)).toHaveLength(1);
+        expect(await odd.release(held)).toBe(true);
+        const got = await waiting;
+        if (!got.ok) throw got.error;
+        expect(await odd.release(got.lease)).toBe(true);
+        expect(await plain.release(other)).toBe(true);
+        expect(await odd.list()).toEqual([]);
+        expect(await plain.list()).toEqual([]);
+      },
+    );
+
+    it(
       'reports how long an uncontended grant has been held, before its first renewal and after',
       async () => {
         const lock = makeLock('held-for');

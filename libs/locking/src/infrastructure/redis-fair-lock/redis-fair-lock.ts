@@ -6,7 +6,8 @@ import type Redis from 'ioredis';
 import { AcquireOptions, Lease, LockPort, LockView, ParkedGrantListener, ParkOptions, ParkOutcome } from '../../application/ports/lock.port';
 import { canonicalLockOrder, LockError, LockErrorCode } from '../../domain/lock.errors';
 import { CallDeadlines } from './call-deadlines';
-import { ACQUIRE, LEAVE, LIST, PARK, RECHECK, RELEASE, RENEW } from './fair-lock.scripts';
+import { acquireScript, LEAVE, LIST, PARK, RECHECK, releaseScript, RENEW } from './fair-lock.scripts';
+import { LuaScript } from './lua-script';
 import { errorMessage } from '@app/shared';
 
 export interface FairLockOptions {
@@ -103,14 +104,15 @@ function acquireReply(reply: ShortReply): Reply {
 }
 
 interface FairLockCommands {
-  fairLockAcquire(lock: string, queue: string, ...args: (string | number)[]): Promise<ShortReply>;
   fairLockRecheck(lock: string, queue: string, ...args: (string | number)[]): Promise<Reply>;
   fairLockLeave(lock: string, queue: string, ...args: (string | number)[]): Promise<Reply>;
-  fairLockRelease(lock: string, queue: string, ...args: (string | number)[]): Promise<ShortReply>;
   fairLockPark(lock: string, queue: string, ...args: (string | number)[]): Promise<Reply>;
   fairLockRenew(numKeys: number, ...keysAndArgs: (string | number)[]): Promise<number[]>;
   fairLockList(numKeys: number, ns: string, ...resources: string[]): Promise<string>;
 }
+
+/** ACQUIRE's mode argument by enqueue + 2 x reclaim: one argument for both. */
+const ACQUIRE_MODE = ['00', '10', '01', '11'] as const;
 
 const GRANT_AT = { acquire: 2, recheck: 3, leave: 1, release: 1, park: 3 } as const;
 
@@ -123,8 +125,9 @@ const GRANT_AT = { acquire: 2, recheck: 3, leave: 1, release: 1, park: 3 } as co
  * tick; a lease found lost aborts its signal. A waiter blocked past `deadlockCheckMs`
  * searches the wait-for graph at each check; the youngest waiter of a cycle gets LOCK_DEADLOCK.
  *
- * Redis's ioredis client re-sends EVALSHA as EVAL after a script cache flush, so scripts
- * survive SCRIPT FLUSH and Redis restarts.
+ * Scripts are sent as EVALSHA and again as EVAL when Redis lost its script cache (ioredis does it
+ * for the defined commands, LuaScript for the hot path's two), so they survive SCRIPT FLUSH and
+ * Redis restarts.
  */
 export class RedisFairLock implements LockPort {
   private readonly logger = new Logger(RedisFairLock.name);
@@ -148,6 +151,9 @@ export class RedisFairLock implements LockPort {
   private subscribed?: Promise<void>;
   /** One timer bounds every pending Redis call (not one timer per call: the hot path makes one). */
   private readonly deadlines = new CallDeadlines('Redis');
+  /** The hot path's scripts, with this namespace written in (see fair-lock.scripts.ts). */
+  private readonly acquireScript: LuaScript<ShortReply>;
+  private readonly releaseScript: LuaScript<ShortReply>;
   private renewTimer?: NodeJS.Timeout;
   private renewAt = Infinity;
   private closed = false;
@@ -165,10 +171,10 @@ export class RedisFairLock implements LockPort {
     this.maxGraphNodes = options.maxGraphNodes ?? 10_000;
     this.callTimeoutMs = options.callTimeoutMs ?? 5000;
     this.observer = options.observer;
-    redis.defineCommand('fairLockAcquire', { numberOfKeys: 2, lua: ACQUIRE });
+    this.acquireScript = new LuaScript(acquireScript(this.ns, this.livenessMs), 2);
+    this.releaseScript = new LuaScript(releaseScript(this.ns), 2);
     redis.defineCommand('fairLockRecheck', { numberOfKeys: 2, lua: RECHECK });
     redis.defineCommand('fairLockLeave', { numberOfKeys: 2, lua: LEAVE });
-    redis.defineCommand('fairLockRelease', { numberOfKeys: 2, lua: RELEASE });
     redis.defineCommand('fairLockPark', { numberOfKeys: 2, lua: PARK });
     redis.defineCommand('fairLockRenew', { lua: RENEW });
     redis.defineCommand('fairLockList', { lua: LIST });
@@ -385,10 +391,10 @@ export class RedisFairLock implements LockPort {
 
   async release(lease: Lease): Promise<boolean> {
     this.forget(lease);
-    const reply = await this.commands.fairLockRelease(
+    const reply = await this.releaseScript.run(
+      this.redis,
       this.lockKey(lease.resource),
       this.queueKey(lease.resource),
-      this.ns,
       lease.token,
       this.channelId,
     );
@@ -504,16 +510,14 @@ export class RedisFairLock implements LockPort {
     reclaim = false,
   ): Promise<ShortReply> {
     return this.call(
-      this.commands.fairLockAcquire(
+      this.acquireScript.run(
+        this.redis,
         this.lockKey(resource),
         this.queueKey(resource),
-        this.ns,
         owner,
         ttlMs,
         id, // <channelId>.<n>: the script finds this process's channel in it
-        this.livenessMs,
-        wait ? 1 : 0,
-        reclaim ? 1 : 0,
+        ACQUIRE_MODE[(wait ? 1 : 0) + (reclaim ? 2 : 0)],
       ),
       deadline,
     );
