@@ -152,10 +152,14 @@ describe('PostgreSQL and Redis outages', () => {
     expect((await get(created.id)).status).toBe('PENDING'); // nothing changed; what needs only PostgreSQL still answers
 
     await redis.ensureRunning();
+    // Known gap (issue 16, open): the refused start's lock call can still be carried out when Redis
+    // comes back, leaving session:<id> held until its 30 s TTL; starts meanwhile answer 409
+    // LOCK_TIMEOUT (retryable). So the start is accepted within the TTL plus one lock wait.
     await waitFor(async () => (await t.http.post(`/api/v1/sessions/${created.id}/start`)).status, (code) => code === 202, {
+      timeoutMs: 75_000,
       what: 'the start accepted once Redis is back',
     });
     const done = await waitFor(() => get(created.id), (s) => FINAL.includes(s.status), { timeoutMs: 45_000, what: 'the session to finish' });
     expect(done.status).toBe('COMPLETED');
-  });
+  }, 240_000);
 });
