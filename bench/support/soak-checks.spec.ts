@@ -1,15 +1,8 @@
+import { SESSION_TRANSITIONS } from '@app/session';
 import { attemptAt, expectedFiles, historyProblems, latencyFigures, SessionEvent } from './soak-checks';
 
-// The shape of SESSION_TRANSITIONS (libs/session/src/domain/session-status.ts); the soak loads the real one from its build.
-const TABLE: Record<string, string[]> = {
-  PENDING: ['QUEUED', 'CANCELLED'],
-  QUEUED: ['RUNNING', 'CANCELLED', 'TIMED_OUT', 'FAILED'],
-  RUNNING: ['QUEUED', 'COMPLETED', 'FAILED', 'TIMED_OUT', 'CANCELLED'],
-  COMPLETED: [],
-  FAILED: ['QUEUED'],
-  TIMED_OUT: ['QUEUED'],
-  CANCELLED: ['QUEUED'],
-};
+// The domain's own table (the soak run loads the same one from the build it runs).
+const TABLE: Readonly<Record<string, readonly string[]>> = SESSION_TRANSITIONS;
 
 const at = (s: number) => new Date(Date.UTC(2026, 0, 1, 0, 0, s)).toISOString();
 const history = (...moves: Array<[string | null, string, number]>): SessionEvent[] => moves.map(([from, to, attempt], i) => ({ from, to, attempt, reason: 'r', at: at(i) }));

@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AppConfig } from '@app/config';
 import { runMigrations } from '@app/migrations';
-import { freePort } from './redis-server';
+// The server dies when its stdin closes (stop(), or the test process dying), as a private Redis does.
+import { freePort, WATCHDOG } from './redis-server';
 import { onTestFileEnd } from './test-file';
 
 /** The PostgreSQL binaries (PG_BIN_DIR to use others): the newest installed major version. */
@@ -27,8 +28,6 @@ function pgCommand(binary: string, args: string[]): [string, string[]] {
   return asRoot ? ['runuser', ['-u', PG_OS_USER, '--', path, ...args]] : [path, args];
 }
 
-/** Same as redis-server.ts: the server dies when its stdin closes (stop(), or the test process dying). */
-const WATCHDOG = '"$0" "$@" & server=$!; read _; kill -9 $server 2>/dev/null; wait $server';
 
 /** One initdb per process (a few seconds), copied for each server. */
 let initialised: string | undefined;

@@ -11,7 +11,7 @@ const REDIS_SERVER = process.env.REDIS_SERVER_BIN || '/usr/bin/redis-server';
  * Starts the server in the background and kills it when its stdin closes: when stop() ends it,
  * or when the test process dies, however it dies. So no redis-server outlives its test file.
  */
-const WATCHDOG = '"$0" "$@" & server=$!; read _; kill -9 $server 2>/dev/null; wait $server';
+export const WATCHDOG = '"$0" "$@" & server=$!; read _; kill -9 $server 2>/dev/null; wait $server';
 
 /**
  * A private Redis for a fault test that restarts it, so that the machine's shared Redis (and

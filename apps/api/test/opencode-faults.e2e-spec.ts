@@ -7,6 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import { createParser } from 'eventsource-parser';
 import { descendantsOf, FleetServerView, ManagedOpencodeServer, OpencodeFleet } from '@app/opencode';
+import { SESSION_TRANSITIONS } from '@app/session';
 import { makeTempWorkspace } from '@app/testing';
 import { createTestApp, TestApp } from '../../../test/support/app';
 import { waitFor } from '../../../test/support/wait';
@@ -32,16 +33,20 @@ import { waitFor } from '../../../test/support/wait';
  */
 
 const FINAL = ['COMPLETED', 'FAILED', 'TIMED_OUT', 'CANCELLED'];
-/** The session lifecycle's transitions (README, Session lifecycle): the history must follow them. */
-const LEGAL: Record<string, string[]> = {
-  PENDING: ['QUEUED', 'CANCELLED'],
-  QUEUED: ['RUNNING', 'CANCELLED', 'TIMED_OUT', 'FAILED'],
-  RUNNING: ['QUEUED', 'COMPLETED', 'FAILED', 'TIMED_OUT', 'CANCELLED'],
-  COMPLETED: [],
-  FAILED: ['QUEUED'],
-  TIMED_OUT: ['QUEUED'],
-  CANCELLED: ['QUEUED'],
-};
+/** The session lifecycle's transitions (the domain's own table): the history must follow them. */
+const LEGAL: Readonly<Record<string, readonly string[]>> = SESSION_TRANSITIONS;
+/** The id of the next generation of a managed server's slot (…-m0g1 → …-m0g2): its replacement. */
+const successorOf = (serverId: string) => serverId.replace(/g(\d+)$/, (_, g: string) => `g${Number(g) + 1}`);
+/** A session whose first attempt was lost with its server and that completed on the second (failover). */
+const FAILED_OVER = [
+  ['PENDING', 1],
+  ['QUEUED', 1],
+  ['RUNNING', 1],
+  ['FAILED', 1],
+  ['QUEUED', 2],
+  ['RUNNING', 2],
+  ['COMPLETED', 2],
+];
 /** A turn on a warm server streams its first text within seconds; a loaded machine may take ten times that. */
 const STREAM_MS = 30_000;
 /** A server READY again: at once, or a replacement's start (tens of seconds on a loaded machine). */
@@ -224,18 +229,10 @@ describe('OpenCode frozen or killed mid-turn, through the app', () => {
 
       const done = await api.finished(id, LOST_AND_RERUN_MS);
       // The next generation of its slot: a new id, a new process.
-      const successor = victim.id.replace(/g(\d+)$/, (_, g: string) => `g${Number(g) + 1}`);
+      const successor = successorOf(victim.id);
       expect(done).toMatchObject({ status: 'COMPLETED', attempt: 2, opencodeServerId: successor, error: null, result: { summary: expect.stringMatching(/survived the kill$/) } });
       const history = await api.legalHistory(id);
-      expect(history.map((e) => [e.to, e.attempt])).toEqual([
-        ['PENDING', 1],
-        ['QUEUED', 1],
-        ['RUNNING', 1],
-        ['FAILED', 1],
-        ['QUEUED', 2],
-        ['RUNNING', 2],
-        ['COMPLETED', 2],
-      ]);
+      expect(history.map((e) => [e.to, e.attempt])).toEqual(FAILED_OVER);
       expect(history[3].reason).toMatch(new RegExp(`^OPENCODE_UNAVAILABLE: .*${victim.id}.*(exited|was lost)`));
       expect(history[4].reason).toMatch(/^failover after its OpenCode server was lost/);
       expect((await ready())[0].id).toBe(successor);
@@ -283,18 +280,10 @@ describe('OpenCode frozen or killed mid-turn, through the app', () => {
       try {
         // The turn's silence limit, then the failover on the new server.
         const done = await api.finished(id, SILENCE_MS + LOST_AND_RERUN_MS);
-        const successor = frozen.id.replace(/g(\d+)$/, (_, g: string) => `g${Number(g) + 1}`);
+        const successor = successorOf(frozen.id);
         expect(done).toMatchObject({ status: 'COMPLETED', attempt: 2, opencodeServerId: successor, error: null, result: { summary: expect.stringMatching(/survived the freeze$/) } });
         const history = await api.legalHistory(id);
-        expect(history.map((e) => [e.to, e.attempt])).toEqual([
-          ['PENDING', 1],
-          ['QUEUED', 1],
-          ['RUNNING', 1],
-          ['FAILED', 1],
-          ['QUEUED', 2],
-          ['RUNNING', 2],
-          ['COMPLETED', 2],
-        ]);
+        expect(history.map((e) => [e.to, e.attempt])).toEqual(FAILED_OVER);
         // Replaced when the turn's silence limit ran out (or, the limit a little later, by the fleet's 30 s UNHEALTHY grace).
         expect(history[3].reason).toMatch(new RegExp(`^OPENCODE_UNAVAILABLE: the OpenCode server ${frozen.id} was lost: the server was stopped \\(unhealthy`));
         expect(history[4].reason).toMatch(/^failover after its OpenCode server was lost/);
@@ -412,15 +401,7 @@ describe('OpenCode frozen or killed mid-turn, through the app', () => {
       if (done.status === 'COMPLETED') {
         // The restarted server has the session but not the turn: lost, and safe to run again (no tool ran).
         expect(done).toMatchObject({ attempt: 2, opencodeServerId: external.id, error: null, result: { summary: expect.stringMatching(/survived the restart$/) } });
-        expect(history.map((e) => [e.to, e.attempt])).toEqual([
-          ['PENDING', 1],
-          ['QUEUED', 1],
-          ['RUNNING', 1],
-          ['FAILED', 1],
-          ['QUEUED', 2],
-          ['RUNNING', 2],
-          ['COMPLETED', 2],
-        ]);
+        expect(history.map((e) => [e.to, e.attempt])).toEqual(FAILED_OVER);
         expect(history[3].reason).toMatch(/^OPENCODE_SESSION_LOST: /);
         expect(history[4].reason).toMatch(/^failover after its OpenCode server was lost/);
       } else {

@@ -17,5 +17,5 @@ export type { MergeSessionCommand, SessionMergeResult } from './application/sess
 export type { MergeStrategy, SessionIsolation, SessionWorktree } from './domain/session-worktree';
 export { SessionTransitionPublisher } from './application/session-transition-publisher';
 export { Session } from './domain/session';
-export { isFinal, SessionStatus } from './domain/session-status';
+export { isFinal, SESSION_TRANSITIONS, SessionStatus } from './domain/session-status';
 export { SessionError, SessionErrorCode } from './domain/session.errors';
