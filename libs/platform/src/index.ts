@@ -11,3 +11,4 @@ export { MAINTENANCE_QUEUE, MaintenanceJobs, MaintenanceModule } from './mainten
 export type { MaintenanceJob } from './maintenance-jobs';
 export { OutageClassifier, outageOf } from './outage-classifier';
 export type { OutagePorts } from './outage-classifier';
+export { assertRedisReachable, redisConnectionLost } from './redis-reachability';

@@ -52,7 +52,8 @@ describe('outageOf, on real driver errors', () => {
       await db
         .transaction(async (em) => {
           const [{ pid }] = (await em.query('SELECT pg_backend_pid() AS pid')) as Array<{ pid: number }>;
-          await db.query('SELECT pg_terminate_backend($1)', [pid]);
+          // With a timeout it returns once the backend is gone (without, the next query may beat the signal under load).
+          await db.query('SELECT pg_terminate_backend($1, 10000)', [pid]);
           terminated = await errorOf(() => em.query('SELECT 1'));
         })
         .catch(() => undefined); // the transaction's connection is gone: its rollback fails too

@@ -1,3 +1,4 @@
+import { assertRedisReachable } from '@app/platform';
 import type Redis from 'ioredis';
 import type { FleetRegistry, FleetServerView } from './opencode-fleet';
 
@@ -52,6 +53,7 @@ export class RedisFleetRegistry implements FleetRegistry {
 
   /** Every server every worker published, those gone silent as STOPPED; sorted by worker, then id. */
   async list(now = Date.now()): Promise<FleetServerView[]> {
+    assertRedisReachable(this.redis, 'the server list');
     const entries = await this.redis.hgetall(this.serversKey);
     const views: FleetServerView[] = [];
     const forgotten: string[] = [];

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { assertRedisReachable } from '@app/platform';
 import type Redis from 'ioredis';
 import type { AcquireRequest, AcquireResult, CapacityStorePort, MarkRequest } from '../../application/ports/capacity-store.port';
 import type { ModelMark, ModelMarkKind } from '../../domain/capacity';
@@ -86,6 +87,7 @@ export class RedisCapacityStore implements CapacityStorePort {
   }
 
   async marks(): Promise<ModelMark[]> {
+    assertRedisReachable(this.redis, 'the model marks');
     const models = await this.redis.smembers(`${this.ns}:marks`);
     const marks = await this.marksOf(models);
     const gone = models.filter((m) => !marks.some((mark) => mark.model === m));
@@ -99,6 +101,7 @@ export class RedisCapacityStore implements CapacityStorePort {
   }
 
   async occupancy(patterns: string[]): Promise<Map<string, { holders: string[]; waiting: number }>> {
+    assertRedisReachable(this.redis, 'the concurrency slots');
     const now = Date.now();
     const pipeline = this.redis.pipeline();
     for (const pattern of patterns) {

@@ -977,9 +977,52 @@ describe('RedisFairLock (real Redis)', () => {
   });
 
   it(
+    'refuses an acquire at once while the connection to Redis is lost, and holds nothing for it once Redis is back',
+    async () => {
+      restartable ??= await startRedisServer();
+      const lock = makeLock('lost-connection', {}, restartable);
+      const client = connections[connections.length - 2]; // the lock's command connection
+      await lock.release(await lock.acquire('warm', { owner: 'o', ttlMs: 1000, waitTimeoutMs: 0 }));
+      const restarted = restartable.restart(3_000);
+      await waitFor(async () => client.status, (status) => status === 'reconnecting', { timeoutMs: 5_000, intervalMs: 10, what: 'the client to lose Redis' });
+      const started = Date.now();
+      const refused = await failure(lock.acquire('r', { owner: 'refused', ttlMs: 30_000, waitTimeoutMs: 5_000 }));
+      expect(refused.code).toBe(LockErrorCode.LOCK_UNAVAILABLE);
+      expect(refused.message).toMatch(/connection to Redis is lost/);
+      expect(Date.now() - started).toBeLessThan(1_000); // not the 5 s call deadline
+      await restarted;
+      await waitFor(async () => client.status, (status) => status === 'ready', { timeoutMs: 10_000, what: 'the client to reconnect' });
+      // Nothing was queued for when Redis came back: the lock is free at once, not after 30 s.
+      const next = await lock.acquire('r', { owner: 'next', ttlMs: 1000, waitTimeoutMs: 0 });
+      expect(await lock.release(next)).toBe(true);
+    },
+  );
+
+  it(
+    'releases what an acquire that timed out unanswered was granted when Redis carries it out later, after a script cache flush too',
+    async () => {
+      restartable ??= await startRedisServer();
+      const lock = makeLock('late-grant', { callTimeoutMs: 300 }, restartable);
+      const pauser = connect(restartable);
+      await lock.release(await lock.acquire('warm', { owner: 'o', ttlMs: 1000, waitTimeoutMs: 0 }));
+      // Redis lost its scripts (as after a restart): the late ACQUIRE and the LEAVE both come back
+      // NOSCRIPT and are sent again as EVAL; the LEAVE must still run after the ACQUIRE.
+      await pauser.script('FLUSH');
+      await pauser.client('PAUSE', 1_000);
+      const refused = await failure(lock.acquire('r', { owner: 'late', ttlMs: 30_000, waitTimeoutMs: 0 }));
+      expect(refused.code).toBe(LockErrorCode.LOCK_UNAVAILABLE);
+      // Once Redis answers, the grant made for nobody is released (not held for its 30 s TTL).
+      await waitFor(() => lock.list(), (views) => views.length === 0, { timeoutMs: 5_000, intervalMs: 50, what: 'the late grant to be released' });
+      const next = await lock.acquire('r', { owner: 'next', ttlMs: 1000, waitTimeoutMs: 0 });
+      expect(next.owner).toBe('next');
+      expect(await lock.release(next)).toBe(true);
+    },
+  );
+
+  it(
     'survives a Redis restart: the holder is told it lost the lease, waiters finish, fences keep growing',
     async () => {
-      restartable = await startRedisServer();
+      restartable ??= await startRedisServer();
       const [a, b, c] = [makeLock('restart', {}, restartable), makeLock('restart', {}, restartable), makeLock('restart', {}, restartable)];
       const held = await a.acquire('r', { owner: 'holder', ttlMs: 500, waitTimeoutMs: 0 });
       const other = await a.acquire('other', { owner: 'holder', ttlMs: 5000, waitTimeoutMs: 0 });

@@ -8,6 +8,7 @@ import { canonicalLockOrder, LockError, LockErrorCode } from '../../domain/lock.
 import { CallDeadlines } from './call-deadlines';
 import { acquireScript, LEAVE, LIST, PARK, RECHECK, releaseScript, RENEW } from './fair-lock.scripts';
 import { LuaScript } from './lua-script';
+import { assertRedisReachable, redisConnectionLost } from '@app/platform';
 import { errorMessage } from '@app/shared';
 
 export interface FairLockOptions {
@@ -224,6 +225,9 @@ export class RedisFairLock implements LockPort {
     const { owner, ttlMs, waitTimeoutMs, signal } = options;
     if (signal?.aborted) throw LockError.aborted(resource, signal.reason);
     if (this.closed) throw LockError.aborted(resource, CLOSED);
+    // Not queued for when Redis is back: the caller has long given up by then, and a grant made
+    // for nobody would hold the lock until its TTL (see the catch below for a call that was sent).
+    if (redisConnectionLost(this.redis)) throw LockError.unavailable(resource, `the connection to Redis is lost (${this.redis.status})`);
     const started = Date.now();
     const deadline = started + waitTimeoutMs;
     if (waitTimeoutMs > 0 && !this.isSubscribed) {
@@ -238,14 +242,20 @@ export class RedisFairLock implements LockPort {
     this.waiters.set(id, waiter);
     try {
       let reply: Reply;
+      // The first call gets callTimeoutMs whatever the wait: a slow answer is not a missing one
+      // (a try-once acquire would otherwise fail after 50 ms on a cold connection or a busy loop).
+      let answered = false;
+      const sent = this.enqueue(resource, owner, ttlMs, id, waitTimeoutMs > 0, options.reclaim === true).finally(() => (answered = true));
       try {
-        // The first call gets callTimeoutMs whatever the wait: a slow answer is not a missing one
-        // (a try-once acquire would otherwise fail after 50 ms on a cold connection or a busy loop).
-        const answerBy = Date.now() + this.callTimeoutMs;
-        reply = acquireReply(await this.enqueue(resource, owner, ttlMs, id, waitTimeoutMs > 0, answerBy, options.reclaim === true));
+        reply = acquireReply(await this.call(sent, Date.now() + this.callTimeoutMs));
         this.noteGrant(reply, GRANT_AT.acquire);
       } catch (err) {
-        await this.leave(resource, id); // runs after the unanswered call, whenever Redis answers
+        // Unanswered, the call may still be carried out (it waits in the client's queue, or
+        // Redis is slow): leave only once it was, so that a grant it makes is released, never
+        // left held for nobody. Sent now, the LEAVE could overtake it: after a Redis restart
+        // both are retried as EVAL once Redis says NOSCRIPT, each on its own.
+        if (answered) await this.leave(resource, id);
+        else void sent.then(noop, noop).then(() => this.leave(resource, id));
         throw LockError.unavailable(resource, errorMessage(err));
       }
       if (reply[0] === 1 && !this.closed) return this.hold(resource, owner, String(reply[1]), options);
@@ -302,7 +312,7 @@ export class RedisFairLock implements LockPort {
             position = Number(reply[2]);
             break;
           case 3: // its place expired (a long pause, or Redis lost it): queue again, at the back
-            reply = acquireReply(await this.enqueue(resource, owner, ttlMs, id, true, deadline).catch(() => [2, this.recheckMs]));
+            reply = acquireReply(await this.call(this.enqueue(resource, owner, ttlMs, id, true), deadline).catch(() => [2, this.recheckMs]));
             this.noteGrant(reply, GRANT_AT.acquire);
             if (reply[0] === 1) waiter.fence = String(reply[1]);
             else pttl = Number(reply[1]);
@@ -343,6 +353,7 @@ export class RedisFairLock implements LockPort {
       if (!Number.isInteger(ms) || ms <= 0) throw new TypeError(`lock ${resource}: ${name} must be a positive integer`);
     }
     if (this.closed) throw LockError.aborted(resource, CLOSED);
+    if (redisConnectionLost(this.redis)) throw LockError.unavailable(resource, `the connection to Redis is lost (${this.redis.status})`);
     if (!this.isSubscribed) await this.call(this.subscribe(), Date.now() + this.callTimeoutMs).catch(() => undefined);
     const id = placeId(options.owner, resource);
     let reply: Reply;
@@ -405,6 +416,7 @@ export class RedisFairLock implements LockPort {
 
   /** Scans for the namespace's lock and queue keys (no index is kept), then reads them in batches. */
   async list(): Promise<LockView[]> {
+    assertRedisReachable(this.redis, 'the lock list');
     const resources = new Set<string>();
     for (const kind of ['l', 'q']) {
       const prefix = `${this.ns}:${kind}:`;
@@ -499,27 +511,16 @@ export class RedisFairLock implements LockPort {
     waiter.wake();
   }
 
-  /** The ACQUIRE call; its caller notes a grant it handed to one of this process's waiters (noteGrant). */
-  private enqueue(
-    resource: string,
-    owner: string,
-    ttlMs: number,
-    id: string,
-    wait: boolean,
-    deadline: number,
-    reclaim = false,
-  ): Promise<ShortReply> {
-    return this.call(
-      this.acquireScript.run(
-        this.redis,
-        this.lockKey(resource),
-        this.queueKey(resource),
-        owner,
-        ttlMs,
-        id, // <channelId>.<n>: the script finds this process's channel in it
-        ACQUIRE_MODE[(wait ? 1 : 0) + (reclaim ? 2 : 0)],
-      ),
-      deadline,
+  /** The ACQUIRE call, unbounded (its caller bounds it); the caller notes a grant it handed to one of this process's waiters (noteGrant). */
+  private enqueue(resource: string, owner: string, ttlMs: number, id: string, wait: boolean, reclaim = false): Promise<ShortReply> {
+    return this.acquireScript.run(
+      this.redis,
+      this.lockKey(resource),
+      this.queueKey(resource),
+      owner,
+      ttlMs,
+      id, // <channelId>.<n>: the script finds this process's channel in it
+      ACQUIRE_MODE[(wait ? 1 : 0) + (reclaim ? 2 : 0)],
     );
   }
 
