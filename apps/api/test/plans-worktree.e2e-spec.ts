@@ -165,7 +165,9 @@ describe('Plans in a git workspace (e2e)', () => {
       [
         // Its title reaches the resolver's prompt only (a merged task is listed there by title): the scripted model fails every resolver.
         task({ key: 'x', title: 'x [[fail: cannot resolve this]]', instructions: '[[write shared.txt]]from x\n[[/write]]' }),
-        task({ key: 'y', instructions: '[[slow 3]][[write shared.txt]]from y\n[[/write]]' }),
+        // y must merge after x (so that y is the one in conflict): its answer takes 15 s, x's none
+        // (3 s was not always enough on a loaded machine: x's start can lag behind y's).
+        task({ key: 'y', instructions: '[[slow 15]][[write shared.txt]]from y\n[[/write]]' }),
         task({ key: 'z', instructions: '[[write z.txt]]z\n[[/write]]', dependsOn: ['y'] }),
         task({ key: 'w', instructions: '[[write w.txt]]w\n[[/write]]' }),
       ],
