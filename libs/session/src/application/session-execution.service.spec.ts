@@ -189,6 +189,60 @@ describe('SessionExecutionService', () => {
       expect(turns.opened).toBe(2);
     });
 
+    /** Records the status and attempt of every write of the repository from now on; `failOn` makes that write fail. */
+    function recordWrites(failOn?: string): string[] {
+      const written: string[] = [];
+      const update = repo.update.bind(repo);
+      jest.spyOn(repo, 'update').mockImplementation(async (x: Session) => {
+        const write = `${x.status}#${x.attempt}`;
+        if (write === failOn) throw new Error('the database refused the write');
+        await update(x);
+        written.push(write);
+      });
+      return written;
+    }
+    const historyOf = async (s: Session) => (await repo.events(s.id)).map((e) => `${e.from ?? '-'}>${e.to}#${e.attempt}`);
+
+    it('fails the attempt over in one write: no reader finds it FAILED, the history keeps RUNNING → FAILED → QUEUED', async () => {
+      const publisher = new SessionTransitionPublisher();
+      const published: Array<{ to: string; status: string; attempt: number; version: number; inputTokens?: number }> = [];
+      publisher.observe((e) => published.push({ to: e.to, status: e.session.status, attempt: e.session.attempt, version: e.session.version, inputTokens: e.session.usage?.inputTokens }));
+      repo = new InMemorySessionRepository(publisher);
+      const s = await queued();
+      const queue = new RecordingQueue();
+      const written = recordWrites();
+      await worker(new LosingOnce(false), { queue }).run(job(s));
+      // Claimed, its turn attached, then its end and its next attempt at once.
+      expect(written).toEqual(['RUNNING#1', 'RUNNING#1', 'QUEUED#2']);
+      expect(await historyOf(s)).toEqual(['->PENDING#1', 'PENDING>QUEUED#1', 'QUEUED>RUNNING#1', 'RUNNING>FAILED#1', 'FAILED>QUEUED#2']);
+      expect((await repo.events(s.id))[3].reason).toMatch(/^OPENCODE_UNAVAILABLE: /);
+      expect((await repo.events(s.id))[4].reason).toMatch(/^failover after its OpenCode server was lost \(the OpenCode server w-1-m0g1 was lost: .+\) \(attempt 2\)$/);
+      // Each transition is told with the state it left (the failed attempt's usage counts), both at the one write's version.
+      const [failed, requeued] = published.slice(-2);
+      expect(failed).toEqual({ to: 'FAILED', status: 'FAILED', attempt: 1, version: requeued.version, inputTokens: 10 });
+      expect(requeued).toEqual({ to: 'QUEUED', status: 'QUEUED', attempt: 2, version: failed.version, inputTokens: undefined });
+      expect(queue.jobs).toEqual([{ sessionId: s.id, attempt: 2 }]);
+    });
+
+    it('records neither the failure nor the next attempt when the failover write fails (the session stays RUNNING, for recovery)', async () => {
+      const s = await queued();
+      const queue = new RecordingQueue();
+      recordWrites('QUEUED#2');
+      await expect(worker(new LosingOnce(false), { queue }).run(job(s))).rejects.toThrow('the database refused the write');
+      expect(await stored(s)).toMatchObject({ status: SessionStatus.RUNNING, attempt: 1, error: null });
+      expect(await historyOf(s)).toEqual(['->PENDING#1', 'PENDING>QUEUED#1', 'QUEUED>RUNNING#1']);
+      expect(queue.jobs).toEqual([]);
+    });
+
+    it('fails over a turn that could not be opened in one write too', async () => {
+      const s = await queued();
+      const queue = new RecordingQueue();
+      const written = recordWrites();
+      await worker(new ScriptedCodingTurns(async () => outcome('completed'), true), { queue }).run(job(s));
+      expect(written).toEqual(['RUNNING#1', 'QUEUED#2']);
+      expect(await historyOf(s)).toEqual(['->PENDING#1', 'PENDING>QUEUED#1', 'QUEUED>RUNNING#1', 'RUNNING>FAILED#1', 'FAILED>QUEUED#2']);
+    });
+
     it('leaves a shared session FAILED when the lost turn ran a tool (it may have changed the workspace), and any session at its last automatic attempt', async () => {
       const s = await queued();
       const queue = new RecordingQueue();

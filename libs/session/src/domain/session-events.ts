@@ -16,7 +16,10 @@ export interface SessionTransitioned {
   readonly attempt: number;
   readonly at: Date;
   readonly origin: SessionOrigin;
-  /** The session as the committed write left it. */
+  /**
+   * The session as the committed write left it; for a transition another one followed in the same
+   * write (a failover's RUNNING → FAILED before its FAILED → QUEUED), as this transition left it.
+   */
   readonly session: CommittedSessionState;
 }
 
@@ -25,7 +28,7 @@ export interface CommittedSessionState {
   readonly title: string;
   readonly status: SessionStatus;
   readonly attempt: number;
-  /** The version the write committed: it orders one session's events. */
+  /** The version the write committed: it orders one session's events (those of one write share it, in history order). */
   readonly version: number;
   readonly agentId: string | null;
   /** The orchestrator agent's name and role when one runs it (null: a plain OpenCode session). */

@@ -378,4 +378,30 @@ describe('Session events and origin', () => {
     expect(events[0].session).not.toHaveProperty('prompt');
     expect(s.pullEvents()).toEqual([]);
   });
+
+  it('hands out the transitions of one write (a failover: RUNNING → FAILED → QUEUED) each with the state it left, at the version of the write', () => {
+    const s = sessionIn(SessionStatus.RUNNING);
+    const usage = { ...ZERO_USAGE, inputTokens: 7 };
+    const error = { code: 'OPENCODE_UNAVAILABLE', message: 'the OpenCode server was lost' };
+    s.fail(error, usage, new Date('2026-01-01T00:00:05Z'));
+    s.retry(new Date('2026-01-01T00:00:06Z'), 'failover after its OpenCode server was lost');
+    const [failed, queued, ...more] = s.pullEvents(9);
+    expect(more).toEqual([]);
+    expect(failed).toMatchObject({
+      from: SessionStatus.RUNNING,
+      to: SessionStatus.FAILED,
+      attempt: 1,
+      session: { status: SessionStatus.FAILED, attempt: 1, version: 9, usage, error, finishedAt: new Date('2026-01-01T00:00:05Z') },
+    });
+    expect(failed.session.startedAt).toBeInstanceOf(Date);
+    expect(queued).toMatchObject({
+      from: SessionStatus.FAILED,
+      to: SessionStatus.QUEUED,
+      attempt: 2,
+      reason: 'failover after its OpenCode server was lost (attempt 2)',
+      session: { status: SessionStatus.QUEUED, attempt: 2, version: 9, usage: null, error: null, startedAt: null, finishedAt: null },
+    });
+    expect(failed).not.toHaveProperty('after');
+    expect(s.pullEvents()).toEqual([]);
+  });
 });

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Budget, budgetProblem, normaliseBudget, RunFailure, RunResult, TokenUsage } from '@app/shared';
 import { SessionAgentAssignment } from './session-agent';
-import { SessionTransitioned } from './session-events';
+import { CommittedSessionState, SessionTransitioned } from './session-events';
 import { API_ORIGIN, SessionOrigin } from './session-origin';
 import { canTransition, SessionStatus } from './session-status';
 import { RunFailureCode, SessionError, SessionErrorCode } from './session.errors';
@@ -18,6 +18,15 @@ export interface SessionTransition {
   reason: string;
   attempt: number;
   at: Date;
+}
+
+/**
+ * A transition recorded and not yet stored. `after` is the state it left the session in, kept once
+ * another transition follows it before the write (one write may hold several: a failover stores
+ * RUNNING → FAILED → QUEUED at once); the last one's state is the one the write commits.
+ */
+interface PendingTransition extends SessionTransition {
+  after?: Omit<CommittedSessionState, 'version'>;
 }
 
 export interface SessionProps {
@@ -93,7 +102,7 @@ export interface CreateSessionInput {
  * which checks the one transition table and records the transition.
  */
 export class Session {
-  private pending: SessionTransition[] = [];
+  private pending: PendingTransition[] = [];
 
   private constructor(private props: SessionProps) {}
 
@@ -179,20 +188,26 @@ export class Session {
   }
 
   /**
-   * The transitions recorded since the last pull, as events carrying the state the session is in
-   * now at `version`: the repository pulls them in the write that stores them (that write commits
-   * `version`), appends them to the history, and publishes them once it is committed.
+   * The transitions recorded since the last pull, as events carrying the state each left the
+   * session in (the last one: the state it is in now) at `version`: the repository pulls them in
+   * the write that stores them (that write commits `version`), appends them to the history, and
+   * publishes them once it is committed. Several transitions of one write share its version.
    */
   pullEvents(version = this.props.version): SessionTransitioned[] {
     const transitions = this.pending;
     this.pending = [];
     if (transitions.length === 0) return [];
+    const now = this.stateNow();
+    return transitions.map(({ after, ...t }) => ({ sessionId: this.props.id, ...t, origin: this.props.origin, session: { ...(after ?? now), version } }));
+  }
+
+  /** The state the transitions' events report, but for the version the write commits. */
+  private stateNow(): Omit<CommittedSessionState, 'version'> {
     const p = this.props;
-    const session = {
+    return {
       title: p.title,
       status: p.status,
       attempt: p.attempt,
-      version,
       agentId: p.agentId,
       agent: p.assignment ? { name: p.assignment.agentName, role: p.assignment.role } : null,
       model: p.model,
@@ -207,7 +222,12 @@ export class Session {
       finishedAt: p.finishedAt,
       updatedAt: p.updatedAt,
     };
-    return transitions.map((t) => ({ sessionId: p.id, ...t, origin: p.origin, session }));
+  }
+
+  /** Another transition starts in the same write: the last one keeps the state it left the session in. */
+  private keepStateOfLastTransition(): void {
+    const last = this.pending.at(-1);
+    if (last && !last.after) last.after = this.stateNow();
   }
 
   /** PENDING → QUEUED. */
@@ -236,6 +256,7 @@ export class Session {
   }
 
   private startNewAttempt(now: Date, why: string): void {
+    this.keepStateOfLastTransition();
     this.props.attempt += 1;
     Object.assign(this.props, {
       opencodeSessionId: null,
@@ -476,6 +497,7 @@ export class Session {
 
   private transition(to: SessionStatus, reason: string, now: Date, onlyFrom?: SessionStatus[]): void {
     this.assertCan(to, onlyFrom);
+    this.keepStateOfLastTransition();
     const from = this.props.status;
     this.props.status = to;
     this.props.updatedAt = now;

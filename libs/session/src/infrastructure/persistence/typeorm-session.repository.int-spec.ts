@@ -107,6 +107,61 @@ describe('TypeormSessionRepository (real PostgreSQL)', () => {
     expect(events[1].to).toBe(stored.status);
   });
 
+  describe('a failover: the failed attempt and the next one in one write', () => {
+    const lost = { code: 'OPENCODE_UNAVAILABLE', message: 'the OpenCode server was lost' };
+    async function running(): Promise<Session> {
+      const s = newSession();
+      await repo.insert(s);
+      s.queue();
+      await repo.update(s);
+      s.markRunning();
+      await repo.update(s);
+      return s;
+    }
+    const failOver = (s: Session) => {
+      s.fail(lost, { ...ZERO_USAGE, inputTokens: 5 });
+      s.retry(new Date(), 'failover after its OpenCode server was lost');
+    };
+    const historyOf = async (id: string) => (await repo.events(id)).map((e) => `${e.from ?? '-'}>${e.to}#${e.attempt}`);
+
+    it('stores RUNNING → FAILED → QUEUED as one version: the row goes from RUNNING to the next attempt, the history keeps both', async () => {
+      const s = await running();
+      failOver(s);
+      await repo.update(s);
+      expect(s.version).toBe(4);
+      expect((await repo.findById(s.id))?.snapshot()).toMatchObject({ status: SessionStatus.QUEUED, attempt: 2, version: 4, error: null, usage: null });
+      expect(await historyOf(s.id)).toEqual(['->PENDING#1', 'PENDING>QUEUED#1', 'QUEUED>RUNNING#1', 'RUNNING>FAILED#1', 'FAILED>QUEUED#2']);
+    });
+
+    it('rolls the failure back with the next attempt when the next attempt cannot be written (and writes neither on a stale version)', async () => {
+      const s = await running();
+      // The database refuses the second transition's history row only: the whole write must go.
+      const refuse = `refuse_failover_${s.id.replace(/-/g, '')}`;
+      await dataSource.query(`CREATE FUNCTION ${refuse}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'next attempt refused'; END $$`);
+      await dataSource.query(
+        `CREATE TRIGGER ${refuse} BEFORE INSERT ON session_events FOR EACH ROW WHEN (NEW.session_id = '${s.id}' AND NEW.to_status = 'QUEUED' AND NEW.attempt = 2) EXECUTE FUNCTION ${refuse}()`,
+      );
+      try {
+        failOver(s);
+        await expect(repo.update(s)).rejects.toThrow(/next attempt refused/);
+      } finally {
+        await dataSource.query(`DROP TRIGGER ${refuse} ON session_events`);
+        await dataSource.query(`DROP FUNCTION ${refuse}()`);
+      }
+      expect((await repo.findById(s.id))?.snapshot()).toMatchObject({ status: SessionStatus.RUNNING, attempt: 1, version: 3, error: null });
+      expect(await historyOf(s.id)).toEqual(['->PENDING#1', 'PENDING>QUEUED#1', 'QUEUED>RUNNING#1']);
+
+      const stale = (await repo.findById(s.id))!;
+      const fresh = (await repo.findById(s.id))!;
+      fresh.requestCancel();
+      await repo.update(fresh);
+      failOver(stale);
+      await expect(repo.update(stale)).rejects.toMatchObject({ code: SessionErrorCode.VERSION_CONFLICT });
+      expect((await repo.findById(s.id))?.snapshot()).toMatchObject({ status: SessionStatus.RUNNING, attempt: 1, version: 4 });
+      expect(await historyOf(s.id)).toEqual(['->PENDING#1', 'PENDING>QUEUED#1', 'QUEUED>RUNNING#1']);
+    });
+  });
+
   it('refuses a stale write made from an old read', async () => {
     const s = newSession();
     await repo.insert(s);
