@@ -9,7 +9,7 @@ import { RunControlMetricsPort } from './ports/run-control-metrics.port';
 import { SessionRunJob } from './ports/session-queue.port';
 import { Admitted, DONE, FollowedTurn, RunEnd } from './run-types';
 import { RunWrites } from './run-writes';
-import { PROVIDER_RATE_LIMITED, quotaStopOf } from './turn-follower';
+import { PROVIDER_RATE_LIMITED, quotaStopOf } from './turn-watch';
 import { SettledWorktree } from './workplace/worktree-slots';
 
 /**

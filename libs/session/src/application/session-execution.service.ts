@@ -23,7 +23,7 @@ import { RunPlace, RunPlacement } from './run-placement';
 import { Admitted, DONE, RunEnd } from './run-types';
 import { RunWatcher } from './run-watcher';
 import { RunWrites } from './run-writes';
-import { quotaStopOf, stopFailure, TurnFollower } from './turn-follower';
+import { quotaStopOf, stopFailure, TurnWatch } from './turn-watch';
 import { WorkspaceLock } from './workplace/workspace-lock';
 import { SettledWorktree, WorktreeSlots } from './workplace/worktree-slots';
 
@@ -41,7 +41,7 @@ const INFRASTRUCTURE_FAILURES: readonly string[] = [RunFailureCode.WORKSPACE_LOC
  * row and the OpenCode session say, and never sends the prompt twice.
  *
  * Its steps are its parts: RunPlacement (where the run works, and the wait for it), CapacityAdmission
- * (provider capacity), TurnFollower (the turn, followed to its end), RunHandover (a planned stop of
+ * (provider capacity), TurnWatch (the turn, followed to its end), RunHandover (a planned stop of
  * this worker), RunFailover (a turn lost with its server runs again), all writing through RunWrites.
  */
 @Injectable()
@@ -50,7 +50,7 @@ export class SessionExecutionService {
   private readonly writes: RunWrites;
   private readonly placement: RunPlacement;
   private readonly admission: CapacityAdmission;
-  private readonly follower: TurnFollower;
+  private readonly turnWatch: TurnWatch;
   private readonly handover: RunHandover;
   private readonly failover: RunFailover;
 
@@ -83,7 +83,7 @@ export class SessionExecutionService {
     this.handover = new RunHandover(queue, this.writes, logger);
     this.failover = new RunFailover(queue, this.writes, logger);
     const onShutdown = (sessionId: string, handOff: () => void) => this.handover.onShutdown(sessionId, handOff);
-    this.follower = new TurnFollower({ turns, watcher, config, events, approvals, spending, capacity, metrics, onShutdown }, logger);
+    this.turnWatch = new TurnWatch({ turns, watcher, config, events, approvals, spending, capacity, metrics, onShutdown }, logger);
   }
 
   /**
@@ -124,7 +124,7 @@ export class SessionExecutionService {
     const request = await this.turnRequest(job, claimed.session, place.slot);
     if (!request) return DONE;
     if (admitted.model !== admitted.primary || claimed.session.snapshot().model) request.model = admitted.model;
-    const control = this.follower.control(job, claimed.session, admitted);
+    const control = this.turnWatch.control(job, claimed.session, admitted);
     const refused = await control.open();
     if (refused) {
       await this.writes.mutate(job, claimed.session, (s) => s.fail(refused, null));
@@ -135,7 +135,7 @@ export class SessionExecutionService {
       await control.finish(ZERO_USAGE);
       return DONE;
     }
-    const ended = await this.follower.follow(job, turn.session, turn.ref, request, turn.resume, place.lease, control);
+    const ended = await this.turnWatch.follow(job, turn.session, turn.ref, request, turn.resume, place.lease, control);
     await control.finish(ended.outcome.usage);
     if (ended.outcome.status === 'detached') return this.handover.handToNextWorker(job, place.lease);
     // A slot whose lease was lost (expired, or taken over by a resumed run of this session) may be

@@ -23,7 +23,7 @@ export const PROVIDER_RATE_LIMITED = 'PROVIDER_RATE_LIMITED';
 const APPROVALS_SETTLE_MS = 5_000;
 
 /** What the follower needs of the ports SessionExecutionService holds (each optional as there). */
-export interface TurnFollowerPorts {
+export interface TurnWatchPorts {
   turns: CodingTurnsPort;
   watcher: RunWatcher;
   config: AppConfig;
@@ -45,12 +45,12 @@ export interface TurnFollowerPorts {
  * deadline, when the workspace lock is lost or when its control (budgets, runaway, quota) stops it;
  * publishes its progress; decides its permission requests; gives it up on a planned stop.
  */
-export class TurnFollower {
+export class TurnWatch {
   /** The AbortController of the turn each run follows now, for its control. */
   private readonly abortTurn = new Map<string, AbortController>();
 
   constructor(
-    private readonly ports: TurnFollowerPorts,
+    private readonly ports: TurnWatchPorts,
     private readonly logger: Logger,
   ) {}
 
