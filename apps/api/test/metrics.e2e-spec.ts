@@ -1,5 +1,4 @@
 import { readFileSync } from 'node:fs';
-import { AddressInfo, createServer } from 'node:net';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { INestApplicationContext } from '@nestjs/common';
@@ -17,6 +16,7 @@ import {
 import { makeTempWorkspace } from '@app/testing';
 import { createTestApp, TestApp } from '../../../test/support/app';
 import { testConfig } from '../../../test/support/database';
+import { freePort } from '../../../test/support/redis-server';
 import { waitFor } from '../../../test/support/wait';
 import { WorkerModule } from '../../worker/src/worker.module';
 import { WorkerMetricsServer } from '../../worker/src/worker-metrics.server';
@@ -78,14 +78,6 @@ function logCapture() {
     },
   });
   return { lines, stream };
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 /** The metric names the alert rules query (Prometheus's own `up` aside). */
@@ -246,7 +238,7 @@ describe('Metrics and logs of a real run', () => {
     let closed = false;
 
     beforeAll(async () => {
-      port = await freePort();
+      port = await freePort('127.0.0.1');
       const config = testConfig({ WORKER_METRICS_PORT: String(port), WORKER_LEASE_SECONDS: '600' });
       worker = await NestFactory.createApplicationContext(
         WorkerModule.forRoot(config, { logger: createRootLogger({ level: 'silent' }) }),

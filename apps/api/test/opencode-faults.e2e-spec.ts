@@ -3,7 +3,6 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { get as httpGet } from 'node:http';
 import { AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import { createParser } from 'eventsource-parser';
 import { descendantsOf, FleetServerView, ManagedOpencodeServer, OpencodeFleet } from '@app/opencode';
@@ -63,11 +62,6 @@ const SILENCE_MS = 50_000;
 const SERVER_START_MS = 60_000;
 /** A killed server's listening socket closed (the kernel tears the process down). */
 const PORT_FREE_MS = 10_000;
-/** Failures of a turn lost with its server: run again at once as a new attempt, up to attempt 3 (README, Lost turns). */
-const FAILOVER_CODES = ['OPENCODE_UNAVAILABLE', 'OPENCODE_SESSION_LOST', 'WORKER_LOST'];
-const FAILOVER_LAST_ATTEMPT = 3;
-/** Longer than the failover's QUEUED takes to follow its FAILED (the next write of the same run). */
-const FAILOVER_GRACE_MS = 5_000;
 /** The deadline of a session whose server is frozen mid-turn. */
 const FROZEN_TIMEOUT_SECONDS = 10;
 /** Deadline + abort settle (5 s) + the messages request timing out (15 s) + room for a loaded machine. */
@@ -142,20 +136,12 @@ class Api {
   }
 
   /**
-   * The session's final state, once it stays so. A run that lost its turn with its server is
-   * recorded FAILED and, when it may fail over, QUEUED again as a new attempt right after (two
-   * writes, milliseconds apart): a poll can see that FAILED in between, which is not the end.
+   * The session's final state. A run that lost its turn with its server and fails over goes
+   * RUNNING → FAILED → QUEUED in one write, so a poll never sees that FAILED: a final state seen
+   * here is the end.
    */
-  async finished(id: string, timeoutMs: number): Promise<SessionView> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const what = `session ${id} to reach a final state`;
-      const done = await waitFor(() => this.session(id), (s) => FINAL.includes(s.status), { timeoutMs: Math.max(1, deadline - Date.now()), what });
-      if (!(done.status === 'FAILED' && FAILOVER_CODES.includes(done.error!.code) && done.attempt < FAILOVER_LAST_ATTEMPT)) return done;
-      await sleep(FAILOVER_GRACE_MS);
-      const later = await this.session(id);
-      if (later.status === done.status && later.attempt === done.attempt) return later;
-    }
+  finished(id: string, timeoutMs: number): Promise<SessionView> {
+    return waitFor(() => this.session(id), (s) => FINAL.includes(s.status), { timeoutMs, what: `session ${id} to reach a final state` });
   }
 
   /**
