@@ -31,7 +31,7 @@ describe('Redis restarted while a session runs', () => {
   it('stops the running session with WORKSPACE_LOCK_LOST, and retries and new sessions run after the restart', async () => {
     const workspace = makeTempWorkspace();
     const get = async (id: string) => (await t.http.get(`/api/v1/sessions/${id}`)).body;
-    const first = (await t.http.post('/api/v1/sessions').send({ title: 'through a restart', workspace, prompt: '[[slow 6]][[write a.txt]]a[[/write]]' }).expect(201)).body;
+    const first = (await t.http.post('/api/v1/sessions').send({ title: 'through a restart', workspace, prompt: '[[slow 12]][[write a.txt]]a[[/write]]' }).expect(201)).body;
     await t.http.post(`/api/v1/sessions/${first.id}/start`).expect(202);
     await waitFor(() => get(first.id), (s) => s.status === 'RUNNING' && s.opencodeSessionId !== null, { what: 'running' });
 
@@ -44,8 +44,8 @@ describe('Redis restarted while a session runs', () => {
     expect(stopped.error.code).toBe('WORKSPACE_LOCK_LOST');
     expect(stopped.error.message).toContain(`workspace:${realpathSync(workspace)}`);
     expect(Date.parse(stopped.finishedAt)).toBeGreaterThan(restartedAt);
-    // Stopped at once, not when the slow answer would have ended the turn.
-    expect(Date.parse(stopped.finishedAt) - restartedAt).toBeLessThan(5000);
+    // Stopped on the lost lock (its renewal within a few seconds), not when the 12 s answer would have ended the turn.
+    expect(Date.parse(stopped.finishedAt) - restartedAt).toBeLessThan(10_000);
 
     await waitFor(async () => (await t.http.post(`/api/v1/sessions/${first.id}/retry`)).status, (code) => code === 202, {
       what: 'retry accepted once Redis is back',
@@ -54,7 +54,7 @@ describe('Redis restarted while a session runs', () => {
       timeoutMs: 45_000,
       what: 'first retried',
     });
-    expect(retried.status).toBe('COMPLETED');
+    expect({ status: retried.status, error: retried.error }).toEqual({ status: 'COMPLETED', error: null });
     expect(readFileSync(join(workspace, 'a.txt'), 'utf8')).toBe('a');
 
     const second = (await t.http.post('/api/v1/sessions').send({ title: 'after the restart', workspace, prompt: '[[write b.txt]]b[[/write]]' }).expect(201)).body;
