@@ -61,7 +61,8 @@ export interface GitPort {
   /**
    * Checks `branch` out in the detached `slot` (tracked files forced to it), creating it at
    * `baseCommit` when it does not exist (`created`). A branch checked out in another worktree fails
-   * with GIT_FAILED naming it.
+   * with GIT_FAILED naming it (`details.worktree`, its realpath); one whose directory is gone (a slot removed while it had the branch)
+   * is forgotten first, as `pruneWorktrees` would. The branch's ref lock a killed git left goes.
    */
   switchSlot(slot: string, branch: string, baseCommit: string): Promise<{ created: boolean }>;
   /**

@@ -5,7 +5,7 @@ const A = 'a'.repeat(40);
 const B = 'b'.repeat(40);
 
 describe('git output', () => {
-  it('reads the worktree list: branches short, detached and unborn heads null, locks seen', () => {
+  it('reads the worktree list: branches short, detached and unborn heads null, locks and prunable records seen', () => {
     const output = [
       `worktree /repo`,
       `HEAD ${A}`,
@@ -24,9 +24,9 @@ describe('git output', () => {
       ``,
     ].join('\0');
     expect(parseWorktreeList(output)).toEqual([
-      { path: '/repo', head: A, branch: 'main', locked: false },
-      { path: '/slots/with\nnewline and branch refs/heads/x', head: B, branch: null, locked: true },
-      { path: '/new', head: null, branch: 'orchestrator/plan-1a2b3c4d', locked: false },
+      { path: '/repo', head: A, branch: 'main', locked: false, prunable: false },
+      { path: '/slots/with\nnewline and branch refs/heads/x', head: B, branch: null, locked: true, prunable: false },
+      { path: '/new', head: null, branch: 'orchestrator/plan-1a2b3c4d', locked: false, prunable: true },
     ]);
     expect(parseWorktreeList('')).toEqual([]);
   });

@@ -13,6 +13,8 @@ export interface ListedWorktree {
   branch: string | null;
   /** Locked worktrees survive `git worktree prune` (git locks one while it is being made). */
   locked: boolean;
+  /** Its directory (or the `.git` file in it) is gone: `git worktree prune` forgets it unless it is locked. */
+  prunable: boolean;
 }
 
 /** `git worktree list --porcelain -z`: `key value` fields, a record per worktree ended by an empty field. */
@@ -21,7 +23,7 @@ export function parseWorktreeList(output: string): ListedWorktree[] {
   let current: ListedWorktree | null = null;
   for (const field of output.split('\0')) {
     if (field.startsWith('worktree ')) {
-      current = { path: field.slice('worktree '.length), head: null, branch: null, locked: false };
+      current = { path: field.slice('worktree '.length), head: null, branch: null, locked: false, prunable: false };
       worktrees.push(current);
     } else if (!current) {
       continue;
@@ -34,6 +36,8 @@ export function parseWorktreeList(output: string): ListedWorktree[] {
       current.branch = field.slice('branch '.length).replace(/^refs\/heads\//, '');
     } else if (field === 'locked' || field.startsWith('locked ')) {
       current.locked = true;
+    } else if (field === 'prunable' || field.startsWith('prunable ')) {
+      current.prunable = true;
     }
   }
   return worktrees;

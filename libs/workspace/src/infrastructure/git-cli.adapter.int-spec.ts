@@ -197,6 +197,39 @@ describe('GitCliAdapter: slots, merges and diffs (real git)', () => {
   const show = (repo: string, ref: string, path: string) => sh(repo, 'show', `${ref}:${path}`);
   const slotPath = () => join(realpathSync(makeTempWorkspace()), 'slot');
 
+  /**
+   * A node process that loads the adapter as `git` (compiled by @swc/core as it is required, as
+   * jest's transform does: ts-node would take a second per process) and `args` from JSON, then runs
+   * `body` (a script) on a line of input; `ready` once it waits for that line.
+   */
+  function adapterProcess(children: Set<ChildProcess>, body: string, args: object): { child: ChildProcess; ready: Promise<void> } {
+    const root = join(__dirname, '..', '..', '..', '..');
+    const code = `
+      const { transformSync } = require('@swc/core');
+      const { readFileSync } = require('node:fs');
+      require.extensions['.ts'] = (module, filename) => {
+        const options = { filename, module: { type: 'commonjs' }, jsc: { parser: { syntax: 'typescript', decorators: true }, target: 'es2022' } };
+        module._compile(transformSync(readFileSync(filename, 'utf8'), options).code, filename);
+      };
+      const { GitCliAdapter } = require(${JSON.stringify(join(__dirname, 'git-cli.adapter.ts'))});
+      const args = JSON.parse(process.argv[1]);
+      const git = new GitCliAdapter();
+      process.stdin.once('data', async () => { ${body} });
+      process.stdout.write('ready\\n');`;
+    const child = spawn(process.execPath, ['-r', 'tsconfig-paths/register', '-e', code, JSON.stringify(args)], {
+      cwd: root,
+      env: { ...AppConfig.fromEnvironment().processEnvironment, TS_NODE_PROJECT: join(root, 'tsconfig.json') },
+      stdio: ['pipe', 'pipe', 'inherit'],
+    });
+    children.add(child);
+    const ready = new Promise<void>((resolve, reject) => {
+      child.stdout!.once('data', () => resolve());
+      child.once('exit', (code) => reject(new Error(`the adapter's process exited (${code}) before it was ready`)));
+    });
+    ready.catch(() => undefined); // one killed before anyone waited for it is no failure
+    return { child, ready };
+  }
+
   describe('worktrees and branches', () => {
     it('adds a detached slot worktree, lists and prunes worktrees, names the common git directory', async () => {
       const repo = repository();
@@ -353,6 +386,131 @@ describe('GitCliAdapter: slots, merges and diffs (real git)', () => {
       expect(sh(slot, 'branch', '--show-current')).toBe('');
       expect(await git.switchSlot(second, 'orchestrator/s1', base)).toEqual({ created: false });
       expect(sh(second, 'rev-parse', 'HEAD')).toBe(work);
+    });
+
+    describe('what a killed worker leaves in another slot', () => {
+      /** Slot `lost` on the branch orchestrator/s1 with a commit `work` on it, and a detached slot `next` to run the branch again. */
+      async function lostAndNext(): Promise<{ repo: string; lost: string; next: string; base: string; work: string }> {
+        const { repo, slot: lost, base } = await withSlot({ 'a.txt': 'a\n' });
+        await git.switchSlot(lost, 'orchestrator/s1', base);
+        const work = commit(lost, { 'b.txt': 'committed by the turn\n' });
+        const next = slotPath();
+        await git.addDetachedWorktree(repo, next, base);
+        return { repo, lost, next, base, work };
+      }
+
+      it('gives the branch to the next slot once the lost slot is reset: its uncommitted work and killed git’s locks included', async () => {
+        const { repo, lost, next, base, work } = await lostAndNext();
+        // Killed mid-turn, inside git add: the branch stays checked out there, with the work and the locks.
+        writeFileSync(join(lost, 'c.txt'), 'uncommitted work of the turn\n');
+        const gitDir = sh(lost, 'rev-parse', '--absolute-git-dir');
+        writeFileSync(join(gitDir, 'index.lock'), '');
+        writeFileSync(join(gitDir, 'HEAD.lock'), '');
+        await expect(git.switchSlot(next, 'orchestrator/s1', base)).rejects.toEqual(
+          failsWith(WorkspaceErrorCode.GIT_FAILED, 'could not check out orchestrator/s1', `checked out in the worktree ${lost}`),
+        );
+        await expect(git.switchSlot(next, 'orchestrator/s1', base)).rejects.toMatchObject({ details: { branch: 'orchestrator/s1', worktree: lost } });
+
+        const { recovered } = await git.resetSlot(lost, leftovers);
+        expect(parents(repo, recovered!)).toEqual([work]);
+        expect(await git.switchSlot(next, 'orchestrator/s1', base)).toEqual({ created: false });
+        expect(sh(next, 'rev-parse', 'HEAD')).toBe(recovered);
+        expect(readFileSync(join(next, 'b.txt'), 'utf8')).toBe('committed by the turn\n');
+        expect(readFileSync(join(next, 'c.txt'), 'utf8')).toBe('uncommitted work of the turn\n');
+      });
+
+      it('creates the branch in the next slot though a `checkout -b` killed in the lost slot left its ref locked', async () => {
+        const { repo, next, base } = await lostAndNext();
+        // Killed while it created the branch: the ref's lock stays, the branch was never made, HEAD never moved.
+        writeFileSync(join(repo, '.git', 'refs', 'heads', 'orchestrator', 's2.lock'), '');
+        expect(await git.switchSlot(next, 'orchestrator/s2', base)).toEqual({ created: true });
+        expect(sh(next, 'branch', '--show-current')).toBe('orchestrator/s2');
+        expect(sh(repo, 'rev-parse', 'orchestrator/s2')).toBe(base);
+      });
+
+      it('forgets a slot whose directory went while it had the branch, and checks the branch out in the next slot', async () => {
+        const { repo, lost, next, base, work } = await lostAndNext();
+        // Killed while its slot was removed (janitor) or made again (prepare): before git forgot the worktree.
+        rmSync(lost, { recursive: true, force: true });
+        expect(await git.switchSlot(next, 'orchestrator/s1', base)).toEqual({ created: false });
+        expect(sh(next, 'rev-parse', 'HEAD')).toBe(work);
+        expect((await git.listWorktrees(repo)).map((w) => w.path)).toEqual([repo, next]);
+      });
+
+      describe('a worker running the branch, killed at random moments', () => {
+        const children = new Set<ChildProcess>();
+        afterEach(() => children.forEach((child) => child.kill('SIGKILL')));
+
+        /** Runs after runs in `slot` as WorktreeSlots does (ready, switch, the turn writes a file, settle), saying each file it wrote. */
+        const runs = `
+          const { writeFileSync } = require('node:fs');
+          const author = { name: 'Killed', email: 'killed@example.invalid' };
+          for (let i = 0; ; i++) {
+            await git.resetSlot(args.slot, { message: 'Recovered leftovers', author });
+            await git.switchSlot(args.slot, args.branch, args.base);
+            writeFileSync(args.slot + '/file-' + args.round + '-' + i + '.txt', 'x'.repeat(1000));
+            process.stdout.write('wrote file-' + args.round + '-' + i + '.txt\\n');
+            await git.settleSlot(args.slot, { branch: args.branch, message: 'run ' + i, author, base: args.base });
+          }`;
+
+        it('lets the next slot check the branch out with all the work, once the killed worker’s slot is readied', async () => {
+          const { repo, slot: lost, base } = await withSlot({ 'a.txt': 'a\n' });
+          const next = slotPath();
+          await git.addDetachedWorktree(repo, next, base);
+          const branchName = 'orchestrator/s1';
+          const ROUNDS = 10;
+          const worker = (round: number) => adapterProcess(children, runs, { slot: lost, branch: branchName, base, round });
+          const written = new Set<string>();
+          let refused = 0;
+          let pending = worker(0);
+          for (let round = 0; round < ROUNDS; round++) {
+            const { child, ready } = pending;
+            await ready;
+            let wrote: () => void;
+            const firstWritten = new Promise<void>((resolve) => (wrote = resolve));
+            child.stdout!.on('data', (data: Buffer) => {
+              data.toString().match(/file-\d+-\d+\.txt/g)?.forEach((file) => written.add(file));
+              wrote();
+            });
+            const exited = new Promise((resolve) => child.once('exit', resolve));
+            child.stdin!.write('go\n');
+            if (round + 1 < ROUNDS) pending = worker(round + 1); // loads meanwhile
+            // Half the rounds at any moment of a later run, the other half while the turn's file is being committed.
+            await firstWritten;
+            await new Promise((resolve) => setTimeout(resolve, Math.random() * (round % 2 ? 400 : 15)));
+            child.kill('SIGKILL');
+            await exited;
+            children.delete(child);
+
+            // The next run, in the other slot: the killed worker's slot is readied first when it has the branch (its lock is free).
+            if ((await git.listWorktrees(repo)).some((w) => w.path === lost && w.branch === branchName)) {
+              refused++;
+              await expect(git.switchSlot(next, branchName, base)).rejects.toEqual(failsWith(WorkspaceErrorCode.GIT_FAILED, 'could not check out', lost));
+              await git.resetSlot(lost, leftovers);
+            }
+            await git.resetSlot(next, leftovers);
+            await git.switchSlot(next, branchName, base);
+            for (const file of written) expect(existsSync(join(next, file))).toBe(true);
+            await git.settleSlot(next, { branch: branchName, message: 'next run', author, base });
+          }
+          expect(refused).toBeGreaterThan(0); // the killed worker left the branch checked out at least once
+        }, 120_000);
+      });
+
+      it('forgets a half-removed slot (its .git file gone), but never one a worktree still has, nor a locked one', async () => {
+        const { repo, lost, next, base, work } = await lostAndNext();
+        const locked = slotPath();
+        await git.addDetachedWorktree(repo, locked, base);
+        await git.switchSlot(locked, 'orchestrator/s2', base);
+        sh(repo, 'worktree', 'lock', locked);
+        rmSync(locked, { recursive: true, force: true });
+        await expect(git.switchSlot(next, 'orchestrator/s2', base)).rejects.toEqual(failsWith(WorkspaceErrorCode.GIT_FAILED, 'orchestrator/s2', locked));
+
+        rmSync(join(lost, '.git'));
+        expect(await git.switchSlot(next, 'orchestrator/s1', base)).toEqual({ created: false });
+        expect(sh(next, 'rev-parse', 'HEAD')).toBe(work);
+        expect((await git.listWorktrees(repo)).map((w) => w.path).sort()).toEqual([repo, next, locked].sort());
+      });
     });
 
     it('settles a run: commits every change on the branch, detaches the slot with the files kept, counts the changes since the base', async () => {
@@ -774,41 +932,13 @@ describe('GitCliAdapter: slots, merges and diffs (real git)', () => {
       const children = new Set<ChildProcess>();
       afterEach(() => children.forEach((child) => child.kill('SIGKILL')));
 
-      /**
-       * A node process that loads the adapter (compiled by @swc/core as it is required, as jest's
-       * transform does: ts-node would take a second per process), then on a line of input merges
-       * `sources` one by one.
-       */
+      /** A process (adapterProcess) that on a line of input merges `sources` one by one. */
       function mergingProcess(repo: string, sources: string[], strategy: GitMergeRequest['strategy']): { child: ChildProcess; ready: Promise<void> } {
-        const root = join(__dirname, '..', '..', '..', '..');
-        const code = `
-          const { transformSync } = require('@swc/core');
-          const { readFileSync } = require('node:fs');
-          require.extensions['.ts'] = (module, filename) => {
-            const options = { filename, module: { type: 'commonjs' }, jsc: { parser: { syntax: 'typescript', decorators: true }, target: 'es2022' } };
-            module._compile(transformSync(readFileSync(filename, 'utf8'), options).code, filename);
-          };
-          const { GitCliAdapter } = require(${JSON.stringify(join(__dirname, 'git-cli.adapter.ts'))});
-          const { repo, sources, strategy } = JSON.parse(process.argv[1]);
-          const git = new GitCliAdapter();
-          process.stdin.once('data', async () => {
-            for (const source of sources) {
-              await git.merge(repo, { source, target: 'main', strategy, message: 'Merge ' + source, author: { name: 'Killed', email: 'killed@example.invalid' } });
-            }
-          });
-          process.stdout.write('ready\\n');`;
-        const child = spawn(process.execPath, ['-r', 'tsconfig-paths/register', '-e', code, JSON.stringify({ repo, sources, strategy })], {
-          cwd: root,
-          env: { ...AppConfig.fromEnvironment().processEnvironment, TS_NODE_PROJECT: join(root, 'tsconfig.json') },
-          stdio: ['pipe', 'pipe', 'inherit'],
-        });
-        children.add(child);
-        const ready = new Promise<void>((resolve, reject) => {
-          child.stdout!.once('data', () => resolve());
-          child.once('exit', (code) => reject(new Error(`the merging process exited (${code}) before it was ready`)));
-        });
-        ready.catch(() => undefined); // one killed before anyone waited for it is no failure
-        return { child, ready };
+        const body = `
+          for (const source of args.sources) {
+            await git.merge(args.repo, { source, target: 'main', strategy: args.strategy, message: 'Merge ' + source, author: { name: 'Killed', email: 'killed@example.invalid' } });
+          }`;
+        return adapterProcess(children, body, { repo, sources, strategy });
       }
 
       it('leaves the repository consistent whenever a merging process is killed, once recovered', async () => {

@@ -177,6 +177,9 @@ export class GitCliAdapter implements GitPort {
     assertSafeRef(branch, 'branch');
     assertSafeRef(baseCommit, 'baseCommit');
     const git = await this.checkedGit(slot);
+    // The caller holds the slot and the branch, so no git writes the branch: its lock is one a killed
+    // `checkout -b` left, which makes the branch impossible to create (resetSlot misses it: HEAD never got there).
+    await rm(join((await slotState(git)).common, 'refs', 'heads', `${branch}.lock`), { force: true });
     // Made first (the usual case); a branch that exists already (a retry, a resumed run) is checked out instead.
     const made = await git.run(['checkout', '--force', '--no-track', '-b', branch, baseCommit, '--'], `create ${branch} at ${baseCommit} in ${slot}`, {
       answers: [128],
@@ -186,9 +189,19 @@ export class GitCliAdapter implements GitPort {
       throw new WorkspaceError(WorkspaceErrorCode.GIT_FAILED, `git could not create ${branch} at ${baseCommit} in ${slot}: ${firstLine(made.stderr)}`);
     }
     const here = await realpath(slot);
-    const holder = (await listedWorktrees(git)).find((w) => w.branch === branch && w.path !== here);
+    const holderOf = async () => (await listedWorktrees(git)).find((w) => w.branch === branch && w.path !== here);
+    let holder = await holderOf();
+    if (holder?.prunable && !holder.locked) {
+      // A slot whose directory went while it had the branch (a worker killed while removing or
+      // remaking it): git still counts its record as checking the branch out, though it holds no work.
+      await git.text(['worktree', 'prune'], `prune the worktrees of ${slot}`);
+      holder = await holderOf();
+    }
     if (holder) {
-      throw new WorkspaceError(WorkspaceErrorCode.GIT_FAILED, `git could not check out ${branch} in ${slot}: it is checked out in the worktree ${holder.path}`);
+      throw new WorkspaceError(WorkspaceErrorCode.GIT_FAILED, `git could not check out ${branch} in ${slot}: it is checked out in the worktree ${holder.path}`, {
+        branch,
+        worktree: holder.path,
+      });
     }
     await git.text(['checkout', '--force', '--no-guess', branch, '--'], `check out ${branch} in ${slot}`);
     return { created: false };

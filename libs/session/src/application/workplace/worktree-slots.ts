@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
-import { basename, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { AppConfig } from '@app/config';
-import { Lease, LOCK_PORT, LockPort } from '@app/locking';
+import { Lease, LOCK_PORT, LockError, LockPort } from '@app/locking';
 import { errorMessage } from '@app/shared';
-import { GIT_PORT, GitPort, WORKSPACE_PORT, WorkspacePort } from '@app/workspace';
+import { GIT_PORT, GitPort, WORKSPACE_PORT, WorkspaceError, WorkspaceErrorCode, WorkspacePort } from '@app/workspace';
 import { Session } from '../../domain/session';
 import { SessionStatus } from '../../domain/session-status';
 import { SessionWorktree, WorktreeChanges, worktreeCommitMessage } from '../../domain/session-worktree';
@@ -13,6 +13,13 @@ import { PLACE_CLAIM_MS, PLACE_KEPT_MS, PlaceOutcome, sessionLockOwner, waitedFo
 /** The file in a repository's slot directory that names the repository (for the janitor). */
 export const REPOSITORY_NOTE = 'repository';
 const SLOT_PREFIX = 'slot-';
+const LEFTOVERS_MESSAGE = 'Work left uncommitted by a lost worker, recovered by the orchestrator\n';
+/**
+ * How long a run waits for the session that took the slot its branch was left in to free the
+ * branch (readying a slot detaches it, first thing in a run), and how often it looks.
+ */
+export const BRANCH_FREED_WAIT_MS = 5_000;
+const BRANCH_FREED_POLL_MS = 100;
 
 /** What a run's work looks like once committed, and whether a resolver left conflict markers. */
 export interface SettledWorktree {
@@ -95,6 +102,17 @@ export class WorktreeSlots {
    */
   async prepare(session: Session, slot: string): Promise<string> {
     const worktree = this.worktreeOf(session);
+    await this.ready(slot, worktree);
+    const { created } = await this.switchTo(session, slot, worktree);
+    if (created && worktree.mergeIn) {
+      const { conflicts } = await this.git.mergeIntoSlot(slot, worktree.mergeIn, `Merge ${worktree.mergeIn} into ${worktree.branch}`);
+      this.logger.log(`Session ${session.id}: ${worktree.mergeIn} merged into its worktree with ${conflicts.length} conflicting file(s) to resolve`);
+    }
+    return this.directoryIn(session, slot);
+  }
+
+  /** The slot made when missing, what a lost worker left on its branch committed there, then cleaned and detached. */
+  private async ready(slot: string, worktree: SessionWorktree): Promise<void> {
     const author = this.config.worktrees.author;
     // A slot directory is trusted to be a registered worktree (a broken one fails resetSlot and is made again below).
     if (!(await this.workspaces.isDirectory(slot))) {
@@ -104,10 +122,7 @@ export class WorktreeSlots {
       await this.git.addDetachedWorktree(worktree.repository, slot, worktree.baseCommit);
     }
     try {
-      const { recovered } = await this.git.resetSlot(slot, {
-        message: 'Work left uncommitted by a lost worker, recovered by the orchestrator\n',
-        author,
-      });
+      const { recovered } = await this.git.resetSlot(slot, { message: LEFTOVERS_MESSAGE, author });
       if (recovered) this.logger.warn(`Slot ${slot}: committed work a lost run left there (${recovered})`);
     } catch (err) {
       // What git cannot commit (e.g. a nested repository without a commit) would stick the slot for
@@ -117,12 +132,61 @@ export class WorktreeSlots {
       await this.git.pruneWorktrees(worktree.repository);
       await this.git.addDetachedWorktree(worktree.repository, slot, worktree.baseCommit);
     }
-    const { created } = await this.git.switchSlot(slot, worktree.branch, worktree.baseCommit);
-    if (created && worktree.mergeIn) {
-      const { conflicts } = await this.git.mergeIntoSlot(slot, worktree.mergeIn, `Merge ${worktree.mergeIn} into ${worktree.branch}`);
-      this.logger.log(`Session ${session.id}: ${worktree.mergeIn} merged into its worktree with ${conflicts.length} conflicting file(s) to resolve`);
+  }
+
+  /** Switches the readied slot to the session's branch; a branch a lost run left in another slot is freed first (freeBranch). */
+  private async switchTo(session: Session, slot: string, worktree: SessionWorktree): Promise<{ created: boolean }> {
+    try {
+      return await this.git.switchSlot(slot, worktree.branch, worktree.baseCommit);
+    } catch (err) {
+      const holder = checkedOutIn(err);
+      if (holder === null || !(await this.freeBranch(session, slot, holder, worktree))) throw err;
+      return this.git.switchSlot(slot, worktree.branch, worktree.baseCommit);
     }
-    return this.directoryIn(session, slot);
+  }
+
+  /**
+   * A lost run of the session (its worker killed, or its lease lost when Redis restarted) leaves
+   * the branch checked out in its slot, and a later run that took another slot cannot check it
+   * out. That slot is readied as `ready` readies one (the work left there committed on the branch,
+   * then detached) under its own lock, taken only when it is free or still held by an earlier run
+   * of this session. A slot another session holds is left alone: its run readies it first thing,
+   * which frees the branch, so this run waits a little for that. A worktree that is no slot of the
+   * repository's (the user's own) is never touched. Whether the branch is free now.
+   */
+  private async freeBranch(session: Session, slot: string, holder: string, worktree: SessionWorktree): Promise<boolean> {
+    if (dirname(holder) !== dirname(slot) || !isSlotName(basename(holder)) || !(await this.workspaces.isDirectory(holder))) return false;
+    const lease = await this.tryTake(session, holder);
+    if (!lease) {
+      const deadline = Date.now() + BRANCH_FREED_WAIT_MS;
+      while (Date.now() < deadline) {
+        await pause(BRANCH_FREED_POLL_MS);
+        if (!(await this.git.listWorktrees(worktree.repository)).some((w) => w.path === holder && w.branch === worktree.branch)) return true;
+      }
+      return false;
+    }
+    try {
+      this.logger.warn(`Session ${session.id}: a lost run left ${worktree.branch} checked out in ${holder}; readying that slot to free it`);
+      await this.ready(holder, worktree);
+      return true;
+    } finally {
+      await this.release(lease);
+    }
+  }
+
+  /** The slot's lock now, when it is free or held by an earlier run of the session (taken over); else null. */
+  private async tryTake(session: Session, slot: string): Promise<Lease | null> {
+    try {
+      return await this.locks.acquire(slotLockResource(slot), {
+        owner: sessionLockOwner(session.id),
+        ttlMs: workspaceLockTtlMs(this.config.workerLeaseSeconds),
+        waitTimeoutMs: 0,
+        reclaim: true,
+      });
+    } catch (err) {
+      if (err instanceof LockError) return null; // another session's, or Redis cannot tell: not touched
+      throw err;
+    }
   }
 
   /** The directory the turn works in: the workspace's place inside the slot. */
@@ -183,6 +247,16 @@ export class WorktreeSlots {
     if (!worktree) throw new Error(`session ${session.id} has no worktree`);
     return worktree;
   }
+}
+
+/** The worktree switchSlot found the branch checked out in, or null for any other failure. */
+function checkedOutIn(err: unknown): string | null {
+  const worktree = err instanceof WorkspaceError && err.code === WorkspaceErrorCode.GIT_FAILED ? err.details?.worktree : undefined;
+  return typeof worktree === 'string' ? worktree : null;
+}
+
+function pause(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 /** The lock a run holds on its slot for its whole run. */
