@@ -62,8 +62,12 @@ const SILENCE_MS = 50_000;
 const SERVER_START_MS = 60_000;
 /** A killed server's listening socket closed (the kernel tears the process down). */
 const PORT_FREE_MS = 10_000;
-/** The deadline of a session whose server is frozen mid-turn. */
-const FROZEN_TIMEOUT_SECONDS = 10;
+/**
+ * The deadline of a session whose server is frozen mid-turn: room for its answer to start
+ * streaming first (a loaded machine's fresh server took over 10 s once) and the server to be found
+ * UNHEALTHY before it.
+ */
+const FROZEN_TIMEOUT_SECONDS = 20;
 /** Deadline + abort settle (5 s) + the messages request timing out (15 s) + room for a loaded machine. */
 const FROZEN_END_MS = (FROZEN_TIMEOUT_SECONDS + 5 + 15 + 20) * 1000;
 
