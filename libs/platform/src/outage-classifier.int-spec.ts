@@ -4,6 +4,7 @@ import Redis from 'ioredis';
 import { DataSource } from 'typeorm';
 import { openTestDataSource, testConfig } from '../../../test/support/database';
 import { startPostgresServer, TestPostgresServer } from '../../../test/support/postgres-server';
+import { waitFor } from '../../../test/support/wait';
 import { startRedisServer, TestRedisServer } from '../../../test/support/redis-server';
 import { outageOf } from './outage-classifier';
 
@@ -58,8 +59,24 @@ describe('outageOf, on real driver errors', () => {
         })
         .catch(() => undefined); // the transaction's connection is gone: its rollback fails too
       expect(terminated).toBeDefined();
-      // The error's text rides along so that a miss shows which error was not recognised.
-      expect({ outage: outageOf(terminated, ports), error: String(terminated) }).toMatchObject({ outage: 'database' });
+      // node-postgres's error, or (mostly) TypeORM's released runner (its connection's error event
+      // came first, see below); the error's text rides along so that a miss shows which error was not recognised.
+      expect(`${outageOf(terminated, ports)}: ${String(terminated)}`).toMatch(/^database: /);
+    });
+
+    it("says the database is out of reach when a transaction's connection died before its next query (TypeORM released its runner)", async () => {
+      let released: unknown;
+      await db
+        .transaction(async (em) => {
+          const [{ pid }] = (await em.query('SELECT pg_backend_pid() AS pid')) as Array<{ pid: number }>;
+          await db.query('SELECT pg_terminate_backend($1, 10000)', [pid]);
+          // The connection's error event (the server's FATAL, then the close) reaches TypeORM first.
+          await waitFor(async () => em.queryRunner?.isReleased, Boolean, { timeoutMs: 10_000, intervalMs: 20, what: 'the runner to be released' });
+          released = await errorOf(() => em.query('SELECT 1'));
+        })
+        .catch(() => undefined);
+      expect(String(released)).toMatch(/^QueryRunnerProviderAlreadyReleasedError: /);
+      expect(outageOf(released, ports)).toBe('database');
     });
 
     it('says the database is out of reach while the server is stopped, by its port only', async () => {

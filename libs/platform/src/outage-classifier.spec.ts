@@ -1,6 +1,6 @@
 import { AxiosError } from 'axios';
 import { DatabaseError } from 'pg';
-import { QueryFailedError } from 'typeorm';
+import { QueryFailedError, QueryRunnerAlreadyReleasedError, QueryRunnerProviderAlreadyReleasedError } from 'typeorm';
 import { outageOf } from './outage-classifier';
 
 const ports = { database: 5432, redis: 6379 };
@@ -30,6 +30,8 @@ describe('outageOf', () => {
     ['53300 too many connections', serverError('53300', 'sorry, too many clients already')],
     ['57P01 inside a QueryFailedError', inQuery(serverError('57P01', 'terminating connection due to administrator command'))],
     ['a lost connection inside a QueryFailedError', inQuery(new Error('Connection terminated unexpectedly'))],
+    ["a transaction's query runner TypeORM released when its connection died", new QueryRunnerAlreadyReleasedError()],
+    ["a query through the EntityManager of a transaction whose runner TypeORM released", new QueryRunnerProviderAlreadyReleasedError()],
     ['a reset socket inside a QueryFailedError', inQuery(Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET', syscall: 'read' }))],
     ['a lost connection', new Error('Connection terminated unexpectedly')],
     ['a connect timeout', new Error('Connection terminated due to connection timeout')],

@@ -28,6 +28,11 @@ const DATABASE_CONNECTION_MESSAGES = [
   /^timeout expired$/, // client connect timeout
   /^Query read timeout$/, // query_timeout: no answer at all on the connection
   /^Client has encountered a connection error and is not queryable$/,
+  // TypeORM releases a transaction's query runner when its connection emits an error (the server
+  // terminated it): its next query throws QueryRunnerProviderAlreadyReleasedError (through the
+  // transaction's EntityManager) or QueryRunnerAlreadyReleasedError (on the runner itself).
+  /^Database connection provided by a query runner was already released\b/,
+  /^Query runner already released\. Cannot run queries anymore\.$/,
 ];
 
 /** ioredis's (and so BullMQ's) errors of a command that Redis could not be asked. */
