@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import axios from 'axios';
 import Redis from 'ioredis';
-import { DataSource } from 'typeorm';
+import { DataSource, EntityManager } from 'typeorm';
 import { openTestDataSource, testConfig } from '../../../test/support/database';
 import { startPostgresServer, TestPostgresServer } from '../../../test/support/postgres-server';
 import { waitFor } from '../../../test/support/wait';
@@ -48,16 +48,25 @@ describe('outageOf, on real driver errors', () => {
       expect(outageOf(slow, ports)).toBeNull();
     });
 
-    it('says the database is out of reach when the server terminates the connection', async () => {
-      let terminated: unknown;
+    /**
+     * The error of a transaction's next query once the server terminated its connection (the
+     * backend gone: a timeout makes pg_terminate_backend wait for that), after `before` ran.
+     */
+    async function queryAfterTermination(before: (em: EntityManager) => Promise<unknown> = async () => undefined): Promise<unknown> {
+      let error: unknown;
       await db
         .transaction(async (em) => {
           const [{ pid }] = (await em.query('SELECT pg_backend_pid() AS pid')) as Array<{ pid: number }>;
-          // With a timeout it returns once the backend is gone (without, the next query may beat the signal under load).
           await db.query('SELECT pg_terminate_backend($1, 10000)', [pid]);
-          terminated = await errorOf(() => em.query('SELECT 1'));
+          await before(em);
+          error = await errorOf(() => em.query('SELECT 1'));
         })
         .catch(() => undefined); // the transaction's connection is gone: its rollback fails too
+      return error;
+    }
+
+    it('says the database is out of reach when the server terminates the connection', async () => {
+      const terminated = await queryAfterTermination();
       expect(terminated).toBeDefined();
       // node-postgres's error, or (mostly) TypeORM's released runner (its connection's error event
       // came first, see below); the error's text rides along so that a miss shows which error was not recognised.
@@ -65,16 +74,10 @@ describe('outageOf, on real driver errors', () => {
     });
 
     it("says the database is out of reach when a transaction's connection died before its next query (TypeORM released its runner)", async () => {
-      let released: unknown;
-      await db
-        .transaction(async (em) => {
-          const [{ pid }] = (await em.query('SELECT pg_backend_pid() AS pid')) as Array<{ pid: number }>;
-          await db.query('SELECT pg_terminate_backend($1, 10000)', [pid]);
-          // The connection's error event (the server's FATAL, then the close) reaches TypeORM first.
-          await waitFor(async () => em.queryRunner?.isReleased, Boolean, { timeoutMs: 10_000, intervalMs: 20, what: 'the runner to be released' });
-          released = await errorOf(() => em.query('SELECT 1'));
-        })
-        .catch(() => undefined);
+      // The connection's error event (the server's FATAL, then the close) reaches TypeORM first.
+      const released = await queryAfterTermination((em) =>
+        waitFor(async () => em.queryRunner?.isReleased, Boolean, { timeoutMs: 10_000, intervalMs: 20, what: 'the runner to be released' }),
+      );
       expect(String(released)).toMatch(/^QueryRunnerProviderAlreadyReleasedError: /);
       expect(outageOf(released, ports)).toBe('database');
     });
