@@ -21,3 +21,5 @@ export {
   ZERO_SPEND,
 } from './budget';
 export type { Budget, BudgetLimit, BudgetVerdict, Spend } from './budget';
+export { inRetentionBatches, retentionCutoff } from './retention';
+export type { RetentionBatches } from './retention';

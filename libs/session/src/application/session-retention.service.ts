@@ -1,9 +1,9 @@
 import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { AppConfig } from '@app/config';
+import { inRetentionBatches, retentionCutoff } from '@app/shared';
 import { SESSION_RETENTION_METRICS, SessionRetentionMetricsPort } from './ports/retention-metrics.port';
 import { SESSION_REPOSITORY, SessionRepositoryPort } from './ports/session.repository.port';
 
-const DAY_MS = 24 * 3600_000;
 /** The most batches one run prunes; what is left waits for the next run. */
 export const SESSION_RETENTION_MAX_BATCHES = 100;
 
@@ -37,18 +37,17 @@ export class SessionRetentionService {
   async prune(now = new Date(), signal?: AbortSignal): Promise<SessionRetentionReport> {
     const { days, batchSize } = this.config.retention;
     if (days === 0) return { cutoff: null, sessionOutputs: 0, complete: true };
-    const cutoff = new Date(now.getTime() - days * DAY_MS);
+    const cutoff = retentionCutoff(now, days);
     let sessionOutputs = 0;
-    let complete = false;
-    for (let batch = 0; batch < SESSION_RETENTION_MAX_BATCHES && !signal?.aborted; batch++) {
-      const pruned = await this.sessions.pruneFinished(cutoff, batchSize, now);
-      sessionOutputs += pruned;
-      this.metrics?.pruned('session_outputs', pruned);
-      if (pruned < batchSize) {
-        complete = true;
-        break;
-      }
-    }
+    const complete = await inRetentionBatches(
+      async () => {
+        const pruned = await this.sessions.pruneFinished(cutoff, batchSize, now);
+        sessionOutputs += pruned;
+        this.metrics?.pruned('session_outputs', pruned);
+        return pruned;
+      },
+      { batchSize, maxBatches: SESSION_RETENTION_MAX_BATCHES, signal },
+    );
     this.logger.log(
       `Retention: emptied the output text of ${sessionOutputs} session(s) finished before ${cutoff.toISOString()}` +
         (complete ? '' : '; more are due, the next run goes on'),

@@ -1,10 +1,10 @@
 import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { AppConfig } from '@app/config';
+import { inRetentionBatches, retentionCutoff } from '@app/shared';
 import { PLAN_REPOSITORY, PlanRepositoryPort, PrunablePlanCursor } from './ports/plan.repository.port';
 import { PLAN_RETENTION_METRICS, PlanRetentionMetricsPort } from './ports/retention-metrics.port';
 import { TASK_SESSIONS, TaskSessionsPort } from './ports/task-sessions.port';
 
-const DAY_MS = 24 * 3600_000;
 /** The most batches one run looks at; what is left waits for the next run. */
 export const PLAN_RETENTION_MAX_BATCHES = 100;
 
@@ -41,13 +41,14 @@ export class PlanRetentionService {
   async prune(now = new Date(), signal?: AbortSignal): Promise<PlanRetentionReport> {
     const { days, batchSize } = this.config.retention;
     if (days === 0) return { cutoff: null, plans: 0, tasks: 0, kept: 0, complete: true };
-    const cutoff = new Date(now.getTime() - days * DAY_MS);
+    const cutoff = retentionCutoff(now, days);
     const report: PlanRetentionReport = { cutoff, plans: 0, tasks: 0, kept: 0, complete: false };
     // Keyset walk: a plan kept in one batch (a session still runs) is not looked at again this run.
     let after: PrunablePlanCursor | null = null;
-    for (let batch = 0; batch < PLAN_RETENTION_MAX_BATCHES && !signal?.aborted; batch++) {
-      const due = await this.plans.findPrunable(cutoff, batchSize, after);
-      if (due.length > 0) {
+    report.complete = await inRetentionBatches(
+      async () => {
+        const due = await this.plans.findPrunable(cutoff, batchSize, after);
+        if (due.length === 0) return 0;
         const last = due[due.length - 1];
         after = { endedAt: last.endedAt, id: last.id };
         const running = new Set(await this.sessions.unfinished(due.flatMap((plan) => plan.sessionIds)));
@@ -58,12 +59,10 @@ export class PlanRetentionService {
         report.kept += due.length - deleted.plans;
         this.metrics?.pruned('plans', deleted.plans);
         this.metrics?.pruned('plan_tasks', deleted.tasks);
-      }
-      if (due.length < batchSize) {
-        report.complete = true;
-        break;
-      }
-    }
+        return due.length;
+      },
+      { batchSize, maxBatches: PLAN_RETENTION_MAX_BATCHES, signal },
+    );
     this.logger.log(
       `Retention: deleted ${report.plans} plan(s) with ${report.tasks} task(s) finished before ${cutoff.toISOString()}` +
         (report.kept > 0 ? `; ${report.kept} kept while a session of theirs runs` : '') +
