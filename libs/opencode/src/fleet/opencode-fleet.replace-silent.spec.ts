@@ -116,31 +116,3 @@ describe('OpencodeFleet.replaceSilent (a turn got no answer for its whole silenc
     lease.release();
   });
 });
-
-describe('OpencodeFleet.replaceSilent on an external server', () => {
-  it('never replaces a server someone else runs, UNHEALTHY or not', async () => {
-    const fleet = new OpencodeFleet({
-      workerId: 'spec',
-      managedServers: 0,
-      externalServers: [{ url: 'http://127.0.0.1:9' }], // discard port: nothing answers
-      maxSessionsPerServer: 4,
-      limits: { afterSessions: 0, maxRssMb: 0, maxAgeMinutes: 0 },
-      createManaged: () => {
-        throw new Error('no managed server here');
-      },
-      probeIntervalMs: 60_000,
-      probeTimeoutMs: 200,
-      logger: { log: () => undefined, warn: () => undefined, error: () => undefined },
-    });
-    await fleet.start();
-    for (let i = 0; i < 3; i++) await fleet.probeAll();
-    const [external] = fleet.list();
-    expect(external.state).toBe('UNHEALTHY');
-    const lease = fleet.rejoin(external.id)!;
-    expect(fleet.replaceSilent(external.id, 'OpenCode did not answer for 31 s')).toBe(false);
-    expect(lease.lost.aborted).toBe(false);
-    expect(fleet.list()).toEqual([expect.objectContaining({ id: external.id, state: 'UNHEALTHY' })]);
-    lease.release();
-    await fleet.stop();
-  });
-});

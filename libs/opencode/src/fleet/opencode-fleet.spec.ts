@@ -45,4 +45,17 @@ describe('OpencodeFleet with an external server', () => {
     expect(fleet.outlivesWorker(server.id)).toBe(false); // no longer this worker's to vouch for
     expect(fleet.rejoin(server.id)).toBeNull();
   });
+
+  it('replaceSilent never replaces a server someone else runs, UNHEALTHY or not', async () => {
+    const fleet = await fleetOf('http://127.0.0.1:9'); // discard port: nothing answers
+    for (let i = 0; i < 3; i++) await fleet.probeAll();
+    const [external] = fleet.list();
+    expect(external.state).toBe('UNHEALTHY');
+    const lease = fleet.rejoin(external.id)!;
+    expect(fleet.replaceSilent(external.id, 'OpenCode did not answer for 31 s')).toBe(false);
+    expect(lease.lost.aborted).toBe(false);
+    expect(fleet.list()).toEqual([expect.objectContaining({ id: external.id, state: 'UNHEALTHY' })]);
+    lease.release();
+    await fleet.stop();
+  });
 });
