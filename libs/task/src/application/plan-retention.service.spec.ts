@@ -1,6 +1,6 @@
 import { Logger } from '@nestjs/common';
 import { AppConfig } from '@app/config';
-import { FakeTaskSessions, InMemoryPlanRepository } from '@app/task/testing';
+import { FakeTaskSessions, InMemoryPlanRepository, taskSpec } from '@app/task/testing';
 import { analyseComplexity } from '../domain/complexity';
 import { analysePlan } from '../domain/dag';
 import { Plan, PlanTask } from '../domain/plan';
@@ -21,16 +21,7 @@ class CountingMetrics implements PlanRetentionMetricsPort {
   }
 }
 
-const spec = (key: string, dependsOn: string[] = []): TaskSpec => ({
-  key,
-  title: `do ${key}`,
-  instructions: `instructions of ${key}`,
-  role: 'IMPLEMENTER',
-  skills: [],
-  complexity: 3,
-  estimateMinutes: 10,
-  dependsOn,
-});
+const spec = (key: string, dependsOn: string[] = []): TaskSpec => taskSpec(key, dependsOn, { skills: [] });
 
 describe('PlanRetentionService', () => {
   let plans: InMemoryPlanRepository;

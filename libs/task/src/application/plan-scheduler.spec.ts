@@ -13,20 +13,9 @@ import { PlanScheduler } from './plan-scheduler';
 import { PlanService } from './plan.service';
 import { TaskMerges } from './task-merges';
 import { PlanStatus, TaskStatus } from '../domain/plan-status';
-import { FakeAgentRunHistory, FakeGit, FakePlanSpending, FakeTaskSessions, InMemoryPlanRepository } from '@app/task/testing';
+import { FakeAgentRunHistory, FakeGit, FakePlanSpending, FakeTaskSessions, InMemoryPlanRepository, taskSpec } from '@app/task/testing';
 import { TaskForecaster } from './task-forecaster';
 
-const task = (key: string, dependsOn: string[] = [], extra: Partial<TaskSpec> = {}): TaskSpec => ({
-  key,
-  title: `do ${key}`,
-  instructions: `instructions of ${key}`,
-  role: 'IMPLEMENTER',
-  skills: ['typescript'],
-  complexity: 3,
-  estimateMinutes: 10,
-  dependsOn,
-  ...extra,
-});
 
 function setup(maxConcurrentSessions = 4, workspace = tmpdir(), settings: Partial<PlanMergeSettings> = {}) {
   const repo = new InMemoryPlanRepository();
@@ -77,7 +66,7 @@ function gitSetup(maxConcurrentSessions = 4, settings: Partial<PlanMergeSettings
 describe('PlanScheduler', () => {
   it('starts a task only when all its dependencies completed, with their results in its prompt', async () => {
     const t = setup();
-    const id = await t.runPlan([task('design', [], { role: 'ARCHITECT' }), task('a', ['design']), task('b', ['design']), task('review', ['a', 'b'], { role: 'REVIEWER' })]);
+    const id = await t.runPlan([taskSpec('design', [], { role: 'ARCHITECT' }), taskSpec('a', ['design']), taskSpec('b', ['design']), taskSpec('review', ['a', 'b'], { role: 'REVIEWER' })]);
 
     await t.scheduler.advance(id);
     expect(t.sessions.created.map((s) => s.command.origin.taskKey)).toEqual(['design']);
@@ -117,7 +106,7 @@ describe('PlanScheduler', () => {
   it('fills limited slots least slack first (ties by key), and leaves a slot to the next task when an agent is busy', async () => {
     const t = setup(1);
     // long → after is the critical path; short has slack.
-    const id = await t.runPlan([task('short', [], { estimateMinutes: 5 }), task('long', [], { estimateMinutes: 30 }), task('after', ['long'], { estimateMinutes: 30 })]);
+    const id = await t.runPlan([taskSpec('short', [], { estimateMinutes: 5 }), taskSpec('long', [], { estimateMinutes: 30 }), taskSpec('after', ['long'], { estimateMinutes: 30 })]);
     await t.scheduler.advance(id);
     expect(t.sessions.created.map((s) => s.command.origin.taskKey)).toEqual(['long']);
     t.complete('long');
@@ -126,7 +115,7 @@ describe('PlanScheduler', () => {
     expect(t.sessions.created.map((s) => s.command.origin.taskKey)).toEqual(['long', 'after']);
 
     const u = setup(2);
-    const id2 = await u.runPlan([task('b'), task('a'), task('c', [], { role: 'REVIEWER' })]);
+    const id2 = await u.runPlan([taskSpec('b'), taskSpec('a'), taskSpec('c', [], { role: 'REVIEWER' })]);
     u.sessions.saturatedRoles.add('IMPLEMENTER');
     await u.scheduler.advance(id2);
     // a and b tie (slack 0) but no implementer is free: c takes a slot.
@@ -138,7 +127,7 @@ describe('PlanScheduler', () => {
 
   it('retries a failed task once on the Debugger, then blocks its dependents and fails the plan while the independent branch finishes', async () => {
     const t = setup();
-    const id = await t.runPlan([task('a'), task('a2', ['a']), task('a3', ['a2']), task('b')]);
+    const id = await t.runPlan([taskSpec('a'), taskSpec('a2', ['a']), taskSpec('a3', ['a2']), taskSpec('b')]);
     await t.scheduler.advance(id);
     const first = t.sessions.of('a')[0];
     t.sessions.finish(first.id, 'FAILED', {
@@ -179,7 +168,7 @@ describe('PlanScheduler', () => {
 
   it("makes every task session, the Debugger's retry included, on behalf of the plan's key", async () => {
     const t = setup();
-    const { plan } = await t.service.create({ requirement: 'build it', workspace: tmpdir(), tasks: [task('a')], createdByKeyId: 'key-of-the-plan' });
+    const { plan } = await t.service.create({ requirement: 'build it', workspace: tmpdir(), tasks: [taskSpec('a')], createdByKeyId: 'key-of-the-plan' });
     expect(plan.createdByKeyId).toBe('key-of-the-plan');
     await t.service.run(plan.id);
     await t.scheduler.advance(plan.id);
@@ -193,7 +182,7 @@ describe('PlanScheduler', () => {
 
   it('runs a session the infrastructure failed again (same session, next attempt), keeping the Debugger retry for real failures', async () => {
     const t = setup();
-    const id = await t.runPlan([task('a')]);
+    const id = await t.runPlan([taskSpec('a')]);
     await t.scheduler.advance(id);
     const session = t.sessions.of('a')[0];
     t.sessions.finish(session.id, 'FAILED', { error: { code: 'WORKER_LOST', message: 'the worker died' } });
@@ -213,7 +202,7 @@ describe('PlanScheduler', () => {
 
   it('a task whose session someone else cancelled is CANCELLED and its dependents BLOCKED', async () => {
     const t = setup();
-    const id = await t.runPlan([task('a'), task('b', ['a'])]);
+    const id = await t.runPlan([taskSpec('a'), taskSpec('b', ['a'])]);
     await t.scheduler.advance(id);
     t.sessions.finish(t.sessions.of('a')[0].id, 'CANCELLED');
     await t.scheduler.advance(id);
@@ -224,7 +213,7 @@ describe('PlanScheduler', () => {
 
   it('cancel stops running sessions, cancels pending tasks, and nothing starts afterwards', async () => {
     const t = setup();
-    const id = await t.runPlan([task('a'), task('b'), task('c', ['a'])]);
+    const id = await t.runPlan([taskSpec('a'), taskSpec('b'), taskSpec('c', ['a'])]);
     await t.scheduler.advance(id);
     t.complete('b');
     await t.service.cancel(id);
@@ -242,7 +231,7 @@ describe('PlanScheduler', () => {
 
   it('resumes from the stored state after a restart without creating or starting anything twice', async () => {
     const t = setup();
-    const id = await t.runPlan([task('a'), task('b'), task('c', ['a', 'b'])]);
+    const id = await t.runPlan([taskSpec('a'), taskSpec('b'), taskSpec('c', ['a', 'b'])]);
     // The first process created and recorded a's session, then died before starting it; b was started.
     const crashing = t.processOn().scheduler;
     const realStart = t.sessions.start.bind(t.sessions);
@@ -278,7 +267,7 @@ describe('PlanScheduler', () => {
 
   it('finishes a cancel that stopped half-way', async () => {
     const t = setup();
-    const id = await t.runPlan([task('a'), task('b', ['a'])]);
+    const id = await t.runPlan([taskSpec('a'), taskSpec('b', ['a'])]);
     await t.scheduler.advance(id);
     const plan = (await t.repo.findById(id))!;
     plan.cancel();
@@ -293,7 +282,7 @@ describe('PlanScheduler', () => {
   it('fails the plan with WORKSPACE_MISSING when its workspace vanished', async () => {
     const workspace = mkdtempSync(join(tmpdir(), 'plan-scheduler-spec-'));
     const t = setup(4, workspace);
-    const id = await t.runPlan([task('a'), task('b', ['a'])]);
+    const id = await t.runPlan([taskSpec('a'), taskSpec('b', ['a'])]);
     await t.scheduler.advance(id);
     rmSync(workspace, { recursive: true });
     await t.scheduler.advance(id);
@@ -307,7 +296,7 @@ describe('PlanScheduler', () => {
   it('holds a plan lock as this process on this host: the scheduler and the commands with owners of their own', async () => {
     const t = setup();
     const { scheduler, service } = t.processOn(testWorkspaces(undefined, 'host-a:42'));
-    const { plan } = await service.create({ requirement: 'build the thing', workspace: tmpdir(), tasks: [task('a')] });
+    const { plan } = await service.create({ requirement: 'build the thing', workspace: tmpdir(), tasks: [taskSpec('a')] });
     const acquire = jest.spyOn(t.locks, 'acquire');
     await service.run(plan.id);
     await scheduler.advance(plan.id);
@@ -319,7 +308,7 @@ describe('PlanScheduler', () => {
 
   it('skips a plan another tick holds', async () => {
     const t = setup();
-    const id = await t.runPlan([task('a')]);
+    const id = await t.runPlan([taskSpec('a')]);
     const lease = await t.locks.acquire(`plan:${id}`, { owner: 'other', ttlMs: 1000, waitTimeoutMs: 0 });
     expect(await t.scheduler.advance(id)).toBe('busy');
     expect(t.sessions.created).toHaveLength(0);
@@ -330,7 +319,7 @@ describe('PlanScheduler', () => {
   it('refuses an invalid graph naming the tasks, and fills defaults of user tasks', async () => {
     const t = setup();
     await expect(
-      t.service.create({ requirement: 'r', workspace: tmpdir(), tasks: [task('x', ['y']), task('y', ['x'])] }),
+      t.service.create({ requirement: 'r', workspace: tmpdir(), tasks: [taskSpec('x', ['y']), taskSpec('y', ['x'])] }),
     ).rejects.toMatchObject({ code: 'PLAN_INVALID', details: { problems: [expect.objectContaining({ kind: 'CYCLE', tasks: expect.arrayContaining(['x', 'y']) })] } });
     const { tasks } = await t.service.create({ requirement: 'r', workspace: tmpdir(), tasks: [{ key: 'k', title: 't', instructions: 'i', role: 'IMPLEMENTER' }] });
     expect(tasks[0].spec).toMatchObject({ skills: [], dependsOn: [], complexity: 5, estimateMinutes: 30 });
@@ -342,7 +331,7 @@ describe('PlanScheduler in a git workspace', () => {
   it('makes the integration branch from HEAD at run, runs each task on a branch of its own once its dependencies are merged, independent ones at once', async () => {
     const t = gitSetup();
     const acquire = jest.spyOn(t.locks, 'acquire');
-    const id = await t.runPlan([task('a'), task('b', ['a']), task('c', ['a']), task('d', ['b', 'c'], { role: 'REVIEWER' })]);
+    const id = await t.runPlan([taskSpec('a'), taskSpec('b', ['a']), taskSpec('c', ['a']), taskSpec('d', ['b', 'c'], { role: 'REVIEWER' })]);
     const branch = await t.branchOf(id);
     expect(branch).toEqual({ name: `orchestrator/plan-${id.replace(/-/g, '').slice(0, 8)}`, repository: t.root, baseCommit: t.initial });
 
@@ -392,7 +381,7 @@ describe('PlanScheduler in a git workspace', () => {
 
   it('merges first come, first merged, one at a time per repository: a busy queue leaves the tasks MERGING for the next tick', async () => {
     const t = gitSetup(4, { tickQueueWaitMs: 20 });
-    const id = await t.runPlan([task('b'), task('c')]);
+    const id = await t.runPlan([taskSpec('b'), taskSpec('c')]);
     await t.scheduler.advance(id);
     const held = await t.locks.acquire(`git-merge:${t.root}`, { owner: 'a session merge', ttlMs: 60_000, waitTimeoutMs: 0 });
     t.finish('c', { 'c.txt': 'c\n' });
@@ -410,7 +399,7 @@ describe('PlanScheduler in a git workspace', () => {
 
   it('merges every task waiting at a tick in one turn of the queue, in order, the branch moved once; a conflict in the middle does not hold up the rest', async () => {
     const t = gitSetup(4);
-    const id = await t.runPlan([task('a'), task('b'), task('c'), task('d')]);
+    const id = await t.runPlan([taskSpec('a'), taskSpec('b'), taskSpec('c'), taskSpec('d')]);
     const branch = await t.branchOf(id);
     await t.scheduler.advance(id);
     t.git.commit(t.root, branch.name, { 'shared.txt': 'on the branch\n' }); // b will conflict with it
@@ -441,7 +430,7 @@ describe('PlanScheduler in a git workspace', () => {
 
   it('merges a series one task at a time when git fails it, so that the failure lands on the task that caused it', async () => {
     const t = gitSetup(4);
-    const id = await t.runPlan([task('a'), task('b')]);
+    const id = await t.runPlan([taskSpec('a'), taskSpec('b')]);
     await t.scheduler.advance(id);
     t.finish('a', { 'a.txt': 'a\n' });
     t.finish('b', { 'b.txt': 'b\n' });
@@ -454,7 +443,7 @@ describe('PlanScheduler in a git workspace', () => {
 
   it('waits while the integration branch is checked out with uncommitted changes, saying why', async () => {
     const t = gitSetup();
-    const id = await t.runPlan([task('a')]);
+    const id = await t.runPlan([taskSpec('a')]);
     const branch = await t.branchOf(id);
     await t.scheduler.advance(id);
     t.git.dirty.set(branch.name, ['notes.txt']);
@@ -468,7 +457,7 @@ describe('PlanScheduler in a git workspace', () => {
 
   it('gives a conflicting branch a resolver session (a DEBUGGER on the integration branch with the task branch merged in) and merges its result', async () => {
     const t = gitSetup();
-    const id = await t.runPlan([task('a'), task('b'), task('after', ['b'])]);
+    const id = await t.runPlan([taskSpec('a'), taskSpec('b'), taskSpec('after', ['b'])]);
     const branch = await t.branchOf(id);
     await t.scheduler.advance(id);
     t.finish('a', { 'shared.txt': 'from a\n' });
@@ -501,7 +490,7 @@ describe('PlanScheduler in a git workspace', () => {
 
   it('ends a task CONFLICTED after MERGE_RESOLVER_TRIES resolvers, blocks its dependents, and lets independent branches finish', async () => {
     const t = gitSetup(4, { resolverTries: 2 });
-    const id = await t.runPlan([task('a'), task('b'), task('b2', ['b']), task('c')]);
+    const id = await t.runPlan([taskSpec('a'), taskSpec('b'), taskSpec('b2', ['b']), taskSpec('c')]);
     await t.scheduler.advance(id);
     t.finish('a', { 'shared.txt': 'from a\n' });
     await t.scheduler.advance(id);
@@ -536,7 +525,7 @@ describe('PlanScheduler in a git workspace', () => {
 
   it("starts the Debugger's retry from the integration branch, naming the branch that holds the failed run's commits", async () => {
     const t = gitSetup();
-    const id = await t.runPlan([task('a')]);
+    const id = await t.runPlan([taskSpec('a')]);
     const branch = await t.branchOf(id);
     await t.scheduler.advance(id);
     const failed = t.sessions.of('a')[0];
@@ -552,7 +541,7 @@ describe('PlanScheduler in a git workspace', () => {
 
   it('completes a task whose merge happened but was not recorded (a crash) at the next tick, without merging twice', async () => {
     const t = gitSetup();
-    const id = await t.runPlan([task('a')]);
+    const id = await t.runPlan([taskSpec('a')]);
     const branch = await t.branchOf(id);
     await t.scheduler.advance(id);
     t.finish('a', { 'a.txt': 'a\n' });
@@ -577,7 +566,7 @@ describe('PlanScheduler in a git workspace', () => {
 
   it('cancel leaves unmerged branches unmerged: MERGING tasks and tasks whose session just committed are CANCELLED', async () => {
     const t = gitSetup(4, { tickQueueWaitMs: 20 });
-    const id = await t.runPlan([task('queued'), task('committed'), task('reviewed', [], { role: 'REVIEWER' }), task('running')]);
+    const id = await t.runPlan([taskSpec('queued'), taskSpec('committed'), taskSpec('reviewed', [], { role: 'REVIEWER' }), taskSpec('running')]);
     await t.scheduler.advance(id);
     const held = await t.locks.acquire(`git-merge:${t.root}`, { owner: 'someone', ttlMs: 60_000, waitTimeoutMs: 0 });
     t.finish('queued', { 'q.txt': 'q\n' });
@@ -600,7 +589,7 @@ describe('PlanScheduler in a git workspace', () => {
 describe('PlanService.merge', () => {
   async function finishedPlan() {
     const t = gitSetup();
-    const id = await t.runPlan([task('a')]);
+    const id = await t.runPlan([taskSpec('a')]);
     await t.scheduler.advance(id);
     t.finish('a', { 'a.txt': 'a\n' });
     return { ...t, id, branch: await t.branchOf(id) };
@@ -646,7 +635,7 @@ describe('PlanService.merge', () => {
     await expect(t.service.merge(t.id, { target: '-x' })).rejects.toMatchObject({ code: 'GIT_REF_INVALID' });
 
     const shared = setup();
-    const id = await shared.runPlan([task('a')]);
+    const id = await shared.runPlan([taskSpec('a')]);
     await shared.scheduler.advance(id);
     shared.complete('a');
     await shared.scheduler.advance(id);
@@ -661,7 +650,7 @@ describe('PlanScheduler with a plan budget', () => {
 
   it('gives the budget to the spending guard at creation and on every change, version-checked', async () => {
     const t = setup();
-    const id = await createPlan(t, [task('a')], { maxCostUsd: 1 });
+    const id = await createPlan(t, [taskSpec('a')], { maxCostUsd: 1 });
     expect(t.spending.limits.get(id)).toEqual({ maxCostUsd: 1 });
     await expect(t.service.updateBudget(id, 7, { maxCostUsd: 2 })).rejects.toMatchObject({ code: 'PLAN_VERSION_CONFLICT' });
     await expect(t.service.updateBudget(id, 1, { maxCostUsd: 0 })).rejects.toMatchObject({ code: 'VALIDATION_FAILED', details: { field: 'budget.maxCostUsd' } });
@@ -676,7 +665,7 @@ describe('PlanScheduler with a plan budget', () => {
   it('pauses before a task whose forecast does not fit what is left, starts nothing more, and resumes on run once raised', async () => {
     const t = setup();
     // Priors: 0.05 USD per complexity point, 3 points: 0.15 per task.
-    const id = await createPlan(t, [task('a'), task('b', ['a'])], { maxCostUsd: 0.2 });
+    const id = await createPlan(t, [taskSpec('a'), taskSpec('b', ['a'])], { maxCostUsd: 0.2 });
     await t.service.run(id);
     await t.scheduler.advance(id);
     expect(t.sessions.created.map((s) => s.command.origin.taskKey)).toEqual(['a']);
@@ -710,7 +699,7 @@ describe('PlanScheduler with a plan budget', () => {
   it("counts the forecasts of the tasks it starts in the same tick, and forecasts from the routed agent's history", async () => {
     const t = setup();
     t.history.byRole.set('IMPLEMENTER', { agentId: 'impl', runs: 5, costUsdPerRun: 0.1, minutesPerRun: 2, meanComplexity: 3 });
-    const id = await createPlan(t, [task('a'), task('b'), task('c')], { maxCostUsd: 0.25 });
+    const id = await createPlan(t, [taskSpec('a'), taskSpec('b'), taskSpec('c')], { maxCostUsd: 0.25 });
     await t.service.run(id);
     await t.scheduler.advance(id);
     expect(t.sessions.created.map((s) => s.command.origin.taskKey)).toEqual(['a', 'b']);
@@ -729,7 +718,7 @@ describe('PlanScheduler with a plan budget', () => {
 
   it('starts tasks as before without a budget', async () => {
     const t = setup();
-    const id = await createPlan(t, [task('a'), task('b')], undefined);
+    const id = await createPlan(t, [taskSpec('a'), taskSpec('b')], undefined);
     await t.service.run(id);
     await t.scheduler.advance(id);
     expect(t.sessions.created).toHaveLength(2);
@@ -738,7 +727,7 @@ describe('PlanScheduler with a plan budget', () => {
 
   it('does not retry a session stopped at the budget on the Debugger: the task goes back to PENDING and the plan pauses', async () => {
     const t = setup();
-    const id = await createPlan(t, [task('a'), task('b', ['a'])], { maxCostUsd: 10 });
+    const id = await createPlan(t, [taskSpec('a'), taskSpec('b', ['a'])], { maxCostUsd: 10 });
     await t.service.run(id);
     await t.scheduler.advance(id);
     const first = t.sessions.of('a')[0];
@@ -762,7 +751,7 @@ describe('PlanScheduler with a plan budget', () => {
 
   it("holds a Debugger retry while paused, and checks the retry's forecast too", async () => {
     const t = setup();
-    const id = await createPlan(t, [task('a'), task('b')], { maxCostUsd: 0.35 });
+    const id = await createPlan(t, [taskSpec('a'), taskSpec('b')], { maxCostUsd: 0.35 });
     await t.service.run(id);
     await t.scheduler.advance(id); // a and b: 0.15 each
     t.spending.spent.set(id, { tokens: 0, costUsd: 0.3, minutes: 0 });
@@ -784,7 +773,7 @@ describe('PlanScheduler with a plan budget', () => {
 
   it('cancels a PAUSED plan and refuses to run a plan that is neither DRAFT nor PAUSED', async () => {
     const t = setup();
-    const id = await createPlan(t, [task('a')], { maxTokens: 1 });
+    const id = await createPlan(t, [taskSpec('a')], { maxTokens: 1 });
     await t.service.run(id);
     await t.scheduler.advance(id);
     expect(await t.planStatus(id)).toBe(PlanStatus.PAUSED);

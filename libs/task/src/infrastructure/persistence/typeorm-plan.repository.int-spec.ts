@@ -3,28 +3,18 @@ import { DataSource } from 'typeorm';
 import { openTestDataSource } from '../../../../../test/support/database';
 import { analyseComplexity } from '../../domain/complexity';
 import { analysePlan } from '../../domain/dag';
-import type { TaskSpec } from '../../domain/task-spec';
 import { Plan, PlanTask } from '../../domain/plan';
 import { PlanStatus, TaskStatus } from '../../domain/plan-status';
 import { TypeormPlanRepository } from './typeorm-plan.repository';
+import { taskSpec } from '@app/task/testing';
 
-const spec = (key: string, dependsOn: string[] = []): TaskSpec => ({
-  key,
-  title: `do ${key}`,
-  instructions: `instructions of ${key}`,
-  role: 'IMPLEMENTER',
-  skills: ['typescript'],
-  complexity: 3,
-  estimateMinutes: 10,
-  dependsOn,
-});
 
 describe('TypeormPlanRepository (real PostgreSQL)', () => {
   let dataSource: DataSource;
   let repo: TypeormPlanRepository;
 
   const newPlan = () => {
-    const specs = [spec('a'), spec('b', ['a'])];
+    const specs = [taskSpec('a'), taskSpec('b', ['a'])];
     const plan = Plan.create({
       requirement: 'integration',
       workspace: tmpdir(),

@@ -4,24 +4,14 @@ import { analyseComplexity } from '../../domain/complexity';
 import { analysePlan } from '../../domain/dag';
 import { Plan, PlanTask } from '../../domain/plan';
 import { PlanStatus } from '../../domain/plan-status';
-import type { TaskSpec } from '../../domain/task-spec';
 import { TypeormPlanRepository } from './typeorm-plan.repository';
+import { taskSpec } from '@app/task/testing';
 
 const DAY = 24 * 3600_000;
 const NOW = new Date();
 const daysAgo = (days: number) => new Date(NOW.getTime() - days * DAY);
 const CUTOFF = daysAgo(30);
 
-const spec = (key: string, dependsOn: string[] = []): TaskSpec => ({
-  key,
-  title: `do ${key}`,
-  instructions: `instructions of ${key}`,
-  role: 'IMPLEMENTER',
-  skills: ['typescript'],
-  complexity: 3,
-  estimateMinutes: 10,
-  dependsOn,
-});
 
 describe('TypeormPlanRepository retention (real PostgreSQL)', () => {
   let dataSource: DataSource;
@@ -35,7 +25,7 @@ describe('TypeormPlanRepository retention (real PostgreSQL)', () => {
    * task b yet (`liveTask`); or a DRAFT, deleted or not.
    */
   async function plan(how: 'COMPLETED' | 'FAILED' | 'CANCELLED' | 'DRAFT' | 'DELETED_DRAFT' | 'RUNNING', at: Date, options: { liveTask?: boolean; deleted?: boolean } = {}) {
-    const specs = [spec('a'), spec('b', ['a'])];
+    const specs = [taskSpec('a'), taskSpec('b', ['a'])];
     const p = Plan.create(
       { requirement: 'r', workspace: '/tmp', template: null, chosenBecause: 'given', complexity: analyseComplexity('r'), analysis: analysePlan(specs, { agents: 2 }), maxParallelTasks: 2 },
       at,
