@@ -35,6 +35,7 @@ import { runInNewContext } from 'node:vm';
 import Graph from 'graphology';
 import { topologicalSort } from 'graphology-dag';
 import { analyseGraph, analysePlan, TaskError, TaskSpec } from '@app/task';
+import { seededRandom } from './support/seeded-random';
 
 const SIZES = (process.env.BENCH_SIZES ?? '10000,100000').split(',').map(Number);
 const DEPS = Number(process.env.BENCH_DEPS ?? 10);
@@ -65,19 +66,9 @@ interface Subject {
   run(input: Input): Result;
 }
 
-/** mulberry32: a small seeded generator, so every run measures the same graphs. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function randomDag(n: number, deps: number, seed: number): Input {
-  const rand = random(seed);
+  const rand = seededRandom(seed);
   // position in the input → rank in a hidden topological order; dependencies point to lower ranks.
   const rankOf = Array.from({ length: n }, (_, i) => i);
   for (let i = n - 1; i > 0; i--) {

@@ -75,6 +75,7 @@ import { AppConfig } from '@app/config';
 import { dataSourceOptions, ensureDatabase, runMigrations } from '@app/migrations';
 import { percentile, runPool } from './support/stats';
 import { dropDatabase } from './support/bench-database';
+import { seededRandom } from './support/seeded-random';
 
 const DB_NAME = 'orchestrator_bench_routing';
 const AGENTS = 1000;
@@ -109,17 +110,6 @@ const SKILLS = [
 @Module({})
 class RoutingBenchModule {}
 
-/** Deterministic PRNG (mulberry32), so every seed and every run asks the same questions. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const pick = <T>(rnd: () => number, xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)];
 const between = (rnd: () => number, lo: number, hi: number) => lo + (hi - lo) * rnd();
 function sample<T>(rnd: () => number, xs: readonly T[], n: number): T[] {
@@ -158,7 +148,7 @@ const ms = (x: number) => `${x < 10 ? x.toFixed(3) : x.toFixed(1)} ms`;
 // ---------------------------------------------------------------------------------------------
 
 function generatedAgents(): Agent[] {
-  const rnd = prng(20_251);
+  const rnd = seededRandom(20_251);
   const roles: AgentRole[] = [
     ...Array(4).fill(AgentRole.IMPLEMENTER),
     ...Array(2).fill(AgentRole.REVIEWER),
@@ -250,7 +240,7 @@ async function seed(ds: DataSource, perf: AgentPerformancePort): Promise<Record<
   // Per-agent profiles: ord is the agent's place in the time-interleaved run sequence.
   const ids: Array<{ id: string }> = await ds.query(`SELECT id FROM agents WHERE deleted_at IS NULL ORDER BY name, id`);
   if (ids.length !== AGENTS) throw new Error(`expected ${AGENTS} live agents, found ${ids.length}`);
-  const rnd = prng(7_919);
+  const rnd = seededRandom(7_919);
   const profiles: Profile[] = ids.map(({ id }, ord) => {
     // Most agents are good, some are not: success 0.55-0.995 skewed high.
     const success = 0.995 - 0.445 * rnd() ** 2.5;
@@ -296,7 +286,7 @@ async function seed(ds: DataSource, perf: AgentPerformancePort): Promise<Record<
   // Sessions: some agents idle, most with a few live sessions, some saturated; deleted and
   // finished ones that the load query must not count.
   await step('sessions', async () => {
-    const srnd = prng(104_729);
+    const srnd = seededRandom(104_729);
     const live = agents.map((a) => {
       const u = srnd();
       const max = a.maxConcurrentSessions;
@@ -420,7 +410,7 @@ const insertRunsSql = `
 
 /** A few agents' agent_stats (as routing reads them) against summary() computed from agent_runs. */
 async function verifyStats(ds: DataSource, perf: AgentPerformancePort, standings: AgentStanding[]): Promise<string> {
-  const rnd = prng(31);
+  const rnd = seededRandom(31);
   const chosen = [standings[0], ...sample(rnd, standings, 5)];
   const stats = await ds.getRepository<StatsRow>('agent_stats').findBy(chosen.map((s) => ({ agentId: s.agent.id })));
   const problems: string[] = [];
@@ -547,7 +537,7 @@ function sameDecision(a: RoutingDecision, b: RoutingDecision): string | null {
 // ---------------------------------------------------------------------------------------------
 
 function workRequests(count: number): WorkRequest[] {
-  const rnd = prng(4_242);
+  const rnd = seededRandom(4_242);
   return Array.from({ length: count }, () => ({
     role: rnd() < 0.3 ? undefined : pick(rnd, AGENT_ROLES),
     skills: sample(rnd, SKILLS, 1 + Math.floor(rnd() * 3)),

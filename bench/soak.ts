@@ -63,7 +63,8 @@ import {
   SessionEvent,
   SessionView,
 } from './support/soak-checks';
-import { FAULT_KINDS, FaultInjector, FaultKind, seededRandom } from './support/soak-faults';
+import { FAULT_KINDS, FaultInjector, FaultKind } from './support/soak-faults';
+import { seededRandom } from './support/seeded-random';
 import { describeError, LatencyProbe, SoakLoad } from './support/soak-load';
 import { API_MAIN, buildSnapshot } from './support/soak-processes';
 import { SoakStack } from './support/soak-stack';

@@ -17,17 +17,6 @@ export interface FaultRecord {
   error?: string;
 }
 
-/** A small seeded generator (mulberry32): a run's faults and load can be replayed with SOAK_SEED. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export interface FaultInjectorOptions {
   kinds: readonly FaultKind[];
