@@ -149,6 +149,22 @@ class Api {
   }
 
   /**
+   * The session whose server froze mid-turn ends TIMED_OUT at its deadline, on that server, with a
+   * legal history; the session started meanwhile (`waiting`) is not final yet (no server to run it).
+   */
+  async timedOutWhileFrozen(id: string, serverId: string, waiting: string): Promise<void> {
+    const done = await this.finished(id, FROZEN_END_MS);
+    expect(done).toMatchObject({
+      status: 'TIMED_OUT',
+      attempt: 1,
+      opencodeServerId: serverId,
+      error: { code: 'TIMED_OUT', message: `no result within ${FROZEN_TIMEOUT_SECONDS}s; the OpenCode turn was aborted` },
+    });
+    expect((await this.legalHistory(id)).map((e) => e.to)).toEqual(['PENDING', 'QUEUED', 'RUNNING', 'TIMED_OUT']);
+    expect(FINAL).not.toContain((await this.session(waiting)).status);
+  }
+
+  /**
    * Resolves once the session's running turn streams answer text (its `text` events): the model
    * is mid-answer on the OpenCode server, the moment to freeze or kill it.
    */
@@ -240,15 +256,7 @@ describe('OpenCode frozen or killed mid-turn, through the app', () => {
         // No server to place it on while the only one is frozen: it waits (up to 60 s) for one.
         waiting = await api.start('[[write after-freeze.txt]]x[[/write]]');
 
-        const done = await api.finished(id, FROZEN_END_MS);
-        expect(done).toMatchObject({
-          status: 'TIMED_OUT',
-          attempt: 1,
-          opencodeServerId: frozen.id,
-          error: { code: 'TIMED_OUT', message: `no result within ${FROZEN_TIMEOUT_SECONDS}s; the OpenCode turn was aborted` },
-        });
-        expect((await api.legalHistory(id)).map((e) => e.to)).toEqual(['PENDING', 'QUEUED', 'RUNNING', 'TIMED_OUT']);
-        expect(FINAL).not.toContain((await api.session(waiting)).status);
+        await api.timedOutWhileFrozen(id, frozen.id, waiting);
       } finally {
         signal(pids, 'SIGCONT');
       }
@@ -355,15 +363,7 @@ describe('OpenCode frozen or killed mid-turn, through the app', () => {
         await waitFor(async () => api.servers()[0], (s) => s.state === 'UNHEALTHY', { timeoutMs: UNHEALTHY_MS, what: `${external.id} UNHEALTHY` });
         waiting = await api.start('[[write after-freeze.txt]]x[[/write]]');
 
-        const done = await api.finished(id, FROZEN_END_MS);
-        expect(done).toMatchObject({
-          status: 'TIMED_OUT',
-          attempt: 1,
-          opencodeServerId: external.id,
-          error: { code: 'TIMED_OUT', message: `no result within ${FROZEN_TIMEOUT_SECONDS}s; the OpenCode turn was aborted` },
-        });
-        expect((await api.legalHistory(id)).map((e) => e.to)).toEqual(['PENDING', 'QUEUED', 'RUNNING', 'TIMED_OUT']);
-        expect(FINAL).not.toContain((await api.session(waiting)).status);
+        await api.timedOutWhileFrozen(id, external.id, waiting);
         // An external server is not ours to replace: still listed, UNHEALTHY.
         expect(api.servers()).toEqual([expect.objectContaining({ id: external.id, state: 'UNHEALTHY' })]);
       } finally {
