@@ -2,7 +2,7 @@ import { AppConfig } from '@app/config';
 import { InMemoryLocks } from '@app/locking/testing';
 import { testGit, testWorkspaces } from '@app/workspace/testing';
 import { makeTempWorkspace } from '@app/testing';
-import { FakeAgentDirectory, InMemoryHeartbeat, InMemorySessionRepository, outcome, ScriptedCodingTurns } from '@app/session/testing';
+import { FakeAgentDirectory, InMemoryHeartbeat, InMemorySessionRepository, outcome, ScriptedCodingTurns, queuedSession } from '@app/session/testing';
 import { Session } from '../domain/session';
 import { SessionStatus } from '../domain/session-status';
 import { DatabaseWait } from './database-wait';
@@ -111,13 +111,7 @@ describe('SessionExecutionService while the database is away', () => {
     );
   }
 
-  async function queued(timeoutSeconds = 60): Promise<Session> {
-    const s = Session.create({ title: 't', prompt: 'p', workspace, opencodeAgent: 'build', timeoutSeconds });
-    await repo.insert(s);
-    s.queue();
-    await repo.update(s);
-    return s;
-  }
+  const queued = (timeoutSeconds = 60) => queuedSession(repo, workspace, timeoutSeconds);
   const job = (s: Session) => ({ sessionId: s.id, attempt: s.attempt });
   const stored = async (s: Session) => (await repo.findById(s.id, { includeDeleted: true }))!.snapshot();
 

@@ -19,7 +19,7 @@ import { RunWatcher } from './run-watcher';
 import { SessionExecutionService } from './session-execution.service';
 import { WorkspaceLock } from './workplace/workspace-lock';
 import { WorktreeSlots } from './workplace/worktree-slots';
-import { FakeAgentDirectory, FakeApprovalGate, InMemoryHeartbeat, InMemorySessionRepository, outcome } from '@app/session/testing';
+import { FakeAgentDirectory, FakeApprovalGate, InMemoryHeartbeat, InMemorySessionRepository, outcome, queuedSession } from '@app/session/testing';
 import { makeTempWorkspace } from '@app/testing';
 
 const REQUEST: CodingPermissionRequest = {
@@ -99,13 +99,7 @@ describe('SessionExecutionService: approvals', () => {
     events = new RecordingEvents();
   });
 
-  async function queued(): Promise<Session> {
-    const s = Session.create({ title: 't', prompt: 'p', workspace, opencodeAgent: 'build', timeoutSeconds: 60 });
-    await repo.insert(s);
-    s.queue();
-    await repo.update(s);
-    return s;
-  }
+  const queued = () => queuedSession(repo, workspace);
   /** The use case, and its run watcher (where cancel signals arrive). */
   const service = (agent: CodingTurnsPort, withGate = true) => {
     const watcher = new RunWatcher(repo, new InMemoryHeartbeat());

@@ -12,6 +12,7 @@ import {
   InMemorySessionRepository,
   outcome,
   ScriptedCodingTurns,
+  queuedSession,
   untilAborted,
 } from '@app/session/testing';
 import { Session } from '../domain/session';
@@ -53,13 +54,7 @@ describe('SessionExecutionService: handing runs over when the worker stops', () 
     );
   }
 
-  async function queued(): Promise<Session> {
-    const s = Session.create({ title: 't', prompt: 'p', workspace: makeTempWorkspace(), opencodeAgent: 'build', timeoutSeconds: 60 });
-    await repo.insert(s);
-    s.queue();
-    await repo.update(s);
-    return s;
-  }
+  const queued = () => queuedSession(repo, makeTempWorkspace());
   const stored = async (s: Session) => (await repo.findById(s.id, { includeDeleted: true }))!.snapshot();
   const job = (s: Session) => ({ sessionId: s.id, attempt: s.attempt });
   async function following(s: Session, turns: ScriptedCodingTurns): Promise<void> {

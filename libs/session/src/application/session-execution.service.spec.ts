@@ -22,6 +22,7 @@ import {
   outcome,
   REVIEWER_CHOICE,
   ScriptedCodingTurns,
+  queuedSession,
   untilAborted,
 } from '@app/session/testing';
 import { git, makeTempWorkspace } from '@app/testing';
@@ -49,13 +50,7 @@ describe('SessionExecutionService', () => {
     return { run: async (j) => void (await service.run(j)), runEnd: (j) => service.run(j), watcher };
   }
 
-  async function queued(timeoutSeconds = 60): Promise<Session> {
-    const s = Session.create({ title: 't', prompt: 'p', workspace, opencodeAgent: 'build', timeoutSeconds });
-    await repo.insert(s);
-    s.queue();
-    await repo.update(s);
-    return s;
-  }
+  const queued = (timeoutSeconds = 60) => queuedSession(repo, workspace, timeoutSeconds);
   /** Waits until a worker stored the session's OpenCode turn (and, given the service, follows it). */
   async function turnAttached(s: Session, service?: Worker): Promise<void> {
     const following = async () =>

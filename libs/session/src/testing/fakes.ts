@@ -254,3 +254,12 @@ export function untilAborted(signal: AbortSignal): Promise<CodingTurnOutcome> {
     else signal.addEventListener('abort', done, { once: true });
   });
 }
+
+/** A session created in `workspace` (title "t", prompt "p", agent build) and queued, stored in `repo` at each step. */
+export async function queuedSession(repo: SessionRepositoryPort, workspace: string, timeoutSeconds = 60): Promise<Session> {
+  const s = Session.create({ title: 't', prompt: 'p', workspace, opencodeAgent: 'build', timeoutSeconds });
+  await repo.insert(s);
+  s.queue();
+  await repo.update(s);
+  return s;
+}
